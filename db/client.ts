@@ -1,0 +1,29 @@
+import { Database as SQLite } from 'bun:sqlite'
+import { type BunSQLiteDatabase, drizzle } from 'drizzle-orm/bun-sqlite'
+
+export type Database = BunSQLiteDatabase & { $client: SQLite }
+
+/**
+ * Opens the SQLite file with the pragmas the server relies on: WAL so readers never wait for the
+ * writer, synchronous=NORMAL (bun:sqlite would otherwise stay on FULL, 5-10x slower writes),
+ * foreign keys enforced, and a busy timeout so a second process (the CLI) waits instead of failing.
+ */
+export function openDatabase(path: string): Database {
+  const sqlite = new SQLite(path, { create: true, strict: true })
+  sqlite.run('PRAGMA journal_mode = WAL')
+  sqlite.run('PRAGMA synchronous = NORMAL')
+  sqlite.run('PRAGMA foreign_keys = ON')
+  sqlite.run('PRAGMA busy_timeout = 5000')
+  sqlite.run('PRAGMA temp_store = MEMORY')
+  sqlite.run('PRAGMA cache_size = -65536')
+  return drizzle({ client: sqlite, casing: 'snake_case' })
+}
+
+/** A cheap round trip that fails when the database file is unusable. */
+export function pingDatabase(db: Database): boolean {
+  try {
+    return db.$client.query('SELECT 1 AS ok').get() !== null
+  } catch {
+    return false
+  }
+}

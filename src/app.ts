@@ -1,0 +1,55 @@
+import { openapi } from '@elysiajs/openapi'
+import { Elysia } from 'elysia'
+import type { Deps } from './deps.ts'
+import { type Authenticator, authPlugin, type DevicePrincipal } from './gateway/auth.ts'
+import { UnauthorizedError } from './gateway/errors.ts'
+import { gateway } from './gateway/gateway.ts'
+import { createRouteIndex } from './gateway/routes.ts'
+import { useradmInternalRoutes } from './services/useradm/routes.internal.ts'
+import { useradmManagementRoutes, useradmManagementV2Routes } from './services/useradm/routes.management.ts'
+import { createUseradmService } from './services/useradm/service.ts'
+import { VERSION } from './version.ts'
+
+export type Services = ReturnType<typeof createServices>
+
+/** Every service, built once; cross-service calls go one way (deviceauth -> inventory, deployments). */
+export function createServices(deps: Deps) {
+  const useradm = createUseradmService(deps)
+  const deviceAuthenticator: Authenticator<DevicePrincipal> = {
+    verify: () => Promise.reject(new UnauthorizedError('unauthorized', 'DeviceJWT')),
+    isLive: () => false,
+  }
+  return { useradm, deviceAuthenticator }
+}
+
+/** The API app: gateway plugins first (so their error handler covers every route), then each service. */
+export function createApp(deps: Deps, services: Services = createServices(deps)) {
+  const routes = createRouteIndex()
+  const auth = authPlugin(
+    { user: services.useradm.authenticator, device: services.deviceAuthenticator },
+    () => deps.clock.now().getTime(),
+  )
+  const app = new Elysia()
+    .use(gateway(deps.log, routes))
+    .use(
+      openapi({
+        path: '/api/docs',
+        specPath: '/api/docs/json',
+        documentation: {
+          info: {
+            title: 'bender',
+            version: VERSION,
+            description:
+              'A Mender-compatible OTA update server: Mender’s device, management and internal APIs.',
+          },
+        },
+      }),
+    )
+    .use(useradmManagementRoutes(services.useradm, auth))
+    .use(useradmManagementV2Routes(services.useradm, auth))
+    .use(useradmInternalRoutes(deps.db, auth))
+  routes.load(app.routes)
+  return app
+}
+
+export type App = ReturnType<typeof createApp>

@@ -1,0 +1,46 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { type Database, openDatabase } from '../db/client.ts'
+import { runMigrations } from '../db/migrate.ts'
+import type { Config } from './config.ts'
+import { createLogger, type Logger } from './log.ts'
+import { createTokens, type Tokens } from './tokens.ts'
+
+/** The one source of time, so tests can pin it. */
+export type Clock = { now(): Date }
+
+/** The one source of identifiers (UUIDv4, as Mender mints them). */
+export type Ids = { uuid(): string }
+
+/** Everything a factory may depend on; built once in main.ts (or by the test helper). */
+export type Deps = {
+  config: Config
+  db: Database
+  tokens: Tokens
+  clock: Clock
+  ids: Ids
+  log: Logger
+}
+
+export const systemClock: Clock = { now: () => new Date() }
+export const randomIds: Ids = { uuid: () => crypto.randomUUID() }
+
+/** Opens the data dir (database migrated, signing key ready): what `serve` and every CLI verb start from. */
+export async function buildDeps(
+  config: Config,
+  overrides: Partial<Pick<Deps, 'clock' | 'ids' | 'log'>> = {},
+) {
+  mkdirSync(config.dataDir, { recursive: true })
+  const db = openDatabase(join(config.dataDir, 'bender.db'))
+  await runMigrations(db)
+  const clock = overrides.clock ?? systemClock
+  const deps: Deps = {
+    config,
+    db,
+    tokens: createTokens(config, clock),
+    clock,
+    ids: overrides.ids ?? randomIds,
+    log: overrides.log ?? createLogger(config.logLevel),
+  }
+  return deps
+}

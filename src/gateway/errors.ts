@@ -1,0 +1,93 @@
+import { REQUEST_ID_HEADER } from './request-id.ts'
+
+/** A failure whose message is safe to send: rendered as Mender's `{"error", "request_id"}` body. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    /** Extra top-level fields of the error body (e.g. an artifact conflict's `metadata`). */
+    readonly extra?: Record<string, unknown>,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message)
+  }
+}
+
+export class BadRequestError extends ApiError {
+  constructor(message: string, extra?: Record<string, unknown>) {
+    super(400, message, extra)
+  }
+}
+
+export class UnauthorizedError extends ApiError {
+  constructor(message = 'unauthorized', realm = 'ManagementJWT') {
+    super(401, message, undefined, { 'www-authenticate': `Bearer realm="${realm}"` })
+  }
+}
+
+export class ForbiddenError extends ApiError {
+  constructor(message = 'forbidden') {
+    super(403, message)
+  }
+}
+
+export class NotFoundError extends ApiError {
+  constructor(message = 'not found') {
+    super(404, message)
+  }
+}
+
+export class ConflictError extends ApiError {
+  constructor(message: string, extra?: Record<string, unknown>) {
+    super(409, message, extra)
+  }
+}
+
+export class PreconditionFailedError extends ApiError {
+  constructor(message: string) {
+    super(412, message)
+  }
+}
+
+export class PayloadTooLargeError extends ApiError {
+  constructor(message = 'request body too large') {
+    super(413, message)
+  }
+}
+
+export class UnsupportedMediaTypeError extends ApiError {
+  constructor(message: string) {
+    super(415, message)
+  }
+}
+
+export class UnprocessableError extends ApiError {
+  constructor(message: string, extra?: Record<string, unknown>) {
+    super(422, message, extra)
+  }
+}
+
+export class TooManyRequestsError extends ApiError {
+  constructor(message: string, retryAfterSeconds: number) {
+    super(429, message, undefined, { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) })
+  }
+}
+
+export function errorResponse(
+  status: number,
+  message: string,
+  requestId: string | undefined,
+  extra?: Record<string, unknown>,
+  headers?: Record<string, string>,
+): Response {
+  const body: Record<string, unknown> = { error: message, ...extra }
+  if (requestId) body.request_id = requestId
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: {
+      'content-type': 'application/json; charset=utf-8',
+      ...(requestId ? { [REQUEST_ID_HEADER]: requestId } : {}),
+      ...headers,
+    },
+  })
+}

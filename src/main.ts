@@ -1,0 +1,104 @@
+#!/usr/bin/env bun
+import { parseArgs } from 'node:util'
+import { createApp, createServices } from './app.ts'
+import { ConfigError, loadConfig } from './config.ts'
+import { buildDeps, type Deps } from './deps.ts'
+import { ApiError } from './gateway/errors.ts'
+import { startServer } from './server.ts'
+import type { UseradmService } from './services/useradm/service.ts'
+import { KeyFileError } from './tokens.ts'
+import { VERSION } from './version.ts'
+
+const USAGE = `bender ${VERSION}: a Mender-compatible OTA update server
+
+Usage:
+  bender [serve]                                      start the server (the default)
+  bender user create --email E --password P          create a user; prints its id
+  bender user set-password --email E --password P    set a user's password (revokes their tokens)
+  bender migrate                                      apply database migrations and exit
+  bender version                                      print the version
+
+Settings come from BENDER_* environment variables (see the README).`
+
+/** How this process was started, so messages show a command the operator can paste. */
+function selfCommand(): string {
+  return Bun.main.startsWith('/$bunfs/') ? process.execPath : 'npm run bender --'
+}
+
+async function ensureFirstUser(deps: Deps, useradm: UseradmService): Promise<void> {
+  const { adminEmail, adminPassword } = deps.config
+  if (adminEmail && adminPassword) {
+    if (useradm.findUserByEmail(adminEmail)) return
+    const user = await useradm.createUser('', { email: adminEmail, password: adminPassword })
+    deps.log.info('created the admin user from BENDER_ADMIN_EMAIL', { email: user.email, user_id: user.id })
+    return
+  }
+  if (!useradm.hasUsers()) {
+    deps.log.warn(
+      `no users yet: create the first one with \`${selfCommand()} user create --email you@example.com --password <8+ characters>\` (or set BENDER_ADMIN_EMAIL and BENDER_ADMIN_PASSWORD)`,
+    )
+  }
+}
+
+async function serve(deps: Deps): Promise<void> {
+  const services = createServices(deps)
+  await ensureFirstUser(deps, services.useradm)
+  const running = startServer(deps, createApp(deps, services))
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      deps.log.info('stopping', { signal })
+      running.stop().then(() => process.exit(0))
+    })
+  }
+}
+
+async function userCommand(deps: Deps, args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { email: { type: 'string' }, password: { type: 'string' } },
+    allowPositionals: true,
+  })
+  const [verb] = positionals
+  if (!values.email || !values.password || (verb !== 'create' && verb !== 'set-password')) {
+    throw new UsageError('usage: bender user create|set-password --email E --password P')
+  }
+  const useradm = createServices(deps).useradm
+  if (verb === 'create') {
+    const user = await useradm.createUser('', { email: values.email, password: values.password })
+    console.log(user.id)
+  } else {
+    const user = await useradm.setPassword(values.email, values.password)
+    console.log(user.id)
+  }
+}
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<void> {
+  const [command = 'serve', ...rest] = argv
+  if (command === 'version' || command === '--version') {
+    console.log(VERSION)
+    return
+  }
+  if (command === 'help' || command === '--help' || command === '-h') {
+    console.log(USAGE)
+    return
+  }
+  if (!['serve', 'user', 'migrate'].includes(command))
+    throw new UsageError(`unknown command "${command}"\n\n${USAGE}`)
+  const deps = await buildDeps(loadConfig())
+  if (command === 'serve') return serve(deps)
+  try {
+    if (command === 'migrate') deps.log.info('database migrated', { data_dir: deps.config.dataDir })
+    else await userCommand(deps, rest)
+  } finally {
+    deps.db.$client.close()
+  }
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  const known = err instanceof ConfigError || err instanceof UsageError || err instanceof KeyFileError
+  if (known || err instanceof ApiError) console.error(`bender: ${err.message}`)
+  else console.error('bender: failed:', err)
+  process.exit(known ? 2 : 1)
+})

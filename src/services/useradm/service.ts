@@ -1,0 +1,357 @@
+import type { Deps } from '../../deps.ts'
+import type { Authenticator, UserPrincipal } from '../../gateway/auth.ts'
+import {
+  BadRequestError,
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  PreconditionFailedError,
+  UnauthorizedError,
+  UnprocessableError,
+} from '../../gateway/errors.ts'
+import type { Claims } from '../../tokens.ts'
+import { createUseradmStore, isUniqueViolation, type UserFilter, type UserRow } from './store.ts'
+import { createLoginThrottle } from './throttle.ts'
+
+export const USER_TOKEN_ISSUER = 'mender.useradm'
+export const USER_TOKEN_SCOPE = 'mender.*'
+/** Mender keeps at most ten login sessions per user; older ones are revoked. */
+const MAX_SESSIONS = 10
+const MAX_PERSONAL_TOKENS = 10
+const MAX_PERSONAL_TOKEN_TTL = 31536000
+const MIN_PASSWORD_LENGTH = 8
+const MAX_FIELD_LENGTH = 256
+const MAX_SETTINGS_KEYS = 1024
+const MAX_SETTINGS_KEY_LENGTH = 128
+const MAX_SETTINGS_STRING_LENGTH = 4096
+/** A personal access token's `last_used` is written at most this often (Mender: 5-minute accuracy). */
+const LAST_USED_RESOLUTION_MS = 5 * 60 * 1000
+const ASCII = /^[\x20-\x7e]*$/
+const EMAIL =
+  /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
+
+export type User = {
+  id: string
+  email: string
+  created_ts: string
+  updated_ts: string
+  login_ts?: string
+}
+
+export type PersonalToken = {
+  id: string
+  name: string
+  created_ts: string
+  expiration_date?: string
+  last_used?: string
+}
+
+export type UserUpdate = { email?: string; password?: string; current_password?: string }
+
+export function toApiUser(row: UserRow): User {
+  return {
+    id: row.id,
+    email: row.email,
+    created_ts: row.createdTs.toISOString(),
+    updated_ts: row.updatedTs.toISOString(),
+    ...(row.loginTs ? { login_ts: row.loginTs.toISOString() } : {}),
+  }
+}
+
+function validateEmail(raw: string): string {
+  const email = raw.trim().toLowerCase()
+  if (email.length === 0 || email.length > MAX_FIELD_LENGTH || !ASCII.test(email) || !EMAIL.test(email)) {
+    throw new BadRequestError('email: must be a valid email address')
+  }
+  return email
+}
+
+function validatePassword(password: string, email: string): void {
+  if (password.length > MAX_FIELD_LENGTH) {
+    throw new UnprocessableError(`password: the length must be no more than ${MAX_FIELD_LENGTH}`)
+  }
+  if (!ASCII.test(password)) throw new UnprocessableError('password: must contain ASCII characters only')
+  if (password.length < MIN_PASSWORD_LENGTH) {
+    throw new UnprocessableError(`password: must be minimum ${MIN_PASSWORD_LENGTH} characters long`)
+  }
+  if (password.toLowerCase() === email)
+    throw new UnprocessableError('password: must not be the email address')
+}
+
+function validateSettings(value: Record<string, unknown>): void {
+  const entries = Object.entries(value)
+  if (entries.length > MAX_SETTINGS_KEYS) {
+    throw new BadRequestError(`settings: at most ${MAX_SETTINGS_KEYS} keys are allowed`)
+  }
+  for (const [key, item] of entries) {
+    if (key.length > MAX_SETTINGS_KEY_LENGTH) {
+      throw new BadRequestError(
+        `settings: key "${key.slice(0, 32)}..." is longer than ${MAX_SETTINGS_KEY_LENGTH}`,
+      )
+    }
+    if (typeof item === 'string' && item.length > MAX_SETTINGS_STRING_LENGTH) {
+      throw new BadRequestError(`settings: value of "${key}" is longer than ${MAX_SETTINGS_STRING_LENGTH}`)
+    }
+  }
+}
+
+/** `Authorization: Basic base64(email:password)`, or undefined when absent or malformed. */
+export function parseBasicAuth(header: string | null): { email: string; password: string } | undefined {
+  if (!header) return undefined
+  const [scheme, encoded, ...rest] = header.split(' ')
+  if (rest.length > 0 || scheme?.toLowerCase() !== 'basic' || !encoded) return undefined
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  if (colon < 0) return undefined
+  return { email: decoded.slice(0, colon), password: decoded.slice(colon + 1) }
+}
+
+export function createUseradmService(deps: Deps) {
+  const store = createUseradmStore(deps.db)
+  const { clock, ids, tokens, config } = deps
+  const throttle = createLoginThrottle(() => clock.now().getTime())
+  // Checking a password against this keeps a login for an unknown email as slow as a real one.
+  const decoyHash = Bun.password.hash(crypto.randomUUID())
+
+  async function issueToken(
+    user: UserRow,
+    tenantId: string,
+    options: { ttlSeconds?: number; name?: string },
+  ): Promise<string> {
+    const now = clock.now()
+    const iat = Math.floor(now.getTime() / 1000)
+    const jti = ids.uuid()
+    const expiresTs = options.ttlSeconds ? new Date((iat + options.ttlSeconds) * 1000) : null
+    const claims: Claims = {
+      jti,
+      sub: user.id,
+      ...(expiresTs ? { exp: iat + options.ttlSeconds! } : {}),
+      iat,
+      nbf: iat,
+      iss: USER_TOKEN_ISSUER,
+      scp: USER_TOKEN_SCOPE,
+      ...(tenantId ? { 'mender.tenant': tenantId } : {}),
+      'mender.user': true,
+    }
+    const token = await tokens.sign(claims, { kid: 0 })
+    try {
+      store.insertToken({
+        id: jti,
+        tenantId,
+        userId: user.id,
+        name: options.name ?? null,
+        expiresTs,
+        createdTs: now,
+        lastUsedTs: null,
+      })
+    } catch (err) {
+      if (isUniqueViolation(err))
+        throw new ConflictError('Personal Access Token with a given name already exists')
+      throw err
+    }
+    return token
+  }
+
+  function requireUser(tenantId: string, id: string): UserRow {
+    const user = store.findUserById(tenantId, id)
+    if (!user) throw new NotFoundError('user not found')
+    return user
+  }
+
+  async function checkCurrentPassword(user: UserRow, currentPassword: string | undefined): Promise<void> {
+    if (!currentPassword || !(await Bun.password.verify(currentPassword, user.passwordHash))) {
+      throw new UnprocessableError('the current password is missing or incorrect')
+    }
+  }
+
+  const service = {
+    async login(authorization: string | null, noExpiry: boolean): Promise<string> {
+      const credentials = parseBasicAuth(authorization)
+      if (!credentials) throw new UnauthorizedError('invalid or missing auth header')
+      const email = credentials.email.trim().toLowerCase()
+      throttle.check(email)
+      const user = store.findUserByEmail('', email)
+      const valid = await Bun.password.verify(credentials.password, user?.passwordHash ?? (await decoyHash))
+      if (!user || !valid) {
+        throttle.fail(email)
+        throw new UnauthorizedError()
+      }
+      throttle.succeed(email)
+      const token = await issueToken(user, user.tenantId, {
+        ttlSeconds: noExpiry ? undefined : config.userTokenTtlSeconds,
+      })
+      store.pruneSessions(user.id, MAX_SESSIONS)
+      store.updateUser(user.id, { loginTs: clock.now() })
+      return token
+    },
+
+    logout(principal: UserPrincipal): void {
+      store.deleteToken(principal.tenantId, principal.userId, principal.tokenId)
+    },
+
+    listUsers: (tenantId: string, filter: UserFilter): User[] =>
+      store.listUsers(tenantId, filter).map(toApiUser),
+
+    getUser: (tenantId: string, id: string): User => toApiUser(requireUser(tenantId, id)),
+
+    async createUser(tenantId: string, input: { email: string; password: string }): Promise<User> {
+      const email = validateEmail(input.email)
+      validatePassword(input.password, email)
+      if (store.findUserByEmail(tenantId, email)) {
+        throw new UnprocessableError('user with a given email already exists')
+      }
+      const now = clock.now()
+      const row: UserRow = {
+        id: ids.uuid(),
+        tenantId,
+        email,
+        passwordHash: await Bun.password.hash(input.password),
+        createdTs: now,
+        updatedTs: now,
+        loginTs: null,
+      }
+      try {
+        store.insertUser(row)
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new UnprocessableError('user with a given email already exists')
+        throw err
+      }
+      return toApiUser(row)
+    },
+
+    /**
+     * Changes a user's email and/or password. Changing your own needs the current password; nobody
+     * sets another user's password. A new password revokes every other token of that user.
+     */
+    async updateUser(principal: UserPrincipal, id: string, update: UserUpdate): Promise<void> {
+      const user = requireUser(principal.tenantId, id)
+      const own = user.id === principal.userId
+      if (update.email === undefined && update.password === undefined) {
+        throw new BadRequestError('no update information provided')
+      }
+      const email = update.email === undefined ? undefined : validateEmail(update.email)
+      const emailChanges = email !== undefined && email !== user.email
+      if (update.password !== undefined) {
+        if (!own) throw new UnprocessableError("you can't change another user's password")
+        validatePassword(update.password, email ?? user.email)
+      }
+      if (own && (emailChanges || update.password !== undefined)) {
+        await checkCurrentPassword(user, update.current_password)
+      }
+      if (emailChanges && store.findUserByEmail(principal.tenantId, email)) {
+        throw new UnprocessableError('user with a given email already exists')
+      }
+      const passwordHash =
+        update.password === undefined ? undefined : await Bun.password.hash(update.password)
+      try {
+        store.updateUser(user.id, {
+          ...(emailChanges ? { email } : {}),
+          ...(passwordHash ? { passwordHash } : {}),
+          updatedTs: clock.now(),
+        })
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new UnprocessableError('user with a given email already exists')
+        throw err
+      }
+      if (passwordHash) store.deleteUserTokens(user.id, own ? principal.tokenId : undefined)
+    },
+
+    /** Deleting is idempotent (204 for an unknown id, as in Mender); the user's tokens die with it. */
+    deleteUser(tenantId: string, id: string): void {
+      store.deleteUser(tenantId, id)
+    },
+
+    getSettings(tenantId: string, userId: string): { value: Record<string, unknown>; etag?: string } {
+      const row = store.findSettings(tenantId, userId)
+      return row ? { value: row.value, etag: row.etag } : { value: {} }
+    },
+
+    saveSettings(
+      tenantId: string,
+      userId: string,
+      value: Record<string, unknown>,
+      ifMatch: string | undefined,
+    ) {
+      validateSettings(value)
+      const saved = store.saveSettings({ tenantId, userId, value, etag: ids.uuid() }, ifMatch)
+      if (!saved) throw new PreconditionFailedError("ETag doesn't match")
+    },
+
+    async createPersonalToken(principal: UserPrincipal, input: { name: string; expires_in?: number }) {
+      const name = input.name.trim()
+      if (name === '' || name.length > MAX_FIELD_LENGTH) {
+        throw new BadRequestError(`name: must be 1 to ${MAX_FIELD_LENGTH} characters`)
+      }
+      const ttl = input.expires_in ?? 0
+      if (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_PERSONAL_TOKEN_TTL) {
+        throw new BadRequestError(`expires_in: must be no greater than ${MAX_PERSONAL_TOKEN_TTL}`)
+      }
+      const user = requireUser(principal.tenantId, principal.userId)
+      if (store.countPersonalTokens(user.id) >= MAX_PERSONAL_TOKENS) {
+        throw new UnprocessableError('maximum number of personal access tokens reached for this user')
+      }
+      return issueToken(user, principal.tenantId, { ttlSeconds: ttl || undefined, name })
+    },
+
+    listPersonalTokens: (principal: UserPrincipal): PersonalToken[] =>
+      store.listPersonalTokens(principal.tenantId, principal.userId).map((row) => ({
+        id: row.id,
+        name: row.name ?? '',
+        created_ts: row.createdTs.toISOString(),
+        ...(row.expiresTs ? { expiration_date: row.expiresTs.toISOString() } : {}),
+        ...(row.lastUsedTs ? { last_used: row.lastUsedTs.toISOString() } : {}),
+      })),
+
+    deletePersonalToken(principal: UserPrincipal, id: string): void {
+      store.deleteToken(principal.tenantId, principal.userId, id)
+    },
+
+    /** The `user` guard: signature and claims once per token (then cached), the token row every time. */
+    authenticator: {
+      async verify(token) {
+        const claims = await tokens.verify(token)
+        if (claims['mender.user'] !== true) throw new UnauthorizedError()
+        const { sub, jti, iss, scp, exp } = claims
+        if (typeof sub !== 'string' || !sub || typeof jti !== 'string' || !jti || !iss || !scp) {
+          throw new UnauthorizedError()
+        }
+        if (iss !== USER_TOKEN_ISSUER) throw new UnauthorizedError()
+        if (scp !== USER_TOKEN_SCOPE) throw new ForbiddenError('token scope does not grant access')
+        const tenant = claims['mender.tenant']
+        return {
+          principal: { userId: sub, tenantId: typeof tenant === 'string' ? tenant : '', tokenId: jti },
+          expiresAt: typeof exp === 'number' ? exp * 1000 : undefined,
+        }
+      },
+      isLive(principal) {
+        const row = store.findTokenById(principal.tokenId)
+        if (!row || row.userId !== principal.userId) return false
+        if (row.name !== null) {
+          const now = clock.now()
+          if (!row.lastUsedTs || now.getTime() - row.lastUsedTs.getTime() >= LAST_USED_RESOLUTION_MS) {
+            store.touchToken(row.id, now)
+          }
+        }
+        return true
+      },
+    } satisfies Authenticator<UserPrincipal>,
+
+    /** For the command line: set a password without the API's current-password rule. */
+    async setPassword(email: string, password: string): Promise<User> {
+      const user = store.findUserByEmail('', validateEmail(email))
+      if (!user) throw new NotFoundError('user not found')
+      validatePassword(password, user.email)
+      store.updateUser(user.id, { passwordHash: await Bun.password.hash(password), updatedTs: clock.now() })
+      store.deleteUserTokens(user.id)
+      return toApiUser(user)
+    },
+
+    limits: () => ({ devices: config.maxDevices }),
+
+    hasUsers: (): boolean => store.countUsers('') > 0,
+    findUserByEmail: (email: string) => store.findUserByEmail('', email.trim().toLowerCase()),
+  }
+  return service
+}
+
+export type UseradmService = ReturnType<typeof createUseradmService>

@@ -1,0 +1,195 @@
+import {
+  and,
+  asc,
+  count,
+  desc,
+  eq,
+  gt,
+  inArray,
+  isNotNull,
+  isNull,
+  lt,
+  ne,
+  notInArray,
+  type SQL,
+  sql,
+} from 'drizzle-orm'
+import type { Database } from '../../../db/client.ts'
+import { settings, users, userTokens } from './tables.ts'
+
+export type UserRow = typeof users.$inferSelect
+export type TokenRow = typeof userTokens.$inferSelect
+export type SettingsRow = typeof settings.$inferSelect
+
+export type UserFilter = {
+  ids?: string[]
+  emails?: string[]
+  createdAfter?: Date
+  createdBefore?: Date
+  updatedAfter?: Date
+  updatedBefore?: Date
+}
+
+/** True when a write failed on a UNIQUE constraint (the service turns it into a 409/422). */
+export function isUniqueViolation(err: unknown): boolean {
+  return err instanceof Error && /UNIQUE constraint failed/.test(err.message)
+}
+
+export function createUseradmStore(db: Database) {
+  const tokenById = db
+    .select({
+      id: userTokens.id,
+      userId: userTokens.userId,
+      lastUsedTs: userTokens.lastUsedTs,
+      name: userTokens.name,
+    })
+    .from(userTokens)
+    .where(eq(userTokens.id, sql.placeholder('id')))
+    .prepare()
+
+  return {
+    findUserById: (tenantId: string, id: string): UserRow | undefined =>
+      db
+        .select()
+        .from(users)
+        .where(and(eq(users.tenantId, tenantId), eq(users.id, id)))
+        .get(),
+
+    findUserByEmail: (tenantId: string, email: string): UserRow | undefined =>
+      db
+        .select()
+        .from(users)
+        .where(and(eq(users.tenantId, tenantId), eq(users.email, email)))
+        .get(),
+
+    listUsers(tenantId: string, filter: UserFilter): UserRow[] {
+      const where: SQL[] = [eq(users.tenantId, tenantId)]
+      if (filter.ids?.length) where.push(inArray(users.id, filter.ids))
+      if (filter.emails?.length) where.push(inArray(users.email, filter.emails))
+      if (filter.createdAfter) where.push(gt(users.createdTs, filter.createdAfter))
+      if (filter.createdBefore) where.push(lt(users.createdTs, filter.createdBefore))
+      if (filter.updatedAfter) where.push(gt(users.updatedTs, filter.updatedAfter))
+      if (filter.updatedBefore) where.push(lt(users.updatedTs, filter.updatedBefore))
+      return db
+        .select()
+        .from(users)
+        .where(and(...where))
+        .orderBy(asc(users.email))
+        .all()
+    },
+
+    countUsers: (tenantId: string): number =>
+      db.select({ n: count() }).from(users).where(eq(users.tenantId, tenantId)).get()?.n ?? 0,
+
+    insertUser: (row: UserRow): void => {
+      db.insert(users).values(row).run()
+    },
+
+    updateUser: (
+      id: string,
+      patch: Partial<Pick<UserRow, 'email' | 'passwordHash' | 'updatedTs' | 'loginTs'>>,
+    ) => {
+      db.update(users).set(patch).where(eq(users.id, id)).run()
+    },
+
+    /** Deletes the user; its tokens and own settings go with it. */
+    deleteUser(tenantId: string, id: string): void {
+      db.transaction((tx) => {
+        tx.delete(users)
+          .where(and(eq(users.tenantId, tenantId), eq(users.id, id)))
+          .run()
+        tx.delete(settings)
+          .where(and(eq(settings.tenantId, tenantId), eq(settings.userId, id)))
+          .run()
+      })
+    },
+
+    /** The revocation check on every authenticated management request. */
+    findTokenById: (id: string) => tokenById.get({ id }),
+
+    insertToken: (row: TokenRow): void => {
+      db.insert(userTokens).values(row).run()
+    },
+
+    deleteToken(tenantId: string, userId: string, id: string): void {
+      db.delete(userTokens)
+        .where(and(eq(userTokens.tenantId, tenantId), eq(userTokens.userId, userId), eq(userTokens.id, id)))
+        .run()
+    },
+
+    /** Revokes every token of a user except `keepId` (the caller's own, when it changes its password). */
+    deleteUserTokens(userId: string, keepId?: string): void {
+      const where = [eq(userTokens.userId, userId)]
+      if (keepId) where.push(ne(userTokens.id, keepId))
+      db.delete(userTokens)
+        .where(and(...where))
+        .run()
+    },
+
+    /** Keeps a user's newest `keep` login sessions and drops the rest. */
+    pruneSessions(userId: string, keep: number): void {
+      const sessions = and(eq(userTokens.userId, userId), isNull(userTokens.name))
+      const newest = db
+        .select({ id: userTokens.id })
+        .from(userTokens)
+        .where(sessions)
+        .orderBy(desc(userTokens.createdTs), desc(sql`rowid`))
+        .limit(keep)
+      db.delete(userTokens)
+        .where(and(sessions, notInArray(userTokens.id, newest)))
+        .run()
+    },
+
+    listPersonalTokens: (tenantId: string, userId: string): TokenRow[] =>
+      db
+        .select()
+        .from(userTokens)
+        .where(
+          and(eq(userTokens.tenantId, tenantId), eq(userTokens.userId, userId), isNotNull(userTokens.name)),
+        )
+        .orderBy(asc(userTokens.createdTs))
+        .all(),
+
+    countPersonalTokens: (userId: string): number =>
+      db
+        .select({ n: count() })
+        .from(userTokens)
+        .where(and(eq(userTokens.userId, userId), isNotNull(userTokens.name)))
+        .get()?.n ?? 0,
+
+    touchToken: (id: string, at: Date): void => {
+      db.update(userTokens).set({ lastUsedTs: at }).where(eq(userTokens.id, id)).run()
+    },
+
+    findSettings: (tenantId: string, userId: string): SettingsRow | undefined =>
+      db
+        .select()
+        .from(settings)
+        .where(and(eq(settings.tenantId, tenantId), eq(settings.userId, userId)))
+        .get(),
+
+    /** Replaces the settings only if their etag still equals `ifMatch` (when given); false otherwise. */
+    saveSettings(row: SettingsRow, ifMatch: string | undefined): boolean {
+      return db.transaction((tx) => {
+        if (ifMatch !== undefined) {
+          const current = tx
+            .select({ etag: settings.etag })
+            .from(settings)
+            .where(and(eq(settings.tenantId, row.tenantId), eq(settings.userId, row.userId)))
+            .get()
+          if (current?.etag !== ifMatch) return false
+        }
+        tx.insert(settings)
+          .values(row)
+          .onConflictDoUpdate({
+            target: [settings.tenantId, settings.userId],
+            set: { value: row.value, etag: row.etag },
+          })
+          .run()
+        return true
+      })
+    },
+  }
+}
+
+export type UseradmStore = ReturnType<typeof createUseradmStore>

@@ -1,0 +1,59 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { type JWTPayload, jwtVerify, SignJWT } from 'jose'
+import type { Config } from './config.ts'
+import type { Clock } from './deps.ts'
+
+export type Claims = JWTPayload & Record<string, unknown>
+
+/** Signs and verifies the server's JWTs (user and device) with one key kept in the data dir. */
+export type Tokens = {
+  alg: 'RS256' | 'EdDSA'
+  /** `kid` goes into the header when given: Mender's user tokens carry an integer key id. */
+  sign(claims: Claims, header?: { kid?: number }): Promise<string>
+  /** Checks signature and expiry; throws on any failure. */
+  verify(token: string): Promise<Claims>
+}
+
+export class KeyFileError extends Error {}
+
+function readOrCreateKey(config: Config): KeyObject {
+  const path = config.jwtKeyFile ?? join(config.dataDir, 'keys', 'jwt.pem')
+  if (!existsSync(path)) {
+    if (config.jwtKeyFile) throw new KeyFileError(`BENDER_JWT_KEY: no such file ${path}`)
+    // RSA keeps tokens in Mender's RS256 form; 2048 bits signs fast enough for device auth bursts.
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+    writeFileSync(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 })
+    chmodSync(path, 0o600)
+    return privateKey
+  }
+  try {
+    return createPrivateKey(readFileSync(path))
+  } catch (err) {
+    throw new KeyFileError(`${path}: not a PEM private key (${(err as Error).message})`)
+  }
+}
+
+export function createTokens(config: Config, clock: Clock): Tokens {
+  const privateKey = readOrCreateKey(config)
+  const type = privateKey.asymmetricKeyType
+  if (type !== 'rsa' && type !== 'ed25519') {
+    throw new KeyFileError(`the JWT key must be RSA or Ed25519, got ${type}`)
+  }
+  const alg = type === 'rsa' ? 'RS256' : 'EdDSA'
+  const publicKey = createPublicKey(privateKey)
+  return {
+    alg,
+    sign(claims, header = {}) {
+      // jose types kid as a string; Mender's integer kid is kept for byte-level parity of the header.
+      const protectedHeader = { alg, ...(header.kid === undefined ? {} : { kid: header.kid }), typ: 'JWT' }
+      return new SignJWT(claims).setProtectedHeader(protectedHeader as never).sign(privateKey)
+    },
+    async verify(token) {
+      const { payload } = await jwtVerify(token, publicKey, { algorithms: [alg], currentDate: clock.now() })
+      return payload as Claims
+    },
+  }
+}

@@ -1,0 +1,107 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createApp, createServices } from '../../src/app.ts'
+import { loadConfig } from '../../src/config.ts'
+import { buildDeps, type Clock } from '../../src/deps.ts'
+import { createLogger } from '../../src/log.ts'
+
+/** A clock tests can move. */
+export class TestClock implements Clock {
+  constructor(private ms = Date.now()) {}
+  now(): Date {
+    return new Date(this.ms)
+  }
+  advance(seconds: number): void {
+    this.ms += seconds * 1000
+  }
+}
+
+export type Reply = { status: number; headers: Headers; text: string; json: any }
+
+export type CallOptions = {
+  token?: string
+  body?: unknown
+  /** A body sent as is (no JSON encoding, no content type added). */
+  raw?: ConstructorParameters<typeof Request>[1] extends infer I
+    ? I extends { body?: infer B }
+      ? B
+      : never
+    : never
+  headers?: Record<string, string>
+}
+
+/** One RSA key for every test app of a run: key generation is the slow part of a fresh data dir. */
+const sharedKeyDir = mkdtempSync(join(tmpdir(), 'bender-test-keys-'))
+process.on('exit', () => rmSync(sharedKeyDir, { recursive: true, force: true }))
+
+export async function createTestApp(env: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'bender-test-'))
+  const config = loadConfig({
+    BENDER_DATA_DIR: dir,
+    BENDER_LOG_LEVEL: 'error',
+    BENDER_JWT_KEY: join(sharedKeyDir, 'jwt.pem'),
+    ...env,
+  })
+  const clock = new TestClock()
+  const logLines: string[] = []
+  const log = createLogger(config.logLevel, (line) => logLines.push(line))
+  await ensureSharedKey(config.jwtKeyFile!)
+  const deps = await buildDeps(config, { clock, log })
+  const services = createServices(deps)
+  const app = createApp(deps, services)
+
+  async function call(method: string, path: string, options: CallOptions = {}): Promise<Reply> {
+    const headers = new Headers(options.headers)
+    if (options.token) headers.set('authorization', `Bearer ${options.token}`)
+    let body = options.raw
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body)
+      if (!headers.has('content-type')) headers.set('content-type', 'application/json')
+    }
+    const response = await app.handle(new Request(`http://localhost${path}`, { method, headers, body }))
+    const text = await response.text()
+    let json: unknown
+    try {
+      json = text ? JSON.parse(text) : undefined
+    } catch {
+      json = undefined
+    }
+    return { status: response.status, headers: response.headers, text, json }
+  }
+
+  return {
+    app,
+    deps,
+    services,
+    clock,
+    dir,
+    logLines,
+    call,
+    close() {
+      deps.db.$client.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+export type TestApp = Awaited<ReturnType<typeof createTestApp>>
+
+async function ensureSharedKey(path: string): Promise<void> {
+  const file = Bun.file(path)
+  if (await file.exists()) return
+  const { generateKeyPairSync } = await import('node:crypto')
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  await Bun.write(path, privateKey.export({ type: 'pkcs8', format: 'pem' }))
+}
+
+/** Creates a user through the service and logs in over HTTP; returns the token and the user. */
+export async function loginAs(t: TestApp, email = 'admin@example.com', password = 'correct-horse-1') {
+  const existing = t.services.useradm.findUserByEmail(email)
+  const user = existing ? { id: existing.id } : await t.services.useradm.createUser('', { email, password })
+  const res = await t.call('POST', '/api/management/v1/useradm/auth/login', {
+    headers: { authorization: `Basic ${btoa(`${email}:${password}`)}` },
+  })
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${res.text}`)
+  return { token: res.text, userId: user.id }
+}
