@@ -4,6 +4,7 @@ import type { Deps } from './deps.ts'
 import { type Authenticator, authPlugin, type DevicePrincipal } from './gateway/auth.ts'
 import { UnauthorizedError } from './gateway/errors.ts'
 import { gateway } from './gateway/gateway.ts'
+import { healthRoutes } from './gateway/health.ts'
 import { createRouteIndex } from './gateway/routes.ts'
 import { useradmInternalRoutes } from './services/useradm/routes.internal.ts'
 import { useradmManagementRoutes, useradmManagementV2Routes } from './services/useradm/routes.management.ts'
@@ -47,7 +48,9 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
     )
     .use(useradmManagementRoutes(services.useradm, auth))
     .use(useradmManagementV2Routes(services.useradm, auth))
-    .use(useradmInternalRoutes(deps.db, auth))
+    .use(useradmInternalRoutes(auth))
+  for (const service of ['useradm', 'devauth', 'inventory', 'deployments'])
+    app.use(healthRoutes(service, deps.db))
   routes.load(app.routes)
   return app
 }

@@ -7,6 +7,18 @@ export type Running = { api: Server<undefined>; stop(): Promise<void> }
 /** Artifact uploads stream through the API port; JSON routes keep their own 1 MiB limit. */
 const MAX_REQUEST_BODY = 16 * 1024 ** 3
 
+/**
+ * Elysia finds the path by searching for '/' from the 11th character of the URL, which assumes a
+ * host of at least four characters: `Host: ota` would lose the first path segment. Such requests
+ * get a longer host; everything else passes through untouched.
+ */
+export function withRoutableHost(request: Request): Request {
+  const url = request.url
+  if (url.indexOf('/', 8) >= 11) return request
+  const pathStart = url.indexOf('/', 8)
+  return new Request(`http://localhost${pathStart < 0 ? '/' : url.slice(pathStart)}`, request)
+}
+
 function tlsOptions(deps: Deps) {
   const { tlsCert, tlsKey } = deps.config
   return tlsCert && tlsKey ? { tls: { cert: Bun.file(tlsCert), key: Bun.file(tlsKey) } } : {}
@@ -17,7 +29,7 @@ export function startServer(deps: Deps, app: App): Running {
   const { config, log } = deps
   const api = Bun.serve({
     port: config.apiPort,
-    fetch: app.fetch,
+    fetch: (request) => app.fetch(withRoutableHost(request)),
     maxRequestBodySize: MAX_REQUEST_BODY,
     // Long artifact downloads and uploads must not be cut by the default 10 s idle timeout.
     idleTimeout: 255,

@@ -1,6 +1,6 @@
 import { Elysia, type ValidationError } from 'elysia'
 import type { Logger } from '../log.ts'
-import { bodyParser, StreamedBody } from './body.ts'
+import { bodyParser } from './body.ts'
 import { ApiError, errorResponse } from './errors.ts'
 import { REQUEST_ID_HEADER, requestId } from './request-id.ts'
 import type { RouteIndex } from './routes.ts'
@@ -53,7 +53,10 @@ function errorHandler(log: Logger, routes: RouteIndex) {
           return errorResponse(405, 'method not allowed', requestId, undefined, { allow: allowed.join(', ') })
         }
         case 'VALIDATION':
-          if (error.type === 'body' && error.value instanceof StreamedBody) {
+          if (
+            error.type === 'body' &&
+            request.headers.get('content-type')?.toLowerCase().startsWith('multipart/')
+          ) {
             return errorResponse(415, "Bad Content-Type, expected 'application/json'", requestId)
           }
           return errorResponse(400, describeValidation(error), requestId)
@@ -75,12 +78,12 @@ function errorHandler(log: Logger, routes: RouteIndex) {
 function accessLog(log: Logger) {
   return new Elysia({ name: 'gateway.access-log' }).onAfterResponse(
     { as: 'global' },
-    ({ request, set, path }) => {
+    ({ request, set, path, responseValue }) => {
       log.debug('request', {
         request_id: set.headers[REQUEST_ID_HEADER],
         method: request.method,
         path,
-        status: set.status,
+        status: responseValue instanceof Response ? responseValue.status : set.status,
       })
     },
   )

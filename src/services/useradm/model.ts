@@ -31,6 +31,8 @@ export const UseradmModel = {
     updated_before: t.Optional(t.Numeric({ description: 'Unix seconds.' })),
   }),
   settings: t.Record(t.String(), t.Unknown(), { description: 'Any JSON object.' }),
+  // Elysia coerces arrays and strings into objects for object schemas; the service checks the shape.
+  settingsBody: t.Unknown({ description: 'Any JSON object (at most 1024 keys).' }),
   ifMatch: t.Object({ 'if-match': t.Optional(t.String()) }),
   tokenRequest: t.Object({
     name: t.String(),

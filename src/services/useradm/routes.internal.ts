@@ -1,12 +1,9 @@
 import { Elysia } from 'elysia'
-import type { Database } from '../../../db/client.ts'
 import type { AuthPlugin } from '../../gateway/auth.ts'
-import { healthRoutes } from '../../gateway/health.ts'
 
-/** Health, and token verification for a gateway placed in front of bender (Traefik forwardAuth style). */
-export const useradmInternalRoutes = (db: Database, auth: AuthPlugin) =>
-  new Elysia({ detail: { tags: ['internal'] } })
-    .use(healthRoutes('useradm', db))
+/** Token verification for a gateway placed in front of bender (Traefik forwardAuth style). */
+export const useradmInternalRoutes = (auth: AuthPlugin) =>
+  new Elysia({ prefix: '/api/internal/v1/useradm', detail: { tags: ['internal'] } })
     .use(auth)
-    .post('/api/internal/v1/useradm/auth/verify', () => '', { user: true })
-    .get('/api/internal/v1/useradm/auth/verify', () => '', { user: true })
+    .post('/auth/verify', () => '', { user: true })
+    .get('/auth/verify', () => '', { user: true })

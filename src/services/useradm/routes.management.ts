@@ -83,7 +83,7 @@ export const useradmManagementRoutes = (svc: UseradmService, auth: AuthPlugin) =
         svc.saveSettings(user.tenantId, '', body, headers['if-match'])
         set.status = 201
       },
-      { user: true, body: M.settings, headers: M.ifMatch },
+      { user: true, body: M.settingsBody, headers: M.ifMatch },
     )
     .get(
       '/settings/me',
@@ -100,7 +100,7 @@ export const useradmManagementRoutes = (svc: UseradmService, auth: AuthPlugin) =
         svc.saveSettings(user.tenantId, user.userId, body, headers['if-match'])
         set.status = 201
       },
-      { user: true, body: M.settings, headers: M.ifMatch },
+      { user: true, body: M.settingsBody, headers: M.ifMatch },
     )
     .get('/settings/tokens', ({ user }) => svc.listPersonalTokens(user), {
       user: true,

@@ -78,7 +78,10 @@ function validatePassword(password: string, email: string): void {
     throw new UnprocessableError('password: must not be the email address')
 }
 
-function validateSettings(value: Record<string, unknown>): void {
+function validateSettings(value: unknown): asserts value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new BadRequestError('settings: must be a JSON object')
+  }
   const entries = Object.entries(value)
   if (entries.length > MAX_SETTINGS_KEYS) {
     throw new BadRequestError(`settings: at most ${MAX_SETTINGS_KEYS} keys are allowed`)
@@ -266,12 +269,7 @@ export function createUseradmService(deps: Deps) {
       return row ? { value: row.value, etag: row.etag } : { value: {} }
     },
 
-    saveSettings(
-      tenantId: string,
-      userId: string,
-      value: Record<string, unknown>,
-      ifMatch: string | undefined,
-    ) {
+    saveSettings(tenantId: string, userId: string, value: unknown, ifMatch: string | undefined) {
       validateSettings(value)
       const saved = store.saveSettings({ tenantId, userId, value, etag: ids.uuid() }, ifMatch)
       if (!saved) throw new PreconditionFailedError("ETag doesn't match")

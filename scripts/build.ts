@@ -1,0 +1,30 @@
+/**
+ * Builds the standalone executable `dist/bender`: the server, its CLI and its SQL migrations in
+ * one file (migrations are embedded as assets under their own names; db/migrate.ts finds them).
+ * `--target` cross-compiles (e.g. bun-linux-arm64); `--outfile` changes the output path.
+ */
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+
+const { values } = parseArgs({
+  args: Bun.argv.slice(2),
+  options: { outfile: { type: 'string', default: 'dist/bender' }, target: { type: 'string' } },
+})
+const root = join(import.meta.dir, '..')
+const migrations = readdirSync(join(root, 'db/migrations'))
+  .filter((name) => name.endsWith('.sql'))
+  .map((name) => join('db/migrations', name))
+
+const args = [
+  'build',
+  '--compile',
+  '--minify',
+  '--asset-naming=[name].[ext]',
+  ...(values.target ? [`--target=${values.target}`] : []),
+  `--outfile=${values.outfile}`,
+  'src/main.ts',
+  ...migrations,
+]
+const proc = Bun.spawnSync([process.execPath, ...args], { cwd: root, stdout: 'inherit', stderr: 'inherit' })
+process.exit(proc.exitCode ?? 1)

@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ROOT, run, startBender } from '../helpers/server.ts'
+
+const work = mkdtempSync(join(tmpdir(), 'bender-binary-'))
+const binary = join(work, 'bender')
+const emptyDir = join(work, 'empty')
+
+beforeAll(async () => {
+  const build = await run([process.execPath, join(ROOT, 'scripts/build.ts'), '--outfile', binary], {
+    cwd: ROOT,
+    timeoutMs: 120_000,
+  })
+  expect(build.code).toBe(0)
+  await Bun.write(join(emptyDir, '.keep'), '')
+}, 130_000)
+afterAll(() => rmSync(work, { recursive: true, force: true }))
+
+test('the compiled binary runs every command from an empty directory', async () => {
+  const dataDir = join(emptyDir, 'data')
+  const env = { BENDER_DATA_DIR: dataDir }
+  const version = await run([binary, 'version'], { cwd: emptyDir, env })
+  expect(version.code).toBe(0)
+  expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/)
+
+  const created = await run(
+    [binary, 'user', 'create', '--email', 'bin@example.com', '--password', 'bin-password'],
+    {
+      cwd: emptyDir,
+      env,
+    },
+  )
+  expect(created.stderr).toBe('')
+  expect(created.code).toBe(0)
+  expect(created.stdout.trim()).toMatch(/^[0-9a-f-]{36}$/)
+  expect(readdirSync(dataDir).sort()).toContain('bender.db')
+
+  const server = await startBender({ command: [binary, 'serve'], cwd: emptyDir, dataDir })
+  const login = await fetch(`${server.url}/api/management/v1/useradm/auth/login`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${btoa('bin@example.com:bin-password')}` },
+  })
+  expect(login.status).toBe(200)
+  const token = await login.text()
+  const me = await fetch(`${server.url}/api/management/v1/useradm/users/me`, {
+    headers: { authorization: `Bearer ${token}` },
+  })
+  expect(((await me.json()) as { email: string }).email).toBe('bin@example.com')
+  expect(await server.stop()).toBe(0)
+  expect(server.output()).toContain('msg=stopped')
+}, 60_000)
