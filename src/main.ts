@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util'
 import { createApp, createServices } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
-import { buildDeps, type Deps } from './deps.ts'
+import { buildDeps, closeDeps, type Deps } from './deps.ts'
 import { ApiError } from './gateway/errors.ts'
 import { startServer } from './server.ts'
 import type { UseradmService } from './services/useradm/service.ts'
@@ -92,7 +92,7 @@ async function main(argv: string[]): Promise<void> {
     if (command === 'migrate') deps.log.info('database migrated', { data_dir: deps.config.dataDir })
     else await userCommand(deps, rest)
   } finally {
-    deps.db.$client.close()
+    closeDeps(deps)
   }
 }
 
