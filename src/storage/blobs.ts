@@ -63,11 +63,13 @@ export class RangeNotSatisfiableError extends Error {
 // temp file's suffix within a file system's 255-byte name limit.
 const KEY_SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/
 
-/** Throws InvalidBlobKeyError unless `key` is 1-1024 characters of `/`-separated safe segments. */
+/** True when `key` is 1-1024 characters of `/`-separated safe segments. */
+export function isBlobKey(key: string): boolean {
+  return key.length > 0 && key.length <= 1024 && key.split('/').every((s) => KEY_SEGMENT.test(s))
+}
+
 export function assertBlobKey(key: string): void {
-  if (key.length === 0 || key.length > 1024 || !key.split('/').every((s) => KEY_SEGMENT.test(s))) {
-    throw new InvalidBlobKeyError(key)
-  }
+  if (!isBlobKey(key)) throw new InvalidBlobKeyError(key)
 }
 
 /** The inclusive byte span `range` selects in an object of `size` bytes; undefined when it selects none. */

@@ -88,7 +88,9 @@ export function createDiskBlobStore(root: string): BlobStore {
       return { body: Bun.file(path).slice(span.start, span.end + 1), size: info.size, ...span }
     },
 
-    stat: (key) => statFile(pathOf(key)),
+    async stat(key) {
+      return statFile(pathOf(key))
+    },
 
     async delete(key) {
       try {

@@ -18,8 +18,8 @@ import {
   attachmentDisposition,
   type BlobInfo,
   type BlobStore,
-  type ByteRange,
   RangeNotSatisfiableError,
+  resolveRange,
 } from './blobs.ts'
 
 export type S3BlobStore = BlobStore & { readonly client: S3Client }
@@ -50,14 +50,8 @@ function clientFor(s3: S3Config, endpoint: string | undefined): S3Client {
   })
 }
 
-function rangeHeader(range: ByteRange): string {
-  if ('suffix' in range) return `bytes=-${range.suffix}`
+function rangeHeader(range: { start: number; end?: number }): string {
   return `bytes=${range.start}-${range.end ?? ''}`
-}
-
-/** Ranges S3 servers disagree on (empty suffixes, reversed bounds) never reach the server. */
-function isEmptyRange(range: ByteRange): boolean {
-  return 'suffix' in range ? range.suffix <= 0 : range.end !== undefined && range.end < range.start
 }
 
 function parseContentRange(value: string): { start: number; end: number; size: number } {
@@ -140,9 +134,22 @@ export async function createS3BlobStore(
       return size
     },
 
-    async get(key, range) {
+    async get(key, wanted) {
       assertBlobKey(key)
-      if (range && isEmptyRange(range)) return unsatisfiable(key)
+      let range: { start: number; end?: number } | undefined
+      if (wanted && 'suffix' in wanted) {
+        // S3-compatible servers disagree on suffix ranges (some refuse one longer than the object,
+        // some ignore them), so they are resolved here against the size; the mender client only
+        // ever resumes with `start-`, so the extra HEAD costs devices nothing.
+        const info = await stat(key)
+        if (!info) return undefined
+        range = resolveRange(wanted, info.size)
+        if (!range) throw new RangeNotSatisfiableError(info.size)
+      } else {
+        range = wanted
+        // A reversed range selects nothing; servers differ on what they answer to one.
+        if (range?.end !== undefined && range.end < range.start) return unsatisfiable(key)
+      }
       try {
         const object = await client.send(
           new GetObjectCommand({ Bucket, Key: key, Range: range ? rangeHeader(range) : undefined }),
@@ -173,7 +180,7 @@ export async function createS3BlobStore(
       }
     },
 
-    presignGet(key, { expiresInSeconds, filename }) {
+    async presignGet(key, { expiresInSeconds, filename }) {
       assertBlobKey(key)
       const command = new GetObjectCommand({
         Bucket,
