@@ -1,9 +1,14 @@
+import { readFileSync } from 'node:fs'
 import type { Server } from 'bun'
 import type { App } from './app.ts'
 import { closeDeps, type Deps } from './deps.ts'
+import { serveOverNodeHttp } from './storage/node-http.ts'
 import { createStorageProxy } from './storage/proxy.ts'
 
-export type Running = { api: Server<undefined>; storage: Server<undefined>; stop(): Promise<void> }
+/** The storage proxy's listener, whichever HTTP server runs it. */
+export type StorageServer = { port: number; stop(force: boolean): Promise<void> }
+
+export type Running = { api: Server<undefined>; storage: StorageServer; stop(): Promise<void> }
 
 /** Artifact uploads stream through the API port; JSON routes keep their own 1 MiB limit. */
 const MAX_REQUEST_BODY = 16 * 1024 ** 3
@@ -16,23 +21,37 @@ function tlsOptions(deps: Deps) {
   return tlsCert && tlsKey ? { tls: { cert: Bun.file(tlsCert), key: Bun.file(tlsKey) } } : {}
 }
 
-/** The storage proxy's server; `port` 0 picks a free one (tests). */
-export function serveStorage(deps: Deps, port = deps.config.storagePort): Server<undefined> {
-  return Bun.serve({
+/**
+ * Starts the storage proxy; `port` 0 picks a free one (tests). Disk downloads are file slices,
+ * which Bun.serve sends with sendfile and their exact length. S3 downloads are streams, whose
+ * Content-Length Bun.serve would drop (see node-http.ts), so with S3 the proxy runs on node:http.
+ */
+export async function serveStorage(deps: Deps, port = deps.config.storagePort): Promise<StorageServer> {
+  const proxy = createStorageProxy(deps)
+  const { tlsCert, tlsKey } = deps.config
+  if (deps.config.storage === 's3') {
+    const tls =
+      tlsCert && tlsKey
+        ? { cert: readFileSync(tlsCert, 'utf8'), key: readFileSync(tlsKey, 'utf8') }
+        : undefined
+    return serveOverNodeHttp(proxy, { port, tls })
+  }
+  const server = Bun.serve({
     port,
-    fetch: createStorageProxy(deps),
+    fetch: proxy,
     // The proxy enforces BENDER_MAX_ARTIFACT_SIZE itself, answering with a Mender error body.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     idleTimeout: IDLE_TIMEOUT_SECONDS,
     ...tlsOptions(deps),
   })
+  return { port: server.port!, stop: (force) => server.stop(force) }
 }
 
 /**
  * Starts the API server and the storage proxy; `stop` stops both accepting, waits for in-flight
  * requests (bounded), then closes the blob store and the database.
  */
-export function startServer(deps: Deps, app: App): Running {
+export async function startServer(deps: Deps, app: App): Promise<Running> {
   const { config, log } = deps
   const api = Bun.serve({
     port: config.apiPort,
@@ -42,15 +61,15 @@ export function startServer(deps: Deps, app: App): Running {
     ...tlsOptions(deps),
   })
   log.info('API listening', { url: `${api.url}`.replace(/\/$/, ''), public_url: config.publicUrl })
-  let storage: Server<undefined>
+  let storage: StorageServer
   try {
-    storage = serveStorage(deps)
+    storage = await serveStorage(deps)
   } catch (err) {
     api.stop(true)
     throw err
   }
   log.info('storage proxy listening', {
-    url: `${storage.url}`.replace(/\/$/, ''),
+    port: storage.port,
     public_url: config.storagePublicUrl,
     blob_store: config.storage,
   })
