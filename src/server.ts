@@ -34,7 +34,7 @@ export async function serveStorage(deps: Deps, port = deps.config.storagePort): 
       tlsCert && tlsKey
         ? { cert: readFileSync(tlsCert, 'utf8'), key: readFileSync(tlsKey, 'utf8') }
         : undefined
-    return serveOverNodeHttp(proxy, { port, tls })
+    return serveOverNodeHttp(proxy, { port, tls, idleTimeoutSeconds: IDLE_TIMEOUT_SECONDS })
   }
   const server = Bun.serve({
     port,

@@ -65,14 +65,16 @@ async function respond(handler: FetchHandler, req: IncomingMessage, res: ServerR
  */
 export async function serveOverNodeHttp(
   handler: FetchHandler,
-  options: { port: number; tls?: { cert: string; key: string } },
+  options: { port: number; idleTimeoutSeconds: number; tls?: { cert: string; key: string } },
 ): Promise<NodeServed> {
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     respond(handler, req, res).catch(() => res.destroy())
   }
   const server: Server = options.tls ? createHttpsServer(options.tls, listener) : createHttpServer(listener)
-  // Node's defaults cut any request that takes over five minutes to arrive: a large upload would.
+  // Node's defaults cut any request that takes over five minutes to arrive (a large upload would)
+  // and never drop a silent connection; match Bun.serve's idle timeout instead.
   server.requestTimeout = 0
+  server.timeout = options.idleTimeoutSeconds * 1000
   server.listen(options.port)
   await once(server, 'listening')
   return {
