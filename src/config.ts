@@ -20,6 +20,31 @@ export type Config = Readonly<{
   deviceTokenTtlSeconds: number
   maxDevices: number
   shutdownGraceSeconds: number
+  storage: StorageDriver
+  /** Where the disk blob store keeps objects (used when `storage` is `disk`). */
+  storageDir: string
+  /** Set exactly when `storage` is `s3`. */
+  s3: S3Config | undefined
+  maxArtifactSize: number
+  downloadLinkTtlSeconds: number
+  uploadLinkTtlSeconds: number
+}>
+
+export const STORAGE_DRIVERS = ['disk', 's3'] as const
+export type StorageDriver = (typeof STORAGE_DRIVERS)[number]
+
+export type S3Config = Readonly<{
+  /** Undefined means AWS itself (the SDK derives the endpoint from the region). */
+  endpoint: string | undefined
+  /** The address devices use for presigned links when it differs from `endpoint` (e.g. Minio behind a proxy). */
+  publicEndpoint: string | undefined
+  bucket: string
+  region: string
+  /** Both undefined means the SDK's default credential chain (environment, instance role, ...). */
+  accessKey: string | undefined
+  secretKey: string | undefined
+  forcePathStyle: boolean
+  directDownloads: boolean
 }>
 
 type Env = Record<string, string | undefined>
@@ -60,6 +85,57 @@ function readOptional(env: Env, name: string): string | undefined {
   return raw === undefined || raw === '' ? undefined : raw
 }
 
+function readBool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = readOptional(env, name)?.toLowerCase()
+  if (raw === undefined) return fallback
+  if (raw === 'true' || raw === '1') return true
+  if (raw === 'false' || raw === '0') return false
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`)
+}
+
+// AWS's rules for new buckets, which Minio enforces too; catching them here beats an S3 error at start.
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
+
+function readS3(env: Env): S3Config {
+  const bucket = readOptional(env, 'BENDER_S3_BUCKET')
+  if (bucket === undefined) throw new ConfigError('BENDER_STORAGE=s3 requires BENDER_S3_BUCKET')
+  if (!BUCKET_NAME.test(bucket) || bucket.includes('..')) {
+    throw new ConfigError(
+      `BENDER_S3_BUCKET must be 3-63 lower-case letters, digits, dots or hyphens, got "${bucket}"`,
+    )
+  }
+  const accessKey = readOptional(env, 'BENDER_S3_ACCESS_KEY')
+  const secretKey = readOptional(env, 'BENDER_S3_SECRET_KEY')
+  if ((accessKey === undefined) !== (secretKey === undefined)) {
+    throw new ConfigError('BENDER_S3_ACCESS_KEY and BENDER_S3_SECRET_KEY must be set together')
+  }
+  const region = readOptional(env, 'BENDER_S3_REGION') ?? 'us-east-1'
+  if (!/^[a-z0-9-]+$/.test(region)) {
+    throw new ConfigError(`BENDER_S3_REGION must look like us-east-1, got "${region}"`)
+  }
+  return Object.freeze({
+    endpoint: readUrl(env, 'BENDER_S3_ENDPOINT', '') || undefined,
+    publicEndpoint: readUrl(env, 'BENDER_S3_PUBLIC_ENDPOINT', '') || undefined,
+    bucket,
+    region,
+    accessKey,
+    secretKey,
+    forcePathStyle: readBool(env, 'BENDER_S3_FORCE_PATH_STYLE', true),
+    directDownloads: readBool(env, 'BENDER_S3_DIRECT_DOWNLOADS', false),
+  })
+}
+
+function readStorage(env: Env) {
+  const storage = readOptional(env, 'BENDER_STORAGE')?.toLowerCase() ?? 'disk'
+  if (!(STORAGE_DRIVERS as readonly string[]).includes(storage)) {
+    throw new ConfigError(`BENDER_STORAGE must be one of ${STORAGE_DRIVERS.join(', ')}, got "${storage}"`)
+  }
+  if (storage === 'disk' && readBool(env, 'BENDER_S3_DIRECT_DOWNLOADS', false)) {
+    throw new ConfigError('BENDER_S3_DIRECT_DOWNLOADS requires BENDER_STORAGE=s3')
+  }
+  return { storage: storage as StorageDriver, s3: storage === 's3' ? readS3(env) : undefined }
+}
+
 /** Reads and validates every setting once; throws ConfigError with a message naming the bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const apiPort = readPort(env, 'BENDER_API_PORT', 8080)
@@ -82,8 +158,9 @@ export function loadConfig(env: Env = process.env): Config {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`BENDER_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`)
   }
+  const dataDir = resolve(readOptional(env, 'BENDER_DATA_DIR') ?? './data')
   return Object.freeze({
-    dataDir: resolve(readOptional(env, 'BENDER_DATA_DIR') ?? './data'),
+    dataDir,
     apiPort,
     storagePort,
     publicUrl: readUrl(env, 'BENDER_PUBLIC_URL', `${scheme}://localhost:${apiPort}`),
@@ -98,5 +175,12 @@ export function loadConfig(env: Env = process.env): Config {
     deviceTokenTtlSeconds: readInt(env, 'BENDER_DEVICE_TOKEN_TTL', 604800, 60, 31536000),
     maxDevices: readInt(env, 'BENDER_MAX_DEVICES', 0, 0, Number.MAX_SAFE_INTEGER),
     shutdownGraceSeconds: readInt(env, 'BENDER_SHUTDOWN_GRACE', 10, 0, 3600),
+    ...readStorage(env),
+    storageDir: resolve(dataDir, readOptional(env, 'BENDER_STORAGE_DIR') ?? 'artifacts'),
+    maxArtifactSize: readInt(env, 'BENDER_MAX_ARTIFACT_SIZE', 10 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
+    // Mender hands out 15-minute download links; S3 refuses presigned links longer than 7 days.
+    downloadLinkTtlSeconds: readInt(env, 'BENDER_DOWNLOAD_LINK_TTL', 900, 60, 604800),
+    // Mender's direct-upload links last an hour.
+    uploadLinkTtlSeconds: readInt(env, 'BENDER_UPLOAD_LINK_TTL', 3600, 60, 604800),
   })
 }

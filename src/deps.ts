@@ -4,6 +4,10 @@ import { type Database, openDatabase } from '../db/client.ts'
 import { runMigrations } from '../db/migrate.ts'
 import type { Config } from './config.ts'
 import { createLogger, type Logger } from './log.ts'
+import type { BlobStore } from './storage/blobs.ts'
+import { createDiskBlobStore } from './storage/disk.ts'
+import { createLinks, type Links } from './storage/links.ts'
+import { createS3BlobStore } from './storage/s3.ts'
 import { createTokens, type Tokens } from './tokens.ts'
 
 /** The one source of time, so tests can pin it. */
@@ -16,6 +20,9 @@ export type Ids = { uuid(): string }
 export type Deps = {
   config: Config
   db: Database
+  blobs: BlobStore
+  /** Signed storage-proxy links (and S3 presigned downloads when enabled). */
+  links: Links
   tokens: Tokens
   clock: Clock
   ids: Ids
@@ -25,7 +32,10 @@ export type Deps = {
 export const systemClock: Clock = { now: () => new Date() }
 export const randomIds: Ids = { uuid: () => crypto.randomUUID() }
 
-/** Opens the data dir (database migrated, signing key ready): what `serve` and every CLI verb start from. */
+/**
+ * Opens the data dir (database migrated, signing keys ready, blob store reachable): what `serve`
+ * and every CLI verb start from.
+ */
 export async function buildDeps(
   config: Config,
   overrides: Partial<Pick<Deps, 'clock' | 'ids' | 'log'>> = {},
@@ -34,13 +44,22 @@ export async function buildDeps(
   const db = openDatabase(join(config.dataDir, 'bender.db'))
   await runMigrations(db)
   const clock = overrides.clock ?? systemClock
+  const blobs = config.s3 ? await createS3BlobStore(config.s3, clock) : createDiskBlobStore(config.storageDir)
   const deps: Deps = {
     config,
     db,
+    blobs,
+    links: createLinks(config, clock, blobs),
     tokens: createTokens(config, clock),
     clock,
     ids: overrides.ids ?? randomIds,
     log: overrides.log ?? createLogger(config.logLevel),
   }
   return deps
+}
+
+/** Releases what buildDeps opened. */
+export function closeDeps(deps: Deps): void {
+  deps.blobs.close()
+  deps.db.$client.close()
 }

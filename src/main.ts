@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util'
 import { createApp, createServices } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
-import { buildDeps, type Deps } from './deps.ts'
+import { buildDeps, closeDeps, type Deps } from './deps.ts'
 import { ApiError } from './gateway/errors.ts'
 import { startServer } from './server.ts'
 import type { UseradmService } from './services/useradm/service.ts'
@@ -43,7 +43,7 @@ async function ensureFirstUser(deps: Deps, useradm: UseradmService): Promise<voi
 async function serve(deps: Deps): Promise<void> {
   const services = createServices(deps)
   await ensureFirstUser(deps, services.useradm)
-  const running = startServer(deps, createApp(deps, services))
+  const running = await startServer(deps, createApp(deps, services))
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       deps.log.info('stopping', { signal })
@@ -92,7 +92,7 @@ async function main(argv: string[]): Promise<void> {
     if (command === 'migrate') deps.log.info('database migrated', { data_dir: deps.config.dataDir })
     else await userCommand(deps, rest)
   } finally {
-    deps.db.$client.close()
+    closeDeps(deps)
   }
 }
 

@@ -1,8 +1,14 @@
+import { readFileSync } from 'node:fs'
 import type { Server } from 'bun'
 import type { App } from './app.ts'
-import type { Deps } from './deps.ts'
+import { closeDeps, type Deps } from './deps.ts'
+import { serveOverNodeHttp } from './storage/node-http.ts'
+import { createStorageProxy } from './storage/proxy.ts'
 
-export type Running = { api: Server<undefined>; stop(): Promise<void> }
+/** The storage proxy's listener, whichever HTTP server runs it. */
+export type StorageServer = { port: number; stop(force: boolean): Promise<void> }
+
+export type Running = { api: Server<undefined>; storage: StorageServer; stop(): Promise<void> }
 
 /** Artifact uploads stream through the API port; JSON routes keep their own 1 MiB limit. */
 const MAX_REQUEST_BODY = 16 * 1024 ** 3
@@ -19,38 +25,82 @@ export function withRoutableHost(request: Request): Request {
   return new Request(`http://localhost${pathStart < 0 ? '/' : url.slice(pathStart)}`, request)
 }
 
+// Long artifact downloads and uploads must not be cut by the default 10 s idle timeout.
+const IDLE_TIMEOUT_SECONDS = 255
+
 function tlsOptions(deps: Deps) {
   const { tlsCert, tlsKey } = deps.config
   return tlsCert && tlsKey ? { tls: { cert: Bun.file(tlsCert), key: Bun.file(tlsKey) } } : {}
 }
 
-/** Starts the API server; `stop` stops accepting, waits for in-flight requests (bounded), then closes the database. */
-export function startServer(deps: Deps, app: App): Running {
+/**
+ * Starts the storage proxy; `port` 0 picks a free one (tests). Disk downloads are file slices,
+ * which Bun.serve sends with sendfile and their exact length. S3 downloads are streams, whose
+ * Content-Length Bun.serve would drop (see node-http.ts), so with S3 the proxy runs on node:http.
+ */
+export async function serveStorage(deps: Deps, port = deps.config.storagePort): Promise<StorageServer> {
+  const proxy = createStorageProxy(deps)
+  const { tlsCert, tlsKey } = deps.config
+  if (deps.config.storage === 's3') {
+    const tls =
+      tlsCert && tlsKey
+        ? { cert: readFileSync(tlsCert, 'utf8'), key: readFileSync(tlsKey, 'utf8') }
+        : undefined
+    return serveOverNodeHttp(proxy, { port, tls, idleTimeoutSeconds: IDLE_TIMEOUT_SECONDS })
+  }
+  const server = Bun.serve({
+    port,
+    fetch: proxy,
+    // The proxy enforces BENDER_MAX_ARTIFACT_SIZE itself, answering with a Mender error body.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+    idleTimeout: IDLE_TIMEOUT_SECONDS,
+    ...tlsOptions(deps),
+  })
+  return { port: server.port!, stop: (force) => server.stop(force) }
+}
+
+/**
+ * Starts the API server and the storage proxy; `stop` stops both accepting, waits for in-flight
+ * requests (bounded), then closes the blob store and the database.
+ */
+export async function startServer(deps: Deps, app: App): Promise<Running> {
   const { config, log } = deps
   const api = Bun.serve({
     port: config.apiPort,
     fetch: (request) => app.fetch(withRoutableHost(request)),
     maxRequestBodySize: MAX_REQUEST_BODY,
-    // Long artifact downloads and uploads must not be cut by the default 10 s idle timeout.
-    idleTimeout: 255,
+    idleTimeout: IDLE_TIMEOUT_SECONDS,
     ...tlsOptions(deps),
   })
   log.info('API listening', { url: `${api.url}`.replace(/\/$/, ''), public_url: config.publicUrl })
+  let storage: StorageServer
+  try {
+    storage = await serveStorage(deps)
+  } catch (err) {
+    api.stop(true)
+    throw err
+  }
+  log.info('storage proxy listening', {
+    port: storage.port,
+    public_url: config.storagePublicUrl,
+    blob_store: config.storage,
+  })
   let stopping: Promise<void> | undefined
   return {
     api,
+    storage,
     stop() {
       stopping ??= (async () => {
         const graceMs = config.shutdownGraceSeconds * 1000
-        const drained = api.stop(false)
+        const drained = Promise.all([api.stop(false), storage.stop(false)])
         const timedOut = await Promise.race([drained.then(() => false), Bun.sleep(graceMs).then(() => true)])
         if (timedOut) {
           log.warn('in-flight requests did not finish in time; closing them', {
             grace_seconds: config.shutdownGraceSeconds,
           })
-          await api.stop(true)
+          await Promise.all([api.stop(true), storage.stop(true)])
         }
-        deps.db.$client.close()
+        closeDeps(deps)
         log.info('stopped')
       })()
       return stopping

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createApp, createServices } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
-import { buildDeps, type Clock } from '../../src/deps.ts'
+import { buildDeps, type Clock, closeDeps } from '../../src/deps.ts'
 import { createLogger } from '../../src/log.ts'
 
 /** A clock tests can move. */
@@ -79,7 +79,7 @@ export async function createTestApp(env: Record<string, string> = {}) {
     logLines,
     call,
     close() {
-      deps.db.$client.close()
+      closeDeps(deps)
       rmSync(dir, { recursive: true, force: true })
     },
   }
