@@ -3,7 +3,7 @@ export class IdentityError extends Error {}
 
 export type IdentityData = Record<string, unknown>
 
-/** Go's decoder refuses deeper nesting; so do we, which also keeps the encoder's recursion bounded. */
+/** Go's decoder refuses deeper nesting, so such identity data is refused here too. */
 const MAX_DEPTH = 10_000
 
 /** Characters Go's encoder escapes beyond what JSON.stringify does: HTML-sensitive ones and JS line breaks. */
@@ -29,8 +29,7 @@ function encodeNumber(value: number): string {
 /** Go sorts map keys by their UTF-8 bytes, which is code point order, not JavaScript's UTF-16 order. */
 const byUtf8 = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b))
 
-/** `depth` counts the objects and arrays around `value`. */
-function encode(value: unknown, depth: number): string {
+function encodeScalar(value: unknown): string {
   if (value === null) return 'null'
   switch (typeof value) {
     case 'boolean':
@@ -39,18 +38,49 @@ function encode(value: unknown, depth: number): string {
       return encodeNumber(value)
     case 'string':
       return encodeString(value)
-    case 'object': {
-      if (depth >= MAX_DEPTH) throw new IdentityError('exceeded max depth')
-      if (Array.isArray(value)) return `[${value.map((item) => encode(item, depth + 1)).join(',')}]`
-      // Keys that only differed by a lone surrogate collapse into one, the later value winning, as in Go.
-      const entries = new Map<string, unknown>()
-      for (const [key, item] of Object.entries(value)) entries.set(key.toWellFormed(), item)
-      const keys = [...entries.keys()].sort(byUtf8)
-      return `{${keys.map((key) => `${encodeString(key)}:${encode(entries.get(key), depth + 1)}`).join(',')}}`
-    }
     default:
       throw new IdentityError(`unsupported value of type ${typeof value}`)
   }
+}
+
+/** The members of an object or array, each with what precedes it in the output (comma, key). */
+function members(value: object): [string, unknown][] {
+  if (Array.isArray(value)) return value.map((item, i) => [i === 0 ? '' : ',', item])
+  // Keys that only differed by a lone surrogate collapse into one, the later value winning, as in Go.
+  const entries = new Map<string, unknown>()
+  for (const [key, item] of Object.entries(value)) entries.set(key.toWellFormed(), item)
+  return [...entries.keys()]
+    .sort(byUtf8)
+    .map((key, i) => [`${i === 0 ? '' : ','}${encodeString(key)}:`, entries.get(key)])
+}
+
+/** Iterative, so that nesting as deep as Go accepts cannot overflow the call stack. */
+function encode(root: unknown): string {
+  const out: string[] = []
+  const open: { members: [string, unknown][]; next: number; close: string }[] = []
+  let member: [string, unknown] | undefined = ['', root]
+  while (member) {
+    const [prefix, value] = member
+    out.push(prefix)
+    if (typeof value === 'object' && value !== null) {
+      if (open.length >= MAX_DEPTH) throw new IdentityError('exceeded max depth')
+      const isArray = Array.isArray(value)
+      out.push(isArray ? '[' : '{')
+      open.push({ members: members(value), next: 0, close: isArray ? ']' : '}' })
+    } else {
+      out.push(encodeScalar(value))
+    }
+    member = undefined
+    while (!member && open.length > 0) {
+      const top = open.at(-1)!
+      if (top.next < top.members.length) member = top.members[top.next++]
+      else {
+        out.push(top.close)
+        open.pop()
+      }
+    }
+  }
+  return out.join('')
 }
 
 /**
@@ -59,7 +89,7 @@ function encode(value: unknown, depth: number): string {
  * The SHA-256 of this text is the device's identity key, so the form must match byte for byte.
  */
 export function normaliseIdentity(identity: IdentityData): string {
-  return encode(identity, 0)
+  return encode(identity)
 }
 
 /** Parses a device's `id_data` text, which must be a JSON object. */

@@ -49,7 +49,10 @@ export const DeviceauthModel = {
     status: t.Optional(t.String({ description: 'Count only devices with this status.' })),
   }),
   preauthorization: t.Object({
-    identity_data: identityData,
+    // Unknown, not a record: Elysia would coerce a string or an array into an object here; the service checks it.
+    identity_data: t.Unknown({
+      description: 'Device identity attributes: a JSON object (e.g. mac, sku, sn).',
+    }),
     pubkey: t.String({ description: 'PKIX PEM public key: RSA, ECDSA P-256/P-384/P-521 or Ed25519.' }),
     force: t.Optional(t.Boolean({ description: 'Add the auth set even if the identity is already known.' })),
   }),

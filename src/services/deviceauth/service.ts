@@ -71,6 +71,8 @@ export type ApiDevice = {
 /** The outcome of a preauthorization: the device it created or extended, or the one already holding the identity. */
 export type Preauthorization = { created: true; deviceId: string } | { created: false; existing: ApiDevice }
 
+export type PreauthorizationInput = { identity_data: unknown; pubkey: string; force?: boolean }
+
 /** A parsed, validated and signature-checked auth request. */
 type AuthRequest = { identity: IdentityData; normalised: string; publicKey: DevicePublicKey }
 
@@ -148,12 +150,17 @@ function checkAuthRequest(body: Uint8Array, signature: string | undefined): Auth
   return { identity, normalised, publicKey }
 }
 
-function checkPreauthorization(input: { identity_data: IdentityData; pubkey: string }) {
+function checkPreauthorization(input: PreauthorizationInput) {
   const fail = (message: string) => new BadRequestError(`failed to decode preauth request: ${message}`)
-  if (Object.keys(input.identity_data).length === 0) throw fail('identity_data: cannot be blank')
+  const identity = input.identity_data
+  if (typeof identity !== 'object' || identity === null || Array.isArray(identity)) {
+    throw fail('identity_data: must be a JSON object')
+  }
+  if (Object.keys(identity).length === 0) throw fail('identity_data: cannot be blank')
   if (!input.pubkey) throw fail('pubkey: cannot be blank')
   try {
-    return { publicKey: parsePublicKey(input.pubkey), normalised: normaliseIdentity(input.identity_data) }
+    const normalised = normaliseIdentity(identity as IdentityData)
+    return { identity: identity as IdentityData, publicKey: parsePublicKey(input.pubkey), normalised }
   } catch (err) {
     if (err instanceof PublicKeyError || err instanceof IdentityError) throw fail(err.message)
     throw err
@@ -374,11 +381,8 @@ export function createDeviceauthService(
      * Registers an identity and key so that the device is accepted on its first auth request. An
      * identity already known is a conflict unless `force`, which adds (or re-preauthorizes) the key.
      */
-    preauthorize(
-      tenantId: string,
-      input: { identity_data: IdentityData; pubkey: string; force?: boolean },
-    ): Preauthorization {
-      const { publicKey, normalised } = checkPreauthorization(input)
+    preauthorize(tenantId: string, input: PreauthorizationInput): Preauthorization {
+      const { identity, publicKey, normalised } = checkPreauthorization(input)
       const hash = identityHash(normalised)
       return store.transaction((): Preauthorization => {
         const now = clock.now()
@@ -419,12 +423,7 @@ export function createDeviceauthService(
           status: 'preauthorized',
           createdTs: now,
         })
-        inventory.upsertIdentity(
-          tenantId,
-          device.id,
-          identityAttributes(input.identity_data),
-          'preauthorized',
-        )
+        inventory.upsertIdentity(tenantId, device.id, identityAttributes(identity), 'preauthorized')
         return { created: true, deviceId: device.id }
       })
     },
