@@ -10,25 +10,58 @@ export type TokenRow = typeof deviceTokens.$inferSelect
 export type DeviceFilter = { statuses?: readonly string[]; ids?: readonly string[] }
 
 export function createDeviceauthStore(db: Database) {
-  // The device hot path: one primary-key lookup per authenticated request.
+  const ph = sql.placeholder
+  // Prepared once: the auth request path and the per-request token check run these constantly.
+  const deviceByIdentityHash = db
+    .select()
+    .from(devices)
+    .where(and(eq(devices.tenantId, ph('tenantId')), eq(devices.identityHash, ph('hash'))))
+    .prepare()
+  const authSetByKey = db
+    .select()
+    .from(authSets)
+    .where(
+      and(
+        eq(authSets.tenantId, ph('tenantId')),
+        eq(authSets.deviceId, ph('deviceId')),
+        eq(authSets.pubkey, ph('pubkey')),
+      ),
+    )
+    .prepare()
+  const upsertToken = db
+    .insert(deviceTokens)
+    .values({
+      id: ph('id'),
+      tenantId: ph('tenantId'),
+      deviceId: ph('deviceId'),
+      expiresTs: ph('expiresTs'),
+      createdTs: ph('createdTs'),
+      checkInTs: ph('checkInTs'),
+    })
+    .onConflictDoUpdate({
+      target: deviceTokens.id,
+      set: {
+        expiresTs: sql`excluded.expires_ts`,
+        createdTs: sql`excluded.created_ts`,
+        checkInTs: sql`excluded.check_in_ts`,
+      },
+    })
+    .prepare()
   const tokenById = db
     .select({ deviceId: deviceTokens.deviceId, checkInTs: deviceTokens.checkInTs })
     .from(deviceTokens)
-    .where(
-      and(eq(deviceTokens.id, sql.placeholder('id')), eq(deviceTokens.tenantId, sql.placeholder('tenantId'))),
-    )
+    .where(and(eq(deviceTokens.id, ph('id')), eq(deviceTokens.tenantId, ph('tenantId'))))
     .prepare()
   const touchToken = db
     .update(deviceTokens)
-    .set({ checkInTs: sql`${sql.placeholder('at')}` })
-    .where(
-      and(eq(deviceTokens.id, sql.placeholder('id')), eq(deviceTokens.tenantId, sql.placeholder('tenantId'))),
-    )
+    // Inside sql`` the placeholder skips the column's Date encoding: callers pass Unix milliseconds.
+    .set({ checkInTs: sql`${ph('at')}` })
+    .where(and(eq(deviceTokens.id, ph('id')), eq(deviceTokens.tenantId, ph('tenantId'))))
     .prepare()
   const touchDevice = db
     .update(devices)
-    .set({ checkInTs: sql`${sql.placeholder('at')}` })
-    .where(and(eq(devices.id, sql.placeholder('id')), eq(devices.tenantId, sql.placeholder('tenantId'))))
+    .set({ checkInTs: sql`${ph('at')}` })
+    .where(and(eq(devices.id, ph('id')), eq(devices.tenantId, ph('tenantId'))))
     .prepare()
 
   const deviceWhere = (tenantId: string, filter: DeviceFilter): SQL | undefined => {
@@ -50,11 +83,7 @@ export function createDeviceauthStore(db: Database) {
         .get(),
 
     findDeviceByIdentityHash: (tenantId: string, hash: string): DeviceRow | undefined =>
-      db
-        .select()
-        .from(devices)
-        .where(and(eq(devices.tenantId, tenantId), eq(devices.identityHash, hash)))
-        .get(),
+      deviceByIdentityHash.get({ tenantId, hash }),
 
     insertDevice: (row: DeviceRow): void => {
       db.insert(devices).values(row).run()
@@ -112,13 +141,7 @@ export function createDeviceauthStore(db: Database) {
         .get(),
 
     findAuthSetByKey: (tenantId: string, deviceId: string, pubkey: string): AuthSetRow | undefined =>
-      db
-        .select()
-        .from(authSets)
-        .where(
-          and(eq(authSets.tenantId, tenantId), eq(authSets.deviceId, deviceId), eq(authSets.pubkey, pubkey)),
-        )
-        .get(),
+      authSetByKey.get({ tenantId, deviceId, pubkey }),
 
     authSetStatuses: (tenantId: string, deviceId: string): DeviceStatus[] =>
       db
@@ -173,13 +196,7 @@ export function createDeviceauthStore(db: Database) {
 
     /** Stores the token of an accepted auth set; a repeat request replaces it (one token per auth set). */
     upsertToken: (row: TokenRow): void => {
-      db.insert(deviceTokens)
-        .values(row)
-        .onConflictDoUpdate({
-          target: deviceTokens.id,
-          set: { expiresTs: row.expiresTs, createdTs: row.createdTs, checkInTs: row.checkInTs },
-        })
-        .run()
+      upsertToken.run(row)
     },
 
     findTokenById: (tenantId: string, id: string) => tokenById.get({ id, tenantId }),
