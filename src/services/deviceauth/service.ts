@@ -6,19 +6,18 @@ import {
   UnauthorizedError,
   UnprocessableError,
 } from '../../gateway/errors.ts'
-import type { Paging } from '../../gateway/paging.ts'
-import { pageOffset } from '../../gateway/paging.ts'
+import { type Paging, pageOffset } from '../../gateway/paging.ts'
 import type { Claims } from '../../tokens.ts'
-import {
-  type IdentityData,
-  IdentityError,
-  identityHash,
-  normaliseIdentity,
-  parseIdentity,
-} from './identity.ts'
+import { type IdentityData, identityHash } from './identity.ts'
 import type { DeviceStatus } from './model.ts'
-import { type DevicePublicKey, PublicKeyError, parsePublicKey, verifySignature } from './signature.ts'
-import { deriveDeviceStatus, isAllowedTransition, isDeviceStatus, SETTABLE_STATUSES } from './status.ts'
+import {
+  type AuthRequest,
+  checkAuthRequest,
+  checkPreauthorization,
+  checkStatusFilter,
+  type PreauthorizationInput,
+} from './requests.ts'
+import { deriveDeviceStatus, isAllowedTransition, SETTABLE_STATUSES } from './status.ts'
 import { type AuthSetRow, createDeviceauthStore, type DeviceFilter, type DeviceRow } from './store.ts'
 
 export const DEVICE_TOKEN_ISSUER = 'Mender'
@@ -33,7 +32,6 @@ const DEVICE_ADDONS = [
 const ZERO_TIME_UNIX = -62135596800
 /** A device's check-in time is written at most this often (each write is a row update). */
 const CHECK_IN_RESOLUTION_MS = 60_000
-const STATUS_FILTER_ERROR = `status must be one of: ${['pending', 'accepted', 'rejected', 'preauthorized', 'noauth'].join(', ')}`
 
 /** What deviceauth needs from inventory: the `identity` scope of each device, including its status. */
 export type DeviceauthInventory = {
@@ -71,11 +69,6 @@ export type ApiDevice = {
 /** The outcome of a preauthorization: the device it created or extended, or the one already holding the identity. */
 export type Preauthorization = { created: true; deviceId: string } | { created: false; existing: ApiDevice }
 
-export type PreauthorizationInput = { identity_data: unknown; pubkey: string; force?: boolean }
-
-/** A parsed, validated and signature-checked auth request. */
-type AuthRequest = { identity: IdentityData; normalised: string; publicKey: DevicePublicKey }
-
 function toApiDevice(device: DeviceRow, sets: readonly AuthSetRow[]): ApiDevice {
   const identity = JSON.parse(device.identity) as IdentityData
   return {
@@ -99,76 +92,6 @@ function toApiDevice(device: DeviceRow, sets: readonly AuthSetRow[]): ApiDevice 
 /** Inventory's identity scope never takes a `status` key from the device: that name is the device status. */
 function identityAttributes(identity: IdentityData): IdentityData {
   return Object.fromEntries(Object.entries(identity).filter(([name]) => name !== 'status'))
-}
-
-const utf8 = new TextDecoder('utf-8', { ignoreBOM: true })
-
-/** The auth request body as Go would bind it: a JSON object whose known fields are strings. */
-function decodeAuthRequest(body: Uint8Array): { id_data: string; pubkey: string } {
-  let value: unknown
-  try {
-    value = JSON.parse(utf8.decode(body))
-  } catch (err) {
-    throw new BadRequestError(`failed to decode auth request: ${(err as Error).message}`)
-  }
-  if (value === null) return { id_data: '', pubkey: '' }
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new BadRequestError('failed to decode auth request: the body must be a JSON object')
-  }
-  const fields = value as Record<string, unknown>
-  for (const name of ['id_data', 'pubkey', 'tenant_token']) {
-    const field = fields[name]
-    if (field !== undefined && field !== null && typeof field !== 'string') {
-      throw new BadRequestError(`failed to decode auth request: ${name} must be a string`)
-    }
-  }
-  return { id_data: (fields.id_data as string | null) ?? '', pubkey: (fields.pubkey as string | null) ?? '' }
-}
-
-/** Validates an auth request in Mender's order, then checks its signature; nothing is stored before this passes. */
-function checkAuthRequest(body: Uint8Array, signature: string | undefined): AuthRequest {
-  const request = decodeAuthRequest(body)
-  if (!request.id_data) throw new BadRequestError('invalid auth request: id_data must be provided')
-  if (!request.pubkey) throw new BadRequestError('invalid auth request: pubkey must be provided')
-  let publicKey: DevicePublicKey
-  let identity: IdentityData
-  let normalised: string
-  try {
-    publicKey = parsePublicKey(request.pubkey)
-    identity = parseIdentity(request.id_data)
-    normalised = normaliseIdentity(identity)
-  } catch (err) {
-    if (err instanceof PublicKeyError || err instanceof IdentityError) {
-      throw new BadRequestError(`invalid auth request: ${err.message}`)
-    }
-    throw err
-  }
-  if (!signature) throw new BadRequestError('missing request signature header')
-  if (!verifySignature(publicKey, signature, body)) {
-    throw new UnauthorizedError('signature verification failed', 'DeviceJWT')
-  }
-  return { identity, normalised, publicKey }
-}
-
-function checkPreauthorization(input: PreauthorizationInput) {
-  const fail = (message: string) => new BadRequestError(`failed to decode preauth request: ${message}`)
-  const identity = input.identity_data
-  if (typeof identity !== 'object' || identity === null || Array.isArray(identity)) {
-    throw fail('identity_data: must be a JSON object')
-  }
-  if (Object.keys(identity).length === 0) throw fail('identity_data: cannot be blank')
-  if (!input.pubkey) throw fail('pubkey: cannot be blank')
-  try {
-    const normalised = normaliseIdentity(identity as IdentityData)
-    return { identity: identity as IdentityData, publicKey: parsePublicKey(input.pubkey), normalised }
-  } catch (err) {
-    if (err instanceof PublicKeyError || err instanceof IdentityError) throw fail(err.message)
-    throw err
-  }
-}
-
-function checkStatusFilter(statuses: readonly string[] | undefined): void {
-  if (statuses?.some((status) => !isDeviceStatus(status))) throw new BadRequestError(STATUS_FILTER_ERROR)
 }
 
 export function createDeviceauthService(
