@@ -5,6 +5,7 @@ import { type Authenticator, authPlugin, type DevicePrincipal } from './gateway/
 import { UnauthorizedError } from './gateway/errors.ts'
 import { gateway } from './gateway/gateway.ts'
 import { createRouteIndex } from './gateway/routes.ts'
+import { createInventoryService } from './services/inventory/service.ts'
 import { useradmInternalRoutes } from './services/useradm/routes.internal.ts'
 import { useradmManagementRoutes, useradmManagementV2Routes } from './services/useradm/routes.management.ts'
 import { createUseradmService } from './services/useradm/service.ts'
@@ -15,11 +16,12 @@ export type Services = ReturnType<typeof createServices>
 /** Every service, built once; cross-service calls go one way (deviceauth -> inventory, deployments). */
 export function createServices(deps: Deps) {
   const useradm = createUseradmService(deps)
+  const inventory = createInventoryService(deps)
   const deviceAuthenticator: Authenticator<DevicePrincipal> = {
     verify: () => Promise.reject(new UnauthorizedError('unauthorized', 'DeviceJWT')),
     isLive: () => false,
   }
-  return { useradm, deviceAuthenticator }
+  return { useradm, inventory, deviceAuthenticator }
 }
 
 /** The API app: gateway plugins first (so their error handler covers every route), then each service. */
