@@ -8,6 +8,7 @@ import {
 } from '../../gateway/errors.ts'
 import { type Paging, pageOffset } from '../../gateway/paging.ts'
 import type { Claims } from '../../tokens.ts'
+import type { InventoryService } from '../inventory/service.ts'
 import { type IdentityData, identityHash } from './identity.ts'
 import type { DeviceStatus } from './model.ts'
 import {
@@ -33,12 +34,14 @@ const ZERO_TIME_UNIX = -62135596800
 /** A device's check-in time is written at most this often (each write is a row update). */
 const CHECK_IN_RESOLUTION_MS = 60_000
 
-/** What deviceauth needs from inventory: the `identity` scope of each device, including its status. */
-export type DeviceauthInventory = {
-  upsertIdentity(tenantId: string, deviceId: string, identity: IdentityData, status: DeviceStatus): void
-  setIdentityStatus(tenantId: string, deviceId: string, status: DeviceStatus): void
-  removeDevice(tenantId: string, deviceId: string): void
-}
+/**
+ * What deviceauth needs from inventory: the `identity` scope of each device, including its status.
+ * Synchronous on the same database, so these calls join deviceauth's transactions.
+ */
+export type DeviceauthInventory = Pick<
+  InventoryService,
+  'upsertIdentity' | 'setIdentityStatus' | 'removeDevice'
+>
 
 /**
  * What deviceauth tells deployments when a device is decommissioned: its active and future device
@@ -87,11 +90,6 @@ function toApiDevice(device: DeviceRow, sets: readonly AuthSetRow[]): ApiDevice 
     })),
     ...(device.checkInTs ? { check_in_time: device.checkInTs.toISOString() } : {}),
   }
-}
-
-/** Inventory's identity scope never takes a `status` key from the device: that name is the device status. */
-function identityAttributes(identity: IdentityData): IdentityData {
-  return Object.fromEntries(Object.entries(identity).filter(([name]) => name !== 'status'))
 }
 
 export function createDeviceauthService(
@@ -174,7 +172,7 @@ export function createDeviceauthService(
       status: 'pending',
       createdTs: now,
     })
-    inventory.upsertIdentity(tenantId, device.id, identityAttributes(request.identity), 'pending')
+    inventory.upsertIdentity(tenantId, device.id, request.identity, 'pending')
   }
 
   /**
@@ -346,7 +344,7 @@ export function createDeviceauthService(
           status: 'preauthorized',
           createdTs: now,
         })
-        inventory.upsertIdentity(tenantId, device.id, identityAttributes(identity), 'preauthorized')
+        inventory.upsertIdentity(tenantId, device.id, identity, 'preauthorized')
         return { created: true, deviceId: device.id }
       })
     },
