@@ -1,4 +1,4 @@
-import { t } from 'elysia'
+import { type Static, t } from 'elysia'
 import { pagingQuery } from '../../gateway/paging.ts'
 
 /** Auth set and device statuses; a device's is derived from its auth sets (`noauth` when it has none). */
@@ -63,3 +63,5 @@ export const DeviceauthModel = {
   authSetParams: t.Object({ id: t.String(), aid: t.String() }),
   limitParams: t.Object({ name: t.String() }),
 }
+
+export type ApiDevice = Static<typeof DeviceauthModel.device>

@@ -10,7 +10,7 @@ import { type Paging, pageOffset } from '../../gateway/paging.ts'
 import type { Claims } from '../../tokens.ts'
 import type { InventoryService } from '../inventory/service.ts'
 import { type IdentityData, identityHash } from './identity.ts'
-import type { DeviceStatus } from './model.ts'
+import type { ApiDevice, DeviceStatus } from './model.ts'
 import {
   type AuthRequest,
   checkAuthRequest,
@@ -21,7 +21,7 @@ import {
 import { deriveDeviceStatus, isAllowedTransition, SETTABLE_STATUSES } from './status.ts'
 import { type AuthSetRow, createDeviceauthStore, type DeviceFilter, type DeviceRow } from './store.ts'
 
-export const DEVICE_TOKEN_ISSUER = 'Mender'
+const DEVICE_TOKEN_ISSUER = 'Mender'
 /** Claims Mender puts in every device token; bender has no plans or add-ons to withhold. */
 const DEVICE_PLAN = 'enterprise'
 const DEVICE_ADDONS = [
@@ -50,25 +50,6 @@ export type DeviceauthInventory = Pick<
  */
 export type DeviceauthDeployments = { markDeviceDecommissioned(tenantId: string, deviceId: string): void }
 
-export type ApiAuthSet = {
-  id: string
-  identity_data: IdentityData
-  pubkey: string
-  ts: string
-  status: string
-}
-
-export type ApiDevice = {
-  id: string
-  identity_data: IdentityData
-  status: string
-  decommissioning: boolean
-  created_ts: string
-  updated_ts: string
-  auth_sets: ApiAuthSet[]
-  check_in_time?: string
-}
-
 /** The outcome of a preauthorization: the device it created or extended, or the one already holding the identity. */
 export type Preauthorization = { created: true; deviceId: string } | { created: false; existing: ApiDevice }
 
@@ -78,6 +59,7 @@ function toApiDevice(device: DeviceRow, sets: readonly AuthSetRow[]): ApiDevice 
     id: device.id,
     identity_data: identity,
     status: device.status,
+    // Decommissioning is one transaction here, not a background workflow: no device is ever caught midway.
     decommissioning: false,
     created_ts: device.createdTs.toISOString(),
     updated_ts: device.updatedTs.toISOString(),
