@@ -5,6 +5,12 @@ import { type Authenticator, authPlugin, type DevicePrincipal } from './gateway/
 import { UnauthorizedError } from './gateway/errors.ts'
 import { gateway } from './gateway/gateway.ts'
 import { createRouteIndex } from './gateway/routes.ts'
+import { inventoryDeviceRoutes } from './services/inventory/routes.devices.ts'
+import { inventoryInternalRoutes } from './services/inventory/routes.internal.ts'
+import {
+  inventoryManagementRoutes,
+  inventoryManagementV2Routes,
+} from './services/inventory/routes.management.ts'
 import { createInventoryService } from './services/inventory/service.ts'
 import { useradmInternalRoutes } from './services/useradm/routes.internal.ts'
 import { useradmManagementRoutes, useradmManagementV2Routes } from './services/useradm/routes.management.ts'
@@ -50,6 +56,10 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
     .use(useradmManagementRoutes(services.useradm, auth))
     .use(useradmManagementV2Routes(services.useradm, auth))
     .use(useradmInternalRoutes(deps.db, auth))
+    .use(inventoryInternalRoutes(deps.db))
+    .use(inventoryDeviceRoutes(services.inventory, auth))
+    .use(inventoryManagementRoutes(services.inventory, auth))
+    .use(inventoryManagementV2Routes(services.inventory, auth))
   routes.load(app.routes)
   return app
 }
