@@ -128,7 +128,7 @@ async function main() {
   })
   const deps = await buildDeps(config)
   const services = createServices(deps)
-  const running = startServer(deps, createApp(deps, services))
+  const running = startServer(deps, createApp(deps, services), () => services.inventory.stop())
   try {
     const devices = await prepareDevices(services, Number(values.devices))
     const base = `http://127.0.0.1:${running.api.port}`

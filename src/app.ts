@@ -8,6 +8,12 @@ import { deviceauthDeviceRoutes } from './services/deviceauth/routes.devices.ts'
 import { deviceauthInternalRoutes } from './services/deviceauth/routes.internal.ts'
 import { deviceauthManagementRoutes } from './services/deviceauth/routes.management.ts'
 import { createDeviceauthService } from './services/deviceauth/service.ts'
+import { inventoryDeviceRoutes } from './services/inventory/routes.devices.ts'
+import { inventoryInternalRoutes } from './services/inventory/routes.internal.ts'
+import {
+  inventoryManagementRoutes,
+  inventoryManagementV2Routes,
+} from './services/inventory/routes.management.ts'
 import { createInventoryService } from './services/inventory/service.ts'
 import { useradmInternalRoutes } from './services/useradm/routes.internal.ts'
 import { useradmManagementRoutes, useradmManagementV2Routes } from './services/useradm/routes.management.ts'
@@ -53,6 +59,10 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
     .use(deviceauthDeviceRoutes(services.deviceauth))
     .use(deviceauthManagementRoutes(services.deviceauth, auth))
     .use(deviceauthInternalRoutes(deps.db, auth))
+    .use(inventoryInternalRoutes(deps.db))
+    .use(inventoryDeviceRoutes(services.inventory, auth))
+    .use(inventoryManagementRoutes(services.inventory, auth))
+    .use(inventoryManagementV2Routes(services.inventory, auth))
   routes.load(app.routes)
   return app
 }

@@ -12,8 +12,11 @@ function tlsOptions(deps: Deps) {
   return tlsCert && tlsKey ? { tls: { cert: Bun.file(tlsCert), key: Bun.file(tlsKey) } } : {}
 }
 
-/** Starts the API server; `stop` stops accepting, waits for in-flight requests (bounded), then closes the database. */
-export function startServer(deps: Deps, app: App): Running {
+/**
+ * Starts the API server; `stop` stops accepting, waits for in-flight requests (bounded), runs
+ * `beforeClose` (services write what they buffer) and closes the database.
+ */
+export function startServer(deps: Deps, app: App, beforeClose: () => void = () => {}): Running {
   const { config, log } = deps
   const api = Bun.serve({
     port: config.apiPort,
@@ -38,6 +41,7 @@ export function startServer(deps: Deps, app: App): Running {
           })
           await api.stop(true)
         }
+        beforeClose()
         deps.db.$client.close()
         log.info('stopped')
       })()

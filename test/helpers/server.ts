@@ -22,7 +22,7 @@ export async function startTestServer(env: Record<string, string> = {}) {
       ...env,
     })
     try {
-      const running = startServer(t.deps, t.app)
+      const running = startServer(t.deps, t.app, () => t.services.inventory.stop())
       return {
         ...t,
         url: `http://127.0.0.1:${running.api.port}`,

@@ -5,7 +5,9 @@ import { type CheckIn, createCheckInBuffer } from './checkins.ts'
 import { createDeviceWriter } from './device-writer.ts'
 import { type Device, MAX_INVENTORY_ATTRIBUTES, STATUS_CODES, statusCode } from './model.ts'
 import { renderDevices } from './render.ts'
+import { createSearcher, type Searcher } from './searcher.ts'
 import { createInventoryManagement } from './service.management.ts'
+import { createInventorySearch } from './service.search.ts'
 import { createInventoryStore } from './store.ts'
 import { attributes, devices } from './tables.ts'
 import { type AttributeInput, checkAttributes, identityValue } from './values.ts'
@@ -52,8 +54,16 @@ export function createInventoryService(deps: Deps) {
   const checkIns = createCheckInBuffer(writeCheckIns, CHECK_IN_FLUSH_MS)
   checkIns.start((err) => log.error('writing device check-ins failed; will retry', { err }))
 
+  // Started on the first search, so a CLI command or a test that never searches spawns no thread.
+  let searcher: Searcher | undefined
+  const search = () => {
+    searcher ??= createSearcher(db.$client.filename)
+    return searcher
+  }
+
   return {
     ...createInventoryManagement(deps, store, writer),
+    ...createInventorySearch(search),
 
     // --- called by deviceauth, possibly inside its own transaction: synchronous, on deps.db ---
 
@@ -170,9 +180,24 @@ export function createInventoryService(deps: Deps) {
       return row.tagsEtag ? { device, etag: row.tagsEtag } : { device }
     },
 
+    /** Clears the inventory scope (Mender's "delete device inventory"); an unknown device is a no-op. */
+    deleteInventory(tenantId: string, deviceId: string): void {
+      store.write(() => {
+        const device = store.findDevice(tenantId, deviceId)
+        if (!device) return
+        const loaded = writer.load(tenantId, device)
+        const now = clock.now()
+        const changed = writer.apply(tenantId, loaded, 'inventory', [], { replace: true })
+        if (changed || !sameDay(writer.valueOf(loaded, 'system', 'updated_ts'), now)) {
+          writer.setSystem(tenantId, loaded, 'updated_ts', now.toISOString())
+        }
+      })
+    },
+
     /** Flushes pending check-ins and stops background work; call before closing the database. */
     stop(): void {
       checkIns.stop()
+      searcher?.stop()
     },
   }
 }
