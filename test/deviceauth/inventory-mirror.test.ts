@@ -73,11 +73,19 @@ describe('inventory follows deviceauth', () => {
     await authenticate(t, device)
     const { id, auth_sets } = await findDevice(t, admin, device)
     await setStatus(id, auth_sets[0].id, 'accepted')
-    t.services.inventory.updateInventory('', id, [{ name: 'device_type', value: 'test-device' }], 'replace')
+    const token = (await authenticate(t, device)).text
+    const report = () =>
+      t.call('PUT', '/api/devices/v1/inventory/device/attributes', {
+        token,
+        body: [{ name: 'device_type', value: 'test-device' }],
+      })
+    expect((await report()).status).toBe(200)
     expect(t.services.inventory.getDevice('', id).device.attributes.map((a) => a.name)).toContain(
       'device_type',
     )
     expect((await t.call('DELETE', `${MGMT}/devices/${id}`, { token: admin })).status).toBe(204)
+    expect(inventoryIdentity(id)).toBeUndefined()
+    expect((await report()).status).toBe(401)
     expect(inventoryIdentity(id)).toBeUndefined()
   })
 
