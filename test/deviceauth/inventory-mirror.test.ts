@@ -1,7 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { NotFoundError } from '../../src/gateway/errors.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
 import { AUTH_REQUESTS, authenticate, findDevice, TestDevice } from '../helpers/device.ts'
+
+// Device keys (RSA among them) are generated as the tests run, which a loaded machine slows down.
+setDefaultTimeout(30_000)
 
 const MGMT = '/api/management/v2/devauth'
 

@@ -1,6 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
 import { authenticate, findDevice, TestDevice } from '../helpers/device.ts'
+
+// Device keys (RSA among them) are generated as the tests run, which a loaded machine slows down.
+setDefaultTimeout(30_000)
 
 const MGMT = '/api/management/v2/devauth'
 

@@ -1,9 +1,12 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PublicKeyError, parsePublicKey, verifySignature } from '../../src/services/deviceauth/signature.ts'
+
+// Device keys (RSA among them) are generated as the tests run, which a loaded machine slows down.
+setDefaultTimeout(30_000)
 
 const BODY = Buffer.from(
   '{"id_data":"{\\"mac\\":\\"00:11:22:33:44:55\\"}","tenant_token":"","pubkey":"..."}\n',

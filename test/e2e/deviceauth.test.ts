@@ -47,7 +47,7 @@ describe('the Debian mender client 3.4', () => {
     expect(devices[0].auth_sets[0].pubkey).toStartWith('-----BEGIN PUBLIC KEY-----\n')
     deviceId = devices[0].id
     authSetId = devices[0].auth_sets[0].id
-  })
+  }, 60_000)
 
   test('once accepted, gets a token', async () => {
     expect(
@@ -60,7 +60,7 @@ describe('the Debian mender client 3.4', () => {
     const device = (await api('GET', `${MGMT}/devices/${deviceId}`)).json
     expect(device.status).toBe('accepted')
     expect(device.check_in_time).toBeString()
-  })
+  }, 60_000)
 
   test('the daemon reports its inventory; once rejected, its next request is refused', async () => {
     const artifactName = ensureArtifactName()
@@ -92,28 +92,32 @@ describe('the Debian mender client 3.4', () => {
 })
 
 describe('devices with other key types, by raw signed requests', () => {
-  test.each(['P-256', 'ed25519'] as const)('%s: pending, accepted, then a working token', async (keyType) => {
-    const device = new TestDevice(undefined, keyType)
-    const authenticate = () => {
-      const body = device.authRequestBody()
-      return fetch(`${server.url}${AUTH_REQUESTS}`, {
-        method: 'POST',
-        body,
-        headers: device.authHeaders(body),
+  test.each(['P-256', 'ed25519'] as const)(
+    '%s: pending, accepted, then a working token',
+    async (keyType) => {
+      const device = new TestDevice(undefined, keyType)
+      const authenticate = () => {
+        const body = device.authRequestBody()
+        return fetch(`${server.url}${AUTH_REQUESTS}`, {
+          method: 'POST',
+          body,
+          headers: device.authHeaders(body),
+        })
+      }
+      expect((await authenticate()).status).toBe(401)
+      const listed = (await api('GET', `${MGMT}/devices?status=pending`)).json.find((d: any) =>
+        Bun.deepEquals(d.identity_data, device.identity),
+      )
+      expect(listed.auth_sets[0].pubkey).toBe(device.pubkey)
+      await api('PUT', `${MGMT}/devices/${listed.id}/auth/${listed.auth_sets[0].id}/status`, {
+        status: 'accepted',
       })
-    }
-    expect((await authenticate()).status).toBe(401)
-    const listed = (await api('GET', `${MGMT}/devices?status=pending`)).json.find((d: any) =>
-      Bun.deepEquals(d.identity_data, device.identity),
-    )
-    expect(listed.auth_sets[0].pubkey).toBe(device.pubkey)
-    await api('PUT', `${MGMT}/devices/${listed.id}/auth/${listed.auth_sets[0].id}/status`, {
-      status: 'accepted',
-    })
-    const accepted = await authenticate()
-    expect(accepted.status).toBe(200)
-    expect(accepted.headers.get('content-type')).toBe('application/jwt')
-    const token = await accepted.text()
-    expect((await api('POST', '/api/internal/v1/devauth/tokens/verify', undefined, token)).status).toBe(200)
-  })
+      const accepted = await authenticate()
+      expect(accepted.status).toBe(200)
+      expect(accepted.headers.get('content-type')).toBe('application/jwt')
+      const token = await accepted.text()
+      expect((await api('POST', '/api/internal/v1/devauth/tokens/verify', undefined, token)).status).toBe(200)
+    },
+    60_000,
+  )
 })
