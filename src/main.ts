@@ -43,7 +43,7 @@ async function ensureFirstUser(deps: Deps, useradm: UseradmService): Promise<voi
 async function serve(deps: Deps): Promise<void> {
   const services = createServices(deps)
   await ensureFirstUser(deps, services.useradm)
-  const running = await startServer(deps, createApp(deps, services))
+  const running = await startServer(deps, createApp(deps, services), () => services.inventory.stop())
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       deps.log.info('stopping', { signal })

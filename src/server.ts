@@ -61,9 +61,14 @@ export async function serveStorage(deps: Deps, port = deps.config.storagePort): 
 
 /**
  * Starts the API server and the storage proxy; `stop` stops both accepting, waits for in-flight
- * requests (bounded), then closes the blob store and the database.
+ * requests (bounded), runs `beforeClose` (services write what they buffer), then closes the blob
+ * store and the database.
  */
-export async function startServer(deps: Deps, app: App): Promise<Running> {
+export async function startServer(
+  deps: Deps,
+  app: App,
+  beforeClose: () => void = () => {},
+): Promise<Running> {
   const { config, log } = deps
   const api = Bun.serve({
     port: config.apiPort,
@@ -100,6 +105,7 @@ export async function startServer(deps: Deps, app: App): Promise<Running> {
           })
           await Promise.all([api.stop(true), storage.stop(true)])
         }
+        beforeClose()
         closeDeps(deps)
         log.info('stopped')
       })()

@@ -91,6 +91,9 @@ function accessLog(log: Logger) {
 
 /** Everything used before any route: request id, body parsing and limits, errors, access log. */
 export function gateway(log: Logger, routes: RouteIndex) {
-  const app = new Elysia({ name: 'gateway' }).use(requestId).use(bodyParser).use(errorHandler(log, routes))
+  const app = new Elysia({ name: 'gateway' })
+    .use(requestId)
+    .use(bodyParser(routes))
+    .use(errorHandler(log, routes))
   return log.enabled('debug') ? app.use(accessLog(log)) : app
 }

@@ -1,7 +1,14 @@
-/** Which methods a path has, for 405 answers and OPTIONS on known paths. */
+import { RAW_BODY_PARSER } from './body.ts'
+
+/** What the route index needs of Elysia's route table (`app.routes`). */
+type RouteEntry = { method: string; path: string; hooks?: { parse?: unknown } }
+
+/** Which methods a path has, for 405 answers and OPTIONS on known paths; which routes read raw bodies. */
 export type RouteIndex = {
-  load(routes: readonly { method: string; path: string }[]): void
+  load(routes: readonly RouteEntry[]): void
   methodsFor(path: string): string[]
+  /** True for a route that declared `parse: RAW_BODY_PARSER`: the shared body parser leaves it alone. */
+  readsRawBody(method: string, path: string): boolean
 }
 
 function toPattern(path: string): RegExp {
@@ -16,14 +23,32 @@ function toPattern(path: string): RegExp {
   return new RegExp(`^${escaped}/?$`)
 }
 
+/** Elysia keeps a route's own parsers as `{ fn }` entries next to the inherited global ones. */
+function declaresRawParser(hooks: RouteEntry['hooks']): boolean {
+  const parse = hooks?.parse
+  const parsers = Array.isArray(parse) ? parse : [parse]
+  return parsers.some(
+    (entry) => entry === RAW_BODY_PARSER || (entry as { fn?: unknown })?.fn === RAW_BODY_PARSER,
+  )
+}
+
+const routeKey = (method: string, path: string) => `${method.toUpperCase()} ${path.replace(/(.)\/$/, '$1')}`
+
 export function createRouteIndex(): RouteIndex {
   let entries: { pattern: RegExp; method: string }[] = []
+  // Exact paths only: a raw-body route has no path parameters, so the lookup stays a set probe per request.
+  let rawBodyRoutes = new Set<string>()
   return {
     load(routes) {
       entries = routes.map((route) => ({
         pattern: toPattern(route.path),
         method: route.method.toUpperCase(),
       }))
+      rawBodyRoutes = new Set(
+        routes
+          .filter((route) => declaresRawParser(route.hooks))
+          .map((route) => routeKey(route.method, route.path)),
+      )
     },
     methodsFor(path) {
       const methods = new Set<string>()
@@ -31,5 +56,6 @@ export function createRouteIndex(): RouteIndex {
       if (methods.has('GET')) methods.add('HEAD')
       return [...methods].sort()
     },
+    readsRawBody: (method, path) => rawBodyRoutes.size > 0 && rawBodyRoutes.has(routeKey(method, path)),
   }
 }

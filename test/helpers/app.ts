@@ -79,6 +79,7 @@ export async function createTestApp(env: Record<string, string> = {}) {
     logLines,
     call,
     close() {
+      services.inventory.stop()
       closeDeps(deps)
       rmSync(dir, { recursive: true, force: true })
     },

@@ -3,6 +3,8 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Subprocess } from 'bun'
+import { startServer } from '../../src/server.ts'
+import { createTestApp } from './app.ts'
 
 export const ROOT = resolve(import.meta.dir, '../..')
 
@@ -114,4 +116,53 @@ export async function run(
   ])
   clearTimeout(timer)
   return { code, stdout, stderr }
+}
+
+/**
+ * bender as a real HTTP server inside the test process over a fresh data dir: separate processes
+ * (the mender client) reach it over loopback while the test keeps its services and clock at hand.
+ */
+export async function startTestServer(env: Record<string, string> = {}) {
+  for (let attempt = 1; ; attempt++) {
+    const apiPort = await freePort()
+    const storagePort = await freePort()
+    const t = await createTestApp({
+      BENDER_API_PORT: String(apiPort),
+      BENDER_STORAGE_PORT: String(storagePort),
+      BENDER_PUBLIC_URL: `http://127.0.0.1:${apiPort}`,
+      BENDER_STORAGE_PUBLIC_URL: `http://127.0.0.1:${storagePort}`,
+      ...env,
+    })
+    try {
+      const running = await startServer(t.deps, t.app, () => t.services.inventory.stop())
+      return {
+        ...t,
+        url: `http://127.0.0.1:${running.api.port}`,
+        async stop() {
+          await running.stop()
+          rmSync(t.dir, { recursive: true, force: true })
+        },
+      }
+    } catch (err) {
+      t.close()
+      if (attempt === 5 || (err as { code?: string }).code !== 'EADDRINUSE') throw err
+    }
+  }
+}
+
+export type TestServer = Awaited<ReturnType<typeof startTestServer>>
+
+/** Polls `check` until it returns a value, failing after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await Bun.sleep(200)
+  }
 }

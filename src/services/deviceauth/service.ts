@@ -1,0 +1,402 @@
+import type { Deps } from '../../deps.ts'
+import type { Authenticator, DevicePrincipal } from '../../gateway/auth.ts'
+import {
+  BadRequestError,
+  NotFoundError,
+  UnauthorizedError,
+  UnprocessableError,
+} from '../../gateway/errors.ts'
+import { type Paging, pageOffset } from '../../gateway/paging.ts'
+import type { Claims } from '../../tokens.ts'
+import type { InventoryService } from '../inventory/service.ts'
+import { type IdentityData, identityHash } from './identity.ts'
+import type { ApiDevice, DeviceStatus } from './model.ts'
+import {
+  type AuthRequest,
+  checkAuthRequest,
+  checkPreauthorization,
+  checkStatusFilter,
+  type PreauthorizationInput,
+} from './requests.ts'
+import { deriveDeviceStatus, isAllowedTransition, SETTABLE_STATUSES } from './status.ts'
+import { type AuthSetRow, createDeviceauthStore, type DeviceFilter, type DeviceRow } from './store.ts'
+
+const DEVICE_TOKEN_ISSUER = 'Mender'
+/** Claims Mender puts in every device token; bender has no plans or add-ons to withhold. */
+const DEVICE_PLAN = 'enterprise'
+const DEVICE_ADDONS = [
+  { name: 'configure', enabled: true },
+  { name: 'troubleshoot', enabled: true },
+  { name: 'monitor', enabled: true },
+]
+/** Go's zero time.Time as Unix seconds: Mender's device tokens carry it as `nbf`. */
+const ZERO_TIME_UNIX = -62135596800
+/** A device's check-in time is written at most this often (each write is a row update). */
+const CHECK_IN_RESOLUTION_MS = 60_000
+
+/**
+ * What deviceauth needs from inventory: the `identity` scope of each device, including its status.
+ * Synchronous on the same database, so these calls join deviceauth's transactions.
+ */
+export type DeviceauthInventory = Pick<
+  InventoryService,
+  'upsertIdentity' | 'setIdentityStatus' | 'removeDevice'
+>
+
+/**
+ * What deviceauth tells deployments when a device is decommissioned: its active and future device
+ * deployments become `decommissioned`. Called inside the decommission transaction, so it must be
+ * synchronous and must not touch the blob store.
+ */
+export type DeviceauthDeployments = { markDeviceDecommissioned(tenantId: string, deviceId: string): void }
+
+/** The outcome of a preauthorization: the device it created or extended, or the one already holding the identity. */
+export type Preauthorization = { created: true; deviceId: string } | { created: false; existing: ApiDevice }
+
+function toApiDevice(device: DeviceRow, sets: readonly AuthSetRow[]): ApiDevice {
+  const identity = JSON.parse(device.identity) as IdentityData
+  return {
+    id: device.id,
+    identity_data: identity,
+    status: device.status,
+    // Decommissioning is one transaction here, not a background workflow: no device is ever caught midway.
+    decommissioning: false,
+    created_ts: device.createdTs.toISOString(),
+    updated_ts: device.updatedTs.toISOString(),
+    auth_sets: sets.map((set) => ({
+      id: set.id,
+      identity_data: identity,
+      pubkey: set.pubkey,
+      ts: set.createdTs.toISOString(),
+      status: set.status,
+    })),
+    ...(device.checkInTs ? { check_in_time: device.checkInTs.toISOString() } : {}),
+  }
+}
+
+export function createDeviceauthService(
+  deps: Deps,
+  services: { inventory: DeviceauthInventory; deployments?: DeviceauthDeployments },
+) {
+  const store = createDeviceauthStore(deps.db)
+  const { clock, ids, tokens, config } = deps
+  const { inventory, deployments } = services
+
+  function canAcceptDevice(tenantId: string): boolean {
+    return config.maxDevices === 0 || store.countDevices(tenantId, 'accepted') < config.maxDevices
+  }
+
+  /** Rewrites the device's status from its auth sets, mirroring a change to inventory; returns the status. */
+  function refreshDeviceStatus(device: DeviceRow): DeviceStatus {
+    const status = deriveDeviceStatus(store.authSetStatuses(device.tenantId, device.id))
+    if (status !== device.status) {
+      store.setDeviceStatus(device.tenantId, device.id, status, clock.now())
+      inventory.setIdentityStatus(device.tenantId, device.id, status)
+    }
+    return status
+  }
+
+  /** Accepts one auth set; the device's other accepted one (there is at most one) becomes rejected. */
+  function acceptAuthSet(device: DeviceRow, authSet: AuthSetRow): void {
+    store.rejectOtherAcceptedAuthSets(device.tenantId, device.id, authSet.id)
+    store.setAuthSetStatus(device.tenantId, authSet.id, 'accepted')
+    refreshDeviceStatus(device)
+  }
+
+  /** Records the token of an accepted auth set and returns its claims, in Mender's order; signing comes after the commit. */
+  function issueToken(device: DeviceRow, authSet: AuthSetRow): Claims {
+    const now = clock.now()
+    const iat = Math.floor(now.getTime() / 1000)
+    const exp = iat + config.deviceTokenTtlSeconds
+    store.upsertToken({
+      id: authSet.id,
+      tenantId: device.tenantId,
+      deviceId: device.id,
+      expiresTs: new Date(exp * 1000),
+      createdTs: now,
+      checkInTs: now,
+    })
+    store.setDeviceCheckIn(device.tenantId, device.id, now)
+    return {
+      jti: authSet.id,
+      sub: device.id,
+      iss: DEVICE_TOKEN_ISSUER,
+      ...(device.tenantId ? { 'mender.tenant': device.tenantId } : {}),
+      exp,
+      iat,
+      nbf: ZERO_TIME_UNIX,
+      'mender.device': true,
+      'mender.plan': DEVICE_PLAN,
+      'mender.trial': false,
+      'mender.addons': DEVICE_ADDONS,
+    }
+  }
+
+  /** A device seen for the first time: pending on its one auth set, its identity pushed to inventory. */
+  function createPendingDevice(tenantId: string, request: AuthRequest, hash: string): void {
+    const now = clock.now()
+    const device: DeviceRow = {
+      id: ids.uuid(),
+      tenantId,
+      identity: request.normalised,
+      identityHash: hash,
+      status: 'pending',
+      createdTs: now,
+      updatedTs: now,
+      checkInTs: null,
+    }
+    store.insertDevice(device)
+    store.insertAuthSet({
+      id: ids.uuid(),
+      tenantId,
+      deviceId: device.id,
+      pubkey: request.publicKey.pem,
+      status: 'pending',
+      createdTs: now,
+    })
+    inventory.upsertIdentity(tenantId, device.id, request.identity, 'pending')
+  }
+
+  /**
+   * The writes of a checked auth request, in one transaction. Returns the claims of the token to sign
+   * when the auth set is accepted (a matching preauthorization is accepted now); otherwise nothing.
+   */
+  function recordAuthRequest(tenantId: string, request: AuthRequest): Claims | undefined {
+    return store.transaction(() => {
+      const hash = identityHash(request.normalised)
+      const device = store.findDeviceByIdentityHash(tenantId, hash)
+      if (!device) {
+        createPendingDevice(tenantId, request, hash)
+        return undefined
+      }
+      const authSet = store.findAuthSetByKey(tenantId, device.id, request.publicKey.pem)
+      if (!authSet) {
+        // A known identity with a new key (key rotation): a new pending auth set; an accepted device stays accepted.
+        store.insertAuthSet({
+          id: ids.uuid(),
+          tenantId,
+          deviceId: device.id,
+          pubkey: request.publicKey.pem,
+          status: 'pending',
+          createdTs: clock.now(),
+        })
+        refreshDeviceStatus(device)
+        return undefined
+      }
+      if (authSet.status === 'preauthorized') {
+        // Throwing rolls the transaction back: the device stays preauthorized for a later attempt.
+        if (device.status !== 'accepted' && !canAcceptDevice(tenantId)) {
+          throw new UnauthorizedError('unauthorized', 'DeviceJWT')
+        }
+        acceptAuthSet(device, authSet)
+        return issueToken(device, authSet)
+      }
+      return authSet.status === 'accepted' ? issueToken(device, authSet) : undefined
+    })
+  }
+
+  function requireDevice(tenantId: string, id: string): DeviceRow {
+    const device = store.findDeviceById(tenantId, id)
+    if (!device) throw new NotFoundError('device not found')
+    return device
+  }
+
+  function requireAuthSet(tenantId: string, deviceId: string, id: string): AuthSetRow {
+    const authSet = store.findAuthSetById(tenantId, id)
+    if (!authSet || authSet.deviceId !== deviceId) throw new NotFoundError('authorization set not found')
+    return authSet
+  }
+
+  function apiDevice(device: DeviceRow): ApiDevice {
+    return toApiDevice(device, store.listAuthSets(device.tenantId, [device.id]))
+  }
+
+  const authenticator: Authenticator<DevicePrincipal> = {
+    async verify(token) {
+      const claims = await tokens.verify(token)
+      const { sub, jti, iss, exp } = claims
+      if (claims['mender.device'] !== true) throw new UnauthorizedError('unauthorized', 'DeviceJWT')
+      if (typeof sub !== 'string' || !sub || typeof jti !== 'string' || !jti || !iss) {
+        throw new UnauthorizedError('unauthorized', 'DeviceJWT')
+      }
+      const tenant = claims['mender.tenant']
+      return {
+        principal: { deviceId: sub, tenantId: typeof tenant === 'string' ? tenant : '', authSetId: jti },
+        expiresAt: typeof exp === 'number' ? exp * 1000 : undefined,
+      }
+    },
+    isLive(principal) {
+      const row = store.findTokenById(principal.tenantId, principal.authSetId)
+      if (!row || row.deviceId !== principal.deviceId) return false
+      const now = clock.now()
+      if (now.getTime() - row.checkInTs.getTime() >= CHECK_IN_RESOLUTION_MS) {
+        store.transaction(() => {
+          store.setDeviceCheckIn(principal.tenantId, principal.deviceId, now)
+          store.setTokenCheckIn(principal.tenantId, principal.authSetId, now)
+        })
+      }
+      return true
+    },
+  }
+
+  return {
+    /** The `device` guard: signature and claims once per token (then cached), the token row on every request. */
+    authenticator,
+
+    /**
+     * A device's auth request (`body` is the exact request bytes, `signature` its X-MEN-Signature).
+     * Answers a signed token when the device's auth set is accepted (or preauthorized with this key);
+     * otherwise records the device and key for an operator to decide on, and refuses.
+     */
+    async submitAuthRequest(body: Uint8Array, signature: string | undefined): Promise<string> {
+      const request = checkAuthRequest(body, signature)
+      // Single-tenant: a tenant token, if sent, is ignored as in Mender's open-source server.
+      const claims = recordAuthRequest('', request)
+      if (!claims) throw new UnauthorizedError('dev auth: unauthorized', 'DeviceJWT')
+      return tokens.sign(claims)
+    },
+
+    listDevices(tenantId: string, filter: DeviceFilter, paging: Paging) {
+      checkStatusFilter(filter.statuses)
+      const rows = store.listDevices(tenantId, filter, pageOffset(paging), paging.perPage + 1)
+      const page = rows.slice(0, paging.perPage)
+      const sets = Map.groupBy(
+        store.listAuthSets(
+          tenantId,
+          page.map((device) => device.id),
+        ),
+        (set) => set.deviceId,
+      )
+      return {
+        devices: page.map((device) => toApiDevice(device, sets.get(device.id) ?? [])),
+        hasNext: rows.length > paging.perPage,
+      }
+    },
+
+    countDevices(tenantId: string, status: string | undefined): number {
+      checkStatusFilter(status ? [status] : undefined)
+      return store.countDevices(tenantId, status as DeviceStatus | undefined)
+    },
+
+    getDevice: (tenantId: string, id: string): ApiDevice => apiDevice(requireDevice(tenantId, id)),
+
+    /**
+     * Registers an identity and key so that the device is accepted on its first auth request. An
+     * identity already known is a conflict unless `force`, which adds (or re-preauthorizes) the key.
+     */
+    preauthorize(tenantId: string, input: PreauthorizationInput): Preauthorization {
+      const { identity, publicKey, normalised } = checkPreauthorization(input)
+      const hash = identityHash(normalised)
+      return store.transaction((): Preauthorization => {
+        const now = clock.now()
+        const existing = store.findDeviceByIdentityHash(tenantId, hash)
+        if (existing && !input.force) return { created: false, existing: apiDevice(existing) }
+        if (existing) {
+          const authSet = store.findAuthSetByKey(tenantId, existing.id, publicKey.pem)
+          if (authSet) store.setAuthSetStatus(tenantId, authSet.id, 'preauthorized')
+          else {
+            store.insertAuthSet({
+              id: ids.uuid(),
+              tenantId,
+              deviceId: existing.id,
+              pubkey: publicKey.pem,
+              status: 'preauthorized',
+              createdTs: now,
+            })
+          }
+          refreshDeviceStatus(existing)
+          return { created: true, deviceId: existing.id }
+        }
+        const device: DeviceRow = {
+          id: ids.uuid(),
+          tenantId,
+          identity: normalised,
+          identityHash: hash,
+          status: 'preauthorized',
+          createdTs: now,
+          updatedTs: now,
+          checkInTs: null,
+        }
+        store.insertDevice(device)
+        store.insertAuthSet({
+          id: ids.uuid(),
+          tenantId,
+          deviceId: device.id,
+          pubkey: publicKey.pem,
+          status: 'preauthorized',
+          createdTs: now,
+        })
+        inventory.upsertIdentity(tenantId, device.id, identity, 'preauthorized')
+        return { created: true, deviceId: device.id }
+      })
+    },
+
+    /** Removes the device everywhere at once: its auth sets and tokens, its inventory, its deployments. */
+    decommission(tenantId: string, id: string): void {
+      store.transaction(() => {
+        if (!store.deleteDevice(tenantId, id)) throw new NotFoundError('device not found')
+        inventory.removeDevice(tenantId, id)
+        deployments?.markDeviceDecommissioned(tenantId, id)
+      })
+    },
+
+    /**
+     * Deletes an auth set (its token with it). A device left without auth sets stays as `noauth`,
+     * unless the last one was a preauthorization: then the device itself goes.
+     */
+    deleteAuthSet(tenantId: string, deviceId: string, id: string): void {
+      store.transaction(() => {
+        const authSet = requireAuthSet(tenantId, deviceId, id)
+        const device = requireDevice(tenantId, deviceId)
+        store.deleteAuthSet(tenantId, id)
+        if (authSet.status === 'preauthorized' && store.authSetStatuses(tenantId, deviceId).length === 0) {
+          store.deleteDevice(tenantId, deviceId)
+          inventory.removeDevice(tenantId, deviceId)
+          return
+        }
+        refreshDeviceStatus(device)
+      })
+    },
+
+    getAuthSetStatus: (tenantId: string, deviceId: string, id: string): { status: string } => ({
+      status: requireAuthSet(tenantId, deviceId, id).status,
+    }),
+
+    setAuthSetStatus(tenantId: string, deviceId: string, id: string, status: string): void {
+      if (!(SETTABLE_STATUSES as readonly string[]).includes(status)) {
+        throw new BadRequestError('incorrect device status')
+      }
+      const target = status as DeviceStatus
+      store.transaction(() => {
+        const authSet = store.findAuthSetById(tenantId, id)
+        if (!authSet) throw new NotFoundError('authorization set not found')
+        if (authSet.deviceId !== deviceId) throw new BadRequestError('dev auth: dev ID and auth ID mismatch')
+        if (authSet.status === target) return
+        if (!isAllowedTransition(authSet.status, target)) throw new BadRequestError('dev auth: bad request')
+        const device = requireDevice(tenantId, deviceId)
+        if (target === 'accepted') {
+          if (device.status !== 'accepted' && !canAcceptDevice(tenantId)) {
+            throw new UnprocessableError('maximum number of accepted devices reached')
+          }
+          acceptAuthSet(device, authSet)
+          return
+        }
+        store.setAuthSetStatus(tenantId, id, target)
+        refreshDeviceStatus(device)
+      })
+    },
+
+    /** Revokes a device token by its `jti`: the device's next request is refused and it must authenticate again. */
+    revokeToken(tenantId: string, id: string): void {
+      if (!store.deleteToken(tenantId, id)) throw new NotFoundError('token not found')
+    },
+
+    /** A limit by name; `max_devices` (the most devices accepted at once, 0 for none) is the only one. */
+    limit(name: string): number {
+      if (name !== 'max_devices') throw new BadRequestError(`unsupported limit ${name}`)
+      return config.maxDevices
+    },
+  }
+}
+
+export type DeviceauthService = ReturnType<typeof createDeviceauthService>

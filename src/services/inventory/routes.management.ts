@@ -1,0 +1,140 @@
+import { Elysia, t } from 'elysia'
+import type { AuthPlugin } from '../../gateway/auth.ts'
+import { setPageHeaders } from '../../gateway/paging.ts'
+import { InventoryModel as M } from './model.ts'
+import type { InventoryService } from './service.ts'
+
+const detail = { tags: ['inventory'] }
+
+export const inventoryManagementRoutes = (svc: InventoryService, auth: AuthPlugin) =>
+  new Elysia({ prefix: '/api/management/v1/inventory', detail })
+    .use(auth)
+    .get(
+      '/devices',
+      async ({ user, request, set }) => {
+        const { devices, total, paging } = await svc.listDevices(
+          user.tenantId,
+          new URL(request.url).searchParams,
+        )
+        setPageHeaders(set, request.url, paging, { total })
+        return devices
+      },
+      { user: true, query: M.listQuery, response: { 200: t.Array(M.device) } },
+    )
+    .get(
+      '/devices/:id',
+      ({ user, params, set }) => {
+        const { device, etag } = svc.getDevice(user.tenantId, params.id)
+        if (etag) set.headers.etag = etag
+        return device
+      },
+      { user: true, params: M.idParams, response: { 200: M.device } },
+    )
+    .delete(
+      '/devices/:id',
+      ({ user, params, set }) => {
+        svc.deleteInventory(user.tenantId, params.id)
+        set.status = 204
+      },
+      { user: true, params: M.idParams, detail: { summary: "Clear the device's inventory attributes" } },
+    )
+    .put(
+      '/devices/:id/tags',
+      ({ user, params, body, headers }) => {
+        svc.setTags(user.tenantId, params.id, body, 'replace', headers['if-match'])
+        return ''
+      },
+      { user: true, params: M.idParams, body: M.attributesInput, headers: M.ifMatch },
+    )
+    .patch(
+      '/devices/:id/tags',
+      ({ user, params, body, headers }) => {
+        svc.setTags(user.tenantId, params.id, body, 'merge', headers['if-match'])
+        return ''
+      },
+      { user: true, params: M.idParams, body: M.attributesInput, headers: M.ifMatch },
+    )
+    .get('/devices/:id/group', ({ user, params }) => ({ group: svc.getGroup(user.tenantId, params.id) }), {
+      user: true,
+      params: M.idParams,
+      response: { 200: M.groupReply },
+    })
+    .put(
+      '/devices/:id/group',
+      ({ user, params, body, set }) => {
+        svc.setGroup(user.tenantId, params.id, body.group)
+        set.status = 204
+      },
+      { user: true, params: M.idParams, body: M.group },
+    )
+    .delete(
+      '/devices/:id/group/:name',
+      ({ user, params, set }) => {
+        svc.clearGroup(user.tenantId, params.id, params.name)
+        set.status = 204
+      },
+      { user: true, params: M.deviceGroupParams },
+    )
+    .get('/groups', ({ user, query }) => svc.listGroups(user.tenantId, query.status), {
+      user: true,
+      query: M.groupsQuery,
+      response: { 200: t.Array(t.String()) },
+    })
+    .delete('/groups/:name', ({ user, params }) => svc.deleteGroup(user.tenantId, params.name), {
+      user: true,
+      params: M.nameParams,
+      response: { 200: M.updateResult },
+    })
+    .get(
+      '/groups/:name/devices',
+      async ({ user, params, query, request, set }) => {
+        const { ids, total, paging } = await svc.listGroupDevices(user.tenantId, params.name, query)
+        setPageHeaders(set, request.url, paging, { total })
+        return ids
+      },
+      { user: true, params: M.nameParams, query: M.pagingQuery, response: { 200: t.Array(t.String()) } },
+    )
+    .patch(
+      '/groups/:name/devices',
+      ({ user, params, body }) => svc.assignGroup(user.tenantId, params.name, body),
+      { user: true, params: M.nameParams, body: M.deviceIds, response: { 200: M.updateResult } },
+    )
+    .delete(
+      '/groups/:name/devices',
+      ({ user, params, body }) => svc.unassignGroup(user.tenantId, params.name, body),
+      { user: true, params: M.nameParams, body: M.deviceIds, response: { 200: M.updateResult } },
+    )
+
+export const inventoryManagementV2Routes = (svc: InventoryService, auth: AuthPlugin) =>
+  new Elysia({ detail })
+    .use(auth)
+    .post(
+      '/api/management/v2/inventory/filters/search',
+      async ({ user, body, set }) => {
+        const { devices, total } = await svc.searchDevices(user.tenantId, body)
+        set.headers['x-total-count'] = String(total)
+        return devices
+      },
+      { user: true, body: M.searchBody, response: { 200: t.Array(M.device) } },
+    )
+    .get(
+      '/api/management/v2/inventory/filters/attributes',
+      ({ user }) => svc.filterAttributes(user.tenantId),
+      {
+        user: true,
+        response: { 200: t.Array(M.filterAttribute) },
+      },
+    )
+    .get('/api/management/v2/inventory/statistics', ({ user }) => svc.statistics(user.tenantId), {
+      user: true,
+      response: { 200: M.statistics },
+    })
+    .post(
+      '/api/management/v2alpha1/inventory/identities/search',
+      async ({ user, body, request, set }) => {
+        const { devices, total, paging } = await svc.searchIdentities(user.tenantId, body)
+        setPageHeaders(set, request.url, paging, { total })
+        return devices
+      },
+      { user: true, body: M.identitySearchBody, response: { 200: t.Array(M.device) } },
+    )

@@ -1,0 +1,205 @@
+import { and, eq } from 'drizzle-orm'
+import type { Deps } from '../../deps.ts'
+import { BadRequestError, NotFoundError } from '../../gateway/errors.ts'
+import { type CheckIn, createCheckInBuffer } from './checkins.ts'
+import { createDeviceWriter } from './device-writer.ts'
+import { type Device, MAX_INVENTORY_ATTRIBUTES, STATUS_CODES, statusCode } from './model.ts'
+import { renderDevices } from './render.ts'
+import { createSearcher, type Searcher } from './searcher.ts'
+import { createInventoryManagement } from './service.management.ts'
+import { createInventorySearch } from './service.search.ts'
+import { createInventoryStore } from './store.ts'
+import { attributes, devices } from './tables.ts'
+import { type AttributeInput, checkAttributes, identityValue } from './values.ts'
+
+/** How long a check-in may wait in memory before it is written. */
+const CHECK_IN_FLUSH_MS = 5000
+
+const tooManyAttributes = () =>
+  new BadRequestError(`too many inventory attributes: a device may have at most ${MAX_INVENTORY_ATTRIBUTES}`)
+
+function requireStatus(status: string): number {
+  const code = statusCode(status)
+  if (code === undefined || code === 0) throw new Error(`inventory: unknown device status "${status}"`)
+  return code
+}
+
+const sameDay = (iso: unknown, now: Date) =>
+  typeof iso === 'string' && iso.slice(0, 10) === now.toISOString().slice(0, 10)
+
+export function createInventoryService(deps: Deps) {
+  const { db, clock, log } = deps
+  const store = createInventoryStore(db)
+  const writer = createDeviceWriter(store)
+
+  /** Identity attributes and the status partition, created with the device when needed. */
+  function writeIdentity(tenantId: string, deviceId: string, inputs: AttributeInput[], code: number) {
+    store.write(() => {
+      const { loaded } = writer.findOrCreate(tenantId, deviceId, code, clock.now())
+      store.setStatus(tenantId, loaded.device, code)
+      writer.apply(tenantId, loaded, 'identity', inputs)
+    })
+  }
+
+  function writeCheckIns(batch: CheckIn[]): void {
+    store.write(() => {
+      for (const { tenantId, deviceId, at } of batch) {
+        const device = store.findDevice(tenantId, deviceId)
+        if (!device) continue
+        const attr = store.names.ensure(tenantId, 'system', 'check_in_time')
+        store.setAttribute(tenantId, device, attr.id, [{ idx: null, value: at.toISOString() }])
+      }
+    })
+  }
+  const checkIns = createCheckInBuffer(writeCheckIns, CHECK_IN_FLUSH_MS)
+  checkIns.start((err) => log.error('writing device check-ins failed; will retry', { err }))
+
+  // Started on the first search, so a CLI command or a test that never searches spawns no thread.
+  let searcher: Searcher | undefined
+  const search = () => {
+    searcher ??= createSearcher(db.$client.filename)
+    return searcher
+  }
+
+  return {
+    ...createInventoryManagement(deps, store, writer),
+    ...createInventorySearch(search),
+
+    // --- called by deviceauth, possibly inside its own transaction: synchronous, on deps.db ---
+
+    /** Create the device if missing and set its identity scope: every id_data key (except "status") plus `status`. */
+    upsertIdentity(
+      tenantId: string,
+      deviceId: string,
+      identity: Record<string, unknown>,
+      status: string,
+    ): void {
+      const code = requireStatus(status)
+      const inputs: AttributeInput[] = []
+      for (const [name, value] of Object.entries(identity)) {
+        if (name === 'status' || name.length === 0 || name.length > 1024) continue
+        inputs.push({ name, value: identityValue(value) })
+      }
+      inputs.push({ name: 'status', value: status })
+      writeIdentity(tenantId, deviceId, inputs, code)
+    },
+
+    /** Mirror a deviceauth status change into identity/status. */
+    setIdentityStatus(tenantId: string, deviceId: string, status: string): void {
+      writeIdentity(tenantId, deviceId, [{ name: 'status', value: status }], requireStatus(status))
+    },
+
+    /** Remove the device and all its attributes (decommission; last preauthorized auth set deleted). */
+    removeDevice(tenantId: string, deviceId: string): void {
+      store.write(() => {
+        const device = store.findDevice(tenantId, deviceId)
+        if (device) store.deleteDevice(tenantId, device)
+      })
+    },
+
+    // --- called by deployments ---
+
+    /** Ids of the accepted devices, of one static group or all of them, oldest first. */
+    listAcceptedDeviceIds(tenantId: string, group?: string): string[] {
+      const accepted = STATUS_CODES.accepted
+      if (group === undefined) {
+        return db
+          .select({ id: devices.id })
+          .from(devices)
+          .where(and(eq(devices.tenantId, tenantId), eq(devices.status, accepted)))
+          .orderBy(devices.seq)
+          .all()
+          .map((row) => row.id)
+      }
+      const attr = store.names.find(tenantId, 'system', 'group')
+      if (!attr) return []
+      return db
+        .select({ id: devices.id })
+        .from(attributes)
+        .innerJoin(devices, eq(devices.seq, attributes.device))
+        .where(
+          and(
+            eq(attributes.tenantId, tenantId),
+            eq(attributes.attr, attr.id),
+            eq(attributes.status, accepted),
+            eq(attributes.value, group),
+          ),
+        )
+        .orderBy(attributes.device)
+        .all()
+        .map((row) => row.id)
+    },
+
+    /**
+     * Note that the device checked in now (or at `at`): cheap, for the polling hot path. Written to
+     * `system/check_in_time` within a few seconds, and on stop.
+     */
+    recordCheckIn(tenantId: string, deviceId: string, at: Date = clock.now()): void {
+      checkIns.record(tenantId, deviceId, at)
+    },
+
+    /** Writes every pending check-in now. */
+    flushCheckIns(): void {
+      checkIns.flush()
+    },
+
+    // --- the device API ---
+
+    /**
+     * A device's inventory report: `replace` (PUT) makes the inventory scope exactly `body`,
+     * `merge` (PATCH) upserts it. The whole body is checked before anything is written, in one
+     * transaction. As in Mender, an unchanged report written earlier the same (UTC) day writes
+     * nothing; otherwise `system/updated_ts` moves.
+     */
+    updateInventory(tenantId: string, deviceId: string, body: unknown, mode: 'replace' | 'merge'): void {
+      const inputs = checkAttributes(body)
+      if (mode === 'replace' && inputs.length > MAX_INVENTORY_ATTRIBUTES) throw tooManyAttributes()
+      store.write(() => {
+        const now = clock.now()
+        const { loaded, created } = writer.findOrCreate(tenantId, deviceId, 0, now)
+        if (mode === 'merge') {
+          const added = inputs.filter((input) => !writer.hasAttribute(loaded, 'inventory', input.name))
+          if (writer.countIn(loaded, 'inventory') + added.length > MAX_INVENTORY_ATTRIBUTES) {
+            throw tooManyAttributes()
+          }
+        }
+        const changed = writer.apply(tenantId, loaded, 'inventory', inputs, { replace: mode === 'replace' })
+        if (changed || created || !sameDay(writer.valueOf(loaded, 'system', 'updated_ts'), now)) {
+          writer.setSystem(tenantId, loaded, 'updated_ts', now.toISOString())
+        }
+      })
+    },
+
+    // --- management ---
+
+    /** One device with every attribute, and its tags ETag when it has tags. */
+    getDevice(tenantId: string, deviceId: string): { device: Device; etag?: string } {
+      const row = store.findDevice(tenantId, deviceId)
+      const device = row && renderDevices(db, store.names.names, tenantId, [row.seq])[0]
+      if (!row || !device) throw new NotFoundError('device not found')
+      return row.tagsEtag ? { device, etag: row.tagsEtag } : { device }
+    },
+
+    /** Clears the inventory scope (Mender's "delete device inventory"); an unknown device is a no-op. */
+    deleteInventory(tenantId: string, deviceId: string): void {
+      store.write(() => {
+        const device = store.findDevice(tenantId, deviceId)
+        if (!device) return
+        const loaded = writer.load(tenantId, device)
+        const now = clock.now()
+        const changed = writer.apply(tenantId, loaded, 'inventory', [], { replace: true })
+        if (changed || !sameDay(writer.valueOf(loaded, 'system', 'updated_ts'), now)) {
+          writer.setSystem(tenantId, loaded, 'updated_ts', now.toISOString())
+        }
+      })
+    },
+
+    /** Flushes pending check-ins and stops background work; call before closing the database. */
+    stop(): void {
+      checkIns.stop()
+      searcher?.stop()
+    },
+  }
+}
+
+export type InventoryService = ReturnType<typeof createInventoryService>

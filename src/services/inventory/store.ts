@@ -1,0 +1,379 @@
+import { and, eq, gt, inArray, isNotNull, sql } from 'drizzle-orm'
+import type { Database } from '../../../db/client.ts'
+import { ALL_STATUS_CODES } from './model.ts'
+import { attributeCounts, attributeNames, attributes, devices } from './tables.ts'
+import type { ValueRow } from './values.ts'
+
+export type DeviceRow = { seq: number; id: string; status: number; tagsEtag: string | null }
+
+/** What a write needs to know about a device: its key and the status its rows carry. */
+export type DeviceRef = Pick<DeviceRow, 'seq' | 'status'>
+
+export type AttributeRow = ValueRow & {
+  device: number
+  attr: number
+  description: string | null
+  /** Unix milliseconds (tags only). */
+  timestamp: number | null
+}
+
+export type NameRow = { id: number; scope: string; name: string; arrays: boolean }
+
+/**
+ * The device id, kept as a hidden attribute (a scope no request can name) so that `identity/id`
+ * filters, sorts and counts through the same index as every other attribute.
+ */
+export const DEVICE_ID = { scope: '', name: 'id' } as const
+
+const p = (name: string) => sql.placeholder(name)
+
+/**
+ * Names are cached per process. A name created inside a transaction is cached only once that
+ * transaction is ours and has committed; while another service's transaction is open (deviceauth
+ * calling in), nothing read or created is cached, since that transaction may still roll back.
+ */
+function createNameCache(db: Database) {
+  const byKey = new Map<string, NameRow>()
+  const byId = new Map<number, NameRow>()
+  let pending: { tenantId: string; row: NameRow }[] = []
+  let caching = true
+  const key = (tenantId: string, scope: string, name: string) => `${tenantId}\u0000${scope}\u0000${name}`
+
+  const select = db
+    .select()
+    .from(attributeNames)
+    .where(
+      and(
+        eq(attributeNames.tenantId, p('tenantId')),
+        eq(attributeNames.scope, p('scope')),
+        eq(attributeNames.name, p('name')),
+      ),
+    )
+    .prepare()
+  const insert = db
+    .insert(attributeNames)
+    .values({ tenantId: p('tenantId'), scope: p('scope'), name: p('name') })
+    .onConflictDoNothing()
+    .returning()
+    .prepare()
+
+  const remember = (tenantId: string, row: NameRow) => {
+    byKey.set(key(tenantId, row.scope, row.name), row)
+    byId.set(row.id, row)
+  }
+
+  function find(tenantId: string, scope: string, name: string): NameRow | undefined {
+    const cached = byKey.get(key(tenantId, scope, name))
+    if (cached) return cached
+    const row = select.get({ tenantId, scope, name })
+    if (row && caching) remember(tenantId, row)
+    return row
+  }
+
+  return {
+    find,
+    ensure(tenantId: string, scope: string, name: string): NameRow {
+      const found = find(tenantId, scope, name)
+      if (found) return found
+      const row = insert.get({ tenantId, scope, name })!
+      pending.push({ tenantId, row })
+      return row
+    },
+    names(ids: Iterable<number>): Map<number, NameRow> {
+      const out = new Map<number, NameRow>()
+      const missing: number[] = []
+      for (const id of ids) {
+        const row = byId.get(id)
+        if (row) out.set(id, row)
+        else missing.push(id)
+      }
+      if (missing.length > 0) {
+        for (const row of db.select().from(attributeNames).where(inArray(attributeNames.id, missing)).all()) {
+          out.set(row.id, row)
+          if (caching) byId.set(row.id, row)
+        }
+      }
+      return out
+    },
+    begin(outer: boolean) {
+      caching = !outer
+    },
+    end(committed: boolean) {
+      if (committed && caching) for (const { tenantId, row } of pending) remember(tenantId, row)
+      pending = []
+      caching = true
+    },
+  }
+}
+
+export function createInventoryStore(db: Database) {
+  const names = createNameCache(db)
+  let depth = 0
+
+  const deviceById = db
+    .select({ seq: devices.seq, id: devices.id, status: devices.status, tagsEtag: devices.tagsEtag })
+    .from(devices)
+    .where(and(eq(devices.tenantId, p('tenantId')), eq(devices.id, p('id'))))
+    .prepare()
+  const insertDeviceRow = db
+    .insert(devices)
+    .values({ tenantId: p('tenantId'), id: p('id'), status: p('status') })
+    .returning({ seq: devices.seq })
+    .prepare()
+  const attributesOfDevice = db
+    .select({
+      device: attributes.device,
+      attr: attributes.attr,
+      idx: attributes.idx,
+      value: attributes.value,
+      description: attributes.description,
+      timestamp: attributes.timestamp,
+    })
+    .from(attributes)
+    .where(and(eq(attributes.tenantId, p('tenantId')), eq(attributes.device, p('device'))))
+    .prepare()
+  const rowsOfAttribute = db
+    .select({ idx: attributes.idx, value: attributes.value })
+    .from(attributes)
+    .where(
+      and(
+        eq(attributes.tenantId, p('tenantId')),
+        eq(attributes.device, p('device')),
+        eq(attributes.attr, p('attr')),
+      ),
+    )
+    .prepare()
+  const firstValue = db
+    .select({ value: attributes.value })
+    .from(attributes)
+    .where(
+      and(
+        eq(attributes.tenantId, p('tenantId')),
+        eq(attributes.attr, p('attr')),
+        eq(attributes.status, p('status')),
+        isNotNull(attributes.value),
+      ),
+    )
+    .orderBy(attributes.value)
+    .limit(1)
+    .prepare()
+  const nextValue = db
+    .select({ value: attributes.value })
+    .from(attributes)
+    .where(
+      and(
+        eq(attributes.tenantId, p('tenantId')),
+        eq(attributes.attr, p('attr')),
+        eq(attributes.status, p('status')),
+        gt(attributes.value, p('after')),
+      ),
+    )
+    .orderBy(attributes.value)
+    .limit(1)
+    .prepare()
+  const insertRow = db
+    .insert(attributes)
+    .values({
+      tenantId: p('tenantId'),
+      device: p('device'),
+      attr: p('attr'),
+      status: p('status'),
+      idx: p('idx'),
+      value: p('value'),
+      description: p('description'),
+      timestamp: p('timestamp'),
+    })
+    .prepare()
+  const deleteRows = db
+    .delete(attributes)
+    .where(
+      and(
+        eq(attributes.tenantId, p('tenantId')),
+        eq(attributes.device, p('device')),
+        eq(attributes.attr, p('attr')),
+      ),
+    )
+    .returning({ idx: attributes.idx })
+    .prepare()
+  const addCount = db
+    .insert(attributeCounts)
+    .values({ tenantId: p('tenantId'), attr: p('attr'), status: p('status'), devices: p('delta') })
+    .onConflictDoUpdate({
+      target: [attributeCounts.tenantId, attributeCounts.attr, attributeCounts.status],
+      set: { devices: sql`${attributeCounts.devices} + excluded.devices` },
+    })
+    .prepare()
+  const markArrays = db
+    .update(attributeNames)
+    .set({ arrays: true })
+    .where(and(eq(attributeNames.id, p('id')), eq(attributeNames.arrays, false)))
+    .prepare()
+
+  const count = (tenantId: string, attr: number, status: number, delta: number) =>
+    addCount.run({ tenantId, attr, status, delta })
+
+  const attrsOf = (tenantId: string, device: number) =>
+    db
+      .selectDistinct({ attr: attributes.attr })
+      .from(attributes)
+      .where(and(eq(attributes.tenantId, tenantId), eq(attributes.device, device)))
+      .all()
+      .map((row) => row.attr)
+
+  const store = {
+    names,
+
+    /**
+     * Runs `fn` in a transaction (a savepoint when the caller already holds one) and keeps the
+     * name cache honest about what committed.
+     */
+    write<T>(fn: () => T): T {
+      if (depth === 0) names.begin(db.$client.inTransaction)
+      depth++
+      let committed = false
+      try {
+        const result = db.transaction(() => fn())
+        committed = true
+        return result
+      } finally {
+        depth--
+        if (depth === 0) names.end(committed)
+      }
+    },
+
+    findDevice: (tenantId: string, id: string): DeviceRow | undefined => deviceById.get({ tenantId, id }),
+
+    /** A new device row, with its hidden id attribute (which also makes it count in its status). */
+    insertDevice(tenantId: string, id: string, status: number): DeviceRow {
+      const { seq } = insertDeviceRow.get({ tenantId, id, status })!
+      const device = { seq, id, status, tagsEtag: null }
+      const attr = names.ensure(tenantId, DEVICE_ID.scope, DEVICE_ID.name).id
+      store.setAttribute(tenantId, device, attr, [{ idx: null, value: id }])
+      return device
+    },
+
+    deviceAttributes: (tenantId: string, device: number): AttributeRow[] =>
+      attributesOfDevice.all({ tenantId, device }),
+
+    /** One attribute of one device, without loading the rest. */
+    attributeRows: (tenantId: string, device: number, attr: number): ValueRow[] =>
+      rowsOfAttribute.all({ tenantId, device, attr }),
+
+    /** Devices (of any status) that have `value` for `attr`, oldest first. */
+    devicesWithValue(
+      tenantId: string,
+      attr: number,
+      value: string | number,
+    ): { seq: number; status: number }[] {
+      return db
+        .selectDistinct({ seq: attributes.device, status: attributes.status })
+        .from(attributes)
+        .where(
+          and(
+            eq(attributes.tenantId, tenantId),
+            eq(attributes.attr, attr),
+            inArray(attributes.status, [...ALL_STATUS_CODES]),
+            eq(attributes.value, value),
+          ),
+        )
+        .orderBy(attributes.device)
+        .all()
+    },
+
+    /**
+     * The distinct values of `attr` among devices of `statuses`, sorted: one index seek per value
+     * (a group list over a million devices is a dozen seeks, not a million-row scan).
+     */
+    distinctValues(tenantId: string, attr: number, statuses: readonly number[]): (string | number)[] {
+      const seen = new Set<string | number>()
+      for (const status of statuses) {
+        let row = firstValue.get({ tenantId, attr, status })
+        while (row && row.value !== null) {
+          seen.add(row.value)
+          row = nextValue.get({ tenantId, attr, status, after: row.value })
+        }
+      }
+      return [...seen].sort((a, b) =>
+        typeof a !== typeof b ? (typeof a === 'number' ? -1 : 1) : a < b ? -1 : a > b ? 1 : 0,
+      )
+    },
+
+    /** Devices per status that have each attribute (the hidden id attribute: every device). */
+    attributeCounts: (tenantId: string) =>
+      db
+        .select({
+          attr: attributeCounts.attr,
+          status: attributeCounts.status,
+          devices: attributeCounts.devices,
+        })
+        .from(attributeCounts)
+        .where(and(eq(attributeCounts.tenantId, tenantId), gt(attributeCounts.devices, 0)))
+        .all(),
+
+    /** Replaces one attribute's rows (the device gains it when it had none, and counts). */
+    setAttribute(
+      tenantId: string,
+      device: DeviceRef,
+      attr: number,
+      rows: readonly ValueRow[],
+      extra: { description?: string; timestamp?: number } = {},
+    ): void {
+      const existed = deleteRows.all({ tenantId, device: device.seq, attr }).length > 0
+      for (const row of rows) {
+        insertRow.run({
+          tenantId,
+          device: device.seq,
+          attr,
+          status: device.status,
+          idx: row.idx,
+          value: row.value,
+          description: extra.description ?? null,
+          timestamp: extra.timestamp ?? null,
+        })
+      }
+      if (rows.some((row) => row.idx !== null)) markArrays.run({ id: attr })
+      if (!existed) count(tenantId, attr, device.status, 1)
+    },
+
+    removeAttribute(tenantId: string, device: DeviceRef, attr: number): void {
+      if (deleteRows.all({ tenantId, device: device.seq, attr }).length > 0) {
+        count(tenantId, attr, device.status, -1)
+      }
+    },
+
+    /** Moves a device, its rows and its counts to another status. */
+    setStatus(tenantId: string, device: DeviceRef, status: number): void {
+      if (device.status === status) return
+      for (const attr of attrsOf(tenantId, device.seq)) {
+        count(tenantId, attr, device.status, -1)
+        count(tenantId, attr, status, 1)
+      }
+      db.update(attributes)
+        .set({ status })
+        .where(and(eq(attributes.tenantId, tenantId), eq(attributes.device, device.seq)))
+        .run()
+      db.update(devices).set({ status }).where(eq(devices.seq, device.seq)).run()
+      device.status = status
+    },
+
+    deleteDevice(tenantId: string, device: DeviceRef): void {
+      for (const attr of attrsOf(tenantId, device.seq)) count(tenantId, attr, device.status, -1)
+      db.delete(attributes)
+        .where(and(eq(attributes.tenantId, tenantId), eq(attributes.device, device.seq)))
+        .run()
+      db.delete(devices)
+        .where(and(eq(devices.tenantId, tenantId), eq(devices.seq, device.seq)))
+        .run()
+    },
+
+    setTagsEtag(tenantId: string, device: DeviceRef, etag: string): void {
+      db.update(devices)
+        .set({ tagsEtag: etag })
+        .where(and(eq(devices.tenantId, tenantId), eq(devices.seq, device.seq)))
+        .run()
+    },
+  }
+  return store
+}
+
+export type InventoryStore = ReturnType<typeof createInventoryStore>

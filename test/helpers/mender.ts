@@ -1,0 +1,93 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Subprocess } from 'bun'
+
+/** Where the Debian client 3.4 reads the current artifact name until it has installed one (not configurable). */
+const ARTIFACT_INFO = '/etc/mender/artifact_info'
+const COMMAND_TIMEOUT_MS = 60_000
+const DAEMON_TIMEOUT_MS = 5 * 60_000
+
+/** The installed `mender` client; the e2e tests fail, not skip, without it. */
+export function menderBinary(): string {
+  const binary = Bun.which('mender')
+  if (!binary) throw new Error('the mender client is not installed (Debian package mender-client)')
+  return binary
+}
+
+/**
+ * The artifact name the client reports. It comes from ARTIFACT_INFO, which the Debian package does not
+ * create; it is created here if missing, and kept as found otherwise (other runs may share it).
+ */
+export function ensureArtifactName(name = 'base-art'): string {
+  if (!existsSync(ARTIFACT_INFO)) {
+    mkdirSync('/etc/mender', { recursive: true })
+    try {
+      writeFileSync(ARTIFACT_INFO, `artifact_name=${name}\n`, { flag: 'wx' })
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EEXIST') throw err
+    }
+  }
+  const match = /^artifact_name=(.*)$/m.exec(readFileSync(ARTIFACT_INFO, 'utf8'))
+  if (!match) throw new Error(`${ARTIFACT_INFO} has no artifact_name`)
+  return match[1]!.trim()
+}
+
+/** A mender client with its own configuration and data dir (its key, its token) in a temp dir. */
+export function createMenderClient(serverUrl: string, deviceType = 'test-device') {
+  const binary = menderBinary()
+  const dir = mkdtempSync(join(tmpdir(), 'bender-mender-'))
+  const dataDir = join(dir, 'data')
+  mkdirSync(dataDir)
+  const configFile = join(dir, 'mender.conf')
+  writeFileSync(join(dir, 'device_type'), `device_type=${deviceType}\n`)
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      ServerURL: serverUrl,
+      DeviceTypeFile: join(dir, 'device_type'),
+      UpdatePollIntervalSeconds: 2,
+      InventoryPollIntervalSeconds: 2,
+      RetryPollIntervalSeconds: 2,
+    }),
+  )
+  const args = (command: string[]) => [binary, '-c', configFile, '-d', dataDir, '--no-syslog', ...command]
+  let daemon: Subprocess<'ignore', 'ignore', 'pipe'> | undefined
+  let daemonLog = ''
+
+  return {
+    dir,
+    /** Runs one command to completion (bounded), returning its exit code and output. */
+    async run(...command: string[]) {
+      const child = Bun.spawn(args(command), { stdout: 'pipe', stderr: 'pipe', timeout: COMMAND_TIMEOUT_MS })
+      const [stdout, stderr, exitCode] = await Promise.all([
+        new Response(child.stdout).text(),
+        new Response(child.stderr).text(),
+        child.exited,
+      ])
+      return { exitCode, output: stdout + stderr }
+    },
+    /** Starts the daemon: it authenticates, sends its inventory and polls for updates until stopped. */
+    startDaemon() {
+      daemon = Bun.spawn(args(['daemon']), { stdout: 'ignore', stderr: 'pipe', timeout: DAEMON_TIMEOUT_MS })
+      const reader = daemon.stderr.getReader()
+      const decoder = new TextDecoder()
+      ;(async () => {
+        for (;;) {
+          const { done, value } = await reader.read()
+          if (done) return
+          daemonLog += decoder.decode(value, { stream: true })
+        }
+      })()
+    },
+    /** What the daemon has logged so far. */
+    daemonLog: () => daemonLog,
+    async close() {
+      if (daemon) {
+        daemon.kill()
+        await daemon.exited
+      }
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
