@@ -116,16 +116,31 @@ export type AuthOptions = {
   device: Authenticator<DevicePrincipal>
 }
 
-/** The `user` and `device` macros: routes opt in with `{ user: true }` or `{ device: true }`. */
+/** Where the transform stage leaves the principal for the resolve stage. */
+const PRINCIPAL = Symbol('principal')
+type Carrier = { [PRINCIPAL]?: unknown }
+
+/**
+ * The `user` and `device` macros: routes opt in with `{ user: true }` or `{ device: true }`.
+ * Authentication runs in the transform stage, before body and query validation, so a request
+ * without a valid token is a 401 whatever else is wrong with it (as behind Mender's gateway);
+ * `resolve` then hands the principal to the handler, typed.
+ */
 export function authPlugin(options: AuthOptions, now: () => number) {
   const users = createAuthResolver(options.user, 'ManagementJWT', USER_CACHE_SIZE, now)
   const devices = createAuthResolver(options.device, 'DeviceJWT', DEVICE_CACHE_SIZE, now)
   return new Elysia({ name: 'gateway.auth' }).macro({
     user: {
-      resolve: async ({ request }) => ({ user: await users.resolve(bearerToken(request)) }),
+      async transform(ctx) {
+        ;(ctx as Carrier)[PRINCIPAL] = await users.resolve(bearerToken(ctx.request))
+      },
+      resolve: (ctx) => ({ user: (ctx as Carrier)[PRINCIPAL] as UserPrincipal }),
     },
     device: {
-      resolve: async ({ request }) => ({ device: await devices.resolve(bearerToken(request)) }),
+      async transform(ctx) {
+        ;(ctx as Carrier)[PRINCIPAL] = await devices.resolve(bearerToken(ctx.request))
+      },
+      resolve: (ctx) => ({ device: (ctx as Carrier)[PRINCIPAL] as DevicePrincipal }),
     },
   })
 }

@@ -219,3 +219,16 @@ describe('error handler', () => {
     ).toBe(true)
   })
 })
+
+describe('authentication comes first', () => {
+  test('a request without a valid token is 401 even when its body or query is invalid', async () => {
+    const badBody = await t.call('POST', '/api/management/v1/useradm/users', { body: { email: 42 } })
+    expect(badBody.status).toBe(401)
+    const noBody = await t.call('POST', '/api/management/v1/useradm/settings/tokens')
+    expect(noBody.status).toBe(401)
+    const badQuery = await t.call('GET', '/api/management/v1/useradm/users?created_after=soon')
+    expect(badQuery.status).toBe(401)
+    const withToken = await t.call('GET', '/api/management/v1/useradm/users?created_after=soon', { token })
+    expect(withToken.status).toBe(400)
+  })
+})
