@@ -1,7 +1,7 @@
-import { openapi } from '@elysiajs/openapi'
-import { Elysia } from 'elysia'
+import { type AnyElysia, Elysia } from 'elysia'
 import type { Deps } from './deps.ts'
 import { authPlugin } from './gateway/auth.ts'
+import { apiDocs } from './gateway/docs.ts'
 import { gateway } from './gateway/gateway.ts'
 import { healthRoutes } from './gateway/health.ts'
 import { createRouteIndex } from './gateway/routes.ts'
@@ -18,7 +18,6 @@ import { createInventoryService } from './services/inventory/service.ts'
 import { useradmInternalRoutes } from './services/useradm/routes.internal.ts'
 import { useradmManagementRoutes, useradmManagementV2Routes } from './services/useradm/routes.management.ts'
 import { createUseradmService } from './services/useradm/service.ts'
-import { VERSION } from './version.ts'
 
 export type Services = ReturnType<typeof createServices>
 
@@ -37,22 +36,11 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
     { user: services.useradm.authenticator, device: services.deviceauth.authenticator },
     () => deps.clock.now().getTime(),
   )
+  // The docs route describes the finished app, which does not exist until the chain below ends.
+  let docsTarget: AnyElysia = new Elysia()
   const app = new Elysia()
     .use(gateway(deps.log, routes))
-    .use(
-      openapi({
-        path: '/api/docs',
-        specPath: '/api/docs/json',
-        documentation: {
-          info: {
-            title: 'bender',
-            version: VERSION,
-            description:
-              'A Mender-compatible OTA update server: Mender’s device, management and internal APIs.',
-          },
-        },
-      }),
-    )
+    .use(apiDocs(() => docsTarget))
     .use(useradmManagementRoutes(services.useradm, auth))
     .use(useradmManagementV2Routes(services.useradm, auth))
     .use(useradmInternalRoutes(auth))
@@ -65,6 +53,7 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
   for (const service of ['useradm', 'devauth', 'inventory', 'deployments'])
     app.use(healthRoutes(service, deps.db))
   routes.load(app.routes)
+  docsTarget = app
   return app
 }
 

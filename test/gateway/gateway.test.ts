@@ -152,6 +152,8 @@ describe('health and docs', () => {
     expect(spec.status).toBe(200)
     expect(spec.json.openapi).toStartWith('3.')
     expect(Object.keys(spec.json.paths)).toContain('/api/management/v1/useradm/users/{id}')
+    const create = spec.json.paths['/api/management/v1/useradm/users'].post
+    expect(create.requestBody.content['application/json'].schema.required).toEqual(['email', 'password'])
     const ui = await t.call('GET', '/api/docs')
     expect(ui.status).toBe(200)
     expect(ui.headers.get('content-type')).toContain('text/html')
