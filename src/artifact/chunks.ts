@@ -88,3 +88,24 @@ export class ChunkReader {
       .catch(() => undefined)
   }
 }
+
+/**
+ * A web stream over `chunks` that pulls only when its reader asks (no read-ahead), for APIs that take
+ * a ReadableStream (DecompressionStream, CompressionStream, xz-decompress).
+ */
+export function pullStream(chunks: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
+  const iterator = chunks[Symbol.asyncIterator]()
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const next = await iterator.next()
+        if (next.done) controller.close()
+        else controller.enqueue(next.value)
+      },
+      cancel() {
+        void Promise.resolve(iterator.return?.()).catch(() => undefined)
+      },
+    },
+    { highWaterMark: 0 },
+  )
+}

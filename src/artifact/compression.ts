@@ -1,4 +1,5 @@
 import { XzReadableStream } from 'xz-decompress'
+import { pullStream } from './chunks.ts'
 import { ArtifactError } from './errors.ts'
 
 /** The compressions mender-artifact writes, named by the member's suffix after `.tar`. */
@@ -43,22 +44,16 @@ export async function* decompress(
     return
   }
   let inputError: unknown
-  const chunks = input[Symbol.asyncIterator]()
-  const compressed = new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        try {
-          const next = await chunks.next()
-          if (next.done) controller.close()
-          else controller.enqueue(next.value)
-        } catch (err) {
-          inputError = err
-          throw err
-        }
-      },
-    },
-    // Pull only when the decompressor asks: a read-ahead would race the tar reader for the same bytes.
-    { highWaterMark: 0 },
+  // Pulled only when the decompressor asks: a read-ahead would race the tar reader for the same bytes.
+  const compressed = pullStream(
+    (async function* () {
+      try {
+        yield* input
+      } catch (err) {
+        inputError = err
+        throw err
+      }
+    })(),
   )
   const output = compression === 'xz' ? new XzReadableStream(compressed) : inflate(compressed, compression)
   const reader = output.getReader()
