@@ -164,7 +164,8 @@ function entryType(typeflag: string): TarEntryType {
 }
 
 function parseHeader(block: Uint8Array, label: string): RawHeader {
-  const stored = parseNumber(block, 148, 8, label, 'checksum')
+  const storedText = ascii(block, 148, 8).replace(/^[\0 ]+|[\0 ]+$/g, '')
+  const stored = /^[0-7]{1,7}$/.test(storedText) ? Number.parseInt(storedText, 8) : -1
   let unsigned = 0
   let signed = 0
   for (let i = 0; i < TAR_BLOCK; i++) {
