@@ -65,7 +65,7 @@ const MAX_VERSION_SIZE = 4096
 const MAX_MANIFEST_SIZE = 1024 * 1024
 const MAX_SIGNATURE_SIZE = 64 * 1024
 /** A header holds JSON and state scripts; one that inflates past this is a compression bomb. */
-export const MAX_HEADER_SIZE = 8 * 1024 * 1024
+const MAX_HEADER_SIZE = 8 * 1024 * 1024
 /** mender-artifact's rule for payload file names (Go's `\w` is ASCII, as is JavaScript's). */
 const DATA_FILE_NAME = /^[\w\-.,]+$/
 
