@@ -80,7 +80,7 @@ async function* inflate(
     finished = true
   } catch (err) {
     if (inputError !== undefined) throw inputError
-    throw new ArtifactError(`${label}: invalid ${compression} data (${describe(err)})`)
+    throw new ArtifactError(`${label}: invalid ${compression} data (${explain(err)})`)
   } finally {
     if (!finished) inflater.destroy()
   }
@@ -129,7 +129,7 @@ async function* unxz(input: AsyncIterable<Uint8Array>, label: string): AsyncGene
         result = await reader.read()
       } catch (err) {
         if (inputError !== undefined) throw inputError
-        throw new ArtifactError(`${label}: invalid xz data (${describe(err)})`)
+        throw new ArtifactError(`${label}: invalid xz data (${explain(err)})`)
       }
       if (result.done) break
       yield result.value
@@ -142,7 +142,7 @@ async function* unxz(input: AsyncIterable<Uint8Array>, label: string): AsyncGene
   }
 }
 
-function describe(err: unknown): string {
+function explain(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err)
   const xzCode = /get_next_output failed with error code (\d+)/.exec(message)?.[1]
   if (xzCode !== undefined) return XZ_ERRORS[xzCode] ?? message

@@ -182,7 +182,7 @@ async function readMembers(outer: TarReader): Promise<Omit<ArtifactMeta, 'size'>
     await readData(entry, compression, match[1], payload, manifest)
   }
   manifest.checkAllSeen()
-  return describe(info, signed, header, manifest)
+  return toArtifactMeta(info, signed, header, manifest)
 }
 
 /** The next outer member, which must be `name`. */
@@ -387,7 +387,7 @@ async function readData(
   }
 }
 
-function describe(info: ArtifactInfo, signed: boolean, header: Header, manifest: Manifest) {
+function toArtifactMeta(info: ArtifactInfo, signed: boolean, header: Header, manifest: Manifest) {
   const entries = [...manifest.entries()]
   const updates = header.payloads.map((payload, i): ArtifactUpdate => {
     // Like Mender, list the original payload files; files an augment adds are verified, not listed.
