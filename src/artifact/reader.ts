@@ -52,7 +52,8 @@ export type ArtifactMeta = {
 
 export type ReadArtifactOptions = {
   /**
-   * Receives every chunk of the raw artifact, unchanged and in order, before the parser looks at it;
+   * Receives every chunk of the raw artifact, in order, before the parser looks at it (the reader
+   * never modifies a chunk, so keeping a reference to it for a later write is safe);
    * the next chunk is not pulled until the returned promise settles, so a slow consumer slows the
    * source down rather than letting chunks pile up. Its error aborts the read.
    */
@@ -67,7 +68,7 @@ const MAX_SIGNATURE_SIZE = 64 * 1024
 /** A header holds JSON and state scripts; one that inflates past this is a compression bomb. */
 const MAX_HEADER_SIZE = 8 * 1024 * 1024
 /** mender-artifact's rule for payload file names (Go's `\w` is ASCII, as is JavaScript's). */
-const DATA_FILE_NAME = /^[\w\-.,]+$/
+export const PAYLOAD_FILE_NAME = /^[\w\-.,]+$/
 
 type Payload = {
   type: string | null
@@ -93,8 +94,7 @@ type Header = { info: HeaderInfo; payloads: Payload[] }
  *
  * Hostile input fails with an ArtifactError (400): not a tar, members out of order, a checksum that
  * does not match, a manifest entry missing or a member not listed, an unknown format version, path
- * traversal in any tar, oversized or endless tar headers, and a header that inflates past
- * MAX_HEADER_SIZE.
+ * traversal in any tar, oversized or endless tar headers, and a header that inflates past 8 MiB.
  */
 export async function readArtifact(
   source: AsyncIterable<Uint8Array>,
@@ -124,7 +124,9 @@ export async function readArtifact(
 
 async function readMembers(outer: TarReader): Promise<Omit<ArtifactMeta, 'size'>> {
   const first = await outer.next().catch((err: unknown) => {
-    if (err instanceof ArtifactError) throw new ArtifactError(`not a Mender artifact (${err.message})`)
+    if (err instanceof ArtifactError) {
+      throw new ArtifactError(`not a Mender artifact (${err.message.replace(/^artifact: /, '')})`)
+    }
     throw err
   })
   if (first === null) throw new ArtifactError('not a Mender artifact: the file is empty')
@@ -369,7 +371,7 @@ async function readData(
     const tar = new TarReader(inner)
     for (let file = await tar.next(); file !== null; file = await tar.next()) {
       if (file.type !== 'file') throw new ArtifactError(`${label}: ${file.name} is not a regular file`)
-      if (!DATA_FILE_NAME.test(file.name)) {
+      if (!PAYLOAD_FILE_NAME.test(file.name)) {
         throw new ArtifactError(
           `${label}: payload file name ${file.name} contains forbidden characters; only letters, digits and ".,_-" are allowed`,
         )

@@ -3,6 +3,7 @@ import { basename } from 'node:path'
 import { BadRequestError } from '../gateway/errors.ts'
 import { pullStream } from './chunks.ts'
 import type { Depends, JsonObject, Provides } from './header.ts'
+import { PAYLOAD_FILE_NAME } from './reader.ts'
 import { padding, TAR_BLOCK, TAR_END, tarHeader } from './tar.ts'
 
 /** One file of the payload, read once while the artifact is written. */
@@ -30,7 +31,6 @@ export type ModuleImageSpec = {
   date?: Date
 }
 
-const DATA_FILE_NAME = /^[\w\-.,]+$/
 const HEADER_KEYS = ['artifact_name', 'artifact_group', 'device_type']
 const encoder = new TextEncoder()
 
@@ -124,7 +124,7 @@ function checkSpec(spec: ModuleImageSpec): void {
   if (spec.type === '' || spec.type.includes('/')) throw new BadRequestError('invalid payload type')
   const names = new Set<string>()
   for (const file of spec.files) {
-    if (!DATA_FILE_NAME.test(file.name)) {
+    if (!PAYLOAD_FILE_NAME.test(file.name)) {
       throw new BadRequestError(`payload file name ${file.name}: only letters, digits and ".,_-" are allowed`)
     }
     if (names.has(file.name)) throw new BadRequestError(`payload file ${file.name} is given twice`)

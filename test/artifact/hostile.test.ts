@@ -74,7 +74,7 @@ describe('not an artifact', () => {
     [
       'random bytes',
       crypto.getRandomValues(new Uint8Array(5000)),
-      /^not a Mender artifact \(artifact: not a tar archive/,
+      /^not a Mender artifact \(not a tar archive \(header checksum mismatch\)\)$/,
     ],
     [
       'a JSON file',
@@ -85,7 +85,7 @@ describe('not an artifact', () => {
     [
       'less than one tar block',
       new TextEncoder().encode('hello'),
-      /^not a Mender artifact \(artifact: unexpected end of data\)$/,
+      /^not a Mender artifact \(unexpected end of data\)$/,
     ],
     [
       'a tar of something else',
