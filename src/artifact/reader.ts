@@ -258,22 +258,21 @@ async function readHeaderMembers(tar: TarReader, label: string, version: number)
   const info = parseHeaderInfo(await readSmallEntry(first, MAX_HEADER_SIZE, label), version)
   const payloads: Payload[] = info.payloadTypes.map((type) => ({ type, files: new Map() }))
   let scripts = true
+  const seen = new Set<string>()
   for (let entry = await tar.next(); entry !== null; entry = await tar.next()) {
     if (entry.type === 'directory') continue
     if (entry.type !== 'file') throw new ArtifactError(`${label}: ${entry.name} is not a regular file`)
     // State scripts come first; the server does not keep them, so their bodies are skipped.
     if (scripts && /^scripts\/[^/]+$/.test(entry.name)) continue
     scripts = false
-    const { payload, file } = payloadOf(entry.name, payloads, label)
+    const { payload, file } = payloadOf(entry.name, payloads, label, seen)
     const bytes = await readSmallEntry(entry, MAX_HEADER_SIZE, label)
     if (file === 'type-info') {
       // Format 2 writers put a type-info here that Mender always ignored.
       if (version === 2) continue
-      if (payload.typeInfo) throw new ArtifactError(`${label}: ${entry.name} appears twice`)
       payload.typeInfo = parseTypeInfo(bytes, entry.name)
       checkType(payload.type, payload.typeInfo.type, entry.name)
     } else if (file === 'meta-data') {
-      if (payload.metaData) throw new ArtifactError(`${label}: ${entry.name} appears twice`)
       payload.metaData = parseMetaData(bytes, entry.name)
     } else if (file === 'files') {
       if (version !== 2)
@@ -310,15 +309,16 @@ async function readAugmentMembers(tar: TarReader, label: string, header: Header)
       throw new ArtifactError(`${label}: payload ${i} type ${type} differs from the original ${original}`)
     }
   })
+  const seen = new Set<string>()
   for (let entry = await tar.next(); entry !== null; entry = await tar.next()) {
     if (entry.type === 'directory') continue
     if (entry.type !== 'file') throw new ArtifactError(`${label}: ${entry.name} is not a regular file`)
-    const { payload, file } = payloadOf(entry.name, header.payloads, label)
+    const { payload, file } = payloadOf(entry.name, header.payloads, label, seen)
     const bytes = await readSmallEntry(entry, MAX_HEADER_SIZE, label)
-    if (file === 'type-info' && !payload.augmentTypeInfo) {
+    if (file === 'type-info') {
       payload.augmentTypeInfo = parseTypeInfo(bytes, `${label} ${entry.name}`)
       checkType(payload.type, payload.augmentTypeInfo.type, `${label} ${entry.name}`)
-    } else if (file === 'meta-data' && !payload.augmentMetaData) {
+    } else if (file === 'meta-data') {
       payload.augmentMetaData = parseMetaData(bytes, `${label} ${entry.name}`)
     } else {
       throw new ArtifactError(`${label}: unexpected header file ${entry.name}`)
@@ -326,11 +326,19 @@ async function readAugmentMembers(tar: TarReader, label: string, header: Header)
   }
 }
 
-function payloadOf(name: string, payloads: Payload[], label: string): { payload: Payload; file: string } {
+/** The payload a `headers/NNNN/<file>` member belongs to; each member may appear once. */
+function payloadOf(
+  name: string,
+  payloads: Payload[],
+  label: string,
+  seen: Set<string>,
+): { payload: Payload; file: string } {
   const match = /^headers\/(\d{4})\/(.+)$/.exec(name)
   const payload = payloads[Number(match?.[1])]
   if (!match?.[2]) throw new ArtifactError(`${label}: unexpected member ${name}`)
   if (!payload) throw new ArtifactError(`${label}: ${name} belongs to no payload`)
+  if (seen.has(name)) throw new ArtifactError(`${label}: ${name} appears twice`)
+  seen.add(name)
   return { payload, file: match[2] }
 }
 

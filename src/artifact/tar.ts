@@ -18,7 +18,6 @@ export type TarEntry = {
   name: string
   type: TarEntryType
   size: number
-  mode: number
   /** Modification time in seconds since the epoch (pax times may have a fraction). */
   mtime: number
   /**
@@ -28,7 +27,7 @@ export type TarEntry = {
   body: AsyncIterable<Uint8Array>
 }
 
-type RawHeader = { name: string; typeflag: string; size: number; mode: number; mtime: number }
+type RawHeader = { name: string; typeflag: string; size: number; mtime: number }
 type Overrides = { path?: string; size?: number; mtime?: number }
 
 const utf8 = new TextDecoder()
@@ -96,7 +95,6 @@ export class TarReader {
       name,
       type,
       size,
-      mode: header.mode,
       mtime: overrides.mtime ?? header.mtime,
       body: this.#body(this.#serial),
     }
@@ -185,7 +183,6 @@ function parseHeader(block: Uint8Array, label: string): RawHeader {
   return {
     name,
     typeflag: String.fromCharCode(block[156] ?? 0),
-    mode: parseNumber(block, 100, 8, label, 'mode'),
     size: parseNumber(block, 124, 12, label, 'size'),
     mtime: parseNumber(block, 136, 12, label, 'mtime'),
   }

@@ -436,6 +436,11 @@ describe('header documents', () => {
     ],
     ['type-info twice', { headerMembers: (m) => [...m, m[1]!] }, /type-info appears twice/],
     [
+      'meta-data twice, the first one empty',
+      { payloads: [{ type: 'a', metaData: '' }], headerMembers: (m) => [...m, m[2]!] },
+      /meta-data appears twice/,
+    ],
+    [
       'header-info not first',
       { headerMembers: (m) => [...m.slice(1), m[0]!] },
       /the first member must be header-info/,
@@ -575,4 +580,103 @@ describe('the shared xz decoder survives failures', () => {
     expect((await rejection(bytes)).message).toBe('header.tar.xz: invalid xz data (not in xz format)')
     expect((await readArtifact(chunked(await good(), 5000))).name).toBe('xz-art')
   })
+})
+
+describe('augmented headers', () => {
+  /** The default fixture with a header-augment made of `members` after a header-info of `types`. */
+  function augmented(
+    types: (string | null)[],
+    members: TarMember[],
+    options: FixtureOptions = {},
+  ): Uint8Array {
+    const headerInfo = {
+      payloads: types.map((type) => ({ type })),
+      artifact_provides: { artifact_name: 'x' },
+    }
+    const header = compress(
+      tar([{ name: 'header-info', content: JSON.stringify(headerInfo) }, ...members]),
+      'gzip',
+    )
+    return buildArtifact({
+      ...options,
+      outer: (m) => [
+        m[0]!,
+        m[1]!,
+        { name: 'manifest-augment', content: `${sha256(header)}  header-augment.tar.gz\n` },
+        m[2]!,
+        { name: 'header-augment.tar.gz', content: header },
+        ...m.slice(3),
+      ],
+    })
+  }
+  const typeInfo = (doc: object): TarMember => ({
+    name: 'headers/0000/type-info',
+    content: JSON.stringify(doc),
+  })
+  const metaData = (doc: object): TarMember => ({
+    name: 'headers/0000/meta-data',
+    content: JSON.stringify(doc),
+  })
+  const withMeta = { payloads: [{ type: 'single-file', metaData: { a: { b: 1 } }, files: { 'p.bin': 'p' } }] }
+
+  test('an augment overrides provides, depends and meta-data of its payload', async () => {
+    const meta = await readArtifact(
+      chunked(
+        augmented(
+          ['single-file'],
+          [
+            typeInfo({
+              type: 'single-file',
+              artifact_provides: { k: 'v' },
+              artifact_depends: { d: 'x' },
+              clears_artifact_provides: ['k'],
+            }),
+            metaData({ a: { c: 2 } }),
+          ],
+          withMeta,
+        ),
+        999,
+      ),
+    )
+    expect(meta.artifact_provides).toEqual({ artifact_name: 'fixture-1', k: 'v' })
+    expect(meta.artifact_depends).toEqual({ device_type: ['dev-a'], d: 'x' })
+    expect(meta.clears_artifact_provides).toEqual(['k'])
+    expect(meta.updates[0]?.metadata).toEqual({ a: { b: 1, c: 2 } })
+  })
+
+  const cases: [string, () => Uint8Array, RegExp][] = [
+    [
+      'another payload type',
+      () => augmented(['other'], [typeInfo({ type: 'other' })]),
+      /type other differs from the original single-file/,
+    ],
+    [
+      'more payloads than the header',
+      () => augmented(['single-file', 'single-file'], []),
+      /more payloads than the header declares/,
+    ],
+    [
+      'an empty payload',
+      () => augmented(['x'], [], { payloads: [{ type: null }] }),
+      /an empty payload cannot be augmented/,
+    ],
+    [
+      'an object replaced by a scalar',
+      () => augmented(['single-file'], [metaData({ a: 1 })], withMeta),
+      /type conflict at a/,
+    ],
+    [
+      'a state script',
+      () => augmented(['single-file'], [{ name: 'scripts/ArtifactInstall_Enter_00', content: '' }]),
+      /unexpected member scripts/,
+    ],
+    [
+      'an unknown file',
+      () => augmented(['single-file'], [{ name: 'headers/0000/files', content: '{}' }]),
+      /unexpected header file headers\/0000\/files/,
+    ],
+  ]
+  for (const [what, build, message] of cases) {
+    test(what, async () => expect((await rejection(build())).message).toMatch(message))
+  }
 })
