@@ -265,7 +265,7 @@ function ascii(bytes: Uint8Array, offset: number, length: number): string {
   return String.fromCharCode(...bytes.subarray(offset, offset + length))
 }
 
-export type TarHeaderFields = { name: string; size: number; mtime: number; mode?: number }
+export type TarHeaderFields = { name: string; size: number; mtime: number }
 
 /**
  * The header block(s) of one regular-file member: a ustar block, preceded by a pax record when the
@@ -294,7 +294,7 @@ function paxRecord(key: string, value: string): Uint8Array {
 function ustarBlock(name: Uint8Array, typeflag: string, fields: TarHeaderFields): Uint8Array {
   const block = new Uint8Array(TAR_BLOCK)
   block.set(name, 0)
-  writeOctal(block, 100, 8, fields.mode ?? 0o644)
+  writeOctal(block, 100, 8, 0o644)
   writeOctal(block, 108, 8, 0)
   writeOctal(block, 116, 8, 0)
   if (fields.size <= MAX_OCTAL_SIZE) writeOctal(block, 124, 12, fields.size)
