@@ -1,0 +1,152 @@
+import type { Writable } from 'node:stream'
+import { createGunzip, createZstdDecompress } from 'node:zlib'
+import { XzReadableStream } from 'xz-decompress'
+import { pullStream } from './chunks.ts'
+import { ArtifactError } from './errors.ts'
+
+/** The compressions mender-artifact writes, named by the member's suffix after `.tar`. */
+export type Compression = 'none' | 'gzip' | 'xz' | 'zstd'
+
+/** xz-embedded's status codes, which xz-decompress reports only as numbers. */
+const XZ_ERRORS: Record<string, string> = {
+  '2': 'unsupported integrity check',
+  '4': 'needs a dictionary larger than 64 MiB',
+  '5': 'not in xz format',
+  '6': 'unsupported xz options',
+  '7': 'corrupt data',
+  '8': 'truncated or followed by garbage',
+}
+
+/** Output chunk size of the zlib inflaters: large chunks keep per-chunk overhead low. */
+const INFLATE_CHUNK = 256 * 1024
+
+const BY_SUFFIX: Record<string, Compression> = { '': 'none', '.gz': 'gzip', '.xz': 'xz', '.zst': 'zstd' }
+
+/** The compression of a member named `<base>.tar[.gz|.xz|.zst]`, or undefined when the name is another. */
+export function compressionOf(name: string, base: string): Compression | undefined {
+  if (!name.startsWith(`${base}.tar`)) return undefined
+  return BY_SUFFIX[name.slice(base.length + 4)]
+}
+
+/**
+ * The decompressed bytes of `input`, produced as the consumer pulls them, so memory stays at a few
+ * chunks whatever the payload size. An error of `input` itself (a truncated artifact) comes out
+ * unchanged; a damaged compressed stream becomes an ArtifactError naming `label`.
+ */
+export function decompress(
+  input: AsyncIterable<Uint8Array>,
+  compression: Compression,
+  label: string,
+): AsyncIterable<Uint8Array> {
+  if (compression === 'none') return input
+  if (compression === 'xz') return unxz(input, label)
+  return inflate(input, compression, label)
+}
+
+/**
+ * gzip and zstd through node:zlib's native streams. Bun's DecompressionStream is as fast but, in a
+ * measurement over a 1.25 GB payload, held about twice the memory (65 MB against 38 MB).
+ */
+async function* inflate(
+  input: AsyncIterable<Uint8Array>,
+  compression: 'gzip' | 'zstd',
+  label: string,
+): AsyncGenerator<Uint8Array> {
+  const options = { chunkSize: INFLATE_CHUNK }
+  const inflater = compression === 'gzip' ? createGunzip(options) : createZstdDecompress(options)
+  let inputError: unknown
+  // Fed at the inflater's pace: `write` returning false means its buffer is full. Only the input's own
+  // errors are caught here; the inflater's reach the loop below.
+  const feeding = (async () => {
+    const chunks = input[Symbol.asyncIterator]()
+    for (;;) {
+      let next: IteratorResult<Uint8Array>
+      try {
+        next = await chunks.next()
+      } catch (err) {
+        inputError = err
+        inflater.destroy(err instanceof Error ? err : undefined)
+        return
+      }
+      if (inflater.destroyed) return
+      if (next.done) break
+      if (!inflater.write(next.value)) await drained(inflater)
+    }
+    inflater.end()
+  })()
+  let finished = false
+  try {
+    for await (const chunk of inflater as AsyncIterable<Uint8Array>) yield chunk
+    finished = true
+  } catch (err) {
+    if (inputError !== undefined) throw inputError
+    throw new ArtifactError(`${label}: invalid ${compression} data (${explain(err)})`)
+  } finally {
+    if (!finished) inflater.destroy()
+  }
+  // The inflater ends only after its input has, so feeding is over.
+  await feeding
+  if (inputError !== undefined) throw inputError
+}
+
+/** Resolves when a writable can take more, or will never take any. */
+function drained(stream: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done)
+      stream.off('close', done)
+      resolve()
+    }
+    stream.on('drain', done)
+    stream.on('close', done)
+  })
+}
+
+/**
+ * xz through `xz-decompress`: xz-embedded compiled to WebAssembly and inlined in the package, so it
+ * runs in a `bun build --compile` binary where a native addon would not. It caps the LZMA2
+ * dictionary at 64 MiB (what mender-artifact writes), so a hostile stream cannot make it allocate more.
+ */
+async function* unxz(input: AsyncIterable<Uint8Array>, label: string): AsyncGenerator<Uint8Array> {
+  let inputError: unknown
+  // Pulled only when the decoder asks: a read-ahead would race the tar reader for the same bytes.
+  const compressed = pullStream(
+    (async function* () {
+      try {
+        yield* input
+      } catch (err) {
+        inputError = err
+        throw err
+      }
+    })(),
+  )
+  const reader = new XzReadableStream(compressed).getReader()
+  let finished = false
+  try {
+    for (;;) {
+      let result: Awaited<ReturnType<typeof reader.read>>
+      try {
+        result = await reader.read()
+      } catch (err) {
+        if (inputError !== undefined) throw inputError
+        throw new ArtifactError(`${label}: invalid xz data (${explain(err)})`)
+      }
+      if (result.done) break
+      yield result.value
+    }
+    finished = true
+  } finally {
+    // Stopping early must cancel: the decoder is one shared WebAssembly instance, released only when
+    // its stream ends or is cancelled.
+    if (!finished) reader.cancel().catch(() => undefined)
+  }
+}
+
+function explain(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err)
+  const xzCode = /get_next_output failed with error code (\d+)/.exec(message)?.[1]
+  if (xzCode !== undefined) return XZ_ERRORS[xzCode] ?? message
+  // xz-decompress dereferences a missing chunk when its input ends before the first byte.
+  if (err instanceof TypeError) return 'truncated'
+  return message
+}
