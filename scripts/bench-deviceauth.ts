@@ -22,7 +22,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { createApp, createServices } from '../src/app.ts'
+import { createApp, createServices, stopServices } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
 import { buildDeps } from '../src/deps.ts'
 import { startServer } from '../src/server.ts'
@@ -128,7 +128,7 @@ async function main() {
   })
   const deps = await buildDeps(config)
   const services = createServices(deps)
-  const running = await startServer(deps, createApp(deps, services), () => services.inventory.stop())
+  const running = await startServer(deps, createApp(deps, services), () => stopServices(services))
   try {
     const devices = await prepareDevices(services, Number(values.devices))
     const base = `http://127.0.0.1:${running.api.port}`

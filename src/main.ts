@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 import { parseArgs } from 'node:util'
-import { createApp, createServices } from './app.ts'
+import { createApp, createServices, stopServices } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { buildDeps, closeDeps, type Deps } from './deps.ts'
 import { ApiError } from './gateway/errors.ts'
@@ -43,7 +43,7 @@ async function ensureFirstUser(deps: Deps, useradm: UseradmService): Promise<voi
 async function serve(deps: Deps): Promise<void> {
   const services = createServices(deps)
   await ensureFirstUser(deps, services.useradm)
-  const running = await startServer(deps, createApp(deps, services), () => services.inventory.stop())
+  const running = await startServer(deps, createApp(deps, services), () => stopServices(services))
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       deps.log.info('stopping', { signal })

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { stopServices } from '../../src/app.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
 import { authenticate, findDevice, TestDevice } from '../helpers/device.ts'
 
@@ -113,17 +114,48 @@ describe('a token stops working at once (even while cached) when', () => {
 })
 
 describe('check-in time', () => {
-  test('is set when the device authenticates and moves on with its requests, at most once a minute', async () => {
+  const inventoryCheckIn = async (id: string) =>
+    (
+      await t.call('GET', `/api/management/v1/inventory/devices/${id}`, { token: admin })
+    ).json.attributes.find(
+      (a: { scope: string; name: string }) => a.scope === 'system' && a.name === 'check_in_time',
+    )?.value
+
+  test('is set when the device authenticates; its requests move it (here and in inventory) once the buffer is written', async () => {
     const { id, token } = await deviceWithToken()
     const checkIn = async () =>
       (await t.call('GET', `${MGMT}/devices/${id}`, { token: admin })).json.check_in_time
-    const first = await checkIn()
-    expect(first).toBe(t.clock.now().toISOString())
+    const authenticated = t.clock.now().toISOString()
+    expect(await checkIn()).toBe(authenticated)
     t.clock.advance(30)
     await verify(token)
-    expect(await checkIn()).toBe(first)
-    t.clock.advance(31)
+    t.clock.advance(30)
     await verify(token)
+    // Buffered in memory, not written by the request itself.
+    expect(await checkIn()).toBe(authenticated)
+    t.services.deviceauth.flushCheckIns()
+    // The latest request wins.
     expect(await checkIn()).toBe(t.clock.now().toISOString())
+    expect(await inventoryCheckIn(id)).toBe(t.clock.now().toISOString())
+  })
+
+  test('what is still buffered is written when the services stop', async () => {
+    const stopped = await createTestApp({ BENDER_DEVICE_TOKEN_TTL: '3600' })
+    const saved = t
+    t = stopped
+    try {
+      admin = (await loginAs(t)).token
+      const { id, token } = await deviceWithToken()
+      t.clock.advance(45)
+      await verify(token)
+      stopServices(t.services)
+      expect((await t.call('GET', `${MGMT}/devices/${id}`, { token: admin })).json.check_in_time).toBe(
+        t.clock.now().toISOString(),
+      )
+    } finally {
+      t = saved
+      admin = (await loginAs(t)).token
+      stopped.close()
+    }
   })
 })

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createApp, createServices } from '../../src/app.ts'
+import { createApp, createServices, stopServices } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import { buildDeps, type Clock, closeDeps } from '../../src/deps.ts'
 import { createLogger } from '../../src/log.ts'
@@ -79,7 +79,7 @@ export async function createTestApp(env: Record<string, string> = {}) {
     logLines,
     call,
     close() {
-      services.inventory.stop()
+      stopServices(services)
       closeDeps(deps)
       rmSync(dir, { recursive: true, force: true })
     },

@@ -3,6 +3,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Subprocess } from 'bun'
+import { stopServices } from '../../src/app.ts'
 import { startServer } from '../../src/server.ts'
 import { createTestApp } from './app.ts'
 
@@ -134,7 +135,7 @@ export async function startTestServer(env: Record<string, string> = {}) {
       ...env,
     })
     try {
-      const running = await startServer(t.deps, t.app, () => t.services.inventory.stop())
+      const running = await startServer(t.deps, t.app, () => stopServices(t.services))
       return {
         ...t,
         url: `http://127.0.0.1:${running.api.port}`,

@@ -144,22 +144,20 @@ describe('for deployments', () => {
     expect(t.services.inventory.listAcceptedDeviceIds('other-tenant')).toEqual([])
   })
 
-  test('check-ins wait in memory and are written by a flush, the latest one winning', () => {
+  test('writeCheckIns sets system/check_in_time, later batches overwriting it; unknown devices are skipped', () => {
     addDevice(t, 'dev-1')
     addDevice(t, 'dev-2')
     const first = new Date('2025-01-01T10:00:00.000Z')
     const later = new Date('2025-01-01T10:00:30.000Z')
-    t.services.inventory.recordCheckIn('', 'dev-1', first)
-    t.services.inventory.recordCheckIn('', 'dev-1', later)
-    t.services.inventory.recordCheckIn('', 'unknown-device', first)
-    expect(scopeOf(get('dev-1'), 'system').check_in_time).toBeUndefined()
-    t.services.inventory.flushCheckIns()
-    expect(scopeOf(get('dev-1'), 'system').check_in_time).toBe(later.toISOString())
+    t.services.inventory.writeCheckIns([
+      { tenantId: '', deviceId: 'dev-1', at: first },
+      { tenantId: '', deviceId: 'unknown-device', at: first },
+    ])
+    expect(scopeOf(get('dev-1'), 'system').check_in_time).toBe(first.toISOString())
     expect(scopeOf(get('dev-2'), 'system').check_in_time).toBeUndefined()
     expect(() => get('unknown-device')).toThrow('device not found')
-    t.services.inventory.recordCheckIn('', 'dev-2')
-    t.services.inventory.stop()
-    expect(scopeOf(get('dev-2'), 'system').check_in_time).toBe(t.clock.now().toISOString())
+    t.services.inventory.writeCheckIns([{ tenantId: '', deviceId: 'dev-1', at: later }])
+    expect(scopeOf(get('dev-1'), 'system').check_in_time).toBe(later.toISOString())
     expectCountsConsistent(t)
   })
 })

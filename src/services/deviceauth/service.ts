@@ -9,6 +9,7 @@ import {
 import { type Paging, pageOffset } from '../../gateway/paging.ts'
 import type { Claims } from '../../tokens.ts'
 import type { InventoryService } from '../inventory/service.ts'
+import { type CheckIn, createCheckInBuffer } from './checkins.ts'
 import { type IdentityData, identityHash } from './identity.ts'
 import type { ApiDevice, DeviceStatus } from './model.ts'
 import {
@@ -31,8 +32,8 @@ const DEVICE_ADDONS = [
 ]
 /** Go's zero time.Time as Unix seconds: Mender's device tokens carry it as `nbf`. */
 const ZERO_TIME_UNIX = -62135596800
-/** A device's check-in time is written at most this often (each write is a row update). */
-const CHECK_IN_RESOLUTION_MS = 60_000
+/** How long a check-in may wait in memory before it is written. */
+const CHECK_IN_FLUSH_MS = 5000
 
 /**
  * What deviceauth needs from inventory: the `identity` scope of each device, including its status.
@@ -40,7 +41,7 @@ const CHECK_IN_RESOLUTION_MS = 60_000
  */
 export type DeviceauthInventory = Pick<
   InventoryService,
-  'upsertIdentity' | 'setIdentityStatus' | 'removeDevice'
+  'upsertIdentity' | 'setIdentityStatus' | 'removeDevice' | 'writeCheckIns'
 >
 
 /**
@@ -79,8 +80,18 @@ export function createDeviceauthService(
   services: { inventory: DeviceauthInventory; deployments?: DeviceauthDeployments },
 ) {
   const store = createDeviceauthStore(deps.db)
-  const { clock, ids, tokens, config } = deps
+  const { clock, ids, tokens, config, log } = deps
   const { inventory, deployments } = services
+
+  /** One batch of check-ins: the device's `check_in_time` here and `system/check_in_time` in inventory. */
+  function writeCheckIns(batch: CheckIn[]): void {
+    store.transaction(() => {
+      for (const { tenantId, deviceId, at } of batch) store.setDeviceCheckIn(tenantId, deviceId, at)
+      inventory.writeCheckIns(batch)
+    })
+  }
+  const checkIns = createCheckInBuffer(writeCheckIns, CHECK_IN_FLUSH_MS)
+  checkIns.start((err) => log.error('writing device check-ins failed; will retry', { err }))
 
   function canAcceptDevice(tenantId: string): boolean {
     return config.maxDevices === 0 || store.countDevices(tenantId, 'accepted') < config.maxDevices
@@ -114,9 +125,10 @@ export function createDeviceauthService(
       deviceId: device.id,
       expiresTs: new Date(exp * 1000),
       createdTs: now,
-      checkInTs: now,
     })
+    // Inside this write transaction anyway; inventory's copy follows with the next flush.
     store.setDeviceCheckIn(device.tenantId, device.id, now)
+    checkIns.record(device.tenantId, device.id, now)
     return {
       jti: authSet.id,
       sub: device.id,
@@ -228,20 +240,27 @@ export function createDeviceauthService(
     isLive(principal) {
       const row = store.findTokenById(principal.tenantId, principal.authSetId)
       if (!row || row.deviceId !== principal.deviceId) return false
-      const now = clock.now()
-      if (now.getTime() - row.checkInTs.getTime() >= CHECK_IN_RESOLUTION_MS) {
-        store.transaction(() => {
-          store.setDeviceCheckIn(principal.tenantId, principal.deviceId, now)
-          store.setTokenCheckIn(principal.tenantId, principal.authSetId, now)
-        })
-      }
+      checkIns.record(principal.tenantId, principal.deviceId, clock.now())
       return true
     },
   }
 
   return {
-    /** The `device` guard: signature and claims once per token (then cached), the token row on every request. */
+    /**
+     * The `device` guard: signature and claims once per token (then cached), the token row on every
+     * request; each live request is a check-in, buffered and written by the periodic flush.
+     */
     authenticator,
+
+    /** Writes every buffered check-in now (deviceauth's and inventory's copies). */
+    flushCheckIns(): void {
+      checkIns.flush()
+    },
+
+    /** Stops the periodic flush and writes what is still buffered; call before closing the database. */
+    stop(): void {
+      checkIns.stop()
+    },
 
     /**
      * A device's auth request (`body` is the exact request bytes, `signature` its X-MEN-Signature).

@@ -36,30 +36,23 @@ export function createDeviceauthStore(db: Database) {
       deviceId: ph('deviceId'),
       expiresTs: ph('expiresTs'),
       createdTs: ph('createdTs'),
-      checkInTs: ph('checkInTs'),
     })
     .onConflictDoUpdate({
       target: deviceTokens.id,
       set: {
         expiresTs: sql`excluded.expires_ts`,
         createdTs: sql`excluded.created_ts`,
-        checkInTs: sql`excluded.check_in_ts`,
       },
     })
     .prepare()
   const tokenById = db
-    .select({ deviceId: deviceTokens.deviceId, checkInTs: deviceTokens.checkInTs })
+    .select({ deviceId: deviceTokens.deviceId })
     .from(deviceTokens)
-    .where(and(eq(deviceTokens.id, ph('id')), eq(deviceTokens.tenantId, ph('tenantId'))))
-    .prepare()
-  const touchToken = db
-    .update(deviceTokens)
-    // Inside sql`` the placeholder skips the column's Date encoding: callers pass Unix milliseconds.
-    .set({ checkInTs: sql`${ph('at')}` })
     .where(and(eq(deviceTokens.id, ph('id')), eq(deviceTokens.tenantId, ph('tenantId'))))
     .prepare()
   const touchDevice = db
     .update(devices)
+    // Inside sql`` the placeholder skips the column's Date encoding: callers pass Unix milliseconds.
     .set({ checkInTs: sql`${ph('at')}` })
     .where(and(eq(devices.id, ph('id')), eq(devices.tenantId, ph('tenantId'))))
     .prepare()
@@ -211,10 +204,6 @@ export function createDeviceauthStore(db: Database) {
     /** When an accepted device last authenticated or made an authenticated request. */
     setDeviceCheckIn: (tenantId: string, deviceId: string, at: Date): void => {
       touchDevice.run({ id: deviceId, tenantId, at: at.getTime() })
-    },
-
-    setTokenCheckIn: (tenantId: string, id: string, at: Date): void => {
-      touchToken.run({ id, tenantId, at: at.getTime() })
     },
   }
 }

@@ -57,6 +57,4 @@ export const deviceTokens = sqliteTable('deviceauth_tokens', {
   deviceId: text().notNull(),
   expiresTs: integer({ mode: 'timestamp_ms' }).notNull(),
   createdTs: integer({ mode: 'timestamp_ms' }).notNull(),
-  /** When the device's check-in time was last written for this token (throttles those writes). */
-  checkInTs: integer({ mode: 'timestamp_ms' }).notNull(),
 })

@@ -1,7 +1,6 @@
 import { and, eq } from 'drizzle-orm'
 import type { Deps } from '../../deps.ts'
 import { BadRequestError, NotFoundError } from '../../gateway/errors.ts'
-import { type CheckIn, createCheckInBuffer } from './checkins.ts'
 import { createDeviceWriter } from './device-writer.ts'
 import { type Device, MAX_INVENTORY_ATTRIBUTES, STATUS_CODES, statusCode } from './model.ts'
 import { renderDevices } from './render.ts'
@@ -11,9 +10,6 @@ import { createInventorySearch } from './service.search.ts'
 import { createInventoryStore } from './store.ts'
 import { attributes, devices } from './tables.ts'
 import { type AttributeInput, checkAttributes, identityValue } from './values.ts'
-
-/** How long a check-in may wait in memory before it is written. */
-const CHECK_IN_FLUSH_MS = 5000
 
 const tooManyAttributes = () =>
   new BadRequestError(`too many inventory attributes: a device may have at most ${MAX_INVENTORY_ATTRIBUTES}`)
@@ -28,7 +24,7 @@ const sameDay = (iso: unknown, now: Date) =>
   typeof iso === 'string' && iso.slice(0, 10) === now.toISOString().slice(0, 10)
 
 export function createInventoryService(deps: Deps) {
-  const { db, clock, log } = deps
+  const { db, clock } = deps
   const store = createInventoryStore(db)
   const writer = createDeviceWriter(store)
 
@@ -40,19 +36,6 @@ export function createInventoryService(deps: Deps) {
       writer.apply(tenantId, loaded, 'identity', inputs)
     })
   }
-
-  function writeCheckIns(batch: CheckIn[]): void {
-    store.write(() => {
-      for (const { tenantId, deviceId, at } of batch) {
-        const device = store.findDevice(tenantId, deviceId)
-        if (!device) continue
-        const attr = store.names.ensure(tenantId, 'system', 'check_in_time')
-        store.setAttribute(tenantId, device, attr.id, [{ idx: null, value: at.toISOString() }])
-      }
-    })
-  }
-  const checkIns = createCheckInBuffer(writeCheckIns, CHECK_IN_FLUSH_MS)
-  checkIns.start((err) => log.error('writing device check-ins failed; will retry', { err }))
 
   // Started on the first search, so a CLI command or a test that never searches spawns no thread.
   let searcher: Searcher | undefined
@@ -131,16 +114,19 @@ export function createInventoryService(deps: Deps) {
     },
 
     /**
-     * Note that the device checked in now (or at `at`): cheap, for the polling hot path. Written to
-     * `system/check_in_time` within a few seconds, and on stop.
+     * Writes a batch of check-ins to `system/check_in_time`; devices inventory does not know are
+     * skipped. Deviceauth buffers check-ins off the request path and calls this inside the
+     * transaction that writes its own copy.
      */
-    recordCheckIn(tenantId: string, deviceId: string, at: Date = clock.now()): void {
-      checkIns.record(tenantId, deviceId, at)
-    },
-
-    /** Writes every pending check-in now. */
-    flushCheckIns(): void {
-      checkIns.flush()
+    writeCheckIns(checkIns: readonly { tenantId: string; deviceId: string; at: Date }[]): void {
+      store.write(() => {
+        for (const { tenantId, deviceId, at } of checkIns) {
+          const device = store.findDevice(tenantId, deviceId)
+          if (!device) continue
+          const attr = store.names.ensure(tenantId, 'system', 'check_in_time')
+          store.setAttribute(tenantId, device, attr.id, [{ idx: null, value: at.toISOString() }])
+        }
+      })
     },
 
     // --- the device API ---
@@ -194,9 +180,8 @@ export function createInventoryService(deps: Deps) {
       })
     },
 
-    /** Flushes pending check-ins and stops background work; call before closing the database. */
+    /** Stops background work; call before closing the database. */
     stop(): void {
-      checkIns.stop()
       searcher?.stop()
     },
   }

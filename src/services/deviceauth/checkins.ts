@@ -5,10 +5,10 @@ export type CheckIn = { tenantId: string; deviceId: string; at: Date }
 const CHUNK = 500
 
 /**
- * `system/check_in_time` is touched on every device poll, the hottest path there is, so it is not
+ * A device's check-in time moves on every device request, the hottest path there is, so it is not
  * written there: the latest time per device waits in memory and is written in batches every
- * `intervalMs` (and on stop). A poll costs a map write; a fleet of a million devices polling every
- * 30 minutes costs one small transaction per batch instead of 550 single writes a second.
+ * `intervalMs` (and on stop). A request costs a map write; a fleet of a million devices polling
+ * every 30 minutes costs one small transaction per batch instead of 550 single writes a second.
  * Reads see a check-in at most one interval late.
  */
 export function createCheckInBuffer(write: (batch: CheckIn[]) => void, intervalMs: number) {

@@ -1,0 +1,1 @@
+ALTER TABLE `deviceauth_tokens` DROP COLUMN `check_in_ts`;
