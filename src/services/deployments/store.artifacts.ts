@@ -1,0 +1,215 @@
+import { and, asc, count, desc, eq, inArray, type SQL, sql, sum } from 'drizzle-orm'
+import type { AnySQLiteColumn } from 'drizzle-orm/sqlite-core'
+import type { Database } from '../../../db/client.ts'
+import { type DependsCombination, decodeCombination, encodeCombination } from './depends.ts'
+import { artifactDepends, artifacts, releases } from './tables.artifacts.ts'
+
+export type ArtifactRow = typeof artifacts.$inferSelect
+
+type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]
+
+/**
+ * Where an artifact's file is in the blob store: its id, under the tenant's prefix in a
+ * multi-tenant store (as in Mender).
+ */
+export function artifactBlobKey(tenantId: string, artifactId: string): string {
+  return tenantId === '' ? artifactId : `${tenantId}/${artifactId}`
+}
+
+/** A text match: the value contains the text (case-insensitive), equals it, or starts with it (case-insensitive). */
+export type TextMatch = { contains: string } | { equals: string } | { startsWith: string }
+
+export type ArtifactFilter = {
+  name?: TextMatch
+  /** Any of these names exactly. */
+  names?: string[]
+  description?: TextMatch
+  /** Matched against each compatible device type. */
+  deviceType?: TextMatch
+}
+
+export type ArtifactSort = { by: 'name' | 'modified'; order: 'asc' | 'desc' }
+
+export type InsertResult = { inserted: true } | { inserted: false; conflict: Record<string, string> }
+
+function textCondition(column: SQL | AnySQLiteColumn, match: TextMatch): SQL {
+  if ('equals' in match) return sql`${column} = ${match.equals}`
+  if ('contains' in match) return sql`instr(lower(${column}), lower(${match.contains})) > 0`
+  return sql`instr(lower(${column}), lower(${match.startsWith})) = 1`
+}
+
+function filterConditions(tenantId: string, filter: ArtifactFilter): SQL[] {
+  const where: SQL[] = [eq(artifacts.tenantId, tenantId)]
+  if (filter.names) where.push(inArray(artifacts.name, filter.names))
+  if (filter.name) where.push(textCondition(artifacts.name, filter.name))
+  if (filter.description) where.push(textCondition(artifacts.description, filter.description))
+  if (filter.deviceType) {
+    const matches = textCondition(sql`value`, filter.deviceType)
+    where.push(sql`exists (select 1 from json_each(${artifacts.deviceTypes}) where ${matches})`)
+  }
+  return where
+}
+
+export function createArtifactsStore(db: Database) {
+  const ph = sql.placeholder
+  // Prepared once: deployments look artifacts up by name whenever a device asks for an update.
+  const byName = db
+    .select()
+    .from(artifacts)
+    .where(and(eq(artifacts.tenantId, ph('tenantId')), eq(artifacts.name, ph('name'))))
+    .orderBy(asc(artifacts.modified), asc(artifacts.id))
+    .prepare()
+  const byId = db
+    .select()
+    .from(artifacts)
+    .where(and(eq(artifacts.tenantId, ph('tenantId')), eq(artifacts.id, ph('id'))))
+    .prepare()
+
+  /** The release's artifacts changed: bump it, or drop it when it has none left (tags and notes go too). */
+  function touchRelease(tx: Transaction, tenantId: string, name: string, at: Date) {
+    const left = tx
+      .select({ id: artifacts.id })
+      .from(artifacts)
+      .where(and(eq(artifacts.tenantId, tenantId), eq(artifacts.name, name)))
+      .limit(1)
+      .get()
+    if (!left) {
+      tx.delete(releases)
+        .where(and(eq(releases.tenantId, tenantId), eq(releases.name, name)))
+        .run()
+      return
+    }
+    tx.insert(releases)
+      .values({ tenantId, name, modified: at, tags: [], notes: '' })
+      .onConflictDoUpdate({ target: [releases.tenantId, releases.name], set: { modified: at } })
+      .run()
+  }
+
+  return {
+    /** Every artifact with this name (a release), oldest first. */
+    findArtifactsByName: (tenantId: string, name: string): ArtifactRow[] => byName.all({ tenantId, name }),
+
+    findArtifactById: (tenantId: string, id: string): ArtifactRow | undefined => byId.get({ tenantId, id }),
+
+    /**
+     * Records an artifact and creates or bumps its release, unless another artifact of the same
+     * name already claims one of its depends combinations: then nothing is written and the
+     * combination is returned.
+     */
+    insertArtifact(row: ArtifactRow, combinations: DependsCombination[]): InsertResult {
+      const encoded = combinations.map(encodeCombination)
+      return db.transaction((tx): InsertResult => {
+        const taken = tx
+          .select({ combination: artifactDepends.combination })
+          .from(artifactDepends)
+          .where(
+            and(
+              eq(artifactDepends.tenantId, row.tenantId),
+              eq(artifactDepends.name, row.name),
+              inArray(artifactDepends.combination, encoded),
+            ),
+          )
+          .limit(1)
+          .get()
+        if (taken) return { inserted: false, conflict: decodeCombination(taken.combination) }
+        tx.insert(artifacts).values(row).run()
+        if (encoded.length > 0) {
+          tx.insert(artifactDepends)
+            .values(
+              encoded.map((combination) => ({
+                tenantId: row.tenantId,
+                name: row.name,
+                combination,
+                artifactId: row.id,
+              })),
+            )
+            .run()
+        }
+        touchRelease(tx, row.tenantId, row.name, row.modified)
+        return { inserted: true }
+      })
+    },
+
+    /** Sets the description; false when there is no such artifact. */
+    updateDescription(tenantId: string, id: string, description: string, at: Date): boolean {
+      return db.transaction((tx) => {
+        const row = tx
+          .update(artifacts)
+          .set({ description, modified: at })
+          .where(and(eq(artifacts.tenantId, tenantId), eq(artifacts.id, id)))
+          .returning({ name: artifacts.name })
+          .get()
+        if (!row) return false
+        touchRelease(tx, tenantId, row.name, at)
+        return true
+      })
+    },
+
+    /** Deletes the artifact (its depends combinations go with it) and updates its release. */
+    deleteArtifact(tenantId: string, id: string, at: Date): ArtifactRow | undefined {
+      return db.transaction((tx) => {
+        const row = tx
+          .delete(artifacts)
+          .where(and(eq(artifacts.tenantId, tenantId), eq(artifacts.id, id)))
+          .returning()
+          .get()
+        if (row) touchRelease(tx, tenantId, row.name, at)
+        return row
+      })
+    },
+
+    /** Deletes every artifact of these releases, and the releases. */
+    deleteArtifactsByNames(tenantId: string, names: string[]): ArtifactRow[] {
+      return db.transaction((tx) => {
+        const rows = tx
+          .delete(artifacts)
+          .where(and(eq(artifacts.tenantId, tenantId), inArray(artifacts.name, names)))
+          .returning()
+          .all()
+        tx.delete(releases)
+          .where(and(eq(releases.tenantId, tenantId), inArray(releases.name, names)))
+          .run()
+        return rows
+      })
+    },
+
+    listArtifacts(
+      tenantId: string,
+      filter: ArtifactFilter,
+      sort: ArtifactSort,
+      window?: { offset: number; limit: number },
+    ): ArtifactRow[] {
+      const column = sort.by === 'name' ? artifacts.name : artifacts.modified
+      const order = sort.order === 'asc' ? asc : desc
+      const query = db
+        .select()
+        .from(artifacts)
+        .where(and(...filterConditions(tenantId, filter)))
+        .orderBy(order(column), order(artifacts.id))
+      return window ? query.limit(window.limit).offset(window.offset).all() : query.all()
+    },
+
+    countArtifacts: (tenantId: string, filter: ArtifactFilter): number =>
+      db
+        .select({ n: count() })
+        .from(artifacts)
+        .where(and(...filterConditions(tenantId, filter)))
+        .get()?.n ?? 0,
+
+    /** Bytes of every stored artifact of the tenant. */
+    storageUsage: (tenantId: string): number =>
+      Number(
+        db
+          .select({ total: sum(artifacts.size) })
+          .from(artifacts)
+          .where(eq(artifacts.tenantId, tenantId))
+          .get()?.total ?? 0,
+      ),
+
+    /** True when an artifact row has this id (whatever its tenant): the orphan sweep's question. */
+    artifactExists: (id: string): boolean =>
+      db.select({ id: artifacts.id }).from(artifacts).where(eq(artifacts.id, id)).get() !== undefined,
+  }
+}
+
+export type ArtifactsStore = ReturnType<typeof createArtifactsStore>
