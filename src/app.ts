@@ -5,6 +5,12 @@ import { apiDocs } from './gateway/docs.ts'
 import { gateway } from './gateway/gateway.ts'
 import { healthRoutes } from './gateway/health.ts'
 import { createRouteIndex } from './gateway/routes.ts'
+import { deploymentsDeviceRoutes } from './services/deployments/routes.devices.ts'
+import {
+  deploymentsManagementRoutes,
+  deploymentsManagementV2Routes,
+} from './services/deployments/routes.management.ts'
+import { createDeploymentsService } from './services/deployments/service.ts'
 import { deviceauthDeviceRoutes } from './services/deviceauth/routes.devices.ts'
 import { deviceauthInternalRoutes } from './services/deviceauth/routes.internal.ts'
 import { deviceauthManagementRoutes } from './services/deviceauth/routes.management.ts'
@@ -25,8 +31,9 @@ export type Services = ReturnType<typeof createServices>
 export function createServices(deps: Deps) {
   const useradm = createUseradmService(deps)
   const inventory = createInventoryService(deps)
-  const deviceauth = createDeviceauthService(deps, { inventory })
-  return { useradm, inventory, deviceauth }
+  const deployments = createDeploymentsService(deps, { inventory })
+  const deviceauth = createDeviceauthService(deps, { inventory, deployments })
+  return { useradm, inventory, deployments, deviceauth }
 }
 
 /**
@@ -59,6 +66,9 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
     .use(inventoryDeviceRoutes(services.inventory, auth))
     .use(inventoryManagementRoutes(services.inventory, auth))
     .use(inventoryManagementV2Routes(services.inventory, auth))
+    .use(deploymentsDeviceRoutes(services.deployments, auth))
+    .use(deploymentsManagementRoutes(services.deployments, auth))
+    .use(deploymentsManagementV2Routes(services.deployments, auth))
   for (const service of ['useradm', 'devauth', 'inventory', 'deployments'])
     app.use(healthRoutes(service, deps.db))
   routes.load(app.routes)

@@ -1,0 +1,60 @@
+import type { ApiDeployment, ApiDeviceDeployment } from './model.ts'
+import { statusName } from './status.ts'
+import type { DeviceDeploymentRow } from './store.devices.ts'
+import { type DeploymentRow, statsOf } from './store.ts'
+import type { LogMessage } from './tables.ts'
+
+/** A deployment as Mender's API shows it: `all_devices` and `force_installation` only when set. */
+export function toApiDeployment(row: DeploymentRow): ApiDeployment {
+  return {
+    id: row.id,
+    name: row.name,
+    artifact_name: row.artifactName,
+    created: row.created.toISOString(),
+    ...(row.finished ? { finished: row.finished.toISOString() } : {}),
+    status: row.status,
+    device_count: row.deviceCount,
+    max_devices: row.maxDevices,
+    ...(row.artifacts.length > 0 ? { artifacts: row.artifacts } : {}),
+    ...(row.groups.length > 0 ? { groups: row.groups } : {}),
+    filter: row.filter,
+    type: 'software',
+    statistics: { status: statsOf(row), total_size: row.totalSize },
+    ...(row.allDevices ? { all_devices: true } : {}),
+    ...(row.forceInstallation ? { force_installation: true } : {}),
+  }
+}
+
+/** One device's part in a deployment; `image` is the artifact it was given, when it still exists. */
+export function toApiDeviceDeployment(row: DeviceDeploymentRow, image?: unknown): ApiDeviceDeployment {
+  return {
+    id: row.deviceId,
+    status: statusName(row.status),
+    created: row.created.toISOString(),
+    ...(row.started ? { started: row.started.toISOString() } : {}),
+    ...(row.finished ? { finished: row.finished.toISOString() } : {}),
+    ...(row.deleted ? { deleted: row.deleted.toISOString() } : {}),
+    ...(row.substate ? { substate: row.substate } : {}),
+    log: row.log,
+    ...(image === undefined ? {} : { image }),
+  }
+}
+
+/** Go's `time.Time.String()` in UTC, as Mender prints log times: `2006-01-02 15:04:05.999 +0000 UTC`. */
+function goTime(iso: string): string {
+  const date = new Date(iso)
+  const [day, time] = date.toISOString().split('T') as [string, string]
+  const [clock, fraction] = time.slice(0, -1).split('.') as [string, string]
+  const trimmed = fraction.replace(/0+$/, '')
+  return `${day} ${clock}${trimmed ? `.${trimmed}` : ''} +0000 UTC`
+}
+
+/** A device's deployment log as Mender serves it: `<time> <level>: <message>`, one line each. */
+export function formatLog(messages: readonly LogMessage[]): string {
+  return messages
+    .map((m) => {
+      const line = `${goTime(m.timestamp)} ${m.level}: ${m.message}`
+      return line.endsWith('\n') ? line : `${line}\n`
+    })
+    .join('')
+}

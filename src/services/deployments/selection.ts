@@ -1,0 +1,95 @@
+import type { NextRequest } from './model.ts'
+import { statusName } from './status.ts'
+import type { ArtifactRow, ArtifactsStore } from './store.artifacts.ts'
+import type { DeviceDeploymentRow, DeviceDeploymentsStore } from './store.devices.ts'
+import type { DeploymentRow, DeploymentsStore } from './store.ts'
+import type { Transitions } from './transitions.ts'
+
+/** What a device asking for an update gets: nothing (204), a conflict (409), or an artifact to install. */
+export type Selection =
+  | { kind: 'none' }
+  | { kind: 'conflict' }
+  | { kind: 'deploy'; deploymentId: string; artifact: ArtifactRow }
+
+const NONE: Selection = { kind: 'none' }
+
+/** What the device said about itself, as stored with its device deployment: a later different one is a conflict. */
+const requestKey = (request: NextRequest): string =>
+  JSON.stringify([
+    request.artifact_name,
+    request.device_type,
+    Object.entries(request.artifact_provides ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  ])
+
+/**
+ * Which deployment a device gets (Mender's rules): its unfinished device deployment if it has one,
+ * else the oldest active deployment listing it that was created after its newest finished one;
+ * then the deployment's artifact for its device type (none: `noartifact`), unless the device
+ * already runs it (`already-installed`, unless the deployment forces installation).
+ *
+ * The common answer, nothing, costs prepared index lookups and no write: one when no deployment
+ * is active, three when some are. Writes happen only once there is something to hand out.
+ */
+export function createSelection(parts: {
+  store: DeploymentsStore
+  devices: DeviceDeploymentsStore
+  artifacts: Pick<ArtifactsStore, 'findArtifactsByName' | 'findArtifactById'>
+  transitions: Transitions
+}) {
+  const { store, devices, artifacts, transitions } = parts
+
+  /** The artifact of the device deployment, chosen now if it has none yet; undefined: none fits. */
+  function artifactFor(
+    row: DeviceDeploymentRow,
+    deployment: DeploymentRow,
+    deviceType: string,
+  ): { artifact: ArtifactRow; assigned: boolean } | undefined {
+    const current = row.artifactId ? artifacts.findArtifactById(row.tenantId, row.artifactId) : undefined
+    if (current) return { artifact: current, assigned: false }
+    const artifact = artifacts
+      .findArtifactsByName(row.tenantId, deployment.artifactName)
+      .find((candidate) => candidate.deviceTypes.includes(deviceType))
+    if (!artifact) return undefined
+    devices.assignArtifact(row.seq, artifact.id)
+    // An artifact uploaded after the deployment was made joins it, as in Mender.
+    if (!deployment.artifacts.includes(artifact.id))
+      store.addArtifact(row.tenantId, deployment.id, artifact.id)
+    return { artifact, assigned: true }
+  }
+
+  return function selectDeployment(tenantId: string, deviceId: string, request: NextRequest): Selection {
+    if (!store.hasActiveDeployments(tenantId)) return NONE
+    const active = devices.findActiveForDevice(tenantId, deviceId)
+    const deployment = active
+      ? store.findDeployment(tenantId, active.deploymentId)
+      : devices.findNewDeploymentForDevice(tenantId, deviceId)
+    if (!deployment) return NONE
+
+    return store.transaction((): Selection => {
+      const row = active ?? transitions.create(deployment, deviceId, 'pending')
+      const key = requestKey(request)
+      if (row.request !== null && row.request !== key) {
+        // Mender fails the device deployment so that the client rolls back what it started.
+        transitions.setStatus(row, 'failure')
+        return { kind: 'conflict' }
+      }
+      if (row.request === null) devices.saveRequest(row.seq, key)
+      const chosen = artifactFor(row, deployment, request.device_type)
+      if (!chosen) {
+        transitions.setStatus(row, 'noartifact')
+        return NONE
+      }
+      const { artifact, assigned } = chosen
+      if (
+        !deployment.forceInstallation &&
+        request.artifact_name === artifact.name &&
+        statusName(row.status) === 'pending'
+      ) {
+        transitions.setStatus(row, 'already-installed')
+        return NONE
+      }
+      if (assigned) store.addTotalSize(tenantId, deployment.id, artifact.size)
+      return { kind: 'deploy', deploymentId: deployment.id, artifact }
+    })
+  }
+}

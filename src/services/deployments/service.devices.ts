@@ -1,0 +1,136 @@
+import { BadRequestError, ConflictError, NotFoundError } from '../../gateway/errors.ts'
+import type { Links } from '../../storage/links.ts'
+import type { Instructions, NextRequest } from './model.ts'
+import type { createSelection } from './selection.ts'
+import { DEVICE_REPORTED_STATUSES, type DeviceDeploymentStatus, statusName } from './status.ts'
+import { type ArtifactRow, artifactBlobKey } from './store.artifacts.ts'
+import type { DeviceDeploymentsStore } from './store.devices.ts'
+import type { DeploymentsStore } from './store.ts'
+import type { LogMessage } from './tables.ts'
+import type { Transitions } from './transitions.ts'
+
+/** Mender hands out download links valid for a day. */
+const DOWNLOAD_LINK_TTL_SECONDS = 24 * 60 * 60
+const MAX_PROVIDES_LENGTH = 4096
+const MAX_SUBSTATE_LENGTH = 200
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
+
+function checkNextRequest(request: NextRequest): void {
+  const problems: string[] = []
+  for (const field of ['artifact_name', 'device_type'] as const) {
+    const value = request[field]
+    if (value.length === 0) problems.push(`${field}: cannot be blank`)
+    else if (value.length > MAX_PROVIDES_LENGTH) {
+      problems.push(`${field}: the length must be between 1 and ${MAX_PROVIDES_LENGTH}`)
+    }
+  }
+  for (const [key, value] of Object.entries(request.artifact_provides ?? {})) {
+    if (value.length === 0 || value.length > MAX_PROVIDES_LENGTH) {
+      problems.push(`artifact_provides: (${key}: the length must be between 1 and ${MAX_PROVIDES_LENGTH})`)
+    }
+  }
+  if (problems.length > 0) throw new BadRequestError(`${problems.join('; ')}.`)
+}
+
+function checkLog(messages: readonly LogMessage[]): LogMessage[] {
+  if (messages.length === 0) throw new BadRequestError('Invalid deployment log: no messages')
+  return messages.map((m, i) => {
+    const invalid = (what: string) => new BadRequestError(`Invalid deployment log: messages.${i}: ${what}`)
+    if (!RFC3339.test(m.timestamp) || Number.isNaN(Date.parse(m.timestamp))) {
+      throw invalid('timestamp must be an RFC 3339 time')
+    }
+    if (m.level === '') throw invalid('level: cannot be blank')
+    if (m.message === '') throw invalid('message: cannot be blank')
+    // Kept at Mender's precision (milliseconds, UTC), which is also what its log lines print.
+    return { timestamp: new Date(m.timestamp).toISOString(), level: m.level, message: m.message }
+  })
+}
+
+/** The device API: asking for an update, reporting status, uploading a log. */
+export function createDeviceApi(parts: {
+  store: DeploymentsStore
+  devices: DeviceDeploymentsStore
+  transitions: Transitions
+  selectDeployment: ReturnType<typeof createSelection>
+  links: Links
+}) {
+  const { store, devices, transitions, selectDeployment, links } = parts
+
+  async function instructions(
+    tenantId: string,
+    deploymentId: string,
+    artifact: ArtifactRow,
+  ): Promise<Instructions> {
+    // A fresh link on every call: a device that retries after a day still gets a working one.
+    const link = await links.download(artifactBlobKey(tenantId, artifact.id), {
+      filename: `${artifact.name}.mender`,
+      ttlSeconds: DOWNLOAD_LINK_TTL_SECONDS,
+    })
+    return {
+      id: deploymentId,
+      artifact: {
+        id: artifact.id,
+        artifact_name: artifact.name,
+        source: { uri: link.url, expire: link.expires.toISOString(), method: 'GET' },
+        device_types_compatible: artifact.deviceTypes,
+      },
+    }
+  }
+
+  return {
+    /**
+     * The device's next deployment: undefined when there is nothing to do (204). Synchronous then,
+     * which is the poll's usual answer; a promise only when a download link has to be made.
+     */
+    nextDeployment(
+      tenantId: string,
+      deviceId: string,
+      request: NextRequest,
+    ): Promise<Instructions> | undefined {
+      checkNextRequest(request)
+      const selection = selectDeployment(tenantId, deviceId, request)
+      if (selection.kind === 'conflict') throw new ConflictError('Device provided conflicting request data')
+      if (selection.kind === 'none') return undefined
+      return instructions(tenantId, selection.deploymentId, selection.artifact)
+    },
+
+    /**
+     * A status report. No transition rule but Mender's: once aborted or decommissioned, the device
+     * gets 409 (and rolls back); the same status again changes nothing.
+     */
+    reportStatus(
+      tenantId: string,
+      deviceId: string,
+      deploymentId: string,
+      status: string,
+      substate?: string,
+    ): void {
+      if (!(DEVICE_REPORTED_STATUSES as readonly string[]).includes(status)) {
+        throw new BadRequestError(`status: must be a valid value`)
+      }
+      if (substate !== undefined && substate.length > MAX_SUBSTATE_LENGTH) {
+        throw new BadRequestError(`substate: the length must be no more than ${MAX_SUBSTATE_LENGTH}`)
+      }
+      store.transaction(() => {
+        const row = devices.findForDevice(tenantId, deploymentId, deviceId)
+        if (!row) throw new NotFoundError('Resource not found')
+        const current = statusName(row.status)
+        if (current === 'aborted') throw new ConflictError('Deployment aborted')
+        if (current === 'decommissioned') throw new ConflictError('Device decommissioned')
+        if (current === status) return
+        transitions.setStatus(row, status as DeviceDeploymentStatus, substate)
+      })
+    },
+
+    /** Stores the device's log for the deployment (a second upload replaces the first). */
+    saveLog(tenantId: string, deviceId: string, deploymentId: string, messages: readonly LogMessage[]): void {
+      const checked = checkLog(messages)
+      store.transaction(() => {
+        const row = devices.findForDevice(tenantId, deploymentId, deviceId)
+        if (!row) throw new NotFoundError('Deployment not found')
+        store.saveLog(tenantId, deploymentId, deviceId, checked)
+        devices.setLogAvailable(row.seq)
+      })
+    },
+  }
+}

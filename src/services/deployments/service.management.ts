@@ -1,0 +1,411 @@
+import type { Clock, Ids } from '../../deps.ts'
+import { BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../../gateway/errors.ts'
+import { type Paging, pageOffset } from '../../gateway/paging.ts'
+import type { InventoryService } from '../inventory/service.ts'
+import type { NewDeployment } from './model.ts'
+import { formatLog, toApiDeployment, toApiDeviceDeployment } from './render.ts'
+import {
+  type DeploymentStatus,
+  type DeviceDeploymentStatus,
+  emptyStats,
+  type Stats,
+  statusFilterCodes,
+  statusName,
+} from './status.ts'
+import type { ArtifactsStore } from './store.artifacts.ts'
+import type { DeviceDeploymentsStore } from './store.devices.ts'
+import {
+  type DeploymentQuery,
+  type DeploymentRow,
+  type DeploymentsStore,
+  statsOf,
+  statValues,
+} from './store.ts'
+import type { DeploymentFilter } from './tables.ts'
+import type { Transitions } from './transitions.ts'
+
+/** What deployments needs from inventory: the accepted devices (of a group), a device's group, device search. */
+export type DeploymentsInventory = Pick<
+  InventoryService,
+  'listAcceptedDeviceIds' | 'getDevice' | 'searchDevices'
+>
+
+const MAX_NAME_LENGTH = 256
+const MAX_ARTIFACT_NAME_LENGTH = 4096
+const MAX_STATISTICS_IDS = 100
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** Mender's deployments handlers refuse ids that are not UUIDs before looking anything up. */
+export function requireUuid(id: string): void {
+  if (!UUID.test(id)) throw new BadRequestError('ID is not a valid UUID')
+}
+
+const invalidDefinition = (what: string) =>
+  new BadRequestError(`Validating request body: Invalid deployments definition: ${what}`)
+
+export type DeploymentInput = NewDeployment & {
+  group?: string
+  groupDevices?: unknown
+  groupAllDevices?: unknown
+}
+
+/** The request's own checks, in Mender's order: fields first, then which devices it names. */
+function checkInput(input: DeploymentInput): void {
+  const problems: string[] = []
+  if (input.name === '') problems.push('name: cannot be blank')
+  else if (input.name.length > MAX_NAME_LENGTH) {
+    problems.push(`name: the length must be no more than ${MAX_NAME_LENGTH}`)
+  }
+  if (input.artifact_name === '') problems.push('artifact_name: cannot be blank')
+  else if (input.artifact_name.length > MAX_ARTIFACT_NAME_LENGTH) {
+    problems.push(`artifact_name: the length must be between 1 and ${MAX_ARTIFACT_NAME_LENGTH}`)
+  }
+  const blank = (input.devices ?? []).indexOf('')
+  if (blank >= 0) problems.push(`devices: (${blank}: cannot be blank.)`)
+  if (problems.length > 0) throw new BadRequestError(`Validating request body: ${problems.join('; ')}.`)
+  if (input.group !== undefined) {
+    const devicesGiven =
+      input.groupDevices !== undefined &&
+      !(Array.isArray(input.groupDevices) && input.groupDevices.length === 0)
+    const allGiven = input.groupAllDevices !== undefined && input.groupAllDevices !== false
+    if (devicesGiven || allGiven)
+      throw invalidDefinition('a group deployment takes neither devices nor all_devices')
+    return
+  }
+  const devices = input.devices?.length ?? 0
+  if (devices === 0 && !input.all_devices)
+    throw invalidDefinition('provide list of devices or set all_devices flag')
+  if (devices > 0 && input.all_devices)
+    throw invalidDefinition('give either a list of devices or all_devices, not both')
+}
+
+function filterOf(input: DeploymentInput, devices: string[]): DeploymentFilter {
+  const term = (scope: string, attribute: string, type: string, value: unknown) => ({
+    scope,
+    attribute,
+    type,
+    value,
+  })
+  const terms =
+    input.group !== undefined
+      ? [term('system', 'group', '$eq', input.group)]
+      : input.all_devices
+        ? [term('identity', 'status', '$eq', 'accepted')]
+        : [term('identity', 'id', '$in', devices)]
+  return { id: '', name: '', terms }
+}
+
+/** Identical requests (same name, artifact, resolved device list and flags) hash alike. */
+function checksumOf(input: DeploymentInput, devices: string[]): string {
+  const definition = {
+    name: input.name,
+    artifact_name: input.artifact_name,
+    devices,
+    ...(input.all_devices ? { all_devices: true } : {}),
+    ...(input.force_installation ? { force_installation: true } : {}),
+  }
+  return new Bun.CryptoHasher('sha256').update(JSON.stringify(definition)).digest('hex')
+}
+
+function parseStatusFilter(status: string | undefined): number[] | undefined {
+  if (status === undefined || status === '') return undefined
+  const codes = statusFilterCodes(status)
+  if (!codes) throw new BadRequestError('status: must be a valid value')
+  return codes
+}
+
+export type ListInput = {
+  status?: string
+  type?: string
+  search?: string
+  created_before?: number
+  created_after?: number
+  sort?: string
+  id?: string[]
+  name?: string[]
+  id_attribute?: string
+  id_scope?: string
+}
+
+/** The list queries' own parameters, checked as Mender checks them. */
+function parseListInput(input: ListInput): { query: DeploymentQuery; none: boolean } {
+  const sort = (input.sort ?? '').toLowerCase()
+  if (sort !== '' && sort !== 'asc' && sort !== 'desc') {
+    throw new BadRequestError('invalid sort: must be one of "asc" or "desc"')
+  }
+  let status: DeploymentStatus | undefined
+  if (input.status !== undefined && input.status !== '') {
+    const known: Record<string, DeploymentStatus> = {
+      pending: 'pending',
+      inprogress: 'inprogress',
+      finished: 'finished',
+      aborted: 'finished',
+    }
+    status = known[input.status]
+    if (!status) throw new BadRequestError(`unknown status ${input.status}`)
+  }
+  if (
+    input.type !== undefined &&
+    input.type !== '' &&
+    input.type !== 'software' &&
+    input.type !== 'configuration'
+  ) {
+    throw new BadRequestError(`unknown deployment type ${input.type}`)
+  }
+  const seconds = (value: number | undefined) => (value === undefined ? undefined : new Date(value * 1000))
+  return {
+    query: {
+      ids: input.id,
+      names: input.name,
+      search: input.search || undefined,
+      status,
+      createdAfter: seconds(input.created_after),
+      createdBefore: seconds(input.created_before),
+      sort: sort === 'asc' ? 'asc' : 'desc',
+    },
+    // Configuration deployments are not made here: asking for them finds nothing.
+    none: input.type === 'configuration',
+  }
+}
+
+/** v2's fallback lookup: the scope of `id_attribute` (tags for a device's name, identity otherwise). */
+function idScope(input: ListInput): string | undefined {
+  if (input.id_scope && !input.id_attribute) throw new BadRequestError('id_scope requires id_attribute')
+  if (!input.id_attribute) return undefined
+  const scope = input.id_scope || (input.id_attribute === 'name' ? 'tags' : 'identity')
+  if (!['identity', 'inventory', 'tags'].includes(scope)) {
+    throw new BadRequestError(`invalid id_scope "${scope}": must be identity, inventory or tags`)
+  }
+  return scope
+}
+
+/** The operator's API: making, listing, inspecting and aborting deployments; a device's history. */
+export function createManagementApi(parts: {
+  store: DeploymentsStore
+  devices: DeviceDeploymentsStore
+  artifacts: Pick<ArtifactsStore, 'findArtifactsByName'>
+  transitions: Transitions
+  inventory: DeploymentsInventory
+  clock: Clock
+  ids: Ids
+}) {
+  const { store, devices, artifacts, transitions, inventory, clock, ids } = parts
+
+  function requireDeployment(tenantId: string, id: string, message = 'Deployment not found'): DeploymentRow {
+    requireUuid(id)
+    const row = store.findDeployment(tenantId, id)
+    if (!row) throw new NotFoundError(message)
+    return row
+  }
+
+  /** The static group of the one device of a single-device deployment, as Mender records it. */
+  function groupsOf(tenantId: string, deviceId: string): string[] {
+    try {
+      const { device } = inventory.getDevice(tenantId, deviceId)
+      const group = device.attributes.find((a) => a.scope === 'system' && a.name === 'group')?.value
+      return typeof group === 'string' ? [group] : []
+    } catch (err) {
+      if (err instanceof NotFoundError) return []
+      throw err
+    }
+  }
+
+  /**
+   * Ends a device's part in every active deployment listing it: its unfinished device deployments,
+   * and those it has not picked up yet (created after its newest finished one), get `status`.
+   */
+  function endForDevice(tenantId: string, deviceId: string, status: DeviceDeploymentStatus): void {
+    store.transaction(() => {
+      const after = devices.lastFinishedCreated(tenantId, deviceId)
+      for (const row of devices.listActiveForDevice(tenantId, deviceId)) transitions.setStatus(row, status)
+      for (const deployment of store.listUnstartedForDevice(tenantId, deviceId, after)) {
+        transitions.create(deployment, deviceId, status)
+      }
+    })
+  }
+
+  async function findDeployments(tenantId: string, input: ListInput, paging: Paging) {
+    const scope = idScope(input)
+    const { query, none } = parseListInput(input)
+    if (none) return { deployments: [], total: 0, hasNext: false }
+    const page = () => {
+      const rows = store.listDeployments(tenantId, query, pageOffset(paging), paging.perPage + 1)
+      return { rows, total: store.countDeployments(tenantId, query) }
+    }
+    let { rows, total } = page()
+    const first = input.name?.[0]
+    if (total === 0 && first !== undefined && scope && input.id_attribute) {
+      // No deployment has that name: it may be a device's, whose deployments are wanted.
+      const found = await inventory.searchDevices(tenantId, {
+        page: 1,
+        per_page: 1,
+        filters: [{ scope, attribute: input.id_attribute, type: '$eq', value: first }],
+      })
+      const deviceId = found.devices[0]?.id
+      if (deviceId === undefined) return { deployments: [], total: 0, hasNext: false }
+      query.names = undefined
+      query.forDevice = deviceId
+      ;({ rows, total } = page())
+    }
+    return {
+      deployments: rows.slice(0, paging.perPage).map(toApiDeployment),
+      total,
+      hasNext: rows.length > paging.perPage,
+    }
+  }
+
+  return {
+    /** Makes a deployment; the device list is fixed now. Answers its id. */
+    createDeployment(tenantId: string, input: DeploymentInput): string {
+      checkInput(input)
+      const deviceIds =
+        input.group !== undefined
+          ? inventory.listAcceptedDeviceIds(tenantId, input.group)
+          : input.all_devices
+            ? inventory.listAcceptedDeviceIds(tenantId)
+            : [...new Set(input.devices)]
+      if (deviceIds.length === 0) throw new BadRequestError('No devices for the deployment')
+      const found = artifacts.findArtifactsByName(tenantId, input.artifact_name)
+      if (found.length === 0) throw new UnprocessableError('No artifact for the deployment')
+      const groups =
+        input.group !== undefined
+          ? [input.group]
+          : deviceIds.length === 1 && !input.all_devices
+            ? groupsOf(tenantId, deviceIds[0]!)
+            : []
+      return store.transaction(() => {
+        // Creation times are distinct per tenant: selection compares them ("newer than the device's last").
+        const now = clock.now().getTime()
+        const latest = store.latestCreated(tenantId)?.getTime() ?? 0
+        const row: DeploymentRow = {
+          id: ids.uuid(),
+          tenantId,
+          name: input.name,
+          artifactName: input.artifact_name,
+          created: new Date(Math.max(now, latest + 1)),
+          finished: null,
+          status: 'pending',
+          deviceCount: 0,
+          maxDevices: deviceIds.length,
+          allDevices: input.all_devices === true,
+          forceInstallation: input.force_installation === true,
+          artifacts: found.map((a) => a.id),
+          groups,
+          filter: filterOf(input, deviceIds),
+          checksum: checksumOf(input, deviceIds),
+          totalSize: 0,
+          ...statValues({ ...emptyStats(), pending: deviceIds.length }),
+        }
+        if (!store.insertDeployment(row, deviceIds)) {
+          throw new ConflictError(
+            'Invalid deployment definition: there is already an active deployment with the same parameters',
+          )
+        }
+        return row.id
+      })
+    },
+
+    listDeployments: findDeployments,
+
+    getDeployment: (tenantId: string, id: string) =>
+      toApiDeployment(requireDeployment(tenantId, id, 'Resource not found')),
+
+    getStatistics: (tenantId: string, id: string): Stats =>
+      statsOf(requireDeployment(tenantId, id, 'Resource not found')),
+
+    /** Statistics of several deployments; an empty list answers `{}` (as Mender does). */
+    listStatistics(
+      tenantId: string,
+      ids: string[] | undefined,
+    ): { id: string; stats: Stats }[] | Record<string, never> {
+      if (!ids || ids.length === 0) return {}
+      if (ids.length > MAX_STATISTICS_IDS) {
+        throw new BadRequestError(`deployment_ids: the length must be between 1 and ${MAX_STATISTICS_IDS}.`)
+      }
+      const bad = ids.findIndex((id) => !UUID.test(id))
+      if (bad >= 0) throw new BadRequestError(`deployment_ids: (${bad}: must be a valid UUID.)`)
+      const rows = store.findDeploymentsByIds(tenantId, ids)
+      if (rows.length === 0) throw new NotFoundError('Deployment not found')
+      return rows.map((row) => ({ id: row.id, stats: statsOf(row) }))
+    },
+
+    /** Every device deployment of a deployment (Mender's unpaged list). */
+    listDeviceDeployments(tenantId: string, id: string) {
+      requireDeployment(tenantId, id)
+      return devices.listForDeployment(tenantId, id, undefined).map((row) => toApiDeviceDeployment(row))
+    },
+
+    pageDeviceDeployments(tenantId: string, id: string, status: string | undefined, paging: Paging) {
+      requireDeployment(tenantId, id)
+      const codes = parseStatusFilter(status)
+      const rows = devices.listForDeployment(tenantId, id, codes, {
+        offset: pageOffset(paging),
+        limit: paging.perPage,
+      })
+      return {
+        devices: rows.map((row) => toApiDeviceDeployment(row)),
+        total: devices.countForDeployment(tenantId, id, codes),
+      }
+    },
+
+    deviceList: (tenantId: string, id: string): string[] =>
+      store.listDeviceIds(tenantId, requireDeployment(tenantId, id, 'Resource not found').id),
+
+    /** The device's log for the deployment as text, or 404 when it sent none. */
+    deviceLog(tenantId: string, deploymentId: string, deviceId: string): string {
+      const messages = store.findLog(tenantId, deploymentId, deviceId)
+      if (!messages) throw new NotFoundError('Resource not found')
+      return formatLog(messages)
+    },
+
+    /** Aborts the deployment: its unfinished devices are aborted, its counts recounted, and it is finished. */
+    abortDeployment(tenantId: string, id: string, status: string): void {
+      requireUuid(id)
+      if (status !== 'aborted') throw new BadRequestError('Unexpected deployment status')
+      store.transaction(() => {
+        const row = store.findDeployment(tenantId, id)
+        if (!row) throw new NotFoundError('Deployment not found')
+        if (row.finished) throw new UnprocessableError('Deployment already finished')
+        devices.abortActiveOfDeployment(tenantId, id)
+        // Recounted from the device deployments: devices that never asked drop out of the counts.
+        const stats = emptyStats()
+        for (const { status: code, n } of devices.countByStatus(tenantId, id)) stats[statusName(code)] = n
+        store.setStats(tenantId, id, stats)
+        store.setStatus(tenantId, id, 'finished', clock.now())
+      })
+    },
+
+    /** A device's deployment history, newest first, with each deployment. */
+    deviceHistory(tenantId: string, deviceId: string, status: string | undefined, paging: Paging) {
+      const codes = parseStatusFilter(status)
+      const rows = devices.listForDevice(tenantId, deviceId, codes, pageOffset(paging), paging.perPage)
+      const byId = new Map(
+        store
+          .findDeploymentsByIds(tenantId, [...new Set(rows.map((row) => row.deploymentId))])
+          .map((d) => [d.id, d]),
+      )
+      const items = rows.map((row) => {
+        const deployment = byId.get(row.deploymentId)
+        return {
+          id: row.id,
+          ...(deployment ? { deployment: toApiDeployment(deployment) } : {}),
+          device: toApiDeviceDeployment(row),
+        }
+      })
+      return { items, total: devices.countForDevice(tenantId, deviceId, codes) }
+    },
+
+    /** Aborts the device's unfinished deployments and those it has not picked up yet. */
+    abortDeviceDeployments: (tenantId: string, deviceId: string): void =>
+      endForDevice(tenantId, deviceId, 'aborted'),
+
+    /** Marks the device's finished deployments deleted: it becomes eligible again for active ones. */
+    deleteDeviceHistory(tenantId: string, deviceId: string): void {
+      devices.deleteHistory(tenantId, deviceId, clock.now())
+    },
+
+    /** The device is gone: its unfinished and not yet picked up deployments become `decommissioned`. */
+    markDeviceDecommissioned: (tenantId: string, deviceId: string): void =>
+      endForDevice(tenantId, deviceId, 'decommissioned'),
+  }
+}

@@ -1,0 +1,278 @@
+import { and, asc, count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm'
+import type { Database } from '../../../db/client.ts'
+import { CODE } from './status.ts'
+import { deploymentDevices, deployments, deviceDeployments } from './tables.ts'
+
+export type DeviceDeploymentRow = typeof deviceDeployments.$inferSelect
+export type NewDeviceDeployment = Omit<DeviceDeploymentRow, 'seq'>
+
+const dd = deviceDeployments
+const notDeleted = sql`${dd.deleted} IS NULL`
+const ACTIVE_CODES = sql`${dd.status} BETWEEN ${sql.raw(String(CODE.pauseFirst))} AND ${sql.raw(String(CODE.pending))}`
+
+/** Device deployments: the device side of a deployment, and the poll's lookups. */
+export function createDeviceDeploymentsStore(db: Database) {
+  const ph = sql.placeholder
+  // The poll. The `active = 1` and `active = 0 AND deleted IS NULL` terms are written as literals so
+  // that SQLite matches them to the partial indexes.
+  const activeForDevice = db
+    .select()
+    .from(dd)
+    .where(and(eq(dd.tenantId, ph('tenantId')), eq(dd.deviceId, ph('deviceId')), sql`active = 1`))
+    .orderBy(asc(dd.created), asc(dd.seq))
+    .limit(1)
+    .prepare()
+  const newDeploymentForDevice = db
+    .select({ deployment: deployments })
+    .from(deploymentDevices)
+    .innerJoin(
+      deployments,
+      and(
+        eq(deployments.id, deploymentDevices.deploymentId),
+        eq(deployments.tenantId, deploymentDevices.tenantId),
+      ),
+    )
+    .where(
+      and(
+        eq(deploymentDevices.tenantId, ph('tenantId')),
+        eq(deploymentDevices.deviceId, ph('deviceId')),
+        sql`${deploymentDevices.created} > (SELECT coalesce(max(created), -1) FROM deployments_device_deployments
+          WHERE tenant_id = ${ph('tenantId')} AND device_id = ${ph('deviceId')} AND active = 0 AND deleted IS NULL)`,
+        sql`${deployments.finished} IS NULL`,
+        sql`${deployments.deviceCount} < ${deployments.maxDevices}`,
+      ),
+    )
+    .orderBy(asc(deploymentDevices.created), asc(deploymentDevices.deploymentId))
+    .limit(1)
+    .prepare()
+  const lastFinishedCreated = db
+    .select({ created: sql<number>`coalesce(max(created), -1)` })
+    .from(dd)
+    .where(
+      and(
+        eq(dd.tenantId, ph('tenantId')),
+        eq(dd.deviceId, ph('deviceId')),
+        sql`active = 0 AND deleted IS NULL`,
+      ),
+    )
+    .prepare()
+  // The status report.
+  const forDevice = db
+    .select()
+    .from(dd)
+    .where(
+      and(
+        eq(dd.tenantId, ph('tenantId')),
+        eq(dd.deviceId, ph('deviceId')),
+        eq(dd.deploymentId, ph('deploymentId')),
+        notDeleted,
+      ),
+    )
+    .orderBy(desc(dd.seq))
+    .limit(1)
+    .prepare()
+  const everForDevice = db
+    .select({ seq: dd.seq })
+    .from(dd)
+    .where(
+      and(
+        eq(dd.tenantId, ph('tenantId')),
+        eq(dd.deviceId, ph('deviceId')),
+        eq(dd.deploymentId, ph('deploymentId')),
+      ),
+    )
+    .limit(1)
+    .prepare()
+  const insert = db
+    .insert(dd)
+    .values({
+      id: ph('id'),
+      tenantId: ph('tenantId'),
+      deploymentId: ph('deploymentId'),
+      deviceId: ph('deviceId'),
+      status: ph('status'),
+      active: ph('active'),
+      created: ph('created'),
+      // Nullable times go in as Unix milliseconds: drizzle's Date mapping cannot bind a null placeholder.
+      started: sql`${ph('started')}`,
+      finished: sql`${ph('finished')}`,
+    })
+    .returning({ seq: dd.seq })
+    .prepare()
+  const updateStatus = db
+    .update(dd)
+    .set({
+      status: sql`${ph('status')}`,
+      active: sql`${ph('active')}`,
+      // Mender's times: started when the device first leaves pending, finished on every end state.
+      started: sql`CASE WHEN ${dd.started} IS NULL AND ${ph('status')} <> ${CODE.pending} THEN ${ph('now')} ELSE ${dd.started} END`,
+      finished: sql`CASE WHEN ${ph('active')} = 0 THEN ${ph('now')} ELSE ${dd.finished} END`,
+      substate: sql`coalesce(${ph('substate')}, ${dd.substate})`,
+    })
+    .where(eq(dd.seq, ph('seq')))
+    .prepare()
+  const saveRequest = db
+    .update(dd)
+    .set({ request: sql`${ph('request')}` })
+    .where(eq(dd.seq, ph('seq')))
+    .prepare()
+  const assignArtifact = db
+    .update(dd)
+    .set({ artifactId: sql`${ph('artifactId')}` })
+    .where(eq(dd.seq, ph('seq')))
+    .prepare()
+
+  const deploymentWhere = (tenantId: string, deploymentId: string, codes?: number[]): SQL | undefined =>
+    and(
+      eq(dd.tenantId, tenantId),
+      eq(dd.deploymentId, deploymentId),
+      codes ? inArray(dd.status, codes) : undefined,
+      notDeleted,
+    )
+  const deviceWhere = (tenantId: string, deviceId: string, codes?: number[]): SQL | undefined =>
+    and(eq(dd.tenantId, tenantId), eq(dd.deviceId, deviceId), codes ? inArray(dd.status, codes) : undefined)
+
+  return {
+    /** The device's oldest unfinished device deployment. */
+    findActiveForDevice: (tenantId: string, deviceId: string): DeviceDeploymentRow | undefined =>
+      activeForDevice.get({ tenantId, deviceId }),
+
+    /**
+     * The oldest active deployment listing the device, created after the device's newest finished
+     * (not deleted) device deployment, that still has room (`device_count < max_devices`).
+     */
+    findNewDeploymentForDevice: (tenantId: string, deviceId: string) =>
+      newDeploymentForDevice.get({ tenantId, deviceId })?.deployment,
+
+    /** Creation time (ms) of the device's newest finished, not deleted, device deployment; -1 for none. */
+    lastFinishedCreated: (tenantId: string, deviceId: string): number =>
+      lastFinishedCreated.get({ tenantId, deviceId })?.created ?? -1,
+
+    /** The device's device deployment in this deployment (not a deleted one). */
+    findForDevice: (
+      tenantId: string,
+      deploymentId: string,
+      deviceId: string,
+    ): DeviceDeploymentRow | undefined => forDevice.get({ tenantId, deviceId, deploymentId }),
+
+    /** Whether the device ever had a device deployment in this deployment, deleted ones included. */
+    hadForDevice: (tenantId: string, deploymentId: string, deviceId: string): boolean =>
+      everForDevice.get({ tenantId, deviceId, deploymentId }) !== undefined,
+
+    insert(row: NewDeviceDeployment): number {
+      const { id, tenantId, deploymentId, deviceId, status, active, created, started, finished } = row
+      const inserted = insert.get({
+        ...{ id, tenantId, deploymentId, deviceId, status, active, created },
+        started: started?.getTime() ?? null,
+        finished: finished?.getTime() ?? null,
+      })
+      if (!inserted) throw new Error('deployments: device deployment insert returned nothing')
+      return inserted.seq
+    },
+
+    /** Sets the status; leaving pending sets `started`, an end state sets `finished`; an empty substate keeps the old one. */
+    updateStatus(seq: number, status: number, active: boolean, now: Date, substate?: string): void {
+      updateStatus.run({
+        seq,
+        status,
+        active: active ? 1 : 0,
+        now: now.getTime(),
+        substate: substate || null,
+      })
+    },
+
+    saveRequest: (seq: number, request: string): void => {
+      saveRequest.run({ seq, request })
+    },
+
+    assignArtifact: (seq: number, artifactId: string): void => {
+      assignArtifact.run({ seq, artifactId })
+    },
+
+    setLogAvailable(seq: number): void {
+      db.update(dd).set({ log: true }).where(eq(dd.seq, seq)).run()
+    },
+
+    /** Every unfinished device deployment of the device, oldest first. */
+    listActiveForDevice: (tenantId: string, deviceId: string): DeviceDeploymentRow[] =>
+      db
+        .select()
+        .from(dd)
+        .where(and(eq(dd.tenantId, tenantId), eq(dd.deviceId, deviceId), sql`active = 1`))
+        .orderBy(asc(dd.created), asc(dd.seq))
+        .all(),
+
+    /** Sets every unfinished device deployment of the deployment to aborted (counts are the caller's). */
+    abortActiveOfDeployment(tenantId: string, deploymentId: string): void {
+      db.update(dd)
+        .set({ status: CODE.aborted, active: false })
+        .where(and(eq(dd.tenantId, tenantId), eq(dd.deploymentId, deploymentId), ACTIVE_CODES))
+        .run()
+    },
+
+    /** Device deployments (not deleted) of a deployment per status code. */
+    countByStatus: (tenantId: string, deploymentId: string): { status: number; n: number }[] =>
+      db
+        .select({ status: dd.status, n: count() })
+        .from(dd)
+        .where(deploymentWhere(tenantId, deploymentId))
+        .groupBy(dd.status)
+        .all(),
+
+    /** A deployment's device deployments by status, then device id (Mender's order). */
+    listForDeployment: (
+      tenantId: string,
+      deploymentId: string,
+      codes: number[] | undefined,
+      window?: { offset: number; limit: number },
+    ): DeviceDeploymentRow[] => {
+      const query = db
+        .select()
+        .from(dd)
+        .where(deploymentWhere(tenantId, deploymentId, codes))
+        .orderBy(asc(dd.status), asc(dd.deviceId))
+      return window ? query.limit(window.limit).offset(window.offset).all() : query.all()
+    },
+
+    countForDeployment: (tenantId: string, deploymentId: string, codes: number[] | undefined): number =>
+      db
+        .select({ n: count() })
+        .from(dd)
+        .where(deploymentWhere(tenantId, deploymentId, codes))
+        .get()?.n ?? 0,
+
+    /** A device's deployment history, deleted entries included: newest first, then by status code, descending. */
+    listForDevice: (
+      tenantId: string,
+      deviceId: string,
+      codes: number[] | undefined,
+      offset: number,
+      limit: number,
+    ): DeviceDeploymentRow[] =>
+      db
+        .select()
+        .from(dd)
+        .where(deviceWhere(tenantId, deviceId, codes))
+        .orderBy(desc(dd.created), desc(dd.status), desc(dd.seq))
+        .limit(limit)
+        .offset(offset)
+        .all(),
+
+    countForDevice: (tenantId: string, deviceId: string, codes: number[] | undefined): number =>
+      db
+        .select({ n: count() })
+        .from(dd)
+        .where(deviceWhere(tenantId, deviceId, codes))
+        .get()?.n ?? 0,
+
+    /** Marks the device's finished device deployments deleted: they stay listed but stop counting for selection. */
+    deleteHistory(tenantId: string, deviceId: string, at: Date): void {
+      db.update(dd)
+        .set({ deleted: at })
+        .where(and(eq(dd.tenantId, tenantId), eq(dd.deviceId, deviceId), sql`active = 0 AND deleted IS NULL`))
+        .run()
+    },
+  }
+}
+
+export type DeviceDeploymentsStore = ReturnType<typeof createDeviceDeploymentsStore>

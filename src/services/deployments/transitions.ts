@@ -1,0 +1,82 @@
+import type { Clock, Ids } from '../../deps.ts'
+import {
+  type DeviceDeploymentStatus,
+  deploymentStatus,
+  isActiveStatus,
+  statusCode,
+  statusName,
+} from './status.ts'
+import type { DeviceDeploymentRow, DeviceDeploymentsStore, NewDeviceDeployment } from './store.devices.ts'
+import type { DeploymentRow, DeploymentsStore } from './store.ts'
+
+/**
+ * Every change of a device's status goes through here, inside the caller's transaction: the device
+ * deployment, its deployment's counts (moved with `+ 1` / `- 1`) and the deployment's status, which
+ * becomes finished when the devices in end states reach its device count.
+ */
+export function createTransitions(
+  store: DeploymentsStore,
+  devices: DeviceDeploymentsStore,
+  clock: Clock,
+  ids: Ids,
+) {
+  function count(
+    tenantId: string,
+    deploymentId: string,
+    from: DeviceDeploymentStatus | null,
+    to: DeviceDeploymentStatus,
+    now: Date,
+  ): void {
+    const after = store.moveStat(tenantId, deploymentId, from, to)
+    if (!after) return
+    const status = deploymentStatus(after.stats, after.maxDevices, after.finished !== null)
+    if (status !== after.status) {
+      store.setStatus(tenantId, deploymentId, status, status === 'finished' ? (after.finished ?? now) : null)
+    }
+  }
+
+  return {
+    /** Moves a device deployment to `status` (a no-op for its current status). */
+    setStatus(row: DeviceDeploymentRow, status: DeviceDeploymentStatus, substate?: string): void {
+      const now = clock.now()
+      const from = statusName(row.status)
+      devices.updateStatus(row.seq, statusCode(status), isActiveStatus(status), now, substate)
+      if (from !== status) count(row.tenantId, row.deploymentId, from, status, now)
+    },
+
+    /**
+     * The device's device deployment in `deployment`, created in `status`. The first one a device
+     * gets counts towards `device_count`; its pending count was there since the deployment was
+     * made. One made again after the device's history was deleted is counted anew.
+     */
+    create(deployment: DeploymentRow, deviceId: string, status: DeviceDeploymentStatus): DeviceDeploymentRow {
+      const now = clock.now()
+      const { tenantId } = deployment
+      const again = devices.hadForDevice(tenantId, deployment.id, deviceId)
+      const active = isActiveStatus(status)
+      const row: NewDeviceDeployment = {
+        id: ids.uuid(),
+        tenantId,
+        deploymentId: deployment.id,
+        deviceId,
+        status: statusCode(status),
+        active,
+        created: deployment.created,
+        started: status === 'pending' ? null : now,
+        finished: active ? null : now,
+        deleted: null,
+        substate: null,
+        log: false,
+        artifactId: null,
+        request: null,
+      }
+      const seq = devices.insert(row)
+      if (!again) store.addDeviceCount(tenantId, deployment.id)
+      if (again) count(tenantId, deployment.id, null, status, now)
+      else if (status !== 'pending') count(tenantId, deployment.id, 'pending', status, now)
+      return { ...row, seq }
+    },
+  }
+}
+
+export type Transitions = ReturnType<typeof createTransitions>
