@@ -5,6 +5,17 @@ import { apiDocs } from './gateway/docs.ts'
 import { gateway } from './gateway/gateway.ts'
 import { healthRoutes } from './gateway/health.ts'
 import { createRouteIndex } from './gateway/routes.ts'
+import {
+  artifactsManagementRoutes,
+  artifactsManagementV2Routes,
+} from './services/deployments/routes.artifacts.ts'
+import {
+  releasesManagementRoutes,
+  releasesManagementV2Routes,
+  softwareManagementRoutes,
+} from './services/deployments/routes.releases.ts'
+import { createArtifactsService, type DeploymentUsage } from './services/deployments/service.artifacts.ts'
+import { createReleasesService } from './services/deployments/service.releases.ts'
 import { deviceauthDeviceRoutes } from './services/deviceauth/routes.devices.ts'
 import { deviceauthInternalRoutes } from './services/deviceauth/routes.internal.ts'
 import { deviceauthManagementRoutes } from './services/deviceauth/routes.management.ts'
@@ -21,12 +32,23 @@ import { createUseradmService } from './services/useradm/service.ts'
 
 export type Services = ReturnType<typeof createServices>
 
+/**
+ * Stands in for the deployments service until it exists: no deployment uses any artifact yet.
+ * Replaced by the deployments service's own answers when it lands.
+ */
+const noDeploymentsYet: DeploymentUsage = {
+  activeDeploymentIds: () => [],
+  isNameInAnyDeployment: () => false,
+}
+
 /** Every service, built once; cross-service calls go one way (deviceauth -> inventory, deployments). */
 export function createServices(deps: Deps) {
   const useradm = createUseradmService(deps)
   const inventory = createInventoryService(deps)
   const deviceauth = createDeviceauthService(deps, { inventory })
-  return { useradm, inventory, deviceauth }
+  const artifacts = createArtifactsService(deps, { usage: noDeploymentsYet })
+  const releases = createReleasesService(deps, { usage: noDeploymentsYet })
+  return { useradm, inventory, deviceauth, artifacts, releases }
 }
 
 /** The API app: gateway plugins first (so their error handler covers every route), then each service. */
@@ -50,6 +72,11 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
     .use(inventoryDeviceRoutes(services.inventory, auth))
     .use(inventoryManagementRoutes(services.inventory, auth))
     .use(inventoryManagementV2Routes(services.inventory, auth))
+    .use(artifactsManagementRoutes(services.artifacts, auth))
+    .use(artifactsManagementV2Routes(services.artifacts, auth))
+    .use(releasesManagementRoutes(services.releases, auth))
+    .use(releasesManagementV2Routes(services.releases, auth))
+    .use(softwareManagementRoutes(services.releases, auth))
   for (const service of ['useradm', 'devauth', 'inventory', 'deployments'])
     app.use(healthRoutes(service, deps.db))
   routes.load(app.routes)
