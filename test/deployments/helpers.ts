@@ -86,3 +86,42 @@ export async function expectNothingStored(t: TestApp, token: string): Promise<vo
   expect(await blobKeys(t)).toEqual([])
   expect(leftovers(t)).toEqual([])
 }
+
+export type RawPart = { name?: string; filename?: string; headers?: string[]; content: string | Uint8Array }
+
+/** A multipart body written by hand, for requests no FormData would make. */
+export function multipartBytes(parts: RawPart[], boundary = 'test-boundary-7d9f', close = true): Uint8Array {
+  const chunks: Uint8Array[] = []
+  const text = (value: string) => chunks.push(new TextEncoder().encode(value))
+  for (const part of parts) {
+    text(`--${boundary}\r\n`)
+    if (part.name !== undefined) {
+      const filename = part.filename === undefined ? '' : `; filename="${part.filename}"`
+      text(`Content-Disposition: form-data; name="${part.name}"${filename}\r\n`)
+    }
+    for (const header of part.headers ?? []) text(`${header}\r\n`)
+    text('\r\n')
+    chunks.push(typeof part.content === 'string' ? new TextEncoder().encode(part.content) : part.content)
+    text('\r\n')
+  }
+  if (close) text(`--${boundary}--\r\n`)
+  return Buffer.concat(chunks)
+}
+
+/** Posts a hand-made multipart body with an exact Content-Length. */
+export function postMultipart(
+  t: TestApp,
+  token: string,
+  body: Uint8Array,
+  options: { path?: string; type?: string; boundary?: string } = {},
+) {
+  return t.call('POST', options.path ?? ARTIFACTS, {
+    token,
+    raw: body,
+    headers: {
+      'content-type':
+        options.type ?? `multipart/form-data; boundary=${options.boundary ?? 'test-boundary-7d9f'}`,
+      'content-length': String(body.byteLength),
+    },
+  })
+}

@@ -87,13 +87,10 @@ describe('multipart reader', () => {
       const contents = Array.from({ length: 1 + random(4) }, () =>
         Array.from({ length: random(40) }, () => pieces[random(pieces.length)]).join(''),
       )
-      const text =
-        contents
-          .map(
-            (content, i) =>
-              `--${boundary}\r\nContent-Disposition: form-data; name="p${i}"\r\n\r\n${content}\r\n`,
-          )
-          .join('') + `--${boundary}--`
+      const parts = contents.map(
+        (content, i) => `--${boundary}\r\nContent-Disposition: form-data; name="p${i}"\r\n\r\n${content}\r\n`,
+      )
+      const text = `${parts.join('')}--${boundary}--`
       const sizes = Array.from({ length: 5 }, () => 1 + random(12))
       const parsed = await parseAll(chunked(encoder.encode(text), sizes), boundary)
       expect(parsed.map((part) => part.content)).toEqual(contents)

@@ -26,7 +26,9 @@ export type ReleaseSort = { by: (typeof RELEASE_SORT_FIELDS)[number]; order: 'as
 const anyArtifact = (condition: SQL) =>
   sql`exists (select 1 from ${artifacts} where ${artifacts.tenantId} = ${releases.tenantId} and ${artifacts.name} = ${releases.name} and ${condition})`
 
-const artifactsCount = sql<number>`(select count(*) from ${artifacts} where ${artifacts.tenantId} = ${releases.tenantId} and ${artifacts.name} = ${releases.name})`
+// Spelled out with table names: Drizzle leaves columns unqualified in a single-table select list,
+// where they would resolve to the subquery's own table.
+const artifactsCount = sql<number>`(select count(*) from deployments_artifacts a where a.tenant_id = deployments_releases.tenant_id and a.name = deployments_releases.name)`
 
 function conditions(tenantId: string, filter: ReleaseFilter): SQL[] {
   const where: SQL[] = [eq(releases.tenantId, tenantId)]
@@ -68,8 +70,8 @@ function sortKey(sort: ReleaseSort): SQL | typeof releases.name {
       return artifactsCount
     case 'tags':
       return sort.order === 'asc'
-        ? sql`(select min(value) from json_each(${releases.tags}))`
-        : sql`(select max(value) from json_each(${releases.tags}))`
+        ? sql`(select min(value) from json_each(deployments_releases.tags))`
+        : sql`(select max(value) from json_each(deployments_releases.tags))`
   }
 }
 
