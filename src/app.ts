@@ -5,11 +5,22 @@ import { apiDocs } from './gateway/docs.ts'
 import { gateway } from './gateway/gateway.ts'
 import { healthRoutes } from './gateway/health.ts'
 import { createRouteIndex } from './gateway/routes.ts'
+import {
+  artifactsManagementRoutes,
+  artifactsManagementV2Routes,
+} from './services/deployments/routes.artifacts.ts'
 import { deploymentsDeviceRoutes } from './services/deployments/routes.devices.ts'
 import {
   deploymentsManagementRoutes,
   deploymentsManagementV2Routes,
 } from './services/deployments/routes.management.ts'
+import {
+  releasesManagementRoutes,
+  releasesManagementV2Routes,
+  softwareManagementRoutes,
+} from './services/deployments/routes.releases.ts'
+import { createArtifactsService } from './services/deployments/service.artifacts.ts'
+import { createReleasesService } from './services/deployments/service.releases.ts'
 import { createDeploymentsService } from './services/deployments/service.ts'
 import { deviceauthDeviceRoutes } from './services/deviceauth/routes.devices.ts'
 import { deviceauthInternalRoutes } from './services/deviceauth/routes.internal.ts'
@@ -33,7 +44,9 @@ export function createServices(deps: Deps) {
   const inventory = createInventoryService(deps)
   const deployments = createDeploymentsService(deps, { inventory })
   const deviceauth = createDeviceauthService(deps, { inventory, deployments })
-  return { useradm, inventory, deployments, deviceauth }
+  const artifacts = createArtifactsService(deps, { usage: deployments })
+  const releases = createReleasesService(deps, { usage: deployments })
+  return { useradm, inventory, deployments, deviceauth, artifacts, releases }
 }
 
 /**
@@ -69,6 +82,11 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
     .use(deploymentsDeviceRoutes(services.deployments, auth))
     .use(deploymentsManagementRoutes(services.deployments, auth))
     .use(deploymentsManagementV2Routes(services.deployments, auth))
+    .use(artifactsManagementRoutes(services.artifacts, auth))
+    .use(artifactsManagementV2Routes(services.artifacts, auth))
+    .use(releasesManagementRoutes(services.releases, auth))
+    .use(releasesManagementV2Routes(services.releases, auth))
+    .use(softwareManagementRoutes(services.releases, auth))
   for (const service of ['useradm', 'devauth', 'inventory', 'deployments'])
     app.use(healthRoutes(service, deps.db))
   routes.load(app.routes)

@@ -43,6 +43,14 @@ async function ensureFirstUser(deps: Deps, useradm: UseradmService): Promise<voi
 async function serve(deps: Deps): Promise<void> {
   const services = createServices(deps)
   await ensureFirstUser(deps, services.useradm)
+  // Before listening: no upload is in flight, so whatever nothing refers to is an orphan.
+  const swept = await services.artifacts.startUp()
+  if (swept.removed.length > 0 || swept.staleTemp > 0) {
+    deps.log.info('removed orphaned artifact objects', {
+      objects: swept.removed.length,
+      temp_files: swept.staleTemp,
+    })
+  }
   const running = await startServer(deps, createApp(deps, services), () => stopServices(services))
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {

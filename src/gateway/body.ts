@@ -55,8 +55,9 @@ function checkContentType(request: Request, type: string, formToo: boolean): voi
  * The body parser every route shares. JSON is read with a 1 MiB cap (chunked bodies included: the
  * Go clients send them), the content-type check applies only when a length is declared (as in
  * Mender), urlencoded forms are accepted where Mender accepts them, and multipart bodies stay
- * unread for the streaming upload handlers. A route that declares `parse: RAW_BODY_PARSER` is left
- * to that parser: Elysia runs this global parser first, so it has to step aside itself.
+ * unread for the streaming upload handlers. A route that declares `parse: RAW_BODY_PARSER` (or
+ * STREAM_BODY_PARSER) is left to that parser: Elysia runs this global parser first, so it has to
+ * step aside itself.
  */
 export const bodyParser = (routes: RouteIndex) =>
   new Elysia({ name: 'gateway.body' }).onParse({ as: 'global' }, async ({ request, path }, contentType) => {
@@ -85,6 +86,17 @@ export const rawBodyParser = new Elysia({ name: 'gateway.raw-body' }).parser(
     checkContentType(request, contentType.toLowerCase(), false)
     return new RawBody(await readLimitedBytes(request, JSON_BODY_LIMIT))
   },
+)
+
+/**
+ * The name upload routes give to `parse` to receive every body as a StreamedBody, whatever its
+ * content type, so that they check the type themselves (Mender answers 415) before anything is read.
+ */
+export const STREAM_BODY_PARSER = 'stream'
+
+export const streamBodyParser = new Elysia({ name: 'gateway.stream-body' }).parser(
+  STREAM_BODY_PARSER,
+  ({ request }) => new StreamedBody(request.body),
 )
 
 /** The bytes a RAW_BODY_PARSER route received; none when the request had no body at all. */

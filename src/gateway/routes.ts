@@ -1,4 +1,4 @@
-import { RAW_BODY_PARSER } from './body.ts'
+import { RAW_BODY_PARSER, STREAM_BODY_PARSER } from './body.ts'
 
 /** What the route index needs of Elysia's route table (`app.routes`). */
 type RouteEntry = { method: string; path: string; hooks?: { parse?: unknown } }
@@ -7,7 +7,7 @@ type RouteEntry = { method: string; path: string; hooks?: { parse?: unknown } }
 export type RouteIndex = {
   load(routes: readonly RouteEntry[]): void
   methodsFor(path: string): string[]
-  /** True for a route that declared `parse: RAW_BODY_PARSER`: the shared body parser leaves it alone. */
+  /** True for a route that declared `parse: RAW_BODY_PARSER` or `STREAM_BODY_PARSER`: the shared body parser leaves it alone. */
   readsRawBody(method: string, path: string): boolean
 }
 
@@ -23,12 +23,14 @@ function toPattern(path: string): RegExp {
   return new RegExp(`^${escaped}/?$`)
 }
 
+const OWN_PARSERS: unknown[] = [RAW_BODY_PARSER, STREAM_BODY_PARSER]
+
 /** Elysia keeps a route's own parsers as `{ fn }` entries next to the inherited global ones. */
 function declaresRawParser(hooks: RouteEntry['hooks']): boolean {
   const parse = hooks?.parse
   const parsers = Array.isArray(parse) ? parse : [parse]
   return parsers.some(
-    (entry) => entry === RAW_BODY_PARSER || (entry as { fn?: unknown })?.fn === RAW_BODY_PARSER,
+    (entry) => OWN_PARSERS.includes(entry) || OWN_PARSERS.includes((entry as { fn?: unknown })?.fn),
   )
 }
 

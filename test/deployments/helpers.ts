@@ -1,75 +1,127 @@
-import { expect } from 'bun:test'
-import { unwindDepends } from '../../src/services/deployments/depends.ts'
-import { type ArtifactRow, createArtifactsStore } from '../../src/services/deployments/store.artifacts.ts'
-import type { Reply, TestApp } from '../helpers/app.ts'
-import { authenticate, findDevice, TestDevice } from '../helpers/device.ts'
+import { existsSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { TestApp } from '../helpers/app.ts'
+import { menderArtifact } from '../helpers/mender-tools.ts'
 
-export const MGMT = '/api/management/v1/deployments'
-export const MGMT_V2 = '/api/management/v2/deployments'
-export const NEXT = '/api/devices/v1/deployments/device/deployments/next'
-export const NEXT_V2 = '/api/devices/v2/deployments/device/deployments/next'
-export const statusPath = (deploymentId: string) =>
-  `/api/devices/v1/deployments/device/deployments/${deploymentId}/status`
-export const logPath = (deploymentId: string) =>
-  `/api/devices/v1/deployments/device/deployments/${deploymentId}/log`
+export const ARTIFACTS = '/api/management/v1/deployments/artifacts'
 
-/** An accepted device with a token, made through the device API as a real client would (Ed25519: quick to generate). */
-export async function acceptedDevice(t: TestApp, admin: string, identity: Record<string, unknown> = {}) {
-  const device = new TestDevice({ mac: crypto.randomUUID(), ...identity }, 'ed25519')
-  expect((await authenticate(t, device)).status).toBe(401)
-  const listed = await findDevice(t, admin, device)
-  t.services.deviceauth.setAuthSetStatus('', listed.id, listed.auth_sets[0].id, 'accepted')
-  const res = await authenticate(t, device)
-  expect(res.status).toBe(200)
-  return { id: listed.id as string, token: res.text, device }
+export type ArtifactOptions = {
+  name: string
+  deviceTypes?: string[]
+  /** Files to put in the payload (paths); a small generated one when absent. */
+  files?: string[]
+  compression?: 'none' | 'gzip' | 'lzma'
+  /** More `mender-artifact write module-image` arguments (-d, -p, -m ...). */
+  extra?: string[]
 }
 
-/** An artifact as the upload would record it (the file itself is not needed to hand out a link). */
-export function addArtifact(
-  t: TestApp,
-  name: string,
-  deviceTypes: string[],
-  options: { size?: number; extraDepends?: Record<string, string> } = {},
-): ArtifactRow {
-  const row: ArtifactRow = {
-    id: crypto.randomUUID(),
-    tenantId: '',
-    name,
-    description: '',
-    deviceTypes,
-    info: { format: 'mender', version: 3 },
-    signed: false,
-    updates: [{ type_info: { type: 'single-file' }, files: [] }] as unknown as ArtifactRow['updates'],
-    provides: { artifact_name: name },
-    depends: { device_type: deviceTypes, ...options.extraDepends },
-    clearsProvides: null,
-    size: options.size ?? 4096,
-    modified: t.clock.now(),
+/** Writes a module-image artifact with the real mender-artifact and returns its path. */
+export async function makeArtifact(dir: string, options: ArtifactOptions): Promise<string> {
+  const out = join(dir, `${options.name}-${crypto.randomUUID()}.mender`)
+  let files = options.files
+  if (!files) {
+    const payload = join(dir, `payload-${crypto.randomUUID()}.bin`)
+    await Bun.write(payload, `payload of ${options.name}\n`)
+    files = [payload]
   }
-  const result = createArtifactsStore(t.deps.db).insertArtifact(row, unwindDepends(row.depends))
-  if (!result.inserted) throw new Error(`artifact ${name} conflicts`)
-  return row
+  menderArtifact([
+    'write',
+    'module-image',
+    '-n',
+    options.name,
+    ...(options.deviceTypes ?? ['dev-a']).flatMap((type) => ['-t', type]),
+    '-T',
+    'single-file',
+    ...files.flatMap((file) => ['-f', file]),
+    '--compression',
+    options.compression ?? 'gzip',
+    '-o',
+    out,
+    ...(options.extra ?? []),
+  ])
+  return out
 }
 
-/** Creates a deployment through the API; answers its id. */
-export async function deploy(t: TestApp, admin: string, body: Record<string, unknown>): Promise<string> {
-  const res = await t.call('POST', `${MGMT}/deployments`, {
-    token: admin,
-    body: { name: 'rollout', ...body },
-  })
-  if (res.status !== 201) throw new Error(`deployment not created: ${res.status} ${res.text}`)
-  return res.headers.get('location')!.split('/').pop()!
+/** A multipart body as mender-cli sends one: size, description, then the artifact. */
+export async function uploadBody(
+  path: string,
+  fields: Record<string, string> = {},
+  fileField = 'artifact',
+): Promise<FormData> {
+  const form = new FormData()
+  for (const [name, value] of Object.entries(fields)) form.append(name, value)
+  form.append(fileField, new Blob([await Bun.file(path).arrayBuffer()]), 'upload.mender')
+  return form
 }
 
-/** The device's update check (v1 POST with the flat provides body the Go client sends). */
-export const poll = (
+export async function upload(t: TestApp, token: string, path: string, fields: Record<string, string> = {}) {
+  return t.call('POST', ARTIFACTS, { token, raw: await uploadBody(path, fields) })
+}
+
+/** Every object key in the blob store. */
+export async function blobKeys(t: TestApp): Promise<string[]> {
+  const keys: string[] = []
+  for await (const entry of t.deps.blobs.list()) keys.push(entry.key)
+  return keys.sort()
+}
+
+/** Files that an upload may have left behind: the disk store's temp files and the server's temp dir. */
+export function leftovers(t: TestApp): string[] {
+  const found: string[] = []
+  const storage = t.deps.config.storageDir
+  if (existsSync(storage)) {
+    for (const name of readdirSync(storage, { recursive: true }) as string[]) {
+      if (name.split('/').some((segment) => segment.startsWith('.'))) found.push(join(storage, name))
+    }
+  }
+  const temp = join(t.deps.config.dataDir, 'tmp')
+  if (existsSync(temp)) found.push(...readdirSync(temp).map((name) => join(temp, name)))
+  return found
+}
+
+/** Rows, objects and temp files all empty: what a failed upload must leave. */
+export async function expectNothingStored(t: TestApp, token: string): Promise<void> {
+  const { expect } = await import('bun:test')
+  expect((await t.call('GET', ARTIFACTS, { token })).json).toEqual([])
+  expect(await blobKeys(t)).toEqual([])
+  expect(leftovers(t)).toEqual([])
+}
+
+export type RawPart = { name?: string; filename?: string; headers?: string[]; content: string | Uint8Array }
+
+/** A multipart body written by hand, for requests no FormData would make. */
+export function multipartBytes(parts: RawPart[], boundary = 'test-boundary-7d9f', close = true): Uint8Array {
+  const chunks: Uint8Array[] = []
+  const text = (value: string) => chunks.push(new TextEncoder().encode(value))
+  for (const part of parts) {
+    text(`--${boundary}\r\n`)
+    if (part.name !== undefined) {
+      const filename = part.filename === undefined ? '' : `; filename="${part.filename}"`
+      text(`Content-Disposition: form-data; name="${part.name}"${filename}\r\n`)
+    }
+    for (const header of part.headers ?? []) text(`${header}\r\n`)
+    text('\r\n')
+    chunks.push(typeof part.content === 'string' ? new TextEncoder().encode(part.content) : part.content)
+    text('\r\n')
+  }
+  if (close) text(`--${boundary}--\r\n`)
+  return Buffer.concat(chunks)
+}
+
+/** Posts a hand-made multipart body with an exact Content-Length. */
+export function postMultipart(
   t: TestApp,
   token: string,
-  provides: Record<string, string> = { artifact_name: 'factory', device_type: 'dev-a' },
-): Promise<Reply> => t.call('POST', NEXT, { token, body: provides })
-
-export const report = (t: TestApp, token: string, deploymentId: string, status: string, substate?: string) =>
-  t.call('PUT', statusPath(deploymentId), { token, body: { status, ...(substate ? { substate } : {}) } })
-
-export const getDeployment = async (t: TestApp, admin: string, id: string) =>
-  (await t.call('GET', `${MGMT}/deployments/${id}`, { token: admin })).json
+  body: Uint8Array,
+  options: { path?: string; type?: string; boundary?: string } = {},
+) {
+  return t.call('POST', options.path ?? ARTIFACTS, {
+    token,
+    raw: body,
+    headers: {
+      'content-type':
+        options.type ?? `multipart/form-data; boundary=${options.boundary ?? 'test-boundary-7d9f'}`,
+      'content-length': String(body.byteLength),
+    },
+  })
+}

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
-import { acceptedDevice, addArtifact, deploy, getDeployment, MGMT, MGMT_V2, poll, report } from './helpers.ts'
+import { acceptedDevice, addArtifact, deploy, getDeployment, MGMT, MGMT_V2, poll, report } from './rollout.ts'
 
 setDefaultTimeout(30_000)
 
@@ -313,7 +313,7 @@ describe('listing deployments', () => {
 describe('devices of a deployment', () => {
   test('/devices lists those that picked it up; /devices/list pages and filters them by status', async () => {
     const name = uniqueName('devices')
-    addArtifact(t, name, ['dev-a'])
+    const artifact = addArtifact(t, name, ['dev-a'])
     const devices = []
     for (let i = 0; i < 4; i++) devices.push(await acceptedDevice(t, admin))
     const id = await deploy(t, admin, { artifact_name: name, devices: devices.map((d) => d.id) })
@@ -331,6 +331,7 @@ describe('devices of a deployment', () => {
       created: expect.any(String),
       started: expect.any(String),
       log: false,
+      image: expect.objectContaining({ id: artifact.id, name, device_types_compatible: ['dev-a'], size: 4096 }),
     })
 
     const page = async (query: string) => api('GET', `${MGMT}/deployments/${id}/devices/list${query}`)

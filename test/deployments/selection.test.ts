@@ -10,7 +10,7 @@ import {
   NEXT_V2,
   poll,
   report,
-} from './helpers.ts'
+} from './rollout.ts'
 
 setDefaultTimeout(30_000)
 

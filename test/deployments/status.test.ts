@@ -10,7 +10,7 @@ import {
   poll,
   report,
   statusPath,
-} from './helpers.ts'
+} from './rollout.ts'
 
 setDefaultTimeout(30_000)
 

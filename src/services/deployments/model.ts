@@ -1,5 +1,6 @@
 import { type Static, t } from 'elysia'
 import { pagingQuery } from '../../gateway/paging.ts'
+import { ArtifactsModel } from './model.artifacts.ts'
 import { DEVICE_DEPLOYMENT_STATUSES } from './status.ts'
 
 const timestamp = t.String({ format: 'date-time' })
@@ -50,7 +51,7 @@ const deviceDeployment = t.Object({
   deleted: t.Optional(timestamp),
   substate: t.Optional(t.String()),
   log: t.Boolean({ description: 'Whether the device uploaded a deployment log.' }),
-  image: t.Optional(t.Unknown({ description: 'The artifact given to the device.' })),
+  image: t.Optional(ArtifactsModel.artifact),
 })
 
 const provides = t.Object({

@@ -1,3 +1,4 @@
+import type { ApiArtifact } from './model.artifacts.ts'
 import type { ApiDeployment, ApiDeviceDeployment } from './model.ts'
 import { statusName } from './status.ts'
 import type { DeviceDeploymentRow } from './store.devices.ts'
@@ -26,7 +27,7 @@ export function toApiDeployment(row: DeploymentRow): ApiDeployment {
 }
 
 /** One device's part in a deployment; `image` is the artifact it was given, when it still exists. */
-export function toApiDeviceDeployment(row: DeviceDeploymentRow, image?: unknown): ApiDeviceDeployment {
+export function toApiDeviceDeployment(row: DeviceDeploymentRow, image?: ApiArtifact): ApiDeviceDeployment {
   return {
     id: row.deviceId,
     status: statusName(row.status),

@@ -2,6 +2,7 @@ import type { Clock, Ids } from '../../deps.ts'
 import { BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../../gateway/errors.ts'
 import { type Paging, pageOffset } from '../../gateway/paging.ts'
 import type { InventoryService } from '../inventory/service.ts'
+import { type ApiArtifact, toApiArtifact } from './model.artifacts.ts'
 import type { NewDeployment } from './model.ts'
 import { formatLog, toApiDeployment, toApiDeviceDeployment } from './render.ts'
 import {
@@ -13,7 +14,7 @@ import {
   statusName,
 } from './status.ts'
 import type { ArtifactsStore } from './store.artifacts.ts'
-import type { DeviceDeploymentsStore } from './store.devices.ts'
+import type { DeviceDeploymentRow, DeviceDeploymentsStore } from './store.devices.ts'
 import {
   type DeploymentQuery,
   type DeploymentRow,
@@ -183,13 +184,26 @@ function idScope(input: ListInput): string | undefined {
 export function createManagementApi(parts: {
   store: DeploymentsStore
   devices: DeviceDeploymentsStore
-  artifacts: Pick<ArtifactsStore, 'findArtifactsByName'>
+  artifacts: Pick<ArtifactsStore, 'findArtifactsByName' | 'findArtifactById'>
   transitions: Transitions
   inventory: DeploymentsInventory
   clock: Clock
   ids: Ids
 }) {
   const { store, devices, artifacts, transitions, inventory, clock, ids } = parts
+
+  /** Device deployments with the artifact each was given (Mender's `image`), each artifact read once. */
+  function withImages(rows: DeviceDeploymentRow[]) {
+    const images = new Map<string, ApiArtifact | undefined>()
+    return rows.map((row) => {
+      const id = row.artifactId
+      if (id !== null && !images.has(id)) {
+        const artifact = artifacts.findArtifactById(row.tenantId, id)
+        images.set(id, artifact && toApiArtifact(artifact))
+      }
+      return toApiDeviceDeployment(row, id === null ? undefined : images.get(id))
+    })
+  }
 
   function requireDeployment(tenantId: string, id: string, message = 'Deployment not found'): DeploymentRow {
     requireUuid(id)
@@ -332,7 +346,7 @@ export function createManagementApi(parts: {
     /** Every device deployment of a deployment (Mender's unpaged list). */
     listDeviceDeployments(tenantId: string, id: string) {
       requireDeployment(tenantId, id)
-      return devices.listForDeployment(tenantId, id, undefined).map((row) => toApiDeviceDeployment(row))
+      return withImages(devices.listForDeployment(tenantId, id, undefined))
     },
 
     pageDeviceDeployments(tenantId: string, id: string, status: string | undefined, paging: Paging) {
@@ -384,12 +398,13 @@ export function createManagementApi(parts: {
           .findDeploymentsByIds(tenantId, [...new Set(rows.map((row) => row.deploymentId))])
           .map((d) => [d.id, d]),
       )
-      const items = rows.map((row) => {
+      const rendered = withImages(rows)
+      const items = rows.map((row, i) => {
         const deployment = byId.get(row.deploymentId)
         return {
           id: row.id,
           ...(deployment ? { deployment: toApiDeployment(deployment) } : {}),
-          device: toApiDeviceDeployment(row),
+          device: rendered[i]!,
         }
       })
       return { items, total: devices.countForDevice(tenantId, deviceId, codes) }

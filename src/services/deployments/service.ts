@@ -27,15 +27,15 @@ export function createDeploymentsService(deps: Deps, services: { inventory: Depl
     }),
     ...createDeviceApi({ store, devices, transitions, selectDeployment, links: deps.links }),
 
-    // --- for the artifacts API: synchronous, on the same database ---
+    // --- for the artifacts and releases API (DeploymentUsage): synchronous, on the same database ---
 
-    /** Whether an unfinished deployment deploys artifacts of this name (they may not be deleted then). */
-    isArtifactNameInActiveDeployment: (tenantId: string, name: string): boolean =>
-      store.usesArtifactName(tenantId, name, true),
+    /** Ids of the unfinished deployments of any of these artifact names (their artifacts stay). */
+    activeDeploymentIds: (tenantId: string, artifactNames: readonly string[]): string[] =>
+      store.activeDeploymentIds(tenantId, artifactNames),
 
     /** Whether any deployment, finished or not, deployed artifacts of this name. */
-    isArtifactNameInAnyDeployment: (tenantId: string, name: string): boolean =>
-      store.usesArtifactName(tenantId, name, false),
+    isNameInAnyDeployment: (tenantId: string, artifactName: string): boolean =>
+      store.usesArtifactName(tenantId, artifactName),
   }
 }
 

@@ -2,9 +2,16 @@ import { and, asc, count, desc, eq, inArray, type SQL, sql, sum } from 'drizzle-
 import type { AnySQLiteColumn } from 'drizzle-orm/sqlite-core'
 import type { Database } from '../../../db/client.ts'
 import { type DependsCombination, decodeCombination, encodeCombination } from './depends.ts'
-import { artifactDepends, artifacts, releases } from './tables.artifacts.ts'
+import {
+  artifactDepends,
+  artifacts,
+  releases,
+  type UploadIntentStatus,
+  uploadIntents,
+} from './tables.artifacts.ts'
 
 export type ArtifactRow = typeof artifacts.$inferSelect
+export type UploadIntentRow = typeof uploadIntents.$inferSelect
 
 type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]
 
@@ -16,8 +23,12 @@ export function artifactBlobKey(tenantId: string, artifactId: string): string {
   return tenantId === '' ? artifactId : `${tenantId}/${artifactId}`
 }
 
-/** A text match: the value contains the text (case-insensitive), equals it, or starts with it (case-insensitive). */
-export type TextMatch = { contains: string } | { equals: string } | { startsWith: string }
+/** How a text column is matched; `AnyCase` ignores ASCII case (as SQLite's lower() does). */
+export type TextMatch =
+  | { equals: string }
+  | { startsWith: string }
+  | { containsAnyCase: string }
+  | { startsWithAnyCase: string }
 
 export type ArtifactFilter = {
   name?: TextMatch
@@ -32,10 +43,12 @@ export type ArtifactSort = { by: 'name' | 'modified'; order: 'asc' | 'desc' }
 
 export type InsertResult = { inserted: true } | { inserted: false; conflict: Record<string, string> }
 
-function textCondition(column: SQL | AnySQLiteColumn, match: TextMatch): SQL {
+export function textCondition(column: SQL | AnySQLiteColumn, match: TextMatch): SQL {
   if ('equals' in match) return sql`${column} = ${match.equals}`
-  if ('contains' in match) return sql`instr(lower(${column}), lower(${match.contains})) > 0`
-  return sql`instr(lower(${column}), lower(${match.startsWith})) = 1`
+  if ('startsWith' in match)
+    return sql`substr(${column}, 1, length(${match.startsWith})) = ${match.startsWith}`
+  if ('containsAnyCase' in match) return sql`instr(lower(${column}), lower(${match.containsAnyCase})) > 0`
+  return sql`instr(lower(${column}), lower(${match.startsWithAnyCase})) = 1`
 }
 
 function filterConditions(tenantId: string, filter: ArtifactFilter): SQL[] {
@@ -57,7 +70,7 @@ export function createArtifactsStore(db: Database) {
     .select()
     .from(artifacts)
     .where(and(eq(artifacts.tenantId, ph('tenantId')), eq(artifacts.name, ph('name'))))
-    .orderBy(asc(artifacts.modified), asc(artifacts.id))
+    .orderBy(asc(sql`rowid`))
     .prepare()
   const byId = db
     .select()
@@ -86,7 +99,7 @@ export function createArtifactsStore(db: Database) {
   }
 
   return {
-    /** Every artifact with this name (a release), oldest first. */
+    /** Every artifact with this name (a release), in upload order. */
     findArtifactsByName: (tenantId: string, name: string): ArtifactRow[] => byName.all({ tenantId, name }),
 
     findArtifactById: (tenantId: string, id: string): ArtifactRow | undefined => byId.get({ tenantId, id }),
@@ -96,7 +109,12 @@ export function createArtifactsStore(db: Database) {
      * name already claims one of its depends combinations: then nothing is written and the
      * combination is returned.
      */
-    insertArtifact(row: ArtifactRow, combinations: DependsCombination[]): InsertResult {
+    insertArtifact(
+      row: ArtifactRow,
+      combinations: DependsCombination[],
+      /** The direct upload this artifact settles, removed in the same transaction. */
+      intentId?: string,
+    ): InsertResult {
       const encoded = combinations.map(encodeCombination)
       return db.transaction((tx): InsertResult => {
         const taken = tx
@@ -126,6 +144,11 @@ export function createArtifactsStore(db: Database) {
             .run()
         }
         touchRelease(tx, row.tenantId, row.name, row.modified)
+        if (intentId !== undefined) {
+          tx.delete(uploadIntents)
+            .where(and(eq(uploadIntents.tenantId, row.tenantId), eq(uploadIntents.id, intentId)))
+            .run()
+        }
         return { inserted: true }
       })
     },
@@ -206,9 +229,58 @@ export function createArtifactsStore(db: Database) {
           .get()?.total ?? 0,
       ),
 
-    /** True when an artifact row has this id (whatever its tenant): the orphan sweep's question. */
-    artifactExists: (id: string): boolean =>
-      db.select({ id: artifacts.id }).from(artifacts).where(eq(artifacts.id, id)).get() !== undefined,
+    /** True when an artifact row or a direct upload has this id (whatever its tenant): the orphan sweep's question. */
+    isIdTaken: (id: string): boolean =>
+      db.select({ id: artifacts.id }).from(artifacts).where(eq(artifacts.id, id)).get() !== undefined ||
+      db.select({ id: uploadIntents.id }).from(uploadIntents).where(eq(uploadIntents.id, id)).get() !==
+        undefined,
+
+    /** True when another artifact of this name already claims one of these combinations. */
+    isCombinationTaken: (tenantId: string, name: string, combinations: DependsCombination[]): boolean =>
+      db
+        .select({ name: artifactDepends.name })
+        .from(artifactDepends)
+        .where(
+          and(
+            eq(artifactDepends.tenantId, tenantId),
+            eq(artifactDepends.name, name),
+            inArray(artifactDepends.combination, combinations.map(encodeCombination)),
+          ),
+        )
+        .limit(1)
+        .get() !== undefined,
+
+    insertUploadIntent: (row: UploadIntentRow): void => {
+      db.insert(uploadIntents).values(row).run()
+    },
+
+    findUploadIntent: (tenantId: string, id: string): UploadIntentRow | undefined =>
+      db
+        .select()
+        .from(uploadIntents)
+        .where(and(eq(uploadIntents.tenantId, tenantId), eq(uploadIntents.id, id)))
+        .get(),
+
+    /** Moves an intent from one status to another; false when it was not in `from` (or is gone). */
+    setUploadIntentStatus: (tenantId: string, id: string, from: UploadIntentStatus, to: UploadIntentStatus) =>
+      db
+        .update(uploadIntents)
+        .set({ status: to })
+        .where(
+          and(eq(uploadIntents.tenantId, tenantId), eq(uploadIntents.id, id), eq(uploadIntents.status, from)),
+        )
+        .returning({ id: uploadIntents.id })
+        .get() !== undefined,
+
+    deleteUploadIntent: (tenantId: string, id: string): void => {
+      db.delete(uploadIntents)
+        .where(and(eq(uploadIntents.tenantId, tenantId), eq(uploadIntents.id, id)))
+        .run()
+    },
+
+    /** Every intent in `status`, across tenants (start-up work). */
+    listUploadIntents: (status: UploadIntentStatus): UploadIntentRow[] =>
+      db.select().from(uploadIntents).where(eq(uploadIntents.status, status)).all(),
   }
 }
 

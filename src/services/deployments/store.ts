@@ -277,19 +277,30 @@ export function createDeploymentsStore(db: Database) {
         .run()
     },
 
-    /** Whether a deployment (an active one, with `activeOnly`) deploys artifacts of this name. */
-    usesArtifactName(tenantId: string, name: string, activeOnly: boolean): boolean {
-      const where = [eq(deployments.tenantId, tenantId), eq(deployments.artifactName, name)]
-      if (activeOnly) where.push(sql`finished IS NULL`)
-      return (
-        db
-          .select({ id: deployments.id })
-          .from(deployments)
-          .where(and(...where))
-          .limit(1)
-          .get() !== undefined
-      )
-    },
+    /** Whether any deployment deploys artifacts of this name. */
+    usesArtifactName: (tenantId: string, name: string): boolean =>
+      db
+        .select({ id: deployments.id })
+        .from(deployments)
+        .where(and(eq(deployments.tenantId, tenantId), eq(deployments.artifactName, name)))
+        .limit(1)
+        .get() !== undefined,
+
+    activeDeploymentIds: (tenantId: string, artifactNames: readonly string[]): string[] =>
+      artifactNames.length === 0
+        ? []
+        : db
+            .select({ id: deployments.id })
+            .from(deployments)
+            .where(
+              and(
+                eq(deployments.tenantId, tenantId),
+                inArray(deployments.artifactName, [...artifactNames]),
+                sql`finished IS NULL`,
+              ),
+            )
+            .all()
+            .map((row) => row.id),
 
     /**
      * Active deployments listing the device, created after `after`, that the device has no device

@@ -1,0 +1,159 @@
+import { Elysia, t } from 'elysia'
+import type { AuthPlugin } from '../../gateway/auth.ts'
+import { STREAM_BODY_PARSER, streamBodyParser } from '../../gateway/body.ts'
+import { setPageHeaders } from '../../gateway/paging.ts'
+import { created } from '../../gateway/responses.ts'
+import { ArtifactsModel as M } from './model.artifacts.ts'
+import type { ArtifactsService } from './service.artifacts.ts'
+import type { MultipartUpload } from './upload.ts'
+
+const detail = { tags: ['deployments'] }
+const ARTIFACTS_PATH = '/api/management/v1/deployments/artifacts'
+
+/** The request's body, unread, with what the upload rules need of its headers. */
+const multipartOf = (request: Request): MultipartUpload => ({
+  contentType: request.headers.get('content-type'),
+  contentLength: request.headers.get('content-length'),
+  body: request.body,
+})
+
+const formField = (description: string, format?: string) => ({ type: 'string' as const, description, format })
+
+const uploadForm = {
+  content: {
+    'multipart/form-data': {
+      schema: {
+        type: 'object' as const,
+        required: ['artifact'],
+        properties: {
+          size: formField('Exact size of the artifact part in bytes (optional).'),
+          description: formField('Artifact description.'),
+          artifact_id: formField('The id to give the artifact (a UUID; optional).'),
+          artifact: formField('The .mender file; must be the last part.', 'binary'),
+        },
+      },
+    },
+  },
+}
+
+const generateForm = {
+  content: {
+    'multipart/form-data': {
+      schema: {
+        type: 'object' as const,
+        required: ['name', 'device_types_compatible', 'type', 'file'],
+        properties: {
+          name: formField('Artifact name.'),
+          description: formField('Artifact description.'),
+          device_types_compatible: { type: 'array' as const, items: { type: 'string' as const } },
+          type: formField('Update module (the artifact is always a single-file update, as in Mender).'),
+          args: formField('JSON: {"filename": name on the device, "dest_dir": absolute directory}.'),
+          file: formField('The file to install; must be the last part.', 'binary'),
+        },
+      },
+    },
+  },
+}
+
+export const artifactsManagementRoutes = (svc: ArtifactsService, auth: AuthPlugin) =>
+  new Elysia({ prefix: '/api/management/v1/deployments', detail })
+    .use(auth)
+    .use(streamBodyParser)
+    .get('/artifacts', ({ user, query }) => svc.listArtifacts(user.tenantId, query), {
+      user: true,
+      query: M.listQuery,
+      response: { 200: t.Array(M.artifact) },
+      detail: { summary: 'List every artifact, by name (deprecated by Mender, used by mender-cli)' },
+    })
+    .get(
+      '/artifacts/list',
+      ({ user, query, request, set }) => {
+        const { artifacts, total, paging } = svc.listArtifactsPage(user.tenantId, query)
+        setPageHeaders(set, request.url, paging, { total })
+        return artifacts
+      },
+      { user: true, query: M.pageQuery, response: { 200: t.Array(M.artifact) } },
+    )
+    .post(
+      '/artifacts',
+      async ({ user, request, set }) =>
+        created(set, `${ARTIFACTS_PATH}/${await svc.uploadArtifact(user.tenantId, multipartOf(request))}`),
+      {
+        user: true,
+        parse: STREAM_BODY_PARSER,
+        detail: {
+          summary: 'Upload an artifact (parsed and checked while it streams in)',
+          requestBody: uploadForm,
+        },
+      },
+    )
+    .post(
+      '/artifacts/generate',
+      async ({ user, request, set }) =>
+        created(set, `${ARTIFACTS_PATH}/${await svc.generateArtifact(user.tenantId, multipartOf(request))}`),
+      {
+        user: true,
+        parse: STREAM_BODY_PARSER,
+        detail: { summary: 'Generate a single-file artifact from a file', requestBody: generateForm },
+      },
+    )
+    .post('/artifacts/directupload', ({ user }) => svc.requestDirectUpload(user.tenantId), {
+      user: true,
+      response: { 200: M.uploadLink },
+      detail: { summary: 'A link to PUT an artifact to the storage proxy (always enabled in bender)' },
+    })
+    .post(
+      '/artifacts/directupload/:id/complete',
+      async ({ user, params, set }) => {
+        await svc.completeDirectUpload(user.tenantId, params.id)
+        set.status = 202
+      },
+      {
+        user: true,
+        params: M.idParams,
+        body: M.completeUpload,
+        detail: { summary: 'Check and record a direct upload (in the background)' },
+      },
+    )
+    .get('/artifacts/:id', ({ user, params }) => svc.getArtifact(user.tenantId, params.id), {
+      user: true,
+      params: M.idParams,
+      response: { 200: M.artifact },
+    })
+    .put(
+      '/artifacts/:id',
+      ({ user, params, body, set }) => {
+        svc.editArtifact(user.tenantId, params.id, body?.description ?? '')
+        set.status = 204
+      },
+      { user: true, params: M.idParams, body: t.Optional(t.Nullable(M.edit)) },
+    )
+    .delete(
+      '/artifacts/:id',
+      async ({ user, params, set }) => {
+        await svc.deleteArtifact(user.tenantId, params.id)
+        set.status = 204
+      },
+      { user: true, params: M.idParams },
+    )
+    .get('/artifacts/:id/download', ({ user, params }) => svc.downloadLink(user.tenantId, params.id), {
+      user: true,
+      params: M.idParams,
+      response: { 200: M.link },
+    })
+    .get('/limits/:name', ({ user, params }) => svc.limit(user.tenantId, params.name), {
+      user: true,
+      params: t.Object({ name: t.String() }),
+      response: { 200: M.storageLimit },
+    })
+
+export const artifactsManagementV2Routes = (svc: ArtifactsService, auth: AuthPlugin) =>
+  new Elysia({ prefix: '/api/management/v2/deployments', detail }).use(auth).get(
+    '/artifacts',
+    ({ user, query, request, set }) => {
+      const { artifacts, hasNext, paging } = svc.listArtifactsV2(user.tenantId, query)
+      setPageHeaders(set, request.url, paging, { hasNext })
+      return artifacts
+    },
+    { user: true, query: M.listV2Query, response: { 200: t.Array(M.artifact) } },
+  )

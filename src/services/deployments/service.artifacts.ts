@@ -1,0 +1,337 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { type ArtifactMeta, readArtifact } from '../../artifact/reader.ts'
+import { writeModuleImage } from '../../artifact/writer.ts'
+import type { Deps } from '../../deps.ts'
+import { BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../../gateway/errors.ts'
+import { pageOffset } from '../../gateway/paging.ts'
+import { orphanCutoff, type SweepResult, sweepOrphans } from '../../storage/orphans.ts'
+import { unwindDepends } from './depends.ts'
+import { generateSpec, MAX_GENERATE_FILE_SIZE } from './generate.ts'
+import { readAndStoreArtifact } from './ingest.ts'
+import { type ApiArtifact, type ApiLink, toApiArtifact } from './model.artifacts.ts'
+import {
+  lenientPaging,
+  type PageQuery,
+  parseArtifactSort,
+  parseV2Query,
+  type SubstringQuery,
+  substringFilter,
+  type V2Query,
+} from './queries.ts'
+import {
+  type ArtifactRow,
+  type ArtifactSort,
+  artifactBlobKey,
+  createArtifactsStore,
+} from './store.artifacts.ts'
+import {
+  isUuid,
+  type MultipartUpload,
+  openMultipart,
+  readGenerateForm,
+  readUploadForm,
+  sizedBody,
+} from './upload.ts'
+
+/**
+ * What the artifact rules need to know about deployments (which deployments own): an artifact
+ * used by an active deployment cannot be deleted, one used by any deployment cannot be edited.
+ * Synchronous reads of the same database.
+ */
+export type DeploymentUsage = {
+  /** Ids of unfinished deployments of any of these artifact names. */
+  activeDeploymentIds(tenantId: string, artifactNames: readonly string[]): string[]
+  isNameInAnyDeployment(tenantId: string, artifactName: string): boolean
+}
+
+const NOT_FOUND = 'Resource not found'
+const MAX_DESCRIPTION_LENGTH = 4096
+const CONFLICT = 'an artifact with the same name and depends already exists'
+const BY_NAME: ArtifactSort = { by: 'name', order: 'asc' }
+
+export function checkId(id: string): void {
+  if (!isUuid(id)) throw new BadRequestError('ID is not a valid UUID')
+}
+
+function toRow(tenantId: string, id: string, meta: ArtifactMeta, description: string, at: Date): ArtifactRow {
+  return {
+    id,
+    tenantId,
+    name: meta.name,
+    description,
+    deviceTypes: meta.device_types_compatible,
+    info: meta.info,
+    signed: meta.signed,
+    updates: meta.updates,
+    provides: meta.artifact_provides ?? null,
+    // Mender records the compatible device types as a depend of every artifact, format 2 included.
+    depends: meta.artifact_depends ?? { device_type: meta.device_types_compatible },
+    clearsProvides: meta.clears_artifact_provides ?? null,
+    size: meta.size,
+    modified: at,
+  }
+}
+
+export function createArtifactsService(deps: Deps, services: { usage: DeploymentUsage }) {
+  const { config, blobs, clock, ids, log } = deps
+  const store = createArtifactsStore(deps.db)
+  const { usage } = services
+  const tempRoot = join(config.dataDir, 'tmp')
+  // Ids whose file is being written right now: two uploads naming the same artifact_id must not
+  // write over each other's object before the row decides between them.
+  const writing = new Set<string>()
+  const background = new Set<Promise<void>>()
+
+  function claimId(id: string): void {
+    if (writing.has(id) || store.isIdTaken(id))
+      throw new ConflictError('an artifact with this ID already exists')
+    writing.add(id)
+  }
+
+  /**
+   * Records a stored artifact: its row and its release, unless the same name and depends are taken,
+   * in which case its object is removed and the conflict thrown. `conflict` makes that error.
+   */
+  async function record(
+    tenantId: string,
+    id: string,
+    meta: ArtifactMeta,
+    description: string,
+    conflict: (taken: Record<string, string>) => Error,
+    intentId?: string,
+  ): Promise<void> {
+    let failure: Error
+    try {
+      const row = toRow(tenantId, id, meta, description, clock.now())
+      const result = store.insertArtifact(row, unwindDepends(row.depends), intentId)
+      if (result.inserted) return
+      failure = conflict(result.conflict)
+    } catch (err) {
+      failure = err as Error
+    }
+    await blobs.delete(artifactBlobKey(tenantId, id))
+    throw failure
+  }
+
+  const uploadConflict = (taken: Record<string, string>) =>
+    new ConflictError(CONFLICT, { metadata: { conflict: taken } })
+  // Mender's generator checks uniqueness up front and answers 422 without details.
+  const generateConflict = () => new UnprocessableError('Artifact not unique')
+
+  async function processDirectUpload(tenantId: string, id: string): Promise<void> {
+    const key = artifactBlobKey(tenantId, id)
+    try {
+      const content = await blobs.get(key)
+      if (!content) throw new Error('the uploaded object is gone')
+      const body = content.body instanceof Blob ? content.body.stream() : content.body
+      const meta = await readArtifact(body, { maxSize: config.maxArtifactSize })
+      await record(tenantId, id, meta, '', uploadConflict, id)
+      log.info('direct upload recorded', { artifact_id: id, name: meta.name })
+    } catch (err) {
+      log.warn('direct upload dropped', { artifact_id: id, reason: (err as Error).message })
+      await blobs.delete(key)
+      store.deleteUploadIntent(tenantId, id)
+    }
+  }
+
+  function inBackground(work: Promise<void>): void {
+    background.add(work)
+    void work.finally(() => background.delete(work))
+  }
+
+  function findArtifact(tenantId: string, id: string): ArtifactRow {
+    checkId(id)
+    const row = store.findArtifactById(tenantId, id)
+    if (!row) throw new NotFoundError(NOT_FOUND)
+    return row
+  }
+
+  return {
+    /**
+     * Mender's multipart upload: the `artifact` part is parsed while it streams into the blob
+     * store, then recorded. Nothing remains of an upload that fails at any point.
+     */
+    async uploadArtifact(tenantId: string, upload: MultipartUpload): Promise<string> {
+      const reader = openMultipart(upload, config.maxArtifactSize)
+      try {
+        const form = await readUploadForm(reader, config.maxArtifactSize)
+        const id = form.artifactId ?? ids.uuid()
+        claimId(id)
+        try {
+          const key = artifactBlobKey(tenantId, id)
+          const source = sizedBody(form.artifact, form.size)
+          const meta = await readAndStoreArtifact(blobs, key, source, config.maxArtifactSize)
+          await record(tenantId, id, meta, form.description, uploadConflict)
+          return id
+        } finally {
+          writing.delete(id)
+        }
+      } finally {
+        void reader.cancel()
+      }
+    },
+
+    /**
+     * Builds a single-file artifact from the uploaded file (written to a temp dir first, as the
+     * writer reads its payload twice: once to size it, once to hash it) and stores it like an upload.
+     */
+    async generateArtifact(tenantId: string, upload: MultipartUpload): Promise<string> {
+      const maxFileSize = Math.min(config.maxArtifactSize, MAX_GENERATE_FILE_SIZE)
+      const reader = openMultipart(upload, maxFileSize)
+      await mkdir(tempRoot, { recursive: true })
+      const dir = await mkdtemp(join(tempRoot, 'generate-'))
+      try {
+        const payloadPath = join(dir, 'payload')
+        const form = await readGenerateForm(reader, payloadPath, maxFileSize)
+        const spec = generateSpec(form, payloadPath)
+        const claims = unwindDepends({ device_type: spec.deviceTypes })
+        if (store.isCombinationTaken(tenantId, spec.name, claims)) throw generateConflict()
+        const artifactPath = join(dir, 'artifact.mender')
+        await writeModuleImage(spec, artifactPath)
+        const id = ids.uuid()
+        const key = artifactBlobKey(tenantId, id)
+        const meta = await readAndStoreArtifact(
+          blobs,
+          key,
+          Bun.file(artifactPath).stream(),
+          config.maxArtifactSize,
+        )
+        await record(tenantId, id, meta, form.description, generateConflict)
+        return id
+      } finally {
+        void reader.cancel()
+        await rm(dir, { recursive: true, force: true })
+      }
+    },
+
+    /** A signed PUT link on the storage proxy; the upload stays pending until completed. */
+    requestDirectUpload(tenantId: string) {
+      const id = ids.uuid()
+      const link = deps.links.signUpload(artifactBlobKey(tenantId, id))
+      store.insertUploadIntent({
+        id,
+        tenantId,
+        status: 'pending',
+        createdTs: clock.now(),
+        expiresTs: link.expires,
+      })
+      return { id, uri: link.url, expire: link.expires.toISOString(), method: 'PUT' }
+    },
+
+    /** Starts checking an uploaded object in the background; the artifact appears if it is valid. */
+    async completeDirectUpload(tenantId: string, id: string): Promise<void> {
+      const intent = store.findUploadIntent(tenantId, id)
+      if (intent?.status !== 'pending' || !(await blobs.stat(artifactBlobKey(tenantId, id)))) {
+        throw new NotFoundError(NOT_FOUND)
+      }
+      if (!store.setUploadIntentStatus(tenantId, id, 'pending', 'processing'))
+        throw new NotFoundError(NOT_FOUND)
+      inBackground(processDirectUpload(tenantId, id))
+    },
+
+    /** v1: every artifact matching the substring filters, by name. */
+    listArtifacts: (tenantId: string, query: SubstringQuery): ApiArtifact[] =>
+      store.listArtifacts(tenantId, substringFilter(query), BY_NAME).map(toApiArtifact),
+
+    /** v1 `/artifacts/list`: the same filters, sorted and paged; with the total for X-Total-Count. */
+    listArtifactsPage(tenantId: string, query: SubstringQuery & PageQuery & { sort?: string }) {
+      const filter = substringFilter(query)
+      const paging = lenientPaging(query)
+      const window = { offset: pageOffset(paging), limit: paging.perPage }
+      const rows = store.listArtifacts(tenantId, filter, parseArtifactSort(query.sort), window)
+      return { artifacts: rows.map(toApiArtifact), total: store.countArtifacts(tenantId, filter), paging }
+    },
+
+    /** v2: exact or prefix filters, by name, paged without a total (one extra row tells if more follow). */
+    listArtifactsV2(tenantId: string, query: V2Query) {
+      const { filter, paging } = parseV2Query(query)
+      const window = { offset: pageOffset(paging), limit: paging.perPage + 1 }
+      const rows = store.listArtifacts(tenantId, filter, BY_NAME, window)
+      return {
+        artifacts: rows.slice(0, paging.perPage).map(toApiArtifact),
+        hasNext: rows.length > paging.perPage,
+        paging,
+      }
+    },
+
+    getArtifact: (tenantId: string, id: string): ApiArtifact => toApiArtifact(findArtifact(tenantId, id)),
+
+    /** Sets the description, unless a deployment has used the artifact. */
+    editArtifact(tenantId: string, id: string, description: string): void {
+      checkId(id)
+      if (description.length > MAX_DESCRIPTION_LENGTH) {
+        throw new BadRequestError(
+          `Validating request body: description: the length must be no more than ${MAX_DESCRIPTION_LENGTH}.`,
+        )
+      }
+      const row = findArtifact(tenantId, id)
+      if (usage.isNameInAnyDeployment(tenantId, row.name)) {
+        throw new UnprocessableError('Image has already been used in deployment')
+      }
+      store.updateDescription(tenantId, id, description, clock.now())
+    },
+
+    /** Deletes the artifact and its file, unless an active deployment uses it. */
+    async deleteArtifact(tenantId: string, id: string): Promise<void> {
+      const row = findArtifact(tenantId, id)
+      if (usage.activeDeploymentIds(tenantId, [row.name]).length > 0) {
+        throw new ConflictError('Artifact is used in active deployment')
+      }
+      store.deleteArtifact(tenantId, id, clock.now())
+      await removeBlob(tenantId, id)
+    },
+
+    /** A link to download the artifact's file, valid for BENDER_DOWNLOAD_LINK_TTL (15 minutes). */
+    async downloadLink(tenantId: string, id: string): Promise<ApiLink> {
+      const row = findArtifact(tenantId, id)
+      const key = artifactBlobKey(tenantId, id)
+      if (!(await blobs.stat(key))) throw new Error(`artifact ${id} has no object in the blob store`)
+      const link = await deps.links.download(key, { filename: `${row.name}.mender` })
+      return { uri: link.url, expire: link.expires.toISOString(), method: 'GET' }
+    },
+
+    /** Mender's one deployments limit, `storage`: no limit (0), and the bytes in use. */
+    limit(tenantId: string, name: string) {
+      if (name !== 'storage') throw new BadRequestError(`unsupported limit ${name}`)
+      return { limit: 0, usage: store.storageUsage(tenantId) }
+    },
+
+    /**
+     * Start-up housekeeping, before any upload is in flight: forgets direct uploads whose link
+     * expired long ago, empties the temp dir, removes objects that belong to no artifact and no
+     * pending upload, and resumes checking the uploads a stop interrupted.
+     */
+    async startUp(): Promise<SweepResult> {
+      const cutoff = orphanCutoff(config, clock.now())
+      for (const intent of store.listUploadIntents('pending')) {
+        if (intent.createdTs < cutoff) store.deleteUploadIntent(intent.tenantId, intent.id)
+      }
+      await rm(tempRoot, { recursive: true, force: true })
+      const result = await sweepOrphans(blobs, {
+        isReferenced: (key) => store.isIdTaken(key.slice(key.lastIndexOf('/') + 1)),
+        olderThan: cutoff,
+      })
+      for (const intent of store.listUploadIntents('processing')) {
+        inBackground(processDirectUpload(intent.tenantId, intent.id))
+      }
+      return result
+    },
+
+    /** Resolves once background work (direct uploads being checked) has finished. */
+    async idle(): Promise<void> {
+      while (background.size > 0) await Promise.allSettled([...background])
+    },
+  }
+
+  async function removeBlob(tenantId: string, id: string): Promise<void> {
+    try {
+      await blobs.delete(artifactBlobKey(tenantId, id))
+    } catch (err) {
+      // The row is gone, so the object is an orphan the next start-up sweep removes.
+      log.warn('could not remove a deleted artifact from the blob store', { artifact_id: id, err })
+    }
+  }
+}
+
+export type ArtifactsService = ReturnType<typeof createArtifactsService>

@@ -1,0 +1,245 @@
+import type { Deps } from '../../deps.ts'
+import { BadRequestError, ConflictError, NotFoundError } from '../../gateway/errors.ts'
+import { type Paging, pageOffset, parsePaging } from '../../gateway/paging.ts'
+import { type ApiArtifact, toApiArtifact } from './model.artifacts.ts'
+import type { ApiRelease, ApiReleaseV1, ApiSoftware } from './model.releases.ts'
+import { lenientPaging, type PageQuery } from './queries.ts'
+import type { DeploymentUsage } from './service.artifacts.ts'
+import { artifactBlobKey, createArtifactsStore } from './store.artifacts.ts'
+import {
+  createReleasesStore,
+  RELEASE_SORT_FIELDS,
+  type ReleaseFilter,
+  type ReleaseRow,
+  type ReleaseSort,
+} from './store.releases.ts'
+
+/** Mender's limits on release tags and notes. */
+const MAX_TAGS_PER_RELEASE = 20
+const MAX_UNIQUE_TAGS = 100
+const MAX_TAG_LENGTH = 1024
+const MAX_NOTES_LENGTH = 1024
+const TAG = /^[A-Za-z0-9_.-]+$/
+/** Go's unicode.IsGraphic: letters, marks, numbers, punctuation, symbols and spaces. */
+const NOT_GRAPHIC = /[^\p{L}\p{M}\p{N}\p{P}\p{S}\p{Zs}]/u
+
+/** `name:asc` and the like; anything else is the default. */
+export function parseReleaseSort(value: string | undefined): ReleaseSort {
+  const [by, order] = (value ?? '').split(':')
+  if ((RELEASE_SORT_FIELDS as readonly string[]).includes(by ?? '')) {
+    return { by: by as ReleaseSort['by'], order: order === 'desc' ? 'desc' : 'asc' }
+  }
+  return { by: 'name', order: 'asc' }
+}
+
+/** Tags as Mender stores them: lower-cased, deduplicated, each checked. */
+export function normalizeTags(tags: readonly string[]): string[] {
+  const unique = [...new Set(tags.map((tag) => tag.toLowerCase()))]
+  if (unique.length > MAX_TAGS_PER_RELEASE) {
+    throw new BadRequestError(
+      `invalid request body: the total number of tags per exceeded maximum of ${MAX_TAGS_PER_RELEASE}`,
+    )
+  }
+  for (const tag of unique) {
+    if (tag === '') throw new BadRequestError('invalid request body: tag cannot be empty')
+    if (tag.length > MAX_TAG_LENGTH) {
+      throw new BadRequestError(`invalid request body: tag must be less than ${MAX_TAG_LENGTH} characters`)
+    }
+    if (!TAG.test(tag)) {
+      const bad = /[^A-Za-z0-9_.-]/.exec(tag)?.[0]
+      throw new BadRequestError(`invalid request body: invalid character '${bad}' in string "${tag}"`)
+    }
+  }
+  return unique
+}
+
+function checkNotes(notes: string): void {
+  if (Buffer.byteLength(notes) > MAX_NOTES_LENGTH) {
+    throw new BadRequestError('invalid request body: release notes too long')
+  }
+  const bad = NOT_GRAPHIC.exec(notes)
+  if (bad) {
+    throw new BadRequestError(
+      `invalid request body: invalid character ${JSON.stringify(bad[0])} at offset ${bad.index}`,
+    )
+  }
+}
+
+export type ReleaseListing = { releases: ApiRelease[]; total: number; paging: Paging }
+
+type ReleasesV1Query = { name?: string; description?: string; device_type?: string; update_type?: string }
+type ReleasesV2Query = PageQuery & { name?: string; tag?: string[]; update_type?: string; sort?: string }
+type SoftwareQuery = {
+  name?: string[]
+  name_prefix?: string
+  kind?: string
+  tag?: string[]
+  update_type?: string
+  sort?: string
+  page?: number
+  per_page?: number
+}
+
+const SOFTWARE_KINDS = ['release', 'manifest']
+const SOFTWARE_SORTS = ['modified:asc', 'modified:desc', 'name:asc', 'name:desc', 'tags:asc', 'tags:desc']
+
+export function createReleasesService(deps: Deps, services: { usage: DeploymentUsage }) {
+  const store = createReleasesStore(deps.db)
+  const artifactsStore = createArtifactsStore(deps.db)
+  const { usage } = services
+
+  function withArtifacts(tenantId: string, rows: ReleaseRow[]): ApiRelease[] {
+    const byName = new Map<string, ApiArtifact[]>(rows.map((row) => [row.name, []]))
+    for (const artifact of store.artifactsOf(tenantId, [...byName.keys()])) {
+      byName.get(artifact.name)?.push(toApiArtifact(artifact))
+    }
+    return rows.map((row) => ({
+      name: row.name,
+      modified: row.modified.toISOString(),
+      tags: row.tags,
+      notes: row.notes,
+      artifacts: byName.get(row.name) ?? [],
+      artifacts_count: row.artifactsCount,
+    }))
+  }
+
+  function list(tenantId: string, filter: ReleaseFilter, sort: ReleaseSort, paging: Paging): ReleaseListing {
+    const rows = store.listReleases(tenantId, filter, sort, {
+      offset: pageOffset(paging),
+      limit: paging.perPage,
+    })
+    return { releases: withArtifacts(tenantId, rows), total: store.countReleases(tenantId, filter), paging }
+  }
+
+  const v1Filter = (query: ReleasesV1Query): ReleaseFilter => ({
+    name: query.name ? { containsAnyCase: query.name } : undefined,
+    description: query.description || undefined,
+    deviceType: query.device_type || undefined,
+    updateType: query.update_type || undefined,
+  })
+
+  return {
+    /**
+     * v1 without paging. Mender's store still caps it at its default page (the first 20 by name);
+     * bender keeps that bound.
+     */
+    listReleasesV1: (tenantId: string, query: ReleasesV1Query): ApiRelease[] =>
+      list(tenantId, v1Filter(query), parseReleaseSort(undefined), { page: 1, perPage: 20 }).releases,
+
+    /** v1 `/releases/list`: sorted and leniently paged. */
+    listReleasesPage: (tenantId: string, query: ReleasesV1Query & PageQuery & { sort?: string }) =>
+      list(tenantId, v1Filter(query), parseReleaseSort(query.sort), lenientPaging(query)),
+
+    /** v2: name substring, any of the tags, payload type; sorted and leniently paged. */
+    listReleasesV2: (tenantId: string, query: ReleasesV2Query) =>
+      list(
+        tenantId,
+        {
+          name: query.name ? { containsAnyCase: query.name } : undefined,
+          tags: query.tag?.map((tag) => tag.toLowerCase()),
+          updateType: query.update_type || undefined,
+        },
+        parseReleaseSort(query.sort),
+        lenientPaging(query),
+      ),
+
+    getRelease(tenantId: string, name: string): ApiRelease {
+      const [release] = withArtifacts(
+        tenantId,
+        store.listReleases(tenantId, { names: [name] }, parseReleaseSort(undefined), { offset: 0, limit: 1 }),
+      )
+      if (!release) throw new NotFoundError('release not found')
+      return release
+    },
+
+    updateNotes(tenantId: string, name: string, notes: string): void {
+      checkNotes(notes)
+      if (!store.updateNotes(tenantId, name, notes)) throw new NotFoundError('release not found')
+    },
+
+    replaceTags(tenantId: string, name: string, tags: readonly string[]): void {
+      const result = store.replaceTags(tenantId, name, normalizeTags(tags), MAX_UNIQUE_TAGS)
+      if (result === 'missing') throw new NotFoundError('release not found')
+      if (result === 'too-many') {
+        throw new ConflictError(`the total number of unique tags (${MAX_UNIQUE_TAGS}) has been exceeded`)
+      }
+    },
+
+    listTags: (tenantId: string): string[] => store.listTags(tenantId),
+
+    listUpdateTypes: (tenantId: string): string[] => store.listUpdateTypes(tenantId),
+
+    /** Deletes every artifact of these releases (and their files), unless an active deployment uses one. */
+    async deleteReleases(tenantId: string, names: string[]): Promise<void> {
+      if (names.length === 0) throw new BadRequestError('at least one release name has to be provided')
+      const active = usage.activeDeploymentIds(tenantId, names)
+      if (active.length > 0) {
+        throw new ConflictError('release(s) used in active deployment', { active_deployments: active })
+      }
+      for (const row of artifactsStore.deleteArtifactsByNames(tenantId, names)) {
+        await deps.blobs.delete(artifactBlobKey(tenantId, row.id)).catch((err) => {
+          deps.log.warn('could not remove a deleted artifact from the blob store', {
+            artifact_id: row.id,
+            err,
+          })
+        })
+      }
+    },
+
+    /**
+     * Mender's "software" view of releases (v1alpha1). bender has releases only, no manifests: a
+     * `manifest` filter finds nothing.
+     */
+    listSoftware(tenantId: string, query: SoftwareQuery) {
+      if (query.name?.length && query.name_prefix) {
+        throw new BadRequestError(
+          'name: cannot be used with name_prefix; name_prefix: cannot be used with name.',
+        )
+      }
+      if (query.kind !== undefined && !SOFTWARE_KINDS.includes(query.kind)) {
+        throw new BadRequestError('kind: must be a valid value.')
+      }
+      const sort = query.sort ?? 'name:asc'
+      if (!SOFTWARE_SORTS.includes(sort)) throw new BadRequestError('sort: must be a valid value.')
+      const paging = parsePaging(query)
+      if (query.kind === 'manifest') return { software: [], total: 0, paging }
+      const filter: ReleaseFilter = {
+        names: query.name?.length ? query.name : undefined,
+        name: query.name_prefix ? { startsWith: query.name_prefix } : undefined,
+        updateType: query.update_type || undefined,
+        tags: query.tag?.map((tag) => tag.toLowerCase()),
+      }
+      const { releases, total } = list(tenantId, filter, parseReleaseSort(sort), paging)
+      const software: ApiSoftware[] = releases.map((release) => ({
+        name: release.name,
+        modified: release.modified,
+        tags: release.tags,
+        notes: release.notes,
+        kind: 'release',
+        compatible_types: [...new Set(release.artifacts.flatMap((a) => a.device_types_compatible))],
+      }))
+      return { software, total, paging }
+    },
+
+    /** Tags of the tenant's software; `kind` (at most one) narrows it to releases or manifests. */
+    listSoftwareTags(tenantId: string, kinds: readonly string[]): string[] {
+      if (kinds.length > 1) throw new BadRequestError('only one kind query argument can be specified')
+      const [kind] = kinds
+      if (kind !== undefined && !SOFTWARE_KINDS.includes(kind))
+        throw new BadRequestError('Kind: must be a valid value.')
+      return kind === 'manifest' ? [] : store.listTags(tenantId)
+    },
+  }
+}
+
+/** The v1 shape, with Mender's capitalised keys. */
+export const toReleaseV1 = (release: ApiRelease): ApiReleaseV1 => ({
+  Name: release.name,
+  Modified: release.modified,
+  Artifacts: release.artifacts,
+  ArtifactsCount: release.artifacts_count,
+  tags: release.tags,
+  notes: release.notes,
+})
+
+export type ReleasesService = ReturnType<typeof createReleasesService>

@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { artifactBlobKey } from '../../src/services/deployments/store.artifacts.ts'
+import { loginAs } from '../helpers/app.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { ARTIFACTS, blobKeys, leftovers, makeArtifact, upload } from './helpers.ts'
+
+let dir: string
+let s: TestServer
+let token: string
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'bender-direct-'))
+  s = await startTestServer()
+  token = (await loginAs(s)).token
+})
+afterAll(async () => {
+  await s.stop()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const api = (method: string, path: string, body?: unknown) =>
+  fetch(`${s.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+
+/** Asks for a link and PUTs `bytes` to it over the real storage proxy. */
+async function directUpload(bytes: Uint8Array | Blob): Promise<string> {
+  const link = await api('POST', `${ARTIFACTS}/directupload`)
+  expect(link.status).toBe(200)
+  const { id, uri, expire, method } = (await link.json()) as Record<string, string>
+  expect(method).toBe('PUT')
+  expect(new URL(uri!).port).toBe(String(s.deps.config.storagePort))
+  expect(Date.parse(expire!)).toBeGreaterThan(Date.now())
+  const put = await fetch(uri!, {
+    method: 'PUT',
+    body: bytes,
+    headers: { 'content-type': 'application/vnd.mender-artifact' },
+  })
+  expect(put.status).toBe(200)
+  return id!
+}
+
+test('a direct upload is checked in the background and appears as an artifact', async () => {
+  const path = await makeArtifact(dir, { name: 'direct-1', deviceTypes: ['dev-a'] })
+  const id = await directUpload(Bun.file(path))
+  const complete = await api('POST', `${ARTIFACTS}/directupload/${id}/complete`, {
+    size: Bun.file(path).size,
+  })
+  expect(complete.status).toBe(202)
+  await s.services.artifacts.idle()
+  const got = await api('GET', `${ARTIFACTS}/${id}`)
+  expect(got.status).toBe(200)
+  expect(await got.json()).toMatchObject({ id, name: 'direct-1', size: Bun.file(path).size, description: '' })
+  expect(await blobKeys(s)).toEqual([artifactBlobKey('', id)])
+  // Settled: a second completion finds nothing pending.
+  expect((await api('POST', `${ARTIFACTS}/directupload/${id}/complete`)).status).toBe(404)
+})
+
+test('an invalid direct upload is dropped and its object removed', async () => {
+  const id = await directUpload(crypto.getRandomValues(new Uint8Array(20_000)))
+  expect(await blobKeys(s)).toContain(id)
+  expect((await api('POST', `${ARTIFACTS}/directupload/${id}/complete`)).status).toBe(202)
+  await s.services.artifacts.idle()
+  expect((await api('GET', `${ARTIFACTS}/${id}`)).status).toBe(404)
+  expect(await blobKeys(s)).not.toContain(id)
+  expect(leftovers(s)).toEqual([])
+})
+
+test('a direct upload conflicting with an artifact is dropped too', async () => {
+  const existing = await makeArtifact(dir, { name: 'direct-2', deviceTypes: ['dev-b'] })
+  expect((await upload(s, token, existing)).status).toBe(201)
+  const keys = await blobKeys(s)
+  const id = await directUpload(
+    Bun.file(await makeArtifact(dir, { name: 'direct-2', deviceTypes: ['dev-b'] })),
+  )
+  expect((await api('POST', `${ARTIFACTS}/directupload/${id}/complete`)).status).toBe(202)
+  await s.services.artifacts.idle()
+  expect((await api('GET', `${ARTIFACTS}/${id}`)).status).toBe(404)
+  expect(await blobKeys(s)).toEqual(keys)
+})
+
+test('completing an unknown upload, or one whose object never arrived, is a 404', async () => {
+  const unknown = await api('POST', `${ARTIFACTS}/directupload/${crypto.randomUUID()}/complete`)
+  expect(unknown.status).toBe(404)
+  expect(((await unknown.json()) as { error: string }).error).toBe('Resource not found')
+  const link = (await (await api('POST', `${ARTIFACTS}/directupload`)).json()) as { id: string; uri: string }
+  expect((await api('POST', `${ARTIFACTS}/directupload/${link.id}/complete`)).status).toBe(404)
+  // The upload stays pending: once its object arrives it can be completed.
+  const path = await makeArtifact(dir, { name: 'direct-3' })
+  expect((await fetch(link.uri, { method: 'PUT', body: Bun.file(path) })).status).toBe(200)
+  expect((await api('POST', `${ARTIFACTS}/directupload/${link.id}/complete`)).status).toBe(202)
+  await s.services.artifacts.idle()
+  expect((await api('GET', `${ARTIFACTS}/${link.id}`)).status).toBe(200)
+})

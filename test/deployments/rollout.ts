@@ -1,0 +1,75 @@
+import { expect } from 'bun:test'
+import { unwindDepends } from '../../src/services/deployments/depends.ts'
+import { type ArtifactRow, createArtifactsStore } from '../../src/services/deployments/store.artifacts.ts'
+import type { Reply, TestApp } from '../helpers/app.ts'
+import { authenticate, findDevice, TestDevice } from '../helpers/device.ts'
+
+export const MGMT = '/api/management/v1/deployments'
+export const MGMT_V2 = '/api/management/v2/deployments'
+export const NEXT = '/api/devices/v1/deployments/device/deployments/next'
+export const NEXT_V2 = '/api/devices/v2/deployments/device/deployments/next'
+export const statusPath = (deploymentId: string) =>
+  `/api/devices/v1/deployments/device/deployments/${deploymentId}/status`
+export const logPath = (deploymentId: string) =>
+  `/api/devices/v1/deployments/device/deployments/${deploymentId}/log`
+
+/** An accepted device with a token, made through the device API as a real client would (Ed25519: quick to generate). */
+export async function acceptedDevice(t: TestApp, admin: string, identity: Record<string, unknown> = {}) {
+  const device = new TestDevice({ mac: crypto.randomUUID(), ...identity }, 'ed25519')
+  expect((await authenticate(t, device)).status).toBe(401)
+  const listed = await findDevice(t, admin, device)
+  t.services.deviceauth.setAuthSetStatus('', listed.id, listed.auth_sets[0].id, 'accepted')
+  const res = await authenticate(t, device)
+  expect(res.status).toBe(200)
+  return { id: listed.id as string, token: res.text, device }
+}
+
+/** An artifact as the upload would record it (the file itself is not needed to hand out a link). */
+export function addArtifact(
+  t: TestApp,
+  name: string,
+  deviceTypes: string[],
+  options: { size?: number; extraDepends?: Record<string, string> } = {},
+): ArtifactRow {
+  const row: ArtifactRow = {
+    id: crypto.randomUUID(),
+    tenantId: '',
+    name,
+    description: '',
+    deviceTypes,
+    info: { format: 'mender', version: 3 },
+    signed: false,
+    updates: [{ type_info: { type: 'single-file' }, files: [] }] as unknown as ArtifactRow['updates'],
+    provides: { artifact_name: name },
+    depends: { device_type: deviceTypes, ...options.extraDepends },
+    clearsProvides: null,
+    size: options.size ?? 4096,
+    modified: t.clock.now(),
+  }
+  const result = createArtifactsStore(t.deps.db).insertArtifact(row, unwindDepends(row.depends))
+  if (!result.inserted) throw new Error(`artifact ${name} conflicts`)
+  return row
+}
+
+/** Creates a deployment through the API; answers its id. */
+export async function deploy(t: TestApp, admin: string, body: Record<string, unknown>): Promise<string> {
+  const res = await t.call('POST', `${MGMT}/deployments`, {
+    token: admin,
+    body: { name: 'rollout', ...body },
+  })
+  if (res.status !== 201) throw new Error(`deployment not created: ${res.status} ${res.text}`)
+  return res.headers.get('location')!.split('/').pop()!
+}
+
+/** The device's update check (v1 POST with the flat provides body the Go client sends). */
+export const poll = (
+  t: TestApp,
+  token: string,
+  provides: Record<string, string> = { artifact_name: 'factory', device_type: 'dev-a' },
+): Promise<Reply> => t.call('POST', NEXT, { token, body: provides })
+
+export const report = (t: TestApp, token: string, deploymentId: string, status: string, substate?: string) =>
+  t.call('PUT', statusPath(deploymentId), { token, body: { status, ...(substate ? { substate } : {}) } })
+
+export const getDeployment = async (t: TestApp, admin: string, id: string) =>
+  (await t.call('GET', `${MGMT}/deployments/${id}`, { token: admin })).json
