@@ -331,7 +331,12 @@ describe('devices of a deployment', () => {
       created: expect.any(String),
       started: expect.any(String),
       log: false,
-      image: expect.objectContaining({ id: artifact.id, name, device_types_compatible: ['dev-a'], size: 4096 }),
+      image: expect.objectContaining({
+        id: artifact.id,
+        name,
+        device_types_compatible: ['dev-a'],
+        size: 4096,
+      }),
     })
 
     const page = async (query: string) => api('GET', `${MGMT}/deployments/${id}/devices/list${query}`)

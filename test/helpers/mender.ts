@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 
 /** Where the Debian client 3.4 reads the current artifact name until it has installed one (not configurable). */
-const ARTIFACT_INFO = '/etc/mender/artifact_info'
+const ARTIFACT_DIR = '/etc/mender'
+const ARTIFACT_INFO = `${ARTIFACT_DIR}/artifact_info`
 const COMMAND_TIMEOUT_MS = 60_000
 const DAEMON_TIMEOUT_MS = 5 * 60_000
 
@@ -33,8 +34,16 @@ export function ensureArtifactName(name = 'base-art'): string {
   return match[1]!.trim()
 }
 
-/** A mender client with its own configuration and data dir (its key, its token) in a temp dir. */
-export function createMenderClient(serverUrl: string, deviceType = 'test-device') {
+/**
+ * A mender client with its own configuration and data dir (its key, its token) in a temp dir. With
+ * `artifactName`, it runs in a private mount namespace whose /etc/mender holds its own artifact_info
+ * (what it reports until it installs something), so the machine's /etc is never touched.
+ */
+export function createMenderClient(
+  serverUrl: string,
+  deviceType = 'test-device',
+  options: { artifactName?: string } = {},
+) {
   const binary = menderBinary()
   const dir = mkdtempSync(join(tmpdir(), 'bender-mender-'))
   const dataDir = join(dir, 'data')
@@ -51,7 +60,17 @@ export function createMenderClient(serverUrl: string, deviceType = 'test-device'
       RetryPollIntervalSeconds: 2,
     }),
   )
-  const args = (command: string[]) => [binary, '-c', configFile, '-d', dataDir, '--no-syslog', ...command]
+  const menderArgs = [binary, '-c', configFile, '-d', dataDir, '--no-syslog']
+  let prefix: string[] = []
+  if (options.artifactName !== undefined) {
+    const etc = join(dir, 'etc')
+    mkdirSync(etc)
+    writeFileSync(join(etc, 'artifact_info'), `artifact_name=${options.artifactName}\n`)
+    // The bind mount needs the mount point; it exists once any client test ran, and is harmless empty.
+    mkdirSync(ARTIFACT_DIR, { recursive: true })
+    prefix = ['unshare', '--mount', 'sh', '-c', `mount --bind "$0" ${ARTIFACT_DIR} && exec "$@"`, etc]
+  }
+  const args = (command: string[]) => [...prefix, ...menderArgs, ...command]
   let daemon: Subprocess<'ignore', 'ignore', 'pipe'> | undefined
   let daemonLog = ''
 
