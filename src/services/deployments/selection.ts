@@ -27,8 +27,9 @@ const requestKey = (request: NextRequest): string =>
  * then the deployment's artifact for its device type (none: `noartifact`), unless the device
  * already runs it (`already-installed`, unless the deployment forces installation).
  *
- * The common answer, nothing, costs prepared index lookups and no write: one when no deployment
- * is active, three when some are. Writes happen only once there is something to hand out.
+ * The common answer, nothing, costs no write and at most one prepared statement: none while no
+ * deployment of the tenant is active (known in memory), one (index lookups only) while some are.
+ * Writes happen only once there is something to hand out.
  */
 export function createSelection(parts: {
   store: DeploymentsStore
@@ -59,10 +60,11 @@ export function createSelection(parts: {
 
   return function selectDeployment(tenantId: string, deviceId: string, request: NextRequest): Selection {
     if (!store.hasActiveDeployments(tenantId)) return NONE
-    const active = devices.findActiveForDevice(tenantId, deviceId)
-    const deployment = active
-      ? store.findDeployment(tenantId, active.deploymentId)
-      : devices.findNewDeploymentForDevice(tenantId, deviceId)
+    const { activeSeq, candidateId } = devices.pollLookup(tenantId, deviceId)
+    if (activeSeq === null && candidateId === null) return NONE
+    const active = activeSeq === null ? undefined : devices.findBySeq(activeSeq)
+    const deploymentId = active?.deploymentId ?? candidateId
+    const deployment = deploymentId === null ? undefined : store.findDeployment(tenantId, deploymentId)
     if (!deployment) return NONE
 
     return store.transaction((): Selection => {

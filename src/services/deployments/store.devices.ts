@@ -13,37 +13,33 @@ const ACTIVE_CODES = sql`${dd.status} BETWEEN ${sql.raw(String(CODE.pauseFirst))
 /** Device deployments: the device side of a deployment, and the poll's lookups. */
 export function createDeviceDeploymentsStore(db: Database) {
   const ph = sql.placeholder
-  // The poll. The `active = 1` and `active = 0 AND deleted IS NULL` terms are written as literals so
-  // that SQLite matches them to the partial indexes.
-  const activeForDevice = db
+  /**
+   * The poll's lookups in one statement (each statement costs a read transaction of its own): the
+   * device's unfinished device deployment (it has at most one: a new one is only made when it has
+   * none), and the oldest active deployment listing it, created after its newest finished (not
+   * deleted) device deployment, that still has room. Plain SQL on bun:sqlite: the literal
+   * `active = 1` and `active = 0 AND deleted IS NULL` terms are what let SQLite use the partial
+   * indexes, and scalar subqueries need no table to select from.
+   */
+  const pollLookup = db.$client.prepare<
+    { active: number | null; candidate: string | null },
+    [string, string]
+  >(
+    `SELECT
+       (SELECT seq FROM deployments_device_deployments
+         WHERE tenant_id = ?1 AND device_id = ?2 AND active = 1) AS active,
+       (SELECT dl.deployment_id FROM deployments_deployment_devices dl
+         JOIN deployments_deployments d ON d.id = dl.deployment_id AND d.tenant_id = dl.tenant_id
+         WHERE dl.tenant_id = ?1 AND dl.device_id = ?2
+           AND dl.created > (SELECT coalesce(max(created), -1) FROM deployments_device_deployments
+             WHERE tenant_id = ?1 AND device_id = ?2 AND active = 0 AND deleted IS NULL)
+           AND d.finished IS NULL AND d.device_count < d.max_devices
+         ORDER BY dl.created, dl.deployment_id LIMIT 1) AS candidate`,
+  )
+  const bySeq = db
     .select()
     .from(dd)
-    .where(and(eq(dd.tenantId, ph('tenantId')), eq(dd.deviceId, ph('deviceId')), sql`active = 1`))
-    .orderBy(asc(dd.created), asc(dd.seq))
-    .limit(1)
-    .prepare()
-  const newDeploymentForDevice = db
-    .select({ deployment: deployments })
-    .from(deploymentDevices)
-    .innerJoin(
-      deployments,
-      and(
-        eq(deployments.id, deploymentDevices.deploymentId),
-        eq(deployments.tenantId, deploymentDevices.tenantId),
-      ),
-    )
-    .where(
-      and(
-        eq(deploymentDevices.tenantId, ph('tenantId')),
-        eq(deploymentDevices.deviceId, ph('deviceId')),
-        sql`${deploymentDevices.created} > (SELECT coalesce(max(created), -1) FROM deployments_device_deployments
-          WHERE tenant_id = ${ph('tenantId')} AND device_id = ${ph('deviceId')} AND active = 0 AND deleted IS NULL)`,
-        sql`${deployments.finished} IS NULL`,
-        sql`${deployments.deviceCount} < ${deployments.maxDevices}`,
-      ),
-    )
-    .orderBy(asc(deploymentDevices.created), asc(deploymentDevices.deploymentId))
-    .limit(1)
+    .where(eq(dd.seq, ph('seq')))
     .prepare()
   const lastFinishedCreated = db
     .select({ created: sql<number>`coalesce(max(created), -1)` })
@@ -133,16 +129,13 @@ export function createDeviceDeploymentsStore(db: Database) {
     and(eq(dd.tenantId, tenantId), eq(dd.deviceId, deviceId), codes ? inArray(dd.status, codes) : undefined)
 
   return {
-    /** The device's oldest unfinished device deployment. */
-    findActiveForDevice: (tenantId: string, deviceId: string): DeviceDeploymentRow | undefined =>
-      activeForDevice.get({ tenantId, deviceId }),
+    /** What the poll looks for: the device's unfinished device deployment (its seq), or a deployment to start. */
+    pollLookup(tenantId: string, deviceId: string): { activeSeq: number | null; candidateId: string | null } {
+      const row = pollLookup.get(tenantId, deviceId)
+      return { activeSeq: row?.active ?? null, candidateId: row?.candidate ?? null }
+    },
 
-    /**
-     * The oldest active deployment listing the device, created after the device's newest finished
-     * (not deleted) device deployment, that still has room (`device_count < max_devices`).
-     */
-    findNewDeploymentForDevice: (tenantId: string, deviceId: string) =>
-      newDeploymentForDevice.get({ tenantId, deviceId })?.deployment,
+    findBySeq: (seq: number): DeviceDeploymentRow | undefined => bySeq.get({ seq }),
 
     /** Creation time (ms) of the device's newest finished, not deleted, device deployment; -1 for none. */
     lastFinishedCreated: (tenantId: string, deviceId: string): number =>

@@ -97,13 +97,19 @@ const DEVICE_LIST_CHUNK = 2000
 
 export function createDeploymentsStore(db: Database) {
   const ph = sql.placeholder
-  // The poll's first question, answered from the partial index over active deployments.
   const anyActive = db
     .select({ id: deployments.id })
     .from(deployments)
     .where(and(eq(deployments.tenantId, ph('tenantId')), sql`finished IS NULL`))
-    .limit(1)
     .prepare()
+  /**
+   * The poll's first question, "is any deployment of this tenant active?", kept in memory: every
+   * poll of an idle fleet stops here without touching the database. Only this store makes a
+   * deployment or finishes one: making one records `true` at once; finishing one forgets the
+   * answer, which the next poll looks up again. A transaction rolled back after either leaves at
+   * worst an answer that costs one more lookup, never a wrong `false`.
+   */
+  const activeByTenant = new Map<string, boolean>()
   const byId = db
     .select()
     .from(deployments)
@@ -143,7 +149,14 @@ export function createDeploymentsStore(db: Database) {
     /** Runs `fn` in one transaction (nested calls become savepoints); `fn` must not await. */
     transaction: <T>(fn: () => T): T => db.transaction(() => fn()),
 
-    hasActiveDeployments: (tenantId: string): boolean => anyActive.get({ tenantId }) !== undefined,
+    hasActiveDeployments(tenantId: string): boolean {
+      let active = activeByTenant.get(tenantId)
+      if (active === undefined) {
+        active = anyActive.get({ tenantId }) !== undefined
+        activeByTenant.set(tenantId, active)
+      }
+      return active
+    },
 
     findDeployment: (tenantId: string, id: string): DeploymentRow | undefined => byId.get({ tenantId, id }),
 
@@ -170,6 +183,7 @@ export function createDeploymentsStore(db: Database) {
         .get()
       if (twin) return false
       db.insert(deployments).values(row).run()
+      activeByTenant.set(row.tenantId, true)
       const created = row.created.getTime()
       for (let i = 0; i < deviceIds.length; i += DEVICE_LIST_CHUNK) {
         db.insert(deploymentDevices)
@@ -251,6 +265,7 @@ export function createDeploymentsStore(db: Database) {
 
     setStatus(tenantId: string, id: string, status: DeploymentStatus, finished: Date | null): void {
       setStatus.run({ tenantId, id, status, finished: finished?.getTime() ?? null })
+      if (finished) activeByTenant.delete(tenantId)
     },
 
     addDeviceCount: (tenantId: string, id: string): void => {

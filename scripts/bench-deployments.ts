@@ -1,0 +1,458 @@
+#!/usr/bin/env bun
+/**
+ * The device poll and a rollout burst against a fleet of a million accepted devices.
+ *
+ *   bun scripts/bench-deployments.ts [--devices 1000000] [--pollers 50000] [--rollout 100000]
+ *        [--seconds 10] [--connections 64] [--concurrency 128] [--data-dir DIR] [--keep]
+ *
+ * Seeding (skipped when --data-dir already holds a seeded fleet of that size): --devices accepted
+ * devices in deviceauth (device and auth set rows) and in inventory (identity, created time), the
+ * first --rollout of them in the static group `bench-rollout`, and a token row for them and for the
+ * next --pollers devices, signed with the server's Ed25519 key (signing a hundred thousand RS256
+ * tokens would take minutes; once cached, a token's algorithm no longer matters).
+ *
+ * Then bender runs as its own process on that data dir, a bare Bun.serve hello as another, and the
+ * load comes from a third over keep-alive connections on loopback. Phases:
+ *   - hello: GET on the bare Bun.serve (the yardstick of this machine and load generator);
+ *   - poll, idle fleet: the pollers ask for an update (the Go client's v2 POST, answered with v1
+ *     semantics) while no deployment is active: 204;
+ *   - poll, during a rollout: the same while a deployment to the rollout group is active (pollers
+ *     are not in it): 204 after the selection lookups;
+ *   - rollout burst: the rollout group's simulated clients, --concurrency at a time, each asking
+ *     for the update (200 and a download link), then reporting downloading, installing and
+ *     success; reported as status writes per second and the time until the deployment finished.
+ * Peak RSS is the bender process's high-water mark (VmHWM) after each phase. Every phase stops
+ * after --seconds (the burst after all its devices, bounded by 10 minutes).
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { createServices, stopServices } from '../src/app.ts'
+import { fileFromBytes, writeModuleImage } from '../src/artifact/writer.ts'
+import { loadConfig } from '../src/config.ts'
+import { buildDeps, closeDeps, type Deps } from '../src/deps.ts'
+
+const ROOT = resolve(import.meta.dir, '..')
+const DEVICE_TYPE = 'bench-device'
+const GROUP = 'bench-rollout'
+const ARTIFACT = 'bench-app-1'
+const ADMIN = { email: 'bench@example.com', password: 'bench-password-1' }
+const NEXT_V2 = '/api/devices/v2/deployments/device/deployments/next'
+const POLL_BODY = JSON.stringify({
+  device_provides: { artifact_name: 'factory', device_type: DEVICE_TYPE, 'rootfs-image.version': 'factory' },
+  update_control_map: true,
+})
+
+type PollJob = {
+  kind: 'poll'
+  base: string
+  path: string
+  tokensFile?: string
+  seconds: number
+  connections: number
+}
+type RolloutJob = { kind: 'rollout'; base: string; tokensFile: string; concurrency: number }
+type PollResult = {
+  completed: number
+  seconds: number
+  rps: number
+  statuses: Record<string, number>
+  p50: number
+  p99: number
+}
+type RolloutResult = {
+  devices: number
+  statusWrites: number
+  seconds: number
+  startedAt: number
+  failures: number
+}
+
+const percentile = (sorted: Float64Array, p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0
+
+// --- the load process -----------------------------------------------------------------------
+
+async function readTokens(file: string): Promise<string[]> {
+  return (await Bun.file(file).text()).split('\n').filter(Boolean)
+}
+
+async function runPoll(job: PollJob): Promise<PollResult> {
+  const tokens = job.tokensFile ? await readTokens(job.tokensFile) : []
+  const statuses: Record<string, number> = {}
+  const latencies = new Float64Array(4_000_000)
+  let n = 0
+  let issued = 0
+  const deadline = performance.now() + job.seconds * 1000
+  const started = performance.now()
+  const loop = async () => {
+    while (performance.now() < deadline) {
+      const token = tokens[issued++ % Math.max(1, tokens.length)]
+      const t0 = performance.now()
+      const response = token
+        ? await fetch(`${job.base}${job.path}`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: POLL_BODY,
+          })
+        : await fetch(`${job.base}${job.path}`)
+      await response.arrayBuffer()
+      if (n < latencies.length) latencies[n++] = performance.now() - t0
+      statuses[response.status] = (statuses[response.status] ?? 0) + 1
+    }
+  }
+  await Promise.all(Array.from({ length: job.connections }, loop))
+  const seconds = (performance.now() - started) / 1000
+  const completed = Object.values(statuses).reduce((a, b) => a + b, 0)
+  const sorted = latencies.subarray(0, n).sort()
+  return {
+    completed,
+    seconds,
+    rps: completed / seconds,
+    statuses,
+    p50: percentile(sorted, 0.5),
+    p99: percentile(sorted, 0.99),
+  }
+}
+
+async function runRollout(job: RolloutJob): Promise<RolloutResult> {
+  const tokens = await readTokens(job.tokensFile)
+  let next = 0
+  let statusWrites = 0
+  let failures = 0
+  const startedAt = Date.now()
+  const started = performance.now()
+  const put = async (token: string, id: string, status: string) => {
+    const res = await fetch(`${job.base}/api/devices/v1/deployments/device/deployments/${id}/status`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: `{"status":"${status}"}\n`,
+    })
+    await res.arrayBuffer()
+    if (res.status === 204) statusWrites++
+    else failures++
+  }
+  const device = async () => {
+    for (;;) {
+      const token = tokens[next++]
+      if (!token) return
+      const res = await fetch(`${job.base}${NEXT_V2}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: POLL_BODY,
+      })
+      if (res.status !== 200) {
+        await res.arrayBuffer()
+        failures++
+        continue
+      }
+      const { id } = (await res.json()) as { id: string }
+      for (const status of ['downloading', 'installing', 'success']) await put(token, id, status)
+    }
+  }
+  await Promise.all(Array.from({ length: job.concurrency }, device))
+  return {
+    devices: tokens.length,
+    statusWrites,
+    seconds: (performance.now() - started) / 1000,
+    startedAt,
+    failures,
+  }
+}
+
+async function inChild<T>(job: PollJob | RolloutJob, limitSeconds: number): Promise<T> {
+  const child = Bun.spawn([process.execPath, import.meta.path, '--load'], {
+    stdin: new Blob([JSON.stringify(job)]),
+    stdout: 'pipe',
+    stderr: 'inherit',
+  })
+  const killer = setTimeout(() => child.kill(), limitSeconds * 1000)
+  const output = await new Response(child.stdout).text()
+  clearTimeout(killer)
+  if ((await child.exited) !== 0) throw new Error('the load process failed')
+  return JSON.parse(output) as T
+}
+
+// --- seeding ----------------------------------------------------------------------------------
+
+/** Device tokens, one a line: the rollout group's devices, and the pollers (the devices after them). */
+type TokenFiles = { rollout: string; pollers: string }
+
+const hex = (n: number, width: number) => n.toString(16).padStart(width, '0')
+/** Deterministic UUID-shaped ids, so a re-run over a kept data dir finds the same devices. */
+const deviceId = (i: number) => `00000000-0000-4000-8000-${hex(i, 12)}`
+const authSetId = (i: number) => `00000000-0000-4000-9000-${hex(i, 12)}`
+
+async function seed(deps: Deps, devices: number, pollers: number, rollout: number, files: TokenFiles) {
+  const sqlite = deps.db.$client
+  sqlite.run('PRAGMA synchronous = OFF')
+  const services = createServices(deps)
+  const now = Date.now()
+  const insertDevice = sqlite.prepare(
+    `INSERT INTO deviceauth_devices (id, tenant_id, identity, identity_hash, status, created_ts, updated_ts)
+     VALUES (?, '', ?, ?, 'accepted', ?, ?)`,
+  )
+  const insertAuthSet = sqlite.prepare(
+    `INSERT INTO deviceauth_auth_sets (id, tenant_id, device_id, pubkey, status, created_ts)
+     VALUES (?, '', ?, ?, 'accepted', ?)`,
+  )
+  const started = performance.now()
+  const batch = 10_000
+  for (let from = 0; from < devices; from += batch) {
+    sqlite.transaction(() => {
+      for (let i = from; i < Math.min(devices, from + batch); i++) {
+        const identity = `{"mac":"02:00:${hex(i, 8).replace(/(..)(?=.)/g, '$1:')}"}`
+        insertDevice.run(deviceId(i), identity, Bun.SHA256.hash(identity, 'hex'), now, now)
+        insertAuthSet.run(authSetId(i), deviceId(i), `bench-key-${i}`, now)
+        services.inventory.upsertIdentity('', deviceId(i), JSON.parse(identity), 'accepted')
+      }
+    })()
+    if ((from / batch) % 10 === 0) {
+      const rate = (from + batch) / ((performance.now() - started) / 1000)
+      console.error(`  seeded ${Math.min(devices, from + batch)} devices (${rate.toFixed(0)}/s)`)
+    }
+  }
+  services.inventory.assignGroup(
+    '',
+    GROUP,
+    Array.from({ length: rollout }, (_, i) => deviceId(i)),
+  )
+  const exp = Math.floor(now / 1000) + 365 * 24 * 3600
+  const insertToken = sqlite.prepare(
+    `INSERT OR REPLACE INTO deviceauth_tokens (id, tenant_id, device_id, expires_ts, created_ts) VALUES (?, '', ?, ?, ?)`,
+  )
+  const lines: string[] = []
+  for (let i = 0; i < rollout + pollers; i++) {
+    lines.push(
+      await deps.tokens.sign({
+        jti: authSetId(i),
+        sub: deviceId(i),
+        iss: 'Mender',
+        exp,
+        iat: Math.floor(now / 1000),
+        'mender.device': true,
+      }),
+    )
+    insertToken.run(authSetId(i), deviceId(i), exp * 1000, now)
+  }
+  await Bun.write(files.rollout, `${lines.slice(0, rollout).join('\n')}\n`)
+  await Bun.write(files.pollers, `${lines.slice(rollout).join('\n')}\n`)
+  stopServices(services)
+  sqlite.run('PRAGMA synchronous = NORMAL')
+  sqlite.run('PRAGMA wal_checkpoint(TRUNCATE)')
+  console.error(`  seeded in ${((performance.now() - started) / 1000).toFixed(0)} s`)
+}
+
+// --- the run ----------------------------------------------------------------------------------
+
+async function freePort(): Promise<number> {
+  const probe = Bun.serve({ port: 0, fetch: () => new Response() })
+  const port = probe.port!
+  await probe.stop(true)
+  return port
+}
+
+function peakRss(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const match = /VmHWM:\s+(\d+) kB/.exec(status)
+  return match ? Number(match[1]) * 1024 : 0
+}
+
+async function waitForServer(url: string, proc: { exitCode: number | null }): Promise<void> {
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error('bender exited early')
+    try {
+      if ((await fetch(`${url}/api/internal/v1/useradm/alive`)).status === 204) return
+    } catch {}
+    if (Date.now() > deadline) throw new Error('bender did not start')
+    await Bun.sleep(100)
+  }
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      devices: { type: 'string', default: '1000000' },
+      pollers: { type: 'string', default: '50000' },
+      rollout: { type: 'string', default: '100000' },
+      seconds: { type: 'string', default: '10' },
+      connections: { type: 'string', default: '64' },
+      concurrency: { type: 'string', default: '128' },
+      'data-dir': { type: 'string' },
+      keep: { type: 'boolean', default: false },
+    },
+  })
+  const devices = Number(values.devices)
+  const pollers = Number(values.pollers)
+  const rollout = Number(values.rollout)
+  const seconds = Number(values.seconds)
+  const connections = Number(values.connections)
+  const concurrency = Number(values.concurrency)
+  if (rollout + pollers > devices) throw new Error('--rollout + --pollers must not exceed --devices')
+  const dataDir = values['data-dir']
+    ? resolve(values['data-dir'])
+    : mkdtempSync(join(tmpdir(), 'bender-bench-'))
+  const keyFile = join(dataDir, 'bench-jwt.pem')
+  const files: TokenFiles = {
+    rollout: join(dataDir, 'bench-rollout-tokens.txt'),
+    pollers: join(dataDir, 'bench-poller-tokens.txt'),
+  }
+  const marker = join(dataDir, `bench-seeded-${devices}-${rollout}-${pollers}`)
+
+  if (!existsSync(keyFile)) {
+    const { generateKeyPairSync } = await import('node:crypto')
+    await Bun.write(
+      keyFile,
+      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    )
+  }
+  const env = {
+    BENDER_DATA_DIR: dataDir,
+    BENDER_JWT_KEY: keyFile,
+    BENDER_LOG_LEVEL: 'warn',
+    BENDER_ADMIN_EMAIL: ADMIN.email,
+    BENDER_ADMIN_PASSWORD: ADMIN.password,
+  }
+  if (!existsSync(marker)) {
+    console.error(`seeding ${devices} devices into ${dataDir}`)
+    const deps = await buildDeps(loadConfig(env))
+    await seed(deps, devices, pollers, rollout, files)
+    closeDeps(deps)
+    await Bun.write(marker, '')
+  }
+
+  const apiPort = await freePort()
+  const storagePort = await freePort()
+  const base = `http://127.0.0.1:${apiPort}`
+  const server = Bun.spawn([process.execPath, 'run', join(ROOT, 'src/main.ts'), 'serve'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      ...env,
+      BENDER_API_PORT: String(apiPort),
+      BENDER_STORAGE_PORT: String(storagePort),
+      BENDER_PUBLIC_URL: base,
+      BENDER_STORAGE_PUBLIC_URL: `http://127.0.0.1:${storagePort}`,
+    },
+    stdout: 'inherit',
+    stderr: 'inherit',
+  })
+  const helloPort = await freePort()
+  const hello = Bun.spawn(
+    [
+      process.execPath,
+      '-e',
+      `Bun.serve({ port: ${helloPort}, hostname: '127.0.0.1', fetch: () => new Response('hello') })`,
+    ],
+    { stdout: 'inherit', stderr: 'inherit' },
+  )
+  try {
+    await waitForServer(base, server)
+    const login = await fetch(`${base}/api/management/v1/useradm/auth/login`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${btoa(`${ADMIN.email}:${ADMIN.password}`)}` },
+    })
+    const admin = await login.text()
+    const api = (
+      method: string,
+      path: string,
+      body?: string | FormData,
+      headers: Record<string, string> = {},
+    ) => fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${admin}`, ...headers }, body })
+
+    const pollOnce = (url = base, limit = seconds) =>
+      inChild<PollResult>(
+        url === base
+          ? { kind: 'poll', base, path: NEXT_V2, tokensFile: files.pollers, seconds: limit, connections }
+          : { kind: 'poll', base: url, path: '/', seconds: limit, connections },
+        limit + 60,
+      )
+
+    const helloResult = await pollOnce(`http://127.0.0.1:${helloPort}`)
+    // A first pass verifies every poller's token once (then cached), as in a fleet's steady state.
+    await pollOnce(base, Math.min(seconds, 5))
+    const idle = await pollOnce()
+    const rssIdle = peakRss(server.pid)
+
+    // The rollout artifact, made here and uploaded through the API.
+    const artifactPath = join(dataDir, 'bench-app.mender')
+    await writeModuleImage(
+      {
+        name: ARTIFACT,
+        deviceTypes: [DEVICE_TYPE],
+        type: 'single-file',
+        files: [fileFromBytes('app.bin', new Uint8Array(8192))],
+      },
+      artifactPath,
+    )
+    const form = new FormData()
+    form.append('artifact', Bun.file(artifactPath), 'bench-app.mender')
+    const uploaded = await api('POST', '/api/management/v1/deployments/artifacts', form)
+    if (uploaded.status !== 201 && uploaded.status !== 409)
+      throw new Error(`upload failed: ${uploaded.status}`)
+
+    const createdAt = performance.now()
+    const made = await api(
+      'POST',
+      `/api/management/v1/deployments/deployments/group/${GROUP}`,
+      JSON.stringify({ name: `bench ${Date.now()}`, artifact_name: ARTIFACT }),
+      { 'content-type': 'application/json' },
+    )
+    const createSeconds = (performance.now() - createdAt) / 1000
+    if (made.status !== 201) throw new Error(`deployment not created: ${made.status} ${await made.text()}`)
+    const deploymentId = made.headers.get('location')!.split('/').pop()!
+
+    const during = await pollOnce()
+
+    const burst = await inChild<RolloutResult>(
+      { kind: 'rollout', base, tokensFile: files.rollout, concurrency },
+      600,
+    )
+    const deployment = (await (
+      await api('GET', `/api/management/v1/deployments/deployments/${deploymentId}`)
+    ).json()) as {
+      status: string
+      finished?: string
+      statistics: { status: Record<string, number> }
+    }
+    const rssEnd = peakRss(server.pid)
+
+    const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`
+    const line = (name: string, r: PollResult) =>
+      `${name.padEnd(30)} ${r.rps.toFixed(0).padStart(7)} req/s  ${(r.rps / helloResult.rps).toFixed(3)} x hello  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  (${r.completed} in ${r.seconds.toFixed(1)} s, ${JSON.stringify(r.statuses)})`
+    console.log(
+      `deployments bench: ${devices} accepted devices, ${pollers} polling (cached tokens), ${connections} keep-alive connections, loopback`,
+    )
+    console.log(line('bare Bun.serve hello', helloResult))
+    console.log(line('poll, no active deployment', idle))
+    console.log(line('poll, during a rollout', during))
+    console.log(`peak RSS of bender after the polls: ${mb(rssIdle)}`)
+    console.log(
+      `rollout: deployment to ${rollout} devices created in ${createSeconds.toFixed(2)} s; ${burst.devices} clients, ${concurrency} at a time:`,
+    )
+    console.log(
+      `  ${burst.statusWrites} status writes in ${burst.seconds.toFixed(1)} s = ${(burst.statusWrites / burst.seconds).toFixed(0)} writes/s (plus ${burst.devices} update checks), ${burst.failures} failures`,
+    )
+    const finishedAfter = deployment.finished
+      ? (Date.parse(deployment.finished) - burst.startedAt) / 1000
+      : Number.NaN
+    console.log(
+      `  deployment ${deployment.status} ${finishedAfter.toFixed(1)} s after the burst began; success ${deployment.statistics.status.success}`,
+    )
+    console.log(`peak RSS of bender at the end: ${mb(rssEnd)}`)
+  } finally {
+    server.kill('SIGTERM')
+    hello.kill()
+    await Promise.all([server.exited, hello.exited])
+    if (!values.keep && !values['data-dir']) rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+if (process.argv.includes('--load')) {
+  const job = JSON.parse(await Bun.stdin.text()) as PollJob | RolloutJob
+  console.log(JSON.stringify(job.kind === 'poll' ? await runPoll(job) : await runRollout(job)))
+} else {
+  await main()
+}
