@@ -1,7 +1,7 @@
 import { and, asc, count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
 import { CODE } from './status.ts'
-import { deploymentDevices, deployments, deviceDeployments } from './tables.ts'
+import { deviceDeployments } from './tables.ts'
 
 export type DeviceDeploymentRow = typeof deviceDeployments.$inferSelect
 export type NewDeviceDeployment = Omit<DeviceDeploymentRow, 'seq'>
