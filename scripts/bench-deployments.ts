@@ -3,7 +3,7 @@
  * The device poll and a rollout burst against a fleet of a million accepted devices.
  *
  *   bun scripts/bench-deployments.ts [--devices 1000000] [--pollers 50000] [--rollout 100000]
- *        [--seconds 10] [--connections 64] [--concurrency 128] [--data-dir DIR] [--keep]
+ *        [--seconds 10] [--connections 64] [--concurrency 128] [--data-dir DIR] [--keep] [--profile DIR]
  *
  * Seeding (skipped when --data-dir already holds a seeded fleet of that size): --devices accepted
  * devices in deviceauth (device and auth set rows) and in inventory (identity, created time), the
@@ -282,6 +282,7 @@ async function main() {
       concurrency: { type: 'string', default: '128' },
       'data-dir': { type: 'string' },
       keep: { type: 'boolean', default: false },
+      profile: { type: 'string' },
     },
   })
   const devices = Number(values.devices)
@@ -326,7 +327,9 @@ async function main() {
   const apiPort = await freePort()
   const storagePort = await freePort()
   const base = `http://127.0.0.1:${apiPort}`
-  const server = Bun.spawn([process.execPath, 'run', join(ROOT, 'src/main.ts'), 'serve'], {
+  // --profile DIR: bender writes a CPU profile (and its markdown summary) there when it stops.
+  const profile = values.profile ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${resolve(values.profile)}`] : []
+  const server = Bun.spawn([process.execPath, ...profile, 'run', join(ROOT, 'src/main.ts'), 'serve'], {
     cwd: ROOT,
     env: {
       ...process.env,

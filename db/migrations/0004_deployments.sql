@@ -29,7 +29,7 @@ CREATE TABLE `deployments_deployments` (
 	`force_installation` integer DEFAULT false NOT NULL,
 	`artifacts` text NOT NULL,
 	`groups` text NOT NULL,
-	`filter` text NOT NULL,
+	`target` text NOT NULL,
 	`checksum` text NOT NULL,
 	`total_size` integer DEFAULT 0 NOT NULL,
 	`stat_success` integer DEFAULT 0 NOT NULL,

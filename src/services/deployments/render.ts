@@ -5,8 +5,24 @@ import type { DeviceDeploymentRow } from './store.devices.ts'
 import { type DeploymentRow, statsOf } from './store.ts'
 import type { LogMessage } from './tables.ts'
 
-/** A deployment as Mender's API shows it: `all_devices` and `force_installation` only when set. */
-export function toApiDeployment(row: DeploymentRow): ApiDeployment {
+const term = (scope: string, attribute: string, type: string, value: unknown) => ({
+  scope,
+  attribute,
+  type,
+  value,
+})
+
+/**
+ * A deployment as Mender's API shows it: `all_devices` and `force_installation` only when set;
+ * `deviceIds` (its device list) is needed for the filter of a deployment made for listed devices.
+ */
+export function toApiDeployment(row: DeploymentRow, deviceIds: () => string[]): ApiDeployment {
+  const terms =
+    row.target === 'group'
+      ? [term('system', 'group', '$eq', row.groups[0] ?? '')]
+      : row.target === 'all'
+        ? [term('identity', 'status', '$eq', 'accepted')]
+        : [term('identity', 'id', '$in', deviceIds())]
   return {
     id: row.id,
     name: row.name,
@@ -18,7 +34,7 @@ export function toApiDeployment(row: DeploymentRow): ApiDeployment {
     max_devices: row.maxDevices,
     ...(row.artifacts.length > 0 ? { artifacts: row.artifacts } : {}),
     ...(row.groups.length > 0 ? { groups: row.groups } : {}),
-    filter: row.filter,
+    filter: { id: '', name: '', terms },
     type: 'software',
     statistics: { status: statsOf(row), total_size: row.totalSize },
     ...(row.allDevices ? { all_devices: true } : {}),

@@ -28,8 +28,9 @@ const requestKey = (request: NextRequest): string =>
  * already runs it (`already-installed`, unless the deployment forces installation).
  *
  * The common answer, nothing, costs no write and at most one prepared statement: none while no
- * deployment of the tenant is active (known in memory), one (index lookups only) while some are.
- * Writes happen only once there is something to hand out.
+ * deployment of the tenant is active (known in memory), one of two index probes while some are.
+ * The full selection query runs only for a device named in a recent device list, and writes happen
+ * only once there is something to hand out.
  */
 export function createSelection(parts: {
   store: DeploymentsStore
@@ -59,12 +60,13 @@ export function createSelection(parts: {
   }
 
   return function selectDeployment(tenantId: string, deviceId: string, request: NextRequest): Selection {
-    if (!store.hasActiveDeployments(tenantId)) return NONE
-    const { activeSeq, candidateId } = devices.pollLookup(tenantId, deviceId)
-    if (activeSeq === null && candidateId === null) return NONE
+    const since = store.oldestActiveCreated(tenantId)
+    if (since === null) return NONE
+    const { activeSeq, listed } = devices.pollLookup(tenantId, deviceId, since)
+    if (activeSeq === null && !listed) return NONE
     const active = activeSeq === null ? undefined : devices.findBySeq(activeSeq)
-    const deploymentId = active?.deploymentId ?? candidateId
-    const deployment = deploymentId === null ? undefined : store.findDeployment(tenantId, deploymentId)
+    const deploymentId = active ? active.deploymentId : devices.findNewDeploymentForDevice(tenantId, deviceId)
+    const deployment = deploymentId === undefined ? undefined : store.findDeployment(tenantId, deploymentId)
     if (!deployment) return NONE
 
     return store.transaction((): Selection => {

@@ -22,7 +22,6 @@ import {
   statsOf,
   statValues,
 } from './store.ts'
-import type { DeploymentFilter } from './tables.ts'
 import type { Transitions } from './transitions.ts'
 
 /** What deployments needs from inventory: the accepted devices (of a group), a device's group, device search. */
@@ -78,22 +77,6 @@ function checkInput(input: DeploymentInput): void {
     throw invalidDefinition('provide list of devices or set all_devices flag')
   if (devices > 0 && input.all_devices)
     throw invalidDefinition('give either a list of devices or all_devices, not both')
-}
-
-function filterOf(input: DeploymentInput, devices: string[]): DeploymentFilter {
-  const term = (scope: string, attribute: string, type: string, value: unknown) => ({
-    scope,
-    attribute,
-    type,
-    value,
-  })
-  const terms =
-    input.group !== undefined
-      ? [term('system', 'group', '$eq', input.group)]
-      : input.all_devices
-        ? [term('identity', 'status', '$eq', 'accepted')]
-        : [term('identity', 'id', '$in', devices)]
-  return { id: '', name: '', terms }
 }
 
 /** Identical requests (same name, artifact, resolved device list and flags) hash alike. */
@@ -205,6 +188,8 @@ export function createManagementApi(parts: {
     })
   }
 
+  const render = (row: DeploymentRow) => toApiDeployment(row, () => store.listDeviceIds(row.tenantId, row.id))
+
   function requireDeployment(tenantId: string, id: string, message = 'Deployment not found'): DeploymentRow {
     requireUuid(id)
     const row = store.findDeployment(tenantId, id)
@@ -262,7 +247,7 @@ export function createManagementApi(parts: {
       ;({ rows, total } = page())
     }
     return {
-      deployments: rows.slice(0, paging.perPage).map(toApiDeployment),
+      deployments: rows.slice(0, paging.perPage).map(render),
       total,
       hasNext: rows.length > paging.perPage,
     }
@@ -305,7 +290,7 @@ export function createManagementApi(parts: {
           forceInstallation: input.force_installation === true,
           artifacts: found.map((a) => a.id),
           groups,
-          filter: filterOf(input, deviceIds),
+          target: input.group !== undefined ? 'group' : input.all_devices ? 'all' : 'devices',
           checksum: checksumOf(input, deviceIds),
           totalSize: 0,
           ...statValues({ ...emptyStats(), pending: deviceIds.length }),
@@ -322,7 +307,7 @@ export function createManagementApi(parts: {
     listDeployments: findDeployments,
 
     getDeployment: (tenantId: string, id: string) =>
-      toApiDeployment(requireDeployment(tenantId, id, 'Resource not found')),
+      render(requireDeployment(tenantId, id, 'Resource not found')),
 
     getStatistics: (tenantId: string, id: string): Stats =>
       statsOf(requireDeployment(tenantId, id, 'Resource not found')),
@@ -403,7 +388,7 @@ export function createManagementApi(parts: {
         const deployment = byId.get(row.deploymentId)
         return {
           id: row.id,
-          ...(deployment ? { deployment: toApiDeployment(deployment) } : {}),
+          ...(deployment ? { deployment: render(deployment) } : {}),
           device: rendered[i]!,
         }
       })

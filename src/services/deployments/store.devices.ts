@@ -14,27 +14,36 @@ const ACTIVE_CODES = sql`${dd.status} BETWEEN ${sql.raw(String(CODE.pauseFirst))
 export function createDeviceDeploymentsStore(db: Database) {
   const ph = sql.placeholder
   /**
-   * The poll's lookups in one statement (each statement costs a read transaction of its own): the
-   * device's unfinished device deployment (it has at most one: a new one is only made when it has
-   * none), and the oldest active deployment listing it, created after its newest finished (not
-   * deleted) device deployment, that still has room. Plain SQL on bun:sqlite: the literal
-   * `active = 1` and `active = 0 AND deleted IS NULL` terms are what let SQLite use the partial
-   * indexes, and scalar subqueries need no table to select from.
+   * The poll's question in one statement (each statement pays for a read transaction of its own):
+   * the device's unfinished device deployment (it has at most one: a new one is only made when it
+   * has none), and whether any device list names it from `since` (the tenant's oldest active
+   * deployment) on. Plain SQL on bun:sqlite: the literal `active = 1` is what lets SQLite use the
+   * partial index, and two single-index probes keep it at about a microsecond, where a join or an
+   * ORDER BY costs several.
    */
   const pollLookup = db.$client.prepare<
-    { active: number | null; candidate: string | null },
-    [string, string]
+    { active: number | null; listed: number | null },
+    [string, string, number]
   >(
     `SELECT
        (SELECT seq FROM deployments_device_deployments
          WHERE tenant_id = ?1 AND device_id = ?2 AND active = 1) AS active,
-       (SELECT dl.deployment_id FROM deployments_deployment_devices dl
-         JOIN deployments_deployments d ON d.id = dl.deployment_id AND d.tenant_id = dl.tenant_id
-         WHERE dl.tenant_id = ?1 AND dl.device_id = ?2
-           AND dl.created > (SELECT coalesce(max(created), -1) FROM deployments_device_deployments
-             WHERE tenant_id = ?1 AND device_id = ?2 AND active = 0 AND deleted IS NULL)
-           AND d.finished IS NULL AND d.device_count < d.max_devices
-         ORDER BY dl.created, dl.deployment_id LIMIT 1) AS candidate`,
+       (SELECT 1 FROM deployments_deployment_devices
+         WHERE tenant_id = ?1 AND device_id = ?2 AND created >= ?3) AS listed`,
+  )
+  /**
+   * The oldest active deployment listing the device, created after its newest finished (not
+   * deleted) device deployment, that still has room. The device list drives the join (CROSS JOIN
+   * keeps SQLite from starting at the deployments), so its index already gives the order.
+   */
+  const newDeploymentForDevice = db.$client.prepare<{ id: string }, [string, string]>(
+    `SELECT dl.deployment_id AS id FROM deployments_deployment_devices dl
+       CROSS JOIN deployments_deployments d ON d.id = dl.deployment_id
+       WHERE dl.tenant_id = ?1 AND dl.device_id = ?2
+         AND dl.created > (SELECT coalesce(max(created), -1) FROM deployments_device_deployments
+           WHERE tenant_id = ?1 AND device_id = ?2 AND active = 0 AND deleted IS NULL)
+         AND d.finished IS NULL AND d.device_count < d.max_devices
+       ORDER BY dl.created, dl.deployment_id LIMIT 1`,
   )
   const bySeq = db
     .select()
@@ -64,8 +73,6 @@ export function createDeviceDeploymentsStore(db: Database) {
         notDeleted,
       ),
     )
-    .orderBy(desc(dd.seq))
-    .limit(1)
     .prepare()
   const everForDevice = db
     .select({ seq: dd.seq })
@@ -129,11 +136,19 @@ export function createDeviceDeploymentsStore(db: Database) {
     and(eq(dd.tenantId, tenantId), eq(dd.deviceId, deviceId), codes ? inArray(dd.status, codes) : undefined)
 
   return {
-    /** What the poll looks for: the device's unfinished device deployment (its seq), or a deployment to start. */
-    pollLookup(tenantId: string, deviceId: string): { activeSeq: number | null; candidateId: string | null } {
-      const row = pollLookup.get(tenantId, deviceId)
-      return { activeSeq: row?.active ?? null, candidateId: row?.candidate ?? null }
+    /** The device's unfinished device deployment (its seq), and whether a device list from `since` on names it. */
+    pollLookup(
+      tenantId: string,
+      deviceId: string,
+      since: number,
+    ): { activeSeq: number | null; listed: boolean } {
+      const row = pollLookup.get(tenantId, deviceId, since)
+      return { activeSeq: row?.active ?? null, listed: row?.listed === 1 }
     },
+
+    /** The id of the deployment the device should start next, if any. */
+    findNewDeploymentForDevice: (tenantId: string, deviceId: string): string | undefined =>
+      newDeploymentForDevice.get(tenantId, deviceId)?.id,
 
     findBySeq: (seq: number): DeviceDeploymentRow | undefined => bySeq.get({ seq }),
 
@@ -141,7 +156,7 @@ export function createDeviceDeploymentsStore(db: Database) {
     lastFinishedCreated: (tenantId: string, deviceId: string): number =>
       lastFinishedCreated.get({ tenantId, deviceId })?.created ?? -1,
 
-    /** The device's device deployment in this deployment (not a deleted one). */
+    /** The device's device deployment in this deployment: the one not deleted (a device has at most one). */
     findForDevice: (
       tenantId: string,
       deploymentId: string,

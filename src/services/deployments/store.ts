@@ -97,19 +97,21 @@ const DEVICE_LIST_CHUNK = 2000
 
 export function createDeploymentsStore(db: Database) {
   const ph = sql.placeholder
-  const anyActive = db
-    .select({ id: deployments.id })
+  const oldestActive = db
+    .select({ created: sql<number | null>`min(${deployments.created})` })
     .from(deployments)
     .where(and(eq(deployments.tenantId, ph('tenantId')), sql`finished IS NULL`))
     .prepare()
   /**
-   * The poll's first question, "is any deployment of this tenant active?", kept in memory: every
-   * poll of an idle fleet stops here without touching the database. Only this store makes a
-   * deployment or finishes one: making one records `true` at once; finishing one forgets the
-   * answer, which the next poll looks up again. A transaction rolled back after either leaves at
-   * worst an answer that costs one more lookup, never a wrong `false`.
+   * The poll's first question, "when was the tenant's oldest active deployment made, if any is
+   * active?", kept in memory: every poll of an idle fleet stops here without touching the
+   * database, and a poll during a rollout only looks at device lists from then on. Only this store
+   * makes a deployment or finishes one: making one can only lower the answer, and does so at
+   * once; finishing one forgets the answer, which the next poll looks up again. A transaction
+   * rolled back after either leaves at worst an answer too early, which costs a wider look, never
+   * one that hides a deployment.
    */
-  const activeByTenant = new Map<string, boolean>()
+  const oldestActiveByTenant = new Map<string, number | null>()
   const byId = db
     .select()
     .from(deployments)
@@ -149,13 +151,14 @@ export function createDeploymentsStore(db: Database) {
     /** Runs `fn` in one transaction (nested calls become savepoints); `fn` must not await. */
     transaction: <T>(fn: () => T): T => db.transaction(() => fn()),
 
-    hasActiveDeployments(tenantId: string): boolean {
-      let active = activeByTenant.get(tenantId)
-      if (active === undefined) {
-        active = anyActive.get({ tenantId }) !== undefined
-        activeByTenant.set(tenantId, active)
+    /** Creation time (Unix ms) of the tenant's oldest active deployment; null when none is active. */
+    oldestActiveCreated(tenantId: string): number | null {
+      let oldest = oldestActiveByTenant.get(tenantId)
+      if (oldest === undefined) {
+        oldest = oldestActive.get({ tenantId })?.created ?? null
+        oldestActiveByTenant.set(tenantId, oldest)
       }
-      return active
+      return oldest
     },
 
     findDeployment: (tenantId: string, id: string): DeploymentRow | undefined => byId.get({ tenantId, id }),
@@ -183,7 +186,13 @@ export function createDeploymentsStore(db: Database) {
         .get()
       if (twin) return false
       db.insert(deployments).values(row).run()
-      activeByTenant.set(row.tenantId, true)
+      const oldest = oldestActiveByTenant.get(row.tenantId)
+      if (oldest !== undefined) {
+        oldestActiveByTenant.set(
+          row.tenantId,
+          Math.min(oldest ?? Number.POSITIVE_INFINITY, row.created.getTime()),
+        )
+      }
       const created = row.created.getTime()
       for (let i = 0; i < deviceIds.length; i += DEVICE_LIST_CHUNK) {
         db.insert(deploymentDevices)
@@ -265,7 +274,7 @@ export function createDeploymentsStore(db: Database) {
 
     setStatus(tenantId: string, id: string, status: DeploymentStatus, finished: Date | null): void {
       setStatus.run({ tenantId, id, status, finished: finished?.getTime() ?? null })
-      if (finished) activeByTenant.delete(tenantId)
+      if (finished) oldestActiveByTenant.delete(tenantId)
     },
 
     addDeviceCount: (tenantId: string, id: string): void => {

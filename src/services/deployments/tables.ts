@@ -2,12 +2,8 @@ import { sql } from 'drizzle-orm'
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 import type { DeploymentStatus } from './status.ts'
 
-/** Mender's deployment filter: how the device list was chosen (devices, a group, or every accepted device). */
-export type DeploymentFilter = {
-  id: string
-  name: string
-  terms: { scope: string; attribute: string; type: string; value: unknown }[]
-}
+/** How the device list was chosen: given ids, a static group (the one in `groups`), or every accepted device. */
+export type DeploymentTarget = 'devices' | 'group' | 'all'
 
 const stat = () => integer().notNull().default(0)
 
@@ -37,7 +33,11 @@ export const deployments = sqliteTable(
     /** Ids of the artifacts named `artifactName` at creation, and of any assigned to a device later. */
     artifacts: text({ mode: 'json' }).$type<string[]>().notNull(),
     groups: text({ mode: 'json' }).$type<string[]>().notNull(),
-    filter: text({ mode: 'json' }).$type<DeploymentFilter>().notNull(),
+    /**
+     * What Mender's `filter` is rebuilt from. Not the filter itself: for a list of devices that would
+     * repeat the list inside this row, which every count update rewrites whole.
+     */
+    target: text().$type<DeploymentTarget>().notNull(),
     /** SHA-256 of the request that made it (name, artifact, device list, flags): identical active ones conflict. */
     checksum: text().notNull(),
     /** Bytes of the artifacts handed to devices, each counted once per device. */

@@ -34,6 +34,8 @@ const DEVICE_ADDONS = [
 const ZERO_TIME_UNIX = -62135596800
 /** How long a check-in may wait in memory before it is written. */
 const CHECK_IN_FLUSH_MS = 5000
+/** A device's check-in time moves at most this often: a device polling every few seconds costs no more writes. */
+const CHECK_IN_RESOLUTION_MS = 60_000
 
 /**
  * What deviceauth needs from inventory: the `identity` scope of each device, including its status.
@@ -92,6 +94,12 @@ export function createDeviceauthService(
   }
   const checkIns = createCheckInBuffer(writeCheckIns, CHECK_IN_FLUSH_MS)
   checkIns.start((err) => log.error('writing device check-ins failed; will retry', { err }))
+  /**
+   * When each cached token last recorded a check-in. Keyed by the principal object the token cache
+   * hands back for every request with that token, so it is as bounded as that cache and needs no
+   * lookup of its own; a token verified again simply starts afresh.
+   */
+  const lastCheckIn = new WeakMap<DevicePrincipal, number>()
 
   function canAcceptDevice(tenantId: string): boolean {
     return config.maxDevices === 0 || store.countDevices(tenantId, 'accepted') < config.maxDevices
@@ -240,7 +248,12 @@ export function createDeviceauthService(
     isLive(principal) {
       const row = store.findTokenById(principal.tenantId, principal.authSetId)
       if (!row || row.deviceId !== principal.deviceId) return false
-      checkIns.record(principal.tenantId, principal.deviceId, clock.now())
+      const now = clock.now()
+      const last = lastCheckIn.get(principal)
+      if (last === undefined || now.getTime() - last >= CHECK_IN_RESOLUTION_MS) {
+        lastCheckIn.set(principal, now.getTime())
+        checkIns.record(principal.tenantId, principal.deviceId, now)
+      }
       return true
     },
   }
@@ -248,7 +261,8 @@ export function createDeviceauthService(
   return {
     /**
      * The `device` guard: signature and claims once per token (then cached), the token row on every
-     * request; each live request is a check-in, buffered and written by the periodic flush.
+     * request; a live request is a check-in (at most one a minute per token), buffered and written
+     * by the periodic flush.
      */
     authenticator,
 
