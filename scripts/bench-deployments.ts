@@ -328,7 +328,9 @@ async function main() {
   const storagePort = await freePort()
   const base = `http://127.0.0.1:${apiPort}`
   // --profile DIR: bender writes a CPU profile (and its markdown summary) there when it stops.
-  const profile = values.profile ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${resolve(values.profile)}`] : []
+  const profile = values.profile
+    ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${resolve(values.profile)}`]
+    : []
   const server = Bun.spawn([process.execPath, ...profile, 'run', join(ROOT, 'src/main.ts'), 'serve'], {
     cwd: ROOT,
     env: {
