@@ -100,8 +100,10 @@ const probe = () => false
 
 /**
  * The first `budget` rows of a sort key's index in order (one ordered range per status, merged
- * without sorting), then only those passing every check. The budget bounds the work when matches
- * turn out rarer early in the order than on average (a sort key correlated with a filter).
+ * without sorting), then only those passing every check, still in that order: a subquery with a
+ * LIMIT is neither flattened nor sorted again, so the rows stream and the reader may stop early.
+ * The budget bounds the work when matches turn out rarer early in the order than on average (a
+ * sort key correlated with a filter).
  */
 export function walkSortKey(
   scope: Scope,
@@ -116,13 +118,12 @@ export function walkSortKey(
       AND "w".status = ${status}`,
   )
   return sql`SELECT v, dev FROM (SELECT v, dev FROM (${sql.join(arms, sql` UNION ALL `)})
-    ORDER BY v ${dir}, dev ${dir} LIMIT ${budget}) WHERE 1 ${tests(scope, checks, sql.raw('dev'), probe)}
-    ORDER BY v ${dir}, dev ${dir}`
+    ORDER BY v ${dir}, dev ${dir} LIMIT ${budget}) WHERE 1 ${tests(scope, checks, sql.raw('dev'), probe)}`
 }
 
 /** The same walk over devices in age order (searches without a sort). */
 export function walkAge(scope: Scope, checks: readonly Check[], budget: number): SQL {
   return sql`SELECT dev FROM (SELECT "dv".seq AS dev FROM inventory_devices "dv" NOT INDEXED
     WHERE "dv".tenant_id = ${scope.tenantId} AND "dv".status IN (${statusList(scope.statuses)})
-    ORDER BY "dv".seq LIMIT ${budget}) WHERE 1 ${tests(scope, checks, sql.raw('dev'), probe)} ORDER BY dev`
+    ORDER BY "dv".seq LIMIT ${budget}) WHERE 1 ${tests(scope, checks, sql.raw('dev'), probe)}`
 }

@@ -28,18 +28,22 @@ import { attributeCounts, attributeNames } from './tables.ts'
  *    JavaScript against the five statuses and become `status IN (...)` on every index range, so
  *    the usual "accepted devices where X" is one range, counted at ~30 ns a row.
  * 2. Every other filter is one index range (`$gt: 5` is the numbers above 5, `$in` a few seeks,
- *    `$regex` the distinct values that match). Its size is counted up to a cap; the smallest
- *    drives and each other filter is checked per driving row, by a probe into the by-device index
- *    (~1 us) or, when its range is small next to the driver's, by membership in a list SQLite
- *    builds once (~0.2 us a row to build, ~0.15 us to check). Negated filters ($ne, $nin,
- *    $exists false) are the same checks inverted, so devices lacking the attribute match, as in
- *    Mongo. A counted driver alone is its own total; a lone negated filter is the status total
- *    (kept in a table) minus its positive form.
- * 3. The page, chosen on estimated cost: walk the first sort key's index in order (or the devices
- *    in age order without a sort), probing the filters, for a bounded number of rows; that is a
- *    few hundred probes when matches are common and the order does not correlate with them.
- *    When the budget runs out (rare matches early in the order) or sorting is cheaper (few
- *    matches), every match is sorted instead, with the sort values probed per device.
+ *    `$regex` the distinct values that match). The smallest range drives: they are counted
+ *    under a cap raised until one finishes. Each other filter is checked per driving row, by a
+ *    probe into the by-device index (~1 us) or, when its range is small next to the driver's, by
+ *    membership in a list SQLite builds once (~0.2 us a row to build, ~0.15 us to check).
+ *    Negated filters ($ne, $nin, $exists false) are the same checks inverted, so devices lacking
+ *    the attribute match, as in Mongo.
+ * 3. The total: a driver counted to its end is its own total; no filter is the status total and a
+ *    lone negated filter that total minus its positive form (the totals are kept in a table);
+ *    otherwise the plan is counted. When few matches are expected, the page is sorted and the
+ *    total counted in the same statement.
+ * 4. The page, chosen on estimated cost: walk the first sort key's index in order (or the devices
+ *    in age order without a sort), probing the filters, and stop when the page is full; that is
+ *    a few hundred probes when matches are common and the order does not correlate with them.
+ *    The walk has a budget of rows; when it runs out (matches rare early in the order, e.g.
+ *    hostnames that start with the device type filtered on) or sorting is cheaper (few matches),
+ *    every match is sorted instead, its sort values probed per device.
  *
  * Arrays sort by their smallest element ascending and largest descending; devices lacking the
  * key come first ascending and last descending; ties go by device age in the first key's
@@ -55,8 +59,8 @@ const PROBE_US = 1.2
 const LIST_BUILD_US = 0.2
 const LIST_CHECK_US = 0.15
 const SORT_US = 0.3
-/** Rows counted to estimate a filter; beyond it the per-status totals bound it. */
-const ESTIMATE_CAP = 100_000
+/** The first cap under which filters are counted to size them (see plan()). */
+const FIRST_CAP = 10_000
 /** Expected matches below which a search sorts and counts them in one statement. */
 const SMALL_SORT = 20_000
 /** A walk reads at least this many rows and at most this many times the expected number. */
@@ -182,26 +186,39 @@ export function createDeviceSearch(db: Database) {
     return { statuses, resolved }
   }
 
-  /** Rows of a condition's positive form, counted up to the cap. */
-  function estimate(scope: Scope, condition: Condition): Check {
+  /** Rows of a condition's positive form, counted up to `cap` (exact when fewer). */
+  function countUpTo(scope: Scope, condition: Condition, cap: number): Check {
     const row = get<{ n: number }>(sql`SELECT count(*) AS n FROM (SELECT 1 FROM inventory_attributes "e"
-      INDEXED BY inventory_attributes_value WHERE ${rangeOf(scope, condition, 'e')} LIMIT ${ESTIMATE_CAP})`)
+      INDEXED BY inventory_attributes_value WHERE ${rangeOf(scope, condition, 'e')} LIMIT ${cap})`)
     const n = row?.n ?? 0
-    if (n < ESTIMATE_CAP) return { condition, rows: n, exact: true }
-    return {
-      condition,
-      rows: Math.max(n, devicesWith(scope.tenantId, condition.attr, scope.statuses)),
-      exact: false,
-    }
+    return { condition, rows: n, exact: n < cap }
   }
 
+  /**
+   * Sizes the filters for the plan. The positive ones are counted under a cap raised ten-fold
+   * until one finishes: the smallest is then known exactly (it drives) for about the price of
+   * reading it once per filter. Each other filter is counted only as far as matters: up to the
+   * size at which checking it by list stops beating probing for that driver. A filter counted
+   * short of its end carries the count reached, a lower bound.
+   */
   function plan(tenantId: string, statuses: number[], conditions: Condition[]): Plan {
     const scope = { tenantId, statuses }
-    const checks = conditions.map((c) => estimate(scope, c))
-    const positive = checks.filter((c) => !c.condition.negate).sort((a, b) => a.rows - b.rows)
-    const driver = positive[0]
-    const others = checks.filter((c) => c !== driver)
     const devices = devicesWith(tenantId, stored(tenantId, DEVICE_ID.scope, DEVICE_ID.name)?.id, statuses)
+    let cap = FIRST_CAP
+    let positive = conditions.filter((c) => !c.negate).map((c) => countUpTo(scope, c, cap))
+    // One positive filter drives whatever its size: counting further would only repeat the total.
+    while (positive.length > 1 && !positive.some((c) => c.exact) && cap <= devices) {
+      cap *= 10
+      positive = positive.map((c) => (c.exact ? c : countUpTo(scope, c.condition, cap)))
+    }
+    positive.sort((a, b) => a.rows - b.rows)
+    const driver = positive[0]
+    const driving = driver?.rows ?? devices
+    const breakEven = Math.ceil((driving * (PROBE_US - LIST_CHECK_US)) / LIST_BUILD_US)
+    const others = [
+      ...positive.slice(1),
+      ...conditions.filter((c) => c.negate).map((c) => ({ condition: c, rows: 0, exact: false })),
+    ].map((c) => (c.exact || c.rows >= breakEven ? c : countUpTo(scope, c.condition, breakEven)))
     return { ...scope, devices, driver, others }
   }
 
@@ -234,7 +251,8 @@ export function createDeviceSearch(db: Database) {
   function walk(query: SQL, want: number, budget: number, available: number, tieKeys: boolean) {
     const seen = new Set<number>()
     const order: { dev: number; v: unknown }[] = []
-    for (const row of all<{ v?: unknown; dev: number }>(query)) {
+    const { statement, params } = run(query)
+    for (const row of statement.iterate(...params) as Iterable<{ v?: unknown; dev: number }>) {
       if (seen.has(row.dev)) continue
       if (order.length >= want && (!tieKeys || row.v !== order[order.length - 1]!.v)) return order
       seen.add(row.dev)
