@@ -152,8 +152,10 @@ async function bench() {
     console.log(
       `device PATCH during search load:   p50 ${fmt(pct(busy, 50))}  p99 ${fmt(pct(busy, 99))}  (${busy.length} requests, ${searches} searches by 2 clients)`,
     )
-    const { rss: now, peak } = rss()
-    console.log(`server memory: RSS ${now} MiB, peak ${peak} MiB`)
+    const { rss: now, anon, file, peak } = rss()
+    console.log(
+      `server memory: RSS ${now} MiB (${anon} MiB heap, ${file} MiB mapped database pages), peak ${peak} MiB`,
+    )
   } finally {
     server.kill('SIGTERM')
     await server.exited
@@ -262,10 +264,12 @@ function pct(values: number[], p: number): number {
 }
 const fmt = (ms: number) => `${ms.toFixed(1).padStart(7)} ms`
 
-function memory(pid: number): { rss: number; peak: number } {
+/** Resident memory in MiB: all, anonymous (heap), file-backed (the mapped database), and the peak. */
+function memory(pid: number) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0)
-  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) }
+  const mib = (key: string) =>
+    Math.round(Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024)
+  return { rss: mib('VmRSS'), anon: mib('RssAnon'), file: mib('RssFile'), peak: mib('VmHWM') }
 }
 
 async function serve() {

@@ -230,8 +230,10 @@ test('every search agrees with a plain reading of Mongo semantics, whichever pla
     sqlite.query = query
   }
   const ran = (pattern: RegExp) => statements.filter((s) => pattern.test(s)).length
-  // Each strategy ran: walking a sort key, walking by age, sorting with the count, sorting alone.
+  // Each strategy ran: walking a sort key (probing, and with lists after a budget ran out),
+  // walking by age, sorting with the count, sorting alone.
   expect(ran(/UNION ALL|"w"\.attr/)).toBeGreaterThan(10)
+  expect(ran(/"w"\.attr[\s\S]*\+dev IN/)).toBeGreaterThan(0)
   expect(ran(/NOT INDEXED/)).toBeGreaterThan(10)
   expect(ran(/count\(\*\) OVER/)).toBeGreaterThan(10)
   expect(ran(/^SELECT dev FROM \(SELECT (DISTINCT )?"d"\.device.*ORDER BY/s)).toBeGreaterThan(0)

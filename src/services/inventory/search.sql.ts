@@ -95,9 +95,6 @@ export function sorted(
   return sql`SELECT dev${total} FROM (${from}) ORDER BY ${sql.join(order, sql`, `)} LIMIT ${limit} OFFSET ${offset}`
 }
 
-/** Walks check by probing: they stop after a few hundred rows, too few to pay for building lists. */
-const probe = () => false
-
 /**
  * The first `budget` rows of a sort key's index in order (one ordered range per status, merged
  * without sorting), then only those passing every check, still in that order: a subquery with a
@@ -110,6 +107,7 @@ export function walkSortKey(
   key: SortRef & { attr: number },
   checks: readonly Check[],
   budget: number,
+  asList: (check: Check) => boolean,
 ): SQL {
   const dir = sql.raw(key.desc ? 'DESC' : 'ASC')
   const arms = scope.statuses.map(
@@ -118,12 +116,17 @@ export function walkSortKey(
       AND "w".status = ${status}`,
   )
   return sql`SELECT v, dev FROM (SELECT v, dev FROM (${sql.join(arms, sql` UNION ALL `)})
-    ORDER BY v ${dir}, dev ${dir} LIMIT ${budget}) WHERE 1 ${tests(scope, checks, sql.raw('dev'), probe)}`
+    ORDER BY v ${dir}, dev ${dir} LIMIT ${budget}) WHERE 1 ${tests(scope, checks, sql.raw('dev'), asList)}`
 }
 
 /** The same walk over devices in age order (searches without a sort). */
-export function walkAge(scope: Scope, checks: readonly Check[], budget: number): SQL {
+export function walkAge(
+  scope: Scope,
+  checks: readonly Check[],
+  budget: number,
+  asList: (check: Check) => boolean,
+): SQL {
   return sql`SELECT dev FROM (SELECT "dv".seq AS dev FROM inventory_devices "dv" NOT INDEXED
     WHERE "dv".tenant_id = ${scope.tenantId} AND "dv".status IN (${statusList(scope.statuses)})
-    ORDER BY "dv".seq LIMIT ${budget}) WHERE 1 ${tests(scope, checks, sql.raw('dev'), probe)}`
+    ORDER BY "dv".seq LIMIT ${budget}) WHERE 1 ${tests(scope, checks, sql.raw('dev'), asList)}`
 }

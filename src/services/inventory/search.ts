@@ -66,6 +66,8 @@ const SMALL_SORT = 20_000
 /** A walk reads at least this many rows and at most this many times the expected number. */
 const MIN_WALK = 1000
 const WALK_MARGIN = 4
+/** What a walk with lists may spend, as a share of the cost of sorting every match. */
+const LIST_WALK_SHARE = 1.5
 /** Distinct values tested one seek at a time before a `$regex` reads its whole range instead. */
 const SEEK_DISTINCT_LIMIT = 1000
 
@@ -267,10 +269,13 @@ export function createDeviceSearch(db: Database) {
     drivingRows(p) * (SCAN_US + p.others.length * LIST_CHECK_US) + count * (keys.length * PROBE_US + SORT_US)
 
   /**
-   * The page by walking, when that is expected to beat sorting: probe the filters along the walked
-   * order for a budget of a few times the expected rows. A walk whose order correlates with the
-   * filters (hostnames that start with the device type, sorted, filtered on device type) finds its
-   * matches late; the budget caps what that costs before sorting takes over. Undefined: sort.
+   * The page by walking, when that is expected to beat sorting. First the filters are probed along
+   * the walked order for a budget of a few times the rows expected to fill the page. A walk whose
+   * order correlates with the filters (hostnames that start with the device type, sorted, filtered
+   * on device type) finds its matches late and runs out: it is retried with the filters as lists,
+   * built once and then checked at a tenth of a probe's cost a row, for a budget worth half again
+   * what sorting would cost (it usually finishes well before; when it does not, the search has
+   * cost two and a half sorts). Undefined: sort instead.
    */
   function page(
     p: Plan,
@@ -281,25 +286,34 @@ export function createDeviceSearch(db: Database) {
   ): number[] | undefined {
     const want = offset + limit
     const first = keys[0]
-    // Rows of the walked order: the first key's rows, or every device by age.
-    const available = first
-      ? first.attr === undefined
-        ? 0
-        : devicesWith(p.tenantId, first.attr, p.statuses)
-      : p.devices
-    // Devices lacking the first key sort first ascending, where no walk of that key meets them.
-    if (available === 0 || (first && !first.desc && p.devices > available)) return undefined
+    const available = walkable(p, keys)
     if (!walkPays(p, keys, count, want)) return undefined
     const checks = allChecks(p)
-    const budget = Math.ceil(Math.max(MIN_WALK, (WALK_MARGIN * want * available) / count))
-    const query =
-      first?.attr === undefined
-        ? walkAge(p, checks, budget)
-        : walkSortKey(p, { ...first, attr: first.attr }, checks, budget)
-    const order = walk(query, want, budget, available, keys.length > 1)
-    if (!order || order.length < Math.min(want, count)) return undefined
-    if (keys.length > 1) sortTies(p, order, keys.slice(1), first!.desc)
-    return order.slice(offset, want).map((o) => o.dev)
+    const cost = sortCost(p, keys, count)
+    const stages = [
+      { asList: () => false, budget: Math.max(MIN_WALK, (WALK_MARGIN * want * available) / count) },
+      {
+        asList: () => true,
+        budget:
+          (LIST_WALK_SHARE * cost - checks.reduce((sum, c) => sum + c.rows * LIST_BUILD_US, 0)) /
+          (SCAN_US + checks.length * LIST_CHECK_US),
+      },
+    ]
+    let walked = 0
+    for (const { asList, budget: rows } of stages) {
+      const budget = Math.ceil(Math.min(rows, available))
+      if (budget <= walked) continue
+      walked = budget
+      const query =
+        first?.attr === undefined
+          ? walkAge(p, checks, budget, asList)
+          : walkSortKey(p, { ...first, attr: first.attr }, checks, budget, asList)
+      const order = walk(query, want, budget, available, keys.length > 1)
+      if (!order || order.length < Math.min(want, count)) continue
+      if (keys.length > 1) sortTies(p, order, keys.slice(1), first!.desc)
+      return order.slice(offset, want).map((o) => o.dev)
+    }
+    return undefined
   }
 
   /** Orders walked devices by the further sort keys within equal first-key values. */
@@ -383,17 +397,23 @@ export function createDeviceSearch(db: Database) {
     },
   }
 
+  /**
+   * Rows of the order a page would walk (the first key's rows, or every device by age); 0 when no
+   * walk can serve it: devices lacking the first key sort first ascending, where a walk of that
+   * key never meets them.
+   */
+  function walkable(p: Plan, keys: SortRef[]): number {
+    const first = keys[0]
+    if (!first) return p.devices
+    const available = first.attr === undefined ? 0 : devicesWith(p.tenantId, first.attr, p.statuses)
+    return !first.desc && p.devices > available ? 0 : available
+  }
+
   /** Whether walking is expected to beat sorting for `count` matches. */
   function walkPays(p: Plan, keys: SortRef[], count: number, want: number): boolean {
-    if (count <= 0) return false
-    const first = keys[0]
-    const available = first
-      ? first.attr === undefined
-        ? 0
-        : devicesWith(p.tenantId, first.attr, p.statuses)
-      : p.devices
+    const available = walkable(p, keys)
     const perRow = SCAN_US + allChecks(p).length * PROBE_US
-    return available > 0 && ((want * available) / count) * perRow < sortCost(p, keys, count)
+    return count > 0 && available > 0 && ((want * available) / count) * perRow < sortCost(p, keys, count)
   }
 
   function walkPage(p: Plan, keys: SortRef[], count: number, offset: number, limit: number): number[] {
