@@ -17,8 +17,6 @@ export const STATUS_CODES = {
   preauthorized: 4,
   noauth: 5,
 } as const
-export type DeviceStatus = Exclude<keyof typeof STATUS_CODES, ''>
-export const STATUS_NAMES = Object.keys(STATUS_CODES) as (keyof typeof STATUS_CODES)[]
 export const ALL_STATUS_CODES: readonly number[] = Object.values(STATUS_CODES)
 
 export const statusCode = (status: string): number | undefined =>

@@ -4,6 +4,7 @@ import type { Database } from '../../../db/client.ts'
 import { type Condition, matchesScalar, prefixEnd, type Resolved, resolveFilter } from './conditions.ts'
 import type { Filter, SearchRequest } from './filters.ts'
 import { ALL_STATUS_CODES, type Device, STATUS_CODES } from './model.ts'
+import type { NameRow } from './names.ts'
 import { type NameLookup, renderDevices } from './render.ts'
 import {
   type Check,
@@ -15,7 +16,7 @@ import {
   walkAge,
   walkSortKey,
 } from './search.sql.ts'
-import { DEVICE_ID, type NameRow } from './store.ts'
+import { DEVICE_ID } from './store.ts'
 import { attributeCounts, attributeNames } from './tables.ts'
 
 /*
