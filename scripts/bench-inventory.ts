@@ -10,20 +10,16 @@
  * - device inventory PATCH latency, idle and while two clients search back to back;
  * - the server's resident memory.
  *
- * Until deviceauth is part of this tree, the child accepts device tokens signed with the data
- * dir's key (the shape deviceauth issues), so that device requests run the real route, service
- * and database on the server's main thread.
+ * The devices that send PATCHes are preauthorized through the management API and authenticate
+ * with signed auth requests, so their tokens are real deviceauth tokens.
  */
-import { Database } from 'bun:sqlite'
+import { generateKeyPairSync, sign } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { createApp, createServices } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
-import { buildDeps, systemClock } from '../src/deps.ts'
-import type { Authenticator, DevicePrincipal } from '../src/gateway/auth.ts'
-import { UnauthorizedError } from '../src/gateway/errors.ts'
+import { buildDeps } from '../src/deps.ts'
 import { startServer } from '../src/server.ts'
-import { createTokens } from '../src/tokens.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -43,8 +39,9 @@ const env = {
 }
 const config = loadConfig(env)
 
+const base = `http://127.0.0.1:${args.port}`
+
 async function bench() {
-  const base = `http://127.0.0.1:${args.port}`
   const email = 'bench@example.com'
   const password = 'bench-password-1'
   const cli = Bun.spawnSync(
@@ -77,7 +74,7 @@ async function bench() {
       headers: { authorization: `Basic ${btoa(`${email}:${password}`)}` },
     })
     const userToken = await login.text()
-    const devices = await deviceTokens(200)
+    const devices = await deviceTokens(200, userToken)
     const rss = () => memory(server.pid)
     const iterations = Number(args.iterations)
     console.log(`server up, RSS ${rss().rss} MiB; ${iterations} searches per shape, one at a time\n`)
@@ -162,27 +159,34 @@ async function bench() {
   }
 }
 
-/** Device tokens for accepted devices of the data dir, as deviceauth would issue them. */
-async function deviceTokens(count: number): Promise<string[]> {
-  const db = new Database(`${config.dataDir}/bender.db`, { readonly: true })
-  const ids = db
-    .query('SELECT id FROM inventory_devices WHERE tenant_id = ? AND status = 1 ORDER BY seq LIMIT ?')
-    .all('', count) as { id: string }[]
-  db.close()
-  const tokens = createTokens(config, systemClock)
-  const now = Math.floor(Date.now() / 1000)
-  return Promise.all(
-    ids.map(({ id }) =>
-      tokens.sign({
-        jti: crypto.randomUUID(),
-        sub: id,
-        iat: now,
-        exp: now + 3600,
-        iss: 'Mender',
-        'mender.device': true,
-      }),
-    ),
-  )
+/** Preauthorizes `count` new devices and authenticates each with a signed auth request. */
+async function deviceTokens(count: number, userToken: string): Promise<string[]> {
+  const tokens: string[] = []
+  for (let i = 0; i < count; i++) {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+    const pubkey = publicKey.export({ type: 'spki', format: 'pem' }) as string
+    const identity = {
+      mac: `02:be:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}:00:01`,
+    }
+    const pre = await fetch(`${base}/api/management/v2/devauth/devices`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${userToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ identity_data: identity, pubkey, force: true }),
+    })
+    if (pre.status !== 201) throw new Error(`preauthorize: ${pre.status} ${await pre.text()}`)
+    const body = `${JSON.stringify({ id_data: JSON.stringify(identity), pubkey })}\n`
+    const auth = await fetch(`${base}/api/devices/v1/authentication/auth_requests`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-men-signature': sign(null, Buffer.from(body), privateKey).toString('base64'),
+      },
+      body,
+    })
+    if (auth.status !== 200) throw new Error(`auth request: ${auth.status} ${await auth.text()}`)
+    tokens.push(await auth.text())
+  }
+  return tokens
 }
 
 const DEVICE_TYPES = [
@@ -275,24 +279,7 @@ function memory(pid: number) {
 async function serve() {
   const deps = await buildDeps(config)
   const services = createServices(deps)
-  const deviceAuthenticator: Authenticator<DevicePrincipal> = {
-    async verify(token) {
-      const claims = await deps.tokens.verify(token).catch(() => {
-        throw new UnauthorizedError('unauthorized', 'DeviceJWT')
-      })
-      if (claims['mender.device'] !== true || typeof claims.sub !== 'string') {
-        throw new UnauthorizedError('unauthorized', 'DeviceJWT')
-      }
-      return {
-        principal: { deviceId: claims.sub, tenantId: '', authSetId: String(claims.jti) },
-        expiresAt: (claims.exp ?? 0) * 1000,
-      }
-    },
-    isLive: () => true,
-  }
-  const running = startServer(deps, createApp(deps, { ...services, deviceAuthenticator }), () =>
-    services.inventory.stop(),
-  )
+  const running = await startServer(deps, createApp(deps, services), () => services.inventory.stop())
   process.on('SIGTERM', () => running.stop().then(() => process.exit(0)))
 }
 
