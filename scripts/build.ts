@@ -19,11 +19,14 @@ const migrations = readdirSync(join(root, 'db/migrations'))
 const args = [
   'build',
   '--compile',
-  '--minify',
+  // Fixed so that worker entrypoints keep their source paths inside the binary (see searcher.ts).
+  '--root=.',
   '--asset-naming=[name].[ext]',
   ...(values.target ? [`--target=${values.target}`] : []),
   `--outfile=${values.outfile}`,
   'src/main.ts',
+  // Inventory searches run on a worker thread; a compiled binary carries the worker as an entrypoint.
+  'src/services/inventory/search-worker.ts',
   ...migrations,
 ]
 const proc = Bun.spawnSync([process.execPath, ...args], { cwd: root, stdout: 'inherit', stderr: 'inherit' })

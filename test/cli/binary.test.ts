@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ROOT, run, startBender } from '../helpers/server.ts'
+import { ROOT, type RunningServer, run, startBender } from '../helpers/server.ts'
 
 const work = mkdtempSync(join(tmpdir(), 'bender-binary-'))
 const binary = join(work, 'bender')
@@ -16,7 +16,11 @@ beforeAll(async () => {
   expect(build.code).toBe(0)
   await Bun.write(join(emptyDir, '.keep'), '')
 }, 130_000)
-afterAll(() => rmSync(work, { recursive: true, force: true }))
+let server: RunningServer | undefined
+afterAll(async () => {
+  await server?.stop()
+  rmSync(work, { recursive: true, force: true })
+})
 
 test('the compiled binary runs every command from an empty directory', async () => {
   const dataDir = join(emptyDir, 'data')
@@ -37,7 +41,7 @@ test('the compiled binary runs every command from an empty directory', async () 
   expect(created.stdout.trim()).toMatch(/^[0-9a-f-]{36}$/)
   expect(readdirSync(dataDir).sort()).toContain('bender.db')
 
-  const server = await startBender({ command: [binary, 'serve'], cwd: emptyDir, dataDir })
+  server = await startBender({ command: [binary, 'serve'], cwd: emptyDir, dataDir })
   const login = await fetch(`${server.url}/api/management/v1/useradm/auth/login`, {
     method: 'POST',
     headers: { authorization: `Basic ${btoa('bin@example.com:bin-password')}` },
@@ -48,6 +52,16 @@ test('the compiled binary runs every command from an empty directory', async () 
     headers: { authorization: `Bearer ${token}` },
   })
   expect(((await me.json()) as { email: string }).email).toBe('bin@example.com')
+  // Inventory searches run on a worker thread, which the binary must carry too.
+  const search = await fetch(`${server.url}/api/management/v2/inventory/filters/search`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      filters: [{ scope: 'identity', attribute: 'status', type: '$eq', value: 'accepted' }],
+    }),
+  })
+  expect(search.status).toBe(200)
+  expect(await search.json()).toEqual([])
   expect(await server.stop()).toBe(0)
   expect(server.output()).toContain('msg=stopped')
 }, 60_000)

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { generateKeyPairSync } from 'node:crypto'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createApp, createServices } from '../../src/app.ts'
@@ -32,21 +33,29 @@ export type CallOptions = {
 }
 
 /** One RSA key for every test app of a run: key generation is the slow part of a fresh data dir. */
-const sharedKeyDir = mkdtempSync(join(tmpdir(), 'bender-test-keys-'))
-process.on('exit', () => rmSync(sharedKeyDir, { recursive: true, force: true }))
+let sharedKey: string | undefined
+/** Generated once per test process and written into each app's own data dir (removed with it). */
+function jwtKeyPem(): string {
+  sharedKey ??= generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+    type: 'pkcs8',
+    format: 'pem',
+  }) as string
+  return sharedKey
+}
 
 export async function createTestApp(env: Record<string, string> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'bender-test-'))
   const config = loadConfig({
     BENDER_DATA_DIR: dir,
     BENDER_LOG_LEVEL: 'error',
-    BENDER_JWT_KEY: join(sharedKeyDir, 'jwt.pem'),
+    BENDER_JWT_KEY: join(dir, 'keys', 'jwt.pem'),
     ...env,
   })
   const clock = new TestClock()
   const logLines: string[] = []
   const log = createLogger(config.logLevel, (line) => logLines.push(line))
-  await ensureSharedKey(config.jwtKeyFile!)
+  mkdirSync(join(dir, 'keys'), { recursive: true })
+  writeFileSync(config.jwtKeyFile!, jwtKeyPem(), { mode: 0o600 })
   const deps = await buildDeps(config, { clock, log })
   const services = createServices(deps)
   const app = createApp(deps, services)
@@ -87,14 +96,6 @@ export async function createTestApp(env: Record<string, string> = {}) {
 }
 
 export type TestApp = Awaited<ReturnType<typeof createTestApp>>
-
-async function ensureSharedKey(path: string): Promise<void> {
-  const file = Bun.file(path)
-  if (await file.exists()) return
-  const { generateKeyPairSync } = await import('node:crypto')
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
-  await Bun.write(path, privateKey.export({ type: 'pkcs8', format: 'pem' }))
-}
 
 /** Creates a user through the service and logs in over HTTP; returns the token and the user. */
 export async function loginAs(t: TestApp, email = 'admin@example.com', password = 'correct-horse-1') {

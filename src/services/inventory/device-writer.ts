@@ -1,4 +1,5 @@
-import type { AttributeRow, DeviceRow, InventoryStore, NameRow } from './store.ts'
+import type { NameRow } from './names.ts'
+import type { AttributeRow, DeviceRow, InventoryStore } from './store.ts'
 import { type AttributeInput, fromRows, sameValue, toRows } from './values.ts'
 
 /** A device with its attributes as stored, grouped by attribute, ready to diff against a request. */

@@ -17,8 +17,6 @@ export const STATUS_CODES = {
   preauthorized: 4,
   noauth: 5,
 } as const
-export type DeviceStatus = Exclude<keyof typeof STATUS_CODES, ''>
-export const STATUS_NAMES = Object.keys(STATUS_CODES) as (keyof typeof STATUS_CODES)[]
 export const ALL_STATUS_CODES: readonly number[] = Object.values(STATUS_CODES)
 
 export const statusCode = (status: string): number | undefined =>
@@ -123,26 +121,24 @@ export const InventoryModel = {
     status: t.Optional(t.String({ description: 'Only groups with devices of this auth status.' })),
   }),
   ifMatch: t.Object({ 'if-match': t.Optional(t.String()) }),
-  searchBody: t.Nullable(
-    t.Object({
-      page: t.Optional(t.Number()),
-      per_page: t.Optional(t.Number()),
-      filters: t.Optional(
-        t.Array(
-          t.Object({
-            scope: t.String(),
-            attribute: t.String(),
-            type: t.String({ description: '$eq $ne $gt $gte $lt $lte $in $nin $exists $regex' }),
-            value: t.Unknown(),
-          }),
-        ),
+  searchBody: t.Object({
+    page: t.Optional(t.Number()),
+    per_page: t.Optional(t.Number()),
+    filters: t.Optional(
+      t.Array(
+        t.Object({
+          scope: t.String(),
+          attribute: t.String(),
+          type: t.String({ description: '$eq $ne $gt $gte $lt $lte $in $nin $exists $regex' }),
+          value: t.Unknown(),
+        }),
       ),
-      sort: t.Optional(t.Array(t.Object({ scope: t.String(), attribute: t.String(), order: t.String() }))),
-      attributes: t.Optional(t.Array(t.Object({ scope: t.String(), attribute: t.String() }))),
-      device_ids: t.Optional(t.Array(t.String())),
-      text: t.Optional(t.String()),
-    }),
-  ),
+    ),
+    sort: t.Optional(t.Array(t.Object({ scope: t.String(), attribute: t.String(), order: t.String() }))),
+    attributes: t.Optional(t.Array(t.Object({ scope: t.String(), attribute: t.String() }))),
+    device_ids: t.Optional(t.Array(t.String())),
+    text: t.Optional(t.String()),
+  }),
   identitySearchBody: t.Object({
     scope: t.String({ description: 'identity or tags' }),
     name: t.String(),

@@ -115,7 +115,15 @@ export const inventoryManagementV2Routes = (svc: InventoryService, auth: AuthPlu
         set.headers['x-total-count'] = String(total)
         return devices
       },
-      { user: true, body: M.searchBody, response: { 200: t.Array(M.device) } },
+      {
+        user: true,
+        // The body is optional: none searches everything.
+        transform: (ctx) => {
+          ctx.body ??= {}
+        },
+        body: M.searchBody,
+        response: { 200: t.Array(M.device) },
+      },
     )
     .get(
       '/api/management/v2/inventory/filters/attributes',

@@ -10,13 +10,21 @@ type Reply = { id: number; result?: { devices: Device[]; total: number }; error?
  * filters, seconds of CPU; here it never holds up the device requests the main thread serves,
  * and it uses the second core. Searches queue in order on the one worker.
  */
+/**
+ * Where the worker's code is: beside this file when running from source; inside a compiled binary,
+ * entrypoints sit under /$bunfs/root/ at their source paths (scripts/build.ts builds with --root .).
+ */
+const WORKER_URL = import.meta.url.startsWith('file:///$bunfs/')
+  ? '/$bunfs/root/src/services/inventory/search-worker.ts'
+  : new URL('./search-worker.ts', import.meta.url).href
+
 export function createSearcher(databasePath: string) {
   let worker: Worker | undefined
   let nextId = 1
   const waiting = new Map<number, { resolve: (r: Reply['result']) => void; reject: (e: Error) => void }>()
 
   function start(): Worker {
-    const created = new Worker(new URL('./search-worker.ts', import.meta.url).href)
+    const created = new Worker(WORKER_URL)
     created.onmessage = (event: MessageEvent<Reply>) => {
       const { id, result, error } = event.data
       const pending = waiting.get(id)

@@ -1,15 +1,13 @@
-import { and, eq } from 'drizzle-orm'
 import type { Deps } from '../../deps.ts'
 import { BadRequestError, NotFoundError } from '../../gateway/errors.ts'
 import { type CheckIn, createCheckInBuffer } from './checkins.ts'
-import { createDeviceWriter } from './device-writer.ts'
+import { createDeviceWriter, type LoadedDevice } from './device-writer.ts'
 import { type Device, MAX_INVENTORY_ATTRIBUTES, STATUS_CODES, statusCode } from './model.ts'
 import { renderDevices } from './render.ts'
 import { createSearcher, type Searcher } from './searcher.ts'
 import { createInventoryManagement } from './service.management.ts'
 import { createInventorySearch } from './service.search.ts'
 import { createInventoryStore } from './store.ts'
-import { attributes, devices } from './tables.ts'
 import { type AttributeInput, checkAttributes, identityValue } from './values.ts'
 
 /** How long a check-in may wait in memory before it is written. */
@@ -39,6 +37,16 @@ export function createInventoryService(deps: Deps) {
       store.setStatus(tenantId, loaded.device, code)
       writer.apply(tenantId, loaded, 'identity', inputs)
     })
+  }
+
+  /**
+   * `system/updated_ts` after an inventory write: moved when something changed, and at least once
+   * a (UTC) day, as Mender does; an unchanged report the same day writes nothing.
+   */
+  function touchUpdated(tenantId: string, loaded: LoadedDevice, changed: boolean, now: Date): void {
+    if (changed || !sameDay(writer.valueOf(loaded, 'system', 'updated_ts'), now)) {
+      writer.setSystem(tenantId, loaded, 'updated_ts', now.toISOString())
+    }
   }
 
   function writeCheckIns(batch: CheckIn[]): void {
@@ -101,33 +109,9 @@ export function createInventoryService(deps: Deps) {
 
     /** Ids of the accepted devices, of one static group or all of them, oldest first. */
     listAcceptedDeviceIds(tenantId: string, group?: string): string[] {
-      const accepted = STATUS_CODES.accepted
-      if (group === undefined) {
-        return db
-          .select({ id: devices.id })
-          .from(devices)
-          .where(and(eq(devices.tenantId, tenantId), eq(devices.status, accepted)))
-          .orderBy(devices.seq)
-          .all()
-          .map((row) => row.id)
-      }
+      if (group === undefined) return store.deviceIdsWithStatus(tenantId, STATUS_CODES.accepted)
       const attr = store.names.find(tenantId, 'system', 'group')
-      if (!attr) return []
-      return db
-        .select({ id: devices.id })
-        .from(attributes)
-        .innerJoin(devices, eq(devices.seq, attributes.device))
-        .where(
-          and(
-            eq(attributes.tenantId, tenantId),
-            eq(attributes.attr, attr.id),
-            eq(attributes.status, accepted),
-            eq(attributes.value, group),
-          ),
-        )
-        .orderBy(attributes.device)
-        .all()
-        .map((row) => row.id)
+      return attr ? store.deviceIdsWithValue(tenantId, attr.id, STATUS_CODES.accepted, group) : []
     },
 
     /**
@@ -148,8 +132,7 @@ export function createInventoryService(deps: Deps) {
     /**
      * A device's inventory report: `replace` (PUT) makes the inventory scope exactly `body`,
      * `merge` (PATCH) upserts it. The whole body is checked before anything is written, in one
-     * transaction. As in Mender, an unchanged report written earlier the same (UTC) day writes
-     * nothing; otherwise `system/updated_ts` moves.
+     * transaction.
      */
     updateInventory(tenantId: string, deviceId: string, body: unknown, mode: 'replace' | 'merge'): void {
       const inputs = checkAttributes(body)
@@ -164,9 +147,7 @@ export function createInventoryService(deps: Deps) {
           }
         }
         const changed = writer.apply(tenantId, loaded, 'inventory', inputs, { replace: mode === 'replace' })
-        if (changed || created || !sameDay(writer.valueOf(loaded, 'system', 'updated_ts'), now)) {
-          writer.setSystem(tenantId, loaded, 'updated_ts', now.toISOString())
-        }
+        touchUpdated(tenantId, loaded, changed || created, now)
       })
     },
 
@@ -186,11 +167,8 @@ export function createInventoryService(deps: Deps) {
         const device = store.findDevice(tenantId, deviceId)
         if (!device) return
         const loaded = writer.load(tenantId, device)
-        const now = clock.now()
         const changed = writer.apply(tenantId, loaded, 'inventory', [], { replace: true })
-        if (changed || !sameDay(writer.valueOf(loaded, 'system', 'updated_ts'), now)) {
-          writer.setSystem(tenantId, loaded, 'updated_ts', now.toISOString())
-        }
+        touchUpdated(tenantId, loaded, changed, clock.now())
       })
     },
 

@@ -1,6 +1,7 @@
 import { and, eq, gt, inArray, isNotNull, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
 import { ALL_STATUS_CODES } from './model.ts'
+import { createNameCache } from './names.ts'
 import { attributeCounts, attributeNames, attributes, devices } from './tables.ts'
 import type { ValueRow } from './values.ts'
 
@@ -17,8 +18,6 @@ export type AttributeRow = ValueRow & {
   timestamp: number | null
 }
 
-export type NameRow = { id: number; scope: string; name: string; arrays: boolean }
-
 /**
  * The device id, kept as a hidden attribute (a scope no request can name) so that `identity/id`
  * filters, sorts and counts through the same index as every other attribute.
@@ -26,85 +25,6 @@ export type NameRow = { id: number; scope: string; name: string; arrays: boolean
 export const DEVICE_ID = { scope: '', name: 'id' } as const
 
 const p = (name: string) => sql.placeholder(name)
-
-/**
- * Names are cached per process. A name created inside a transaction is cached only once that
- * transaction is ours and has committed; while another service's transaction is open (deviceauth
- * calling in), nothing read or created is cached, since that transaction may still roll back.
- */
-function createNameCache(db: Database) {
-  const byKey = new Map<string, NameRow>()
-  const byId = new Map<number, NameRow>()
-  let pending: { tenantId: string; row: NameRow }[] = []
-  let caching = true
-  const key = (tenantId: string, scope: string, name: string) => `${tenantId}\u0000${scope}\u0000${name}`
-
-  const select = db
-    .select()
-    .from(attributeNames)
-    .where(
-      and(
-        eq(attributeNames.tenantId, p('tenantId')),
-        eq(attributeNames.scope, p('scope')),
-        eq(attributeNames.name, p('name')),
-      ),
-    )
-    .prepare()
-  const insert = db
-    .insert(attributeNames)
-    .values({ tenantId: p('tenantId'), scope: p('scope'), name: p('name') })
-    .onConflictDoNothing()
-    .returning()
-    .prepare()
-
-  const remember = (tenantId: string, row: NameRow) => {
-    byKey.set(key(tenantId, row.scope, row.name), row)
-    byId.set(row.id, row)
-  }
-
-  function find(tenantId: string, scope: string, name: string): NameRow | undefined {
-    const cached = byKey.get(key(tenantId, scope, name))
-    if (cached) return cached
-    const row = select.get({ tenantId, scope, name })
-    if (row && caching) remember(tenantId, row)
-    return row
-  }
-
-  return {
-    find,
-    ensure(tenantId: string, scope: string, name: string): NameRow {
-      const found = find(tenantId, scope, name)
-      if (found) return found
-      const row = insert.get({ tenantId, scope, name })!
-      pending.push({ tenantId, row })
-      return row
-    },
-    names(ids: Iterable<number>): Map<number, NameRow> {
-      const out = new Map<number, NameRow>()
-      const missing: number[] = []
-      for (const id of ids) {
-        const row = byId.get(id)
-        if (row) out.set(id, row)
-        else missing.push(id)
-      }
-      if (missing.length > 0) {
-        for (const row of db.select().from(attributeNames).where(inArray(attributeNames.id, missing)).all()) {
-          out.set(row.id, row)
-          if (caching) byId.set(row.id, row)
-        }
-      }
-      return out
-    },
-    begin(outer: boolean) {
-      caching = !outer
-    },
-    end(committed: boolean) {
-      if (committed && caching) for (const { tenantId, row } of pending) remember(tenantId, row)
-      pending = []
-      caching = true
-    },
-  }
-}
 
 export function createInventoryStore(db: Database) {
   const names = createNameCache(db)
@@ -265,6 +185,7 @@ export function createInventoryStore(db: Database) {
       attr: number,
       value: string | number,
     ): { seq: number; status: number }[] {
+      // Sorted here: ordering by device in SQL tempts SQLite into walking the by-device index of the whole tenant.
       return db
         .selectDistinct({ seq: attributes.device, status: attributes.status })
         .from(attributes)
@@ -276,8 +197,8 @@ export function createInventoryStore(db: Database) {
             eq(attributes.value, value),
           ),
         )
-        .orderBy(attributes.device)
         .all()
+        .sort((a, b) => a.seq - b.seq)
     },
 
     /**
@@ -297,6 +218,34 @@ export function createInventoryStore(db: Database) {
         typeof a !== typeof b ? (typeof a === 'number' ? -1 : 1) : a < b ? -1 : a > b ? 1 : 0,
       )
     },
+
+    /** Ids of the devices of one status, oldest first. */
+    deviceIdsWithStatus: (tenantId: string, status: number): string[] =>
+      db
+        .select({ id: devices.id })
+        .from(devices)
+        .where(and(eq(devices.tenantId, tenantId), eq(devices.status, status)))
+        .orderBy(devices.seq)
+        .all()
+        .map((row) => row.id),
+
+    /** Ids of the devices of one status that have `value` for `attr`, oldest first. */
+    deviceIdsWithValue: (tenantId: string, attr: number, status: number, value: string | number): string[] =>
+      db
+        .select({ id: devices.id })
+        .from(attributes)
+        .innerJoin(devices, eq(devices.seq, attributes.device))
+        .where(
+          and(
+            eq(attributes.tenantId, tenantId),
+            eq(attributes.attr, attr),
+            eq(attributes.status, status),
+            eq(attributes.value, value),
+          ),
+        )
+        .orderBy(attributes.device)
+        .all()
+        .map((row) => row.id),
 
     /** Devices per status that have each attribute (the hidden id attribute: every device). */
     attributeCounts: (tenantId: string) =>

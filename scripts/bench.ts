@@ -1,0 +1,27 @@
+#!/usr/bin/env bun
+/**
+ * bender's benchmarks, one area at a time; every figure is measured in the same run as its
+ * baseline (a bare Bun.serve, or raw file serving/writing), and memory is reported as RSS.
+ *
+ *   bun scripts/bench.ts <area> [options of that area]
+ *
+ * Areas (each script's header documents its options):
+ *   storage      download through the storage proxy ÷ raw Bun.file serving; RSS over a 2 GiB download
+ *   deviceauth   device auth requests/s and cached-token device requests/s ÷ a bare Bun.serve hello
+ *   inventory    v2 search p50/p99 over a seeded data dir (scripts/seed.ts), device requests under load
+ *
+ * Nothing here is asserted: the tests never time anything.
+ */
+import { join } from 'node:path'
+
+const AREAS = ['storage', 'deviceauth', 'inventory'] as const
+
+const [area, ...rest] = Bun.argv.slice(2)
+if (!area || !(AREAS as readonly string[]).includes(area)) {
+  console.error(`usage: bun scripts/bench.ts <${AREAS.join('|')}> [options]`)
+  process.exit(2)
+}
+const proc = Bun.spawn([process.execPath, join(import.meta.dir, `bench-${area}.ts`), ...rest], {
+  stdio: ['inherit', 'inherit', 'inherit'],
+})
+process.exit(await proc.exited)

@@ -1,0 +1,86 @@
+import { and, eq, inArray, sql } from 'drizzle-orm'
+import type { Database } from '../../../db/client.ts'
+import { attributeNames } from './tables.ts'
+
+export type NameRow = { id: number; scope: string; name: string; arrays: boolean }
+
+const p = (name: string) => sql.placeholder(name)
+
+/**
+ * Names are cached per process. A name created inside a transaction is cached only once that
+ * transaction is ours and has committed; while another service's transaction is open (deviceauth
+ * calling in), nothing read or created is cached, since that transaction may still roll back.
+ */
+export function createNameCache(db: Database) {
+  const byKey = new Map<string, NameRow>()
+  const byId = new Map<number, NameRow>()
+  let pending: { tenantId: string; row: NameRow }[] = []
+  let caching = true
+  const key = (tenantId: string, scope: string, name: string) => `${tenantId}\u0000${scope}\u0000${name}`
+
+  const select = db
+    .select()
+    .from(attributeNames)
+    .where(
+      and(
+        eq(attributeNames.tenantId, p('tenantId')),
+        eq(attributeNames.scope, p('scope')),
+        eq(attributeNames.name, p('name')),
+      ),
+    )
+    .prepare()
+  const insert = db
+    .insert(attributeNames)
+    .values({ tenantId: p('tenantId'), scope: p('scope'), name: p('name') })
+    .onConflictDoNothing()
+    .returning()
+    .prepare()
+
+  const remember = (tenantId: string, row: NameRow) => {
+    byKey.set(key(tenantId, row.scope, row.name), row)
+    byId.set(row.id, row)
+  }
+
+  function find(tenantId: string, scope: string, name: string): NameRow | undefined {
+    const cached = byKey.get(key(tenantId, scope, name))
+    if (cached) return cached
+    const row = select.get({ tenantId, scope, name })
+    if (row && caching) remember(tenantId, row)
+    return row
+  }
+
+  return {
+    find,
+    ensure(tenantId: string, scope: string, name: string): NameRow {
+      const found = find(tenantId, scope, name)
+      if (found) return found
+      const row = insert.get({ tenantId, scope, name })!
+      pending.push({ tenantId, row })
+      return row
+    },
+    names(ids: Iterable<number>): Map<number, NameRow> {
+      const out = new Map<number, NameRow>()
+      const missing: number[] = []
+      for (const id of ids) {
+        const row = byId.get(id)
+        if (row) out.set(id, row)
+        else missing.push(id)
+      }
+      if (missing.length > 0) {
+        for (const row of db.select().from(attributeNames).where(inArray(attributeNames.id, missing)).all()) {
+          out.set(row.id, row)
+          if (caching) byId.set(row.id, row)
+        }
+      }
+      return out
+    },
+    begin(outer: boolean) {
+      caching = !outer
+    },
+    end(committed: boolean) {
+      if (committed && caching) for (const { tenantId, row } of pending) remember(tenantId, row)
+      pending = []
+      caching = true
+    },
+  }
+}
