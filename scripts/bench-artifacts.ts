@@ -2,7 +2,7 @@
 /**
  * Artifact upload speed and memory, measured, never asserted.
  *
- *   bun scripts/bench-artifacts.ts [--size-mib 1024] [--rss-size-mib 2048] [--runs 3]
+ *   bun scripts/bench.ts artifacts [--size-mib 1024] [--rss-size-mib 2048] [--runs 3]
  *
  * Makes artifacts with the real mender-artifact (one with an uncompressed payload, one gzip, each
  * --size-mib; one uncompressed of --rss-size-mib), wraps each in the multipart body mender-cli
