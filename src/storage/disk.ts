@@ -26,11 +26,53 @@ async function statFile(path: string): Promise<BlobInfo | undefined> {
   }
 }
 
-async function writeAll(file: FileHandle, chunk: Uint8Array): Promise<void> {
+async function writeAll(file: FileHandle, bytes: Uint8Array): Promise<void> {
   let offset = 0
-  while (offset < chunk.byteLength) {
-    const { bytesWritten } = await file.write(chunk, offset)
+  while (offset < bytes.byteLength) {
+    const { bytesWritten } = await file.write(bytes, offset)
     offset += bytesWritten
+  }
+}
+
+const WRITE_BUFFER_BYTES = 1024 * 1024
+
+/**
+ * Copies a stream into `file` through two reused buffers, one filling while the other is written;
+ * resolves to the number of bytes. Request bodies arrive in chunks of 64 KiB or less: a write per
+ * mebibyte costs a third of the CPU time of a write per chunk, and copying each chunk at once lets
+ * it be collected young, where holding it until its write completes would leave it to the (much
+ * later) full collections and grow the process by tens of megabytes during a large upload.
+ */
+async function writeStream(file: FileHandle, source: ReadableStream<Uint8Array>): Promise<number> {
+  const buffers = [Buffer.allocUnsafe(WRITE_BUFFER_BYTES), Buffer.allocUnsafe(WRITE_BUFFER_BYTES)]
+  let current = 0
+  let filled = 0
+  let size = 0
+  let writing: Promise<void> = Promise.resolve()
+  const flush = async () => {
+    // The other buffer is reused next: its write must be over.
+    await writing
+    writing = writeAll(file, buffers[current]!.subarray(0, filled))
+    current ^= 1
+    filled = 0
+  }
+  try {
+    for await (const chunk of source) {
+      size += chunk.byteLength
+      for (let at = 0; at < chunk.byteLength; ) {
+        const n = Math.min(chunk.byteLength - at, WRITE_BUFFER_BYTES - filled)
+        buffers[current]!.set(chunk.subarray(at, at + n), filled)
+        filled += n
+        at += n
+        if (filled === WRITE_BUFFER_BYTES) await flush()
+      }
+    }
+    await flush()
+    await writing
+    return size
+  } catch (err) {
+    await writing.catch(() => {})
+    throw err
   }
 }
 
@@ -63,12 +105,8 @@ export function createDiskBlobStore(root: string): BlobStore {
       await mkdir(dirname(path), { recursive: true })
       const temp = join(dirname(path), `.${basename(path)}.${crypto.randomUUID()}.tmp`)
       const file = await open(temp, 'wx')
-      let size = 0
       try {
-        for await (const chunk of source) {
-          await writeAll(file, chunk)
-          size += chunk.byteLength
-        }
+        const size = await writeStream(file, source)
         await file.close()
         await rename(temp, path)
         return size

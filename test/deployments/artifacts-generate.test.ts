@@ -135,6 +135,12 @@ describe('refused generation requests leave nothing behind', () => {
       400,
       'device_types_compatible: cannot be blank',
     ],
+    [
+      'too many device types',
+      form({ device_types_compatible: Array.from({ length: 257 }, (_, i) => `d${i}`).join(',') }),
+      400,
+      'device_types_compatible: at most 256',
+    ],
     ['args that are not JSON', form({ args: 'dest_dir=/etc' }), 400, "can't parse 'args'"],
     ['no destination', form({ args: '{"filename":"a.conf"}' }), 400, 'dest_dir cannot be blank'],
     [

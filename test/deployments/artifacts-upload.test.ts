@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { artifactBlobKey } from '../../src/services/deployments/store.artifacts.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
+import { menderArtifact } from '../helpers/mender-tools.ts'
 import { readAll } from '../storage/bytes.ts'
 import {
   ARTIFACTS,
@@ -143,6 +144,55 @@ describe('artifact upload', () => {
     )
     expect(twice.status).toBe(409)
     expect((await t.call('GET', `${ARTIFACTS}/${id}`, { token })).json.name).toBe('app-2')
+  })
+
+  test('meta-data shows as metadata and as the deprecated meta_data list; signatures are flagged', async () => {
+    const meta = join(dir, 'meta.json')
+    await Bun.write(meta, JSON.stringify({ vendor: 'acme', build: 42 }))
+    const key = join(dir, 'key.pem')
+    // mender-artifact 3.9 reads PKCS#1 RSA keys only.
+    expect(Bun.spawnSync(['openssl', 'genrsa', '-traditional', '-out', key, '2048']).exitCode).toBe(0)
+    const path = await makeArtifact(dir, { name: 'app-meta', extra: ['-m', meta, '-k', key] })
+    const res = await upload(t, token, path)
+    expect(res.status).toBe(201)
+    const artifact = (await t.call('GET', res.headers.get('location')!, { token })).json
+    expect(artifact.signed).toBe(true)
+    expect(artifact.updates[0].metadata).toEqual({ vendor: 'acme', build: 42 })
+    // One pair per key; Mender's order is Go's map order, so none is promised.
+    expect(artifact.updates[0].meta_data.toSorted((a: any, b: any) => a.Key.localeCompare(b.Key))).toEqual([
+      { Key: 'build', Value: 42 },
+      { Key: 'vendor', Value: 'acme' },
+    ])
+  })
+
+  test('a format 2 artifact has no provides, and its device types as its depends (as in Mender)', async () => {
+    const image = join(dir, 'rootfs.ext4')
+    await Bun.write(image, crypto.getRandomValues(new Uint8Array(8192)))
+    const path = join(dir, 'v2.mender')
+    menderArtifact([
+      'write',
+      'rootfs-image',
+      '-v',
+      '2',
+      '-n',
+      'app-v2',
+      '-t',
+      'dev-v2',
+      '-f',
+      image,
+      '-o',
+      path,
+    ])
+    const res = await upload(t, token, path)
+    expect(res.status).toBe(201)
+    const artifact = (await t.call('GET', res.headers.get('location')!, { token })).json
+    expect(artifact.info).toEqual({ format: 'mender', version: 2 })
+    expect(artifact.artifact_provides).toBeUndefined()
+    expect(artifact.clears_artifact_provides).toBeUndefined()
+    expect(artifact.artifact_depends).toEqual({ device_type: ['dev-v2'] })
+    expect(artifact.updates[0].type_info).toEqual({ type: 'rootfs-image' })
+    expect(artifact.updates[0].metadata).toBeUndefined()
+    expect(artifact.updates[0].meta_data).toBeUndefined()
   })
 
   test('a request without a token is refused before anything is read', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createDiskBlobStore } from '../../src/storage/disk.ts'
 import { blobStoreContract } from './blobs.contract.ts'
-import { patternStream } from './bytes.ts'
+import { patternBytes, patternStream } from './bytes.ts'
 
 /** Every file under `dir`, dot-named temp files included. */
 function filesUnder(dir: string): string[] {
@@ -34,6 +34,17 @@ describe('disk blob store', () => {
     root = mkdtempSync(join(tmpdir(), 'bender-disk-'))
   })
   afterAll(() => rmSync(root, { recursive: true, force: true }))
+
+  test('chunks of any size, larger than its write buffers too, land in order', async () => {
+    const store = createDiskBlobStore(join(root, 'chunks'))
+    for (const chunkSize of [4093, 1024 * 1024, 3 * 1024 * 1024 + 7]) {
+      const size = 5 * 1024 * 1024 + 11
+      const key = `sizes/${chunkSize}`
+      expect(await store.put(key, patternStream(size, { chunkSize }).stream)).toBe(size)
+      const written = new Uint8Array(await Bun.file(join(root, 'chunks', key)).arrayBuffer())
+      expect(Buffer.from(written).equals(Buffer.from(patternBytes(0, size)))).toBe(true)
+    }
+  })
 
   test('creates its directory and keeps objects as files named by their key', async () => {
     const dir = join(root, 'made', 'here')

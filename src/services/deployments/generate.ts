@@ -38,9 +38,6 @@ export function generateSpec(form: GenerateForm, payloadPath: string): ModuleIma
   checkLength(form.name, 'name')
   checkLength(form.type, 'type')
   if (form.deviceTypes.length === 0) throw invalid('device_types_compatible: cannot be blank')
-  if (form.deviceTypes.length > MAX_FIELD_LENGTH) {
-    throw invalid('device_types_compatible: the length must be between 1 and 256')
-  }
   for (const deviceType of form.deviceTypes) checkLength(deviceType, 'device_types_compatible')
   const args = parseArgs(form.args || '{}')
   const unsupported = Object.keys(args).filter((key) => key !== 'filename' && key !== 'dest_dir')

@@ -6,7 +6,7 @@ import type { BlobStore } from '../../storage/blobs.ts'
  * ahead of the store's writes by up to this much, so hashing and decompression overlap the writes
  * instead of taking turns with them; beyond it the parser (and so the client) waits.
  */
-const IN_FLIGHT_BYTES = 8 * 1024 * 1024
+const IN_FLIGHT_BYTES = 2 * 1024 * 1024
 
 /**
  * A stream the parser feeds and the blob store drains, with backpressure: `write` resolves once

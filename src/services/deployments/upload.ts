@@ -15,6 +15,8 @@ export type MultipartUpload = {
 }
 
 const MULTIPART_TYPES = ['multipart/form-data', 'multipart/mixed']
+/** Mender's bound on a generated artifact's device types. */
+const MAX_DEVICE_TYPES = 256
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export const isUuid = (value: string): boolean => UUID.test(value)
@@ -126,6 +128,12 @@ export async function readGenerateForm(
         break
       case 'device_types_compatible':
         form.deviceTypes.push(...(await readPartText(part)).split(','))
+        // Checked as they come, so that endless repeated parts cannot pile up.
+        if (form.deviceTypes.length > MAX_DEVICE_TYPES) {
+          throw new BadRequestError(
+            'invalid form parameters: device_types_compatible: at most 256 are allowed',
+          )
+        }
         break
       case 'size':
         size = await readSize(part, maxSize)
