@@ -10,12 +10,14 @@
  *   deviceauth   device auth requests/s and cached-token device requests/s ÷ a bare Bun.serve hello
  *   inventory    v2 search p50/p99 over a seeded data dir (scripts/seed.ts), device requests under load
  *   artifacts    upload + parse ÷ raw disk write (uncompressed and gzip payloads); RSS over a 2 GiB upload
+ *   deployments  device polls over 1M seeded devices ÷ a bare Bun.serve hello, p50/p99, RSS; a rollout
+ *                burst to 100 000 devices: status writes/s and time to finished
  *
  * Nothing here is asserted: the tests never time anything.
  */
 import { join } from 'node:path'
 
-const AREAS = ['storage', 'deviceauth', 'inventory', 'artifacts'] as const
+const AREAS = ['storage', 'deviceauth', 'inventory', 'artifacts', 'deployments'] as const
 
 const [area, ...rest] = Bun.argv.slice(2)
 if (!area || !(AREAS as readonly string[]).includes(area)) {
