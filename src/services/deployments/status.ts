@@ -33,9 +33,6 @@ export const DEVICE_REPORTED_STATUSES = [
   'pause_before_rebooting',
 ] as const satisfies readonly DeviceDeploymentStatus[]
 
-/** Status filters of the device lists, besides single statuses. */
-export const STATUS_GROUPS = ['pause', 'active', 'finished'] as const
-
 export const statusCode = (status: DeviceDeploymentStatus): number =>
   DEVICE_DEPLOYMENT_STATUSES.indexOf(status) + 1
 
@@ -64,7 +61,7 @@ export const isActiveStatus = (status: DeviceDeploymentStatus): boolean => {
 }
 
 /** The device-side end states; the server answers 409 on reports after the sticky two. */
-export const FINAL_STATUSES: readonly DeviceDeploymentStatus[] = [
+const FINAL_STATUSES: readonly DeviceDeploymentStatus[] = [
   'failure',
   'aborted',
   'success',

@@ -1,0 +1,138 @@
+import { BadRequestError } from '../../gateway/errors.ts'
+import type { NewDeployment } from './model.ts'
+import { type DeploymentStatus, statusFilterCodes } from './status.ts'
+import type { DeploymentQuery } from './store.ts'
+
+/** The checks and parsing of the management requests, as Mender makes them. */
+
+const MAX_NAME_LENGTH = 256
+const MAX_ARTIFACT_NAME_LENGTH = 4096
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** Mender's deployments handlers refuse ids that are not UUIDs before looking anything up. */
+export function requireUuid(id: string): void {
+  if (!UUID.test(id)) throw new BadRequestError('ID is not a valid UUID')
+}
+
+const invalidDefinition = (what: string) =>
+  new BadRequestError(`Validating request body: Invalid deployments definition: ${what}`)
+
+export type DeploymentInput = NewDeployment & {
+  group?: string
+  groupDevices?: unknown
+  groupAllDevices?: unknown
+}
+
+/** The request's own checks, in Mender's order: fields first, then which devices it names. */
+export function checkInput(input: DeploymentInput): void {
+  const problems: string[] = []
+  if (input.name === '') problems.push('name: cannot be blank')
+  else if (input.name.length > MAX_NAME_LENGTH) {
+    problems.push(`name: the length must be no more than ${MAX_NAME_LENGTH}`)
+  }
+  if (input.artifact_name === '') problems.push('artifact_name: cannot be blank')
+  else if (input.artifact_name.length > MAX_ARTIFACT_NAME_LENGTH) {
+    problems.push(`artifact_name: the length must be between 1 and ${MAX_ARTIFACT_NAME_LENGTH}`)
+  }
+  const blank = (input.devices ?? []).indexOf('')
+  if (blank >= 0) problems.push(`devices: (${blank}: cannot be blank.)`)
+  if (problems.length > 0) throw new BadRequestError(`Validating request body: ${problems.join('; ')}.`)
+  if (input.group !== undefined) {
+    const devicesGiven =
+      input.groupDevices !== undefined &&
+      !(Array.isArray(input.groupDevices) && input.groupDevices.length === 0)
+    const allGiven = input.groupAllDevices !== undefined && input.groupAllDevices !== false
+    if (devicesGiven || allGiven)
+      throw invalidDefinition('a group deployment takes neither devices nor all_devices')
+    return
+  }
+  const devices = input.devices?.length ?? 0
+  if (devices === 0 && !input.all_devices)
+    throw invalidDefinition('provide list of devices or set all_devices flag')
+  if (devices > 0 && input.all_devices)
+    throw invalidDefinition('give either a list of devices or all_devices, not both')
+}
+
+/** Identical requests (same name, artifact, resolved device list and flags) hash alike. */
+export function checksumOf(input: DeploymentInput, devices: string[]): string {
+  const definition = {
+    name: input.name,
+    artifact_name: input.artifact_name,
+    devices,
+    ...(input.all_devices ? { all_devices: true } : {}),
+    ...(input.force_installation ? { force_installation: true } : {}),
+  }
+  return new Bun.CryptoHasher('sha256').update(JSON.stringify(definition)).digest('hex')
+}
+
+export function parseStatusFilter(status: string | undefined): number[] | undefined {
+  if (status === undefined || status === '') return undefined
+  const codes = statusFilterCodes(status)
+  if (!codes) throw new BadRequestError('status: must be a valid value')
+  return codes
+}
+
+export type ListInput = {
+  status?: string
+  type?: string
+  search?: string
+  created_before?: number
+  created_after?: number
+  sort?: string
+  id?: string[]
+  name?: string[]
+  id_attribute?: string
+  id_scope?: string
+}
+
+/** The list queries' own parameters, checked as Mender checks them. */
+export function parseListInput(input: ListInput): { query: DeploymentQuery; none: boolean } {
+  const sort = (input.sort ?? '').toLowerCase()
+  if (sort !== '' && sort !== 'asc' && sort !== 'desc') {
+    throw new BadRequestError('invalid sort: must be one of "asc" or "desc"')
+  }
+  let status: DeploymentStatus | undefined
+  if (input.status !== undefined && input.status !== '') {
+    const known: Record<string, DeploymentStatus> = {
+      pending: 'pending',
+      inprogress: 'inprogress',
+      finished: 'finished',
+      aborted: 'finished',
+    }
+    status = known[input.status]
+    if (!status) throw new BadRequestError(`unknown status ${input.status}`)
+  }
+  if (
+    input.type !== undefined &&
+    input.type !== '' &&
+    input.type !== 'software' &&
+    input.type !== 'configuration'
+  ) {
+    throw new BadRequestError(`unknown deployment type ${input.type}`)
+  }
+  const seconds = (value: number | undefined) => (value === undefined ? undefined : new Date(value * 1000))
+  return {
+    query: {
+      ids: input.id,
+      names: input.name,
+      search: input.search || undefined,
+      status,
+      createdAfter: seconds(input.created_after),
+      createdBefore: seconds(input.created_before),
+      sort: sort === 'asc' ? 'asc' : 'desc',
+    },
+    // Configuration deployments are not made here: asking for them finds nothing.
+    none: input.type === 'configuration',
+  }
+}
+
+/** v2's fallback lookup: the scope of `id_attribute` (tags for a device's name, identity otherwise). */
+export function idScope(input: ListInput): string | undefined {
+  if (input.id_scope && !input.id_attribute) throw new BadRequestError('id_scope requires id_attribute')
+  if (!input.id_attribute) return undefined
+  const scope = input.id_scope || (input.id_attribute === 'name' ? 'tags' : 'identity')
+  if (!['identity', 'inventory', 'tags'].includes(scope)) {
+    throw new BadRequestError(`invalid id_scope "${scope}": must be identity, inventory or tags`)
+  }
+  return scope
+}
