@@ -51,6 +51,32 @@ describe('nothing to do', () => {
     expect(v2.status).toBe(204)
   })
 
+  test('polls see deployments made and finished between them (the idle answer is kept in memory)', async () => {
+    const fresh = await createTestApp()
+    try {
+      const token = (await loginAs(fresh)).token
+      const d = await acceptedDevice(fresh, token)
+      const name = uniqueName('between')
+      addArtifact(fresh, name, ['dev-a'])
+      expect((await poll(fresh, d.token)).status).toBe(204)
+      const first = await deploy(fresh, token, { artifact_name: name, devices: [d.id] })
+      expect((await poll(fresh, d.token)).json.id).toBe(first)
+      expect(
+        (
+          await fresh.call('PUT', `${MGMT}/deployments/${first}/status`, {
+            token,
+            body: { status: 'aborted' },
+          })
+        ).status,
+      ).toBe(204)
+      expect((await poll(fresh, d.token)).status).toBe(204)
+      const second = await deploy(fresh, token, { name: 'second', artifact_name: name, devices: [d.id] })
+      expect((await poll(fresh, d.token)).json.id).toBe(second)
+    } finally {
+      fresh.close()
+    }
+  })
+
   test('401 without a valid device token; 400 without artifact_name or device_type', async () => {
     expect((await t.call('POST', NEXT, { body: { artifact_name: 'a', device_type: 'b' } })).status).toBe(401)
     expect(
