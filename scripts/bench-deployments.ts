@@ -15,7 +15,8 @@
  * load comes from a third over keep-alive connections on loopback. Phases:
  *   - hello: GET on the bare Bun.serve (the yardstick of this machine and load generator);
  *   - poll, idle fleet: the pollers ask for an update (the Go client's v2 POST, answered with v1
- *     semantics) while no deployment is active: 204;
+ *     semantics) while no deployment is active: 204. Unmeasured passes first verify their tokens,
+ *     record and write their check-ins, and warm the server up;
  *   - poll, during a rollout: the same while a deployment to the rollout group is active (pollers
  *     are not in it): 204 after the selection lookups;
  *   - rollout burst: the rollout group's simulated clients, --concurrency at a time, each asking
@@ -39,6 +40,8 @@ const GROUP = 'bench-rollout'
 const ARTIFACT = 'bench-app-1'
 const ADMIN = { email: 'bench@example.com', password: 'bench-password-1' }
 const NEXT_V2 = '/api/devices/v2/deployments/device/deployments/next'
+/** Longer than deviceauth's check-in flush interval (5 s) plus the time to write 50 000 of them. */
+const CHECK_IN_SETTLE_MS = 8000
 const POLL_BODY = JSON.stringify({
   device_provides: { artifact_name: 'factory', device_type: DEVICE_TYPE, 'rootfs-image.version': 'factory' },
   update_control_map: true,
@@ -376,8 +379,12 @@ async function main() {
       )
 
     const helloResult = await pollOnce(`http://127.0.0.1:${helloPort}`)
-    // A first pass verifies every poller's token once (then cached), as in a fleet's steady state.
+    // Unmeasured passes first, for a fleet's steady state: every poller's token verified once (then
+    // cached) and its check-in recorded and written (flushed every 5 s; each device then checks in
+    // at most once a minute), and the server's code warmed up.
     await pollOnce(base, Math.min(seconds, 5))
+    await Bun.sleep(CHECK_IN_SETTLE_MS)
+    await pollOnce()
     const idle = await pollOnce()
     const rssIdle = peakRss(server.pid)
 
