@@ -100,6 +100,12 @@ export function createDeviceauthService(
    * lookup of its own; a token verified again simply starts afresh.
    */
   const lastCheckIn = new WeakMap<DevicePrincipal, number>()
+  /**
+   * The store's revocation count when each cached token's row was last found. While no write has
+   * taken any device token away since, the token is still live without looking again: a device's
+   * poll then reads nothing for its token. Keyed like `lastCheckIn`.
+   */
+  const confirmedLive = new WeakMap<DevicePrincipal, number>()
 
   function canAcceptDevice(tenantId: string): boolean {
     return config.maxDevices === 0 || store.countDevices(tenantId, 'accepted') < config.maxDevices
@@ -246,8 +252,12 @@ export function createDeviceauthService(
       }
     },
     isLive(principal) {
-      const row = store.findTokenById(principal.tenantId, principal.authSetId)
-      if (!row || row.deviceId !== principal.deviceId) return false
+      const revocations = store.revocationCount()
+      if (confirmedLive.get(principal) !== revocations) {
+        const row = store.findTokenById(principal.tenantId, principal.authSetId)
+        if (!row || row.deviceId !== principal.deviceId) return false
+        confirmedLive.set(principal, revocations)
+      }
       const now = clock.now()
       const last = lastCheckIn.get(principal)
       if (last === undefined || now.getTime() - last >= CHECK_IN_RESOLUTION_MS) {
@@ -260,9 +270,9 @@ export function createDeviceauthService(
 
   return {
     /**
-     * The `device` guard: signature and claims once per token (then cached), the token row on every
-     * request; a live request is a check-in (at most one a minute per token), buffered and written
-     * by the periodic flush.
+     * The `device` guard: signature and claims once per token (then cached), the token row again
+     * whenever a device token may have been taken away since it was last found; a live request is
+     * a check-in (at most one a minute per token), buffered and written by the periodic flush.
      */
     authenticator,
 

@@ -64,6 +64,13 @@ export function createDeviceauthStore(db: Database) {
     return and(...where)
   }
 
+  /**
+   * How many times a write here may have taken a device token away (a token row deleted, directly
+   * or with its auth set or device). Every such write goes through this store and bumps it, even
+   * one a rollback undoes: a count that moved only costs a token another lookup.
+   */
+  let revocations = 0
+
   return {
     /** Runs `fn` in one transaction (nested calls become savepoints); `fn` must not await. */
     transaction: <T>(fn: () => T): T => db.transaction(() => fn()),
@@ -90,12 +97,16 @@ export function createDeviceauthStore(db: Database) {
     },
 
     /** Deletes the device; its auth sets and tokens go with it (foreign-key cascade). */
-    deleteDevice: (tenantId: string, id: string): boolean =>
-      db
-        .delete(devices)
-        .where(and(eq(devices.tenantId, tenantId), eq(devices.id, id)))
-        .returning({ id: devices.id })
-        .all().length > 0,
+    deleteDevice(tenantId: string, id: string): boolean {
+      revocations++
+      return (
+        db
+          .delete(devices)
+          .where(and(eq(devices.tenantId, tenantId), eq(devices.id, id)))
+          .returning({ id: devices.id })
+          .all().length > 0
+      )
+    },
 
     /** A page of devices sorted by status then id; `limit` is one more than the page to learn if more exist. */
     listDevices: (tenantId: string, filter: DeviceFilter, offset: number, limit: number): DeviceRow[] =>
@@ -155,6 +166,7 @@ export function createDeviceauthStore(db: Database) {
         .where(and(eq(authSets.tenantId, tenantId), eq(authSets.id, id)))
         .run()
       if (status !== 'accepted') {
+        revocations++
         db.delete(deviceTokens)
           .where(and(eq(deviceTokens.tenantId, tenantId), eq(deviceTokens.id, id)))
           .run()
@@ -169,6 +181,7 @@ export function createDeviceauthStore(db: Database) {
         eq(authSets.status, 'accepted'),
         ne(authSets.id, keepId),
       )
+      revocations++
       db.delete(deviceTokens)
         .where(
           and(
@@ -182,6 +195,7 @@ export function createDeviceauthStore(db: Database) {
 
     /** Deletes an auth set; its token goes with it (foreign-key cascade). */
     deleteAuthSet: (tenantId: string, id: string): void => {
+      revocations++
       db.delete(authSets)
         .where(and(eq(authSets.tenantId, tenantId), eq(authSets.id, id)))
         .run()
@@ -194,12 +208,19 @@ export function createDeviceauthStore(db: Database) {
 
     findTokenById: (tenantId: string, id: string) => tokenById.get({ id, tenantId }),
 
-    deleteToken: (tenantId: string, id: string): boolean =>
-      db
-        .delete(deviceTokens)
-        .where(and(eq(deviceTokens.tenantId, tenantId), eq(deviceTokens.id, id)))
-        .returning({ id: deviceTokens.id })
-        .all().length > 0,
+    deleteToken(tenantId: string, id: string): boolean {
+      revocations++
+      return (
+        db
+          .delete(deviceTokens)
+          .where(and(eq(deviceTokens.tenantId, tenantId), eq(deviceTokens.id, id)))
+          .returning({ id: deviceTokens.id })
+          .all().length > 0
+      )
+    },
+
+    /** See `revocations` above: unchanged means no device token was taken away since it was read. */
+    revocationCount: (): number => revocations,
 
     /** When an accepted device last authenticated or made an authenticated request. */
     setDeviceCheckIn: (tenantId: string, deviceId: string, at: Date): void => {
