@@ -1,6 +1,16 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
-import { acceptedDevice, addArtifact, deploy, getDeployment, MGMT, MGMT_V2, poll, report } from './rollout.ts'
+import {
+  acceptedDevice,
+  addArtifact,
+  deploy,
+  getDeployment,
+  MGMT,
+  MGMT_V2,
+  poll,
+  report,
+  uniqueName,
+} from './rollout.ts'
 
 setDefaultTimeout(30_000)
 
@@ -12,8 +22,6 @@ beforeAll(async () => {
 })
 afterAll(() => t.close())
 
-let names = 0
-const uniqueName = (prefix: string) => `${prefix}-${++names}`
 const api = (method: string, path: string, body?: unknown) => t.call(method, path, { token: admin, body })
 
 describe('creating a deployment', () => {

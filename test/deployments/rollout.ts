@@ -8,6 +8,10 @@ export const MGMT = '/api/management/v1/deployments'
 export const MGMT_V2 = '/api/management/v2/deployments'
 export const NEXT = '/api/devices/v1/deployments/device/deployments/next'
 export const NEXT_V2 = '/api/devices/v2/deployments/device/deployments/next'
+let names = 0
+/** A fresh artifact name per call, so that deployments of different tests never meet. */
+export const uniqueName = (prefix: string) => `${prefix}-${++names}`
+
 export const statusPath = (deploymentId: string) =>
   `/api/devices/v1/deployments/device/deployments/${deploymentId}/status`
 export const logPath = (deploymentId: string) =>

@@ -10,6 +10,7 @@ import {
   NEXT_V2,
   poll,
   report,
+  uniqueName,
 } from './rollout.ts'
 
 setDefaultTimeout(30_000)
@@ -21,10 +22,6 @@ beforeAll(async () => {
   admin = (await loginAs(t)).token
 })
 afterAll(() => t.close())
-
-let names = 0
-/** A fresh artifact name per test, so that deployments of different tests never meet. */
-const uniqueName = (prefix: string) => `${prefix}-${++names}`
 
 const finish = async (token: string, deploymentId: string, status = 'success') => {
   for (const step of ['downloading', 'installing', status]) {

@@ -10,6 +10,7 @@ import {
   poll,
   report,
   statusPath,
+  uniqueName,
 } from './rollout.ts'
 
 setDefaultTimeout(30_000)
@@ -21,9 +22,6 @@ beforeAll(async () => {
   admin = (await loginAs(t)).token
 })
 afterAll(() => t.close())
-
-let names = 0
-const uniqueName = (prefix: string) => `${prefix}-${++names}`
 
 /** A deployment of a fresh artifact to `count` new devices, each of which has picked it up. */
 async function started(count: number) {
