@@ -130,3 +130,21 @@ export function walkAge(
     WHERE "dv".tenant_id = ${scope.tenantId} AND "dv".status IN (${statusList(scope.statuses)})
     ORDER BY "dv".seq LIMIT ${budget}) WHERE 1 ${tests(scope, checks, sql.raw('dev'), asList)}`
 }
+
+/**
+ * Devices lacking attribute `attr`, newest first among the first `budget` devices, each with `ok`
+ * telling whether it passes every check.
+ */
+export function lackingDevices(
+  scope: Scope,
+  attr: number,
+  checks: readonly Check[],
+  budget: number,
+  asList: (check: Check) => boolean,
+): SQL {
+  return sql`SELECT dev, (1 ${tests(scope, checks, sql.raw('dev'), asList)}) AS ok FROM (SELECT "dv".seq AS dev
+    FROM inventory_devices "dv" NOT INDEXED WHERE "dv".tenant_id = ${scope.tenantId}
+    AND "dv".status IN (${statusList(scope.statuses)}) ORDER BY "dv".seq DESC LIMIT ${budget})
+    WHERE NOT EXISTS (SELECT 1 FROM inventory_attributes "m" INDEXED BY inventory_attributes_device
+    WHERE "m".tenant_id = ${scope.tenantId} AND "m".device = dev AND "m".attr = ${attr})`
+}

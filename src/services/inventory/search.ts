@@ -9,6 +9,7 @@ import { type NameLookup, renderDevices } from './render.ts'
 import {
   type Check,
   candidates,
+  lackingDevices,
   rangeOf,
   type Scope,
   type SortRef,
@@ -291,6 +292,9 @@ export function createDeviceSearch(db: Database) {
     if (!walkPays(p, keys, count, want)) return undefined
     const checks = allChecks(p)
     const cost = sortCost(p, keys, count)
+    const prefix = lacking(p, keys, checks, cost)
+    if (!prefix) return undefined
+    if (prefix.length >= Math.min(want, count)) return finish(p, prefix, keys, offset, want)
     const stages = [
       { asList: () => false, budget: Math.max(MIN_WALK, (WALK_MARGIN * want * available) / count) },
       {
@@ -309,12 +313,53 @@ export function createDeviceSearch(db: Database) {
         first?.attr === undefined
           ? walkAge(p, checks, budget, asList)
           : walkSortKey(p, { ...first, attr: first.attr }, checks, budget, asList)
-      const order = walk(query, want, budget, available, keys.length > 1)
-      if (!order || order.length < Math.min(want, count)) continue
-      if (keys.length > 1) sortTies(p, order, keys.slice(1), first!.desc)
-      return order.slice(offset, want).map((o) => o.dev)
+      const rest = want - prefix.length
+      const order = walk(query, rest, budget, available, keys.length > 1)
+      if (!order || order.length < Math.min(rest, count - prefix.length)) continue
+      return finish(p, [...prefix, ...order], keys, offset, want)
     }
     return undefined
+  }
+
+  /** The page of a complete order: ties of the first key ordered by the further keys. */
+  function finish(
+    p: Plan,
+    order: { dev: number; v: unknown }[],
+    keys: SortRef[],
+    offset: number,
+    want: number,
+  ) {
+    const first = keys[0]
+    if (first && (keys.length > 1 || order[0]?.v === null)) sortTies(p, order, keys.slice(1), first.desc)
+    return order.slice(offset, want).map((o) => o.dev)
+  }
+
+  /**
+   * Ascending, devices lacking the first sort key come before every value, so a walk of that key
+   * is preceded by the matching ones among the devices that lack it. How many lack it is known
+   * from the totals; they are looked for newest first (a device lacks attributes mostly because it
+   * has not reported yet) until all are found. `[]` when none lacks it; undefined when finding
+   * them would cost more than sorting every match.
+   */
+  function lacking(
+    p: Plan,
+    keys: SortRef[],
+    checks: Check[],
+    cost: number,
+  ): { dev: number; v: null }[] | undefined {
+    const missing = missingFirst(p, keys)
+    if (missing === 0) return []
+    const budget = Math.ceil(Math.min(p.devices, cost / (SCAN_US + PROBE_US)))
+    const attr = keys[0]!.attr!
+    const { statement, params } = run(lackingDevices(p, attr, checks, budget, listFor(drivingRows(p))))
+    const found: number[] = []
+    let seen = 0
+    for (const row of statement.iterate(...params) as Iterable<{ dev: number; ok: number }>) {
+      if (row.ok) found.push(row.dev)
+      if (++seen === missing) break
+    }
+    if (seen < missing) return undefined
+    return found.sort((a, b) => a - b).map((dev) => ({ dev, v: null }))
   }
 
   /** Orders walked devices by the further sort keys within equal first-key values. */
@@ -406,15 +451,24 @@ export function createDeviceSearch(db: Database) {
   function walkable(p: Plan, keys: SortRef[]): number {
     const first = keys[0]
     if (!first) return p.devices
-    const available = first.attr === undefined ? 0 : devicesWith(p.tenantId, first.attr, p.statuses)
-    return !first.desc && p.devices > available ? 0 : available
+    return first.attr === undefined ? 0 : devicesWith(p.tenantId, first.attr, p.statuses)
   }
 
   /** Whether walking is expected to beat sorting for `count` matches. */
   function walkPays(p: Plan, keys: SortRef[], count: number, want: number): boolean {
     const available = walkable(p, keys)
     const perRow = SCAN_US + allChecks(p).length * PROBE_US
-    return count > 0 && available > 0 && ((want * available) / count) * perRow < sortCost(p, keys, count)
+    const lackers = missingFirst(p, keys) * (SCAN_US + PROBE_US + allChecks(p).length * PROBE_US)
+    return (
+      count > 0 && available > 0 && lackers + ((want * available) / count) * perRow < sortCost(p, keys, count)
+    )
+  }
+
+  /** Devices that sort before every value of the first key: those lacking it, when it ascends. */
+  function missingFirst(p: Plan, keys: SortRef[]): number {
+    const first = keys[0]
+    if (!first || first.desc || first.attr === undefined) return 0
+    return Math.max(0, p.devices - devicesWith(p.tenantId, first.attr, p.statuses))
   }
 
   function walkPage(p: Plan, keys: SortRef[], count: number, offset: number, limit: number): number[] {
