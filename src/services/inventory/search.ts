@@ -351,7 +351,7 @@ export function createDeviceSearch(db: Database) {
     if (missing === 0) return []
     const budget = Math.ceil(Math.min(p.devices, cost / (SCAN_US + PROBE_US)))
     const attr = keys[0]!.attr!
-    const { statement, params } = run(lackingDevices(p, attr, checks, budget, listFor(drivingRows(p))))
+    const { statement, params } = run(lackingDevices(p, attr, checks, budget, listFor(missing)))
     const found: number[] = []
     let seen = 0
     for (const row of statement.iterate(...params) as Iterable<{ dev: number; ok: number }>) {
