@@ -260,6 +260,18 @@ const SHAPES: { name: string; body: (i: number) => unknown }[] = [
       sort: [s('inventory', 'mem_total_kB', 'asc')],
     }),
   },
+  {
+    name: 'free text: a word of one hostname + accepted (1 match)',
+    body: (i) => ({ text: ((i * 7919) % 1_000_000).toString(36).padStart(5, '0'), filters: [accepted] }),
+  },
+  {
+    name: 'free text: a device type + group, sort check_in_time desc (1/24)',
+    body: (i) => ({
+      text: DEVICE_TYPES[i % DEVICE_TYPES.length],
+      filters: [f('system', 'group', '$eq', GROUPS[i % GROUPS.length])],
+      sort: [s('system', 'check_in_time', 'desc')],
+    }),
+  },
 ]
 
 function pct(values: number[], p: number): number {

@@ -15,6 +15,7 @@ import { loadConfig } from '../src/config.ts'
 import { buildDeps } from '../src/deps.ts'
 import { STATUS_CODES } from '../src/services/inventory/model.ts'
 import { createInventoryStore, DEVICE_ID } from '../src/services/inventory/store.ts'
+import { buildTexts } from '../src/services/inventory/text.ts'
 import { type AttributeInput, toRows } from '../src/services/inventory/values.ts'
 
 const { values: args } = parseArgs({
@@ -156,6 +157,9 @@ const indexes = empty
 for (const index of indexes) sqlite.run(`DROP INDEX ${index.name}`)
 
 const tenantId = ''
+const lastSeq = (
+  sqlite.query('SELECT coalesce(max(seq), 0) AS n FROM inventory_devices').get() as { n: number }
+).n
 const nameIds = new Map<string, number>()
 const attrId = (scope: string, name: string) => {
   const key = `${scope}/${name}`
@@ -222,6 +226,9 @@ if (indexes.length > 0) {
   for (const index of indexes) sqlite.run(index.sql)
   console.log(`indexes rebuilt in ${((performance.now() - indexStart) / 1000).toFixed(1)} s`)
 }
+const textStart = performance.now()
+buildTexts(deps.db, lastSeq)
+console.log(`free-text index built in ${((performance.now() - textStart) / 1000).toFixed(1)} s`)
 sqlite.run('PRAGMA wal_checkpoint(TRUNCATE)')
 const seconds = (performance.now() - started) / 1000
 console.log(

@@ -299,7 +299,7 @@ describe('v2 search validation', () => {
     ['a projection without attribute', { attributes: [{ scope: 'inventory' }] }, 'attribute'],
     ['per_page above 500', { per_page: 501 }, 'per_page'],
     ['a fractional page', { page: 1.5 }, 'page'],
-    ['free text', { text: 'rpi' }, 'text'],
+    ['text that is not a string', { text: ['rpi'] }, 'text'],
     ['device_ids that are not strings', { device_ids: [1] }, 'device_ids'],
   ])('%s is a 400', async (_, body, message) => {
     const res = await search(body)

@@ -60,6 +60,11 @@ test(
       expect(names).toContain(name)
     }
     expect(device!.attributes.find((a) => a.name === 'mem_total_kB')!.value).toBeNumber()
+    // Seeded devices are in the free-text index: a device is found by its hostname's words.
+    const hostname = device!.attributes.find((a) => a.name === 'hostname')!.value as string
+    const byText = search.search('', parseSearchBody({ text: hostname, per_page: 500 }))
+    expect(byText.devices.map((d) => d.id)).toContain(device!.id)
+    expect(byText.total).toBeLessThan(400)
     sqlite.close()
   },
   { timeout: 60_000 },

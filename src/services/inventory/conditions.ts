@@ -15,6 +15,8 @@ export type Condition = {
   /** The attribute has held arrays: a device may have several rows for it. */
   arrays: boolean
   negate: boolean
+  /** Its rows are found by device (free text) rather than by value. */
+  byDevice?: boolean
   where: (alias: string) => SQL
 }
 

@@ -1,6 +1,7 @@
 import { BadRequestError } from '../../gateway/errors.ts'
 import { parsePaging } from '../../gateway/paging.ts'
 import { isScope, SCOPES } from './model.ts'
+import { keywords } from './text.ts'
 
 /** Mender's filter operators (`$ltne` passes Mender's validation but fails in its store: a 400 here). */
 export const OPERATORS = [
@@ -30,6 +31,8 @@ export type SearchRequest = {
   perPage: number
   /** Attributes to show (`system/updated_ts` is always added); all when absent. */
   attributes?: Selection[]
+  /** Free text, as its words: devices having any of them match (none: no device matches). */
+  text?: string[]
 }
 
 const MAX_PER_PAGE = 500
@@ -121,14 +124,15 @@ export function parseSearchBody(body: unknown): SearchRequest {
   const deviceIds = optionalList(raw.device_ids, 'device_ids')
   if (deviceIds.some((id) => typeof id !== 'string')) throw new BadRequestError('device_ids: must be strings')
   if (deviceIds.length > 0) filters.push({ scope: 'identity', name: 'id', op: '$in', value: deviceIds })
-  if (raw.text !== undefined && raw.text !== null && raw.text !== '') {
-    throw new BadRequestError('text: free-text search is not supported; use filters')
+  if (raw.text !== undefined && raw.text !== null && typeof raw.text !== 'string') {
+    throw new BadRequestError('text: must be a string')
   }
   return {
     filters,
     sort,
     ...bodyPaging(raw.page, raw.per_page),
     ...(selections.length > 0 ? { attributes: selections } : {}),
+    ...(typeof raw.text === 'string' && raw.text !== '' ? { text: keywords(raw.text) } : {}),
   }
 }
 

@@ -4,6 +4,12 @@ import { attributeNames } from './tables.ts'
 
 export type NameRow = { id: number; scope: string; name: string; arrays: boolean }
 
+/**
+ * The device id, kept as a hidden attribute (a scope no request can name) so that `identity/id`
+ * filters, sorts and counts through the same index as every other attribute.
+ */
+export const DEVICE_ID = { scope: '', name: 'id' } as const
+
 const p = (name: string) => sql.placeholder(name)
 
 /**

@@ -14,6 +14,10 @@ const ident = (name: string) => sql.raw(`"${name}"`)
 const statusList = (statuses: readonly number[]) =>
   sql.raw(statuses.length > 0 ? statuses.join(', ') : 'NULL')
 
+/** The index that holds a condition's range. */
+export const rangeIndex = (c: Condition) =>
+  sql.raw(c.byDevice ? 'inventory_attributes_device' : 'inventory_attributes_value')
+
 /** The index range of a condition's rows (in its positive form) under `alias`. */
 export function rangeOf(scope: Scope, c: Condition, alias: string): SQL {
   const a = ident(alias)
@@ -30,7 +34,7 @@ export function test(scope: Scope, c: Condition, dev: SQL, asList: boolean, k: n
   const alias = `c${k}`
   const a = ident(alias)
   const positive = asList
-    ? sql`+${dev} IN (SELECT ${a}.device FROM inventory_attributes ${a} INDEXED BY inventory_attributes_value
+    ? sql`+${dev} IN (SELECT ${a}.device FROM inventory_attributes ${a} INDEXED BY ${rangeIndex(c)}
         WHERE ${rangeOf(scope, c, alias)})`
     : sql`EXISTS (SELECT 1 FROM inventory_attributes ${a} INDEXED BY inventory_attributes_device
         WHERE ${a}.tenant_id = ${scope.tenantId} AND ${a}.device = ${dev} AND ${a}.attr = ${c.attr}
@@ -61,7 +65,7 @@ export function candidates(
       ${tests(scope, others, sql.raw('"dv".seq'), asList)}`
   }
   const distinct = driver.condition.arrays ? sql`DISTINCT` : sql``
-  return sql`SELECT ${distinct} "d".device AS dev FROM inventory_attributes "d" INDEXED BY inventory_attributes_value
+  return sql`SELECT ${distinct} "d".device AS dev FROM inventory_attributes "d" INDEXED BY ${rangeIndex(driver.condition)}
     WHERE ${rangeOf(scope, driver.condition, 'd')} ${tests(scope, others, sql.raw('"d".device'), asList)}`
 }
 

@@ -10,6 +10,7 @@ import {
   type Check,
   candidates,
   lackingDevices,
+  rangeIndex,
   rangeOf,
   type Scope,
   type SortRef,
@@ -19,6 +20,7 @@ import {
 } from './search.sql.ts'
 import { DEVICE_ID } from './store.ts'
 import { attributeCounts, attributeNames } from './tables.ts'
+import { textCondition } from './text.ts'
 
 /*
  * How a search runs over a million devices: 2 filters + sort + total in tens of milliseconds.
@@ -193,7 +195,7 @@ export function createDeviceSearch(db: Database) {
   /** Rows of a condition's positive form, counted up to `cap` (exact when fewer). */
   function countUpTo(scope: Scope, condition: Condition, cap: number): Check {
     const row = get<{ n: number }>(sql`SELECT count(*) AS n FROM (SELECT 1 FROM inventory_attributes "e"
-      INDEXED BY inventory_attributes_value WHERE ${rangeOf(scope, condition, 'e')} LIMIT ${cap})`)
+      INDEXED BY ${rangeIndex(condition)} WHERE ${rangeOf(scope, condition, 'e')} LIMIT ${cap})`)
     const n = row?.n ?? 0
     return { condition, rows: n, exact: n < cap }
   }
@@ -406,6 +408,11 @@ export function createDeviceSearch(db: Database) {
       const { statuses, resolved } = resolve(tenantId, request.filters)
       if (statuses.length === 0 || resolved.some((r) => r.kind === 'none')) return { devices: [], total: 0 }
       const conditions = resolved.flatMap((r) => (r.kind === 'rows' ? [r.condition] : []))
+      if (request.text) {
+        const idAttr = stored(tenantId, DEVICE_ID.scope, DEVICE_ID.name)
+        if (!idAttr || request.text.length === 0) return { devices: [], total: 0 }
+        conditions.push(textCondition(idAttr.id, request.text))
+      }
       const p = plan(tenantId, statuses, conditions)
       const offset = (request.page - 1) * request.perPage
       const limit = request.perPage

@@ -1,8 +1,9 @@
 import { and, eq, gt, inArray, isNotNull, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
 import { ALL_STATUS_CODES } from './model.ts'
-import { createNameCache } from './names.ts'
+import { createNameCache, DEVICE_ID } from './names.ts'
 import { attributeCounts, attributeNames, attributes, devices } from './tables.ts'
+import { createTextIndex, isFullText } from './text.ts'
 import type { ValueRow } from './values.ts'
 
 export type DeviceRow = { seq: number; id: string; status: number; tagsEtag: string | null }
@@ -18,16 +19,13 @@ export type AttributeRow = ValueRow & {
   timestamp: number | null
 }
 
-/**
- * The device id, kept as a hidden attribute (a scope no request can name) so that `identity/id`
- * filters, sorts and counts through the same index as every other attribute.
- */
-export const DEVICE_ID = { scope: '', name: 'id' } as const
+export { DEVICE_ID }
 
 const p = (name: string) => sql.placeholder(name)
 
 export function createInventoryStore(db: Database) {
   const names = createNameCache(db)
+  const text = createTextIndex(db)
   let depth = 0
 
   const deviceById = db
@@ -140,6 +138,14 @@ export function createInventoryStore(db: Database) {
       .all()
       .map((row) => row.attr)
 
+  /** Marks the device's text for rebuilding when `attr` is part of it (at once outside a write). */
+  const textChanged = (tenantId: string, device: DeviceRef, attr: number) => {
+    const name = names.names([attr]).get(attr)
+    if (!name || !isFullText(name)) return
+    text.changed(tenantId, device.seq)
+    if (depth === 0) text.flush()
+  }
+
   const store = {
     names,
 
@@ -152,12 +158,19 @@ export function createInventoryStore(db: Database) {
       depth++
       let committed = false
       try {
-        const result = db.transaction(() => fn())
+        const result = db.transaction(() => {
+          const out = fn()
+          if (depth === 1) text.flush()
+          return out
+        })
         committed = true
         return result
       } finally {
         depth--
-        if (depth === 0) names.end(committed)
+        if (depth === 0) {
+          names.end(committed)
+          text.discard()
+        }
       }
     },
 
@@ -282,11 +295,13 @@ export function createInventoryStore(db: Database) {
       }
       if (rows.some((row) => row.idx !== null)) markArrays.run({ id: attr })
       if (!existed) count(tenantId, attr, device.status, 1)
+      textChanged(tenantId, device, attr)
     },
 
     removeAttribute(tenantId: string, device: DeviceRef, attr: number): void {
       if (deleteRows.all({ tenantId, device: device.seq, attr }).length > 0) {
         count(tenantId, attr, device.status, -1)
+        textChanged(tenantId, device, attr)
       }
     },
 
@@ -307,6 +322,7 @@ export function createInventoryStore(db: Database) {
 
     deleteDevice(tenantId: string, device: DeviceRef): void {
       for (const attr of attrsOf(tenantId, device.seq)) count(tenantId, attr, device.status, -1)
+      text.removed(device.seq)
       db.delete(attributes)
         .where(and(eq(attributes.tenantId, tenantId), eq(attributes.device, device.seq)))
         .run()

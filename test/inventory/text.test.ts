@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { keywords } from '../../src/services/inventory/text.ts'
+import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
+import { addDevice } from './helpers.ts'
+
+let t: TestApp
+let token: string
+
+beforeAll(async () => {
+  t = await createTestApp()
+  token = (await loginAs(t)).token
+  const inv = t.services.inventory
+  addDevice(t, 'dev-a1', {
+    identity: { mac: 'de:ad:be:ef:00:01' },
+    inventory: {
+      device_type: 'raspberrypi4',
+      hostname: 'kitchen-sensor',
+      ifaces: ['eth0', 'wlan0'],
+      mem: 1024,
+    },
+  })
+  t.clock.advance(1)
+  addDevice(t, 'dev-b2', {
+    identity: { mac: 'de:ad:be:ef:00:02' },
+    inventory: { device_type: 'beaglebone', hostname: 'Garage-Door', location: 'Zürich', build: '4096' },
+  })
+  t.clock.advance(1)
+  addDevice(t, 'dev-c3', {
+    status: 'pending',
+    identity: { mac: 'de:ad:be:ef:00:03' },
+    inventory: { device_type: 'raspberrypi4', hostname: 'attic-devices' },
+  })
+  t.clock.advance(1)
+  inv.setGroup('', 'dev-a1', 'northwing')
+  inv.setTags('', 'dev-b2', [{ name: 'owner', value: 'Alice Smith' }], 'replace')
+  // Another tenant's device with the same words never shows up.
+  addDevice(t, 'dev-x9', { tenantId: 'other', inventory: { device_type: 'raspberrypi4' } })
+})
+afterAll(() => t.close())
+
+const search = (body: Record<string, unknown>) =>
+  t.call('POST', '/api/management/v2/inventory/filters/search', { token, body })
+const ids = async (body: Record<string, unknown>) => {
+  const res = await search(body)
+  expect(res.status).toBe(200)
+  expect(res.headers.get('x-total-count')).toBe(String(res.json.length))
+  return res.json.map((d: { id: string }) => d.id)
+}
+const text = (words: string, extra: Record<string, unknown> = {}) => ids({ text: words, ...extra })
+
+test('keywords: runs of letters and digits, as Mender cuts them', () => {
+  expect(keywords('  Garage-Door, wlan0!')).toEqual(['Garage', 'Door', 'wlan0'])
+  expect(keywords('Zürich 東京')).toEqual(['Zürich', '東京'])
+  expect(keywords('<>&"')).toEqual([])
+})
+
+describe('v2 search: free text', () => {
+  test('matches words of inventory, identity and tags strings, the group and the id', async () => {
+    expect(await text('beaglebone')).toEqual(['dev-b2'])
+    expect(await text('wlan0')).toEqual(['dev-a1'])
+    expect(await text('00')).toEqual(['dev-a1', 'dev-b2', 'dev-c3'])
+    expect(await text('alice')).toEqual(['dev-b2'])
+    expect(await text('northwing')).toEqual(['dev-a1'])
+    expect(await text('c3')).toEqual(['dev-c3'])
+    // identity/status is an identity string too.
+    expect(await text('pending')).toEqual(['dev-c3'])
+  })
+
+  test('any word matches; case, accents and English plurals do not matter', async () => {
+    expect(await text('BEAGLEBONE sensor')).toEqual(['dev-a1', 'dev-b2'])
+    expect(await text('zurich')).toEqual(['dev-b2'])
+    expect(await text('device')).toEqual(['dev-c3'])
+    expect(await text('garage-door')).toEqual(['dev-b2'])
+  })
+
+  test('numbers are not text; a string of digits is', async () => {
+    expect(await text('1024')).toEqual([])
+    expect(await text('4096')).toEqual(['dev-b2'])
+  })
+
+  test('text without a word matches nothing; an empty text is no condition', async () => {
+    const res = await search({ text: '--- !!' })
+    expect(res.status).toBe(200)
+    expect(res.json).toEqual([])
+    expect(res.headers.get('x-total-count')).toBe('0')
+    expect(await ids({ text: '' })).toEqual(['dev-a1', 'dev-b2', 'dev-c3'])
+  })
+
+  test('combines with filters, sorting and paging', async () => {
+    const accepted = { scope: 'identity', attribute: 'status', type: '$eq', value: 'accepted' }
+    expect(await text('raspberrypi4', { filters: [accepted] })).toEqual(['dev-a1'])
+    const sort = [{ scope: 'inventory', attribute: 'hostname', order: 'desc' }]
+    expect(await text('raspberrypi4 beaglebone', { sort })).toEqual(['dev-a1', 'dev-c3', 'dev-b2'])
+    const page = await search({ text: 'de', per_page: 1, page: 2 })
+    expect(page.json.map((d: { id: string }) => d.id)).toEqual(['dev-b2'])
+    expect(page.headers.get('x-total-count')).toBe('3')
+  })
+
+  test('text that is not a string is a 400', async () => {
+    const res = await search({ text: 5 })
+    expect(res.status).toBe(400)
+    expect(res.json.error).toContain('text')
+  })
+
+  test('follows every write: reports, groups, tags and removal', async () => {
+    const inv = t.services.inventory
+    inv.updateInventory('', 'dev-a1', [{ name: 'hostname', value: 'pantry-sensor' }], 'merge')
+    expect(await text('kitchen')).toEqual([])
+    expect(await text('pantry')).toEqual(['dev-a1'])
+    inv.setGroup('', 'dev-c3', 'loft')
+    expect(await text('loft')).toEqual(['dev-c3'])
+    inv.clearGroup('', 'dev-c3', 'loft')
+    expect(await text('loft')).toEqual([])
+    inv.setTags('', 'dev-b2', [], 'replace')
+    expect(await text('alice')).toEqual([])
+    inv.removeDevice('', 'dev-b2')
+    expect(await text('beaglebone')).toEqual([])
+    const left = t.deps.db.$client.query('SELECT count(*) AS n FROM inventory_text').get() as { n: number }
+    expect(left.n).toBe(3)
+  })
+})
