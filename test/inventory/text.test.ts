@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { keywords } from '../../src/services/inventory/text.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
 import { addDevice } from './helpers.ts'
@@ -96,6 +98,16 @@ describe('v2 search: free text', () => {
     expect(page.headers.get('x-total-count')).toBe('3')
   })
 
+  test("only the tenant's devices, only those of the statuses filtered on, following status changes", async () => {
+    const accepted = { scope: 'identity', attribute: 'status', type: '$eq', value: 'accepted' }
+    expect(await text('raspberrypi4')).toEqual(['dev-a1', 'dev-c3'])
+    expect(await text('raspberrypi4', { filters: [accepted] })).toEqual(['dev-a1'])
+    t.services.inventory.setIdentityStatus('', 'dev-c3', 'accepted')
+    expect(await text('raspberrypi4', { filters: [accepted] })).toEqual(['dev-a1', 'dev-c3'])
+    t.services.inventory.setIdentityStatus('', 'dev-c3', 'pending')
+    expect(await text('raspberrypi4', { filters: [accepted] })).toEqual(['dev-a1'])
+  })
+
   test('text that is not a string is a 400', async () => {
     const res = await search({ text: 5 })
     expect(res.status).toBe(400)
@@ -117,5 +129,20 @@ describe('v2 search: free text', () => {
     expect(await text('beaglebone')).toEqual([])
     const left = t.deps.db.$client.query('SELECT count(*) AS n FROM inventory_text').get() as { n: number }
     expect(left.n).toBe(3)
+  })
+
+  test('the migration builds the same index from the devices already stored', async () => {
+    const words = 'raspberrypi4 pantry garage 00 pending'
+    const before = await text(words)
+    expect(before.length).toBeGreaterThan(0)
+    const sqlite = t.deps.db.$client
+    sqlite.run('DELETE FROM inventory_text')
+    expect(await text(words)).toEqual([])
+    const migration = readFileSync(
+      join(import.meta.dir, '../../db/migrations/0005_inventory_text.sql'),
+      'utf8',
+    )
+    sqlite.run(migration.split('--> statement-breakpoint')[1]!)
+    expect(await text(words)).toEqual(before)
   })
 })

@@ -15,9 +15,13 @@ export type Condition = {
   /** The attribute has held arrays: a device may have several rows for it. */
   arrays: boolean
   negate: boolean
-  /** Its rows are found by device (free text) rather than by value. */
-  byDevice?: boolean
   where: (alias: string) => SQL
+  /**
+   * Set when the matching devices come from elsewhere than attribute rows (free text): a
+   * statement selecting their seqs as `dev`, already limited to the search's tenant and statuses.
+   * `attr` and `where` are then unused.
+   */
+  devices?: SQL
 }
 
 /** A filter resolved before any SQL: it matches no device, every device, or rows of an attribute. */

@@ -14,10 +14,6 @@ const ident = (name: string) => sql.raw(`"${name}"`)
 const statusList = (statuses: readonly number[]) =>
   sql.raw(statuses.length > 0 ? statuses.join(', ') : 'NULL')
 
-/** The index that holds a condition's range. */
-export const rangeIndex = (c: Condition) =>
-  sql.raw(c.byDevice ? 'inventory_attributes_device' : 'inventory_attributes_value')
-
 /** The index range of a condition's rows (in its positive form) under `alias`. */
 export function rangeOf(scope: Scope, c: Condition, alias: string): SQL {
   const a = ident(alias)
@@ -33,10 +29,12 @@ export function rangeOf(scope: Scope, c: Condition, alias: string): SQL {
 export function test(scope: Scope, c: Condition, dev: SQL, asList: boolean, k: number): SQL {
   const alias = `c${k}`
   const a = ident(alias)
-  const positive = asList
-    ? sql`+${dev} IN (SELECT ${a}.device FROM inventory_attributes ${a} INDEXED BY ${rangeIndex(c)}
+  const positive = c.devices
+    ? sql`+${dev} IN (${c.devices})`
+    : asList
+      ? sql`+${dev} IN (SELECT ${a}.device FROM inventory_attributes ${a} INDEXED BY inventory_attributes_value
         WHERE ${rangeOf(scope, c, alias)})`
-    : sql`EXISTS (SELECT 1 FROM inventory_attributes ${a} INDEXED BY inventory_attributes_device
+      : sql`EXISTS (SELECT 1 FROM inventory_attributes ${a} INDEXED BY inventory_attributes_device
         WHERE ${a}.tenant_id = ${scope.tenantId} AND ${a}.device = ${dev} AND ${a}.attr = ${c.attr}
         AND ${c.where(alias)})`
   return c.negate ? sql`NOT ${positive}` : positive
@@ -64,8 +62,11 @@ export function candidates(
       WHERE "dv".tenant_id = ${scope.tenantId} AND "dv".status IN (${statusList(scope.statuses)})
       ${tests(scope, others, sql.raw('"dv".seq'), asList)}`
   }
+  if (driver.condition.devices) {
+    return sql`SELECT dev FROM (${driver.condition.devices}) WHERE 1 ${tests(scope, others, sql.raw('dev'), asList)}`
+  }
   const distinct = driver.condition.arrays ? sql`DISTINCT` : sql``
-  return sql`SELECT ${distinct} "d".device AS dev FROM inventory_attributes "d" INDEXED BY ${rangeIndex(driver.condition)}
+  return sql`SELECT ${distinct} "d".device AS dev FROM inventory_attributes "d" INDEXED BY inventory_attributes_value
     WHERE ${rangeOf(scope, driver.condition, 'd')} ${tests(scope, others, sql.raw('"d".device'), asList)}`
 }
 

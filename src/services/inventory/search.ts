@@ -10,7 +10,6 @@ import {
   type Check,
   candidates,
   lackingDevices,
-  rangeIndex,
   rangeOf,
   type Scope,
   type SortRef,
@@ -194,8 +193,11 @@ export function createDeviceSearch(db: Database) {
 
   /** Rows of a condition's positive form, counted up to `cap` (exact when fewer). */
   function countUpTo(scope: Scope, condition: Condition, cap: number): Check {
-    const row = get<{ n: number }>(sql`SELECT count(*) AS n FROM (SELECT 1 FROM inventory_attributes "e"
-      INDEXED BY ${rangeIndex(condition)} WHERE ${rangeOf(scope, condition, 'e')} LIMIT ${cap})`)
+    const rows = condition.devices
+      ? sql`${condition.devices} LIMIT ${cap}`
+      : sql`SELECT 1 FROM inventory_attributes "e" INDEXED BY inventory_attributes_value
+        WHERE ${rangeOf(scope, condition, 'e')} LIMIT ${cap}`
+    const row = get<{ n: number }>(sql`SELECT count(*) AS n FROM (${rows})`)
     const n = row?.n ?? 0
     return { condition, rows: n, exact: n < cap }
   }
@@ -409,9 +411,8 @@ export function createDeviceSearch(db: Database) {
       if (statuses.length === 0 || resolved.some((r) => r.kind === 'none')) return { devices: [], total: 0 }
       const conditions = resolved.flatMap((r) => (r.kind === 'rows' ? [r.condition] : []))
       if (request.text) {
-        const idAttr = stored(tenantId, DEVICE_ID.scope, DEVICE_ID.name)
-        if (!idAttr || request.text.length === 0) return { devices: [], total: 0 }
-        conditions.push(textCondition(idAttr.id, request.text))
+        if (request.text.length === 0) return { devices: [], total: 0 }
+        conditions.push(textCondition(request.text, tenantId, statuses))
       }
       const p = plan(tenantId, statuses, conditions)
       const offset = (request.page - 1) * request.perPage

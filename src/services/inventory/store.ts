@@ -139,10 +139,10 @@ export function createInventoryStore(db: Database) {
       .map((row) => row.attr)
 
   /** Marks the device's text for rebuilding when `attr` is part of it (at once outside a write). */
-  const textChanged = (tenantId: string, device: DeviceRef, attr: number) => {
+  const textChanged = (device: DeviceRef, attr: number) => {
     const name = names.names([attr]).get(attr)
     if (!name || !isFullText(name)) return
-    text.changed(tenantId, device.seq)
+    text.changed(device.seq)
     if (depth === 0) text.flush()
   }
 
@@ -295,13 +295,13 @@ export function createInventoryStore(db: Database) {
       }
       if (rows.some((row) => row.idx !== null)) markArrays.run({ id: attr })
       if (!existed) count(tenantId, attr, device.status, 1)
-      textChanged(tenantId, device, attr)
+      textChanged(device, attr)
     },
 
     removeAttribute(tenantId: string, device: DeviceRef, attr: number): void {
       if (deleteRows.all({ tenantId, device: device.seq, attr }).length > 0) {
         count(tenantId, attr, device.status, -1)
-        textChanged(tenantId, device, attr)
+        textChanged(device, attr)
       }
     },
 
@@ -318,6 +318,8 @@ export function createInventoryStore(db: Database) {
         .run()
       db.update(devices).set({ status }).where(eq(devices.seq, device.seq)).run()
       device.status = status
+      text.changed(device.seq)
+      if (depth === 0) text.flush()
     },
 
     deleteDevice(tenantId: string, device: DeviceRef): void {

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm'
+import { type SQL, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
 import type { Condition } from './conditions.ts'
 import { DEVICE_ID, type NameRow } from './names.ts'
@@ -9,9 +9,11 @@ import { DEVICE_ID, type NameRow } from './names.ts'
  * cut into words of letters and digits; a search matches the devices having any of its words,
  * case- and accent-insensitively, with English stemming ("devices" finds "device").
  *
- * The words live in an FTS5 table keyed by the device's seq (db/migrations/0005). The store marks
- * a device when one of those attributes changes and rebuilds its row once, when its write
- * transaction ends.
+ * The words live in an FTS5 table keyed by the device's seq (db/migrations/0005), in column
+ * `body`; column `meta` holds two words of the device's own, `st<status code>` and
+ * `tn<hex of tenant id>`, so that the index alone answers "devices of this tenant in these
+ * statuses having one of these words", counted in milliseconds however many match. The store
+ * marks a device whose text or status changes and rebuilds its row once, when the write ends.
  */
 
 const FULL_TEXT_SCOPES = new Set(['identity', 'inventory', 'tags'])
@@ -22,9 +24,30 @@ export const isFullText = (name: Pick<NameRow, 'scope' | 'name'>) =>
   (name.scope === 'system' && name.name === 'group') ||
   (name.scope === DEVICE_ID.scope && name.name === DEVICE_ID.name)
 
-/** The same test in SQL, over `inventory_attribute_names` as `n` (as in the migration). */
-const FULL_TEXT_NAMES = `(n.scope IN ('identity', 'inventory', 'tags')
-  OR (n.scope = 'system' AND n.name = 'group') OR (n.scope = '' AND n.name = 'id'))`
+/** A device's body, for the device `d` of `inventory_devices` (the same in the migration). */
+const BODY = `coalesce((SELECT group_concat(a.value, ' ') FROM inventory_attributes a
+  INDEXED BY inventory_attributes_device JOIN inventory_attribute_names n ON n.id = a.attr
+  WHERE a.tenant_id = d.tenant_id AND a.device = d.seq AND typeof(a.value) = 'text'
+  AND (n.scope IN ('identity', 'inventory', 'tags') OR (n.scope = 'system' AND n.name = 'group')
+  OR (n.scope = '' AND n.name = 'id'))), '')`
+const META = `'st' || d.status || ' tn' || hex(d.tenant_id)`
+
+/** The words of a search text: runs of letters and digits; everything else separates them. */
+export const keywords = (text: string): string[] => text.split(/[^\p{L}\p{N}]+/u).filter(Boolean)
+
+const quoted = (words: readonly string[]) => words.map((word) => `"${word}"`).join(' OR ')
+
+/** The devices of `tenantId` in `statuses` whose text has one of `words`. */
+export function textCondition(
+  words: readonly string[],
+  tenantId: string,
+  statuses: readonly number[],
+): Condition {
+  const tenant = `tn${Buffer.from(tenantId, 'utf8').toString('hex')}`
+  const query = `{body} : (${quoted(words)}) AND {meta} : (${quoted(statuses.map((s) => `st${s}`))}) AND {meta} : "${tenant}"`
+  const devices: SQL = sql`SELECT rowid AS dev FROM inventory_text WHERE inventory_text MATCH ${query}`
+  return { attr: -1, arrays: false, negate: false, where: () => sql`0`, devices }
+}
 
 /**
  * Builds the text of the devices whose seq is above `afterSeq` in one statement, for a bulk load
@@ -32,52 +55,29 @@ const FULL_TEXT_NAMES = `(n.scope IN ('identity', 'inventory', 'tags')
  */
 export function buildTexts(db: Database, afterSeq: number): void {
   db.$client.run(
-    `INSERT OR REPLACE INTO inventory_text (rowid, body) SELECT a.device, group_concat(a.value, ' ')
-    FROM inventory_attributes a JOIN inventory_attribute_names n ON n.id = a.attr
-    WHERE a.device > ? AND typeof(a.value) = 'text' AND ${FULL_TEXT_NAMES} GROUP BY a.device`,
+    `INSERT OR REPLACE INTO inventory_text (rowid, body, meta)
+    SELECT d.seq, ${BODY}, ${META} FROM inventory_devices d WHERE d.seq > ?`,
     [afterSeq],
   )
-}
-
-/** The words of a search text: runs of letters and digits; everything else separates them. */
-export const keywords = (text: string): string[] => text.split(/[^\p{L}\p{N}]+/u).filter(Boolean)
-
-/**
- * A condition on the hidden id attribute (one row per device) that keeps the devices whose text
- * has one of `words`. It is read through the by-device index: one seek per device found.
- */
-export function textCondition(idAttr: number, words: readonly string[]): Condition {
-  const query = words.map((word) => `"${word}"`).join(' OR ')
-  return {
-    attr: idAttr,
-    arrays: false,
-    negate: false,
-    byDevice: true,
-    where: (alias) =>
-      sql`${sql.raw(`"${alias}"."device"`)} IN (SELECT rowid FROM inventory_text WHERE inventory_text MATCH ${query})`,
-  }
 }
 
 /** The text index's writes: a device marked as changed is rebuilt once, at `flush`. */
 export function createTextIndex(db: Database) {
   const sqlite = db.$client
-  const rebuild = sqlite.query(`INSERT OR REPLACE INTO inventory_text (rowid, body)
-    SELECT ?1, coalesce(group_concat(a.value, ' '), '') FROM inventory_attributes a
-    INDEXED BY inventory_attributes_device JOIN inventory_attribute_names n ON n.id = a.attr
-    WHERE a.tenant_id = ?2 AND a.device = ?1 AND typeof(a.value) = 'text' AND ${FULL_TEXT_NAMES}`)
+  const rebuild = sqlite.query(`INSERT OR REPLACE INTO inventory_text (rowid, body, meta)
+    SELECT d.seq, ${BODY}, ${META} FROM inventory_devices d WHERE d.seq = ?`)
   const remove = sqlite.query('DELETE FROM inventory_text WHERE rowid = ?')
-  /** Devices to rebuild: seq → tenant. */
-  const changed = new Map<number, string>()
+  const changed = new Set<number>()
   return {
-    changed(tenantId: string, device: number): void {
-      changed.set(device, tenantId)
+    changed(device: number): void {
+      changed.add(device)
     },
     removed(device: number): void {
       changed.delete(device)
       remove.run(device)
     },
     flush(): void {
-      for (const [device, tenantId] of changed) rebuild.run(device, tenantId)
+      for (const device of changed) rebuild.run(device)
       changed.clear()
     },
     /** Forgets the marks of a write that rolled back. */
