@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { keywords } from '../../src/services/inventory/text.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
+import { waitFor } from '../helpers/server.ts'
 import { addDevice } from './helpers.ts'
 
 let t: TestApp
@@ -129,6 +130,29 @@ describe('v2 search: free text', () => {
     expect(await text('beaglebone')).toEqual([])
     const left = t.deps.db.$client.query('SELECT count(*) AS n FROM inventory_text').get() as { n: number }
     expect(left.n).toBe(3)
+  })
+
+  test('a write reaches the index without a search asking for it, and before the server stops', async () => {
+    const sqlite = t.deps.db.$client
+    const indexed = (word: string) =>
+      sqlite.query('SELECT rowid FROM inventory_text WHERE inventory_text MATCH ?').all(`{body} : "${word}"`)
+        .length
+    t.services.inventory.updateInventory('', 'dev-a1', [{ name: 'note', value: 'quokka' }], 'merge')
+    expect(indexed('quokka')).toBe(0)
+    await waitFor('the timer to index the write', () => (indexed('quokka') === 1 ? true : undefined))
+    const other = await createTestApp()
+    try {
+      addDevice(other, 'dev-z1', { inventory: { note: 'wombat' } })
+      const count = () =>
+        other.deps.db.$client
+          .query("SELECT count(*) AS n FROM inventory_text WHERE inventory_text MATCH 'wombat'")
+          .get()
+      expect(count()).toEqual({ n: 0 })
+      other.services.inventory.stop()
+      expect(count()).toEqual({ n: 1 })
+    } finally {
+      await other.close()
+    }
   })
 
   test('the migration builds the same index from the devices already stored', async () => {

@@ -6,9 +6,13 @@ import type { Searcher } from './searcher.ts'
 
 export type SearchPage = { devices: Device[]; total: number; paging: Paging }
 
-/** The device lists and searches; they run on the search worker (see searcher.ts). */
-export function createInventorySearch(searcher: () => Searcher) {
+/**
+ * The device lists and searches; they run on the search worker (see searcher.ts), after
+ * `beforeSearch` has committed what they must see.
+ */
+export function createInventorySearch(searcher: () => Searcher, beforeSearch: () => void) {
   async function run(tenantId: string, request: SearchRequest): Promise<SearchPage> {
+    beforeSearch()
     const { devices, total } = await searcher().search(tenantId, request)
     return { devices, total, paging: { page: request.page, perPage: request.perPage } }
   }

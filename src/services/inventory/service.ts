@@ -9,6 +9,14 @@ import { createInventorySearch } from './service.search.ts'
 import { createInventoryStore } from './store.ts'
 import { type AttributeInput, checkAttributes, identityValue } from './values.ts'
 
+/**
+ * How often devices whose free text changed are reindexed when no search asks first, and how many
+ * at most per tick (about a tenth of a millisecond each), so that a large group change does not
+ * hold the event loop; a search reindexes all that are left before it runs.
+ */
+const TEXT_FLUSH_MS = 1000
+const TEXT_FLUSH_BATCH = 2000
+
 const tooManyAttributes = () =>
   new BadRequestError(`too many inventory attributes: a device may have at most ${MAX_INVENTORY_ATTRIBUTES}`)
 
@@ -52,9 +60,19 @@ export function createInventoryService(deps: Deps) {
     return searcher
   }
 
+  const flushText = (limit?: number) => {
+    try {
+      store.flushText(limit)
+    } catch (error) {
+      deps.log.error('inventory: updating the free-text index failed', { error: String(error) })
+    }
+  }
+  const textTimer = setInterval(() => flushText(TEXT_FLUSH_BATCH), TEXT_FLUSH_MS)
+  textTimer.unref()
+
   return {
     ...createInventoryManagement(deps, store, writer),
-    ...createInventorySearch(search),
+    ...createInventorySearch(search, store.flushText),
 
     // --- called by deviceauth, possibly inside its own transaction: synchronous, on deps.db ---
 
@@ -160,6 +178,8 @@ export function createInventoryService(deps: Deps) {
 
     /** Stops background work; call before closing the database. */
     stop(): void {
+      clearInterval(textTimer)
+      flushText()
       searcher?.stop()
     },
   }

@@ -138,16 +138,17 @@ export function createInventoryStore(db: Database) {
       .all()
       .map((row) => row.attr)
 
-  /** Marks the device's text for rebuilding when `attr` is part of it (at once outside a write). */
+  /** Marks the device's text for rebuilding when `attr` is part of it. */
   const textChanged = (device: DeviceRef, attr: number) => {
     const name = names.names([attr]).get(attr)
-    if (!name || !isFullText(name)) return
-    text.changed(device.seq)
-    if (depth === 0) text.flush()
+    if (name && isFullText(name)) text.changed(device.seq)
   }
 
   const store = {
     names,
+
+    /** Brings the free-text index up to date with committed writes (at most `limit` devices). */
+    flushText: (limit?: number) => text.flush(limit),
 
     /**
      * Runs `fn` in a transaction (a savepoint when the caller already holds one) and keeps the
@@ -158,19 +159,12 @@ export function createInventoryStore(db: Database) {
       depth++
       let committed = false
       try {
-        const result = db.transaction(() => {
-          const out = fn()
-          if (depth === 1) text.flush()
-          return out
-        })
+        const result = db.transaction(() => fn())
         committed = true
         return result
       } finally {
         depth--
-        if (depth === 0) {
-          names.end(committed)
-          text.discard()
-        }
+        if (depth === 0) names.end(committed)
       }
     },
 
@@ -319,7 +313,6 @@ export function createInventoryStore(db: Database) {
       db.update(devices).set({ status }).where(eq(devices.seq, device.seq)).run()
       device.status = status
       text.changed(device.seq)
-      if (depth === 0) text.flush()
     },
 
     deleteDevice(tenantId: string, device: DeviceRef): void {

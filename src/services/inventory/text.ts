@@ -61,28 +61,49 @@ export function buildTexts(db: Database, afterSeq: number): void {
   )
 }
 
-/** The text index's writes: a device marked as changed is rebuilt once, at `flush`. */
+/**
+ * The text index's writes. A device whose text may have changed is only marked; the marked ones
+ * are rebuilt together at `flush` (before every search, and every second), in one transaction:
+ * a device report pays no FTS write, and the index gains one segment per flush instead of one per
+ * write, which keeps FTS5's segment merges rare and off the device's request.
+ */
 export function createTextIndex(db: Database) {
   const sqlite = db.$client
   const rebuild = sqlite.query(`INSERT OR REPLACE INTO inventory_text (rowid, body, meta)
     SELECT d.seq, ${BODY}, ${META} FROM inventory_devices d WHERE d.seq = ?`)
   const remove = sqlite.query('DELETE FROM inventory_text WHERE rowid = ?')
-  const changed = new Set<number>()
+  let changed = new Set<number>()
+  const rebuildAll = sqlite.transaction((devices: Set<number>) => {
+    for (const device of devices) rebuild.run(device)
+  })
   return {
     changed(device: number): void {
       changed.add(device)
     },
+    /** Called inside the transaction that deletes the device. */
     removed(device: number): void {
       changed.delete(device)
       remove.run(device)
     },
-    flush(): void {
-      for (const device of changed) rebuild.run(device)
-      changed.clear()
-    },
-    /** Forgets the marks of a write that rolled back. */
-    discard(): void {
-      changed.clear()
+    /**
+     * Rebuilds marked devices from what is committed (a device gone meanwhile is skipped), at
+     * most `limit` of them; the rest stay marked.
+     */
+    flush(limit = Number.POSITIVE_INFINITY): void {
+      if (changed.size === 0) return
+      let devices = changed
+      changed = new Set()
+      if (devices.size > limit) {
+        const all = [...devices]
+        devices = new Set(all.slice(0, limit))
+        changed = new Set(all.slice(limit))
+      }
+      try {
+        rebuildAll(devices)
+      } catch (error) {
+        for (const device of devices) changed.add(device)
+        throw error
+      }
     },
   }
 }
