@@ -193,11 +193,13 @@ export function createDeviceSearch(db: Database) {
 
   /** Rows of a condition's positive form, counted up to `cap` (exact when fewer). */
   function countUpTo(scope: Scope, condition: Condition, cap: number): Check {
-    const rows = condition.devices
-      ? sql`${condition.devices} LIMIT ${cap}`
-      : sql`SELECT 1 FROM inventory_attributes "e" INDEXED BY inventory_attributes_value
-        WHERE ${rangeOf(scope, condition, 'e')} LIMIT ${cap}`
-    const row = get<{ n: number }>(sql`SELECT count(*) AS n FROM (${rows})`)
+    // Free text is counted by its index, in milliseconds however many match: always exactly.
+    if (condition.devices) {
+      const n = get<{ n: number }>(sql`SELECT count(*) AS n FROM (${condition.devices})`)?.n ?? 0
+      return { condition, rows: n, exact: true }
+    }
+    const row = get<{ n: number }>(sql`SELECT count(*) AS n FROM (SELECT 1 FROM inventory_attributes "e"
+      INDEXED BY inventory_attributes_value WHERE ${rangeOf(scope, condition, 'e')} LIMIT ${cap})`)
     const n = row?.n ?? 0
     return { condition, rows: n, exact: n < cap }
   }
