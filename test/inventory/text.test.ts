@@ -109,10 +109,14 @@ describe('v2 search: free text', () => {
     expect(await text('raspberrypi4', { filters: [accepted] })).toEqual(['dev-a1'])
   })
 
-  test('text that is not a string is a 400', async () => {
+  test('text that is not a string, or of more than 64 words, is a 400', async () => {
     const res = await search({ text: 5 })
     expect(res.status).toBe(400)
     expect(res.json.error).toContain('text')
+    const long = await search({ text: Array.from({ length: 65 }, (_, i) => `w${i}`).join(' ') })
+    expect(long.status).toBe(400)
+    expect(long.json.error).toBe('text: at most 64 words are allowed')
+    expect(await text(`${Array.from({ length: 63 }, (_, i) => `w${i}`).join(' ')} wlan0`)).toEqual(['dev-a1'])
   })
 
   test('follows every write: reports, groups, tags and removal', async () => {

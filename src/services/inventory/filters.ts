@@ -36,6 +36,8 @@ export type SearchRequest = {
 }
 
 const MAX_PER_PAGE = 500
+/** Words of a free-text search: each is a term the index looks up. */
+const MAX_TEXT_WORDS = 64
 const DEFAULT_PER_PAGE = 20
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -127,12 +129,16 @@ export function parseSearchBody(body: unknown): SearchRequest {
   if (raw.text !== undefined && raw.text !== null && typeof raw.text !== 'string') {
     throw new BadRequestError('text: must be a string')
   }
+  const words = typeof raw.text === 'string' && raw.text !== '' ? keywords(raw.text) : undefined
+  if (words && words.length > MAX_TEXT_WORDS) {
+    throw new BadRequestError(`text: at most ${MAX_TEXT_WORDS} words are allowed`)
+  }
   return {
     filters,
     sort,
     ...bodyPaging(raw.page, raw.per_page),
     ...(selections.length > 0 ? { attributes: selections } : {}),
-    ...(typeof raw.text === 'string' && raw.text !== '' ? { text: keywords(raw.text) } : {}),
+    ...(words ? { text: words } : {}),
   }
 }
 
