@@ -34,6 +34,7 @@ import { createServices, stopServices } from '../src/app.ts'
 import { fileFromBytes, writeModuleImage } from '../src/artifact/writer.ts'
 import { loadConfig } from '../src/config.ts'
 import { buildDeps, closeDeps, type Deps } from '../src/deps.ts'
+import { buildTexts } from '../src/services/inventory/text.ts'
 
 const ROOT = resolve(import.meta.dir, '..')
 const DEVICE_TYPE = 'bench-device'
@@ -225,6 +226,8 @@ async function seed(deps: Deps, devices: number, pollers: number, rollout: numbe
     GROUP,
     Array.from({ length: rollout }, (_, i) => deviceId(i)),
   )
+  // The free-text index in one pass, rather than 2000 devices a second in the measured server.
+  buildTexts(deps.db, 0)
   const exp = Math.floor(now / 1000) + 365 * 24 * 3600
   const insertToken = sqlite.prepare(
     `INSERT OR REPLACE INTO deviceauth_tokens (id, tenant_id, device_id, expires_ts, created_ts) VALUES (?, '', ?, ?, ?)`,

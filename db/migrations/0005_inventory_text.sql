@@ -12,3 +12,7 @@ SELECT d.seq,
       AND (n.scope IN ('identity', 'inventory', 'tags') OR (n.scope = 'system' AND n.name = 'group') OR (n.scope = '' AND n.name = 'id'))), ''),
   'st' || d.status || ' tn' || hex(d.tenant_id)
 FROM `inventory_devices` d;
+--> statement-breakpoint
+-- Devices whose text changed and is not reindexed yet: marked in the same transaction as the
+-- change, so a crash between the change and the reindex loses nothing.
+CREATE TABLE `inventory_text_dirty` (`seq` integer PRIMARY KEY NOT NULL);

@@ -147,8 +147,8 @@ export function createInventoryStore(db: Database) {
   const store = {
     names,
 
-    /** Brings the free-text index up to date with committed writes (at most `limit` devices). */
-    flushText: (limit?: number) => text.flush(limit),
+    /** Reindexes the free text of up to `limit` changed devices (see text.ts); returns how many. */
+    flushText: (limit: number) => text.flush(limit),
 
     /**
      * Runs `fn` in a transaction (a savepoint when the caller already holds one) and keeps the

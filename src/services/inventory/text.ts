@@ -51,60 +51,59 @@ export function textCondition(
 
 /**
  * Builds the text of the devices whose seq is above `afterSeq` in one statement, for a bulk load
- * that wrote attribute rows without the store (scripts/seed.ts).
+ * (scripts/seed.ts writes attribute rows without the store; a bench seeds through it).
  */
 export function buildTexts(db: Database, afterSeq: number): void {
-  db.$client.run(
-    `INSERT OR REPLACE INTO inventory_text (rowid, body, meta)
-    SELECT d.seq, ${BODY}, ${META} FROM inventory_devices d WHERE d.seq > ?`,
-    [afterSeq],
-  )
+  db.$client.transaction(() => {
+    db.$client.run(
+      `INSERT OR REPLACE INTO inventory_text (rowid, body, meta)
+      SELECT d.seq, ${BODY}, ${META} FROM inventory_devices d WHERE d.seq > ?`,
+      [afterSeq],
+    )
+    db.$client.run('DELETE FROM inventory_text_dirty WHERE seq > ?', [afterSeq])
+  })()
 }
 
 /**
- * The text index's writes. A device whose text may have changed is only marked; the marked ones
- * are rebuilt together at `flush` (before every search, and every second), in one transaction:
- * a device report pays no FTS write, and the index gains one segment per flush instead of one per
- * write, which keeps FTS5's segment merges rare and off the device's request.
+ * The text index's writes. A device whose text may have changed is only marked, in a table, in
+ * the transaction of the change (a crash loses no mark); marked devices are reindexed together
+ * later (see the inventory service: before a search, and every second), so a device report pays
+ * no FTS write and the index gains one segment per batch instead of one per write, which keeps
+ * FTS5's segment merges rare and off the device's request.
  */
 export function createTextIndex(db: Database) {
   const sqlite = db.$client
+  const mark = sqlite.query('INSERT OR IGNORE INTO inventory_text_dirty (seq) VALUES (?)')
+  const unmark = sqlite.query('DELETE FROM inventory_text_dirty WHERE seq = ?')
+  const marked = sqlite.query<{ seq: number }, [number]>(
+    'SELECT seq FROM inventory_text_dirty ORDER BY seq LIMIT ?',
+  )
   const rebuild = sqlite.query(`INSERT OR REPLACE INTO inventory_text (rowid, body, meta)
     SELECT d.seq, ${BODY}, ${META} FROM inventory_devices d WHERE d.seq = ?`)
   const remove = sqlite.query('DELETE FROM inventory_text WHERE rowid = ?')
-  let changed = new Set<number>()
-  const rebuildAll = sqlite.transaction((devices: Set<number>) => {
-    for (const device of devices) rebuild.run(device)
+  const reindex = sqlite.transaction((limit: number) => {
+    const devices = marked.all(limit)
+    for (const { seq } of devices) {
+      rebuild.run(seq)
+      unmark.run(seq)
+    }
+    return devices.length
   })
   return {
+    /** Marks a device; called inside the transaction that changes it. */
     changed(device: number): void {
-      changed.add(device)
+      mark.run(device)
     },
     /** Called inside the transaction that deletes the device. */
     removed(device: number): void {
-      changed.delete(device)
+      unmark.run(device)
       remove.run(device)
     },
     /**
-     * Rebuilds marked devices from what is committed (a device gone meanwhile is skipped), at
-     * most `limit` of them; the rest stay marked.
+     * Reindexes up to `limit` marked devices from what is committed (a device deleted meanwhile
+     * is skipped); returns how many it took.
      */
-    flush(limit = Number.POSITIVE_INFINITY): void {
-      if (changed.size === 0) return
-      let devices = changed
-      changed = new Set()
-      if (devices.size > limit) {
-        const all = [...devices]
-        devices = new Set(all.slice(0, limit))
-        changed = new Set(all.slice(limit))
-      }
-      try {
-        rebuildAll(devices)
-      } catch (error) {
-        for (const device of devices) changed.add(device)
-        throw error
-      }
-    },
+    flush: (limit: number): number => reindex(limit),
   }
 }
 
