@@ -158,15 +158,22 @@ export function createDeviceauthService(
     }
   }
 
-  /** A device seen for the first time: pending on its one auth set, its identity pushed to inventory. */
-  function createPendingDevice(tenantId: string, request: AuthRequest, hash: string): void {
+  /**
+   * A new device with its one auth set, both in `status` (pending for a device seen for the first
+   * time, preauthorized by an operator), its identity pushed to inventory. Returns its id.
+   */
+  function createDevice(
+    tenantId: string,
+    key: { normalised: string; hash: string; identity: Record<string, unknown>; pem: string },
+    status: 'pending' | 'preauthorized',
+  ): string {
     const now = clock.now()
     const device: DeviceRow = {
       id: ids.uuid(),
       tenantId,
-      identity: request.normalised,
-      identityHash: hash,
-      status: 'pending',
+      identity: key.normalised,
+      identityHash: key.hash,
+      status,
       createdTs: now,
       updatedTs: now,
       checkInTs: null,
@@ -176,11 +183,12 @@ export function createDeviceauthService(
       id: ids.uuid(),
       tenantId,
       deviceId: device.id,
-      pubkey: request.publicKey.pem,
-      status: 'pending',
+      pubkey: key.pem,
+      status,
       createdTs: now,
     })
-    inventory.upsertIdentity(tenantId, device.id, request.identity, 'pending')
+    inventory.upsertIdentity(tenantId, device.id, key.identity, status)
+    return device.id
   }
 
   /**
@@ -192,7 +200,11 @@ export function createDeviceauthService(
       const hash = identityHash(request.normalised)
       const device = store.findDeviceByIdentityHash(tenantId, hash)
       if (!device) {
-        createPendingDevice(tenantId, request, hash)
+        createDevice(
+          tenantId,
+          { normalised: request.normalised, hash, identity: request.identity, pem: request.publicKey.pem },
+          'pending',
+        )
         return undefined
       }
       const authSet = store.findAuthSetByKey(tenantId, device.id, request.publicKey.pem)
@@ -350,27 +362,12 @@ export function createDeviceauthService(
           refreshDeviceStatus(existing)
           return { created: true, deviceId: existing.id }
         }
-        const device: DeviceRow = {
-          id: ids.uuid(),
+        const deviceId = createDevice(
           tenantId,
-          identity: normalised,
-          identityHash: hash,
-          status: 'preauthorized',
-          createdTs: now,
-          updatedTs: now,
-          checkInTs: null,
-        }
-        store.insertDevice(device)
-        store.insertAuthSet({
-          id: ids.uuid(),
-          tenantId,
-          deviceId: device.id,
-          pubkey: publicKey.pem,
-          status: 'preauthorized',
-          createdTs: now,
-        })
-        inventory.upsertIdentity(tenantId, device.id, identity, 'preauthorized')
-        return { created: true, deviceId: device.id }
+          { normalised, hash, identity, pem: publicKey.pem },
+          'preauthorized',
+        )
+        return { created: true, deviceId }
       })
     },
 

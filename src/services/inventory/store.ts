@@ -1,4 +1,4 @@
-import { and, eq, gt, inArray, isNotNull, sql } from 'drizzle-orm'
+import { and, eq, gt, inArray, isNotNull, type SQL, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
 import { ALL_STATUS_CODES } from './model.ts'
 import { createNameCache, DEVICE_ID } from './names.ts'
@@ -61,34 +61,24 @@ export function createInventoryStore(db: Database) {
       ),
     )
     .prepare()
-  const firstValue = db
-    .select({ value: attributes.value })
-    .from(attributes)
-    .where(
-      and(
-        eq(attributes.tenantId, p('tenantId')),
-        eq(attributes.attr, p('attr')),
-        eq(attributes.status, p('status')),
-        isNotNull(attributes.value),
-      ),
-    )
-    .orderBy(attributes.value)
-    .limit(1)
-    .prepare()
-  const nextValue = db
-    .select({ value: attributes.value })
-    .from(attributes)
-    .where(
-      and(
-        eq(attributes.tenantId, p('tenantId')),
-        eq(attributes.attr, p('attr')),
-        eq(attributes.status, p('status')),
-        gt(attributes.value, p('after')),
-      ),
-    )
-    .orderBy(attributes.value)
-    .limit(1)
-    .prepare()
+  /** The smallest value of one attribute in one status that passes `bound`: a single index seek. */
+  const seekValue = (bound: SQL) =>
+    db
+      .select({ value: attributes.value })
+      .from(attributes)
+      .where(
+        and(
+          eq(attributes.tenantId, p('tenantId')),
+          eq(attributes.attr, p('attr')),
+          eq(attributes.status, p('status')),
+          bound,
+        ),
+      )
+      .orderBy(attributes.value)
+      .limit(1)
+      .prepare()
+  const firstValue = seekValue(isNotNull(attributes.value))
+  const nextValue = seekValue(gt(attributes.value, p('after')))
   const insertRow = db
     .insert(attributes)
     .values({
