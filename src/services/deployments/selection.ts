@@ -40,22 +40,26 @@ export function createSelection(parts: {
 }) {
   const { store, devices, artifacts, transitions } = parts
 
-  /** The artifact of the device deployment, chosen now if it has none yet; undefined: none fits. */
-  function artifactFor(
+  /** The deployment's artifact for a device type (undefined: none fits). */
+  const artifactForType = (deployment: DeploymentRow, deviceType: string) =>
+    artifacts
+      .findArtifactsByName(deployment.tenantId, deployment.artifactName)
+      .find((candidate) => candidate.deviceTypes.includes(deviceType))
+
+  /**
+   * The artifact of an existing device deployment, chosen now if it has none (or lost it);
+   * `assigned` when chosen now. Undefined: none fits.
+   */
+  function artifactOf(
     row: DeviceDeploymentRow,
     deployment: DeploymentRow,
     deviceType: string,
   ): { artifact: ArtifactRow; assigned: boolean } | undefined {
     const current = row.artifactId ? artifacts.findArtifactById(row.tenantId, row.artifactId) : undefined
     if (current) return { artifact: current, assigned: false }
-    const artifact = artifacts
-      .findArtifactsByName(row.tenantId, deployment.artifactName)
-      .find((candidate) => candidate.deviceTypes.includes(deviceType))
+    const artifact = artifactForType(deployment, deviceType)
     if (!artifact) return undefined
     devices.assignArtifact(row.seq, artifact.id)
-    // An artifact uploaded after the deployment was made joins it, as in Mender.
-    if (!deployment.artifacts.includes(artifact.id))
-      store.addArtifact(row.tenantId, deployment.id, artifact.id)
     return { artifact, assigned: true }
   }
 
@@ -70,20 +74,35 @@ export function createSelection(parts: {
     if (!deployment) return NONE
 
     return store.transaction((): Selection => {
-      const row = active ?? transitions.create(deployment, deviceId, 'pending')
       const key = requestKey(request)
-      if (row.request !== null && row.request !== key) {
-        // Mender fails the device deployment so that the client rolls back what it started.
-        transitions.setStatus(row, 'failure')
-        return { kind: 'conflict' }
+      let row: DeviceDeploymentRow
+      let chosen: { artifact: ArtifactRow; assigned: boolean } | undefined
+      if (active) {
+        row = active
+        if (row.request !== null && row.request !== key) {
+          // Mender fails the device deployment so that the client rolls back what it started.
+          transitions.setStatus(row, 'failure')
+          return { kind: 'conflict' }
+        }
+        if (row.request === null) devices.saveRequest(row.seq, key)
+        chosen = artifactOf(row, deployment, request.device_type)
+      } else {
+        // A first pick-up: the request and the artifact go into the new row itself.
+        const artifact = artifactForType(deployment, request.device_type)
+        row = transitions.create(deployment, deviceId, 'pending', {
+          request: key,
+          artifactId: artifact?.id ?? null,
+        })
+        chosen = artifact && { artifact, assigned: true }
       }
-      if (row.request === null) devices.saveRequest(row.seq, key)
-      const chosen = artifactFor(row, deployment, request.device_type)
       if (!chosen) {
         transitions.setStatus(row, 'noartifact')
         return NONE
       }
       const { artifact, assigned } = chosen
+      // An artifact uploaded after the deployment was made joins it, as in Mender.
+      if (assigned && !deployment.artifacts.includes(artifact.id))
+        store.addArtifact(tenantId, deployment.id, artifact.id)
       if (
         !deployment.forceInstallation &&
         request.artifact_name === artifact.name &&

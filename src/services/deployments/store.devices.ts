@@ -99,6 +99,8 @@ export function createDeviceDeploymentsStore(db: Database) {
       // Nullable times go in as Unix milliseconds: drizzle's Date mapping cannot bind a null placeholder.
       started: sql`${ph('started')}`,
       finished: sql`${ph('finished')}`,
+      artifactId: sql`${ph('artifactId')}`,
+      request: sql`${ph('request')}`,
     })
     .returning({ seq: dd.seq })
     .prepare()
@@ -173,6 +175,8 @@ export function createDeviceDeploymentsStore(db: Database) {
         ...{ id, tenantId, deploymentId, deviceId, status, active, created },
         started: started?.getTime() ?? null,
         finished: finished?.getTime() ?? null,
+        artifactId: row.artifactId,
+        request: row.request,
       })
       if (!inserted) throw new Error('deployments: device deployment insert returned nothing')
       return inserted.seq

@@ -47,9 +47,15 @@ export function createTransitions(
     /**
      * The device's device deployment in `deployment`, created in `status`. The first one a device
      * gets counts towards `device_count`; its pending count was there since the deployment was
-     * made. One made again after the device's history was deleted is counted anew.
+     * made. One made again after the device's history was deleted is counted anew. A device's
+     * pick-up stores its request and chosen artifact with the row.
      */
-    create(deployment: DeploymentRow, deviceId: string, status: DeviceDeploymentStatus): DeviceDeploymentRow {
+    create(
+      deployment: DeploymentRow,
+      deviceId: string,
+      status: DeviceDeploymentStatus,
+      picked?: { request: string; artifactId: string | null },
+    ): DeviceDeploymentRow {
       const now = clock.now()
       const { tenantId } = deployment
       const again = devices.hadForDevice(tenantId, deployment.id, deviceId)
@@ -67,8 +73,8 @@ export function createTransitions(
         deleted: null,
         substate: null,
         log: false,
-        artifactId: null,
-        request: null,
+        artifactId: picked?.artifactId ?? null,
+        request: picked?.request ?? null,
       }
       const seq = devices.insert(row)
       if (!again) store.addDeviceCount(tenantId, deployment.id)
