@@ -28,8 +28,12 @@ export type PresignOptions = { expiresInSeconds: number; filename?: string }
  * `<tenant>/<uuid>`); see `assertBlobKey`. Objects are immutable once written.
  */
 export type BlobStore = {
-  /** Streams `source` into the object; it becomes visible only once complete. Resolves to its size. */
-  put(key: string, source: ReadableStream<Uint8Array>): Promise<number>
+  /**
+   * Streams `source` into a new object; it becomes visible only once complete. An object never
+   * replaces another: when one already exists under `key` at the end, the put fails with
+   * BlobExistsError and the existing object stays.
+   */
+  put(key: string, source: ReadableStream<Uint8Array>): Promise<void>
   /** `undefined` when there is no such object; throws RangeNotSatisfiableError for a range past the end. */
   get(key: string, range?: ByteRange): Promise<BlobContent | undefined>
   stat(key: string): Promise<BlobInfo | undefined>
@@ -49,6 +53,12 @@ export const ARTIFACT_CONTENT_TYPE = 'application/vnd.mender-artifact'
 export class InvalidBlobKeyError extends Error {
   constructor(key: string) {
     super(`invalid blob key ${JSON.stringify(key)}`)
+  }
+}
+
+export class BlobExistsError extends Error {
+  constructor(key: string) {
+    super(`an object already exists under ${JSON.stringify(key)}`)
   }
 }
 

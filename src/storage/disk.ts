@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs'
-import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
+import { type FileHandle, link, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join, sep } from 'node:path'
 import {
   assertBlobKey,
+  BlobExistsError,
   type BlobInfo,
   type BlobStore,
   RangeNotSatisfiableError,
@@ -37,17 +38,16 @@ async function writeAll(file: FileHandle, bytes: Uint8Array): Promise<void> {
 const WRITE_BUFFER_BYTES = 1024 * 1024
 
 /**
- * Copies a stream into `file` through two reused buffers, one filling while the other is written;
- * resolves to the number of bytes. Request bodies arrive in chunks of 64 KiB or less: a write per
+ * Copies a stream into `file` through two reused buffers, one filling while the other is written.
+ * Request bodies arrive in chunks of a few hundred KiB at most: a write per
  * mebibyte costs a third of the CPU time of a write per chunk, and copying each chunk at once lets
  * it be collected young, where holding it until its write completes would leave it to the (much
  * later) full collections and grow the process by tens of megabytes during a large upload.
  */
-async function writeStream(file: FileHandle, source: ReadableStream<Uint8Array>): Promise<number> {
+async function writeStream(file: FileHandle, source: ReadableStream<Uint8Array>): Promise<void> {
   const buffers = [Buffer.allocUnsafe(WRITE_BUFFER_BYTES), Buffer.allocUnsafe(WRITE_BUFFER_BYTES)]
   let current = 0
   let filled = 0
-  let size = 0
   let writing: Promise<void> = Promise.resolve()
   const flush = async () => {
     // The other buffer is reused next: its write must be over.
@@ -58,7 +58,6 @@ async function writeStream(file: FileHandle, source: ReadableStream<Uint8Array>)
   }
   try {
     for await (const chunk of source) {
-      size += chunk.byteLength
       for (let at = 0; at < chunk.byteLength; ) {
         const n = Math.min(chunk.byteLength - at, WRITE_BUFFER_BYTES - filled)
         buffers[current]!.set(chunk.subarray(at, at + n), filled)
@@ -69,7 +68,6 @@ async function writeStream(file: FileHandle, source: ReadableStream<Uint8Array>)
     }
     await flush()
     await writing
-    return size
   } catch (err) {
     await writing.catch(() => {})
     throw err
@@ -88,7 +86,8 @@ async function walk(root: string): Promise<string[]> {
 
 /**
  * Objects are files under `root` named by their key. A put writes a dot-named temp file beside its
- * target and renames it at the end, so a crash or a failed upload never leaves a partial object
+ * target and links it under the key at the end (a link, unlike a rename, fails when the key is
+ * taken, so no object is ever replaced), so a crash or a failed upload never leaves a partial object
  * visible. Without fsync a power cut may lose a recent object, but never shows a torn one under
  * its key; the artifact row that refers to it is written only after the put returns.
  */
@@ -106,14 +105,15 @@ export function createDiskBlobStore(root: string): BlobStore {
       const temp = join(dirname(path), `.${basename(path)}.${crypto.randomUUID()}.tmp`)
       const file = await open(temp, 'wx')
       try {
-        const size = await writeStream(file, source)
+        await writeStream(file, source)
         await file.close()
-        await rename(temp, path)
-        return size
+        await link(temp, path)
       } catch (err) {
         await file.close().catch(() => {})
-        await rm(temp, { force: true })
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new BlobExistsError(key)
         throw err
+      } finally {
+        await rm(temp, { force: true })
       }
     },
 

@@ -11,6 +11,7 @@ import { REQUEST_ID_HEADER } from '../gateway/request-id.ts'
 import {
   ARTIFACT_CONTENT_TYPE,
   attachmentDisposition,
+  BlobExistsError,
   type ByteRange,
   RangeNotSatisfiableError,
   resolveRange,
@@ -119,13 +120,16 @@ export function createStorageProxy(deps: ProxyDeps): StorageProxy {
   async function upload(link: VerifiedLink, request: Request, requestId: string) {
     const declared = request.headers.get('content-length')
     if (declared !== null && Number(declared) > config.maxArtifactSize) throw tooLarge()
-    // An upload link lives for an hour: refusing to overwrite keeps a leaked link from replacing
-    // an artifact that was already uploaded and checked.
-    if (await blobs.stat(link.key)) throw new ConflictError('the object already exists')
+    // An upload link lives for an hour: a put never replaces an object, so a leaked link cannot
+    // replace an artifact that was already uploaded and checked. The stat answers the common case
+    // before any byte is read; the put itself settles two uploads racing on one link.
+    const exists = () => new ConflictError('the object already exists')
+    if (await blobs.stat(link.key)) throw exists()
     const body = (request.body ?? new Blob([]).stream()).pipeThrough(limitTo(config.maxArtifactSize))
     try {
       await blobs.put(link.key, body)
     } catch (err) {
+      if (err instanceof BlobExistsError) throw exists()
       if (err instanceof ApiError || !request.signal.aborted) throw err
       log.info('direct upload interrupted by the client', { request_id: requestId, key: link.key })
       throw new ApiError(400, 'upload interrupted')

@@ -16,6 +16,7 @@ import {
   ARTIFACT_CONTENT_TYPE,
   assertBlobKey,
   attachmentDisposition,
+  BlobExistsError,
   type BlobInfo,
   type BlobStore,
   RangeNotSatisfiableError,
@@ -119,19 +120,19 @@ export async function createS3BlobStore(
 
     async put(key, source) {
       assertBlobKey(key)
-      let size = 0
-      const counted = source.pipeThrough(
-        new TransformStream<Uint8Array, Uint8Array>({
-          transform(chunk, controller) {
-            size += chunk.byteLength
-            controller.enqueue(chunk)
-          },
-        }),
-      )
       // A multipart upload's parts stay invisible until it completes; on a failure Upload
-      // aborts it, so S3 keeps neither an object nor orphaned parts.
-      await new Upload({ client, params: { Bucket, Key: key, Body: counted }, ...tuning }).done()
-      return size
+      // aborts it, so S3 keeps neither an object nor orphaned parts. `If-None-Match: *` makes S3
+      // refuse to complete it over an existing object.
+      try {
+        await new Upload({
+          client,
+          params: { Bucket, Key: key, Body: source, IfNoneMatch: '*' },
+          ...tuning,
+        }).done()
+      } catch (err) {
+        if (httpStatus(err) === 412) throw new BlobExistsError(key)
+        throw err
+      }
     },
 
     async get(key, wanted) {

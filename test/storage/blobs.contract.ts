@@ -37,7 +37,7 @@ export function blobStoreContract(name: string, open: () => Promise<ContractTarg
     test('streams a multi-MiB object in and out unchanged', async () => {
       const size = 10 * MiB + 123
       const source = patternStream(size)
-      expect(await store.put('roundtrip/big', source.stream)).toBe(size)
+      await store.put('roundtrip/big', source.stream)
       const info = await store.stat('roundtrip/big')
       expect(info?.size).toBe(size)
       expect(info?.mtime).toBeInstanceOf(Date)
@@ -50,7 +50,7 @@ export function blobStoreContract(name: string, open: () => Promise<ContractTarg
     })
 
     test('stores and serves an empty object', async () => {
-      expect(await store.put('roundtrip/empty', new Blob([]).stream())).toBe(0)
+      await store.put('roundtrip/empty', new Blob([]).stream())
       expect((await store.stat('roundtrip/empty'))?.size).toBe(0)
       const content = await store.get('roundtrip/empty')
       expect(content).toMatchObject({ size: 0, start: 0, end: -1 })
@@ -144,7 +144,7 @@ export function blobStoreContract(name: string, open: () => Promise<ContractTarg
       expect(await store.get('partial/object')).toBeUndefined()
       expect(await keysOf(store, 'partial/')).toEqual([])
       release()
-      expect(await putting).toBe(9 * MiB + 100)
+      await putting
       expect((await store.stat('partial/object'))?.size).toBe(9 * MiB + 100)
     })
 

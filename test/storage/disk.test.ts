@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { BlobExistsError } from '../../src/storage/blobs.ts'
 import { createDiskBlobStore } from '../../src/storage/disk.ts'
 import { blobStoreContract } from './blobs.contract.ts'
 import { patternBytes, patternStream } from './bytes.ts'
@@ -40,10 +41,19 @@ describe('disk blob store', () => {
     for (const chunkSize of [4093, 1024 * 1024, 3 * 1024 * 1024 + 7]) {
       const size = 5 * 1024 * 1024 + 11
       const key = `sizes/${chunkSize}`
-      expect(await store.put(key, patternStream(size, { chunkSize }).stream)).toBe(size)
+      await store.put(key, patternStream(size, { chunkSize }).stream)
       const written = new Uint8Array(await Bun.file(join(root, 'chunks', key)).arrayBuffer())
       expect(Buffer.from(written).equals(Buffer.from(patternBytes(0, size)))).toBe(true)
     }
+  })
+
+  test('a put never replaces an object: it fails with BlobExistsError and the first stays', async () => {
+    const store = createDiskBlobStore(join(root, 'once'))
+    await store.put('object', patternStream(3000).stream)
+    await expect(store.put('object', patternStream(10).stream)).rejects.toBeInstanceOf(BlobExistsError)
+    const kept = new Uint8Array(await Bun.file(join(root, 'once', 'object')).arrayBuffer())
+    expect(Buffer.from(kept).equals(Buffer.from(patternBytes(0, 3000)))).toBe(true)
+    expect(filesUnder(join(root, 'once'))).toEqual(['object'])
   })
 
   test('creates its directory and keeps objects as files named by their key', async () => {
@@ -75,8 +85,9 @@ describe('disk blob store', () => {
     for await (const entry of store.list()) listed.push(entry.key)
     expect(listed).toEqual([])
     release()
-    expect(await putting).toBe(3000)
+    await putting
     expect(filesUnder(dir)).toEqual(['obj'])
+    expect(Bun.file(join(dir, 'obj')).size).toBe(3000)
   })
 
   test('removeStaleTemp removes old temp files only, never objects', async () => {

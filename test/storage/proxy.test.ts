@@ -196,6 +196,33 @@ describe('direct uploads', () => {
     expect((await t.deps.blobs.stat(key))?.size).toBe(2 * 1024 * 1024 + 7)
   })
 
+  test('two PUTs racing on one link: the first to finish is kept, the other is 409', async () => {
+    const key = 'uploads/2b1e0a6c-4f0e-4c55-9d0a-1f3e5c7b9d21'
+    const url = t.deps.links.signUpload(key).url
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let pulls = 0
+    const slow = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (pulls++ === 1) await gate
+        controller.enqueue(new Uint8Array(4).fill(1))
+        if (pulls === 3) controller.close()
+      },
+    })
+    // The slow PUT passes the existence check before the fast one exists, then waits.
+    const first = call(url, { method: 'PUT', body: slow })
+    await until(() => pulls >= 2, 'the slow PUT to be streaming')
+    const second = await call(url, { method: 'PUT', body: 'the fast one' })
+    expect(second.status).toBe(200)
+    release()
+    const late = await first
+    expectMenderError(late, await late.json(), 409, 'the object already exists')
+    const kept = await call(t.deps.links.signDownload(key).url)
+    expect(await kept.text()).toBe('the fast one')
+  })
+
   test('a body over BENDER_MAX_ARTIFACT_SIZE is 413 and stores nothing', async () => {
     const key = 'uploads/too-large'
     const url = t.deps.links.signUpload(key).url

@@ -3,6 +3,7 @@ import { HeadBucketCommand } from '@aws-sdk/client-s3'
 import { type FauxqsServer, startFauxqs } from 'fauxqs'
 import type { S3Config } from '../../src/config.ts'
 import { systemClock } from '../../src/deps.ts'
+import { BlobExistsError } from '../../src/storage/blobs.ts'
 import { createS3BlobStore } from '../../src/storage/s3.ts'
 import { TestClock } from '../helpers/app.ts'
 import { blobStoreContract } from './blobs.contract.ts'
@@ -81,6 +82,33 @@ describe('S3 blob store', () => {
     const res = await fetch(url)
     expect(res.status).toBe(200)
     expect((await readAll(res.body!)).length).toBe(5000)
+    store.close()
+  })
+
+  test('a put asks S3 not to replace an object (If-None-Match: *); its refusal is BlobExistsError', async () => {
+    // fauxqs ignores conditional writes, so the store's side is checked here: the header on the
+    // single-request and the multipart path, and a 412 answer mapped to BlobExistsError.
+    const store = await createS3BlobStore(s3Config(freshBucket()), systemClock)
+    const sent: Record<string, string | undefined> = {}
+    let refuse = false
+    store.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const headers = (args.request as { headers: Record<string, string> }).headers
+        sent[context.commandName ?? ''] = headers['if-none-match']
+        if (refuse)
+          throw Object.assign(new Error('PreconditionFailed'), { $metadata: { httpStatusCode: 412 } })
+        return next(args)
+      },
+      { step: 'finalizeRequest', name: 'captureConditional' },
+    )
+    await store.put('artifacts/small', patternStream(1000).stream)
+    expect(sent.PutObjectCommand).toBe('*')
+    await store.put('artifacts/large', patternStream(12 * 1024 * 1024).stream)
+    expect(sent.CompleteMultipartUploadCommand).toBe('*')
+    refuse = true
+    await expect(store.put('artifacts/small', patternStream(10).stream)).rejects.toBeInstanceOf(
+      BlobExistsError,
+    )
     store.close()
   })
 
