@@ -65,11 +65,22 @@ export function createDeviceauthStore(db: Database) {
   }
 
   /**
-   * How many times a write here may have taken a device token away (a token row deleted, directly
-   * or with its auth set or device). Every such write goes through this store and bumps it, even
-   * one a rollback undoes: a count that moved only costs a token another lookup.
+   * How many times a write here took a device token away (a token row deleted, directly or with its
+   * auth set or device). Every such write goes through this store and bumps it, even one a rollback
+   * undoes: a count that moved only costs a token another lookup. Writes that take no token away
+   * (accepting a device, rejecting a pending one) leave it, so the fleet's polls keep reading nothing.
    */
   let revocations = 0
+  /** Deletes the token rows `where` selects; the count moves only when one went. */
+  const dropTokens = (where: SQL | undefined): boolean => {
+    const gone = db.delete(deviceTokens).where(where).returning({ id: deviceTokens.id }).all().length > 0
+    if (gone) revocations++
+    return gone
+  }
+  /** Before a delete whose cascade takes the tokens `where` selects: moves the count if there are any. */
+  const tokensGoing = (where: SQL | undefined): void => {
+    if (db.select({ id: deviceTokens.id }).from(deviceTokens).where(where).limit(1).get()) revocations++
+  }
 
   return {
     /** Runs `fn` in one transaction (nested calls become savepoints); `fn` must not await. */
@@ -98,14 +109,21 @@ export function createDeviceauthStore(db: Database) {
 
     /** Deletes the device; its auth sets and tokens go with it (foreign-key cascade). */
     deleteDevice(tenantId: string, id: string): boolean {
-      revocations++
-      return (
-        db
-          .delete(devices)
-          .where(and(eq(devices.tenantId, tenantId), eq(devices.id, id)))
-          .returning({ id: devices.id })
-          .all().length > 0
+      tokensGoing(
+        and(
+          eq(deviceTokens.tenantId, tenantId),
+          inArray(
+            deviceTokens.id,
+            db.select({ id: authSets.id }).from(authSets).where(eq(authSets.deviceId, id)),
+          ),
+        ),
       )
+      const deleted = db
+        .delete(devices)
+        .where(and(eq(devices.tenantId, tenantId), eq(devices.id, id)))
+        .returning({ id: devices.id })
+        .all()
+      return deleted.length > 0
     },
 
     /** A page of devices sorted by status then id; `limit` is one more than the page to learn if more exist. */
@@ -165,12 +183,7 @@ export function createDeviceauthStore(db: Database) {
         .set({ status })
         .where(and(eq(authSets.tenantId, tenantId), eq(authSets.id, id)))
         .run()
-      if (status !== 'accepted') {
-        revocations++
-        db.delete(deviceTokens)
-          .where(and(eq(deviceTokens.tenantId, tenantId), eq(deviceTokens.id, id)))
-          .run()
-      }
+      if (status !== 'accepted') dropTokens(and(eq(deviceTokens.tenantId, tenantId), eq(deviceTokens.id, id)))
     },
 
     /** Rejects the device's accepted auth sets other than `keepId` (at most one is accepted) and drops their tokens. */
@@ -181,21 +194,18 @@ export function createDeviceauthStore(db: Database) {
         eq(authSets.status, 'accepted'),
         ne(authSets.id, keepId),
       )
-      revocations++
-      db.delete(deviceTokens)
-        .where(
-          and(
-            eq(deviceTokens.tenantId, tenantId),
-            inArray(deviceTokens.id, db.select({ id: authSets.id }).from(authSets).where(others)),
-          ),
-        )
-        .run()
+      dropTokens(
+        and(
+          eq(deviceTokens.tenantId, tenantId),
+          inArray(deviceTokens.id, db.select({ id: authSets.id }).from(authSets).where(others)),
+        ),
+      )
       db.update(authSets).set({ status: 'rejected' }).where(others).run()
     },
 
     /** Deletes an auth set; its token goes with it (foreign-key cascade). */
     deleteAuthSet: (tenantId: string, id: string): void => {
-      revocations++
+      tokensGoing(and(eq(deviceTokens.tenantId, tenantId), eq(deviceTokens.id, id)))
       db.delete(authSets)
         .where(and(eq(authSets.tenantId, tenantId), eq(authSets.id, id)))
         .run()
@@ -208,16 +218,8 @@ export function createDeviceauthStore(db: Database) {
 
     findTokenById: (tenantId: string, id: string) => tokenById.get({ id, tenantId }),
 
-    deleteToken(tenantId: string, id: string): boolean {
-      revocations++
-      return (
-        db
-          .delete(deviceTokens)
-          .where(and(eq(deviceTokens.tenantId, tenantId), eq(deviceTokens.id, id)))
-          .returning({ id: deviceTokens.id })
-          .all().length > 0
-      )
-    },
+    deleteToken: (tenantId: string, id: string): boolean =>
+      dropTokens(and(eq(deviceTokens.tenantId, tenantId), eq(deviceTokens.id, id))),
 
     /** See `revocations` above: unchanged means no device token was taken away since it was read. */
     revocationCount: (): number => revocations,
