@@ -5,7 +5,7 @@ import { ConfigError, loadConfig } from './config.ts'
 import { buildDeps, closeDeps, type Deps } from './deps.ts'
 import { ApiError } from './gateway/errors.ts'
 import { startServer } from './server.ts'
-import type { UseradmService } from './services/useradm/service.ts'
+import { createUseradmService, type UseradmService } from './services/useradm/service.ts'
 import { KeyFileError } from './tokens.ts'
 import { VERSION } from './version.ts'
 
@@ -70,14 +70,12 @@ async function userCommand(deps: Deps, args: string[]): Promise<void> {
   if (!values.email || !values.password || (verb !== 'create' && verb !== 'set-password')) {
     throw new UsageError('usage: bender user create|set-password --email E --password P')
   }
-  const useradm = createServices(deps).useradm
-  if (verb === 'create') {
-    const user = await useradm.createUser('', { email: values.email, password: values.password })
-    console.log(user.id)
-  } else {
-    const user = await useradm.setPassword(values.email, values.password)
-    console.log(user.id)
-  }
+  const useradm = createUseradmService(deps)
+  const user =
+    verb === 'create'
+      ? await useradm.createUser('', { email: values.email, password: values.password })
+      : await useradm.setPassword(values.email, values.password)
+  console.log(user.id)
 }
 
 class UsageError extends Error {}

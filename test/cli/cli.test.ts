@@ -2,6 +2,7 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { openDatabase } from '../../db/client.ts'
 import { ROOT, run } from '../helpers/server.ts'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'bender-cli-'))
@@ -59,6 +60,13 @@ describe('command line', () => {
       'new-ops-password',
     ])
     expect(ok.code).toBe(0)
+    const db = openDatabase(join(dataDir, 'bender.db'))
+    const row = db.$client
+      .query('SELECT password_hash AS hash FROM useradm_users WHERE email = ?')
+      .get('ops@example.com') as { hash: string }
+    db.$client.close()
+    expect(await Bun.password.verify('new-ops-password', row.hash)).toBe(true)
+    expect(await Bun.password.verify('ops-password', row.hash)).toBe(false)
     const unknown = await bender([
       'user',
       'set-password',

@@ -114,7 +114,12 @@ export function createUseradmService(deps: Deps) {
   const { clock, ids, tokens, config } = deps
   const throttle = createLoginThrottle(() => clock.now().getTime())
   // Checking a password against this keeps a login for an unknown email as slow as a real one.
-  const decoyHash = Bun.password.hash(crypto.randomUUID())
+  // Made on the first such login, not at every start (an argon2 hash costs ~150 ms and 64 MiB).
+  let decoyHash: Promise<string> | undefined
+  const decoy = () => {
+    decoyHash ??= Bun.password.hash(crypto.randomUUID())
+    return decoyHash
+  }
 
   async function issueToken(
     user: UserRow,
@@ -174,7 +179,7 @@ export function createUseradmService(deps: Deps) {
       const email = credentials.email.trim().toLowerCase()
       throttle.check(email)
       const user = store.findUserByEmail('', email)
-      const valid = await Bun.password.verify(credentials.password, user?.passwordHash ?? (await decoyHash))
+      const valid = await Bun.password.verify(credentials.password, user?.passwordHash ?? (await decoy()))
       if (!user || !valid) {
         throttle.fail(email)
         throw new UnauthorizedError()
