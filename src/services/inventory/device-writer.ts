@@ -48,7 +48,7 @@ export function createDeviceWriter(store: InventoryStore) {
       return false
     }
     const rows = toRows(input.value)
-    store.setAttribute(tenantId, loaded.device, attr.id, rows, { description, timestamp })
+    store.setAttribute(tenantId, loaded.device, attr.id, rows, { description, timestamp, name: attr })
     loaded.rows.set(
       attr.id,
       rows.map((row) => ({

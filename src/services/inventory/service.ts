@@ -2,6 +2,7 @@ import type { Deps } from '../../deps.ts'
 import { BadRequestError, NotFoundError } from '../../gateway/errors.ts'
 import { createDeviceWriter, type LoadedDevice } from './device-writer.ts'
 import { type Device, MAX_INVENTORY_ATTRIBUTES, STATUS_CODES, statusCode } from './model.ts'
+import type { NameRow } from './names.ts'
 import { renderDevices } from './render.ts'
 import { createSearcher, type Searcher } from './searcher.ts'
 import { createInventoryManagement } from './service.management.ts'
@@ -123,11 +124,17 @@ export function createInventoryService(deps: Deps) {
      */
     writeCheckIns(checkIns: readonly { tenantId: string; deviceId: string; at: Date }[]): void {
       store.write(() => {
+        // Inside deviceauth's transaction the name cache is off: the name is resolved once a tenant.
+        const names = new Map<string, NameRow>()
         for (const { tenantId, deviceId, at } of checkIns) {
           const device = store.findDevice(tenantId, deviceId)
           if (!device) continue
-          const attr = store.names.ensure(tenantId, 'system', 'check_in_time')
-          store.setAttribute(tenantId, device, attr.id, [{ idx: null, value: at.toISOString() }])
+          let name = names.get(tenantId)
+          if (!name) {
+            name = store.names.ensure(tenantId, 'system', 'check_in_time')
+            names.set(tenantId, name)
+          }
+          store.setAttribute(tenantId, device, name.id, [{ idx: null, value: at.toISOString() }], { name })
         }
       })
     },

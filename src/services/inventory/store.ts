@@ -1,7 +1,7 @@
 import { and, eq, gt, inArray, isNotNull, type SQL, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
 import { ALL_STATUS_CODES } from './model.ts'
-import { createNameCache, DEVICE_ID } from './names.ts'
+import { createNameCache, DEVICE_ID, type NameRow } from './names.ts'
 import { attributeCounts, attributeNames, attributes, devices } from './tables.ts'
 import { createTextIndex, isFullText } from './text.ts'
 import type { ValueRow } from './values.ts'
@@ -128,9 +128,9 @@ export function createInventoryStore(db: Database) {
       .all()
       .map((row) => row.attr)
 
-  /** Marks the device's text for rebuilding when `attr` is part of it. */
-  const textChanged = (device: DeviceRef, attr: number) => {
-    const name = names.names([attr]).get(attr)
+  /** Marks the device's text for rebuilding when `attr` (named `known`, when the caller has it) is part of it. */
+  const textChanged = (device: DeviceRef, attr: number, known?: NameRow) => {
+    const name = known ?? names.names([attr]).get(attr)
     if (name && isFullText(name)) text.changed(device.seq)
   }
 
@@ -262,7 +262,7 @@ export function createInventoryStore(db: Database) {
       device: DeviceRef,
       attr: number,
       rows: readonly ValueRow[],
-      extra: { description?: string; timestamp?: number } = {},
+      extra: { description?: string; timestamp?: number; name?: NameRow } = {},
     ): void {
       const existed = deleteRows.all({ tenantId, device: device.seq, attr }).length > 0
       for (const row of rows) {
@@ -279,7 +279,7 @@ export function createInventoryStore(db: Database) {
       }
       if (rows.some((row) => row.idx !== null)) markArrays.run({ id: attr })
       if (!existed) count(tenantId, attr, device.status, 1)
-      textChanged(device, attr)
+      textChanged(device, attr, extra.name)
     },
 
     removeAttribute(tenantId: string, device: DeviceRef, attr: number): void {
