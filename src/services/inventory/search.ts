@@ -81,6 +81,8 @@ const STATUS_BY_CODE = new Map<number, string>(
 type Plan = Scope & {
   /** Devices in the statuses. */
   devices: number
+  /** Devices in the statuses having the first sort key, once asked (see `keyDevices`). */
+  firstKeyDevices?: number
   driver: Check | undefined
   others: Check[]
 }
@@ -461,7 +463,13 @@ export function createDeviceSearch(db: Database) {
   function walkable(p: Plan, keys: SortRef[]): number {
     const first = keys[0]
     if (!first) return p.devices
-    return first.attr === undefined ? 0 : devicesWith(p.tenantId, first.attr, p.statuses)
+    return first.attr === undefined ? 0 : keyDevices(p, first.attr)
+  }
+
+  /** Devices having the first sort key `attr`: one lookup a search, however often the plan asks. */
+  function keyDevices(p: Plan, attr: number): number {
+    if (p.firstKeyDevices === undefined) p.firstKeyDevices = devicesWith(p.tenantId, attr, p.statuses)
+    return p.firstKeyDevices
   }
 
   /** Whether walking is expected to beat sorting for `count` matches. */
@@ -478,7 +486,7 @@ export function createDeviceSearch(db: Database) {
   function missingFirst(p: Plan, keys: SortRef[]): number {
     const first = keys[0]
     if (!first || first.desc || first.attr === undefined) return 0
-    return Math.max(0, p.devices - devicesWith(p.tenantId, first.attr, p.statuses))
+    return Math.max(0, p.devices - keyDevices(p, first.attr))
   }
 
   function walkPage(p: Plan, keys: SortRef[], count: number, offset: number, limit: number): number[] {
