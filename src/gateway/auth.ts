@@ -123,8 +123,10 @@ type Carrier = { [PRINCIPAL]?: unknown }
 /**
  * The `user` and `device` macros: routes opt in with `{ user: true }` or `{ device: true }`.
  * Authentication runs in the transform stage, before body and query validation, so a request
- * without a valid token is a 401 whatever else is wrong with it (as behind Mender's gateway);
- * `resolve` then hands the principal to the handler, typed.
+ * without a valid token is a 401 whatever its fields say (as behind Mender's gateway). A body the
+ * parser cannot read at all (malformed JSON, a wrong content type, over the size limit) is answered
+ * before that, by the parser, which Elysia runs ahead of every hook. `resolve` then hands the
+ * principal to the handler, typed.
  */
 export function authPlugin(options: AuthOptions, now: () => number) {
   const users = createAuthResolver(options.user, 'ManagementJWT', USER_CACHE_SIZE, now)
