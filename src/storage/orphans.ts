@@ -19,6 +19,11 @@ export type SweepOptions = {
 
 export type SweepResult = { removed: string[]; staleTemp: number }
 
+/** Whether a link that expired at `expires` is past all use: expired, and a margin more. */
+export function expiredLongAgo(expires: Date, now: Date): boolean {
+  return expires.getTime() < now.getTime() - MARGIN_SECONDS * 1000
+}
+
 /** The newest modification time an unreferenced object can have and still be an orphan. */
 export function orphanCutoff(config: Config, now: Date): Date {
   return new Date(now.getTime() - (config.uploadLinkTtlSeconds + MARGIN_SECONDS) * 1000)

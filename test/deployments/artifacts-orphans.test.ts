@@ -55,7 +55,8 @@ test('the start-up sweep keeps what artifacts and pending uploads refer to, and 
   mkdirSync(join(t.deps.config.dataDir, 'tmp', 'generate-x'), { recursive: true })
   writeFileSync(join(t.deps.config.dataDir, 'tmp', 'generate-x', 'payload'), 'half a file')
 
-  // Two days on, the first links are long expired; only `pending` was asked for since.
+  // Two days on, the first links are long expired. `pending` was signed three days ago with a
+  // link lifetime longer than today's setting: its own expiry, still ahead, keeps it.
   t.clock.advance(2 * 86_400)
   const stillPending = createArtifactsStore(t.deps.db)
   stillPending.deleteUploadIntent('', pending.id)
@@ -63,7 +64,7 @@ test('the start-up sweep keeps what artifacts and pending uploads refer to, and 
     id: pending.id,
     tenantId: '',
     status: 'pending',
-    createdTs: t.clock.now(),
+    createdTs: new Date(t.clock.now().getTime() - 3 * 86_400_000),
     expiresTs: new Date(t.clock.now().getTime() + 3_600_000),
   })
 

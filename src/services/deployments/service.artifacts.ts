@@ -5,7 +5,7 @@ import { writeModuleImage } from '../../artifact/writer.ts'
 import type { Deps } from '../../deps.ts'
 import { BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../../gateway/errors.ts'
 import { pageOffset } from '../../gateway/paging.ts'
-import { orphanCutoff, type SweepResult, sweepOrphans } from '../../storage/orphans.ts'
+import { expiredLongAgo, orphanCutoff, type SweepResult, sweepOrphans } from '../../storage/orphans.ts'
 import { unwindDepends } from './depends.ts'
 import { generateSpec, MAX_GENERATE_FILE_SIZE } from './generate.ts'
 import { readAndStoreArtifact } from './ingest.ts'
@@ -303,9 +303,11 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
      * pending upload, and resumes checking the uploads a stop interrupted.
      */
     async startUp(): Promise<SweepResult> {
-      const cutoff = orphanCutoff(config, clock.now())
+      const now = clock.now()
+      const cutoff = orphanCutoff(config, now)
+      // By the expiry its link was signed with, whatever the link lifetime is set to now.
       for (const intent of store.listUploadIntents('pending')) {
-        if (intent.createdTs < cutoff) store.deleteUploadIntent(intent.tenantId, intent.id)
+        if (expiredLongAgo(intent.expiresTs, now)) store.deleteUploadIntent(intent.tenantId, intent.id)
       }
       await rm(tempRoot, { recursive: true, force: true })
       const result = await sweepOrphans(blobs, {
