@@ -18,7 +18,7 @@ function migrationSql(tag: string): Promise<string> | string {
 }
 
 /** Loads drizzle-kit's journal and files in the shape drizzle's own migrator builds. */
-export async function loadMigrations(): Promise<MigrationMeta[]> {
+async function loadMigrations(): Promise<MigrationMeta[]> {
   const metas: MigrationMeta[] = []
   for (const entry of journal.entries) {
     const sql = await migrationSql(entry.tag)

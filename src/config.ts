@@ -30,7 +30,7 @@ export type Config = Readonly<{
   uploadLinkTtlSeconds: number
 }>
 
-export const STORAGE_DRIVERS = ['disk', 's3'] as const
+const STORAGE_DRIVERS = ['disk', 's3'] as const
 export type StorageDriver = (typeof STORAGE_DRIVERS)[number]
 
 export type S3Config = Readonly<{

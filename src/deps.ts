@@ -30,7 +30,7 @@ export type Deps = {
 }
 
 export const systemClock: Clock = { now: () => new Date() }
-export const randomIds: Ids = { uuid: () => crypto.randomUUID() }
+const randomIds: Ids = { uuid: () => crypto.randomUUID() }
 
 /**
  * Opens the data dir (database migrated, signing keys ready, blob store reachable): what `serve`

@@ -18,7 +18,7 @@ const MAX_REQUEST_BODY = 16 * 1024 ** 3
  * host of at least four characters: `Host: ota` would lose the first path segment. Such requests
  * get a longer host; everything else passes through untouched.
  */
-export function withRoutableHost(request: Request): Request {
+function withRoutableHost(request: Request): Request {
   const url = request.url
   if (url.indexOf('/', 8) >= 11) return request
   const pathStart = url.indexOf('/', 8)

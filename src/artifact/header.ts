@@ -39,7 +39,7 @@ const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]*$/u
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
-export function parseJson(bytes: Uint8Array, what: string): Json {
+function parseJson(bytes: Uint8Array, what: string): Json {
   try {
     return JSON.parse(utf8.decode(bytes)) as Json
   } catch {

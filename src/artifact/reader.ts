@@ -1,4 +1,4 @@
-import { PayloadTooLargeError } from '../gateway/errors.ts'
+import { artifactTooLarge } from '../gateway/errors.ts'
 import { ChunkReader } from './chunks.ts'
 import { type Compression, compressionOf, decompress } from './compression.ts'
 import { ArtifactError } from './errors.ts'
@@ -105,7 +105,7 @@ export async function readArtifact(
   async function* metered(): AsyncGenerator<Uint8Array> {
     for await (const chunk of source) {
       size += chunk.byteLength
-      if (maxSize !== undefined && size > maxSize) throw new PayloadTooLargeError('Artifact file too large')
+      if (maxSize !== undefined && size > maxSize) throw artifactTooLarge()
       if (onBytes) await onBytes(chunk)
       yield chunk
     }

@@ -3,7 +3,7 @@ import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from
 import type { RouteIndex } from './routes.ts'
 
 /** Mender's default request body limit for everything but artifact uploads. */
-export const JSON_BODY_LIMIT = 1024 * 1024
+const JSON_BODY_LIMIT = 1024 * 1024
 
 /** A body left unread for a streaming handler (artifact uploads); routes that want JSON reject it. */
 export class StreamedBody {
@@ -21,7 +21,7 @@ export class RawBody {
 export const RAW_BODY_PARSER = 'raw'
 
 /** Reads a body's bytes, refusing more than `limit` whether or not a Content-Length was sent. */
-export async function readLimitedBytes(request: Request, limit: number): Promise<Uint8Array> {
+async function readLimitedBytes(request: Request, limit: number): Promise<Uint8Array> {
   const declared = request.headers.get('content-length')
   if (declared !== null && Number(declared) > limit) throw new PayloadTooLargeError()
   if (!request.body) return new Uint8Array(0)
@@ -39,7 +39,7 @@ export async function readLimitedBytes(request: Request, limit: number): Promise
 }
 
 /** Reads a body to text, refusing more than `limit` bytes whether or not a Content-Length was sent. */
-export async function readLimitedText(request: Request, limit: number): Promise<string> {
+async function readLimitedText(request: Request, limit: number): Promise<string> {
   return Buffer.from(await readLimitedBytes(request, limit)).toString('utf8')
 }
 

@@ -55,6 +55,9 @@ export class PayloadTooLargeError extends ApiError {
   }
 }
 
+/** An artifact over `BENDER_MAX_ARTIFACT_SIZE`, in Mender's words, wherever it is noticed. */
+export const artifactTooLarge = () => new PayloadTooLargeError('Artifact file too large')
+
 export class UnsupportedMediaTypeError extends ApiError {
   constructor(message: string) {
     super(415, message)

@@ -1,11 +1,11 @@
 import type { Deps } from '../deps.ts'
 import {
   ApiError,
+  artifactTooLarge,
   ConflictError,
   errorResponse,
   ForbiddenError,
   NotFoundError,
-  PayloadTooLargeError,
 } from '../gateway/errors.ts'
 import { REQUEST_ID_HEADER } from '../gateway/request-id.ts'
 import {
@@ -41,17 +41,13 @@ export function parseRange(header: string | null): ByteRange | undefined {
   return Number.isSafeInteger(end) && end >= start ? { start, end } : undefined
 }
 
-function tooLarge(): PayloadTooLargeError {
-  return new PayloadTooLargeError('Artifact file too large')
-}
-
 /** Passes bytes through until more than `max` have gone by, then fails the stream. */
 function limitTo(max: number): TransformStream<Uint8Array, Uint8Array> {
   let seen = 0
   return new TransformStream({
     transform(chunk, controller) {
       seen += chunk.byteLength
-      if (seen > max) controller.error(tooLarge())
+      if (seen > max) controller.error(artifactTooLarge())
       else controller.enqueue(chunk)
     },
   })
@@ -119,7 +115,7 @@ export function createStorageProxy(deps: ProxyDeps): StorageProxy {
 
   async function upload(link: VerifiedLink, request: Request, requestId: string) {
     const declared = request.headers.get('content-length')
-    if (declared !== null && Number(declared) > config.maxArtifactSize) throw tooLarge()
+    if (declared !== null && Number(declared) > config.maxArtifactSize) throw artifactTooLarge()
     // An upload link lives for an hour: a put never replaces an object, so a leaked link cannot
     // replace an artifact that was already uploaded and checked. The stat answers the common case
     // before any byte is read; the put itself settles two uploads racing on one link.

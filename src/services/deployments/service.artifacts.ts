@@ -50,7 +50,7 @@ const MAX_DESCRIPTION_LENGTH = 4096
 const CONFLICT = 'an artifact with the same name and depends already exists'
 const BY_NAME: ArtifactSort = { by: 'name', order: 'asc' }
 
-export function checkId(id: string): void {
+function checkId(id: string): void {
   if (!isUuid(id)) throw new BadRequestError('ID is not a valid UUID')
 }
 

@@ -24,7 +24,7 @@ const TAG = /^[A-Za-z0-9_.-]+$/
 const NOT_GRAPHIC = /[^\p{L}\p{M}\p{N}\p{P}\p{S}\p{Zs}]/u
 
 /** `name:asc` and the like; anything else is the default. */
-export function parseReleaseSort(value: string | undefined): ReleaseSort {
+function parseReleaseSort(value: string | undefined): ReleaseSort {
   const [by, order] = (value ?? '').split(':')
   if ((RELEASE_SORT_FIELDS as readonly string[]).includes(by ?? '')) {
     return { by: by as ReleaseSort['by'], order: order === 'desc' ? 'desc' : 'asc' }
@@ -33,7 +33,7 @@ export function parseReleaseSort(value: string | undefined): ReleaseSort {
 }
 
 /** Tags as Mender stores them: lower-cased, deduplicated, each checked. */
-export function normalizeTags(tags: readonly string[]): string[] {
+function normalizeTags(tags: readonly string[]): string[] {
   const unique = [...new Set(tags.map((tag) => tag.toLowerCase()))]
   if (unique.length > MAX_TAGS_PER_RELEASE) {
     throw new BadRequestError(

@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises'
-import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../../gateway/errors.ts'
+import { artifactTooLarge, BadRequestError, UnsupportedMediaTypeError } from '../../gateway/errors.ts'
 import {
   type MultipartPart,
   MultipartReader,
@@ -21,8 +21,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export const isUuid = (value: string): boolean => UUID.test(value)
 
-export const tooLarge = () => new PayloadTooLargeError('Artifact file too large')
-
 /**
  * Opens a multipart upload the way Mender's routes do: a declared body of another type is a 415, a
  * chunked one that is not multipart a 400, and a declared length above `maxSize` a 413 before any
@@ -40,7 +38,7 @@ export function openMultipart(upload: MultipartUpload, maxSize: number): Multipa
     }
     throw new BadRequestError("request Content-Type isn't multipart/form-data")
   }
-  if (length > maxSize) throw tooLarge()
+  if (length > maxSize) throw artifactTooLarge()
   const boundary = multipartBoundary(contentType)
   if (!boundary) throw new BadRequestError('no multipart boundary param in Content-Type')
   return new MultipartReader(upload.body ?? new Blob([]).stream(), boundary)
@@ -51,7 +49,7 @@ async function readSize(part: MultipartPart, maxSize: number): Promise<number> {
   const text = await readPartText(part, 20)
   if (!/^\d+$/.test(text)) throw new BadRequestError(`invalid size: ${JSON.stringify(text)}`)
   const size = Number(text)
-  if (size > maxSize) throw tooLarge()
+  if (size > maxSize) throw artifactTooLarge()
   return size
 }
 
@@ -63,7 +61,7 @@ export async function* sizedBody(part: MultipartPart, size: number | undefined):
   let read = 0
   for await (const chunk of part.body) {
     read += chunk.byteLength
-    if (size !== undefined && read > size) throw tooLarge()
+    if (size !== undefined && read > size) throw artifactTooLarge()
     yield chunk
   }
   if (size !== undefined && read < size) throw new BadRequestError('unexpected EOF')
@@ -153,7 +151,7 @@ async function writeFile(path: string, chunks: AsyncIterable<Uint8Array>, maxSiz
   try {
     for await (const chunk of chunks) {
       size += chunk.byteLength
-      if (size > maxSize) throw tooLarge()
+      if (size > maxSize) throw artifactTooLarge()
       for (let at = 0; at < chunk.byteLength; ) at += (await file.write(chunk, at)).bytesWritten
     }
   } finally {

@@ -136,7 +136,7 @@ export function resolveFilter(
  * Mender's `$regex`: anchored at the start, `/pattern/flags` for flags; an invalid pattern matches
  * nothing. `prefix` is the literal text every match starts with (narrows the values to test).
  */
-export function compileRegex(source: string): { regex: RegExp; prefix: string } | undefined {
+function compileRegex(source: string): { regex: RegExp; prefix: string } | undefined {
   const slashed = /^\/(.*)\/([a-z]*)$/s.exec(source)
   const pattern = slashed ? slashed[1]! : source
   const flags = (slashed ? slashed[2]! : '').replace(/[gy]/g, '')

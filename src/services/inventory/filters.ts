@@ -4,18 +4,7 @@ import { isScope, SCOPES } from './model.ts'
 import { keywords } from './text.ts'
 
 /** Mender's filter operators (`$ltne` passes Mender's validation but fails in its store: a 400 here). */
-export const OPERATORS = [
-  '$eq',
-  '$ne',
-  '$gt',
-  '$gte',
-  '$lt',
-  '$lte',
-  '$in',
-  '$nin',
-  '$exists',
-  '$regex',
-] as const
+const OPERATORS = ['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin', '$exists', '$regex'] as const
 export type Operator = (typeof OPERATORS)[number] | '$prefix'
 
 /** One condition on one attribute; `$prefix` (identity search) matches strings starting with value. */

@@ -22,7 +22,7 @@ const result = (matched: number, updated: number): UpdateResult => ({
 })
 
 /** A group name: required, letters, digits, `-` and `_`, at most `max` characters. */
-export function checkGroupName(group: unknown, max = MAX_GROUP_NAME_LENGTH): string {
+function checkGroupName(group: unknown, max = MAX_GROUP_NAME_LENGTH): string {
   if (typeof group !== 'string' || group === '') throw new BadRequestError('group: a group name is required')
   if (group.length > max) throw new BadRequestError(`group: the name must be at most ${max} characters`)
   if (!GROUP_NAME.test(group)) {

@@ -2,7 +2,7 @@ import { BadRequestError } from '../../gateway/errors.ts'
 import { type AttributeValue, MAX_NAME_LENGTH } from './model.ts'
 
 /** Mender's wording for a value of an unsupported type (clients and scripts match on it). */
-export const UNSUPPORTED_VALUE = 'supported types are string, float64, and arrays thereof'
+const UNSUPPORTED_VALUE = 'supported types are string, float64, and arrays thereof'
 
 /** How a value sits in the attribute table: one row per scalar or array element. */
 export type ValueRow = { idx: number | null; value: string | number | null }
@@ -14,7 +14,7 @@ const isScalar = (value: unknown): value is string | number =>
   typeof value === 'string' || typeof value === 'number'
 
 /** A string, a number, or an array of only strings or only numbers; anything else is a 400. */
-export function checkValue(value: unknown): AttributeValue {
+function checkValue(value: unknown): AttributeValue {
   if (isScalar(value)) return value
   if (!Array.isArray(value)) throw new BadRequestError(UNSUPPORTED_VALUE)
   const first = value[0]

@@ -13,8 +13,8 @@ import type { Claims } from '../../tokens.ts'
 import { createUseradmStore, isUniqueViolation, type UserFilter, type UserRow } from './store.ts'
 import { createLoginThrottle } from './throttle.ts'
 
-export const USER_TOKEN_ISSUER = 'mender.useradm'
-export const USER_TOKEN_SCOPE = 'mender.*'
+const USER_TOKEN_ISSUER = 'mender.useradm'
+const USER_TOKEN_SCOPE = 'mender.*'
 /** Mender keeps at most ten login sessions per user; older ones are revoked. */
 const MAX_SESSIONS = 10
 const MAX_PERSONAL_TOKENS = 10
@@ -48,7 +48,7 @@ export type PersonalToken = {
 
 export type UserUpdate = { email?: string; password?: string; current_password?: string }
 
-export function toApiUser(row: UserRow): User {
+function toApiUser(row: UserRow): User {
   return {
     id: row.id,
     email: row.email,
@@ -99,7 +99,7 @@ function validateSettings(value: unknown): asserts value is Record<string, unkno
 }
 
 /** `Authorization: Basic base64(email:password)`, or undefined when absent or malformed. */
-export function parseBasicAuth(header: string | null): { email: string; password: string } | undefined {
+function parseBasicAuth(header: string | null): { email: string; password: string } | undefined {
   if (!header) return undefined
   const [scheme, encoded, ...rest] = header.split(' ')
   if (rest.length > 0 || scheme?.toLowerCase() !== 'basic' || !encoded) return undefined
