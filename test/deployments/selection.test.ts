@@ -209,6 +209,25 @@ describe('a deployment for the device', () => {
     // A device counts once towards device_count.
     expect((await getDeployment(t, admin, id)).device_count).toBe(1)
   })
+
+  test('once every listed device has picked it up (device_count = max_devices), deleting history does not hand it out again', async () => {
+    const d = await acceptedDevice(t, admin)
+    const other = await acceptedDevice(t, admin)
+    const name = uniqueName('full')
+    addArtifact(t, name, ['dev-a'])
+    const id = await deploy(t, admin, { artifact_name: name, devices: [d.id, other.id] })
+    expect((await poll(t, d.token)).json.id).toBe(id)
+    expect((await poll(t, other.token)).json.id).toBe(id)
+    await finish(d.token, id)
+    expect(
+      (await t.call('DELETE', `${MGMT}/deployments/devices/${d.id}/history`, { token: admin })).status,
+    ).toBe(204)
+    // As in Mender, a deployment whose device_count reached max_devices is skipped.
+    expect((await poll(t, d.token, { artifact_name: name, device_type: 'dev-a' })).status).toBe(204)
+    const deployment = await getDeployment(t, admin, id)
+    expect(deployment.status).toBe('inprogress')
+    expect(deployment.device_count).toBe(2)
+  })
 })
 
 describe('artifact choice', () => {
@@ -219,6 +238,7 @@ describe('artifact choice', () => {
     addArtifact(t, name, ['dev-c'])
     const id = await deploy(t, admin, { artifact_name: name, devices: [d.id] })
     const res = await poll(t, d.token, { artifact_name: 'factory', device_type: 'dev-b' })
+    expect(res.json.id).toBe(id)
     expect(res.json.artifact.id).toBe(forB.id)
     expect(res.json.artifact.device_types_compatible).toEqual(['dev-b'])
 
@@ -233,7 +253,6 @@ describe('artifact choice', () => {
     expect(deployment.status).toBe('finished')
     expect(deployment.statistics.total_size).toBe(0)
     expect((await poll(t, other.token, { artifact_name: 'factory', device_type: 'dev-b' })).status).toBe(204)
-    expect(id).not.toBe(noneId)
   })
 
   test('an artifact uploaded after the deployment was made is handed out and joins its artifacts', async () => {
