@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { loginAs } from '../helpers/app.ts'
 import { AUTH_REQUESTS, TestDevice } from '../helpers/device.ts'
-import { createMenderClient, ensureArtifactName, menderBinary } from '../helpers/mender.ts'
+import { createMenderClient, menderBinary } from '../helpers/mender.ts'
 import { startTestServer, type TestServer, waitFor } from '../helpers/server.ts'
 
 const MGMT = '/api/management/v2/devauth'
+/** What the client reports as installed (from its own artifact_info; the machine's /etc is untouched). */
+const ARTIFACT_NAME = 'base-art'
 
 let server: TestServer
 let admin: string
@@ -24,7 +26,7 @@ beforeAll(async () => {
   menderBinary()
   server = await startTestServer()
   admin = (await loginAs(server)).token
-  client = createMenderClient(server.url)
+  client = createMenderClient(server.url, 'test-device', { artifactName: ARTIFACT_NAME })
 })
 
 afterAll(async () => {
@@ -63,7 +65,6 @@ describe('the Debian mender client 3.4', () => {
   }, 60_000)
 
   test('the daemon reports its inventory; once rejected, its next request is refused', async () => {
-    const artifactName = ensureArtifactName()
     client.startDaemon()
     const attributes = await waitFor('the inventory', async () => {
       const res = await api('GET', `/api/management/v1/inventory/devices/${deviceId}`)
@@ -76,7 +77,7 @@ describe('the Debian mender client 3.4', () => {
     })
     const value = (name: string) => attributes.find((a) => a.scope === 'inventory' && a.name === name)?.value
     expect(value('device_type')).toBe('test-device')
-    expect(value('artifact_name')).toBe(artifactName)
+    expect(value('artifact_name')).toBe(ARTIFACT_NAME)
     expect(value('mender_client_version')).toStartWith('3.4.0')
     expect(attributes.find((a) => a.scope === 'identity' && a.name === 'status')?.value).toBe('accepted')
 

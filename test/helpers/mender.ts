@@ -1,11 +1,10 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 
 /** Where the Debian client 3.4 reads the current artifact name until it has installed one (not configurable). */
 const ARTIFACT_DIR = '/etc/mender'
-const ARTIFACT_INFO = `${ARTIFACT_DIR}/artifact_info`
 const COMMAND_TIMEOUT_MS = 60_000
 const DAEMON_TIMEOUT_MS = 5 * 60_000
 
@@ -14,24 +13,6 @@ export function menderBinary(): string {
   const binary = Bun.which('mender')
   if (!binary) throw new Error('the mender client is not installed (Debian package mender-client)')
   return binary
-}
-
-/**
- * The artifact name the client reports. It comes from ARTIFACT_INFO, which the Debian package does not
- * create; it is created here if missing, and kept as found otherwise (other runs may share it).
- */
-export function ensureArtifactName(name = 'base-art'): string {
-  if (!existsSync(ARTIFACT_INFO)) {
-    mkdirSync('/etc/mender', { recursive: true })
-    try {
-      writeFileSync(ARTIFACT_INFO, `artifact_name=${name}\n`, { flag: 'wx' })
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'EEXIST') throw err
-    }
-  }
-  const match = /^artifact_name=(.*)$/m.exec(readFileSync(ARTIFACT_INFO, 'utf8'))
-  if (!match) throw new Error(`${ARTIFACT_INFO} has no artifact_name`)
-  return match[1]!.trim()
 }
 
 /**
