@@ -81,9 +81,18 @@ async function prepareDevices(services: ReturnType<typeof createServices>, count
     await services.deviceauth.submitAuthRequest(Buffer.from(body), signature).catch(() => undefined)
     devices.push({ body, signature, token: '' })
   }
-  const { devices: listed } = services.deviceauth.listDevices('', {}, { page: 1, perPage: 500 })
-  for (const device of listed) {
-    services.deviceauth.setAuthSetStatus('', device.id, device.auth_sets[0]!.id, 'accepted')
+  // A page holds at most 500 devices; an accepted device leaves the pending list, so its first page
+  // is read again until it is empty.
+  for (;;) {
+    const { devices: pending } = services.deviceauth.listDevices(
+      '',
+      { statuses: ['pending'] },
+      { page: 1, perPage: 500 },
+    )
+    if (pending.length === 0) break
+    for (const device of pending) {
+      services.deviceauth.setAuthSetStatus('', device.id, device.auth_sets[0]!.id, 'accepted')
+    }
   }
   for (const device of devices) {
     device.token = await services.deviceauth.submitAuthRequest(Buffer.from(device.body), device.signature)
