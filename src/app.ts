@@ -59,17 +59,16 @@ export function stopServices(services: Services): void {
 }
 
 /** The API app: gateway plugins first (so their error handler covers every route), then each service. */
-export function createApp(deps: Deps, services: Services = createServices(deps)) {
+export function createApp(deps: Deps, services: Services) {
   const routes = createRouteIndex()
   const auth = authPlugin(
     { user: services.useradm.authenticator, device: services.deviceauth.authenticator },
     () => deps.clock.now().getTime(),
   )
-  // The docs route describes the finished app, which does not exist until the chain below ends.
-  let docsTarget: AnyElysia = new Elysia()
   const app = new Elysia()
     .use(gateway(deps.log, routes))
-    .use(apiDocs(() => docsTarget))
+    // Read at request time, when the chain below has made the whole app.
+    .use(apiDocs((): AnyElysia => app))
     .use(useradmManagementRoutes(services.useradm, auth))
     .use(useradmManagementV2Routes(services.useradm, auth))
     .use(useradmInternalRoutes(auth))
@@ -90,7 +89,6 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
   for (const service of ['useradm', 'devauth', 'inventory', 'deployments'])
     app.use(healthRoutes(service, deps.db))
   routes.load(app.routes)
-  docsTarget = app
   return app
 }
 

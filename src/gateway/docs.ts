@@ -39,28 +39,26 @@ const page = `<!doctype html>
 
 /** `/api/docs/json`, the OpenAPI document generated from the route schemas, and a browsable UI at `/api/docs`. */
 export const apiDocs = (app: () => AnyElysia) => {
-  let cached: { routes: number; document: unknown } | undefined
+  // The routes are all registered before the first request: the document is made once.
+  let document: unknown
+  const make = () => {
+    const target = app()
+    const { paths, components } = withJsonBodies(toOpenAPISchema(target), target.routes as Route[])
+    return {
+      openapi: '3.1.2',
+      info: {
+        title: 'bender',
+        version: VERSION,
+        description: 'A Mender-compatible OTA update server: Mender’s device, management and internal APIs.',
+      },
+      paths,
+      components,
+    }
+  }
   return new Elysia({ name: 'gateway.docs', detail: { hide: true } })
     .get('/api/docs', () => new Response(page, { headers: { 'content-type': 'text/html; charset=utf-8' } }))
     .get('/api/docs/json', () => {
-      const target = app()
-      if (cached?.routes !== target.routes.length) {
-        const { paths, components } = withJsonBodies(toOpenAPISchema(target), target.routes as Route[])
-        cached = {
-          routes: target.routes.length,
-          document: {
-            openapi: '3.1.2',
-            info: {
-              title: 'bender',
-              version: VERSION,
-              description:
-                'A Mender-compatible OTA update server: Mender’s device, management and internal APIs.',
-            },
-            paths,
-            components,
-          },
-        }
-      }
-      return cached.document
+      document ??= make()
+      return document
     })
 }
