@@ -62,6 +62,21 @@ test('the compiled binary runs every command from an empty directory', async () 
   })
   expect(search.status).toBe(200)
   expect(await search.json()).toEqual([])
+  const backupDir = join(work, 'backup')
+  const backedUp = await run([binary, 'backup', '--to', backupDir], { cwd: emptyDir, env })
+  expect(backedUp.stderr).toContain('backup written')
+  expect(backedUp.code).toBe(0)
   expect(await server.stop()).toBe(0)
   expect(server.output()).toContain('msg=stopped')
+  const restoredDir = join(work, 'restored')
+  const restored = await run([binary, 'restore', '--from', backupDir, '--data-dir', restoredDir], {
+    cwd: emptyDir,
+  })
+  expect(restored.code).toBe(0)
+  expect(readdirSync(restoredDir).sort()).toEqual(['bender.db', 'keys'])
+  const again = await run([binary, 'restore', '--from', backupDir, '--data-dir', restoredDir], {
+    cwd: emptyDir,
+  })
+  expect(again.code).toBe(2)
+  expect(again.stderr).toContain('is not empty')
 }, 60_000)
