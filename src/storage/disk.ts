@@ -152,7 +152,7 @@ export function createDiskBlobStore(root: string): BlobStore {
       for (const name of await walk(root)) {
         if (!TEMP_NAME.test(basename(name))) continue
         const info = await statFile(join(root, name))
-        if (info && info.mtime < olderThan) {
+        if (info && (olderThan === undefined || info.mtime < olderThan)) {
           await rm(join(root, name), { force: true })
           removed++
         }

@@ -3,7 +3,13 @@ import { join } from 'node:path'
 import { type ArtifactMeta, readArtifact } from '../../artifact/reader.ts'
 import { writeModuleImage } from '../../artifact/writer.ts'
 import type { Deps } from '../../deps.ts'
-import { BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../../gateway/errors.ts'
+import {
+  BadRequestError,
+  ConflictError,
+  NotFoundError,
+  ServerStateError,
+  UnprocessableError,
+} from '../../gateway/errors.ts'
 import { pageOffset } from '../../gateway/paging.ts'
 import { expiredLongAgo, orphanCutoff, type SweepResult, sweepOrphans } from '../../storage/orphans.ts'
 import { unwindDepends } from './depends.ts'
@@ -286,7 +292,14 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
     async downloadLink(tenantId: string, id: string): Promise<ApiLink> {
       const row = findArtifact(tenantId, id)
       const key = artifactBlobKey(tenantId, id)
-      if (!(await blobs.stat(key))) throw new Error(`artifact ${id} has no object in the blob store`)
+      if (!(await blobs.stat(key))) {
+        // Listed but unservable (a restore without its files, a store emptied by hand): the user
+        // learns why, and the operator reads it in the log.
+        throw new ServerStateError(410, "the artifact's file is missing from the artifact store", {
+          artifact_id: id,
+          blob_key: key,
+        })
+      }
       const link = await deps.links.download(key, { filename: `${row.name}.mender` })
       return { uri: link.url, expire: link.expires.toISOString(), method: 'GET' }
     },
