@@ -28,6 +28,11 @@ export type Config = Readonly<{
   maxArtifactSize: number
   downloadLinkTtlSeconds: number
   uploadLinkTtlSeconds: number
+  /** 0: no metrics listener. */
+  metricsPort: number
+  metricsHost: string
+  /** When set, `GET /metrics` on the API port answers a request bearing this token. */
+  metricsToken: string | undefined
 }>
 
 const STORAGE_DRIVERS = ['disk', 's3'] as const
@@ -136,6 +141,19 @@ function readStorage(env: Env) {
   return { storage: storage as StorageDriver, s3: storage === 's3' ? readS3(env) : undefined }
 }
 
+function readMetrics(env: Env, apiPort: number, storagePort: number) {
+  const metricsPort = readInt(env, 'BENDER_METRICS_PORT', 0, 0, 65535)
+  if (metricsPort !== 0 && (metricsPort === apiPort || metricsPort === storagePort)) {
+    throw new ConfigError('BENDER_METRICS_PORT must differ from the API and storage ports')
+  }
+  const metricsToken = readOptional(env, 'BENDER_METRICS_TOKEN')
+  // A token on the public port is all that guards the metrics: a short one could be guessed.
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(metricsToken)) {
+    throw new ConfigError('BENDER_METRICS_TOKEN must be 16 to 256 printable ASCII characters without spaces')
+  }
+  return { metricsPort, metricsHost: readOptional(env, 'BENDER_METRICS_HOST') ?? '127.0.0.1', metricsToken }
+}
+
 /** Reads and validates every setting once; throws ConfigError with a message naming the bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const apiPort = readPort(env, 'BENDER_API_PORT', 8080)
@@ -182,5 +200,6 @@ export function loadConfig(env: Env = process.env): Config {
     downloadLinkTtlSeconds: readInt(env, 'BENDER_DOWNLOAD_LINK_TTL', 900, 60, 604800),
     // Mender's direct-upload links last an hour.
     uploadLinkTtlSeconds: readInt(env, 'BENDER_UPLOAD_LINK_TTL', 3600, 60, 604800),
+    ...readMetrics(env, apiPort, storagePort),
   })
 }

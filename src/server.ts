@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs'
 import type { Server } from 'bun'
 import type { App } from './app.ts'
 import { closeDeps, type Deps } from './deps.ts'
+import { instrument, metricsFor, serveMetrics, withMetrics } from './metrics/http.ts'
+import type { Metrics } from './metrics/metrics.ts'
 import { serveOverNodeHttp } from './storage/node-http.ts'
 import { createStorageProxy } from './storage/proxy.ts'
 
@@ -38,8 +40,13 @@ function tlsOptions(deps: Deps) {
  * which Bun.serve sends with sendfile and their exact length. S3 downloads are streams, whose
  * Content-Length Bun.serve would drop (see node-http.ts), so with S3 the proxy runs on node:http.
  */
-export async function serveStorage(deps: Deps, port = deps.config.storagePort): Promise<StorageServer> {
-  const proxy = createStorageProxy(deps)
+export async function serveStorage(
+  deps: Deps,
+  port = deps.config.storagePort,
+  metrics?: Metrics,
+): Promise<StorageServer> {
+  const bare = createStorageProxy(deps)
+  const proxy = metrics ? (instrument(metrics, bare, 'storage') as typeof bare) : bare
   const { tlsCert, tlsKey } = deps.config
   if (deps.config.storage === 's3') {
     const tls =
@@ -70,19 +77,27 @@ export async function startServer(
   beforeClose: () => void = () => {},
 ): Promise<Running> {
   const { config, log } = deps
+  const metrics = metricsFor(config)
+  const handler = (request: Request) => app.fetch(withRoutableHost(request))
   const api = Bun.serve({
     port: config.apiPort,
-    fetch: (request) => app.fetch(withRoutableHost(request)),
+    fetch: metrics ? withMetrics(metrics, handler, config.metricsToken) : handler,
     maxRequestBodySize: MAX_REQUEST_BODY,
     idleTimeout: IDLE_TIMEOUT_SECONDS,
     ...tlsOptions(deps),
   })
   log.info('API listening', { url: `${api.url}`.replace(/\/$/, ''), public_url: config.publicUrl })
   let storage: StorageServer
+  let metricsServer: Server<undefined> | undefined
   try {
-    storage = await serveStorage(deps)
+    storage = await serveStorage(deps, config.storagePort, metrics)
+    if (metrics && config.metricsPort) {
+      metricsServer = serveMetrics(metrics, config)
+      log.info('metrics listening', { url: `${metricsServer.url}metrics` })
+    }
   } catch (err) {
     api.stop(true)
+    metrics?.stop()
     throw err
   }
   log.info('storage proxy listening', {
@@ -105,6 +120,8 @@ export async function startServer(
           })
           await Promise.all([api.stop(true), storage.stop(true)])
         }
+        metricsServer?.stop(true)
+        metrics?.stop()
         beforeClose()
         closeDeps(deps)
         log.info('stopped')

@@ -41,7 +41,13 @@ test('the compiled binary runs every command from an empty directory', async () 
   expect(created.stdout.trim()).toMatch(/^[0-9a-f-]{36}$/)
   expect(readdirSync(dataDir).sort()).toContain('bender.db')
 
-  server = await startBender({ command: [binary, 'serve'], cwd: emptyDir, dataDir })
+  const metricsToken = 'binary-metrics-token-1'
+  server = await startBender({
+    command: [binary, 'serve'],
+    cwd: emptyDir,
+    dataDir,
+    env: { BENDER_METRICS_TOKEN: metricsToken },
+  })
   const login = await fetch(`${server.url}/api/management/v1/useradm/auth/login`, {
     method: 'POST',
     headers: { authorization: `Basic ${btoa('bin@example.com:bin-password')}` },
@@ -62,6 +68,12 @@ test('the compiled binary runs every command from an empty directory', async () 
   })
   expect(search.status).toBe(200)
   expect(await search.json()).toEqual([])
+  // The fleet gauges come from a worker thread, which the binary must carry too.
+  const metrics = await fetch(`${server.url}/metrics`, {
+    headers: { authorization: `Bearer ${metricsToken}` },
+  })
+  expect(metrics.status).toBe(200)
+  expect(await metrics.text()).toContain('bender_active_deployments 0')
   const backupDir = join(work, 'backup')
   const backedUp = await run([binary, 'backup', '--to', backupDir], { cwd: emptyDir, env })
   expect(backedUp.stderr).toContain('backup written')
