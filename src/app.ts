@@ -87,7 +87,7 @@ export function createApp(deps: Deps, services: Services) {
     .use(releasesManagementV2Routes(services.releases, auth))
     .use(softwareManagementRoutes(services.releases, auth))
   for (const service of ['useradm', 'devauth', 'inventory', 'deployments'])
-    app.use(healthRoutes(service, deps.db))
+    app.use(healthRoutes(service, deps))
   routes.load(app.routes)
   return app
 }

@@ -3,6 +3,9 @@ import { resolve } from 'node:path'
 /** Log levels in increasing severity; a logger prints its level and everything above it. */
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
+/** The first is the default. */
+export const LOG_FORMATS = ['logfmt', 'json'] as const
+export type LogFormat = (typeof LOG_FORMATS)[number]
 
 export type Config = Readonly<{
   dataDir: string
@@ -15,6 +18,7 @@ export type Config = Readonly<{
   tlsCert: string | undefined
   tlsKey: string | undefined
   logLevel: LogLevel
+  logFormat: LogFormat
   jwtKeyFile: string | undefined
   userTokenTtlSeconds: number
   deviceTokenTtlSeconds: number
@@ -176,6 +180,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`BENDER_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`)
   }
+  const logFormat = (readOptional(env, 'BENDER_LOG_FORMAT') ?? LOG_FORMATS[0]).toLowerCase()
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
+    throw new ConfigError(`BENDER_LOG_FORMAT must be one of ${LOG_FORMATS.join(', ')}, got "${logFormat}"`)
+  }
   const dataDir = resolve(readOptional(env, 'BENDER_DATA_DIR') ?? './data')
   return Object.freeze({
     dataDir,
@@ -188,6 +196,7 @@ export function loadConfig(env: Env = process.env): Config {
     tlsCert,
     tlsKey,
     logLevel: logLevel as LogLevel,
+    logFormat: logFormat as LogFormat,
     jwtKeyFile: readOptional(env, 'BENDER_JWT_KEY'),
     userTokenTtlSeconds: readInt(env, 'BENDER_USER_TOKEN_TTL', 604800, 60, 31536000),
     deviceTokenTtlSeconds: readInt(env, 'BENDER_DEVICE_TOKEN_TTL', 604800, 60, 31536000),

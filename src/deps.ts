@@ -53,7 +53,7 @@ export async function buildDeps(
     tokens: createTokens(config, clock),
     clock,
     ids: overrides.ids ?? randomIds,
-    log: overrides.log ?? createLogger(config.logLevel),
+    log: overrides.log ?? createLogger(config.logLevel, undefined, config.logFormat),
   }
   return deps
 }

@@ -100,9 +100,12 @@ async function main(argv: string[]): Promise<void> {
   // Neither opens the data dir the way serve does: a backup reads a live one, a restore makes one.
   if (command === 'backup') {
     const config = loadConfig()
-    return backupCommand(config, createLogger(config.logLevel), rest)
+    return backupCommand(config, createLogger(config.logLevel, undefined, config.logFormat), rest)
   }
-  if (command === 'restore') return restoreCommand(createLogger(loadConfig().logLevel), rest)
+  if (command === 'restore') {
+    const config = loadConfig()
+    return restoreCommand(createLogger(config.logLevel, undefined, config.logFormat), rest)
+  }
   const deps = await buildDeps(loadConfig())
   if (command === 'serve') return serve(deps)
   try {

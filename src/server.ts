@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import type { Server } from 'bun'
 import type { App } from './app.ts'
 import { closeDeps, type Deps } from './deps.ts'
+import { withRequestId } from './gateway/request-id.ts'
 import { instrument, metricsFor, serveMetrics, withMetrics } from './metrics/http.ts'
 import type { Metrics } from './metrics/metrics.ts'
 import { serveOverNodeHttp } from './storage/node-http.ts'
@@ -78,7 +79,7 @@ export async function startServer(
 ): Promise<Running> {
   const { config, log } = deps
   const metrics = metricsFor(config)
-  const handler = (request: Request) => app.fetch(withRoutableHost(request))
+  const handler = withRequestId((request: Request) => app.fetch(withRoutableHost(request)))
   const api = Bun.serve({
     port: config.apiPort,
     fetch: metrics ? withMetrics(metrics, handler, config.metricsToken) : handler,

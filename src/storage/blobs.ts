@@ -48,6 +48,8 @@ export type BlobStore = {
    * it when `olderThan` is absent (nothing can be in flight); returns how many.
    */
   removeStaleTemp?(olderThan?: Date): Promise<number>
+  /** Throws when the store cannot be used right now (disk: its directory is not writable; S3: the bucket does not answer). */
+  ping(): Promise<void>
   close(): void
 }
 

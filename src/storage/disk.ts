@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs'
-import { type FileHandle, link, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises'
+import { constants, mkdirSync } from 'node:fs'
+import { access, type FileHandle, link, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join, sep } from 'node:path'
 import {
   assertBlobKey,
@@ -158,6 +158,10 @@ export function createDiskBlobStore(root: string): BlobStore {
         }
       }
       return removed
+    },
+
+    async ping() {
+      await access(root, constants.W_OK)
     },
 
     close() {},

@@ -7,7 +7,7 @@ import {
   ForbiddenError,
   NotFoundError,
 } from '../gateway/errors.ts'
-import { REQUEST_ID_HEADER } from '../gateway/request-id.ts'
+import { REQUEST_ID_HEADER, requestIdFor } from '../gateway/request-id.ts'
 import {
   ARTIFACT_CONTENT_TYPE,
   attachmentDisposition,
@@ -153,7 +153,7 @@ export function createStorageProxy(deps: ProxyDeps): StorageProxy {
   }
 
   return async (request) => {
-    const requestId = request.headers.get(REQUEST_ID_HEADER) || crypto.randomUUID()
+    const requestId = requestIdFor(request)
     try {
       return await handle(request, requestId)
     } catch (err) {
