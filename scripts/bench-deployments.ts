@@ -364,9 +364,7 @@ async function main() {
     return { proc, url }
   }
   const { proc: server, url: base } = await startServer()
-  const withMetrics = values.metrics
-    ? await startServer({ BENDER_METRICS_TOKEN: `bench-${crypto.randomUUID()}` })
-    : undefined
+  let withMetrics: Awaited<ReturnType<typeof startServer>> | undefined
   const helloPort = await freePort()
   const helloUrl = `http://127.0.0.1:${helloPort}`
   const hello = Bun.spawn(
@@ -379,7 +377,11 @@ async function main() {
   )
   try {
     await waitForServer(base, server)
-    if (withMetrics) await waitForServer(withMetrics.url, withMetrics.proc)
+    // Started once the first is up, which has made the admin user by then.
+    if (values.metrics) {
+      withMetrics = await startServer({ BENDER_METRICS_TOKEN: `bench-${crypto.randomUUID()}` })
+      await waitForServer(withMetrics.url, withMetrics.proc)
+    }
     const login = await fetch(`${base}/api/management/v1/useradm/auth/login`, {
       method: 'POST',
       headers: { authorization: `Basic ${btoa(`${ADMIN.email}:${ADMIN.password}`)}` },

@@ -3,10 +3,12 @@ import type { Server } from 'bun'
 import type { App } from './app.ts'
 import { closeDeps, type Deps } from './deps.ts'
 import { withRequestId } from './gateway/request-id.ts'
+import { withRequestLimits } from './limits/http.ts'
 import { instrument, metricsFor, serveMetrics, withMetrics } from './metrics/http.ts'
 import type { Metrics } from './metrics/metrics.ts'
 import { serveOverNodeHttp } from './storage/node-http.ts'
 import { createStorageProxy } from './storage/proxy.ts'
+import { downloadsCapped } from './storage/throttle.ts'
 
 /** The storage proxy's listener, whichever HTTP server runs it. */
 export type StorageServer = { port: number; stop(force: boolean): Promise<void> }
@@ -47,9 +49,10 @@ export async function serveStorage(
   metrics?: Metrics,
 ): Promise<StorageServer> {
   const bare = createStorageProxy(deps)
-  const proxy = metrics ? (instrument(metrics, bare, 'storage') as typeof bare) : bare
+  const proxy = metrics ? instrument(metrics, bare, 'storage') : bare
   const { tlsCert, tlsKey } = deps.config
-  if (deps.config.storage === 's3') {
+  // Capped downloads are streams too: they pass through the gate rather than going out by sendfile.
+  if (deps.config.storage === 's3' || downloadsCapped(deps.config)) {
     const tls =
       tlsCert && tlsKey
         ? { cert: readFileSync(tlsCert, 'utf8'), key: readFileSync(tlsKey, 'utf8') }
@@ -79,7 +82,10 @@ export async function startServer(
 ): Promise<Running> {
   const { config, log } = deps
   const metrics = metricsFor(config)
-  const handler = withRequestId((request: Request) => app.fetch(withRoutableHost(request)))
+  const handler = withRequestLimits(
+    config,
+    withRequestId((request: Request) => app.fetch(withRoutableHost(request))),
+  )
   const api = Bun.serve({
     port: config.apiPort,
     fetch: metrics ? withMetrics(metrics, handler, config.metricsToken) : handler,

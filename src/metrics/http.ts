@@ -5,7 +5,8 @@ import type { Config } from '../config.ts'
 import { createFleetGauges } from './gauges.ts'
 import { createMetrics, type Metrics } from './metrics.ts'
 
-type Handler = (request: Request) => Response | Promise<Response>
+/** A fetch handler; `A` is what else the server passes (Bun.serve: the server). */
+type Handler<A extends unknown[]> = (request: Request, ...rest: A) => Response | Promise<Response>
 
 /** Metrics exist only when they can be read: on their own port, or behind a token on the API port. */
 export function metricsFor(config: Config): Metrics | undefined {
@@ -23,10 +24,14 @@ export function pathOf(url: string): string {
 }
 
 /** Counts every answer of `handler`; `group` names a whole server (the storage proxy). */
-export function instrument(metrics: Metrics, handler: Handler, group?: string): Handler {
-  return async (request) => {
+export function instrument<A extends unknown[]>(
+  metrics: Metrics,
+  handler: Handler<A>,
+  group?: string,
+): (request: Request, ...rest: A) => Promise<Response> {
+  return async (request, ...rest) => {
     const started = performance.now()
-    const response = await handler(request)
+    const response = await handler(request, ...rest)
     const seconds = (performance.now() - started) / 1000
     metrics.observe(request.method, pathOf(request.url), response.status, seconds, group)
     return response
@@ -47,11 +52,15 @@ function bearerMatches(header: string | null, token: string): boolean {
  * The API's fetch with metrics: every answer counted, and `GET /metrics` answered when a token is
  * configured and presented (401 otherwise; without a token the path is the app's, i.e. a 404).
  */
-export function withMetrics(metrics: Metrics, handler: Handler, token: string | undefined): Handler {
+export function withMetrics<A extends unknown[]>(
+  metrics: Metrics,
+  handler: Handler<A>,
+  token: string | undefined,
+): Handler<A> {
   const counted = instrument(metrics, handler)
   if (!token) return counted
-  return (request) => {
-    if (pathOf(request.url) !== '/metrics') return counted(request)
+  return (request, ...rest) => {
+    if (pathOf(request.url) !== '/metrics') return counted(request, ...rest)
     if (!bearerMatches(request.headers.get('authorization'), token)) {
       return new Response(JSON.stringify({ error: 'unauthorized' }), {
         status: 401,

@@ -17,6 +17,7 @@ import {
   resolveRange,
 } from './blobs.ts'
 import { InvalidLinkError, LINK_PATH_PREFIX, type VerifiedLink } from './links.ts'
+import { createDownloadGate, downloadsCapped } from './throttle.ts'
 
 export type StorageProxy = (request: Request) => Promise<Response>
 
@@ -63,6 +64,7 @@ function limitTo(max: number): TransformStream<Uint8Array, Uint8Array> {
  */
 export function createStorageProxy(deps: ProxyDeps): StorageProxy {
   const { blobs, links, config, log } = deps
+  const gate = downloadsCapped(config) ? createDownloadGate(config) : undefined
 
   function headersFor(link: VerifiedLink, requestId: string, extra: Record<string, string>) {
     return {
@@ -101,7 +103,8 @@ export function createStorageProxy(deps: ProxyDeps): StorageProxy {
       throw err
     }
     if (!content) throw new NotFoundError()
-    const { body, size, start, end } = content
+    const { size, start, end } = content
+    const body = gate ? gate.admit(content.body, end - start + 1) : content.body
     // The explicit Content-Length keeps a streamed (S3) body from going out chunked: the mender
     // client refuses a download without a length.
     return new Response(body, {
