@@ -37,6 +37,16 @@ export type Config = Readonly<{
   metricsHost: string
   /** When set, `GET /metrics` on the API port answers a request bearing this token. */
   metricsToken: string | undefined
+  /** Requests a minute one device token may make (bursts up to as many); 0: no limit. */
+  deviceRateLimit: number
+  /** Requests a minute one client IP address may make, device-token requests aside; 0: no limit. */
+  clientRateLimit: number
+  /** Downloads the storage proxy serves at once; 0: no cap. */
+  storageMaxDownloads: number
+  /** Bytes a second one download may take; 0: no cap. */
+  storageDownloadRate: number
+  /** Finished device-deployment history and logs older than this many days are purged; 0: kept forever. */
+  retentionDays: number
 }>
 
 const STORAGE_DRIVERS = ['disk', 's3'] as const
@@ -210,5 +220,12 @@ export function loadConfig(env: Env = process.env): Config {
     // Mender's direct-upload links last an hour.
     uploadLinkTtlSeconds: readInt(env, 'BENDER_UPLOAD_LINK_TTL', 3600, 60, 604800),
     ...readMetrics(env, apiPort, storagePort),
+    // A Mender client makes a handful of requests a minute at most (during an update); 120 never touches one.
+    deviceRateLimit: readInt(env, 'BENDER_DEVICE_RATE_LIMIT', 120, 0, 1_000_000),
+    // 100 a second on average, for scripts, the web UI and devices' auth requests behind one NAT.
+    clientRateLimit: readInt(env, 'BENDER_CLIENT_RATE_LIMIT', 6000, 0, 100_000_000),
+    storageMaxDownloads: readInt(env, 'BENDER_STORAGE_MAX_DOWNLOADS', 0, 0, 1_000_000),
+    storageDownloadRate: readInt(env, 'BENDER_STORAGE_DOWNLOAD_RATE', 0, 0, Number.MAX_SAFE_INTEGER),
+    retentionDays: readInt(env, 'BENDER_RETENTION_DAYS', 90, 0, 36500),
   })
 }

@@ -7,6 +7,8 @@ import { ConfigError, loadConfig } from './config.ts'
 import { buildDeps, closeDeps, type Deps } from './deps.ts'
 import { ApiError } from './gateway/errors.ts'
 import { createLogger } from './log.ts'
+import { createRetentionService } from './retention/service.ts'
+import { createRetentionStore } from './retention/store.ts'
 import { startServer } from './server.ts'
 import { createUseradmService, type UseradmService } from './services/useradm/service.ts'
 import { KeyFileError } from './tokens.ts'
@@ -56,7 +58,12 @@ async function serve(deps: Deps): Promise<void> {
       temp_files: swept.staleTemp,
     })
   }
-  const running = await startServer(deps, createApp(deps, services), () => stopServices(services))
+  const retention = createRetentionService(deps, createRetentionStore(deps.db))
+  const running = await startServer(deps, createApp(deps, services), () => {
+    retention.stop()
+    stopServices(services)
+  })
+  retention.start()
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       deps.log.info('stopping', { signal })
