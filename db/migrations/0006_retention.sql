@@ -1,1 +1,0 @@
-CREATE INDEX `deployments_device_deployments_finished` ON `deployments_device_deployments` (`finished`,`seq`) WHERE active = 0;
