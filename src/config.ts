@@ -47,6 +47,10 @@ export type Config = Readonly<{
   storageDownloadRate: number
   /** Finished device-deployment history and logs older than this many days are purged; 0: kept forever. */
   retentionDays: number
+  /** Events older than this are pruned from the outbox. */
+  eventRetentionSeconds: number
+  /** The most events the outbox keeps; the oldest go first. */
+  eventMaxCount: number
 }>
 
 const STORAGE_DRIVERS = ['disk', 's3'] as const
@@ -227,5 +231,7 @@ export function loadConfig(env: Env = process.env): Config {
     storageMaxDownloads: readInt(env, 'BENDER_STORAGE_MAX_DOWNLOADS', 0, 0, 1_000_000),
     storageDownloadRate: readInt(env, 'BENDER_STORAGE_DOWNLOAD_RATE', 0, 0, Number.MAX_SAFE_INTEGER),
     retentionDays: readInt(env, 'BENDER_RETENTION_DAYS', 90, 0, 36500),
+    eventRetentionSeconds: readInt(env, 'BENDER_EVENT_RETENTION', 604800, 60, 31536000),
+    eventMaxCount: readInt(env, 'BENDER_EVENT_MAX_COUNT', 1_000_000, 100, Number.MAX_SAFE_INTEGER),
   })
 }

@@ -106,6 +106,12 @@ export function createMetrics(databasePath: string, fleet: FleetGaugeReader): Me
   gauge('bender_blob_store_bytes', 'Bytes of the stored artifacts.', async (g) => {
     g.set((await fleet.current()).artifactBytes)
   })
+  gauge('bender_events_outbox_events', 'Events kept in the outbox (pruned by age and count).', async (g) => {
+    g.set((await fleet.current()).outbox.events)
+  })
+  gauge('bender_events_last_seq', 'Sequence number of the newest event.', async (g) => {
+    g.set((await fleet.current()).outbox.lastSeq)
+  })
   gauge('bender_database_bytes', 'Size of the SQLite database file.', async (g) => {
     g.set(await fileSize(databasePath))
   })

@@ -9,6 +9,8 @@ export type FleetGauges = {
   activeDeploymentDevices: { listed: number; started: number }
   /** Bytes of the artifacts stored, as recorded at upload. */
   artifactBytes: number
+  /** Events kept in the outbox, and the newest one's seq (subscribers read up to it). */
+  outbox: { events: number; lastSeq: number }
 }
 
 /** Reads the figures /metrics reports; one method, so a scrape is one round trip to wherever it runs. */
@@ -28,6 +30,9 @@ export function createMetricsStore(db: Database): MetricsStore {
     'SELECT count(*) AS n, coalesce(sum(max_devices), 0) AS listed, coalesce(sum(device_count), 0) AS started FROM deployments_deployments WHERE finished IS NULL',
   )
   const artifacts = client.query('SELECT coalesce(sum(size), 0) AS bytes FROM deployments_artifacts')
+  const outbox = client.query(
+    'SELECT count(*) AS events, coalesce(max(seq), 0) AS lastSeq FROM events_outbox',
+  )
   const read = client.transaction((): FleetGauges => {
     const statuses = byStatus.all() as { status: string; n: number }[]
     const active = deployments.get() as { n: number; listed: number; started: number }
@@ -36,6 +41,7 @@ export function createMetricsStore(db: Database): MetricsStore {
       activeDeployments: active.n,
       activeDeploymentDevices: { listed: active.listed, started: active.started },
       artifactBytes: (artifacts.get() as { bytes: number }).bytes,
+      outbox: outbox.get() as { events: number; lastSeq: number },
     }
   })
   return {

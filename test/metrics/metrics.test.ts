@@ -70,6 +70,9 @@ describe('metrics', () => {
     ).toBe(3)
     expect(sample(text, 'bender_devices{status="accepted"}')).toBe(1)
     expect(sample(text, 'bender_active_deployments')).toBe(0)
+    // Accepting the device wrote events to the outbox.
+    expect(sample(text, 'bender_events_outbox_events')).toBeGreaterThan(0)
+    expect(sample(text, 'bender_events_last_seq')).toBeGreaterThan(0)
     expect(sample(text, 'bender_database_bytes')).toBeGreaterThan(0)
     for (const name of [
       'bender_database_wal_bytes',
