@@ -81,7 +81,7 @@ export async function startServer(
   beforeClose: () => void = () => {},
 ): Promise<Running> {
   const { config, log } = deps
-  const metrics = metricsFor(config)
+  const metrics = await metricsFor(config)
   const handler = withRequestLimits(
     config,
     withRequestId((request: Request) => app.fetch(withRoutableHost(request))),
