@@ -1,5 +1,6 @@
 import { Elysia } from 'elysia'
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors.ts'
+import { assertJsonDepth } from './json-depth.ts'
 import type { RouteIndex } from './routes.ts'
 
 /** Mender's default request body limit for everything but artifact uploads. */
@@ -72,6 +73,7 @@ export const bodyParser = (routes: RouteIndex) =>
     const text = await readLimitedText(request, JSON_BODY_LIMIT)
     if (type === 'application/x-www-form-urlencoded') return Object.fromEntries(new URLSearchParams(text))
     if (text.trim() === '') return null
+    assertJsonDepth(text)
     try {
       return JSON.parse(text)
     } catch (err) {
