@@ -95,17 +95,24 @@ export async function startServer(
   })
   log.info('API listening', { url: `${api.url}`.replace(/\/$/, ''), public_url: config.publicUrl })
   let storage: StorageServer
-  let metricsServer: Server<undefined> | undefined
   try {
     storage = await serveStorage(deps, config.storagePort, metrics)
-    if (metrics && config.metricsPort) {
-      metricsServer = serveMetrics(metrics, config)
-      log.info('metrics listening', { url: `${metricsServer.url}metrics` })
-    }
   } catch (err) {
     api.stop(true)
     metrics?.stop()
     throw err
+  }
+  let metricsServer: Server<undefined> | undefined
+  if (metrics && config.metricsPort) {
+    try {
+      metricsServer = serveMetrics(metrics, config)
+    } catch (err) {
+      api.stop(true)
+      await storage.stop(true)
+      metrics.stop()
+      throw err
+    }
+    log.info('metrics listening', { url: `${metricsServer.url}metrics` })
   }
   log.info('storage proxy listening', {
     port: storage.port,
