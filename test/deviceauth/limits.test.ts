@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { MAX_IDENTITY_BYTES, MAX_IDENTITY_KEYS } from '../../src/services/deviceauth/identity.ts'
 import { MAX_PEM_LENGTH, parsePublicKey } from '../../src/services/deviceauth/signature.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
-import { AUTH_REQUESTS, TestDevice } from '../helpers/device.ts'
+import { AUTH_REQUESTS, authenticate, TestDevice } from '../helpers/device.ts'
 
 // Device keys are generated as the tests run, which a loaded machine slows down.
 setDefaultTimeout(60_000)
@@ -45,5 +46,42 @@ describe('a hostile pubkey', () => {
     const device = new TestDevice()
     const pem = `junk\n-----BEGIN A-----\nnot closed\n${device.pubkey}`
     expect(parsePublicKey(pem).pem).toBe(device.pubkey)
+  })
+})
+
+describe('bounded identity data', () => {
+  test(`more than ${MAX_IDENTITY_KEYS} keys, signed by the key it carries, is refused and nothing is interned`, async () => {
+    const device = new TestDevice()
+    const names = count('inventory_attribute_names')
+    const devices = count('deviceauth_devices')
+    const keys = Object.fromEntries(Array.from({ length: MAX_IDENTITY_KEYS + 1 }, (_, i) => [`k${i}`, 'v']))
+    const res = await sendIdentity(device, JSON.stringify(keys))
+    expect(res.status).toBe(400)
+    expect(res.json.error).toBe(`invalid auth request: identity data has more than ${MAX_IDENTITY_KEYS} keys`)
+    expect(count('inventory_attribute_names')).toBe(names)
+    expect(count('deviceauth_devices')).toBe(devices)
+  })
+
+  test(`more than ${MAX_IDENTITY_BYTES} bytes is refused`, async () => {
+    const device = new TestDevice()
+    const res = await sendIdentity(device, JSON.stringify({ mac: 'x'.repeat(MAX_IDENTITY_BYTES) }))
+    expect(res.status).toBe(400)
+    expect(res.json.error).toBe(`invalid auth request: identity data longer than ${MAX_IDENTITY_BYTES} bytes`)
+  })
+
+  test('a preauthorization is bounded the same way', async () => {
+    const keys = Object.fromEntries(Array.from({ length: MAX_IDENTITY_KEYS + 1 }, (_, i) => [`k${i}`, 'v']))
+    const res = await t.call('POST', '/api/management/v2/devauth/devices', {
+      token: admin,
+      body: { identity_data: keys, pubkey: new TestDevice().pubkey },
+    })
+    expect(res.status).toBe(400)
+    expect(res.json.error).toContain(`more than ${MAX_IDENTITY_KEYS} keys`)
+  })
+
+  test(`exactly ${MAX_IDENTITY_KEYS} keys are accepted`, async () => {
+    const identity = Object.fromEntries(Array.from({ length: MAX_IDENTITY_KEYS }, (_, i) => [`key${i}`, 'v']))
+    const res = await authenticate(t, new TestDevice(identity))
+    expect(res.status).toBe(401)
   })
 })
