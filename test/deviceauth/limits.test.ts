@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { MAX_IDENTITY_BYTES, MAX_IDENTITY_KEYS } from '../../src/services/deviceauth/identity.ts'
+import { MAX_PENDING_AUTH_SETS } from '../../src/services/deviceauth/service.ts'
 import { MAX_PEM_LENGTH, parsePublicKey } from '../../src/services/deviceauth/signature.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
-import { AUTH_REQUESTS, authenticate, TestDevice } from '../helpers/device.ts'
+import { AUTH_REQUESTS, authenticate, findDevice, TestDevice } from '../helpers/device.ts'
 
 // Device keys are generated as the tests run, which a loaded machine slows down.
 setDefaultTimeout(60_000)
@@ -84,4 +85,31 @@ describe('bounded identity data', () => {
     const res = await authenticate(t, new TestDevice(identity))
     expect(res.status).toBe(401)
   })
+})
+
+test(`a device holds at most ${MAX_PENDING_AUTH_SETS} pending auth sets; the oldest pending goes first`, async () => {
+  const device = new TestDevice()
+  expect((await authenticate(t, device)).status).toBe(401)
+  const first = await findDevice(t, admin, device)
+  const accepted = await t.call(
+    'PUT',
+    `/api/management/v2/devauth/devices/${first.id}/auth/${first.auth_sets[0].id}/status`,
+    { token: admin, body: { status: 'accepted' } },
+  )
+  expect(accepted.status).toBe(204)
+  const pems: string[] = []
+  for (let i = 0; i < MAX_PENDING_AUTH_SETS + 5; i++) {
+    device.rotateKey('ed25519')
+    pems.push(device.pubkey)
+    expect((await authenticate(t, device)).status).toBe(401)
+  }
+  const listed = await findDevice(t, admin, device)
+  const statuses = listed.auth_sets.map((set: { status: string }) => set.status)
+  expect(statuses.filter((s: string) => s === 'pending')).toHaveLength(MAX_PENDING_AUTH_SETS)
+  expect(statuses.filter((s: string) => s === 'accepted')).toHaveLength(1)
+  expect(listed.status).toBe('accepted')
+  const kept = listed.auth_sets
+    .filter((set: { status: string }) => set.status === 'pending')
+    .map((s: any) => s.pubkey)
+  expect(kept).toEqual(pems.slice(-MAX_PENDING_AUTH_SETS))
 })
