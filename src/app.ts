@@ -69,7 +69,7 @@ export function createApp(deps: Deps, services: Services) {
     .use(gateway(deps.log, routes))
     // Read at request time, when the chain below has made the whole app.
     .use(apiDocs((): AnyElysia => app))
-    .use(useradmManagementRoutes(services.useradm, auth))
+    .use(useradmManagementRoutes(services.useradm, auth, deps.config.trustedProxies))
     .use(useradmManagementV2Routes(services.useradm, auth))
     .use(useradmInternalRoutes(auth))
     .use(deviceauthDeviceRoutes(services.deviceauth))

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 
 /** Log levels in increasing severity; a logger prints its level and everything above it. */
@@ -28,6 +29,8 @@ export type Config = Readonly<{
   maxArtifactSize: number
   downloadLinkTtlSeconds: number
   uploadLinkTtlSeconds: number
+  /** Peers whose `X-Forwarded-For` names the client (reverse proxies in front of bender). */
+  trustedProxies: readonly string[]
 }>
 
 const STORAGE_DRIVERS = ['disk', 's3'] as const
@@ -91,6 +94,16 @@ function readBool(env: Env, name: string, fallback: boolean): boolean {
   if (raw === 'true' || raw === '1') return true
   if (raw === 'false' || raw === '0') return false
   throw new ConfigError(`${name} must be true or false, got "${env[name]}"`)
+}
+
+/** A comma-separated list of IP addresses. */
+function readAddresses(env: Env, name: string): readonly string[] {
+  const list = (readOptional(env, name) ?? '').split(',').map((item) => item.trim())
+  const addresses = list.filter((item) => item !== '')
+  const bad = addresses.find((item) => isIP(item) === 0)
+  if (bad !== undefined)
+    throw new ConfigError(`${name} must be a comma-separated list of IP addresses, got "${bad}"`)
+  return Object.freeze(addresses)
 }
 
 // AWS's rules for new buckets, which Minio enforces too; catching them here beats an S3 error at start.
@@ -182,5 +195,6 @@ export function loadConfig(env: Env = process.env): Config {
     downloadLinkTtlSeconds: readInt(env, 'BENDER_DOWNLOAD_LINK_TTL', 900, 60, 604800),
     // Mender's direct-upload links last an hour.
     uploadLinkTtlSeconds: readInt(env, 'BENDER_UPLOAD_LINK_TTL', 3600, 60, 604800),
+    trustedProxies: readAddresses(env, 'BENDER_TRUSTED_PROXIES'),
   })
 }

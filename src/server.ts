@@ -77,6 +77,8 @@ export async function startServer(
     idleTimeout: IDLE_TIMEOUT_SECONDS,
     ...tlsOptions(deps),
   })
+  // Elysia hands routes `server` (for the client's address) only when it started the server itself.
+  app.server = api as unknown as typeof app.server
   log.info('API listening', { url: `${api.url}`.replace(/\/$/, ''), public_url: config.publicUrl })
   let storage: StorageServer
   try {
