@@ -27,6 +27,9 @@ export type Config = Readonly<{
   /** Set exactly when `storage` is `s3`. */
   s3: S3Config | undefined
   maxArtifactSize: number
+  /** A payload may inflate to this many times its compressed size (beyond 64 MiB), and never past `maxInflatedSize`. */
+  maxInflateRatio: number
+  maxInflatedSize: number
   downloadLinkTtlSeconds: number
   uploadLinkTtlSeconds: number
   /** Peers whose `X-Forwarded-For` names the client (reverse proxies in front of bender). */
@@ -191,6 +194,8 @@ export function loadConfig(env: Env = process.env): Config {
     ...readStorage(env),
     storageDir: resolve(dataDir, readOptional(env, 'BENDER_STORAGE_DIR') ?? 'artifacts'),
     maxArtifactSize: readInt(env, 'BENDER_MAX_ARTIFACT_SIZE', 10 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
+    maxInflateRatio: readInt(env, 'BENDER_MAX_INFLATE_RATIO', 1000, 1, 1_000_000),
+    maxInflatedSize: readInt(env, 'BENDER_MAX_INFLATED_SIZE', 64 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
     // Mender hands out 15-minute download links; S3 refuses presigned links longer than 7 days.
     downloadLinkTtlSeconds: readInt(env, 'BENDER_DOWNLOAD_LINK_TTL', 900, 60, 604800),
     // Mender's direct-upload links last an hour.
