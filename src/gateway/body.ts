@@ -45,19 +45,28 @@ async function readLimitedText(request: Request, limit: number): Promise<string>
 
 const isJsonType = (type: string) => type === 'application/json' || type.endsWith('+json')
 
-/** Mender's content-type rule for JSON routes: checked only when a length is declared (chunked bodies skip it). */
+/**
+ * The one route that takes a form as well as JSON, as in Mender. It only reads: a form a browser
+ * posts from another site carries no credentials here (the JWT cookie is for GET requests only).
+ */
+const FORM_ROUTES = new Set(['/api/management/v2/devauth/devices/search'])
+
+/**
+ * The content-type rule for JSON routes: a body of another declared type is a 415. Mender skips the
+ * check for chunked bodies; bender checks them too, since a browser can send any site a chunked
+ * `text/plain` or form body (Mender's clients label their chunked JSON as JSON).
+ */
 function checkContentType(request: Request, type: string, formToo: boolean): void {
-  const declared = request.headers.get('content-length')
   const allowed = isJsonType(type) || (formToo && type === 'application/x-www-form-urlencoded')
-  if (declared !== null && declared !== '0' && type !== '' && !allowed) {
+  if (request.headers.get('content-length') !== '0' && type !== '' && !allowed) {
     throw new UnsupportedMediaTypeError("Bad Content-Type, expected 'application/json'")
   }
 }
 
 /**
  * The body parser every route shares. JSON is read with a 1 MiB cap (chunked bodies included: the
- * Go clients send them), the content-type check applies only when a length is declared (as in
- * Mender), urlencoded forms are accepted where Mender accepts them, and multipart bodies stay
+ * Go clients send them), any other declared type is a 415, a urlencoded form is accepted only on
+ * FORM_ROUTES, and multipart bodies stay
  * unread for the streaming upload handlers. A route that declares `parse: RAW_BODY_PARSER` (or
  * STREAM_BODY_PARSER) is left to that parser: Elysia runs this global parser first, so it has to
  * step aside itself.
@@ -68,7 +77,7 @@ export const bodyParser = (routes: RouteIndex) =>
     const type = contentType.toLowerCase()
     if (STREAMED_TYPES.includes(type)) return new StreamedBody(request.body)
     if (request.headers.get('content-length') === '0') return null
-    checkContentType(request, type, true)
+    checkContentType(request, type, FORM_ROUTES.has(path))
     const text = await readLimitedText(request, JSON_BODY_LIMIT)
     if (type === 'application/x-www-form-urlencoded') return Object.fromEntries(new URLSearchParams(text))
     if (text.trim() === '') return null

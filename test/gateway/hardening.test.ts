@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
+
+let t: TestApp
+let token: string
+
+beforeAll(async () => {
+  t = await createTestApp()
+  token = (await loginAs(t)).token
+})
+afterAll(() => t.close())
+
+const USERS = '/api/management/v1/useradm/users'
+const SETTINGS = '/api/management/v1/useradm/settings'
+
+/** A body without a declared length: sent chunked, as a browser's streamed or a Go client's body. */
+const chunked = (text: string) =>
+  new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode(text))
+      controller.close()
+    },
+  })
+
+describe('cross-site requests', () => {
+  test('the JWT cookie does not authorize a change', async () => {
+    const res = await t.call('POST', USERS, {
+      headers: { cookie: `JWT=${token}` },
+      body: { email: 'csrf@example.com', password: 'csrf-password-1' },
+    })
+    expect(res.status).toBe(401)
+    expect(t.services.useradm.findUserByEmail('csrf@example.com')).toBeUndefined()
+  })
+
+  test('the JWT cookie still works for GET (downloads a browser follows)', async () => {
+    const res = await t.call('GET', `${USERS}/me`, { headers: { cookie: `JWT=${token}` } })
+    expect(res.status).toBe(200)
+  })
+
+  test.each([
+    ['a form-encoded body', { 'content-type': 'application/x-www-form-urlencoded' }, 'k=v'],
+    ['a text/plain body', { 'content-type': 'text/plain' }, '{"k":"v"}'],
+  ])('%s on a JSON route is 415 and stores nothing', async (_name, headers, body) => {
+    const res = await t.call('POST', SETTINGS, { token, headers, raw: body })
+    expect(res.status).toBe(415)
+    expect(res.json.error).toBe("Bad Content-Type, expected 'application/json'")
+    expect((await t.call('GET', SETTINGS, { token })).json).toEqual({})
+  })
+
+  test('a chunked text/plain body is 415 too', async () => {
+    const res = await t.call('POST', SETTINGS, {
+      token,
+      headers: { 'content-type': 'text/plain' },
+      raw: chunked('{"k":"v"}'),
+    })
+    expect(res.status).toBe(415)
+    expect((await t.call('GET', SETTINGS, { token })).json).toEqual({})
+  })
+
+  test('chunked JSON, as Mender clients send it, is read', async () => {
+    const res = await t.call('POST', SETTINGS, {
+      token,
+      headers: { 'content-type': 'application/json' },
+      raw: chunked('{"k":"v"}'),
+    })
+    expect(res.status).toBe(201)
+  })
+})
