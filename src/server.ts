@@ -3,7 +3,7 @@ import type { Server } from 'bun'
 import type { App } from './app.ts'
 import { closeDeps, type Deps } from './deps.ts'
 import { serveOverNodeHttp } from './storage/node-http.ts'
-import { createStorageProxy } from './storage/proxy.ts'
+import { createStorageProxy, type UploadGate } from './storage/proxy.ts'
 
 /** The storage proxy's listener, whichever HTTP server runs it. */
 export type StorageServer = { port: number; stop(force: boolean): Promise<void> }
@@ -38,8 +38,12 @@ function tlsOptions(deps: Deps) {
  * which Bun.serve sends with sendfile and their exact length. S3 downloads are streams, whose
  * Content-Length Bun.serve would drop (see node-http.ts), so with S3 the proxy runs on node:http.
  */
-export async function serveStorage(deps: Deps, port = deps.config.storagePort): Promise<StorageServer> {
-  const proxy = createStorageProxy(deps)
+export async function serveStorage(
+  deps: Deps,
+  port = deps.config.storagePort,
+  uploads?: UploadGate,
+): Promise<StorageServer> {
+  const proxy = createStorageProxy(deps, uploads)
   const { tlsCert, tlsKey } = deps.config
   if (deps.config.storage === 's3') {
     const tls =
@@ -68,6 +72,7 @@ export async function startServer(
   deps: Deps,
   app: App,
   beforeClose: () => void = () => {},
+  uploads?: UploadGate,
 ): Promise<Running> {
   const { config, log } = deps
   const api = Bun.serve({
@@ -82,7 +87,7 @@ export async function startServer(
   log.info('API listening', { url: `${api.url}`.replace(/\/$/, ''), public_url: config.publicUrl })
   let storage: StorageServer
   try {
-    storage = await serveStorage(deps)
+    storage = await serveStorage(deps, config.storagePort, uploads)
   } catch (err) {
     api.stop(true)
     throw err

@@ -221,6 +221,13 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       return { id, uri: link.url, expire: link.expires.toISOString(), method: 'PUT' }
     },
 
+    /** Whether `key` is the blob key of a direct upload still waiting for its bytes (the storage proxy asks). */
+    acceptsUpload(key: string): boolean {
+      const slash = key.lastIndexOf('/')
+      const [tenantId, id] = slash < 0 ? ['', key] : [key.slice(0, slash), key.slice(slash + 1)]
+      return store.findUploadIntent(tenantId, id)?.status === 'pending'
+    },
+
     /** Starts checking an uploaded object in the background; the artifact appears if it is valid. */
     async completeDirectUpload(tenantId: string, id: string): Promise<void> {
       const intent = store.findUploadIntent(tenantId, id)
