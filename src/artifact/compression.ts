@@ -24,7 +24,9 @@ const BY_SUFFIX: Record<string, Compression> = { '': 'none', '.gz': 'gzip', '.xz
 /** The compression of a member named `<base>.tar[.gz|.xz|.zst]`, or undefined when the name is another. */
 export function compressionOf(name: string, base: string): Compression | undefined {
   if (!name.startsWith(`${base}.tar`)) return undefined
-  return BY_SUFFIX[name.slice(base.length + 4)]
+  const suffix = name.slice(base.length + 4)
+  // Own keys only: `data/0000.tarconstructor` names no compression.
+  return Object.hasOwn(BY_SUFFIX, suffix) ? BY_SUFFIX[suffix] : undefined
 }
 
 /**

@@ -66,3 +66,32 @@ describe('cross-site requests', () => {
     expect(res.status).toBe(201)
   })
 })
+
+describe('query values that are Object.prototype keys', () => {
+  const paths = [
+    '/api/management/v1/deployments/deployments?status=%s',
+    '/api/management/v2/deployments/deployments?status=%s',
+    '/api/management/v1/deployments/deployments?type=%s',
+    '/api/management/v1/deployments/artifacts/list?sort=%s',
+    '/api/management/v2/deployments/artifacts?sort=%s',
+    '/api/management/v2/devauth/devices?status=%s',
+    '/api/management/v1/inventory/devices?sort=%s',
+    '/api/management/v1/inventory/devices?%s=x',
+    '/api/management/v1/inventory/devices?status=%s',
+    '/api/management/v1/useradm/users?%s=x',
+  ]
+  test.each(
+    paths.flatMap((path) => ['constructor', '__proto__', 'toString'].map((key) => path.replace('%s', key))),
+  )('%s is answered without a 5xx', async (path) => {
+    const res = await t.call('GET', path, { token })
+    expect(res.status).toBeLessThan(500)
+  })
+
+  test('an unknown deployment status is a 400 naming it', async () => {
+    const res = await t.call('GET', '/api/management/v1/deployments/deployments?status=constructor', {
+      token,
+    })
+    expect(res.status).toBe(400)
+    expect(res.json.error).toBe('unknown status constructor')
+  })
+})
