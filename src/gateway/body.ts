@@ -43,6 +43,24 @@ async function readLimitedText(request: Request, limit: number): Promise<string>
   return Buffer.from(await readLimitedBytes(request, limit)).toString('utf8')
 }
 
+/**
+ * Deepest nesting a JSON body may have. Validation, storage and rendering all recurse over a body;
+ * no request of the API nests more than a few levels.
+ */
+const MAX_JSON_DEPTH = 100
+
+/** Whether `value` nests objects or arrays more than `max` deep; iterative, so any depth is safe to check. */
+function depthExceeds(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]]
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const [node, depth] = item
+    if (typeof node !== 'object' || node === null) continue
+    if (depth > max) return true
+    for (const child of Object.values(node)) stack.push([child, depth + 1])
+  }
+  return false
+}
+
 const isJsonType = (type: string) => type === 'application/json' || type.endsWith('+json')
 
 /**
@@ -81,11 +99,16 @@ export const bodyParser = (routes: RouteIndex) =>
     const text = await readLimitedText(request, JSON_BODY_LIMIT)
     if (type === 'application/x-www-form-urlencoded') return Object.fromEntries(new URLSearchParams(text))
     if (text.trim() === '') return null
+    let value: unknown
     try {
-      return JSON.parse(text)
+      value = JSON.parse(text)
     } catch (err) {
       throw new BadRequestError(`failed to decode request body: ${(err as Error).message}`)
     }
+    if (depthExceeds(value, MAX_JSON_DEPTH)) {
+      throw new BadRequestError(`failed to decode request body: nested deeper than ${MAX_JSON_DEPTH} levels`)
+    }
+    return value
   })
 
 /**

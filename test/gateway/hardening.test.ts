@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { createLogger } from '../../src/log.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
 
 let t: TestApp
@@ -93,5 +94,58 @@ describe('query values that are Object.prototype keys', () => {
     })
     expect(res.status).toBe(400)
     expect(res.json.error).toBe('unknown status constructor')
+  })
+})
+
+describe('unbounded input is a 400, never a 500', () => {
+  test.each([
+    '/api/management/v2/devauth/devices?page=99999999999999999999',
+    '/api/management/v1/inventory/devices?page=99999999999999999999',
+    '/api/management/v1/deployments/deployments?page=99999999999999999999',
+    '/api/management/v2/devauth/devices?per_page=99999999999999999999',
+  ])('%s', async (path) => {
+    const res = await t.call('GET', path, { token })
+    expect(res.status).toBe(400)
+  })
+
+  test('a v2 search with thousands of sort keys', async () => {
+    const sort = Array.from({ length: 5000 }, (_, i) => ({
+      scope: 'inventory',
+      attribute: `a${i}`,
+      order: 'asc',
+    }))
+    const res = await t.call('POST', '/api/management/v2/inventory/filters/search', { token, body: { sort } })
+    expect(res.status).toBe(400)
+    expect(res.json.error).toBe('sort: at most 20 entries')
+  })
+
+  test('a v2 search on a page beyond any offset', async () => {
+    const res = await t.call('POST', '/api/management/v2/inventory/filters/search', {
+      token,
+      body: { page: 1e20 },
+    })
+    expect(res.status).toBe(400)
+  })
+
+  test('deeply nested JSON', async () => {
+    const deep = `${'['.repeat(400_000)}${']'.repeat(400_000)}`
+    const res = await t.call('POST', SETTINGS, {
+      token,
+      headers: { 'content-type': 'application/json' },
+      raw: `{"k":${deep}}`,
+    })
+    expect(res.status).toBe(400)
+    expect(res.json.error).toBe('failed to decode request body: nested deeper than 100 levels')
+  })
+
+  test('an internal error is logged with the files of its stack named from the project root', () => {
+    const lines: string[] = []
+    const err = new Error('boom')
+    err.stack = `Error: boom\n    at handler (${process.cwd()}/src/app.ts:1:2)\n    at file:///$bunfs/root/src/main.ts:3:4`
+    createLogger('error', (line) => lines.push(line)).error('internal error', { err })
+    expect(lines[0]).not.toContain(process.cwd())
+    expect(lines[0]).not.toContain('$bunfs')
+    expect(lines[0]).toContain('at handler (src/app.ts:1:2)')
+    expect(lines[0]).toContain('at src/main.ts:3:4')
   })
 })
