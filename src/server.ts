@@ -28,9 +28,24 @@ function withRoutableHost(request: Request): Request {
 // Long artifact downloads and uploads must not be cut by the default 10 s idle timeout.
 const IDLE_TIMEOUT_SECONDS = 255
 
+/**
+ * TLS 1.2 suites with forward secrecy and authenticated encryption only (Mozilla's "intermediate"
+ * list); TLS 1.3 has nothing else. Static-RSA key exchange and CBC suites are refused.
+ */
+export const TLS_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':')
+
 function tlsOptions(deps: Deps) {
   const { tlsCert, tlsKey } = deps.config
-  return tlsCert && tlsKey ? { tls: { cert: Bun.file(tlsCert), key: Bun.file(tlsKey) } } : {}
+  return tlsCert && tlsKey
+    ? { tls: { cert: Bun.file(tlsCert), key: Bun.file(tlsKey), ciphers: TLS_CIPHERS } }
+    : {}
 }
 
 /**
@@ -48,7 +63,12 @@ export async function serveStorage(
   if (deps.config.storage === 's3') {
     const tls =
       tlsCert && tlsKey
-        ? { cert: readFileSync(tlsCert, 'utf8'), key: readFileSync(tlsKey, 'utf8') }
+        ? {
+            cert: readFileSync(tlsCert, 'utf8'),
+            key: readFileSync(tlsKey, 'utf8'),
+            ciphers: TLS_CIPHERS,
+            minVersion: 'TLSv1.2' as const,
+          }
         : undefined
     return serveOverNodeHttp(proxy, { port, tls, idleTimeoutSeconds: IDLE_TIMEOUT_SECONDS })
   }
