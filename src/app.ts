@@ -66,7 +66,7 @@ export function createApp(deps: Deps, services: Services) {
     () => deps.clock.now().getTime(),
   )
   const app = new Elysia()
-    .use(gateway(deps.log, routes))
+    .use(gateway(deps.log, routes, { tls: deps.config.tlsCert !== undefined }))
     // Read at request time, when the chain below has made the whole app.
     .use(apiDocs((): AnyElysia => app))
     .use(useradmManagementRoutes(services.useradm, auth, deps.config.trustedProxies))

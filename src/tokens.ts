@@ -47,7 +47,9 @@ export function createTokens(config: Config, clock: Clock): Tokens {
   // jose refuses to sign RS256 with fewer bits: such a key would start and then fail every login.
   const bits = privateKey.asymmetricKeyDetails?.modulusLength ?? 0
   if (type === 'rsa' && bits < MIN_RSA_BITS) {
-    throw new KeyFileError(`BENDER_JWT_KEY: an RSA key needs at least ${MIN_RSA_BITS} bits, this one has ${bits}`)
+    throw new KeyFileError(
+      `BENDER_JWT_KEY: an RSA key needs at least ${MIN_RSA_BITS} bits, this one has ${bits}`,
+    )
   }
   const alg = type === 'rsa' ? 'RS256' : 'EdDSA'
   const publicKey = createPublicKey(privateKey)

@@ -74,6 +74,7 @@ export function createStorageProxy(deps: ProxyDeps, uploads?: UploadGate): Stora
       'content-type': ARTIFACT_CONTENT_TYPE,
       'content-disposition': attachmentDisposition(link.key, link.filename),
       'accept-ranges': 'bytes',
+      'x-content-type-options': 'nosniff',
       [REQUEST_ID_HEADER]: requestId,
       ...extra,
     }
