@@ -32,6 +32,10 @@ export type Config = Readonly<{
   maxInflatedSize: number
   downloadLinkTtlSeconds: number
   uploadLinkTtlSeconds: number
+  /** Seconds an API connection may sit idle (keep-alive, or a request that stops sending) before it is closed. */
+  idleTimeoutSeconds: number
+  /** Seconds a JSON request body may take to arrive in full (408 beyond). */
+  bodyTimeoutSeconds: number
   /** Peers whose `X-Forwarded-For` names the client (reverse proxies in front of bender). */
   trustedProxies: readonly string[]
 }>
@@ -201,5 +205,7 @@ export function loadConfig(env: Env = process.env): Config {
     // Mender's direct-upload links last an hour.
     uploadLinkTtlSeconds: readInt(env, 'BENDER_UPLOAD_LINK_TTL', 3600, 60, 604800),
     trustedProxies: readAddresses(env, 'BENDER_TRUSTED_PROXIES'),
+    idleTimeoutSeconds: readInt(env, 'BENDER_IDLE_TIMEOUT', 30, 1, 255),
+    bodyTimeoutSeconds: readInt(env, 'BENDER_BODY_TIMEOUT', 30, 1, 3600),
   })
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import type { Server } from 'bun'
 import type { App } from './app.ts'
 import { closeDeps, type Deps } from './deps.ts'
+import { TRANSFER_IDLE_TIMEOUT_SECONDS } from './gateway/body.ts'
 import { serveOverNodeHttp } from './storage/node-http.ts'
 import { createStorageProxy, type UploadGate } from './storage/proxy.ts'
 
@@ -24,9 +25,6 @@ function withRoutableHost(request: Request): Request {
   const pathStart = url.indexOf('/', 8)
   return new Request(`http://localhost${pathStart < 0 ? '/' : url.slice(pathStart)}`, request)
 }
-
-// Long artifact downloads and uploads must not be cut by the default 10 s idle timeout.
-const IDLE_TIMEOUT_SECONDS = 255
 
 /**
  * TLS 1.2 suites with forward secrecy and authenticated encryption only (Mozilla's "intermediate"
@@ -70,14 +68,14 @@ export async function serveStorage(
             minVersion: 'TLSv1.2' as const,
           }
         : undefined
-    return serveOverNodeHttp(proxy, { port, tls, idleTimeoutSeconds: IDLE_TIMEOUT_SECONDS })
+    return serveOverNodeHttp(proxy, { port, tls, idleTimeoutSeconds: TRANSFER_IDLE_TIMEOUT_SECONDS })
   }
   const server = Bun.serve({
     port,
     fetch: proxy,
     // The proxy enforces BENDER_MAX_ARTIFACT_SIZE itself, answering with a Mender error body.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-    idleTimeout: IDLE_TIMEOUT_SECONDS,
+    idleTimeout: TRANSFER_IDLE_TIMEOUT_SECONDS,
     ...tlsOptions(deps),
   })
   return { port: server.port!, stop: (force) => server.stop(force) }
@@ -99,7 +97,7 @@ export async function startServer(
     port: config.apiPort,
     fetch: (request) => app.fetch(withRoutableHost(request)),
     maxRequestBodySize: MAX_REQUEST_BODY,
-    idleTimeout: IDLE_TIMEOUT_SECONDS,
+    idleTimeout: config.idleTimeoutSeconds,
     ...tlsOptions(deps),
   })
   // Elysia hands routes `server` (for the client's address) only when it started the server itself.

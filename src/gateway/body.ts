@@ -1,6 +1,13 @@
 import { Elysia } from 'elysia'
-import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors.ts'
+import { ApiError, BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors.ts'
 import type { RouteIndex } from './routes.ts'
+
+/**
+ * Transfers (the storage proxy; artifact uploads on the API port, which extend their own request's
+ * timeout) may stall for a while behind a slow disk or S3: they get Bun's longest idle timeout.
+ * Everything else on the API port gets BENDER_IDLE_TIMEOUT.
+ */
+export const TRANSFER_IDLE_TIMEOUT_SECONDS = 255
 
 /** Mender's default request body limit for everything but artifact uploads. */
 const JSON_BODY_LIMIT = 1024 * 1024
@@ -21,26 +28,42 @@ export class RawBody {
 export const RAW_BODY_PARSER = 'raw'
 
 /** Reads a body's bytes, refusing more than `limit` whether or not a Content-Length was sent. */
-async function readLimitedBytes(request: Request, limit: number): Promise<Uint8Array> {
+async function readLimitedBytes(request: Request, limit: number, timeoutMs: number): Promise<Uint8Array> {
   const declared = request.headers.get('content-length')
   if (declared !== null && Number(declared) > limit) throw new PayloadTooLargeError()
   if (!request.body) return new Uint8Array(0)
-  // A declared length is enforced by the server, so the body can be read in one native call;
-  // iterating the stream costs ~15 µs a request, a fifth of a device poll.
-  if (declared !== null) return request.bytes()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for await (const chunk of request.body) {
-    size += chunk.byteLength
-    if (size > limit) throw new PayloadTooLargeError()
-    chunks.push(chunk)
+  const body = request.body
+  const reading = (async () => {
+    // A declared length is enforced by the server, so the body can be read in one native call;
+    // iterating the stream costs ~15 µs a request, a fifth of a device poll.
+    if (declared !== null) return request.bytes()
+    const chunks: Uint8Array[] = []
+    let size = 0
+    for await (const chunk of body) {
+      size += chunk.byteLength
+      if (size > limit) throw new PayloadTooLargeError()
+      chunks.push(chunk)
+    }
+    return Buffer.concat(chunks)
+  })()
+  // A body sent a byte at a time keeps a connection busy forever without ever going idle.
+  let timer: Timer | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ApiError(408, 'request body not received in time')), timeoutMs)
+  })
+  try {
+    return await Promise.race([reading, late])
+  } catch (err) {
+    reading.catch(() => undefined)
+    throw err
+  } finally {
+    clearTimeout(timer)
   }
-  return Buffer.concat(chunks)
 }
 
 /** Reads a body to text, refusing more than `limit` bytes whether or not a Content-Length was sent. */
-async function readLimitedText(request: Request, limit: number): Promise<string> {
-  return Buffer.from(await readLimitedBytes(request, limit)).toString('utf8')
+async function readLimitedText(request: Request, limit: number, timeoutMs: number): Promise<string> {
+  return Buffer.from(await readLimitedBytes(request, limit, timeoutMs)).toString('utf8')
 }
 
 /**
@@ -89,14 +112,14 @@ function checkContentType(request: Request, type: string, formToo: boolean): voi
  * STREAM_BODY_PARSER) is left to that parser: Elysia runs this global parser first, so it has to
  * step aside itself.
  */
-export const bodyParser = (routes: RouteIndex) =>
+export const bodyParser = (routes: RouteIndex, bodyTimeoutMs: number) =>
   new Elysia({ name: 'gateway.body' }).onParse({ as: 'global' }, async ({ request, path }, contentType) => {
     if (routes.readsRawBody(request.method, path)) return undefined
     const type = contentType.toLowerCase()
     if (STREAMED_TYPES.includes(type)) return new StreamedBody(request.body)
     if (request.headers.get('content-length') === '0') return null
     checkContentType(request, type, FORM_ROUTES.has(path))
-    const text = await readLimitedText(request, JSON_BODY_LIMIT)
+    const text = await readLimitedText(request, JSON_BODY_LIMIT, bodyTimeoutMs)
     if (type === 'application/x-www-form-urlencoded') return Object.fromEntries(new URLSearchParams(text))
     if (text.trim() === '') return null
     let value: unknown
@@ -115,13 +138,11 @@ export const bodyParser = (routes: RouteIndex) =>
  * The parser for bodies that are verified, not just read (a device's signed auth request): the
  * exact bytes, trailing newline included, under the same size cap and JSON content-type rule.
  */
-export const rawBodyParser = new Elysia({ name: 'gateway.raw-body' }).parser(
-  RAW_BODY_PARSER,
-  async ({ request }, contentType) => {
+export const rawBodyParser = (bodyTimeoutMs: number) =>
+  new Elysia({ name: 'gateway.raw-body' }).parser(RAW_BODY_PARSER, async ({ request }, contentType) => {
     checkContentType(request, contentType.toLowerCase(), false)
-    return new RawBody(await readLimitedBytes(request, JSON_BODY_LIMIT))
-  },
-)
+    return new RawBody(await readLimitedBytes(request, JSON_BODY_LIMIT, bodyTimeoutMs))
+  })
 
 /**
  * The name upload routes give to `parse` to receive every body as a StreamedBody, whatever its

@@ -106,11 +106,15 @@ function securityHeaders(tls: boolean) {
 }
 
 /** Everything used before any route: request id, security headers, body parsing and limits, errors, access log. */
-export function gateway(log: Logger, routes: RouteIndex, options: { tls: boolean } = { tls: false }) {
+export function gateway(
+  log: Logger,
+  routes: RouteIndex,
+  options: { tls: boolean; bodyTimeoutMs: number } = { tls: false, bodyTimeoutMs: 30_000 },
+) {
   const app = new Elysia({ name: 'gateway' })
     .use(requestId)
     .use(securityHeaders(options.tls))
-    .use(bodyParser(routes))
+    .use(bodyParser(routes, options.bodyTimeoutMs))
     .use(errorHandler(log, routes))
   return log.enabled('debug') ? app.use(accessLog(log)) : app
 }
