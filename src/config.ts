@@ -38,6 +38,10 @@ export type Config = Readonly<{
   bodyTimeoutSeconds: number
   /** Peers whose `X-Forwarded-For` names the client (reverse proxies in front of bender). */
   trustedProxies: readonly string[]
+  /** Events older than this are pruned from the outbox. */
+  eventRetentionSeconds: number
+  /** The most events the outbox keeps; the oldest go first. */
+  eventMaxCount: number
 }>
 
 const STORAGE_DRIVERS = ['disk', 's3'] as const
@@ -207,5 +211,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustedProxies: readAddresses(env, 'BENDER_TRUSTED_PROXIES'),
     idleTimeoutSeconds: readInt(env, 'BENDER_IDLE_TIMEOUT', 30, 1, 255),
     bodyTimeoutSeconds: readInt(env, 'BENDER_BODY_TIMEOUT', 30, 1, 3600),
+    eventRetentionSeconds: readInt(env, 'BENDER_EVENT_RETENTION', 604800, 60, 31536000),
+    eventMaxCount: readInt(env, 'BENDER_EVENT_MAX_COUNT', 1_000_000, 100, Number.MAX_SAFE_INTEGER),
   })
 }
