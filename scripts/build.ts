@@ -29,6 +29,8 @@ const args = [
   'src/services/inventory/search-worker.ts',
   // The fleet gauges of /metrics are counted on a worker thread too.
   'src/metrics/worker.ts',
+  // xz payloads are decoded on worker threads (see src/artifact/compression.ts).
+  'src/artifact/xz-worker.ts',
   ...migrations,
 ]
 const proc = Bun.spawnSync([process.execPath, ...args], { cwd: root, stdout: 'inherit', stderr: 'inherit' })

@@ -31,8 +31,14 @@ export function currentLogFields(): LogFields | undefined {
   return scope.getStore()
 }
 
+/** Where the code lives on this machine, in a stack frame: logs name files from the project root. */
+const CODE_LOCATION = /(?:file:\/\/)?\/[^\s()]*?\/(?=(?:src|db|node_modules)\/)/g
+
+/** An error as one string: its stack, with files named from the project root. */
+const describeError = (err: Error) => (err.stack ?? err.message).replace(CODE_LOCATION, '')
+
 function formatValue(value: unknown): string {
-  if (value instanceof Error) return JSON.stringify(value.stack ?? value.message)
+  if (value instanceof Error) return JSON.stringify(describeError(value))
   if (typeof value === 'string')
     return /^[\w.:/@+-]*$/.test(value) && value !== '' ? value : JSON.stringify(value)
   return JSON.stringify(value) ?? 'undefined'
@@ -49,7 +55,7 @@ function logfmtLine(time: string, level: LogLevel, msg: string, fields: LogField
 function jsonLine(time: string, level: LogLevel, msg: string, fields: LogFields): string {
   const record: LogFields = { time, level, msg }
   for (const [k, v] of Object.entries(fields)) {
-    if (v !== undefined && !(k in record)) record[k] = v instanceof Error ? (v.stack ?? v.message) : v
+    if (v !== undefined && !(k in record)) record[k] = v instanceof Error ? describeError(v) : v
   }
   return JSON.stringify(record)
 }

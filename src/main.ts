@@ -59,10 +59,15 @@ async function serve(deps: Deps): Promise<void> {
     })
   }
   const retention = createRetentionService(deps, createRetentionStore(deps.db))
-  const running = await startServer(deps, createApp(deps, services), () => {
-    retention.stop()
-    stopServices(services)
-  })
+  const running = await startServer(
+    deps,
+    createApp(deps, services),
+    () => {
+      retention.stop()
+      stopServices(services)
+    },
+    services.artifacts,
+  )
   retention.start()
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {

@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs'
 import type { Server } from 'bun'
 import type { App } from './app.ts'
 import { closeDeps, type Deps } from './deps.ts'
+import { TRANSFER_IDLE_TIMEOUT_SECONDS } from './gateway/body.ts'
 import { withRequestId } from './gateway/request-id.ts'
 import { withRequestLimits } from './limits/http.ts'
 import { instrument, metricsFor, serveMetrics, withMetrics } from './metrics/http.ts'
 import type { Metrics } from './metrics/metrics.ts'
 import { serveOverNodeHttp } from './storage/node-http.ts'
-import { createStorageProxy } from './storage/proxy.ts'
+import { createStorageProxy, type UploadGate } from './storage/proxy.ts'
 import { downloadsCapped } from './storage/throttle.ts'
 
 /** The storage proxy's listener, whichever HTTP server runs it. */
@@ -30,12 +31,24 @@ function withRoutableHost(request: Request): Request {
   return new Request(`http://localhost${pathStart < 0 ? '/' : url.slice(pathStart)}`, request)
 }
 
-// Long artifact downloads and uploads must not be cut by the default 10 s idle timeout.
-const IDLE_TIMEOUT_SECONDS = 255
+/**
+ * TLS 1.2 suites with forward secrecy and authenticated encryption only (Mozilla's "intermediate"
+ * list); TLS 1.3 has nothing else. Static-RSA key exchange and CBC suites are refused.
+ */
+export const TLS_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':')
 
 function tlsOptions(deps: Deps) {
   const { tlsCert, tlsKey } = deps.config
-  return tlsCert && tlsKey ? { tls: { cert: Bun.file(tlsCert), key: Bun.file(tlsKey) } } : {}
+  return tlsCert && tlsKey
+    ? { tls: { cert: Bun.file(tlsCert), key: Bun.file(tlsKey), ciphers: TLS_CIPHERS } }
+    : {}
 }
 
 /**
@@ -46,25 +59,31 @@ function tlsOptions(deps: Deps) {
 export async function serveStorage(
   deps: Deps,
   port = deps.config.storagePort,
+  uploads?: UploadGate,
   metrics?: Metrics,
 ): Promise<StorageServer> {
-  const bare = createStorageProxy(deps)
+  const bare = createStorageProxy(deps, uploads)
   const proxy = metrics ? instrument(metrics, bare, 'storage') : bare
   const { tlsCert, tlsKey } = deps.config
   // Capped downloads are streams too: they pass through the gate rather than going out by sendfile.
   if (deps.config.storage === 's3' || downloadsCapped(deps.config)) {
     const tls =
       tlsCert && tlsKey
-        ? { cert: readFileSync(tlsCert, 'utf8'), key: readFileSync(tlsKey, 'utf8') }
+        ? {
+            cert: readFileSync(tlsCert, 'utf8'),
+            key: readFileSync(tlsKey, 'utf8'),
+            ciphers: TLS_CIPHERS,
+            minVersion: 'TLSv1.2' as const,
+          }
         : undefined
-    return serveOverNodeHttp(proxy, { port, tls, idleTimeoutSeconds: IDLE_TIMEOUT_SECONDS })
+    return serveOverNodeHttp(proxy, { port, tls, idleTimeoutSeconds: TRANSFER_IDLE_TIMEOUT_SECONDS })
   }
   const server = Bun.serve({
     port,
     fetch: proxy,
     // The proxy enforces BENDER_MAX_ARTIFACT_SIZE itself, answering with a Mender error body.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-    idleTimeout: IDLE_TIMEOUT_SECONDS,
+    idleTimeout: TRANSFER_IDLE_TIMEOUT_SECONDS,
     ...tlsOptions(deps),
   })
   return { port: server.port!, stop: (force) => server.stop(force) }
@@ -79,6 +98,7 @@ export async function startServer(
   deps: Deps,
   app: App,
   beforeClose: () => void = () => {},
+  uploads?: UploadGate,
 ): Promise<Running> {
   const { config, log } = deps
   const metrics = await metricsFor(config)
@@ -90,13 +110,15 @@ export async function startServer(
     port: config.apiPort,
     fetch: metrics ? withMetrics(metrics, handler, config.metricsToken) : handler,
     maxRequestBodySize: MAX_REQUEST_BODY,
-    idleTimeout: IDLE_TIMEOUT_SECONDS,
+    idleTimeout: config.idleTimeoutSeconds,
     ...tlsOptions(deps),
   })
+  // Elysia hands routes `server` (for the client's address) only when it started the server itself.
+  app.server = api as unknown as typeof app.server
   log.info('API listening', { url: `${api.url}`.replace(/\/$/, ''), public_url: config.publicUrl })
   let storage: StorageServer
   try {
-    storage = await serveStorage(deps, config.storagePort, metrics)
+    storage = await serveStorage(deps, config.storagePort, uploads, metrics)
   } catch (err) {
     api.stop(true)
     metrics?.stop()

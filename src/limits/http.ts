@@ -1,5 +1,6 @@
 import type { Server } from 'bun'
 import type { Config } from '../config.ts'
+import { clientAddress } from '../gateway/client-address.ts'
 import { errorResponse } from '../gateway/errors.ts'
 import { requestIdFor } from '../gateway/request-id.ts'
 import { createRateLimiter, type RateLimiter } from './buckets.ts'
@@ -49,8 +50,7 @@ export function withRequestLimits(config: Config, handler: Handler, now = Date.n
       return handler(request, server)
     }
     if (clients) {
-      const address = server.requestIP(request)?.address ?? ''
-      const wait = clients.take(address, now())
+      const wait = clients.take(clientAddress(request, server, config.trustedProxies), now())
       if (wait > 0) return tooMany(request, 'client', wait)
     }
     return handler(request, server)

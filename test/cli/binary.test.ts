@@ -68,6 +68,10 @@ test('the compiled binary runs every command from an empty directory', async () 
   })
   expect(search.status).toBe(200)
   expect(await search.json()).toEqual([])
+  // The docs UI's script is embedded in the binary, served from bender itself.
+  const ui = await fetch(`${server.url}/api/docs/scalar.js`)
+  expect(ui.status).toBe(200)
+  expect((await ui.text()).length).toBeGreaterThan(100_000)
   // The fleet gauges come from a worker thread, which the binary must carry too.
   const metrics = await fetch(`${server.url}/metrics`, {
     headers: { authorization: `Bearer ${metricsToken}` },

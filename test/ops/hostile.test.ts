@@ -155,9 +155,9 @@ test('nesting is counted outside strings only', async () => {
   expect(res.status).toBe(200)
   const deepRes = await t.call('PATCH', '/api/devices/v1/inventory/device/attributes', {
     token: deviceToken,
-    raw: `[{"name":"n","value":"v","x":${deep(65)}}]`,
+    raw: `[{"name":"n","value":"v","x":${deep(101)}}]`,
     headers: { 'content-type': 'application/json' },
   })
   expect(deepRes.status).toBe(400)
-  expect(deepRes.json.error).toBe('failed to decode request body: nested deeper than 64 levels')
+  expect(deepRes.json.error).toContain('failed to decode request body')
 })
