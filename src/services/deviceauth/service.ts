@@ -77,10 +77,63 @@ function toApiDevice(device: DeviceRow, sets: readonly AuthSetRow[]): ApiDevice 
   }
 }
 
+/** Devices' identities, their auth sets (keys) and tokens: who may talk to the server. */
+export interface DeviceauthService {
+  /**
+   * The `device` guard: signature and claims once per token (then cached), the token row again
+   * whenever a device token may have been taken away since it was last found; a live request is
+   * a check-in (at most one a minute per token), buffered and written by the periodic flush.
+   */
+  authenticator: Authenticator<DevicePrincipal>
+  /** Writes every buffered check-in now (deviceauth's and inventory's copies). */
+  flushCheckIns(): void
+  /** Stops the periodic flush and writes what is still buffered; call before closing the database. */
+  stop(): void
+  /**
+   * A device's auth request (`body` is the exact request bytes, `signature` its X-MEN-Signature).
+   * Answers a signed token when the device's auth set is accepted (or preauthorized with this key);
+   * otherwise records the device and key for an operator to decide on, and refuses.
+   */
+  submitAuthRequest(body: Uint8Array, signature: string | undefined): Promise<string>
+  /** A page of devices (oldest first) with their auth sets; `hasNext` when more follow. */
+  listDevices(tenantId: string, filter: DeviceFilter, paging: Paging): DeviceListing
+  /** How many devices have `status` (all when undefined). */
+  countDevices(tenantId: string, status: string | undefined): number
+  /** One device with its auth sets; 404 when unknown. */
+  getDevice(tenantId: string, id: string): ApiDevice
+  /**
+   * Registers an identity and key so that the device is accepted on its first auth request. An
+   * identity already known is a conflict unless `force`, which adds (or re-preauthorizes) the key.
+   */
+  preauthorize(tenantId: string, input: PreauthorizationInput): Preauthorization
+  /** Removes the device everywhere at once: its auth sets and tokens, its inventory, its deployments. */
+  decommission(tenantId: string, id: string): void
+  /**
+   * Deletes an auth set (its token with it). A device left without auth sets stays as `noauth`,
+   * unless the last one was a preauthorization: then the device itself goes.
+   */
+  deleteAuthSet(tenantId: string, deviceId: string, id: string): void
+  /** The auth set's status; 404 when it is not the device's. */
+  getAuthSetStatus(tenantId: string, deviceId: string, id: string): { status: string }
+  /**
+   * Moves an auth set to `status` where Mender allows it (accepting one rejects the device's other
+   * accepted set; a newly accepted device must fit `max_devices`, 422); the device's status
+   * follows and is mirrored to inventory.
+   */
+  setAuthSetStatus(tenantId: string, deviceId: string, id: string, status: string): void
+  /** Revokes a device token by its `jti`: the device's next request is refused and it must authenticate again. */
+  revokeToken(tenantId: string, id: string): void
+  /** A limit by name; `max_devices` (the most devices accepted at once, 0 for none) is the only one. */
+  limit(name: string): number
+}
+
+/** One page of devices. */
+export type DeviceListing = { devices: ApiDevice[]; hasNext: boolean }
+
 export function createDeviceauthService(
   deps: Deps,
   services: { inventory: DeviceauthInventory; deployments?: DeviceauthDeployments },
-) {
+): DeviceauthService {
   const store = createDeviceauthStore(deps.db)
   const { clock, ids, tokens, config, log } = deps
   const { inventory, deployments } = services
@@ -438,5 +491,3 @@ export function createDeviceauthService(
     },
   }
 }
-
-export type DeviceauthService = ReturnType<typeof createDeviceauthService>

@@ -16,6 +16,12 @@ import { checkAttributes, fromRows } from './values.ts'
 /** Mender's bulk answer; zero counts are left out. */
 export type UpdateResult = { matched_count?: number; updated_count?: number }
 
+type TierCounts = { standard: number; micro: number; system: number }
+/** Mender's device statistics. */
+export type DeviceStatistics = { devices_by_status: { accepted: TierCounts; pending: TierCounts } }
+/** An attribute offered as a filter, with how many devices have it. */
+export type FilterAttribute = { name: string; scope: string; count: number }
+
 const result = (matched: number, updated: number): UpdateResult => ({
   ...(matched ? { matched_count: matched } : {}),
   ...(updated ? { updated_count: updated } : {}),
@@ -160,7 +166,7 @@ export function createInventoryManagement(deps: Deps, store: InventoryStore, wri
     },
 
     /** Accepted and pending devices; bender has one device tier ("standard"). */
-    statistics(tenantId: string) {
+    statistics(tenantId: string): DeviceStatistics {
       const idAttr = store.names.find(tenantId, DEVICE_ID.scope, DEVICE_ID.name)
       const byStatus = new Map<number, number>()
       for (const row of store.attributeCounts(tenantId)) {
@@ -176,13 +182,13 @@ export function createInventoryManagement(deps: Deps, store: InventoryStore, wri
      * Attributes to offer as filters: how many devices have each, most common first (then by scope
      * and name), at most 500. Exact counts from the maintained totals, where Mender samples.
      */
-    filterAttributes(tenantId: string): { name: string; scope: string; count: number }[] {
+    filterAttributes(tenantId: string): FilterAttribute[] {
       const totals = new Map<number, number>()
       for (const row of store.attributeCounts(tenantId)) {
         totals.set(row.attr, (totals.get(row.attr) ?? 0) + row.devices)
       }
       const names = store.names.names(totals.keys())
-      const list: { name: string; scope: string; count: number }[] = []
+      const list: FilterAttribute[] = []
       for (const [attr, count] of totals) {
         const name = names.get(attr)
         if (name && name.scope !== DEVICE_ID.scope) list.push({ name: name.name, scope: name.scope, count })
