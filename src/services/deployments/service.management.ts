@@ -1,8 +1,9 @@
 import type { Clock, Ids } from '../../deps.ts'
 import { BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../../gateway/errors.ts'
 import { type Paging, pageOffset } from '../../gateway/paging.ts'
+import { type ApiArtifact, toApiArtifact } from '../artifacts/model.ts'
+import type { ArtifactsService } from '../artifacts/service.ts'
 import type { InventoryService } from '../inventory/service.ts'
-import { type ApiArtifact, toApiArtifact } from './model.artifacts.ts'
 import { formatLog, toApiDeployment, toApiDeviceDeployment } from './render.ts'
 import {
   checkInput,
@@ -16,10 +17,13 @@ import {
   UUID,
 } from './requests.ts'
 import { type DeviceDeploymentStatus, emptyStats, type Stats, statusName } from './status.ts'
-import type { ArtifactsStore } from './store.artifacts.ts'
 import type { DeviceDeploymentRow, DeviceDeploymentsStore } from './store.devices.ts'
 import { type DeploymentRow, type DeploymentsStore, statsOf, statValues } from './store.ts'
 import type { Transitions } from './transitions.ts'
+
+/** What deployments needs from inventory: the accepted devices (of a group), a device's group, device search. */
+/** What deployments needs from artifacts: the artifacts a deployment may hand out. */
+export type DeploymentsArtifacts = Pick<ArtifactsService, 'findArtifactsByName' | 'findArtifactById'>
 
 /** What deployments needs from inventory: the accepted devices (of a group), a device's group, device search. */
 export type DeploymentsInventory = Pick<
@@ -33,7 +37,7 @@ const MAX_STATISTICS_IDS = 100
 export function createManagementApi(parts: {
   store: DeploymentsStore
   devices: DeviceDeploymentsStore
-  artifacts: Pick<ArtifactsStore, 'findArtifactsByName' | 'findArtifactById'>
+  artifacts: DeploymentsArtifacts
   transitions: Transitions
   inventory: DeploymentsInventory
   clock: Clock

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { unwindDepends } from '../../src/services/deployments/depends.ts'
+import { unwindDepends } from '../../src/services/artifacts/depends.ts'
 import {
   type ArtifactRow,
   artifactBlobKey,
   createArtifactsStore,
-} from '../../src/services/deployments/store.artifacts.ts'
+} from '../../src/services/artifacts/store.ts'
 import { createTestApp, type TestApp } from '../helpers/app.ts'
 
 let t: TestApp

@@ -1,7 +1,7 @@
 import { and, asc, count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
-import { type ArtifactRow, type TextMatch, textCondition } from './store.artifacts.ts'
-import { artifacts, releases } from './tables.artifacts.ts'
+import { type ArtifactRow, type TextMatch, textCondition } from './store.ts'
+import { artifacts, releases } from './tables.ts'
 
 export type ReleaseRow = typeof releases.$inferSelect & { artifactsCount: number }
 

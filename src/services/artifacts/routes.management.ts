@@ -3,9 +3,9 @@ import type { AuthPlugin } from '../../gateway/auth.ts'
 import { STREAM_BODY_PARSER, streamBodyParser } from '../../gateway/body.ts'
 import { setPageHeaders } from '../../gateway/paging.ts'
 import { created } from '../../gateway/responses.ts'
-import { ArtifactsModel as M } from './model.artifacts.ts'
-import type { ArtifactsService } from './service.artifacts.ts'
-import type { MultipartUpload } from './upload.ts'
+import type { MultipartUpload } from './forms.ts'
+import { ArtifactsModel as M } from './model.ts'
+import type { ArtifactsService } from './service.ts'
 
 const detail = { tags: ['deployments'] }
 const ARTIFACTS_PATH = '/api/management/v1/deployments/artifacts'

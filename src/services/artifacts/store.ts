@@ -2,13 +2,7 @@ import { and, asc, count, desc, eq, inArray, type SQL, sql, sum } from 'drizzle-
 import type { AnySQLiteColumn } from 'drizzle-orm/sqlite-core'
 import type { Database } from '../../../db/client.ts'
 import { type DependsCombination, decodeCombination, encodeCombination } from './depends.ts'
-import {
-  artifactDepends,
-  artifacts,
-  releases,
-  type UploadIntentStatus,
-  uploadIntents,
-} from './tables.artifacts.ts'
+import { artifactDepends, artifacts, releases, type UploadIntentStatus, uploadIntents } from './tables.ts'
 
 export type ArtifactRow = typeof artifacts.$inferSelect
 export type UploadIntentRow = typeof uploadIntents.$inferSelect

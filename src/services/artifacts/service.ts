@@ -4,12 +4,20 @@ import { type ArtifactMeta, readArtifact } from '../../artifact/reader.ts'
 import { writeModuleImage } from '../../artifact/writer.ts'
 import type { Deps } from '../../deps.ts'
 import { BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../../gateway/errors.ts'
-import { pageOffset } from '../../gateway/paging.ts'
+import { type Paging, pageOffset } from '../../gateway/paging.ts'
 import { expiredLongAgo, orphanCutoff, type SweepResult, sweepOrphans } from '../../storage/orphans.ts'
 import { unwindDepends } from './depends.ts'
+import {
+  isUuid,
+  type MultipartUpload,
+  openMultipart,
+  readGenerateForm,
+  readUploadForm,
+  sizedBody,
+} from './forms.ts'
 import { generateSpec, MAX_GENERATE_FILE_SIZE } from './generate.ts'
 import { readAndStoreArtifact } from './ingest.ts'
-import { type ApiArtifact, type ApiLink, toApiArtifact } from './model.artifacts.ts'
+import { type ApiArtifact, type ApiLink, toApiArtifact } from './model.ts'
 import {
   lenientPaging,
   type PageQuery,
@@ -19,20 +27,7 @@ import {
   substringFilter,
   type V2Query,
 } from './queries.ts'
-import {
-  type ArtifactRow,
-  type ArtifactSort,
-  artifactBlobKey,
-  createArtifactsStore,
-} from './store.artifacts.ts'
-import {
-  isUuid,
-  type MultipartUpload,
-  openMultipart,
-  readGenerateForm,
-  readUploadForm,
-  sizedBody,
-} from './upload.ts'
+import { type ArtifactRow, type ArtifactSort, artifactBlobKey, createArtifactsStore } from './store.ts'
 
 /**
  * What the artifact rules need to know about deployments (which deployments own): an artifact
@@ -73,7 +68,60 @@ function toRow(tenantId: string, id: string, meta: ArtifactMeta, description: st
   }
 }
 
-export function createArtifactsService(deps: Deps, services: { usage: DeploymentUsage }) {
+/** A page of artifacts with the total for X-Total-Count (v1 `/artifacts/list`). */
+export type ArtifactPage = { artifacts: ApiArtifact[]; total: number; paging: Paging }
+/** A page of artifacts without a total; `hasNext` when more follow (v2). */
+export type ArtifactPageV2 = { artifacts: ApiArtifact[]; hasNext: boolean; paging: Paging }
+/** Where a client PUTs an artifact for a direct upload. */
+export type DirectUploadLink = { id: string; uri: string; expire: string; method: string }
+
+/** Artifacts: uploading (streamed, checked), generating, listing, editing and deleting them; their files. */
+export interface ArtifactsService {
+  /**
+   * Mender's multipart upload: the `artifact` part is parsed while it streams into the blob
+   * store, then recorded. Nothing remains of an upload that fails at any point.
+   */
+  uploadArtifact(tenantId: string, upload: MultipartUpload): Promise<string>
+  /**
+   * Builds a single-file artifact from the uploaded file and stores it like an upload; 422 when
+   * its name and device types are taken.
+   */
+  generateArtifact(tenantId: string, upload: MultipartUpload): Promise<string>
+  /** A signed PUT link on the storage proxy; the upload stays pending until completed. */
+  requestDirectUpload(tenantId: string): DirectUploadLink
+  /** Starts checking an uploaded object in the background; the artifact appears if it is valid. */
+  completeDirectUpload(tenantId: string, id: string): Promise<void>
+  /** v1: every artifact matching the substring filters, by name. */
+  listArtifacts(tenantId: string, query: SubstringQuery): ApiArtifact[]
+  /** v1 `/artifacts/list`: the same filters, sorted and paged; with the total for X-Total-Count. */
+  listArtifactsPage(tenantId: string, query: SubstringQuery & PageQuery & { sort?: string }): ArtifactPage
+  /** v2: exact or prefix filters, by name, paged without a total (one extra row tells if more follow). */
+  listArtifactsV2(tenantId: string, query: V2Query): ArtifactPageV2
+  /** One artifact; 400 for an id that is not a UUID, 404 when unknown. */
+  getArtifact(tenantId: string, id: string): ApiArtifact
+  /** Sets the description, unless a deployment has used the artifact. */
+  editArtifact(tenantId: string, id: string, description: string): void
+  /** Deletes the artifact and its file, unless an active deployment uses it. */
+  deleteArtifact(tenantId: string, id: string): Promise<void>
+  /** A link to download the artifact's file, valid for BENDER_DOWNLOAD_LINK_TTL (15 minutes). */
+  downloadLink(tenantId: string, id: string): Promise<ApiLink>
+  /** Mender's one deployments limit, `storage`: no limit (0), and the bytes in use. */
+  limit(tenantId: string, name: string): { limit: number; usage: number }
+  /** The artifacts of a name (one per device-type combination), for a deployment to choose from. */
+  findArtifactsByName(tenantId: string, name: string): ArtifactRow[]
+  /** One artifact by id, if it exists. */
+  findArtifactById(tenantId: string, id: string): ArtifactRow | undefined
+  /**
+   * Start-up housekeeping, before any upload is in flight: forgets direct uploads whose link
+   * expired long ago, empties the temp dir, removes objects that belong to no artifact and no
+   * pending upload, and resumes checking the uploads a stop interrupted.
+   */
+  startUp(): Promise<SweepResult>
+  /** Resolves once background work (direct uploads being checked) has finished. */
+  idle(): Promise<void>
+}
+
+export function createArtifactsService(deps: Deps, services: { usage: DeploymentUsage }): ArtifactsService {
   const { config, blobs, clock, ids, log } = deps
   const store = createArtifactsStore(deps.db)
   const { usage } = services
@@ -291,6 +339,9 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       return { uri: link.url, expire: link.expires.toISOString(), method: 'GET' }
     },
 
+    findArtifactsByName: (tenantId, name) => store.findArtifactsByName(tenantId, name),
+    findArtifactById: (tenantId, id) => store.findArtifactById(tenantId, id),
+
     /** Mender's one deployments limit, `storage`: no limit (0), and the bytes in use. */
     limit(tenantId: string, name: string) {
       if (name !== 'storage') throw new BadRequestError(`unsupported limit ${name}`)
@@ -335,5 +386,3 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
     }
   }
 }
-
-export type ArtifactsService = ReturnType<typeof createArtifactsService>

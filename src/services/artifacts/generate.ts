@@ -1,6 +1,6 @@
 import { fileFromPath, type ModuleImageSpec, singleFilePayload } from '../../artifact/writer.ts'
 import { BadRequestError } from '../../gateway/errors.ts'
-import type { GenerateForm } from './upload.ts'
+import type { GenerateForm } from './forms.ts'
 
 /** Mender's cap on the raw file of a generated artifact. */
 export const MAX_GENERATE_FILE_SIZE = 256 * 1024 * 1024

@@ -1,6 +1,6 @@
 import { type Static, t } from 'elysia'
 import type { JsonObject } from '../../artifact/header.ts'
-import type { ArtifactRow } from './store.artifacts.ts'
+import type { ArtifactRow } from './store.ts'
 
 const timestamp = t.String({ format: 'date-time' })
 const optionalString = (description: string) => t.Optional(t.String({ description }))
