@@ -70,7 +70,7 @@ export function createSelection(parts: {
     const { activeSeq, listed } = devices.pollLookup(tenantId, deviceId, since)
     if (activeSeq === null && !listed) return NONE
     const active = activeSeq === null ? undefined : devices.findBySeq(activeSeq)
-    const deploymentId = active ? active.deploymentId : devices.findNewDeploymentForDevice(tenantId, deviceId)
+    const deploymentId = active ? active.deploymentId : devices.firstUnstartedDeployment(tenantId, deviceId)
     const deployment = deploymentId === undefined ? undefined : store.findDeployment(tenantId, deploymentId)
     if (!deployment) return NONE
 

@@ -85,10 +85,13 @@ export function createManagementApi(parts: {
    */
   function endForDevice(tenantId: string, deviceId: string, status: DeviceDeploymentStatus): void {
     store.transaction(() => {
-      const after = devices.lastFinishedCreated(tenantId, deviceId)
+      // Read before the active ones end: ending them must not move the device's "newest finished".
+      const unstarted = devices.unstartedDeployments(tenantId, deviceId)
+      const byId = new Map(store.findDeploymentsByIds(tenantId, unstarted).map((d) => [d.id, d]))
       for (const row of devices.listActiveForDevice(tenantId, deviceId)) transitions.setStatus(row, status)
-      for (const deployment of store.listUnstartedForDevice(tenantId, deviceId, after)) {
-        transitions.create(deployment, deviceId, status)
+      for (const id of unstarted) {
+        const deployment = byId.get(id)
+        if (deployment) transitions.create(deployment, deviceId, status)
       }
     })
   }
