@@ -1,5 +1,5 @@
 import { and, asc, count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm'
-import type { Database } from '../../../db/client.ts'
+import type { Database, Window } from '../../../db/client.ts'
 import { CODE } from './status.ts'
 import { deviceDeployments } from './tables.ts'
 
@@ -9,9 +9,6 @@ export type NewDeviceDeployment = Omit<DeviceDeploymentRow, 'seq'>
 const dd = deviceDeployments
 const notDeleted = sql`${dd.deleted} IS NULL`
 const ACTIVE_CODES = sql`${dd.status} BETWEEN ${sql.raw(String(CODE.pauseFirst))} AND ${sql.raw(String(CODE.pending))}`
-
-/** A page of rows. */
-export type Window = { offset: number; limit: number }
 
 /**
  * Device deployments: the device side of a deployment, and the poll's lookups. Synchronous
@@ -292,7 +289,7 @@ export function createDeviceDeploymentsStore(db: Database): DeviceDeploymentsSto
       tenantId: string,
       deploymentId: string,
       codes: number[] | undefined,
-      window?: { offset: number; limit: number },
+      window?: Window,
     ): DeviceDeploymentRow[] => {
       const query = db
         .select()
