@@ -2,8 +2,8 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject 
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { type JWTPayload, jwtVerify, SignJWT } from 'jose'
+import type { Clock } from './clock.ts'
 import type { Config } from './config.ts'
-import type { Clock } from './deps.ts'
 
 export type Claims = JWTPayload & Record<string, unknown>
 

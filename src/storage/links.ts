@@ -1,8 +1,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import type { Clock } from '../clock.ts'
 import type { Config } from '../config.ts'
-import type { Clock } from '../deps.ts'
 import { KeyFileError } from '../tokens.ts'
 import { assertBlobKey, type BlobStore } from './blobs.ts'
 

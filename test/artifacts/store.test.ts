@@ -1,10 +1,7 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { unwindDepends } from '../../src/services/artifacts/depends.ts'
-import {
-  type ArtifactRow,
-  artifactBlobKey,
-  createArtifactsStore,
-} from '../../src/services/artifacts/store.ts'
+import { type ArtifactRow, artifactBlobKey } from '../../src/services/artifacts/model.ts'
+import { createArtifactsStore } from '../../src/services/artifacts/store.ts'
 import { createTestApp, type TestApp } from '../helpers/app.ts'
 
 let t: TestApp

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { artifactBlobKey } from '../../src/services/artifacts/store.ts'
+import { artifactBlobKey } from '../../src/services/artifacts/model.ts'
 import {
   ARTIFACTS,
   blobKeys,

@@ -1,6 +1,17 @@
 import { type Static, t } from 'elysia'
 import type { JsonObject } from '../../artifact/header.ts'
-import type { ArtifactRow } from './store.ts'
+import type { artifacts } from './tables.ts'
+
+/** An artifact as stored: what the artifacts service hands to other services. */
+export type ArtifactRow = typeof artifacts.$inferSelect
+
+/**
+ * Where an artifact's file is in the blob store: its id, under the tenant's prefix in a
+ * multi-tenant store (as in Mender).
+ */
+export function artifactBlobKey(tenantId: string, artifactId: string): string {
+  return tenantId === '' ? artifactId : `${tenantId}/${artifactId}`
+}
 
 const timestamp = t.String({ format: 'date-time' })
 const optionalString = (description: string) => t.Optional(t.String({ description }))

@@ -2,7 +2,7 @@ import type { Deps } from '../../deps.ts'
 import { BadRequestError, ConflictError, NotFoundError } from '../../gateway/errors.ts'
 import { type Paging, pageOffset, parsePaging } from '../../gateway/paging.ts'
 import type { ApiRelease, ApiReleaseV1, ApiSoftware } from './model.releases.ts'
-import { type ApiArtifact, toApiArtifact } from './model.ts'
+import { type ApiArtifact, artifactBlobKey, toApiArtifact } from './model.ts'
 import { lenientPaging, type PageQuery } from './queries.ts'
 import type { DeploymentUsage } from './service.ts'
 import {
@@ -12,7 +12,7 @@ import {
   type ReleaseRow,
   type ReleaseSort,
 } from './store.releases.ts'
-import { artifactBlobKey, createArtifactsStore } from './store.ts'
+import { createArtifactsStore } from './store.ts'
 
 /** Mender's limits on release tags and notes. */
 const MAX_TAGS_PER_RELEASE = 20

@@ -17,7 +17,7 @@ import {
 } from './forms.ts'
 import { generateSpec, MAX_GENERATE_FILE_SIZE } from './generate.ts'
 import { readAndStoreArtifact } from './ingest.ts'
-import { type ApiArtifact, type ApiLink, toApiArtifact } from './model.ts'
+import { type ApiArtifact, type ApiLink, type ArtifactRow, artifactBlobKey, toApiArtifact } from './model.ts'
 import {
   lenientPaging,
   type PageQuery,
@@ -27,7 +27,7 @@ import {
   substringFilter,
   type V2Query,
 } from './queries.ts'
-import { type ArtifactRow, type ArtifactSort, artifactBlobKey, createArtifactsStore } from './store.ts'
+import { type ArtifactSort, createArtifactsStore } from './store.ts'
 
 /**
  * What the artifact rules need to know about deployments (which deployments own): an artifact

@@ -1,6 +1,7 @@
 import { and, asc, count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm'
 import type { Database, Window } from '../../../db/client.ts'
-import { type ArtifactRow, type TextMatch, textCondition } from './store.ts'
+import type { ArtifactRow } from './model.ts'
+import { type TextMatch, textCondition } from './store.ts'
 import { artifacts, releases } from './tables.ts'
 
 export type ReleaseRow = typeof releases.$inferSelect & { artifactsCount: number }

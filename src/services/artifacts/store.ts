@@ -2,20 +2,12 @@ import { and, asc, count, desc, eq, inArray, type SQL, sql, sum } from 'drizzle-
 import type { AnySQLiteColumn } from 'drizzle-orm/sqlite-core'
 import type { Database, Window } from '../../../db/client.ts'
 import { type DependsCombination, decodeCombination, encodeCombination } from './depends.ts'
+import type { ArtifactRow } from './model.ts'
 import { artifactDepends, artifacts, releases, type UploadIntentStatus, uploadIntents } from './tables.ts'
 
-export type ArtifactRow = typeof artifacts.$inferSelect
 export type UploadIntentRow = typeof uploadIntents.$inferSelect
 
 type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]
-
-/**
- * Where an artifact's file is in the blob store: its id, under the tenant's prefix in a
- * multi-tenant store (as in Mender).
- */
-export function artifactBlobKey(tenantId: string, artifactId: string): string {
-  return tenantId === '' ? artifactId : `${tenantId}/${artifactId}`
-}
 
 /** How a text column is matched; `AnyCase` ignores ASCII case (as SQLite's lower() does). */
 export type TextMatch =

@@ -1,4 +1,4 @@
-import type { ArtifactRow } from '../artifacts/store.ts'
+import type { ArtifactRow } from '../artifacts/model.ts'
 import type { NextRequest } from './model.ts'
 import type { DeploymentsArtifacts } from './service.management.ts'
 import { statusName } from './status.ts'

@@ -1,6 +1,6 @@
 import { BadRequestError, ConflictError, NotFoundError } from '../../gateway/errors.ts'
 import type { Links } from '../../storage/links.ts'
-import { type ArtifactRow, artifactBlobKey } from '../artifacts/store.ts'
+import { type ArtifactRow, artifactBlobKey } from '../artifacts/model.ts'
 import type { Instructions, NextRequest } from './model.ts'
 import type { createSelection } from './selection.ts'
 import { DEVICE_REPORTED_STATUSES, type DeviceDeploymentStatus, statusName } from './status.ts'

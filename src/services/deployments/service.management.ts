@@ -1,4 +1,4 @@
-import type { Clock, Ids } from '../../deps.ts'
+import type { Clock, Ids } from '../../clock.ts'
 import { BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../../gateway/errors.ts'
 import { type Paging, pageOffset } from '../../gateway/paging.ts'
 import { type ApiArtifact, toApiArtifact } from '../artifacts/model.ts'

@@ -1,4 +1,4 @@
-import type { Clock, Ids } from '../../deps.ts'
+import type { Clock, Ids } from '../../clock.ts'
 import {
   type DeviceDeploymentStatus,
   deploymentStatus,
