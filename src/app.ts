@@ -1,5 +1,6 @@
 import { type AnyElysia, Elysia } from 'elysia'
 import type { Deps } from './deps.ts'
+import { createEventsService, type EventsService } from './events/service.ts'
 import { authPlugin } from './gateway/auth.ts'
 import { apiDocs } from './gateway/docs.ts'
 import { gateway } from './gateway/gateway.ts'
@@ -42,6 +43,7 @@ import { createUseradmService, type UseradmService } from './services/useradm/se
 
 /** Every service of the app, each known by its interface. */
 export type Services = {
+  events: EventsService
   useradm: UseradmService
   inventory: InventoryService
   deployments: DeploymentsService
@@ -55,6 +57,8 @@ export type Services = {
  * inventory, artifacts; artifacts -> deployments (which deployments use an artifact).
  */
 export function createServices(deps: Deps): Services {
+  // First: it gives the outbox the app's clock before any store writes an event.
+  const events = createEventsService(deps)
   const useradm = createUseradmService(deps)
   const inventory = createInventoryService(deps)
   // Artifacts and deployments know each other: artifacts asks which deployments use a name,
@@ -68,7 +72,7 @@ export function createServices(deps: Deps): Services {
   const releases = createReleasesService(deps, { usage })
   const deployments = createDeploymentsService(deps, { inventory, artifacts })
   const deviceauth = createDeviceauthService(deps, { inventory, deployments })
-  return { useradm, inventory, deployments, deviceauth, artifacts, releases }
+  return { events, useradm, inventory, deployments, deviceauth, artifacts, releases }
 }
 
 /**
@@ -78,6 +82,7 @@ export function createServices(deps: Deps): Services {
 export function stopServices(services: Services): void {
   services.deviceauth.stop()
   services.inventory.stop()
+  services.events.stop()
 }
 
 /** The API app: gateway plugins first (so their error handler covers every route), then each service. */

@@ -1,5 +1,6 @@
 import { and, asc, count, eq, inArray, ne, type SQL, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
+import { createDeviceEvents } from './events.ts'
 import type { DeviceStatus } from './model.ts'
 import { authSets, devices, deviceTokens } from './tables.ts'
 
@@ -60,6 +61,7 @@ export interface DeviceauthStore {
 
 export function createDeviceauthStore(db: Database): DeviceauthStore {
   const ph = sql.placeholder
+  const events = createDeviceEvents(db)
   // Prepared once: the auth request path and the per-request token check run these constantly.
   const deviceByIdentityHash = db
     .select()
@@ -154,6 +156,7 @@ export function createDeviceauthStore(db: Database): DeviceauthStore {
         .set({ status, updatedTs: at })
         .where(and(eq(devices.tenantId, tenantId), eq(devices.id, id)))
         .run()
+      events.statusChanged(tenantId, id, status, at)
     },
 
     /** Deletes the device; its auth sets and tokens go with it (foreign-key cascade). */
@@ -172,6 +175,7 @@ export function createDeviceauthStore(db: Database): DeviceauthStore {
         .where(and(eq(devices.tenantId, tenantId), eq(devices.id, id)))
         .returning({ id: devices.id })
         .all()
+      if (deleted.length > 0) events.decommissioned(tenantId, id)
       return deleted.length > 0
     },
 
