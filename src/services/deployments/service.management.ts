@@ -109,9 +109,10 @@ export function createManagementApi(parts: {
     if (total === 0 && first !== undefined && scope && input.id_attribute) {
       // No deployment has that name: it may be a device's, whose deployments are wanted.
       const found = await inventory.searchDevices(tenantId, {
+        filters: [{ scope, name: input.id_attribute, op: '$eq', value: first }],
+        sort: [],
         page: 1,
-        per_page: 1,
-        filters: [{ scope, attribute: input.id_attribute, type: '$eq', value: first }],
+        perPage: 1,
       })
       const deviceId = found.devices[0]?.id
       if (deviceId === undefined) return { deployments: [], total: 0, hasNext: false }

@@ -2,6 +2,7 @@ import type { Deps } from '../../deps.ts'
 import { BadRequestError, NotFoundError } from '../../gateway/errors.ts'
 import type { Paging } from '../../gateway/paging.ts'
 import { createDeviceWriter, type LoadedDevice } from './device-writer.ts'
+import type { SearchRequest } from './filters.ts'
 import { type Device, MAX_INVENTORY_ATTRIBUTES, STATUS_CODES, statusCode } from './model.ts'
 import type { NameRow } from './names.ts'
 import { renderDevices } from './render.ts'
@@ -70,17 +71,16 @@ export interface InventoryService {
   statistics(tenantId: string): DeviceStatistics
   /** Attributes to offer as filters: how many devices have each, most common first, at most 500. */
   filterAttributes(tenantId: string): FilterAttribute[]
-  /** v1 `GET /devices`: the raw query string, since every unknown parameter is a filter. */
-  listDevices(tenantId: string, query: URLSearchParams): Promise<SearchPage>
-  /** v2 `POST /filters/search`. */
-  searchDevices(tenantId: string, body: unknown): Promise<SearchPage>
-  /** v2alpha1 `POST /identities/search`. */
-  searchIdentities(tenantId: string, body: unknown): Promise<SearchPage>
+  /**
+   * One page of the devices matching a search (filters, sort, free text; the attributes to
+   * show), with their total. Every write made before the call is seen.
+   */
+  searchDevices(tenantId: string, request: SearchRequest): Promise<SearchPage>
   /** The ids of a group's devices, oldest first; 404 when no device is in it. */
   listGroupDevices(
     tenantId: string,
     group: string,
-    query: { page?: string; per_page?: string },
+    paging: Paging,
   ): Promise<{ ids: string[]; total: number; paging: Paging }>
   /** Create the device if missing and set its identity scope: every id_data key (except "status") plus `status`. */
   upsertIdentity(tenantId: string, deviceId: string, identity: Record<string, unknown>, status: string): void
