@@ -108,7 +108,7 @@ export function createApp(deps: Deps, services: Services) {
     .use(deploymentsDeviceRoutes(services.deployments, auth))
     .use(deploymentsManagementRoutes(services.deployments, auth))
     .use(deploymentsManagementV2Routes(services.deployments, auth))
-    .use(artifactsManagementRoutes(services.artifacts, auth))
+    .use(artifactsManagementRoutes(services.artifacts, auth, deps.config.maxArtifactSize))
     .use(artifactsManagementV2Routes(services.artifacts, auth))
     .use(releasesManagementRoutes(services.releases, auth))
     .use(releasesManagementV2Routes(services.releases, auth))

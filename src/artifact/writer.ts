@@ -1,5 +1,6 @@
 import { type FileHandle, open, rm } from 'node:fs/promises'
 import { basename } from 'node:path'
+import { writeAll } from '../files.ts'
 import { pullStream } from './chunks.ts'
 import { ArtifactError } from './errors.ts'
 import type { Depends, JsonObject, Provides } from './header.ts'
@@ -85,8 +86,8 @@ export async function writeModuleImage(spec: ModuleImageSpec, path: string): Pro
 
   const handle = await open(path, 'w')
   try {
-    await writeAt(handle, member('version', version, 0), 0)
-    await writeAt(handle, member('header.tar.gz', header, mtime), headerAt)
+    await writeAll(handle, member('version', version, 0), 0)
+    await writeAll(handle, member('header.tar.gz', header, mtime), headerAt)
     const checksums = new Map<string, string>([
       ['version', sha256(version)],
       ['header.tar.gz', sha256(header)],
@@ -98,17 +99,17 @@ export async function writeModuleImage(spec: ModuleImageSpec, path: string): Pro
       readable: gzip.readable,
     })
     for await (const chunk of data) {
-      await writeAt(handle, chunk, dataAt + TAR_BLOCK + compressedSize)
+      await writeAll(handle, chunk, dataAt + TAR_BLOCK + compressedSize)
       compressedSize += chunk.byteLength
     }
     const end = dataAt + TAR_BLOCK + compressedSize
-    await writeAt(handle, new Uint8Array(padding(compressedSize) + TAR_END.byteLength), end)
-    await writeAt(handle, tarHeader({ name: 'data/0000.tar.gz', size: compressedSize, mtime }), dataAt)
+    await writeAll(handle, new Uint8Array(padding(compressedSize) + TAR_END.byteLength), end)
+    await writeAll(handle, tarHeader({ name: 'data/0000.tar.gz', size: compressedSize, mtime }), dataAt)
     const manifest = manifestPaths
       .toSorted()
       .map((p) => `${checksums.get(p)}  ${p}\n`)
       .join('')
-    await writeAt(handle, member('manifest', encoder.encode(manifest), 0), manifestAt)
+    await writeAll(handle, member('manifest', encoder.encode(manifest), 0), manifestAt)
     await handle.close()
     return end + padding(compressedSize) + TAR_END.byteLength
   } catch (err) {
@@ -189,19 +190,6 @@ function member(name: string, content: Uint8Array, mtime: number): Uint8Array {
     content,
     new Uint8Array(padding(content.byteLength)),
   ])
-}
-
-async function writeAt(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  let written = 0
-  while (written < bytes.byteLength) {
-    const { bytesWritten } = await handle.write(
-      bytes,
-      written,
-      bytes.byteLength - written,
-      position + written,
-    )
-    written += bytesWritten
-  }
 }
 
 function json(value: unknown): Uint8Array {

@@ -127,3 +127,24 @@ export function toApiArtifact(row: ArtifactRow): ApiArtifact {
     modified: row.modified.toISOString(),
   }
 }
+
+/** An artifact upload as the service receives it: the form's fields, then the artifact's bytes as they arrive. */
+export type ArtifactUpload = {
+  description: string
+  /** The id to give the artifact (a UUID), if the client chose one. */
+  artifactId: string | undefined
+  content: AsyncIterable<Uint8Array>
+}
+
+/** A request to generate a single-file artifact: the form's fields, then the file's bytes as they arrive. */
+export type GenerateRequest = {
+  name: string
+  description: string
+  deviceTypes: string[]
+  type: string
+  /** JSON: `{"filename": ..., "dest_dir": ...}`. */
+  args: string
+  /** The file part's own name, if it has one. */
+  filename: string | undefined
+  content: AsyncIterable<Uint8Array>
+}

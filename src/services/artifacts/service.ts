@@ -3,21 +3,23 @@ import { join } from 'node:path'
 import { type ArtifactMeta, readArtifact } from '../../artifact/reader.ts'
 import { writeModuleImage } from '../../artifact/writer.ts'
 import type { Deps } from '../../deps.ts'
+import { writeNewFile } from '../../files.ts'
 import { BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../../gateway/errors.ts'
 import { type Paging, pageOffset } from '../../gateway/paging.ts'
 import { expiredLongAgo, orphanCutoff, type SweepResult, sweepOrphans } from '../../storage/orphans.ts'
 import { unwindDepends } from './depends.ts'
-import {
-  isUuid,
-  type MultipartUpload,
-  openMultipart,
-  readGenerateForm,
-  readUploadForm,
-  sizedBody,
-} from './forms.ts'
-import { generateSpec, MAX_GENERATE_FILE_SIZE } from './generate.ts'
+import { isUuid } from './forms.ts'
+import { generateSpec } from './generate.ts'
 import { readAndStoreArtifact } from './ingest.ts'
-import { type ApiArtifact, type ApiLink, type ArtifactRow, artifactBlobKey, toApiArtifact } from './model.ts'
+import {
+  type ApiArtifact,
+  type ApiLink,
+  type ArtifactRow,
+  type ArtifactUpload,
+  artifactBlobKey,
+  type GenerateRequest,
+  toApiArtifact,
+} from './model.ts'
 import {
   lenientPaging,
   type PageQuery,
@@ -78,15 +80,15 @@ export type DirectUploadLink = { id: string; uri: string; expire: string; method
 /** Artifacts: uploading (streamed, checked), generating, listing, editing and deleting them; their files. */
 export interface ArtifactsService {
   /**
-   * Mender's multipart upload: the `artifact` part is parsed while it streams into the blob
-   * store, then recorded. Nothing remains of an upload that fails at any point.
+   * The artifact's bytes are parsed while they stream into the blob store, then recorded; 409
+   * when its id, or its name and depends, are taken. Nothing remains of an upload that fails.
    */
-  uploadArtifact(tenantId: string, upload: MultipartUpload): Promise<string>
+  uploadArtifact(tenantId: string, upload: ArtifactUpload): Promise<string>
   /**
    * Builds a single-file artifact from the uploaded file and stores it like an upload; 422 when
    * its name and device types are taken.
    */
-  generateArtifact(tenantId: string, upload: MultipartUpload): Promise<string>
+  generateArtifact(tenantId: string, request: GenerateRequest): Promise<string>
   /** A signed PUT link on the storage proxy; the upload stays pending until completed. */
   requestDirectUpload(tenantId: string): DirectUploadLink
   /** Starts checking an uploaded object in the background; the artifact appears if it is valid. */
@@ -200,23 +202,16 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
      * Mender's multipart upload: the `artifact` part is parsed while it streams into the blob
      * store, then recorded. Nothing remains of an upload that fails at any point.
      */
-    async uploadArtifact(tenantId: string, upload: MultipartUpload): Promise<string> {
-      const reader = openMultipart(upload, config.maxArtifactSize)
+    async uploadArtifact(tenantId: string, upload: ArtifactUpload): Promise<string> {
+      const id = upload.artifactId ?? ids.uuid()
+      claimId(id)
       try {
-        const form = await readUploadForm(reader, config.maxArtifactSize)
-        const id = form.artifactId ?? ids.uuid()
-        claimId(id)
-        try {
-          const key = artifactBlobKey(tenantId, id)
-          const source = sizedBody(form.artifact, form.size)
-          const meta = await readAndStoreArtifact(blobs, key, source, config.maxArtifactSize)
-          await record(tenantId, id, meta, form.description, uploadConflict)
-          return id
-        } finally {
-          writing.delete(id)
-        }
+        const key = artifactBlobKey(tenantId, id)
+        const meta = await readAndStoreArtifact(blobs, key, upload.content, config.maxArtifactSize)
+        await record(tenantId, id, meta, upload.description, uploadConflict)
+        return id
       } finally {
-        void reader.cancel()
+        writing.delete(id)
       }
     },
 
@@ -224,15 +219,13 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
      * Builds a single-file artifact from the uploaded file (written to a temp dir first, as the
      * writer reads its payload twice: once to size it, once to hash it) and stores it like an upload.
      */
-    async generateArtifact(tenantId: string, upload: MultipartUpload): Promise<string> {
-      const maxFileSize = Math.min(config.maxArtifactSize, MAX_GENERATE_FILE_SIZE)
-      const reader = openMultipart(upload, maxFileSize)
+    async generateArtifact(tenantId: string, request: GenerateRequest): Promise<string> {
       await mkdir(tempRoot, { recursive: true })
       const dir = await mkdtemp(join(tempRoot, 'generate-'))
       try {
         const payloadPath = join(dir, 'payload')
-        const form = await readGenerateForm(reader, payloadPath, maxFileSize)
-        const spec = generateSpec(form, payloadPath)
+        await writeNewFile(payloadPath, request.content)
+        const spec = generateSpec(request, payloadPath)
         const claims = unwindDepends({ device_type: spec.deviceTypes })
         if (store.isCombinationTaken(tenantId, spec.name, claims)) throw generateConflict()
         const artifactPath = join(dir, 'artifact.mender')
@@ -245,10 +238,9 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
           Bun.file(artifactPath).stream(),
           config.maxArtifactSize,
         )
-        await record(tenantId, id, meta, form.description, generateConflict)
+        await record(tenantId, id, meta, request.description, generateConflict)
         return id
       } finally {
-        void reader.cancel()
         await rm(dir, { recursive: true, force: true })
       }
     },
