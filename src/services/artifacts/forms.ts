@@ -5,6 +5,7 @@ import {
   multipartBoundary,
   readPartText,
 } from '../../gateway/multipart.ts'
+import { isUuid } from '../../ids.ts'
 import type { ArtifactUpload, GenerateRequest } from './model.ts'
 
 /*
@@ -16,9 +17,6 @@ import type { ArtifactUpload, GenerateRequest } from './model.ts'
 const MULTIPART_TYPES = ['multipart/form-data', 'multipart/mixed']
 /** Mender's bound on a generated artifact's device types. */
 const MAX_DEVICE_TYPES = 256
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
-export const isUuid = (value: string): boolean => UUID.test(value)
 
 /**
  * Opens a multipart upload the way Mender's routes do: a declared body of another type is a 415, a

@@ -6,9 +6,9 @@ import type { Deps } from '../../deps.ts'
 import { writeNewFile } from '../../files.ts'
 import { BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../../gateway/errors.ts'
 import { type Paging, pageOffset } from '../../gateway/paging.ts'
+import { requireUuid } from '../../ids.ts'
 import { expiredLongAgo, orphanCutoff, type SweepResult, sweepOrphans } from '../../storage/orphans.ts'
 import { unwindDepends } from './depends.ts'
-import { isUuid } from './forms.ts'
 import { generateSpec } from './generate.ts'
 import { readAndStoreArtifact } from './ingest.ts'
 import {
@@ -46,10 +46,6 @@ const NOT_FOUND = 'Resource not found'
 const MAX_DESCRIPTION_LENGTH = 4096
 const CONFLICT = 'an artifact with the same name and depends already exists'
 const BY_NAME: ArtifactSort = { by: 'name', order: 'asc' }
-
-function checkId(id: string): void {
-  if (!isUuid(id)) throw new BadRequestError('ID is not a valid UUID')
-}
 
 function toRow(tenantId: string, id: string, meta: ArtifactMeta, description: string, at: Date): ArtifactRow {
   return {
@@ -191,7 +187,7 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
   }
 
   function findArtifact(tenantId: string, id: string): ArtifactRow {
-    checkId(id)
+    requireUuid(id)
     const row = store.findArtifactById(tenantId, id)
     if (!row) throw new NotFoundError(NOT_FOUND)
     return row
@@ -299,7 +295,7 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
 
     /** Sets the description, unless a deployment has used the artifact. */
     editArtifact(tenantId: string, id: string, description: string): void {
-      checkId(id)
+      requireUuid(id)
       if (description.length > MAX_DESCRIPTION_LENGTH) {
         throw new BadRequestError(
           `Validating request body: description: the length must be no more than ${MAX_DESCRIPTION_LENGTH}.`,

@@ -1,6 +1,7 @@
-import type { Clock, Ids } from '../../clock.ts'
+import type { Clock } from '../../clock.ts'
 import { BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../../gateway/errors.ts'
 import { type Paging, pageOffset } from '../../gateway/paging.ts'
+import { type Ids, isUuid, requireUuid } from '../../ids.ts'
 import { type ApiArtifact, toApiArtifact } from '../artifacts/model.ts'
 import type { ArtifactsService } from '../artifacts/service.ts'
 import type { InventoryService } from '../inventory/service.ts'
@@ -13,8 +14,6 @@ import {
   type ListInput,
   parseListInput,
   parseStatusFilter,
-  requireUuid,
-  UUID,
 } from './requests.ts'
 import { type DeviceDeploymentStatus, emptyStats, type Stats, statusName } from './status.ts'
 import type { DeviceDeploymentRow, DeviceDeploymentsStore } from './store.devices.ts'
@@ -195,7 +194,7 @@ export function createManagementApi(parts: {
       if (ids.length > MAX_STATISTICS_IDS) {
         throw new BadRequestError(`deployment_ids: the length must be between 1 and ${MAX_STATISTICS_IDS}.`)
       }
-      const bad = ids.findIndex((id) => !UUID.test(id))
+      const bad = ids.findIndex((id) => !isUuid(id))
       if (bad >= 0) throw new BadRequestError(`deployment_ids: (${bad}: must be a valid UUID.)`)
       const rows = store.findDeploymentsByIds(tenantId, ids)
       if (rows.length === 0) throw new NotFoundError('Deployment not found')
