@@ -9,9 +9,11 @@ import {
 import { type Paging, pageOffset } from '../../gateway/paging.ts'
 import type { Claims } from '../../tokens.ts'
 import type { InventoryService } from '../inventory/service.ts'
+import { createDeviceAuthenticator } from './authenticator.ts'
 import { type CheckIn, createCheckInBuffer } from './checkins.ts'
-import { type IdentityData, identityHash } from './identity.ts'
+import { identityHash } from './identity.ts'
 import type { ApiDevice, DeviceStatus } from './model.ts'
+import { toApiDevice } from './render.ts'
 import {
   type AuthRequest,
   checkAuthRequest,
@@ -34,8 +36,6 @@ const DEVICE_ADDONS = [
 const ZERO_TIME_UNIX = -62135596800
 /** How long a check-in may wait in memory before it is written. */
 const CHECK_IN_FLUSH_MS = 5000
-/** A device's check-in time moves at most this often: a device polling every few seconds costs no more writes. */
-const CHECK_IN_RESOLUTION_MS = 60_000
 
 /**
  * What deviceauth needs from inventory: the `identity` scope of each device, including its status.
@@ -55,27 +55,6 @@ export type DeviceauthDeployments = { markDeviceDecommissioned(tenantId: string,
 
 /** The outcome of a preauthorization: the device it created or extended, or the one already holding the identity. */
 export type Preauthorization = { created: true; deviceId: string } | { created: false; existing: ApiDevice }
-
-function toApiDevice(device: DeviceRow, sets: readonly AuthSetRow[]): ApiDevice {
-  const identity = JSON.parse(device.identity) as IdentityData
-  return {
-    id: device.id,
-    identity_data: identity,
-    status: device.status,
-    // Decommissioning is one transaction here, not a background workflow: no device is ever caught midway.
-    decommissioning: false,
-    created_ts: device.createdTs.toISOString(),
-    updated_ts: device.updatedTs.toISOString(),
-    auth_sets: sets.map((set) => ({
-      id: set.id,
-      identity_data: identity,
-      pubkey: set.pubkey,
-      ts: set.createdTs.toISOString(),
-      status: set.status,
-    })),
-    ...(device.checkInTs ? { check_in_time: device.checkInTs.toISOString() } : {}),
-  }
-}
 
 /** Devices' identities, their auth sets (keys) and tokens: who may talk to the server. */
 export interface DeviceauthService {
@@ -147,18 +126,6 @@ export function createDeviceauthService(
   }
   const checkIns = createCheckInBuffer(writeCheckIns, CHECK_IN_FLUSH_MS)
   checkIns.start((err) => log.error('writing device check-ins failed; will retry', { err }))
-  /**
-   * When each cached token last recorded a check-in. Keyed by the principal object the token cache
-   * hands back for every request with that token, so it is as bounded as that cache and needs no
-   * lookup of its own; a token verified again simply starts afresh.
-   */
-  const lastCheckIn = new WeakMap<DevicePrincipal, number>()
-  /**
-   * The store's revocation count when each cached token's row was last found. While no write has
-   * taken any device token away since, the token is still live without looking again: a device's
-   * poll then reads nothing for its token. Keyed like `lastCheckIn`.
-   */
-  const confirmedLive = new WeakMap<DevicePrincipal, number>()
 
   function canAcceptDevice(tenantId: string): boolean {
     return config.maxDevices === 0 || store.countDevices(tenantId, 'accepted') < config.maxDevices
@@ -302,36 +269,7 @@ export function createDeviceauthService(
     return toApiDevice(device, store.listAuthSets(device.tenantId, [device.id]))
   }
 
-  const authenticator: Authenticator<DevicePrincipal> = {
-    async verify(token) {
-      const claims = await tokens.verify(token)
-      const { sub, jti, iss, exp } = claims
-      if (claims['mender.device'] !== true) throw new UnauthorizedError('unauthorized', 'DeviceJWT')
-      if (typeof sub !== 'string' || !sub || typeof jti !== 'string' || !jti || !iss) {
-        throw new UnauthorizedError('unauthorized', 'DeviceJWT')
-      }
-      const tenant = claims['mender.tenant']
-      return {
-        principal: { deviceId: sub, tenantId: typeof tenant === 'string' ? tenant : '', authSetId: jti },
-        expiresAt: typeof exp === 'number' ? exp * 1000 : undefined,
-      }
-    },
-    isLive(principal) {
-      const revocations = store.revocationCount()
-      if (confirmedLive.get(principal) !== revocations) {
-        const row = store.findTokenById(principal.tenantId, principal.authSetId)
-        if (!row || row.deviceId !== principal.deviceId) return false
-        confirmedLive.set(principal, revocations)
-      }
-      const now = clock.now()
-      const last = lastCheckIn.get(principal)
-      if (last === undefined || now.getTime() - last >= CHECK_IN_RESOLUTION_MS) {
-        lastCheckIn.set(principal, now.getTime())
-        checkIns.record(principal.tenantId, principal.deviceId, now)
-      }
-      return true
-    },
-  }
+  const authenticator = createDeviceAuthenticator({ store, tokens, clock, checkIns })
 
   return {
     /**
