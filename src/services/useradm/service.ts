@@ -115,7 +115,7 @@ export interface UseradmService {
   login(authorization: string | null, noExpiry: boolean): Promise<string>
   /** Revokes the token the request came with. */
   logout(principal: UserPrincipal): void
-  /** The tenant's users matching `filter`, oldest first. */
+  /** The tenant's users matching `filter`, by email. */
   listUsers(tenantId: string, filter: UserFilter): User[]
   /** One user; 404 when unknown. */
   getUser(tenantId: string, id: string): User

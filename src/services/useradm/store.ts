@@ -47,7 +47,7 @@ export interface UseradmStore {
   findUserById(tenantId: string, id: string): UserRow | undefined
   /** The user with this (normalised) email in the tenant, if any. */
   findUserByEmail(tenantId: string, email: string): UserRow | undefined
-  /** The tenant's users matching every given filter, oldest first. */
+  /** The tenant's users matching every given filter, by email. */
   listUsers(tenantId: string, filter: UserFilter): UserRow[]
   /** How many users the tenant has. */
   countUsers(tenantId: string): number
