@@ -101,20 +101,23 @@ describe('JSON bodies', () => {
   })
 
   test('chunked bodies without a length are accepted, whatever their content type', async () => {
-    const bytes = new TextEncoder().encode(
-      JSON.stringify({ email: 'chunked@example.com', password: 'long-enough' }),
-    )
-    const res = await t.call('POST', USERS, {
-      token,
-      raw: new ReadableStream({
-        start(controller) {
-          controller.enqueue(bytes.slice(0, 10))
-          controller.enqueue(bytes.slice(10))
-          controller.close()
-        },
-      }),
-    })
-    expect(res.status).toBe(201)
+    for (const [i, type] of [undefined, 'application/json', 'text/plain'].entries()) {
+      const bytes = new TextEncoder().encode(
+        JSON.stringify({ email: `chunked${i}@example.com`, password: 'long-enough' }),
+      )
+      const res = await t.call('POST', USERS, {
+        token,
+        raw: new ReadableStream({
+          start(controller) {
+            controller.enqueue(bytes.slice(0, 10))
+            controller.enqueue(bytes.slice(10))
+            controller.close()
+          },
+        }),
+        headers: type ? { 'content-type': type } : {},
+      })
+      expect(res.status).toBe(201)
+    }
   })
 
   test('malformed JSON is 400', async () => {
