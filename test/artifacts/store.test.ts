@@ -1,14 +1,10 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { openDatabase } from '../../db/client.ts'
-import { runMigrations } from '../../db/migrate.ts'
 import { unwindDepends } from '../../src/services/artifacts/depends.ts'
 import { type ArtifactRow, artifactBlobKey } from '../../src/services/artifacts/model.ts'
 import { createReleasesStore } from '../../src/services/artifacts/store.releases.ts'
 import { createArtifactsStore } from '../../src/services/artifacts/store.ts'
 import { createTestApp, type TestApp } from '../helpers/app.ts'
+import { openTestDatabase } from '../helpers/database.ts'
 import { artifactsStoreContract } from './store.contract.ts'
 
 let t: TestApp
@@ -98,15 +94,6 @@ test('blob keys carry the tenant as a prefix', () => {
 })
 
 artifactsStoreContract('SQLite', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'bender-artifacts-store-'))
-  const db = openDatabase(join(dir, 'bender.db'))
-  await runMigrations(db)
-  return {
-    artifacts: createArtifactsStore(db),
-    releases: createReleasesStore(db),
-    async close() {
-      db.$client.close()
-      rmSync(dir, { recursive: true, force: true })
-    },
-  }
+  const { db, close } = await openTestDatabase()
+  return { artifacts: createArtifactsStore(db), releases: createReleasesStore(db), close }
 })

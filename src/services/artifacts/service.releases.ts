@@ -164,18 +164,12 @@ export function createReleasesService(deps: Deps, services: { usage: DeploymentU
   })
 
   return {
-    /**
-     * v1 without paging. Mender's store still caps it at its default page (the first 20 by name);
-     * bender keeps that bound.
-     */
     listReleasesV1: (tenantId: string, query: ReleasesV1Query): ApiRelease[] =>
       list(tenantId, v1Filter(query), parseReleaseSort(undefined), { page: 1, perPage: 20 }).releases,
 
-    /** v1 `/releases/list`: sorted and leniently paged. */
     listReleasesPage: (tenantId: string, query: ReleasesV1Query & PageQuery & { sort?: string }) =>
       list(tenantId, v1Filter(query), parseReleaseSort(query.sort), lenientPaging(query)),
 
-    /** v2: name substring, any of the tags, payload type; sorted and leniently paged. */
     listReleasesV2: (tenantId: string, query: ReleasesV2Query) =>
       list(
         tenantId,
@@ -214,7 +208,6 @@ export function createReleasesService(deps: Deps, services: { usage: DeploymentU
 
     listUpdateTypes: (tenantId: string): string[] => store.listUpdateTypes(tenantId),
 
-    /** Deletes every artifact of these releases (and their files), unless an active deployment uses one. */
     async deleteReleases(tenantId: string, names: string[]): Promise<void> {
       if (names.length === 0) throw new BadRequestError('at least one release name has to be provided')
       const active = usage.activeDeploymentIds(tenantId, names)
@@ -231,10 +224,6 @@ export function createReleasesService(deps: Deps, services: { usage: DeploymentU
       }
     },
 
-    /**
-     * Mender's "software" view of releases (v1alpha1). bender has releases only, no manifests: a
-     * `manifest` filter finds nothing.
-     */
     listSoftware(tenantId: string, query: SoftwareQuery) {
       if (query.name?.length && query.name_prefix) {
         throw new BadRequestError(
@@ -266,7 +255,6 @@ export function createReleasesService(deps: Deps, services: { usage: DeploymentU
       return { software, total, paging }
     },
 
-    /** Tags of the tenant's software; `kind` (at most one) narrows it to releases or manifests. */
     listSoftwareTags(tenantId: string, kinds: readonly string[]): string[] {
       if (kinds.length > 1) throw new BadRequestError('only one kind query argument can be specified')
       const [kind] = kinds

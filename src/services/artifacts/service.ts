@@ -241,7 +241,6 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       }
     },
 
-    /** A signed PUT link on the storage proxy; the upload stays pending until completed. */
     requestDirectUpload(tenantId: string) {
       const id = ids.uuid()
       const link = deps.links.signUpload(artifactBlobKey(tenantId, id))
@@ -255,7 +254,6 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       return { id, uri: link.url, expire: link.expires.toISOString(), method: 'PUT' }
     },
 
-    /** Starts checking an uploaded object in the background; the artifact appears if it is valid. */
     async completeDirectUpload(tenantId: string, id: string): Promise<void> {
       const intent = store.findUploadIntent(tenantId, id)
       if (intent?.status !== 'pending' || !(await blobs.stat(artifactBlobKey(tenantId, id)))) {
@@ -266,11 +264,9 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       inBackground(processDirectUpload(tenantId, id))
     },
 
-    /** v1: every artifact matching the substring filters, by name. */
     listArtifacts: (tenantId: string, query: SubstringQuery): ApiArtifact[] =>
       store.listArtifacts(tenantId, substringFilter(query), BY_NAME).map(toApiArtifact),
 
-    /** v1 `/artifacts/list`: the same filters, sorted and paged; with the total for X-Total-Count. */
     listArtifactsPage(tenantId: string, query: SubstringQuery & PageQuery & { sort?: string }) {
       const filter = substringFilter(query)
       const paging = lenientPaging(query)
@@ -279,7 +275,6 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       return { artifacts: rows.map(toApiArtifact), total: store.countArtifacts(tenantId, filter), paging }
     },
 
-    /** v2: exact or prefix filters, by name, paged without a total (one extra row tells if more follow). */
     listArtifactsV2(tenantId: string, query: V2Query) {
       const { filter, paging } = parseV2Query(query)
       const window = { offset: pageOffset(paging), limit: paging.perPage + 1 }
@@ -293,7 +288,6 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
 
     getArtifact: (tenantId: string, id: string): ApiArtifact => toApiArtifact(findArtifact(tenantId, id)),
 
-    /** Sets the description, unless a deployment has used the artifact. */
     editArtifact(tenantId: string, id: string, description: string): void {
       requireUuid(id)
       if (description.length > MAX_DESCRIPTION_LENGTH) {
@@ -308,7 +302,6 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       store.updateDescription(tenantId, id, description, clock.now())
     },
 
-    /** Deletes the artifact and its file, unless an active deployment uses it. */
     async deleteArtifact(tenantId: string, id: string): Promise<void> {
       const row = findArtifact(tenantId, id)
       if (usage.activeDeploymentIds(tenantId, [row.name]).length > 0) {
@@ -318,7 +311,6 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       await removeBlob(tenantId, id)
     },
 
-    /** A link to download the artifact's file, valid for BENDER_DOWNLOAD_LINK_TTL (15 minutes). */
     async downloadLink(tenantId: string, id: string): Promise<ApiLink> {
       const row = findArtifact(tenantId, id)
       const key = artifactBlobKey(tenantId, id)
@@ -330,17 +322,11 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
     findArtifactsByName: (tenantId, name) => store.findArtifactsByName(tenantId, name),
     findArtifactById: (tenantId, id) => store.findArtifactById(tenantId, id),
 
-    /** Mender's one deployments limit, `storage`: no limit (0), and the bytes in use. */
     limit(tenantId: string, name: string) {
       if (name !== 'storage') throw new BadRequestError(`unsupported limit ${name}`)
       return { limit: 0, usage: store.storageUsage(tenantId) }
     },
 
-    /**
-     * Start-up housekeeping, before any upload is in flight: forgets direct uploads whose link
-     * expired long ago, empties the temp dir, removes objects that belong to no artifact and no
-     * pending upload, and resumes checking the uploads a stop interrupted.
-     */
     async startUp(): Promise<SweepResult> {
       const now = clock.now()
       const cutoff = orphanCutoff(config, now)
@@ -359,7 +345,6 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       return result
     },
 
-    /** Resolves once background work (direct uploads being checked) has finished. */
     async idle(): Promise<void> {
       while (background.size > 0) await Promise.allSettled([...background])
     },

@@ -127,7 +127,6 @@ export function createManagementApi(parts: {
   }
 
   return {
-    /** Makes a deployment; the device list is fixed now. Answers its id. */
     createDeployment(tenantId: string, input: DeploymentInput): string {
       checkInput(input)
       const deviceIds =
@@ -185,7 +184,6 @@ export function createManagementApi(parts: {
     getStatistics: (tenantId: string, id: string): Stats =>
       statsOf(requireDeployment(tenantId, id, 'Resource not found')),
 
-    /** Statistics of several deployments; an empty list answers `{}` (as Mender does). */
     listStatistics(
       tenantId: string,
       ids: string[] | undefined,
@@ -223,14 +221,12 @@ export function createManagementApi(parts: {
     deviceList: (tenantId: string, id: string): string[] =>
       store.listDeviceIds(tenantId, requireDeployment(tenantId, id, 'Resource not found').id),
 
-    /** The device's log for the deployment as text, or 404 when it sent none. */
     deviceLog(tenantId: string, deploymentId: string, deviceId: string): string {
       const messages = store.findLog(tenantId, deploymentId, deviceId)
       if (!messages) throw new NotFoundError('Resource not found')
       return formatLog(messages)
     },
 
-    /** Aborts the deployment: its unfinished devices are aborted, its counts recounted, and it is finished. */
     abortDeployment(tenantId: string, id: string, status: string): void {
       requireUuid(id)
       if (status !== 'aborted') throw new BadRequestError('Unexpected deployment status')
@@ -247,7 +243,6 @@ export function createManagementApi(parts: {
       })
     },
 
-    /** A device's deployment history, newest first, with each deployment. */
     deviceHistory(tenantId: string, deviceId: string, status: string | undefined, paging: Paging) {
       const codes = parseStatusFilter(status)
       const rows = devices.listForDevice(tenantId, deviceId, codes, pageOffset(paging), paging.perPage)
@@ -268,11 +263,9 @@ export function createManagementApi(parts: {
       return { items, total: devices.countForDevice(tenantId, deviceId, codes) }
     },
 
-    /** Aborts the device's unfinished deployments and those it has not picked up yet. */
     abortDeviceDeployments: (tenantId: string, deviceId: string): void =>
       endForDevice(tenantId, deviceId, 'aborted'),
 
-    /** Marks the device's finished deployments deleted: it becomes eligible again for active ones. */
     deleteDeviceHistory(tenantId: string, deviceId: string): void {
       devices.deleteHistory(tenantId, deviceId, clock.now())
     },

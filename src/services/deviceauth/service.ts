@@ -272,28 +272,16 @@ export function createDeviceauthService(
   const authenticator = createDeviceAuthenticator({ store, tokens, clock, checkIns })
 
   return {
-    /**
-     * The `device` guard: signature and claims once per token (then cached), the token row again
-     * whenever a device token may have been taken away since it was last found; a live request is
-     * a check-in (at most one a minute per token), buffered and written by the periodic flush.
-     */
     authenticator,
 
-    /** Writes every buffered check-in now (deviceauth's and inventory's copies). */
     flushCheckIns(): void {
       checkIns.flush()
     },
 
-    /** Stops the periodic flush and writes what is still buffered; call before closing the database. */
     stop(): void {
       checkIns.stop()
     },
 
-    /**
-     * A device's auth request (`body` is the exact request bytes, `signature` its X-MEN-Signature).
-     * Answers a signed token when the device's auth set is accepted (or preauthorized with this key);
-     * otherwise records the device and key for an operator to decide on, and refuses.
-     */
     async submitAuthRequest(body: Uint8Array, signature: string | undefined): Promise<string> {
       const request = checkAuthRequest(body, signature)
       // Single-tenant: a tenant token, if sent, is ignored as in Mender's open-source server.
@@ -326,10 +314,6 @@ export function createDeviceauthService(
 
     getDevice: (tenantId: string, id: string): ApiDevice => apiDevice(requireDevice(tenantId, id)),
 
-    /**
-     * Registers an identity and key so that the device is accepted on its first auth request. An
-     * identity already known is a conflict unless `force`, which adds (or re-preauthorizes) the key.
-     */
     preauthorize(tenantId: string, input: PreauthorizationInput): Preauthorization {
       const { identity, publicKey, normalised } = checkPreauthorization(input)
       const hash = identityHash(normalised)
@@ -362,7 +346,6 @@ export function createDeviceauthService(
       })
     },
 
-    /** Removes the device everywhere at once: its auth sets and tokens, its inventory, its deployments. */
     decommission(tenantId: string, id: string): void {
       store.transaction(() => {
         if (!store.deleteDevice(tenantId, id)) throw new NotFoundError('device not found')
@@ -371,10 +354,6 @@ export function createDeviceauthService(
       })
     },
 
-    /**
-     * Deletes an auth set (its token with it). A device left without auth sets stays as `noauth`,
-     * unless the last one was a preauthorization: then the device itself goes.
-     */
     deleteAuthSet(tenantId: string, deviceId: string, id: string): void {
       store.transaction(() => {
         const authSet = requireAuthSet(tenantId, deviceId, id)
@@ -417,12 +396,10 @@ export function createDeviceauthService(
       })
     },
 
-    /** Revokes a device token by its `jti`: the device's next request is refused and it must authenticate again. */
     revokeToken(tenantId: string, id: string): void {
       if (!store.deleteToken(tenantId, id)) throw new NotFoundError('token not found')
     },
 
-    /** A limit by name; `max_devices` (the most devices accepted at once, 0 for none) is the only one. */
     limit(name: string): number {
       if (name !== 'max_devices') throw new BadRequestError(`unsupported limit ${name}`)
       return config.maxDevices

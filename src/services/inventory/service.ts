@@ -155,7 +155,6 @@ export function createInventoryService(deps: Deps): InventoryService {
 
     // --- called by deviceauth, possibly inside its own transaction: synchronous, on deps.db ---
 
-    /** Create the device if missing and set its identity scope: every id_data key (except "status") plus `status`. */
     upsertIdentity(
       tenantId: string,
       deviceId: string,
@@ -172,12 +171,10 @@ export function createInventoryService(deps: Deps): InventoryService {
       writeIdentity(tenantId, deviceId, inputs, code)
     },
 
-    /** Mirror a deviceauth status change into identity/status. */
     setIdentityStatus(tenantId: string, deviceId: string, status: string): void {
       writeIdentity(tenantId, deviceId, [{ name: 'status', value: status }], requireStatus(status))
     },
 
-    /** Remove the device and all its attributes (decommission; last preauthorized auth set deleted). */
     removeDevice(tenantId: string, deviceId: string): void {
       store.write(() => {
         const device = store.findDevice(tenantId, deviceId)
@@ -187,7 +184,6 @@ export function createInventoryService(deps: Deps): InventoryService {
 
     // --- called by deployments ---
 
-    /** Ids of the accepted devices, of one static group or all of them, oldest first. */
     listAcceptedDeviceIds(tenantId: string, group?: string): string[] {
       if (group === undefined) return store.deviceIdsWithStatus(tenantId, STATUS_CODES.accepted)
       const attr = store.names.find(tenantId, 'system', 'group')
@@ -218,11 +214,6 @@ export function createInventoryService(deps: Deps): InventoryService {
 
     // --- the device API ---
 
-    /**
-     * A device's inventory report: `replace` (PUT) makes the inventory scope exactly `body`,
-     * `merge` (PATCH) upserts it. The whole body is checked before anything is written, in one
-     * transaction.
-     */
     updateInventory(tenantId: string, deviceId: string, body: unknown, mode: 'replace' | 'merge'): void {
       const inputs = checkAttributes(body)
       if (mode === 'replace' && inputs.length > MAX_INVENTORY_ATTRIBUTES) throw tooManyAttributes()
@@ -242,7 +233,6 @@ export function createInventoryService(deps: Deps): InventoryService {
 
     // --- management ---
 
-    /** One device with every attribute, and its tags ETag when it has tags. */
     getDevice(tenantId: string, deviceId: string): { device: Device; etag?: string } {
       const row = store.findDevice(tenantId, deviceId)
       const device = row && renderDevices(db, store.names.names, tenantId, [row.seq])[0]
@@ -250,7 +240,6 @@ export function createInventoryService(deps: Deps): InventoryService {
       return row.tagsEtag ? { device, etag: row.tagsEtag } : { device }
     },
 
-    /** Clears the inventory scope (Mender's "delete device inventory"); an unknown device is a no-op. */
     deleteInventory(tenantId: string, deviceId: string): void {
       store.write(() => {
         const device = store.findDevice(tenantId, deviceId)
@@ -261,7 +250,6 @@ export function createInventoryService(deps: Deps): InventoryService {
       })
     },
 
-    /** Stops background work; call before closing the database. */
     stop(): void {
       clearInterval(textTimer)
       searcher?.stop()

@@ -268,10 +268,6 @@ export function createUseradmService(deps: Deps): UseradmService {
       return toApiUser(row)
     },
 
-    /**
-     * Changes a user's email and/or password. Changing your own needs the current password; nobody
-     * sets another user's password. A new password revokes every other token of that user.
-     */
     async updateUser(principal: UserPrincipal, id: string, update: UserUpdate): Promise<void> {
       const user = requireUser(principal.tenantId, id)
       const own = user.id === principal.userId
@@ -305,7 +301,6 @@ export function createUseradmService(deps: Deps): UseradmService {
       if (passwordHash) store.deleteUserTokens(user.id, own ? principal.tokenId : undefined)
     },
 
-    /** Deleting is idempotent (204 for an unknown id, as in Mender); the user's tokens die with it. */
     deleteUser(tenantId: string, id: string): void {
       store.deleteUser(tenantId, id)
     },
@@ -350,7 +345,6 @@ export function createUseradmService(deps: Deps): UseradmService {
       store.deleteToken(principal.tenantId, principal.userId, id)
     },
 
-    /** The `user` guard: signature and claims once per token (then cached), the token row every time. */
     authenticator: {
       async verify(token) {
         const claims = await tokens.verify(token)
@@ -380,7 +374,6 @@ export function createUseradmService(deps: Deps): UseradmService {
       },
     } satisfies Authenticator<UserPrincipal>,
 
-    /** For the command line: set a password without the API's current-password rule. */
     async setPassword(email: string, password: string): Promise<User> {
       const user = store.findUserByEmail('', validateEmail(email))
       if (!user) throw new NotFoundError('user not found')
