@@ -100,12 +100,10 @@ describe('JSON bodies', () => {
     expect(multipart.status).toBe(415)
   })
 
-  test('chunked bodies without a length are accepted, whatever their content type', async () => {
-    for (const [i, type] of [undefined, 'application/json', 'text/plain'].entries()) {
-      const bytes = new TextEncoder().encode(
-        JSON.stringify({ email: `chunked${i}@example.com`, password: 'long-enough' }),
-      )
-      const res = await t.call('POST', USERS, {
+  test('chunked bodies without a length are read as JSON, without a content type or with JSON; another is 415', async () => {
+    const send = (email: string, type?: string) => {
+      const bytes = new TextEncoder().encode(JSON.stringify({ email, password: 'long-enough' }))
+      return t.call('POST', USERS, {
         token,
         raw: new ReadableStream({
           start(controller) {
@@ -116,8 +114,11 @@ describe('JSON bodies', () => {
         }),
         headers: type ? { 'content-type': type } : {},
       })
-      expect(res.status).toBe(201)
     }
+    expect((await send('chunked0@example.com')).status).toBe(201)
+    expect((await send('chunked1@example.com', 'application/json')).status).toBe(201)
+    expect((await send('chunked2@example.com', 'text/plain')).status).toBe(415)
+    expect(t.services.useradm.findUserByEmail('chunked2@example.com')).toBeUndefined()
   })
 
   test('malformed JSON is 400', async () => {
@@ -161,6 +162,26 @@ describe('health and docs', () => {
     const ui = await t.call('GET', '/api/docs')
     expect(ui.status).toBe(200)
     expect(ui.headers.get('content-type')).toContain('text/html')
+  })
+
+  test('the docs page loads scripts from bender only', async () => {
+    const ui = await t.call('GET', '/api/docs')
+    const sources = [...ui.text.matchAll(/<script[^>]*\bsrc="([^"]+)"/g)].map((match) => match[1])
+    expect(sources).toEqual(['/api/docs/scalar.js'])
+    expect(ui.headers.get('content-security-policy')).toContain("script-src 'self'")
+    const script = await t.call('GET', '/api/docs/scalar.js')
+    expect(script.status).toBe(200)
+    expect(script.headers.get('content-type')).toContain('javascript')
+    expect(script.text.length).toBeGreaterThan(100_000)
+  })
+
+  test('every response says nosniff and no-store, errors included; no HSTS without TLS', async () => {
+    for (const path of ['/api/internal/v1/useradm/alive', '/api/management/v1/useradm/users', '/nowhere']) {
+      const res = await t.call('GET', path)
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff')
+      expect(res.headers.get('cache-control')).toBe('no-store')
+      expect(res.headers.get('strict-transport-security')).toBeNull()
+    }
   })
 })
 
