@@ -4,7 +4,7 @@ import { copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { Config } from '../config.ts'
 import type { Logger } from '../log.ts'
-import { artifactBlobKey } from '../services/deployments/store.artifacts.ts'
+import { artifactBlobKey } from '../services/artifacts/model.ts'
 import { VERSION } from '../version.ts'
 import { BackupError, isEmptyDir, isMissing, linkOrCopy, listObjects, sizeOf, undo } from './files.ts'
 
