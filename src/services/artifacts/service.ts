@@ -109,7 +109,10 @@ export interface ArtifactsService {
   editArtifact(tenantId: string, id: string, description: string): void
   /** Deletes the artifact and its file, unless an active deployment uses it. */
   deleteArtifact(tenantId: string, id: string): Promise<void>
-  /** A link to download the artifact's file, valid for BENDER_DOWNLOAD_LINK_TTL (15 minutes). */
+  /**
+   * A link to download the artifact's file, valid for BENDER_DOWNLOAD_LINK_TTL (15 minutes); a 410
+   * (logged as an error) when the file is missing from the store.
+   */
   downloadLink(tenantId: string, id: string): Promise<ApiLink>
   /** Mender's one deployments limit, `storage`: no limit (0), and the bytes in use. */
   limit(tenantId: string, name: string): { limit: number; usage: number }
