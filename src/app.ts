@@ -26,6 +26,9 @@ import { deviceauthDeviceRoutes } from './services/deviceauth/routes.devices.ts'
 import { deviceauthInternalRoutes } from './services/deviceauth/routes.internal.ts'
 import { deviceauthManagementRoutes } from './services/deviceauth/routes.management.ts'
 import { createDeviceauthService } from './services/deviceauth/service.ts'
+import { deviceconnectDeviceRoutes } from './services/deviceconnect/routes.devices.ts'
+import { deviceconnectManagementRoutes } from './services/deviceconnect/routes.management.ts'
+import { createDeviceconnectService } from './services/deviceconnect/service.ts'
 import { inventoryDeviceRoutes } from './services/inventory/routes.devices.ts'
 import {
   inventoryManagementRoutes,
@@ -43,10 +46,19 @@ export function createServices(deps: Deps) {
   const useradm = createUseradmService(deps)
   const inventory = createInventoryService(deps)
   const deployments = createDeploymentsService(deps, { inventory })
-  const deviceauth = createDeviceauthService(deps, { inventory, deployments })
+  const deviceconnect = createDeviceconnectService(deps)
+  const deviceauth = createDeviceauthService(deps, {
+    inventory,
+    deployments,
+    // Mender's provision and decommission workflows for deviceconnect, as plain calls.
+    workflows: {
+      deviceAccepted: (tenantId, deviceId) => deviceconnect.provisionDevice(tenantId, deviceId),
+      deviceRemoved: (tenantId, deviceId) => deviceconnect.removeDevice(tenantId, deviceId),
+    },
+  })
   const artifacts = createArtifactsService(deps, { usage: deployments })
   const releases = createReleasesService(deps, { usage: deployments })
-  return { useradm, inventory, deployments, deviceauth, artifacts, releases }
+  return { useradm, inventory, deployments, deviceauth, artifacts, releases, deviceconnect }
 }
 
 /**
@@ -54,6 +66,7 @@ export function createServices(deps: Deps) {
  * inventory too, so deviceauth stops first. Call before closing the database.
  */
 export function stopServices(services: Services): void {
+  services.deviceconnect.stop()
   services.deviceauth.stop()
   services.inventory.stop()
 }
@@ -86,7 +99,9 @@ export function createApp(deps: Deps, services: Services) {
     .use(releasesManagementRoutes(services.releases, auth))
     .use(releasesManagementV2Routes(services.releases, auth))
     .use(softwareManagementRoutes(services.releases, auth))
-  for (const service of ['useradm', 'devauth', 'inventory', 'deployments'])
+    .use(deviceconnectDeviceRoutes(services.deviceconnect, auth))
+    .use(deviceconnectManagementRoutes(services.deviceconnect, auth))
+  for (const service of ['useradm', 'devauth', 'inventory', 'deployments', 'deviceconnect'])
     app.use(healthRoutes(service, deps.db))
   routes.load(app.routes)
   return app

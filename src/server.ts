@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
-import type { Server } from 'bun'
+import type { Server, WebSocketHandler } from 'bun'
+import { websocket } from 'elysia/ws'
 import type { App } from './app.ts'
 import { closeDeps, type Deps } from './deps.ts'
 import { serveOverNodeHttp } from './storage/node-http.ts'
@@ -27,6 +28,13 @@ function withRoutableHost(request: Request): Request {
 
 // Long artifact downloads and uploads must not be cut by the default 10 s idle timeout.
 const IDLE_TIMEOUT_SECONDS = 255
+
+/**
+ * Websockets (deviceconnect): Bun pings a connection that has gone quiet and closes one silent for
+ * 60 s, Mender's keepalive without a timer per connection. mender-connect reads messages of at most
+ * 8 KiB and sends none larger than a 4 KiB chunk plus its envelope; 64 KiB leaves room for any client.
+ */
+const WEBSOCKET_OPTIONS = { idleTimeout: 60, sendPings: true, maxPayloadLength: 64 * 1024 }
 
 function tlsOptions(deps: Deps) {
   const { tlsCert, tlsKey } = deps.config
@@ -75,8 +83,12 @@ export async function startServer(
     fetch: (request) => app.fetch(withRoutableHost(request)),
     maxRequestBodySize: MAX_REQUEST_BODY,
     idleTimeout: IDLE_TIMEOUT_SECONDS,
+    // Elysia's handlers, typed against its own copy of Bun's websocket types.
+    websocket: { ...(websocket as unknown as WebSocketHandler<undefined>), ...WEBSOCKET_OPTIONS },
     ...tlsOptions(deps),
   })
+  // Elysia's websocket routes upgrade through the server the app runs on.
+  app.server = api
   log.info('API listening', { url: `${api.url}`.replace(/\/$/, ''), public_url: config.publicUrl })
   let storage: StorageServer
   try {

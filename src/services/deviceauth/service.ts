@@ -53,6 +53,15 @@ export type DeviceauthInventory = Pick<
  */
 export type DeviceauthDeployments = { markDeviceDecommissioned(tenantId: string, deviceId: string): void }
 
+/**
+ * Workflows other services run on a device's life (deviceconnect's provision and decommission).
+ * Called after the change is committed; they must not throw, and what they do may finish later.
+ */
+export type DeviceauthWorkflows = {
+  deviceAccepted(tenantId: string, deviceId: string): Promise<void>
+  deviceRemoved(tenantId: string, deviceId: string): Promise<void>
+}
+
 /** The outcome of a preauthorization: the device it created or extended, or the one already holding the identity. */
 export type Preauthorization = { created: true; deviceId: string } | { created: false; existing: ApiDevice }
 
@@ -79,11 +88,18 @@ function toApiDevice(device: DeviceRow, sets: readonly AuthSetRow[]): ApiDevice 
 
 export function createDeviceauthService(
   deps: Deps,
-  services: { inventory: DeviceauthInventory; deployments?: DeviceauthDeployments },
+  services: {
+    inventory: DeviceauthInventory
+    deployments?: DeviceauthDeployments
+    workflows?: DeviceauthWorkflows
+  },
 ) {
   const store = createDeviceauthStore(deps.db)
   const { clock, ids, tokens, config, log } = deps
-  const { inventory, deployments } = services
+  const { inventory, deployments, workflows } = services
+  /** Runs a workflow after the commit; its failure is logged, never the caller's. */
+  const runWorkflow = (name: string, run: (() => Promise<void>) | undefined) =>
+    run?.().catch((err) => log.error('device workflow failed', { workflow: name, err }))
 
   /** One batch of check-ins: the device's `check_in_time` here and `system/check_in_time` in inventory. */
   function writeCheckIns(batch: CheckIn[]): void {
@@ -308,6 +324,8 @@ export function createDeviceauthService(
       // Single-tenant: a tenant token, if sent, is ignored as in Mender's open-source server.
       const claims = recordAuthRequest('', request)
       if (!claims) throw new UnauthorizedError('dev auth: unauthorized', 'DeviceJWT')
+      // A preauthorized device is accepted here; provisioning an already known device changes nothing.
+      runWorkflow('provision', workflows && (() => workflows.deviceAccepted('', claims.sub as string)))
       return tokens.sign(claims)
     },
 
@@ -378,6 +396,7 @@ export function createDeviceauthService(
         inventory.removeDevice(tenantId, id)
         deployments?.markDeviceDecommissioned(tenantId, id)
       })
+      runWorkflow('decommission', workflows && (() => workflows.deviceRemoved(tenantId, id)))
     },
 
     /**
@@ -424,6 +443,9 @@ export function createDeviceauthService(
         store.setAuthSetStatus(tenantId, id, target)
         refreshDeviceStatus(device)
       })
+      if (target === 'accepted') {
+        runWorkflow('provision', workflows && (() => workflows.deviceAccepted(tenantId, deviceId)))
+      }
     },
 
     /** Revokes a device token by its `jti`: the device's next request is refused and it must authenticate again. */
