@@ -17,7 +17,7 @@ const userSession = async () => {
   return ws
 }
 const status = async () =>
-  (await fetch(`${server.url}${MGMT}/devices/${device.id}`, { headers: bearer(admin) })).json()
+  (await (await fetch(`${server.url}${MGMT}/devices/${device.id}`, { headers: bearer(admin) })).json()) as any
 
 beforeAll(async () => {
   server = await startTestServer()

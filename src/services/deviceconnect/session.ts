@@ -88,7 +88,8 @@ export class RemoteSession implements SessionRoute {
       msg = decodeMessage(data)
       if (!USER_PROTOCOLS.has(msg.proto)) throw new ProtocolError(`unknown protocol ${msg.proto}`)
     } catch (err) {
-      return this.rejected(err)
+      this.rejected(err)
+      return
     }
     msg.sid = this.id
     msg.props = { ...msg.props, user_id: this.record.userId }
