@@ -7,6 +7,7 @@ import {
   encodeMessage,
   message,
   PROTO_CONTROL,
+  PROTO_FILE_TRANSFER,
   PROTO_SHELL,
   ProtocolError,
   type ProtoMsg,
@@ -93,6 +94,10 @@ export class RemoteSession implements SessionRoute {
     }
     msg.sid = this.id
     msg.props = { ...msg.props, user_id: this.record.userId }
+    // mender-connect reads offsets only as int64; a browser's encoder writes small numbers narrower.
+    if (msg.proto === PROTO_FILE_TRANSFER && Number.isSafeInteger(msg.props.offset)) {
+      msg.props.offset = BigInt(msg.props.offset as number)
+    }
     if (msg.proto === PROTO_SHELL && msg.typ === 'new') this.shellOpen = true
     if (msg.proto === PROTO_SHELL && msg.typ === 'stop') this.shellOpen = false
     if (msg.proto === PROTO_CONTROL && msg.typ === 'open') this.controlOpen = true
