@@ -56,9 +56,9 @@ export type UploadTarget = { path: string; uid?: number; gid?: number; mode?: nu
 
 export const DeviceconnectModel = {
   deviceParams: t.Object({ id: t.String({ maxLength: 64 }) }),
-  tenantDeviceParams: t.Object({
-    tenantId: t.String({ maxLength: 64 }),
-    deviceId: t.String({ maxLength: 64 }),
+  clientCommandParams: t.Object({
+    id: t.String({ maxLength: 64 }),
+    command: t.Union([t.Literal('check-update'), t.Literal('send-inventory')]),
   }),
   device: t.Object({
     device_id: t.String(),
@@ -93,8 +93,6 @@ export const DeviceconnectModel = {
     recorded_bytes: t.Number(),
     path: t.Optional(t.String()),
   }),
-  provisionBody: t.Object({ device_id: t.String({ minLength: 1, maxLength: 64 }) }),
-  tenantParams: t.Object({ tenantId: t.String({ maxLength: 64 }) }),
 }
 
 export function toApiDevice(device: DeviceConnection) {

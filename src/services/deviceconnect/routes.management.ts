@@ -96,20 +96,17 @@ export const deviceconnectManagementRoutes = (svc: DeviceconnectService, auth: A
       },
     )
     .post(
-      '/devices/:id/check-update',
+      '/devices/:id/:command',
       ({ user, params, set }) => {
-        svc.sendClientCommand(user.tenantId, params.id, 'check-update', user.userId)
+        svc.sendClientCommand(user.tenantId, params.id, params.command, user.userId)
         set.status = 202
       },
-      { user: true, params: M.deviceParams, response: { 202: t.Void() } },
-    )
-    .post(
-      '/devices/:id/send-inventory',
-      ({ user, params, set }) => {
-        svc.sendClientCommand(user.tenantId, params.id, 'send-inventory', user.userId)
-        set.status = 202
+      {
+        user: true,
+        params: M.clientCommandParams,
+        response: { 202: t.Void() },
+        detail: { summary: "Asks the device's mender client to check-update or send-inventory now" },
       },
-      { user: true, params: M.deviceParams, response: { 202: t.Void() } },
     )
     .get(
       '/sessions',
