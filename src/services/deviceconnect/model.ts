@@ -24,6 +24,8 @@ export type SessionEnd =
   | 'byte_limit'
   | 'protocol_error'
   | 'server_stopped'
+  | 'completed'
+  | 'failed'
 
 /** What a session was used for: a websocket session (terminal, port forward) or a file transfer. */
 export type SessionKind = 'remote' | 'download' | 'upload'

@@ -158,7 +158,7 @@ export function createDeviceconnectService(
       finished = true
       ft.close()
       release()
-      const end = err ? 'protocol_error' : 'device_closed'
+      const end = err ? 'failed' : 'completed'
       store
         .endSession(user.tenantId, record.id, { end, endTs: clock.now(), bytes: ft.bytes, recordedBytes: 0 })
         .catch(logFailure('recording the end of a transfer failed'))

@@ -29,12 +29,15 @@ export type SessionContext = { store: DeviceconnectStore; clock: Clock; log: Log
 /** Terminal output is written in pieces of about this size, so a chatty shell costs few writes. */
 const RECORDING_PIECE = 16 * 1024
 
+/** How a websocket session can end (transfers end `completed` or `failed`). */
+type RemoteEnd = Exclude<SessionEnd, 'open' | 'user_closed' | 'completed' | 'failed'>
+
 /** Websocket close codes sent to users (RFC 6455). */
 export const CLOSE_NORMAL = 1000
 export const CLOSE_GOING_AWAY = 1001
 export const CLOSE_POLICY = 1008
 
-const CLOSE_TEXT: Record<Exclude<SessionEnd, 'open' | 'user_closed'>, [number, string]> = {
+const CLOSE_TEXT: Record<RemoteEnd, [number, string]> = {
   device_closed: [CLOSE_NORMAL, 'session closed by the device'],
   device_disconnected: [CLOSE_GOING_AWAY, 'device disconnected'],
   idle_timeout: [CLOSE_POLICY, 'session idle timeout'],
@@ -198,7 +201,7 @@ export class RemoteSession implements SessionRoute {
     } catch {}
   }
 
-  private end(reason: Exclude<SessionEnd, 'open'>): void {
+  private end(reason: RemoteEnd | 'user_closed'): void {
     if (this.ended) return
     this.ended = true
     if (this.link.routes.get(this.id) === this) this.link.routes.delete(this.id)
