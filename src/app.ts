@@ -1,5 +1,6 @@
 import { type AnyElysia, Elysia } from 'elysia'
 import type { Deps } from './deps.ts'
+import { createEventsService } from './events/service.ts'
 import { authPlugin } from './gateway/auth.ts'
 import { apiDocs } from './gateway/docs.ts'
 import { gateway } from './gateway/gateway.ts'
@@ -43,6 +44,8 @@ export type Services = ReturnType<typeof createServices>
 
 /** Every service, built once; cross-service calls go one way (deviceauth -> inventory, deployments). */
 export function createServices(deps: Deps) {
+  // First: it gives the outbox the app's clock before any store writes an event.
+  const events = createEventsService(deps)
   const useradm = createUseradmService(deps)
   const inventory = createInventoryService(deps)
   const deployments = createDeploymentsService(deps, { inventory })
@@ -58,7 +61,7 @@ export function createServices(deps: Deps) {
   })
   const artifacts = createArtifactsService(deps, { usage: deployments })
   const releases = createReleasesService(deps, { usage: deployments })
-  return { useradm, inventory, deployments, deviceauth, artifacts, releases, deviceconnect }
+  return { events, useradm, inventory, deployments, deviceauth, artifacts, releases, deviceconnect }
 }
 
 /**
@@ -69,6 +72,7 @@ export function stopServices(services: Services): void {
   services.deviceconnect.stop()
   services.deviceauth.stop()
   services.inventory.stop()
+  services.events.stop()
 }
 
 /** The API app: gateway plugins first (so their error handler covers every route), then each service. */
