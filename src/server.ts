@@ -30,11 +30,12 @@ function withRoutableHost(request: Request): Request {
 const IDLE_TIMEOUT_SECONDS = 255
 
 /**
- * Websockets (deviceconnect): Bun pings a connection that has gone quiet and closes one silent for
- * 60 s, Mender's keepalive without a timer per connection. mender-connect reads messages of at most
- * 8 KiB and sends none larger than a 4 KiB chunk plus its envelope; 64 KiB leaves room for any client.
+ * Websockets (deviceconnect): Bun pings a connection silent for 30 s and closes it when it stays
+ * silent 30 s more: Mender's keepalive (a ping every 30 s, dropped after 60 s of silence) without a
+ * timer per connection. mender-connect reads messages of at most 8 KiB and sends none larger than a
+ * 4 KiB chunk plus its envelope; 64 KiB leaves room for any client.
  */
-const WEBSOCKET_OPTIONS = { idleTimeout: 60, sendPings: true, maxPayloadLength: 64 * 1024 }
+const WEBSOCKET_OPTIONS = { idleTimeout: 30, sendPings: true, maxPayloadLength: 64 * 1024 }
 
 function tlsOptions(deps: Deps) {
   const { tlsCert, tlsKey } = deps.config
