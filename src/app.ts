@@ -49,7 +49,10 @@ export function createServices(deps: Deps) {
   const useradm = createUseradmService(deps)
   const inventory = createInventoryService(deps)
   const deployments = createDeploymentsService(deps, { inventory })
-  const deviceconnect = createDeviceconnectService(deps)
+  // Device tokens are deviceauth's; read when a session opens, after both exist.
+  const deviceconnect = createDeviceconnectService(deps, {
+    deviceTokens: { isLive: (device) => deviceauth.authenticator.isLive(device) },
+  })
   const deviceauth = createDeviceauthService(deps, {
     inventory,
     deployments,

@@ -236,3 +236,27 @@ async function assertDeviceAlive() {
   await deviceWs.next((m) => m.hdr.typ === 'stop')
   expect((await status()).status).toBe('connected')
 }
+
+describe('a device whose token is taken away', () => {
+  test('is disconnected at the next session to it, which is refused', async () => {
+    const devices = (await (
+      await fetch(`${server.url}/api/management/v2/devauth/devices/${device.id}`, { headers: bearer(admin) })
+    ).json()) as any
+    const reject = await fetch(
+      `${server.url}/api/management/v2/devauth/devices/${device.id}/auth/${devices.auth_sets[0].id}/status`,
+      {
+        method: 'PUT',
+        headers: { ...bearer(admin), 'content-type': 'application/json' },
+        body: '{"status":"rejected"}',
+      },
+    )
+    expect(reject.status).toBe(204)
+    const refused = await fetch(`${server.url}${MGMT}/devices/${device.id}/check-update`, {
+      method: 'POST',
+      headers: bearer(admin),
+    })
+    expect(refused.status).toBe(404)
+    expect((await deviceWs.closed).code).toBe(1008)
+    await waitForStatus('disconnected')
+  })
+})

@@ -1,3 +1,4 @@
+import type { DevicePrincipal } from '../../gateway/auth.ts'
 import {
   DEVICE_MESSAGE_LIMIT,
   decodeMessage,
@@ -24,10 +25,18 @@ export class DeviceLink {
   readonly routes = new Map<string, SessionRoute>()
 
   constructor(
-    readonly tenantId: string,
-    readonly deviceId: string,
+    /** The device's token as it was verified at the upgrade. */
+    readonly principal: DevicePrincipal,
     private readonly peer: Peer,
   ) {}
+
+  get tenantId(): string {
+    return this.principal.tenantId
+  }
+
+  get deviceId(): string {
+    return this.principal.deviceId
+  }
 
   /** Encodes and sends a message; throws ProtocolError when mender-connect could not read it. */
   send(msg: ProtoMsg): number {

@@ -15,8 +15,7 @@ export const deviceconnectDeviceRoutes = (svc: DeviceconnectService, auth: AuthP
         summary: 'Websocket of a device (mender-connect); authenticated by its token or the JWT cookie',
       },
       open(ws) {
-        const { device } = ws.data
-        links.set(ws.raw, svc.connectDevice(device.tenantId, device.deviceId, peerOf(ws.raw)))
+        links.set(ws.raw, svc.connectDevice(ws.data.device, peerOf(ws.raw)))
       },
       message(ws, data) {
         const link = links.get(ws.raw)

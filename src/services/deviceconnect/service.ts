@@ -1,4 +1,5 @@
 import type { Deps } from '../../deps.ts'
+import type { Authenticator, DevicePrincipal } from '../../gateway/auth.ts'
 import { ConflictError, NotFoundError } from '../../gateway/errors.ts'
 import { type Paging, pageOffset } from '../../gateway/paging.ts'
 import { DeviceLink, Hub, type Peer } from './hub.ts'
@@ -26,12 +27,13 @@ export type ClientCommand = 'check-update' | 'send-inventory'
 /** How often idle sessions are looked for and buffered recordings written. */
 const SWEEP_MS = 10_000
 const RETENTION_SWEEP_MS = 60 * 60_000
-/** Websocket close code for a device connection replaced by a newer one. */
+/** Websocket close codes for a device connection replaced by a newer one, or whose token is gone. */
 const CLOSE_REPLACED = 1000
+const CLOSE_POLICY = 1008
 
 export interface DeviceconnectService {
   /** Takes a device's new websocket as its connection (an older one is closed) and records it connected. */
-  connectDevice(tenantId: string, deviceId: string, peer: Peer): DeviceLink
+  connectDevice(device: DevicePrincipal, peer: Peer): DeviceLink
   /** A message from the device: handed to the session of its sid, dropped when there is none. */
   deviceMessage(link: DeviceLink, data: Uint8Array): void
   /** The device's websocket closed: its sessions end; it is disconnected unless a newer connection took over. */
@@ -79,8 +81,15 @@ export interface DeviceconnectService {
   stop(): void
 }
 
+/**
+ * What deviceconnect needs from device authentication: whether the token a device connected with
+ * still holds (not revoked, its device not rejected or decommissioned).
+ */
+export type DeviceconnectDeviceTokens = Pick<Authenticator<DevicePrincipal>, 'isLive'>
+
 export function createDeviceconnectService(
   deps: Deps,
+  peers: { deviceTokens: DeviceconnectDeviceTokens },
   store: DeviceconnectStore = createDeviceconnectStore(deps.db),
 ): DeviceconnectService {
   const { clock, ids, log, config } = deps
@@ -111,10 +120,35 @@ export function createDeviceconnectService(
   retention.unref()
   dropOldRecordings()
 
-  function requireLink(tenantId: string, deviceId: string): DeviceLink {
+  /**
+   * The device's connection, if its token still holds. Tokens are checked at the upgrade; one taken
+   * away since (a rejected or revoked device) ends the connection here, before anything uses it.
+   */
+  function liveLink(tenantId: string, deviceId: string): DeviceLink | undefined {
     const link = hub.get(tenantId, deviceId)
+    if (!link || peers.deviceTokens.isLive(link.principal)) return link
+    link.drop(CLOSE_POLICY, 'device token revoked')
+    void deviceClosed(link)
+    return undefined
+  }
+
+  function requireLink(tenantId: string, deviceId: string): DeviceLink {
+    const link = liveLink(tenantId, deviceId)
     if (!link) throw new NotFoundError('failed to connect to device: device disconnected')
     return link
+  }
+
+  async function deviceClosed(link: DeviceLink): Promise<void> {
+    const current = hub.remove(link)
+    link.drop()
+    if (!current) return
+    try {
+      const version = await versions.get(link)
+      if (version !== undefined)
+        await store.disconnectDevice(link.tenantId, link.deviceId, version, clock.now())
+    } catch (err) {
+      log.error('recording a device disconnection failed', { device_id: link.deviceId, err })
+    }
   }
 
   function newRecord(
@@ -146,7 +180,7 @@ export function createDeviceconnectService(
     path: string,
     run: (ft: FileTransfer, finish: (err?: unknown) => void) => Promise<T>,
   ): Promise<T> {
-    const link = hub.get(user.tenantId, deviceId)
+    const link = liveLink(user.tenantId, deviceId)
     if (!link) throw new ConflictError('device not connected')
     const release = counter.acquire(user.tenantId, user.userId, deviceId)
     const record = newRecord(user, deviceId, kind, path)
@@ -173,9 +207,11 @@ export function createDeviceconnectService(
   }
 
   return {
-    connectDevice(tenantId, deviceId, peer) {
-      const link = new DeviceLink(tenantId, deviceId, peer)
-      versions.set(link, store.connectDevice(tenantId, deviceId, clock.now()))
+    connectDevice(device, peer) {
+      const link = new DeviceLink(device, peer)
+      const version = store.connectDevice(device.tenantId, device.deviceId, clock.now())
+      version.catch(logFailure('recording a device connection failed'))
+      versions.set(link, version)
       const previous = hub.add(link)
       previous?.drop(CLOSE_REPLACED, 'replaced by a newer connection')
       return link
