@@ -1,6 +1,6 @@
 import { Elysia, t } from 'elysia'
 import type { AuthPlugin, UserPrincipal } from '../../gateway/auth.ts'
-import { STREAM_BODY_PARSER, streamBodyParser } from '../../gateway/body.ts'
+import { STREAM_BODY_PARSER, streamBodyParser, TRANSFER_IDLE_TIMEOUT_SECONDS } from '../../gateway/body.ts'
 import { BadRequestError } from '../../gateway/errors.ts'
 import { parsePaging, setPageHeaders } from '../../gateway/paging.ts'
 import { DeviceconnectModel as M, toApiDevice, toApiSession } from './model.ts'
@@ -70,8 +70,10 @@ export const deviceconnectManagementRoutes = (svc: DeviceconnectService, auth: A
     })
     .get(
       '/devices/:id/download',
-      async ({ user, params, query }) => {
+      async ({ user, params, query, request, server }) => {
         if (!query.path.startsWith('/')) throw new BadRequestError('path: must be absolute.')
+        // A transfer waits on the device (up to 60 s a reply, as in Mender): not the API's short timeout.
+        server?.timeout(request, TRANSFER_IDLE_TIMEOUT_SECONDS)
         return downloadResponse(await svc.download(sessionUser(user), params.id, query.path))
       },
       {
@@ -83,7 +85,8 @@ export const deviceconnectManagementRoutes = (svc: DeviceconnectService, auth: A
     )
     .put(
       '/devices/:id/upload',
-      async ({ user, params, request, set }) => {
+      async ({ user, params, request, set, server }) => {
+        server?.timeout(request, TRANSFER_IDLE_TIMEOUT_SECONDS)
         const form = await readUploadForm(request.headers.get('content-type'), request.body)
         await svc.upload(sessionUser(user), params.id, form.target, form.file)
         set.status = 201
