@@ -20,7 +20,10 @@ const status = async () =>
   (await (await fetch(`${server.url}${MGMT}/devices/${device.id}`, { headers: bearer(admin) })).json()) as any
 
 beforeAll(async () => {
-  server = await startTestServer({ BENDER_CONNECT_SESSIONS_PER_USER: '3' })
+  server = await startTestServer({
+    BENDER_CONNECT_SESSIONS_PER_USER: '3',
+    BENDER_CONNECT_SESSION_BYTES: String(64 * 1024),
+  })
   admin = await adminOf(server)
   device = await acceptedDevice(server, admin)
   deviceWs = new Socket(wsUrl(server.url, DEVICE_WS), bearer(device.token))
@@ -152,6 +155,33 @@ describe('limits and state', () => {
     for (const ws of open) ws.close()
     await Promise.all(open.map((ws) => ws.closed))
   })
+
+  test('a session past its byte limit is ended on both sides', async () => {
+    const user = await userSession()
+    user.send({ hdr: { proto: 1, typ: 'new' } })
+    const sid = (await deviceWs.next((m) => m.hdr.typ === 'new')).msg.hdr.sid
+    for (let i = 0; i < 20; i++) {
+      deviceWs.send({
+        hdr: { proto: 1, typ: 'shell', sid, props: { status: 1 } },
+        body: new Uint8Array(4000),
+      })
+    }
+    const closed = await user.closed
+    expect(closed).toEqual({ code: 1008, reason: 'session byte limit exhausted' })
+    const stop = await deviceWs.next((m) => m.hdr.typ === 'stop' && m.hdr.sid === sid)
+    expect(Buffer.from(stop.msg.body!).toString()).toBe('session byte limit exhausted')
+    await assertDeviceAlive()
+  })
+
+  test('an idle session is ended by the sweep', async () => {
+    const user = await userSession()
+    user.send({ hdr: { proto: 1, typ: 'new' } })
+    await deviceWs.next((m) => m.hdr.typ === 'new')
+    server.clock.advance(1801)
+    const closed = await user.closed
+    expect(closed).toEqual({ code: 1008, reason: 'session idle timeout' })
+    await deviceWs.next((m) => m.hdr.typ === 'stop')
+  }, 30_000)
 
   test('check-update and send-inventory reach the device', async () => {
     for (const command of ['check-update', 'send-inventory']) {
