@@ -1,4 +1,4 @@
-import type { Clock } from '../../deps.ts'
+import type { Deps } from '../../deps.ts'
 import type { Logger } from '../../log.ts'
 import type { DeviceLink, Peer, SessionRoute } from './hub.ts'
 import type { SessionEnd, SessionRecord } from './model.ts'
@@ -24,7 +24,12 @@ export type SessionLimits = {
   recordingBytes: number
 }
 
-export type SessionContext = { store: DeviceconnectStore; clock: Clock; log: Logger; limits: SessionLimits }
+export type SessionContext = {
+  store: DeviceconnectStore
+  clock: Deps['clock']
+  log: Logger
+  limits: SessionLimits
+}
 
 /** Terminal output is written in pieces of about this size, so a chatty shell costs few writes. */
 const RECORDING_PIECE = 16 * 1024
