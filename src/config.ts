@@ -61,6 +61,22 @@ export type Config = Readonly<{
   eventRetentionSeconds: number
   /** The most events the outbox keeps; the oldest go first. */
   eventMaxCount: number
+  /** Remote terminal, file transfer and port forwarding (deviceconnect). */
+  connect: ConnectConfig
+}>
+
+export type ConnectConfig = Readonly<{
+  sessionsPerUser: number
+  sessionsPerDevice: number
+  /** A session without traffic (keep-alives aside) for this long is ended. */
+  idleTimeoutSeconds: number
+  /** Message bytes a session may relay, both directions. */
+  sessionBytes: number
+  /** Terminal output kept for playback per session. */
+  recordingBytes: number
+  recordingDays: number
+  /** Largest file a transfer moves, either way. */
+  maxFileSize: number
 }>
 
 const STORAGE_DRIVERS = ['disk', 's3'] as const
@@ -168,6 +184,20 @@ function readS3(env: Env): S3Config {
   })
 }
 
+function readConnect(env: Env): ConnectConfig {
+  return Object.freeze({
+    sessionsPerUser: readInt(env, 'BENDER_CONNECT_SESSIONS_PER_USER', 10, 1, 10_000),
+    // mender-connect itself refuses a 17th shell.
+    sessionsPerDevice: readInt(env, 'BENDER_CONNECT_SESSIONS_PER_DEVICE', 16, 1, 10_000),
+    idleTimeoutSeconds: readInt(env, 'BENDER_CONNECT_IDLE_TIMEOUT', 1800, 10, 604800),
+    sessionBytes: readInt(env, 'BENDER_CONNECT_SESSION_BYTES', 1024 ** 3, 1024, Number.MAX_SAFE_INTEGER),
+    // Mender's own limit on what a session may record.
+    recordingBytes: readInt(env, 'BENDER_CONNECT_RECORDING_BYTES', 8 * 1024 ** 2, 0, 1024 ** 3),
+    recordingDays: readInt(env, 'BENDER_CONNECT_RECORDING_DAYS', 30, 1, 3650),
+    maxFileSize: readInt(env, 'BENDER_CONNECT_MAX_FILE_SIZE', 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
+  })
+}
+
 function readStorage(env: Env) {
   const storage = readOptional(env, 'BENDER_STORAGE')?.toLowerCase() ?? 'disk'
   if (!(STORAGE_DRIVERS as readonly string[]).includes(storage)) {
@@ -256,6 +286,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustedProxies: readAddresses(env, 'BENDER_TRUSTED_PROXIES'),
     idleTimeoutSeconds: readInt(env, 'BENDER_IDLE_TIMEOUT', 30, 1, 255),
     bodyTimeoutSeconds: readInt(env, 'BENDER_BODY_TIMEOUT', 30, 1, 3600),
+    connect: readConnect(env),
     eventRetentionSeconds: readInt(env, 'BENDER_EVENT_RETENTION', 604800, 60, 31536000),
     eventMaxCount: readInt(env, 'BENDER_EVENT_MAX_COUNT', 1_000_000, 100, Number.MAX_SAFE_INTEGER),
   })

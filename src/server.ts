@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
-import type { Server } from 'bun'
+import type { Server, WebSocketHandler } from 'bun'
+import { websocket } from 'elysia/ws'
 import type { App } from './app.ts'
 import { closeDeps, type Deps } from './deps.ts'
 import { TRANSFER_IDLE_TIMEOUT_SECONDS } from './gateway/body.ts'
@@ -43,6 +44,14 @@ export const TLS_CIPHERS = [
   'ECDHE-ECDSA-CHACHA20-POLY1305',
   'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':')
+
+/**
+ * Websockets (deviceconnect): Bun pings a connection silent for 30 s and closes it when it stays
+ * silent 30 s more: Mender's keepalive (a ping every 30 s, dropped after 60 s of silence) without a
+ * timer per connection. mender-connect reads messages of at most 8 KiB and sends none larger than a
+ * 4 KiB chunk plus its envelope; 64 KiB leaves room for any client.
+ */
+const WEBSOCKET_OPTIONS = { idleTimeout: 30, sendPings: true, maxPayloadLength: 64 * 1024 }
 
 function tlsOptions(deps: Deps) {
   const { tlsCert, tlsKey } = deps.config
@@ -111,9 +120,12 @@ export async function startServer(
     fetch: metrics ? withMetrics(metrics, handler, config.metricsToken) : handler,
     maxRequestBodySize: MAX_REQUEST_BODY,
     idleTimeout: config.idleTimeoutSeconds,
+    // Elysia's handlers, typed against its own copy of Bun's websocket types.
+    websocket: { ...(websocket as unknown as WebSocketHandler<undefined>), ...WEBSOCKET_OPTIONS },
     ...tlsOptions(deps),
   })
-  // Elysia hands routes `server` (for the client's address) only when it started the server itself.
+  // Elysia hands routes `server` (for the client's address, and to upgrade websockets) only when it
+  // started the server itself.
   app.server = api as unknown as typeof app.server
   log.info('API listening', { url: `${api.url}`.replace(/\/$/, ''), public_url: config.publicUrl })
   let storage: StorageServer
