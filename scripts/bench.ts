@@ -20,7 +20,15 @@
  */
 import { join } from 'node:path'
 
-const AREAS = ['storage', 'deviceauth', 'inventory', 'artifacts', 'deployments', 'startup', 'deviceconnect'] as const
+const AREAS = [
+  'storage',
+  'deviceauth',
+  'inventory',
+  'artifacts',
+  'deployments',
+  'startup',
+  'deviceconnect',
+] as const
 
 const [area, ...rest] = Bun.argv.slice(2)
 if (!area || !(AREAS as readonly string[]).includes(area)) {
