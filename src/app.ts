@@ -1,4 +1,6 @@
 import { type AnyElysia, Elysia } from 'elysia'
+import { type ConsoleBundle, loadConsole } from './console/bundle.ts'
+import { consoleRoutes } from './console/routes.ts'
 import type { Deps } from './deps.ts'
 import { authPlugin } from './gateway/auth.ts'
 import { apiDocs } from './gateway/docs.ts'
@@ -34,19 +36,22 @@ import {
 import { createInventoryService } from './services/inventory/service.ts'
 import { useradmInternalRoutes } from './services/useradm/routes.internal.ts'
 import { useradmManagementRoutes, useradmManagementV2Routes } from './services/useradm/routes.management.ts'
+import { useradmSetupRoutes } from './services/useradm/routes.setup.ts'
 import { createUseradmService } from './services/useradm/service.ts'
+import { createFirstRunSetup } from './services/useradm/setup.ts'
 
 export type Services = ReturnType<typeof createServices>
 
 /** Every service, built once; cross-service calls go one way (deviceauth -> inventory, deployments). */
 export function createServices(deps: Deps) {
   const useradm = createUseradmService(deps)
+  const setup = createFirstRunSetup(deps, { useradm })
   const inventory = createInventoryService(deps)
   const deployments = createDeploymentsService(deps, { inventory })
   const deviceauth = createDeviceauthService(deps, { inventory, deployments })
   const artifacts = createArtifactsService(deps, { usage: deployments })
   const releases = createReleasesService(deps, { usage: deployments })
-  return { useradm, inventory, deployments, deviceauth, artifacts, releases }
+  return { useradm, setup, inventory, deployments, deviceauth, artifacts, releases }
 }
 
 /**
@@ -59,7 +64,11 @@ export function stopServices(services: Services): void {
 }
 
 /** The API app: gateway plugins first (so their error handler covers every route), then each service. */
-export function createApp(deps: Deps, services: Services) {
+export function createApp(
+  deps: Deps,
+  services: Services,
+  consoleBundle: () => Promise<ConsoleBundle> = loadConsole,
+) {
   const routes = createRouteIndex()
   const auth = authPlugin(
     { user: services.useradm.authenticator, device: services.deviceauth.authenticator },
@@ -69,6 +78,8 @@ export function createApp(deps: Deps, services: Services) {
     .use(gateway(deps.log, routes))
     // Read at request time, when the chain below has made the whole app.
     .use(apiDocs((): AnyElysia => app))
+    .use(consoleRoutes(deps.config, consoleBundle))
+    .use(useradmSetupRoutes(services.setup))
     .use(useradmManagementRoutes(services.useradm, auth))
     .use(useradmManagementV2Routes(services.useradm, auth))
     .use(useradmInternalRoutes(auth))

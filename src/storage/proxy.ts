@@ -22,6 +22,18 @@ export type StorageProxy = (request: Request) => Promise<Response>
 
 type ProxyDeps = Pick<Deps, 'config' | 'blobs' | 'links' | 'log'>
 
+/**
+ * Any origin may use a link: the signature in it is the whole authorization (no cookie, no
+ * header), so this only lets the console on the API's port upload and read with fetch/XHR.
+ */
+const CORS = { 'access-control-allow-origin': '*', 'access-control-expose-headers': REQUEST_ID_HEADER }
+const CORS_PREFLIGHT = {
+  ...CORS,
+  'access-control-allow-methods': 'GET, HEAD, PUT',
+  'access-control-allow-headers': 'content-type',
+  'access-control-max-age': '600',
+}
+
 const RANGE = /^bytes=(\d*)-(\d*)$/
 
 /**
@@ -152,8 +164,7 @@ export function createStorageProxy(deps: ProxyDeps): StorageProxy {
     return method === 'HEAD' ? head(link, range, requestId) : download(link, range, requestId)
   }
 
-  return async (request) => {
-    const requestId = request.headers.get(REQUEST_ID_HEADER) || crypto.randomUUID()
+  async function answer(request: Request, requestId: string): Promise<Response> {
     try {
       return await handle(request, requestId)
     } catch (err) {
@@ -163,5 +174,12 @@ export function createStorageProxy(deps: ProxyDeps): StorageProxy {
       log.error('storage proxy request failed', { request_id: requestId, error: err })
       return errorResponse(500, 'internal error', requestId)
     }
+  }
+
+  return async (request) => {
+    if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: CORS_PREFLIGHT })
+    const response = await answer(request, request.headers.get(REQUEST_ID_HEADER) || crypto.randomUUID())
+    for (const [name, value] of Object.entries(CORS)) response.headers.set(name, value)
+    return response
   }
 }

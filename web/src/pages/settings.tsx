@@ -1,0 +1,253 @@
+import { useState } from 'preact/hooks'
+import { call, currentSession, get } from '../api.ts'
+import { CopyField, Empty, ErrorNote, Time, useAction, useLoad } from '../ui.tsx'
+
+type User = { id: string; email: string; created_ts: string; login_ts?: string }
+type Token = { id: string; name: string; created_ts: string; expiration_date?: string; last_used?: string }
+
+function Users() {
+  const users = useLoad(() => get<User[]>('v1/useradm/users'), [])
+  const me = useLoad(() => get<User>('v1/useradm/users/me'), [])
+  const [email, setEmail] = useState('')
+  const [password, setPassword] = useState('')
+  const action = useAction()
+  const add = (event: Event) => {
+    event.preventDefault()
+    action
+      .run(() => call('POST', 'v1/useradm/users', { body: { email: email.trim(), password } }))
+      .then((ok) => {
+        if (!ok) return
+        setEmail('')
+        setPassword('')
+        users.reload()
+      })
+  }
+  return (
+    <section class="card" aria-labelledby="users">
+      <h2 id="users">Users</h2>
+      <ErrorNote error={users.error} />
+      <ul class="plain">
+        {users.data?.map((u) => (
+          <li key={u.id} class="user">
+            <span>
+              {u.email} {u.id === me.data?.id && <span class="muted">(you)</span>}
+            </span>
+            <span class="muted small">
+              last sign-in <Time value={u.login_ts} />
+            </span>
+            {u.id !== me.data?.id && (
+              <button
+                type="button"
+                class="danger"
+                onClick={() =>
+                  confirm(`Remove ${u.email}?`) &&
+                  action.run(() => call('DELETE', `v1/useradm/users/${u.id}`)).then(() => users.reload())
+                }
+              >
+                Remove {u.email}
+              </button>
+            )}
+          </li>
+        ))}
+      </ul>
+      <form class="row" onSubmit={add} aria-label="Add a user">
+        <label>
+          Email
+          <input type="email" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+        </label>
+        <label>
+          Password
+          <input
+            type="password"
+            autoComplete="new-password"
+            required
+            minLength={8}
+            value={password}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+          />
+        </label>
+        <button type="submit" disabled={action.busy}>
+          Add user
+        </button>
+      </form>
+      <ErrorNote error={action.error} />
+    </section>
+  )
+}
+
+function Password() {
+  const [current, setCurrent] = useState('')
+  const [next, setNext] = useState('')
+  const [done, setDone] = useState(false)
+  const action = useAction()
+  return (
+    <form
+      class="card"
+      aria-labelledby="password"
+      onSubmit={(event) => {
+        event.preventDefault()
+        setDone(false)
+        action
+          .run(() =>
+            call('PUT', 'v2/useradm/users/me', { body: { current_password: current, password: next } }),
+          )
+          .then((ok) => {
+            if (!ok) return
+            setDone(true)
+            setCurrent('')
+            setNext('')
+          })
+      }}
+    >
+      <h2 id="password">Change your password</h2>
+      <label>
+        Current password
+        <input
+          type="password"
+          autoComplete="current-password"
+          required
+          value={current}
+          onInput={(e) => setCurrent(e.currentTarget.value)}
+        />
+      </label>
+      <label>
+        New password (8 characters or more)
+        <input
+          type="password"
+          autoComplete="new-password"
+          required
+          minLength={8}
+          value={next}
+          onInput={(e) => setNext(e.currentTarget.value)}
+        />
+      </label>
+      {done && (
+        <p class="success" role="status">
+          Your password is changed.
+        </p>
+      )}
+      <ErrorNote error={action.error} />
+      <button type="submit" disabled={action.busy}>
+        Change password
+      </button>
+    </form>
+  )
+}
+
+function Tokens() {
+  const tokens = useLoad(() => get<Token[]>('v1/useradm/settings/tokens'), [])
+  const [name, setName] = useState('')
+  const [days, setDays] = useState('30')
+  const [made, setMade] = useState<string>()
+  const action = useAction()
+  const create = (event: Event) => {
+    event.preventDefault()
+    action
+      .run(async () => {
+        const expires_in = Number(days) * 86400
+        setMade(
+          (
+            await call<string>('POST', 'v1/useradm/settings/tokens', {
+              body: { name: name.trim(), expires_in },
+            })
+          ).data,
+        )
+        setName('')
+      })
+      .then(() => tokens.reload())
+  }
+  return (
+    <section class="card" aria-labelledby="tokens">
+      <h2 id="tokens">Personal access tokens</h2>
+      <p class="muted">
+        For scripts and mender-cli: send one as <code>Authorization: Bearer …</code>.
+      </p>
+      <form class="row" onSubmit={create} aria-label="Create a personal access token">
+        <label>
+          Token name
+          <input required maxLength={128} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        </label>
+        <label>
+          Expires after
+          <select value={days} onChange={(e) => setDays(e.currentTarget.value)}>
+            <option value="7">7 days</option>
+            <option value="30">30 days</option>
+            <option value="90">90 days</option>
+            <option value="365">a year</option>
+          </select>
+        </label>
+        <button type="submit" disabled={action.busy}>
+          Create token
+        </button>
+      </form>
+      {made && (
+        <div class="notice" role="status">
+          <p>Copy the new token now: it is not shown again.</p>
+          <CopyField label="New token" value={made} />
+        </div>
+      )}
+      <ErrorNote error={action.error ?? tokens.error} />
+      {tokens.data?.length === 0 && <Empty>No personal access tokens.</Empty>}
+      {tokens.data && tokens.data.length > 0 && (
+        <div class="table-wrap">
+          <table aria-label="Personal access tokens">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Created</th>
+                <th scope="col">Expires</th>
+                <th scope="col">Last used</th>
+                <th scope="col">
+                  <span class="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {tokens.data.map((t) => (
+                <tr key={t.id}>
+                  <td>{t.name}</td>
+                  <td>
+                    <Time value={t.created_ts} />
+                  </td>
+                  <td>{t.expiration_date ? <Time value={t.expiration_date} /> : 'never'}</td>
+                  <td>
+                    <Time value={t.last_used} />
+                  </td>
+                  <td>
+                    <button
+                      type="button"
+                      class="danger"
+                      onClick={() =>
+                        action
+                          .run(() => call('DELETE', `v1/useradm/settings/tokens/${t.id}`))
+                          .then(() => tokens.reload())
+                      }
+                    >
+                      Revoke {t.name}
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  )
+}
+
+export function SettingsPage() {
+  return (
+    <div class="stack">
+      <h1>Settings</h1>
+      <p>
+        Signed in as <strong>{currentSession()?.email}</strong>.
+      </p>
+      <div class="grid2">
+        <Password />
+        <Tokens />
+      </div>
+      <Users />
+    </div>
+  )
+}
