@@ -50,5 +50,5 @@ test('the API keeps its own answers: unknown API paths stay 404 and unknown asse
   expect(await api.json()).toMatchObject({ error: 'not found' })
   const asset = await get('/assets/console-missing.js')
   expect(asset.status).toBe(404)
-  expect((await asset.json()).request_id).toBeString()
+  expect(((await asset.json()) as { request_id: string }).request_id).toBeString()
 })

@@ -57,32 +57,37 @@ export async function openPage(browser: Browser, url: string, viewport = LAPTOP)
   }
 }
 
+// Functions below run inside the page (puppeteer sends their source), so they reach `document`
+// through globalThis: the tests compile without DOM types.
+
 /** Waits for an element whose text contains `text` (optionally of a CSS selector) and returns it. */
 export async function findText(page: Page, text: string, selector = '*', timeout = 30_000) {
   const handle = await page.waitForFunction(
     (sel: string, wanted: string) =>
-      [...document.querySelectorAll(sel)].reverse().find((el) => el.textContent?.includes(wanted)),
+      [...(globalThis as any).document.querySelectorAll(sel)]
+        .reverse()
+        .find((el: any) => el.textContent?.includes(wanted)),
     { timeout, polling: 100 },
     selector,
     text,
   )
-  return handle as ElementHandle<Element>
+  return handle as ElementHandle<any>
 }
 
 /** The enabled, visible button or link named `name` (its aria-label, else its text). */
 export async function named(page: Page, name: string) {
   const handle = await page.waitForFunction(
     (wanted: string) =>
-      [...document.querySelectorAll('button, a, summary')].find(
-        (el) =>
+      [...(globalThis as any).document.querySelectorAll('button, a, summary')].find(
+        (el: any) =>
           (el.getAttribute('aria-label') ?? el.textContent?.trim()) === wanted &&
-          !(el as HTMLButtonElement).disabled &&
-          (el as HTMLElement).offsetParent !== null,
+          !el.disabled &&
+          el.offsetParent !== null,
       ),
     { polling: 100 },
     name,
   )
-  return handle as ElementHandle<HTMLElement>
+  return handle as ElementHandle<any>
 }
 
 /** Clicks the button or link named `name`. */
@@ -94,14 +99,14 @@ export async function clickNamed(page: Page, name: string): Promise<void> {
 export async function control(page: Page, label: string) {
   const handle = await page.waitForFunction(
     (wanted: string) =>
-      [...document.querySelectorAll('label')]
-        .filter((el) => el.firstChild?.textContent?.trim() === wanted && el.offsetParent !== null)
-        .map((el) => el.querySelector('input, select, textarea'))
+      [...(globalThis as any).document.querySelectorAll('label')]
+        .filter((el: any) => el.firstChild?.textContent?.trim() === wanted && el.offsetParent !== null)
+        .map((el: any) => el.querySelector('input, select, textarea'))
         .find(Boolean),
     { polling: 100 },
     label,
   )
-  return handle as ElementHandle<HTMLInputElement>
+  return handle as ElementHandle<any>
 }
 
 /** Types into the form control labelled `label`, replacing its value. */
