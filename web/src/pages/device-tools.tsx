@@ -17,14 +17,14 @@ export function FilterBuilder(props: {
   filters: Filter[]
   onChange: (f: Filter[]) => void
 }) {
-  const [attribute, setAttribute] = useState('')
+  const [chosen, setAttribute] = useState('')
+  const attribute = chosen || (props.attributes[0] ? key(props.attributes[0]) : '')
   const [type, setType] = useState('$eq')
   const [value, setValue] = useState('')
   const add = (event: Event) => {
     event.preventDefault()
-    const chosen = attribute || (props.attributes[0] ? key(props.attributes[0]) : '')
-    if (!chosen) return
-    const [scope = 'inventory', ...rest] = chosen.split('/')
+    if (!attribute) return
+    const [scope = 'inventory', ...rest] = attribute.split('/')
     const list = type === '$in' || type === '$nin'
     const parsed = list
       ? value
