@@ -2,7 +2,7 @@ import { defineConfig } from 'drizzle-kit'
 
 export default defineConfig({
   dialect: 'sqlite',
-  schema: './src/services/*/tables*.ts',
+  schema: ['./src/services/*/tables*.ts', './src/events/tables.ts'],
   out: './db/migrations',
   casing: 'snake_case',
 })

@@ -2,6 +2,7 @@ import { type AnyElysia, Elysia } from 'elysia'
 import { type ConsoleBundle, loadConsole } from './console/bundle.ts'
 import { consoleRoutes } from './console/routes.ts'
 import type { Deps } from './deps.ts'
+import { createEventsService } from './events/service.ts'
 import { authPlugin } from './gateway/auth.ts'
 import { apiDocs } from './gateway/docs.ts'
 import { gateway } from './gateway/gateway.ts'
@@ -44,6 +45,8 @@ export type Services = ReturnType<typeof createServices>
 
 /** Every service, built once; cross-service calls go one way (deviceauth -> inventory, deployments). */
 export function createServices(deps: Deps) {
+  // First: it gives the outbox the app's clock before any store writes an event.
+  const events = createEventsService(deps)
   const useradm = createUseradmService(deps)
   const setup = createFirstRunSetup(deps, { useradm })
   const inventory = createInventoryService(deps)
@@ -51,7 +54,7 @@ export function createServices(deps: Deps) {
   const deviceauth = createDeviceauthService(deps, { inventory, deployments })
   const artifacts = createArtifactsService(deps, { usage: deployments })
   const releases = createReleasesService(deps, { usage: deployments })
-  return { useradm, setup, inventory, deployments, deviceauth, artifacts, releases }
+  return { events, useradm, setup, inventory, deployments, deviceauth, artifacts, releases }
 }
 
 /**
@@ -61,6 +64,7 @@ export function createServices(deps: Deps) {
 export function stopServices(services: Services): void {
   services.deviceauth.stop()
   services.inventory.stop()
+  services.events.stop()
 }
 
 /** The API app: gateway plugins first (so their error handler covers every route), then each service. */

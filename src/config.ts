@@ -28,6 +28,10 @@ export type Config = Readonly<{
   maxArtifactSize: number
   downloadLinkTtlSeconds: number
   uploadLinkTtlSeconds: number
+  /** Events older than this are pruned from the outbox. */
+  eventRetentionSeconds: number
+  /** The most events the outbox keeps; the oldest go first. */
+  eventMaxCount: number
 }>
 
 const STORAGE_DRIVERS = ['disk', 's3'] as const
@@ -182,5 +186,7 @@ export function loadConfig(env: Env = process.env): Config {
     downloadLinkTtlSeconds: readInt(env, 'BENDER_DOWNLOAD_LINK_TTL', 900, 60, 604800),
     // Mender's direct-upload links last an hour.
     uploadLinkTtlSeconds: readInt(env, 'BENDER_UPLOAD_LINK_TTL', 3600, 60, 604800),
+    eventRetentionSeconds: readInt(env, 'BENDER_EVENT_RETENTION', 604800, 60, 31536000),
+    eventMaxCount: readInt(env, 'BENDER_EVENT_MAX_COUNT', 1_000_000, 100, Number.MAX_SAFE_INTEGER),
   })
 }

@@ -1,5 +1,6 @@
 import { and, asc, count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
+import { createDeploymentEvents } from './events.ts'
 import { CODE } from './status.ts'
 import { deviceDeployments } from './tables.ts'
 
@@ -13,6 +14,7 @@ const ACTIVE_CODES = sql`${dd.status} BETWEEN ${sql.raw(String(CODE.pauseFirst))
 /** Device deployments: the device side of a deployment, and the poll's lookups. */
 export function createDeviceDeploymentsStore(db: Database) {
   const ph = sql.placeholder
+  const events = createDeploymentEvents(db)
   /**
    * The poll's question in one statement (each statement pays for a read transaction of its own):
    * the device's unfinished device deployment (it has at most one: a new one is only made when it
@@ -179,11 +181,16 @@ export function createDeviceDeploymentsStore(db: Database) {
         request: row.request,
       })
       if (!inserted) throw new Error('deployments: device deployment insert returned nothing')
+      events.deviceStatusChanged(row, status)
       return inserted.seq
     },
 
     /** Sets the status; leaving pending sets `started`, an end state sets `finished`; an empty substate keeps the old one. */
     updateStatus(seq: number, status: number, active: boolean, now: Date, substate?: string): void {
+      const before = bySeq.get({ seq })
+      if (before && (before.status !== status || (substate && substate !== before.substate))) {
+        events.deviceStatusChanged(before, status, substate || before.substate)
+      }
       updateStatus.run({
         seq,
         status,
@@ -216,10 +223,13 @@ export function createDeviceDeploymentsStore(db: Database) {
 
     /** Sets every unfinished device deployment of the deployment to aborted (counts are the caller's). */
     abortActiveOfDeployment(tenantId: string, deploymentId: string): void {
-      db.update(dd)
+      const aborted = db
+        .update(dd)
         .set({ status: CODE.aborted, active: false })
         .where(and(eq(dd.tenantId, tenantId), eq(dd.deploymentId, deploymentId), ACTIVE_CODES))
-        .run()
+        .returning({ id: dd.id, tenantId: dd.tenantId, deploymentId: dd.deploymentId, deviceId: dd.deviceId })
+        .all()
+      for (const row of aborted) events.deviceStatusChanged(row, CODE.aborted)
     },
 
     /** Device deployments (not deleted) of a deployment per status code. */

@@ -1,6 +1,7 @@
 import { and, asc, count, desc, eq, gte, inArray, lte, max, or, type SQL, sql } from 'drizzle-orm'
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core'
 import type { Database } from '../../../db/client.ts'
+import { createDeploymentEvents } from './events.ts'
 import type { DeploymentStatus, DeviceDeploymentStatus, Stats } from './status.ts'
 import { deploymentDevices, deploymentLogs, deployments, type LogMessage } from './tables.ts'
 
@@ -97,6 +98,7 @@ const DEVICE_LIST_CHUNK = 2000
 
 export function createDeploymentsStore(db: Database) {
   const ph = sql.placeholder
+  const events = createDeploymentEvents(db)
   const oldestActive = db
     .select({ created: sql<number | null>`min(${deployments.created})` })
     .from(deployments)
@@ -186,6 +188,7 @@ export function createDeploymentsStore(db: Database) {
         .get()
       if (twin) return false
       db.insert(deployments).values(row).run()
+      events.created(row)
       const oldest = oldestActiveByTenant.get(row.tenantId)
       if (oldest !== undefined) {
         oldestActiveByTenant.set(
@@ -274,6 +277,8 @@ export function createDeploymentsStore(db: Database) {
 
     setStatus(tenantId: string, id: string, status: DeploymentStatus, finished: Date | null): void {
       setStatus.run({ tenantId, id, status, finished: finished?.getTime() ?? null })
+      const after = byId.get({ tenantId, id })
+      if (after) events.statusChanged(after, status, statsOf(after))
       if (finished) oldestActiveByTenant.delete(tenantId)
     },
 

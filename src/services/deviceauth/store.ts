@@ -1,5 +1,6 @@
 import { and, asc, count, eq, inArray, ne, type SQL, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
+import { createDeviceEvents } from './events.ts'
 import type { DeviceStatus } from './model.ts'
 import { authSets, devices, deviceTokens } from './tables.ts'
 
@@ -11,6 +12,7 @@ export type DeviceFilter = { statuses?: readonly string[]; ids?: readonly string
 
 export function createDeviceauthStore(db: Database) {
   const ph = sql.placeholder
+  const events = createDeviceEvents(db)
   // Prepared once: the auth request path and the per-request token check run these constantly.
   const deviceByIdentityHash = db
     .select()
@@ -105,6 +107,7 @@ export function createDeviceauthStore(db: Database) {
         .set({ status, updatedTs: at })
         .where(and(eq(devices.tenantId, tenantId), eq(devices.id, id)))
         .run()
+      events.statusChanged(tenantId, id, status, at)
     },
 
     /** Deletes the device; its auth sets and tokens go with it (foreign-key cascade). */
@@ -123,6 +126,7 @@ export function createDeviceauthStore(db: Database) {
         .where(and(eq(devices.tenantId, tenantId), eq(devices.id, id)))
         .returning({ id: devices.id })
         .all()
+      if (deleted.length > 0) events.decommissioned(tenantId, id)
       return deleted.length > 0
     },
 

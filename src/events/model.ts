@@ -1,0 +1,40 @@
+/**
+ * What other parts of bender (the console's live stream, webhooks) hear about. Device events carry
+ * Mender's iot-manager shapes; deployment events are bender's own.
+ */
+export const DEVICE_EVENT_TYPES = [
+  'device-provisioned',
+  'device-decommissioned',
+  'device-status-changed',
+] as const
+export const DEPLOYMENT_EVENT_TYPES = [
+  'deployment-created',
+  'deployment-status-changed',
+  'deployment-finished',
+  'device-deployment-status-changed',
+] as const
+export const EVENT_TYPES = [...DEVICE_EVENT_TYPES, ...DEPLOYMENT_EVENT_TYPES] as const
+export type EventType = (typeof EVENT_TYPES)[number]
+
+export const isEventType = (value: string): value is EventType =>
+  (EVENT_TYPES as readonly string[]).includes(value)
+
+/** An event as written by the change that causes it, in that change's transaction. */
+export type NewEvent = {
+  tenantId: string
+  type: EventType
+  /**
+   * What the event is about: a device id for device and device-deployment events, a deployment id
+   * for deployment events. Events about one subject are delivered in the order they were written.
+   */
+  subject: string
+  /** The JSON payload (see the README's "Events" section for each type's shape). */
+  data: Record<string, unknown>
+  time: Date
+}
+
+/** A committed event: `seq` grows with commit order and is never reused. */
+export type OutboxEvent = NewEvent & { seq: number; id: string }
+
+/** Hears one event at a time; a returned promise is awaited before the next event is handed over. */
+export type EventListener = (event: OutboxEvent) => void | Promise<void>

@@ -1,0 +1,101 @@
+import type { Deps } from '../deps.ts'
+import type { EventListener } from './model.ts'
+import { outboxFor } from './outbox.ts'
+import { createEventsStore, type EventsStore } from './store.ts'
+
+/** Committed events, in order, to whoever in this process wants to hear them. */
+export interface EventsService {
+  /**
+   * Hands `listener` every committed event with `seq` above `afterSeq` (default: the newest when
+   * called), in `seq` order, one at a time, awaiting a returned promise before the next. Events
+   * are read back from the outbox after the commit that wrote them, never handed over on the
+   * writer's path; a listener that throws is logged and given the next event. Answers `stop`.
+   */
+  subscribe(listener: EventListener, options?: { afterSeq?: number }): () => void
+  /** The newest committed `seq` (0 while there is none). */
+  lastSeq(): Promise<number>
+  /** Deletes the events past the retention (age, then count); also runs on its own every hour. */
+  prune(): Promise<number>
+  /** Ends every subscription and the timers; call before closing the database. */
+  stop(): void
+}
+
+/** Events read per outbox query while a subscriber catches up. */
+const BATCH = 256
+/** How often subscribers look without a commit notice: events another process wrote show up this late. */
+const POLL_MS = 1000
+const PRUNE_MS = 3_600_000
+
+export function createEventsService(
+  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'log'>,
+  store: EventsStore = createEventsStore(deps.db),
+): EventsService {
+  const { config, clock, log } = deps
+  let waiters: (() => void)[] = []
+  const wakeAll = () => {
+    const woken = waiters
+    waiters = []
+    for (const wake of woken) wake()
+  }
+  const nextWake = () => new Promise<void>((resolve) => waiters.push(resolve))
+  const outbox = outboxFor(deps.db)
+  outbox.useClock(clock)
+  const stopNotices = outbox.onCommit(wakeAll)
+  const poll = setInterval(wakeAll, POLL_MS)
+  const subscriptions = new Set<() => void>()
+
+  const prune = async (): Promise<number> => {
+    const before = new Date(clock.now().getTime() - config.eventRetentionSeconds * 1000)
+    return store.prune(before, config.eventMaxCount)
+  }
+  const pruner = setInterval(() => {
+    prune().catch((err) => log.error('pruning events failed', { err }))
+  }, PRUNE_MS)
+  poll.unref()
+  pruner.unref()
+
+  return {
+    subscribe(listener, options = {}) {
+      let stopped = false
+      // lastSeq reads synchronously when called, so "from now" is this very moment.
+      const start = options.afterSeq ?? store.lastSeq()
+      const run = async () => {
+        let cursor = await start
+        while (!stopped) {
+          // Waiting starts before the read: a commit landing during the read still wakes us.
+          const woken = nextWake()
+          const events = await store.readAfter(cursor, BATCH)
+          for (const event of events) {
+            if (stopped) return
+            try {
+              await listener(event)
+            } catch (err) {
+              log.error('an event listener failed', { err, seq: event.seq, type: event.type })
+            }
+            cursor = event.seq
+          }
+          if (events.length < BATCH) await woken
+        }
+      }
+      const stop = () => {
+        stopped = true
+        subscriptions.delete(stop)
+        wakeAll()
+      }
+      subscriptions.add(stop)
+      run().catch((err) => log.error('an event subscription stopped', { err }))
+      return stop
+    },
+
+    lastSeq: () => store.lastSeq(),
+
+    prune,
+
+    stop() {
+      for (const stop of [...subscriptions]) stop()
+      stopNotices()
+      clearInterval(poll)
+      clearInterval(pruner)
+    },
+  }
+}

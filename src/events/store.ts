@@ -1,0 +1,56 @@
+import { asc, gt, max, sql } from 'drizzle-orm'
+import type { Database } from '../../db/client.ts'
+import type { OutboxEvent } from './model.ts'
+import { outboxEvents } from './tables.ts'
+
+/** The read side of the outbox. */
+export interface EventsStore {
+  /** Committed events with `seq` above `afterSeq`, oldest first, at most `limit` of them. */
+  readAfter(afterSeq: number, limit: number): Promise<OutboxEvent[]>
+  /** The newest committed `seq`, 0 while there is none. */
+  lastSeq(): Promise<number>
+  /** The oldest `seq` still kept, undefined while the outbox is empty. */
+  firstSeq(): Promise<number | undefined>
+  /** Deletes the events written before `before`, then all but the newest `keep`; answers how many went. */
+  prune(before: Date, keep: number): Promise<number>
+}
+
+export function createEventsStore(db: Database): EventsStore {
+  const ph = sql.placeholder
+  const after = db
+    .select()
+    .from(outboxEvents)
+    .where(gt(outboxEvents.seq, ph('afterSeq')))
+    .orderBy(asc(outboxEvents.seq))
+    .limit(ph('limit'))
+    .prepare()
+  const newest = db
+    .select({ seq: max(outboxEvents.seq) })
+    .from(outboxEvents)
+    .prepare()
+  const toEvent = (row: typeof outboxEvents.$inferSelect): OutboxEvent => ({ ...row })
+
+  return {
+    readAfter: async (afterSeq, limit) => after.all({ afterSeq, limit }).map(toEvent),
+
+    // Read at call time, so a subscriber starting "from now" starts exactly here.
+    lastSeq: async () => newest.get()?.seq ?? 0,
+
+    firstSeq: async () =>
+      db.select({ seq: outboxEvents.seq }).from(outboxEvents).orderBy(asc(outboxEvents.seq)).limit(1).get()
+        ?.seq,
+
+    async prune(before, keep) {
+      // Raw statements: the row counts come back without materialising what went.
+      const sqlite = db.$client
+      return db.transaction(() => {
+        const old = sqlite.run('DELETE FROM events_outbox WHERE time < ?', [before.getTime()]).changes
+        const excess = sqlite.run(
+          'DELETE FROM events_outbox WHERE seq <= (SELECT max(seq) FROM events_outbox) - ?',
+          [keep],
+        ).changes
+        return old + excess
+      })
+    },
+  }
+}
