@@ -1,5 +1,6 @@
 import { type AnyElysia, Elysia } from 'elysia'
 import { type ConsoleBundle, loadConsole } from './console/bundle.ts'
+import { consoleEventRoutes } from './console/routes.events.ts'
 import { consoleRoutes } from './console/routes.ts'
 import type { Deps } from './deps.ts'
 import { createEventsService } from './events/service.ts'
@@ -84,6 +85,7 @@ export function createApp(
     .use(apiDocs((): AnyElysia => app))
     .use(consoleRoutes(deps.config, consoleBundle))
     .use(useradmSetupRoutes(services.setup))
+    .use(consoleEventRoutes(services.events, services.useradm.authenticator.isLive, auth))
     .use(useradmManagementRoutes(services.useradm, auth))
     .use(useradmManagementV2Routes(services.useradm, auth))
     .use(useradmInternalRoutes(auth))

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks'
 import { currentSession, onSessionChange, signOut } from './api.ts'
+import { startLiveUpdates } from './live.ts'
 import { DashboardPage } from './pages/dashboard.tsx'
 import { DeploymentPage } from './pages/deployment.tsx'
 import { DeploymentsPage } from './pages/deployments.tsx'
@@ -45,6 +46,7 @@ function Page({ route }: { route: Route }) {
 export function App() {
   const session = useSession()
   const route = useRoute()
+  useEffect(startLiveUpdates, [])
   const section = route.parts[0] ?? 'dashboard'
   useEffect(() => {
     const label = SECTIONS.find((s) => s.path === section)?.label

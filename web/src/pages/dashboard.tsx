@@ -9,6 +9,7 @@ import {
   searchDevices,
 } from '../devices.ts'
 import { count, plural } from '../format.ts'
+import { isDeploymentEvent, isDeviceEvent, useLive } from '../live.ts'
 import { href } from '../router.ts'
 import { Empty, ErrorNote, Loading, Time, useLoad } from '../ui.tsx'
 import { DeploymentTable, listDeployments } from './deployments.tsx'
@@ -22,6 +23,7 @@ const SILENCE = [
 
 function Counts() {
   const counts = useLoad(() => Promise.all(STATUSES.map((s) => countDevices([status(s)]))), [])
+  useLive(isDeviceEvent, counts.reload, 1000)
   return (
     <section class="card" aria-labelledby="fleet">
       <h2 id="fleet">Devices</h2>
@@ -44,6 +46,7 @@ function Pending() {
     () => searchDevices({ page: 1, perPage: 5, status: 'pending', filters: [], text: '', columns: [] }),
     [],
   )
+  useLive(isDeviceEvent, list.reload, 1000)
   return (
     <section class="card" aria-labelledby="pending">
       <h2 id="pending">Waiting for a decision</h2>
@@ -123,6 +126,7 @@ function Failures() {
         .slice(0, 5),
     [],
   )
+  useLive((e) => e.type === 'deployment-finished', list.reload, 1000)
   return (
     <section class="card" aria-labelledby="failures">
       <h2 id="failures">Latest failures</h2>
@@ -143,6 +147,7 @@ function Active() {
     ])
     return [...running.deployments, ...pending.deployments]
   }, [])
+  useLive(isDeploymentEvent, list.reload, 1000)
   return (
     <section class="card" aria-labelledby="active">
       <h2 id="active">Active and pending deployments</h2>

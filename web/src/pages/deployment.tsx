@@ -1,7 +1,8 @@
-import { useEffect, useState } from 'preact/hooks'
+import { useState } from 'preact/hooks'
 import { call, get } from '../api.ts'
 import { type Deployment, type DeviceDeployment, progress } from '../deployments.ts'
 import { count } from '../format.ts'
+import { useLive } from '../live.ts'
 import { href } from '../router.ts'
 import { Empty, ErrorNote, Loading, Pager, Progress, Status, Time, useAction, useLoad } from '../ui.tsx'
 import { LogViewer } from './log.tsx'
@@ -19,8 +20,6 @@ const STATUSES = [
   'noartifact',
   'aborted',
 ]
-/** Until a deployment finishes its page asks again this often (live updates would replace this). */
-const REFRESH_MS = 2000
 
 export function DeploymentPage({ id }: { id: string }) {
   const [page, setPage] = useState(1)
@@ -35,14 +34,13 @@ export function DeploymentPage({ id }: { id: string }) {
   }, [id, page, status])
   const action = useAction()
   const finished = deployment.data?.status === 'finished'
-  useEffect(() => {
-    if (!deployment.data || finished) return
-    const timer = setInterval(() => {
+  useLive(
+    (e) => e.subject === id || e.data.deployment_id === id,
+    () => {
       deployment.reload()
       devices.reload()
-    }, REFRESH_MS)
-    return () => clearInterval(timer)
-  }, [deployment.data, finished])
+    },
+  )
   if (deployment.error) return <ErrorNote error={deployment.error} />
   if (!deployment.data) return <Loading what="the deployment" />
   const d = deployment.data

@@ -4,6 +4,7 @@ import type { Release } from '../artifacts.ts'
 import { type Deployment, progress } from '../deployments.ts'
 import { countDevices, type Filter, listGroups } from '../devices.ts'
 import { count, plural } from '../format.ts'
+import { isDeploymentEvent, useLive } from '../live.ts'
 import { href, navigate, type Route } from '../router.ts'
 import { Empty, ErrorNote, Loading, Pager, Progress, Status, Tabs, Time, useAction, useLoad } from '../ui.tsx'
 
@@ -224,6 +225,7 @@ export function DeploymentsPage({ route }: { route: Route }) {
   const [page, setPage] = useState(1)
   const [creating, setCreating] = useState(release !== null)
   const list = useLoad(() => listDeployments(tab, page), [tab, page])
+  useLive(isDeploymentEvent, list.reload, 1000)
   return (
     <div class="stack">
       <div class="title-row">

@@ -11,6 +11,7 @@ import {
   setAuthStatus,
   show,
 } from '../devices.ts'
+import { useLive } from '../live.ts'
 import { href, navigate } from '../router.ts'
 import { Empty, ErrorNote, Loading, Status, Time, useAction, useLoad } from '../ui.tsx'
 import { LogViewer } from './log.tsx'
@@ -142,6 +143,7 @@ function History({ id }: { id: string }) {
     [id],
   )
   const [log, setLog] = useState<string>()
+  useLive((e) => e.subject === id && e.type === 'device-deployment-status-changed', history.reload)
   return (
     <section class="card" aria-labelledby="history">
       <h2 id="history">Deployments</h2>
@@ -251,6 +253,7 @@ export function DevicePage({ id }: { id: string }) {
     auth.reload()
     inventory.reload()
   }
+  useLive((e) => e.subject === id && e.type !== 'device-deployment-status-changed', reload)
   if (auth.error) return <ErrorNote error={auth.error} />
   if (!auth.data || !inventory.data) return <Loading what="the device" />
   const device = auth.data

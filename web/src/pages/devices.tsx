@@ -18,6 +18,7 @@ import {
   show,
 } from '../devices.ts'
 import { count, plural } from '../format.ts'
+import { isDeviceEvent, useLive } from '../live.ts'
 import { href, type Route } from '../router.ts'
 import { Empty, ErrorNote, Loading, Pager, Status, Tabs, Time, useAction, useLoad } from '../ui.tsx'
 import { ColumnPicker, FilterBuilder, GroupsPanel, PreauthorizeForm, useAttributes } from './device-tools.tsx'
@@ -145,6 +146,7 @@ export function DevicesPage({ route }: { route: Route }) {
     () => searchDevices({ page, perPage: PER_PAGE, status, group, filters, text: query, sort, columns }),
     [page, status, group, filters, query, sort, columns],
   )
+  useLive(isDeviceEvent, list.reload)
   const reset = () => {
     setPage(1)
     setSelected(new Set())
