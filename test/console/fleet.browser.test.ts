@@ -105,7 +105,7 @@ test(
     for (let tries = 0; !(await page.$(`::-p-text(${DEVICE_TYPE})`)); tries++) {
       if (tries > 60) throw new Error('the inventory never arrived')
       await Bun.sleep(1000)
-      await page.reload({ waitUntil: 'networkidle0' })
+      await page.reload({ waitUntil: 'load' })
     }
     await c.shot('device-accepted')
   },

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -133,9 +134,39 @@ test('the device table pages, filters, searches and remembers its columns over 1
   await page.waitForSelector('th ::-p-text(hostname)')
   const settings = (await (await api('GET', '/v1/useradm/settings/me')).json()) as any
   expect(settings.console_device_columns).toContainEqual({ scope: 'inventory', attribute: 'hostname' })
-  await page.reload({ waitUntil: 'networkidle0' })
+  await page.reload({ waitUntil: 'load' })
   await page.waitForSelector('th ::-p-text(hostname)')
 }, 120_000)
+
+test('selected devices go into a new group shown in the groups panel; a device is preauthorized', async () => {
+  const { page } = c
+  await page.goto(`${server.url}/#/devices`)
+  await page.reload({ waitUntil: 'load' })
+  await idle(page)
+  const boxes = await page.$$('table tbody input[type=checkbox]')
+  await boxes[0]!.click()
+  await boxes[1]!.click()
+  await findText(page, '2 devices selected')
+  await fill(page, 'Group', 'console-picked')
+  await clickNamed(page, 'Add to group')
+  await clickNamed(page, 'console-picked')
+  await findText(page, 'Devices in console-picked', 'h1')
+  await findText(page, '1–2 of 2', 'nav span')
+  const group = (await (await api('GET', '/v1/inventory/groups/console-picked/devices')).json()) as string[]
+  expect(group).toHaveLength(2)
+  await c.shot('devices-group')
+
+  const { publicKey } = generateKeyPairSync('ed25519')
+  const pem = publicKey.export({ type: 'spki', format: 'pem' }) as string
+  await clickNamed(page, 'Preauthorize a device')
+  await fill(page, 'Identity (one name=value a line)', 'mac=52:54:00:aa:bb:cc')
+  await (await control(page, 'Public key (PEM)')).evaluate((el: any, value: string) => {
+    el.value = value
+    el.dispatchEvent(new Event('input', { bubbles: true }))
+  }, pem)
+  await clickNamed(page, 'Preauthorize')
+  await page.waitForSelector('table[aria-label="preauthorized devices"] ::-p-text(mac: 52:54:00:aa:bb:cc)')
+}, 60_000)
 
 test('an artifact uploads through its direct-upload link with a visible progress bar', async () => {
   const { page } = c
@@ -197,8 +228,9 @@ test('a personal access token is created, shown once, works, and is revoked', as
   await c.shot('settings-token')
   await clickNamed(page, 'Revoke ci-pipeline')
   await page.waitForFunction(
-    () => !(globalThis as any).document.body.textContent.includes('Revoke ci-pipeline'),
+    () => !(globalThis as any).document.querySelector('[aria-label="Revoke ci-pipeline"]'),
   )
+  await findText(page, 'No personal access tokens.')
   expect((await api('GET', '/v1/useradm/users/me', undefined, pat)).status).toBe(401)
 }, 60_000)
 

@@ -25,7 +25,13 @@ import { ColumnPicker, FilterBuilder, GroupsPanel, PreauthorizeForm, useAttribut
 
 const PER_PAGE = 20
 const TIME_ATTRIBUTES = new Set(['check_in_time', 'updated_ts', 'created_ts'])
-const label = (c: Column) => c.attribute.replace(/_/g, ' ')
+const LABELS: Record<string, string> = {
+  'system/check_in_time': 'Last check-in',
+  'system/created_ts': 'First seen',
+  'system/updated_ts': 'Updated',
+  'inventory/artifact_name': 'Software',
+}
+const label = (c: Column) => LABELS[`${c.scope}/${c.attribute}`] ?? c.attribute.replace(/_/g, ' ')
 
 function Cell({ value, column }: { value: unknown; column: Column }) {
   if (column.scope === 'system' && TIME_ATTRIBUTES.has(column.attribute) && typeof value === 'string')
@@ -77,7 +83,7 @@ function BulkBar(props: {
           <input
             value={group}
             onInput={(e) => setGroup(e.currentTarget.value)}
-            pattern="[A-Za-z0-9_-]+"
+            pattern="[A-Za-z0-9_\-]+"
             placeholder="new or existing"
           />
         </label>

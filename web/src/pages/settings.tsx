@@ -217,13 +217,14 @@ function Tokens() {
                     <button
                       type="button"
                       class="danger"
+                      aria-label={`Revoke ${t.name}`}
                       onClick={() =>
                         action
                           .run(() => call('DELETE', `v1/useradm/settings/tokens/${t.id}`))
                           .then(() => tokens.reload())
                       }
                     >
-                      Revoke {t.name}
+                      Revoke
                     </button>
                   </td>
                 </tr>
