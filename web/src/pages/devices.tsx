@@ -31,7 +31,10 @@ const LABELS: Record<string, string> = {
   'system/updated_ts': 'Updated',
   'inventory/artifact_name': 'Software',
 }
-const label = (c: Column) => LABELS[`${c.scope}/${c.attribute}`] ?? c.attribute.replace(/_/g, ' ')
+function label(c: Column): string {
+  const text = LABELS[`${c.scope}/${c.attribute}`] ?? c.attribute.replace(/_/g, ' ')
+  return text[0]!.toUpperCase() + text.slice(1)
+}
 
 function Cell({ value, column }: { value: unknown; column: Column }) {
   if (column.scope === 'system' && TIME_ATTRIBUTES.has(column.attribute) && typeof value === 'string')
@@ -220,7 +223,7 @@ export function DevicesPage({ route }: { route: Route }) {
                 type="search"
                 value={text}
                 onInput={(e) => setText(e.currentTarget.value)}
-                placeholder="id, identity, inventory text"
+                placeholder="any word of a device"
               />
             </label>
             <button type="submit">Search</button>
