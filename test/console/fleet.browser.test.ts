@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'puppeteer-core'
@@ -13,7 +13,7 @@ import {
   openPage,
   signIn,
 } from '../helpers/browser.ts'
-import { createMenderClient } from '../helpers/mender.ts'
+import { createMenderClient, singleFileArtifact as makeSingleFileArtifact } from '../helpers/mender.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 /**
@@ -30,18 +30,8 @@ let client: ReturnType<typeof createMenderClient>
 let work: string
 let c: ConsolePage
 
-function singleFileArtifact(name: string, dest: string, content: Uint8Array): string {
-  const file = join(work, 'app.conf')
-  writeFileSync(file, content)
-  const out = join(work, `${name}.mender`)
-  const generator = '/usr/share/doc/mender-client/examples/single-file-artifact-gen'
-  const made = Bun.spawnSync(['sh', generator, '-n', name, '-t', DEVICE_TYPE, '-d', dest, '-o', out, file], {
-    stderr: 'pipe',
-    timeout: 60_000,
-  })
-  if (made.exitCode !== 0) throw new Error(made.stderr.toString())
-  return out
-}
+const singleFileArtifact = (name: string, dest: string, content: Uint8Array) =>
+  makeSingleFileArtifact(work, DEVICE_TYPE, name, dest, content)
 
 async function uploadInConsole(page: Page, file: string, name: string) {
   await clickNamed(page, 'Releases')

@@ -17,7 +17,7 @@ import {
   PHONE,
   signIn,
 } from '../helpers/browser.ts'
-import { ROOT, type RunningServer, run, startBender } from '../helpers/server.ts'
+import { ROOT, type RunningServer, run, startBender, waitFor } from '../helpers/server.ts'
 
 /**
  * An operator's day in the console over a seeded fleet of 10 000 devices: bender as a real
@@ -132,8 +132,12 @@ test('the device table pages, filters, searches and remembers its columns over 1
   await clickNamed(page, 'Columns')
   await (await findText(page, 'inventory: hostname', 'label.check')).click()
   await page.waitForSelector('th ::-p-text(hostname)')
-  const settings = (await (await api('GET', '/v1/useradm/settings/me')).json()) as any
-  expect(settings.console_device_columns).toContainEqual({ scope: 'inventory', attribute: 'hostname' })
+  // Saved in the background once chosen.
+  const saved = await waitFor('the columns to be saved', async () => {
+    const settings = (await (await api('GET', '/v1/useradm/settings/me')).json()) as any
+    return settings.console_device_columns
+  })
+  expect(saved).toContainEqual({ scope: 'inventory', attribute: 'hostname' })
   await page.reload({ waitUntil: 'load' })
   await page.waitForSelector('th ::-p-text(hostname)')
 }, 120_000)
@@ -166,7 +170,7 @@ test('selected devices go into a new group shown in the groups panel; a device i
   }, pem)
   await clickNamed(page, 'Preauthorize')
   await page.waitForSelector('table[aria-label="preauthorized devices"] ::-p-text(mac: 52:54:00:aa:bb:cc)')
-}, 60_000)
+}, 120_000)
 
 test('an artifact uploads through its direct-upload link with a visible progress bar', async () => {
   const { page } = c
@@ -232,7 +236,7 @@ test('a personal access token is created, shown once, works, and is revoked', as
   )
   await findText(page, 'No personal access tokens.')
   expect((await api('GET', '/v1/useradm/users/me', undefined, pat)).status).toBe(401)
-}, 60_000)
+}, 120_000)
 
 test('a session ended elsewhere brings the person back to the sign-in page; phone width works', async () => {
   const other = await openPage(browser, server.url, PHONE)
@@ -250,4 +254,4 @@ test('a session ended elsewhere brings the person back to the sign-in page; phon
   await named(other.page, 'Sign in')
   await other.shot('signin-after-revocation')
   expect(c.problems.concat(other.problems)).toEqual([])
-}, 60_000)
+}, 120_000)

@@ -50,7 +50,7 @@ test('without the setup token nobody can create the first admin', async () => {
   await page.reload()
   await findText(page, 'needs the one-time setup link')
   expect(problems).toEqual([])
-}, 60_000)
+}, 120_000)
 
 test('the setup link from the log creates the first admin once; sign-in, wrong password, sign-out', async () => {
   const link = await setupLink()
@@ -88,4 +88,4 @@ test('the setup link from the log creates the first admin once; sign-in, wrong p
 
   const phone = await openPage(browser, server.url, PHONE)
   await phone.shot('signin-phone')
-}, 90_000)
+}, 180_000)

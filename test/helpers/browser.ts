@@ -33,7 +33,7 @@ export async function openPage(browser: Browser, url: string, viewport = LAPTOP)
   const context = await browser.createBrowserContext()
   const page = await context.newPage()
   await page.setViewport(viewport)
-  page.setDefaultTimeout(30_000)
+  page.setDefaultTimeout(60_000)
   const problems: string[] = []
   page.on('pageerror', (err) => problems.push(`page error: ${(err as Error).message}`))
   page.on('console', (message) => {
@@ -61,7 +61,7 @@ export async function openPage(browser: Browser, url: string, viewport = LAPTOP)
 // through globalThis: the tests compile without DOM types.
 
 /** Waits for an element whose text contains `text` (optionally of a CSS selector) and returns it. */
-export async function findText(page: Page, text: string, selector = '*', timeout = 30_000) {
+export async function findText(page: Page, text: string, selector = '*', timeout = 60_000) {
   const handle = await page.waitForFunction(
     (sel: string, wanted: string) =>
       [...(globalThis as any).document.querySelectorAll(sel)]

@@ -1,4 +1,4 @@
-import type { ComponentChildren } from 'preact'
+import type { ComponentChildren, InputHTMLAttributes } from 'preact'
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
 import { ApiError } from './api.ts'
 import { ago, count, exactTime } from './format.ts'
@@ -162,6 +162,104 @@ export function CopyField({ label, value }: { label: string; value: string }) {
       >
         {copied ? 'Copied' : 'Copy'}
       </button>
+    </div>
+  )
+}
+
+type FieldProps = {
+  label: string
+  value: string
+  onValue: (value: string) => void
+  type?: 'text' | 'email' | 'password' | 'search'
+  required?: boolean
+  autoComplete?: string
+  minLength?: number
+  maxLength?: number
+  placeholder?: string
+  pattern?: string
+}
+
+/** A labelled text input (the label's text is its accessible name). */
+export function Field({ label, value, onValue, type = 'text', ...input }: FieldProps) {
+  // Preact types each input type separately; the union of four is one of them at run time.
+  const attributes = { type, ...input } as InputHTMLAttributes<HTMLInputElement>
+  return (
+    <label>
+      {label}
+      <input {...attributes} value={value} onInput={(e) => onValue(e.currentTarget.value)} />
+    </label>
+  )
+}
+
+/** A labelled multi-line text input. */
+export function TextArea(props: {
+  label: string
+  value: string
+  onValue: (v: string) => void
+  rows?: number
+  placeholder?: string
+  required?: boolean
+  maxLength?: number
+}) {
+  const { label, onValue, ...rest } = props
+  return (
+    <label>
+      {label}
+      <textarea {...rest} onInput={(e) => onValue(e.currentTarget.value)} />
+    </label>
+  )
+}
+
+/** A labelled select over `options`. */
+export function Choice<T extends string | number>(props: {
+  label: string
+  value: T
+  options: readonly { value: T; label: string }[]
+  onValue: (value: T) => void
+  required?: boolean
+}) {
+  return (
+    <label>
+      {props.label}
+      <select
+        value={props.value}
+        required={props.required}
+        onChange={(e) => {
+          const raw = e.currentTarget.value
+          props.onValue((typeof props.value === 'number' ? Number(raw) : raw) as T)
+        }}
+      >
+        {props.options.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+    </label>
+  )
+}
+
+/** A scrollable table with a caption-like accessible name and a header row. */
+export function Table(props: {
+  label: string
+  headers: string[]
+  children: ComponentChildren
+  busy?: boolean
+}) {
+  return (
+    <div class="table-wrap">
+      <table aria-label={props.label} aria-busy={props.busy}>
+        <thead>
+          <tr>
+            {props.headers.map((h, i) => (
+              <th scope="col" key={h || i}>
+                {h || <span class="sr-only">Actions</span>}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{props.children}</tbody>
+      </table>
     </div>
   )
 }

@@ -11,7 +11,7 @@ import {
 import { count, plural } from '../format.ts'
 import { isDeploymentEvent, isDeviceEvent, useLive } from '../live.ts'
 import { href } from '../router.ts'
-import { Empty, ErrorNote, Loading, Time, useLoad } from '../ui.tsx'
+import { Choice, Empty, ErrorNote, Loading, Time, useLoad } from '../ui.tsx'
 import { DeploymentTable, listDeployments } from './deployments.tsx'
 
 const status = (value: string): Filter => ({ scope: 'identity', attribute: 'status', type: '$eq', value })
@@ -89,16 +89,12 @@ function Silent() {
     <section class="card" aria-labelledby="silent">
       <div class="title-row">
         <h2 id="silent">Gone silent</h2>
-        <label>
-          No check-in for
-          <select value={hours} onChange={(e) => setHours(Number(e.currentTarget.value))}>
-            {SILENCE.map((s) => (
-              <option key={s.hours} value={s.hours}>
-                {s.label}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Choice
+          label="No check-in for"
+          value={hours}
+          options={SILENCE.map((s) => ({ value: s.hours, label: s.label }))}
+          onValue={setHours}
+        />
       </div>
       <ErrorNote error={list.error} />
       {list.data?.total === 0 && <Empty>Every accepted device checked in within that time.</Empty>}

@@ -1,24 +1,29 @@
 import { useState } from 'preact/hooks'
+import { DEVICE_DEPLOYMENT_STATUSES } from '../../../src/services/deployments/status.ts'
 import { call, get } from '../api.ts'
 import { type Deployment, type DeviceDeployment, progress } from '../deployments.ts'
 import { count } from '../format.ts'
 import { useLive } from '../live.ts'
 import { href } from '../router.ts'
-import { Empty, ErrorNote, Loading, Pager, Progress, Status, Time, useAction, useLoad } from '../ui.tsx'
-import { LogViewer } from './log.tsx'
+import {
+  Choice,
+  Empty,
+  ErrorNote,
+  Loading,
+  Pager,
+  Progress,
+  Status,
+  Table,
+  Time,
+  useAction,
+  useLoad,
+} from '../ui.tsx'
+import { DeviceDeploymentCells, LogViewer } from './log.tsx'
 
 const PER_PAGE = 20
-const STATUSES = [
-  '',
-  'pending',
-  'downloading',
-  'installing',
-  'rebooting',
-  'success',
-  'failure',
-  'already-installed',
-  'noartifact',
-  'aborted',
+const STATUS_OPTIONS = [
+  { value: '', label: 'in any status' },
+  ...DEVICE_DEPLOYMENT_STATUSES.map((s) => ({ value: s as string, label: s.replace(/[-_]/g, ' ') })),
 ]
 
 export function DeploymentPage({ id }: { id: string }) {
@@ -100,22 +105,15 @@ export function DeploymentPage({ id }: { id: string }) {
       </div>
       <div class="toolbar">
         <h2>Devices</h2>
-        <label>
-          Show devices
-          <select
-            value={status}
-            onChange={(e) => {
-              setStatus(e.currentTarget.value)
-              setPage(1)
-            }}
-          >
-            {STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s ? s.replace(/-/g, ' ') : 'in any status'}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Choice
+          label="Show devices"
+          value={status}
+          options={STATUS_OPTIONS}
+          onValue={(value) => {
+            setStatus(value)
+            setPage(1)
+          }}
+        />
       </div>
       <ErrorNote error={devices.error} />
       {devices.data?.total === 0 && (
@@ -126,47 +124,19 @@ export function DeploymentPage({ id }: { id: string }) {
         </Empty>
       )}
       {devices.data && devices.data.devices.length > 0 && (
-        <div class="table-wrap">
-          <table aria-label="Devices of this deployment">
-            <thead>
-              <tr>
-                <th scope="col">Device</th>
-                <th scope="col">Status</th>
-                <th scope="col">Started</th>
-                <th scope="col">Finished</th>
-                <th scope="col">Log</th>
-              </tr>
-            </thead>
-            <tbody>
-              {devices.data.devices.map((dev) => (
-                <tr key={dev.id}>
-                  <td>
-                    <a href={href('devices', dev.id)}>{dev.id}</a>
-                  </td>
-                  <td>
-                    <Status value={dev.status} />
-                    {dev.substate && <span class="small muted"> {dev.substate}</span>}
-                  </td>
-                  <td>
-                    <Time value={dev.started} />
-                  </td>
-                  <td>
-                    <Time value={dev.finished} />
-                  </td>
-                  <td>
-                    {dev.log ? (
-                      <button type="button" onClick={() => setLog(dev.id)}>
-                        Show log
-                      </button>
-                    ) : (
-                      '—'
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          label="Devices of this deployment"
+          headers={['Device', 'Status', 'Started', 'Finished', 'Log']}
+        >
+          {devices.data.devices.map((dev) => (
+            <tr key={dev.id}>
+              <td>
+                <a href={href('devices', dev.id)}>{dev.id}</a>
+              </td>
+              <DeviceDeploymentCells device={dev} onLog={() => setLog(dev.id)} />
+            </tr>
+          ))}
+        </Table>
       )}
       {devices.data && devices.data.total > 0 && (
         <Pager

@@ -6,7 +6,21 @@ import { countDevices, type Filter, listGroups } from '../devices.ts'
 import { count, plural } from '../format.ts'
 import { isDeploymentEvent, useLive } from '../live.ts'
 import { href, navigate, type Route } from '../router.ts'
-import { Empty, ErrorNote, Loading, Pager, Progress, Status, Tabs, Time, useAction, useLoad } from '../ui.tsx'
+import {
+  Empty,
+  ErrorNote,
+  Field,
+  Loading,
+  Pager,
+  Progress,
+  Status,
+  Table,
+  Tabs,
+  TextArea,
+  Time,
+  useAction,
+  useLoad,
+} from '../ui.tsx'
 
 const PER_PAGE = 20
 type Target = 'all' | 'group' | 'devices'
@@ -78,14 +92,12 @@ function CreateDeployment({ release: initial, onDone }: { release: string; onDon
           No releases yet: <a href={href('releases')}>upload an artifact</a> first.
         </p>
       )}
-      <label>
-        Deployment name
-        <input
-          value={name}
-          onInput={(e) => setName(e.currentTarget.value)}
-          placeholder={release || 'the release name'}
-        />
-      </label>
+      <Field
+        label="Deployment name"
+        value={name}
+        onValue={setName}
+        placeholder={release || 'the release name'}
+      />
       <fieldset>
         <legend>Devices</legend>
         <label class="check">
@@ -124,10 +136,12 @@ function CreateDeployment({ release: initial, onDone }: { release: string; onDon
           These devices
         </label>
         {target === 'devices' && (
-          <label>
-            Device ids (separated by spaces, commas or lines)
-            <textarea rows={3} value={devices} onInput={(e) => setDevices(e.currentTarget.value)} />
-          </label>
+          <TextArea
+            label="Device ids (separated by spaces, commas or lines)"
+            value={devices}
+            onValue={setDevices}
+            rows={3}
+          />
         )}
       </fieldset>
       <label class="check">
@@ -183,25 +197,11 @@ export function DeploymentRow({ d }: { d: Deployment }) {
 
 export function DeploymentTable({ deployments, label }: { deployments: Deployment[]; label: string }) {
   return (
-    <div class="table-wrap">
-      <table aria-label={label}>
-        <thead>
-          <tr>
-            <th scope="col">Deployment</th>
-            <th scope="col">Release</th>
-            <th scope="col">Target</th>
-            <th scope="col">Status</th>
-            <th scope="col">Progress</th>
-            <th scope="col">Created</th>
-          </tr>
-        </thead>
-        <tbody>
-          {deployments.map((d) => (
-            <DeploymentRow key={d.id} d={d} />
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table label={label} headers={['Deployment', 'Release', 'Target', 'Status', 'Progress', 'Created']}>
+      {deployments.map((d) => (
+        <DeploymentRow key={d.id} d={d} />
+      ))}
+    </Table>
   )
 }
 

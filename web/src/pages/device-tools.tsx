@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks'
 import { call, get } from '../api.ts'
 import { type Column, type Filter, listGroups, OPERATORS } from '../devices.ts'
 import { count } from '../format.ts'
-import { ErrorNote, useAction, useLoad } from '../ui.tsx'
+import { Choice, ErrorNote, Field, TextArea, useAction, useLoad } from '../ui.tsx'
 
 type AttributeInfo = { name: string; scope: string; count: number }
 const key = (c: { scope: string; attribute?: string; name?: string }) => `${c.scope}/${c.attribute ?? c.name}`
@@ -41,32 +41,14 @@ export function FilterBuilder(props: {
   return (
     <div class="filters">
       <form class="row" onSubmit={add} aria-label="Add a filter">
-        <label>
-          Attribute
-          <select value={attribute} onChange={(e) => setAttribute(e.currentTarget.value)}>
-            {props.attributes.map((a) => (
-              <option key={key(a)} value={key(a)}>
-                {a.scope}: {a.name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Operator
-          <select value={type} onChange={(e) => setType(e.currentTarget.value)}>
-            {OPERATORS.map((o) => (
-              <option key={o.value} value={o.value}>
-                {o.label}
-              </option>
-            ))}
-          </select>
-        </label>
-        {needsValue && (
-          <label>
-            Value
-            <input value={value} onInput={(e) => setValue(e.currentTarget.value)} />
-          </label>
-        )}
+        <Choice
+          label="Attribute"
+          value={attribute}
+          options={props.attributes.map((a) => ({ value: key(a), label: `${a.scope}: ${a.name}` }))}
+          onValue={setAttribute}
+        />
+        <Choice label="Operator" value={type} options={OPERATORS} onValue={setType} />
+        {needsValue && <Field label="Value" value={value} onValue={setValue} />}
         <button type="submit">Add filter</button>
       </form>
       {props.filters.length > 0 && (
@@ -199,26 +181,22 @@ export function PreauthorizeForm({ onDone }: { onDone: () => void }) {
   return (
     <form class="card" onSubmit={submit} aria-label="Preauthorize a device">
       <h2>Preauthorize a device</h2>
-      <label>
-        Identity (one name=value a line)
-        <textarea
-          rows={2}
-          required
-          value={identity}
-          onInput={(e) => setIdentity(e.currentTarget.value)}
-          placeholder="mac=52:54:00:12:34:56"
-        />
-      </label>
-      <label>
-        Public key (PEM)
-        <textarea
-          rows={5}
-          required
-          value={pubkey}
-          onInput={(e) => setPubkey(e.currentTarget.value)}
-          placeholder="-----BEGIN PUBLIC KEY-----"
-        />
-      </label>
+      <TextArea
+        label="Identity (one name=value a line)"
+        value={identity}
+        onValue={setIdentity}
+        rows={2}
+        required
+        placeholder="mac=52:54:00:12:34:56"
+      />
+      <TextArea
+        label="Public key (PEM)"
+        value={pubkey}
+        onValue={setPubkey}
+        rows={5}
+        required
+        placeholder="-----BEGIN PUBLIC KEY-----"
+      />
       <ErrorNote error={action.error} />
       <button type="submit" class="primary" disabled={action.busy}>
         Preauthorize

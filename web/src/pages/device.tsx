@@ -13,8 +13,19 @@ import {
 } from '../devices.ts'
 import { useLive } from '../live.ts'
 import { href, navigate } from '../router.ts'
-import { Empty, ErrorNote, Loading, Status, Time, useAction, useLoad } from '../ui.tsx'
-import { LogViewer } from './log.tsx'
+import {
+  Empty,
+  ErrorNote,
+  Field,
+  Loading,
+  Status,
+  Table,
+  TextArea,
+  Time,
+  useAction,
+  useLoad,
+} from '../ui.tsx'
+import { DeviceDeploymentCells, LogViewer } from './log.tsx'
 
 type HistoryItem = { id: string; deployment?: Deployment; device: DeviceDeployment }
 
@@ -90,10 +101,7 @@ function Tags({ device, onChange }: { device: InventoryDevice; onChange: () => v
   return (
     <form class="card" onSubmit={save} aria-labelledby="tags">
       <h2 id="tags">Tags</h2>
-      <label>
-        Tags (one name=value a line)
-        <textarea rows={3} value={text} onInput={(e) => setText(e.currentTarget.value)} />
-      </label>
+      <TextArea label="Tags (one name=value a line)" value={text} onValue={setText} rows={3} />
       <ErrorNote error={action.error} />
       <button type="submit" disabled={action.busy}>
         Save tags
@@ -125,10 +133,7 @@ function GroupEditor({ device, onChange }: { device: InventoryDevice; onChange: 
           .then((ok) => ok && onChange())
       }}
     >
-      <label>
-        Group
-        <input value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="none" />
-      </label>
+      <Field label="Group" value={name} onValue={setName} placeholder="none" />
       <button type="submit" disabled={action.busy}>
         Set group
       </button>
@@ -150,52 +155,27 @@ function History({ id }: { id: string }) {
       <ErrorNote error={history.error} />
       {history.data?.length === 0 && <Empty>No deployment has reached this device yet.</Empty>}
       {history.data && history.data.length > 0 && (
-        <div class="table-wrap">
-          <table aria-label="Deployment history">
-            <thead>
-              <tr>
-                <th scope="col">Deployment</th>
-                <th scope="col">Artifact</th>
-                <th scope="col">Status</th>
-                <th scope="col">Started</th>
-                <th scope="col">Finished</th>
-                <th scope="col">Log</th>
-              </tr>
-            </thead>
-            <tbody>
-              {history.data.map((item) => (
-                <tr key={item.id}>
-                  <td>
-                    {item.deployment ? (
-                      <a href={href('deployments', item.deployment.id)}>{item.deployment.name}</a>
-                    ) : (
-                      '—'
-                    )}
-                  </td>
-                  <td>{item.deployment?.artifact_name ?? '—'}</td>
-                  <td>
-                    <Status value={item.device.status} />
-                  </td>
-                  <td>
-                    <Time value={item.device.started ?? item.device.created} />
-                  </td>
-                  <td>
-                    <Time value={item.device.finished} />
-                  </td>
-                  <td>
-                    {item.device.log && item.deployment ? (
-                      <button type="button" onClick={() => setLog(item.deployment!.id)}>
-                        Show log
-                      </button>
-                    ) : (
-                      '—'
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          label="Deployment history"
+          headers={['Deployment', 'Artifact', 'Status', 'Started', 'Finished', 'Log']}
+        >
+          {history.data.map((item) => (
+            <tr key={item.id}>
+              <td>
+                {item.deployment ? (
+                  <a href={href('deployments', item.deployment.id)}>{item.deployment.name}</a>
+                ) : (
+                  '—'
+                )}
+              </td>
+              <td>{item.deployment?.artifact_name ?? '—'}</td>
+              <DeviceDeploymentCells
+                device={item.device}
+                onLog={item.deployment ? () => setLog(item.deployment!.id) : undefined}
+              />
+            </tr>
+          ))}
+        </Table>
       )}
       {log && <LogViewer deploymentId={log} deviceId={id} onClose={() => setLog(undefined)} />}
     </section>

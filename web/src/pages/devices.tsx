@@ -20,7 +20,7 @@ import {
 import { count, plural } from '../format.ts'
 import { isDeviceEvent, useLive } from '../live.ts'
 import { href, type Route } from '../router.ts'
-import { Empty, ErrorNote, Loading, Pager, Status, Tabs, Time, useAction, useLoad } from '../ui.tsx'
+import { Empty, ErrorNote, Field, Loading, Pager, Status, Tabs, Time, useAction, useLoad } from '../ui.tsx'
 import { ColumnPicker, FilterBuilder, GroupsPanel, PreauthorizeForm, useAttributes } from './device-tools.tsx'
 
 const PER_PAGE = 20
@@ -81,15 +81,13 @@ function BulkBar(props: {
           if (name) action.run(() => addToGroup(name, props.selected)).then((ok) => ok && props.onDone(true))
         }}
       >
-        <label>
-          Group
-          <input
-            value={group}
-            onInput={(e) => setGroup(e.currentTarget.value)}
-            pattern="[A-Za-z0-9_\-]+"
-            placeholder="new or existing"
-          />
-        </label>
+        <Field
+          label="Group"
+          value={group}
+          onValue={setGroup}
+          pattern="[A-Za-z0-9_\-]+"
+          placeholder="new or existing"
+        />
         <button type="submit" disabled={action.busy}>
           Add to group
         </button>
@@ -217,15 +215,13 @@ export function DevicesPage({ route }: { route: Route }) {
               reset()
             }}
           >
-            <label>
-              Search devices
-              <input
-                type="search"
-                value={text}
-                onInput={(e) => setText(e.currentTarget.value)}
-                placeholder="any word of a device"
-              />
-            </label>
+            <Field
+              label="Search devices"
+              value={text}
+              onValue={setText}
+              type="search"
+              placeholder="any word of a device"
+            />
             <button type="submit">Search</button>
           </form>
           <ColumnPicker

@@ -1,5 +1,5 @@
-import { deviceLog } from '../deployments.ts'
-import { ErrorNote, Loading, useLoad } from '../ui.tsx'
+import { type DeviceDeployment, deviceLog } from '../deployments.ts'
+import { ErrorNote, Loading, Status, Time, useLoad } from '../ui.tsx'
 
 /** A device's deployment log as the device uploaded it (one line a message). */
 export function LogViewer(props: { deploymentId: string; deviceId: string; onClose: () => void }) {
@@ -19,5 +19,33 @@ export function LogViewer(props: { deploymentId: string; deviceId: string; onClo
       {log.loading && <Loading what="the log" />}
       {log.data !== undefined && <pre>{log.data || 'The log is empty.'}</pre>}
     </section>
+  )
+}
+
+/** A device deployment's status, times and log button, as table cells. */
+export function DeviceDeploymentCells(props: { device: DeviceDeployment; onLog: (() => void) | undefined }) {
+  const { device } = props
+  return (
+    <>
+      <td>
+        <Status value={device.status} />
+        {device.substate && <span class="small muted"> {device.substate}</span>}
+      </td>
+      <td>
+        <Time value={device.started ?? device.created} />
+      </td>
+      <td>
+        <Time value={device.finished} />
+      </td>
+      <td>
+        {device.log && props.onLog ? (
+          <button type="button" onClick={props.onLog}>
+            Show log
+          </button>
+        ) : (
+          '—'
+        )}
+      </td>
+    </>
   )
 }

@@ -3,7 +3,7 @@ import { call, get } from '../api.ts'
 import { type Artifact, payloadTypes, type Release } from '../artifacts.ts'
 import { bytes } from '../format.ts'
 import { href, navigate } from '../router.ts'
-import { Empty, ErrorNote, Loading, Time, useAction, useLoad } from '../ui.tsx'
+import { Empty, ErrorNote, Field, Loading, TextArea, Time, useAction, useLoad } from '../ui.tsx'
 
 const base = (name: string) => `v2/deployments/deployments/releases/${encodeURIComponent(name)}`
 
@@ -75,10 +75,7 @@ function ArtifactCard({ artifact, onChange }: { artifact: Artifact; onChange: ()
             .then((ok) => ok && onChange())
         }}
       >
-        <label>
-          Description
-          <input value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
-        </label>
+        <Field label="Description" value={description} onValue={setDescription} />
         <button type="submit" disabled={action.busy}>
           Save description
         </button>
@@ -126,14 +123,8 @@ function Notes({ release, onChange }: { release: Release; onChange: () => void }
   }
   return (
     <form class="card" onSubmit={save} aria-label="Release notes and tags">
-      <label>
-        Release notes
-        <textarea rows={3} maxLength={1024} value={notes} onInput={(e) => setNotes(e.currentTarget.value)} />
-      </label>
-      <label>
-        Tags (comma-separated)
-        <input value={tags} onInput={(e) => setTags(e.currentTarget.value)} />
-      </label>
+      <TextArea label="Release notes" value={notes} onValue={setNotes} rows={3} maxLength={1024} />
+      <Field label="Tags (comma-separated)" value={tags} onValue={setTags} />
       <ErrorNote error={action.error} />
       <button type="submit" disabled={action.busy}>
         Save notes and tags

@@ -3,7 +3,19 @@ import { call } from '../api.ts'
 import { type Artifact, generateArtifact, type Release, uploadArtifact } from '../artifacts.ts'
 import { bytes, count } from '../format.ts'
 import { href } from '../router.ts'
-import { Empty, ErrorNote, Loading, Pager, Progress, Time, useAction, useLoad } from '../ui.tsx'
+import {
+  Choice,
+  Empty,
+  ErrorNote,
+  Field,
+  Loading,
+  Pager,
+  Progress,
+  Table,
+  Time,
+  useAction,
+  useLoad,
+} from '../ui.tsx'
 
 const PER_PAGE = 20
 
@@ -154,22 +166,10 @@ export function ReleasesPage() {
             setPage(1)
           }}
         >
-          <label>
-            Release name contains
-            <input type="search" value={name} onInput={(e) => setName(e.currentTarget.value)} />
-          </label>
+          <Field label="Release name contains" value={name} onValue={setName} type="search" />
           <button type="submit">Search</button>
         </form>
-        <label>
-          Sort by
-          <select value={sort} onChange={(e) => setSort(e.currentTarget.value)}>
-            {SORTS.map((s) => (
-              <option key={s.value} value={s.value}>
-                {s.label}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Choice label="Sort by" value={sort} options={SORTS} onValue={setSort} />
       </div>
       <ErrorNote error={list.error} />
       {list.loading && !list.data && <Loading what="releases" />}
@@ -181,36 +181,25 @@ export function ReleasesPage() {
         </Empty>
       )}
       {list.data && list.data.releases.length > 0 && (
-        <div class="table-wrap">
-          <table aria-label="Releases">
-            <thead>
-              <tr>
-                <th scope="col">Release</th>
-                <th scope="col">Artifacts</th>
-                <th scope="col">Device types</th>
-                <th scope="col">Size</th>
-                <th scope="col">Modified</th>
-                <th scope="col">Tags</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.releases.map((r) => (
-                <tr key={r.name}>
-                  <td>
-                    <a href={href('releases', r.name)}>{r.name}</a>
-                  </td>
-                  <td>{count(r.artifacts_count)}</td>
-                  <td>{[...new Set(r.artifacts.flatMap((a) => a.device_types_compatible))].join(', ')}</td>
-                  <td>{bytes(r.artifacts.reduce((sum, a) => sum + a.size, 0))}</td>
-                  <td>
-                    <Time value={r.modified} />
-                  </td>
-                  <td>{r.tags.join(', ') || '—'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          label="Releases"
+          headers={['Release', 'Artifacts', 'Device types', 'Size', 'Modified', 'Tags']}
+        >
+          {list.data.releases.map((r) => (
+            <tr key={r.name}>
+              <td>
+                <a href={href('releases', r.name)}>{r.name}</a>
+              </td>
+              <td>{count(r.artifacts_count)}</td>
+              <td>{[...new Set(r.artifacts.flatMap((a) => a.device_types_compatible))].join(', ')}</td>
+              <td>{bytes(r.artifacts.reduce((sum, a) => sum + a.size, 0))}</td>
+              <td>
+                <Time value={r.modified} />
+              </td>
+              <td>{r.tags.join(', ') || '—'}</td>
+            </tr>
+          ))}
+        </Table>
       )}
       {list.data && list.data.total > 0 && (
         <Pager page={page} perPage={PER_PAGE} total={list.data.total} onPage={setPage} label="Releases" />

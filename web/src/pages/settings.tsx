@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks'
 import { call, currentSession, get } from '../api.ts'
-import { CopyField, Empty, ErrorNote, Time, useAction, useLoad } from '../ui.tsx'
+import { Choice, CopyField, Empty, ErrorNote, Field, Table, Time, useAction, useLoad } from '../ui.tsx'
 
 type User = { id: string; email: string; created_ts: string; login_ts?: string }
 type Token = { id: string; name: string; created_ts: string; expiration_date?: string; last_used?: string }
@@ -51,21 +51,16 @@ function Users() {
         ))}
       </ul>
       <form class="row" onSubmit={add} aria-label="Add a user">
-        <label>
-          Email
-          <input type="email" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
-        </label>
-        <label>
-          Password
-          <input
-            type="password"
-            autoComplete="new-password"
-            required
-            minLength={8}
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-          />
-        </label>
+        <Field label="Email" value={email} onValue={setEmail} type="email" required />
+        <Field
+          label="Password"
+          value={password}
+          onValue={setPassword}
+          type="password"
+          autoComplete="new-password"
+          required
+          minLength={8}
+        />
         <button type="submit" disabled={action.busy}>
           Add user
         </button>
@@ -100,27 +95,23 @@ function Password() {
       }}
     >
       <h2 id="password">Change your password</h2>
-      <label>
-        Current password
-        <input
-          type="password"
-          autoComplete="current-password"
-          required
-          value={current}
-          onInput={(e) => setCurrent(e.currentTarget.value)}
-        />
-      </label>
-      <label>
-        New password (8 characters or more)
-        <input
-          type="password"
-          autoComplete="new-password"
-          required
-          minLength={8}
-          value={next}
-          onInput={(e) => setNext(e.currentTarget.value)}
-        />
-      </label>
+      <Field
+        label="Current password"
+        value={current}
+        onValue={setCurrent}
+        type="password"
+        autoComplete="current-password"
+        required
+      />
+      <Field
+        label="New password (8 characters or more)"
+        value={next}
+        onValue={setNext}
+        type="password"
+        autoComplete="new-password"
+        required
+        minLength={8}
+      />
       {done && (
         <p class="success" role="status">
           Your password is changed.
@@ -133,6 +124,13 @@ function Password() {
     </form>
   )
 }
+
+const EXPIRY = [
+  { value: '7', label: '7 days' },
+  { value: '30', label: '30 days' },
+  { value: '90', label: '90 days' },
+  { value: '365', label: 'a year' },
+]
 
 function Tokens() {
   const tokens = useLoad(() => get<Token[]>('v1/useradm/settings/tokens'), [])
@@ -163,19 +161,8 @@ function Tokens() {
         For scripts and mender-cli: send one as <code>Authorization: Bearer …</code>.
       </p>
       <form class="row" onSubmit={create} aria-label="Create a personal access token">
-        <label>
-          Token name
-          <input required maxLength={128} value={name} onInput={(e) => setName(e.currentTarget.value)} />
-        </label>
-        <label>
-          Expires after
-          <select value={days} onChange={(e) => setDays(e.currentTarget.value)}>
-            <option value="7">7 days</option>
-            <option value="30">30 days</option>
-            <option value="90">90 days</option>
-            <option value="365">a year</option>
-          </select>
-        </label>
+        <Field label="Token name" value={name} onValue={setName} required maxLength={128} />
+        <Choice label="Expires after" value={days} options={EXPIRY} onValue={setDays} />
         <button type="submit" disabled={action.busy}>
           Create token
         </button>
@@ -189,49 +176,34 @@ function Tokens() {
       <ErrorNote error={action.error ?? tokens.error} />
       {tokens.data?.length === 0 && <Empty>No personal access tokens.</Empty>}
       {tokens.data && tokens.data.length > 0 && (
-        <div class="table-wrap">
-          <table aria-label="Personal access tokens">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Last used</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {tokens.data.map((t) => (
-                <tr key={t.id}>
-                  <td>{t.name}</td>
-                  <td>
-                    <Time value={t.created_ts} />
-                  </td>
-                  <td>{t.expiration_date ? <Time value={t.expiration_date} /> : 'never'}</td>
-                  <td>
-                    <Time value={t.last_used} />
-                  </td>
-                  <td>
-                    <button
-                      type="button"
-                      class="danger"
-                      aria-label={`Revoke ${t.name}`}
-                      onClick={() =>
-                        action
-                          .run(() => call('DELETE', `v1/useradm/settings/tokens/${t.id}`))
-                          .then(() => tokens.reload())
-                      }
-                    >
-                      Revoke
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table label="Personal access tokens" headers={['Name', 'Created', 'Expires', 'Last used', '']}>
+          {tokens.data.map((t) => (
+            <tr key={t.id}>
+              <td>{t.name}</td>
+              <td>
+                <Time value={t.created_ts} />
+              </td>
+              <td>{t.expiration_date ? <Time value={t.expiration_date} /> : 'never'}</td>
+              <td>
+                <Time value={t.last_used} />
+              </td>
+              <td>
+                <button
+                  type="button"
+                  class="danger"
+                  aria-label={`Revoke ${t.name}`}
+                  onClick={() =>
+                    action
+                      .run(() => call('DELETE', `v1/useradm/settings/tokens/${t.id}`))
+                      .then(() => tokens.reload())
+                  }
+                >
+                  Revoke
+                </button>
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
     </section>
   )

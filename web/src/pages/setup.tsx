@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import { call, signIn } from '../api.ts'
 import { navigate } from '../router.ts'
-import { ErrorNote, useAction } from '../ui.tsx'
+import { ErrorNote, Field, useAction } from '../ui.tsx'
 
 /**
  * First run: `#/setup/TOKEN` from the server's log. The token is read once and taken out of the
@@ -43,37 +43,24 @@ export function SetupPage({ token: fromUrl }: { token: string | undefined }) {
       <form class="card narrow" onSubmit={submit}>
         <h1>Create the first admin</h1>
         <p class="muted">This account manages every device, release and deployment of this server.</p>
-        <label>
-          Email
-          <input
-            type="email"
-            autoComplete="username"
-            required
-            value={email}
-            onInput={(e) => setEmail(e.currentTarget.value)}
-          />
-        </label>
-        <label>
-          Password (8 characters or more)
-          <input
-            type="password"
-            autoComplete="new-password"
-            required
-            minLength={8}
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-          />
-        </label>
-        <label>
-          Password again
-          <input
-            type="password"
-            autoComplete="new-password"
-            required
-            value={repeat}
-            onInput={(e) => setRepeat(e.currentTarget.value)}
-          />
-        </label>
+        <Field label="Email" value={email} onValue={setEmail} type="email" autoComplete="username" required />
+        <Field
+          label="Password (8 characters or more)"
+          value={password}
+          onValue={setPassword}
+          type="password"
+          autoComplete="new-password"
+          required
+          minLength={8}
+        />
+        <Field
+          label="Password again"
+          value={repeat}
+          onValue={setRepeat}
+          type="password"
+          autoComplete="new-password"
+          required
+        />
         <ErrorNote error={action.error} />
         <button type="submit" class="primary" disabled={action.busy}>
           Create admin and sign in

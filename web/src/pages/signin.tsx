@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks'
 import { get, signIn, signOutReason } from '../api.ts'
-import { ErrorNote, useAction, useLoad } from '../ui.tsx'
+import { ErrorNote, Field, useAction, useLoad } from '../ui.tsx'
 
 export function SignInPage() {
   const [email, setEmail] = useState('')
@@ -29,26 +29,15 @@ export function SignInPage() {
             admin.
           </p>
         )}
-        <label>
-          Email
-          <input
-            type="email"
-            autoComplete="username"
-            required
-            value={email}
-            onInput={(e) => setEmail(e.currentTarget.value)}
-          />
-        </label>
-        <label>
-          Password
-          <input
-            type="password"
-            autoComplete="current-password"
-            required
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-          />
-        </label>
+        <Field label="Email" value={email} onValue={setEmail} type="email" autoComplete="username" required />
+        <Field
+          label="Password"
+          value={password}
+          onValue={setPassword}
+          type="password"
+          autoComplete="current-password"
+          required
+        />
         <ErrorNote error={action.error} />
         <button type="submit" class="primary" disabled={action.busy}>
           {action.busy ? 'Signing in…' : 'Sign in'}
