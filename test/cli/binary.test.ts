@@ -74,6 +74,10 @@ test('the compiled binary runs every command from an empty directory', async () 
     expect(file.status).toBe(200)
     expect((await file.arrayBuffer()).byteLength).toBeGreaterThan(100)
   }
+  // The docs UI's script is embedded in the binary, served from bender itself.
+  const ui = await fetch(`${server.url}/api/docs/scalar.js`)
+  expect(ui.status).toBe(200)
+  expect((await ui.text()).length).toBeGreaterThan(100_000)
   expect(await server.stop()).toBe(0)
   expect(server.output()).toContain('msg=stopped')
 }, 60_000)
