@@ -89,3 +89,21 @@ test('the setup link from the log creates the first admin once; sign-in, wrong p
   const phone = await openPage(browser, server.url, PHONE)
   await phone.shot('signin-phone')
 }, 180_000)
+
+test('repeated wrong passwords are throttled, and the page says how long to wait', async () => {
+  const { page, problems, shot } = await openPage(browser, server.url)
+  await fill(page, 'Email', 'guesser@example.com')
+  await fill(page, 'Password', 'a-wrong-guess')
+  let message = ''
+  for (let attempt = 0; attempt < 12 && !message.includes('Too many'); attempt++) {
+    await clickNamed(page, 'Sign in')
+    // The button is disabled while the request runs; named() waits for it to be enabled again.
+    await named(page, 'Sign in')
+    message = await (await findText(page, '.', '[role=alert]')).evaluate((el: any) => el.textContent)
+  }
+  expect(message).toMatch(
+    /^Too many failed sign-ins for this email: wait \d+ seconds? and try again\. Request id: /,
+  )
+  await shot('signin-throttled')
+  expect(problems).toEqual([])
+}, 120_000)
