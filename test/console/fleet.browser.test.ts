@@ -45,6 +45,8 @@ async function uploadInConsole(page: Page, file: string, name: string) {
 async function deployInConsole(page: Page, release: string) {
   await clickNamed(page, 'Deployments')
   await clickNamed(page, 'Create a deployment')
+  // The releases load after the form opens: choose once this one is listed.
+  await page.waitForSelector(`option[value="${release}"]`)
   await (await control(page, 'Release')).select(release)
   await findText(page, 'This deployment reaches 1 device.', '.preview')
   await c.shot(`deployment-create-${release}`)

@@ -9,6 +9,7 @@ import {
   type DeviceStatus,
   deviceIdentity,
   type Filter,
+  type InventoryDevice,
   removeFromGroup,
   type Sort,
   STATUSES,
@@ -122,6 +123,81 @@ function SortButton(props: { column: Column; sort: Sort | undefined; onSort: (s:
   )
 }
 
+function DeviceTable(props: {
+  devices: InventoryDevice[]
+  status: DeviceStatus
+  columns: Column[]
+  busy: boolean
+  sort: Sort | undefined
+  onSort: (sort: Sort) => void
+  selected: Set<string>
+  onSelect: (selected: Set<string>) => void
+}) {
+  const { devices, status, columns, sort, selected, onSelect } = props
+  const allChosen = devices.every((d) => selected.has(d.id))
+  const toggle = (id: string) => {
+    const next = new Set(selected)
+    if (next.has(id)) next.delete(id)
+    else next.add(id)
+    onSelect(next)
+  }
+  const sortedBy = (c: Column) =>
+    sort && sort.attribute === c.attribute && sort.scope === c.scope
+      ? sort.order === 'asc'
+        ? 'ascending'
+        : 'descending'
+      : undefined
+  return (
+    <div class="table-wrap">
+      <table aria-busy={props.busy} aria-label={`${status} devices`}>
+        <thead>
+          <tr>
+            <th scope="col">
+              <input
+                type="checkbox"
+                aria-label="Select every device on this page"
+                checked={allChosen}
+                onChange={() => onSelect(allChosen ? new Set() : new Set(devices.map((d) => d.id)))}
+              />
+            </th>
+            <th scope="col">Device</th>
+            {columns.map((c) => (
+              <th scope="col" key={`${c.scope}/${c.attribute}`} aria-sort={sortedBy(c)}>
+                <SortButton column={c} sort={sort} onSort={props.onSort} />
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {devices.map((d) => (
+            <tr key={d.id}>
+              <td>
+                <input
+                  type="checkbox"
+                  aria-label={`Select ${deviceIdentity(d)}`}
+                  checked={selected.has(d.id)}
+                  onChange={() => toggle(d.id)}
+                />
+              </td>
+              <td>
+                <a href={href('devices', d.id)}>{deviceIdentity(d)}</a>
+                {status !== attr(d, 'identity', 'status') && (
+                  <Status value={String(attr(d, 'identity', 'status'))} />
+                )}
+              </td>
+              {columns.map((c) => (
+                <td key={`${c.scope}/${c.attribute}`}>
+                  <Cell value={attr(d, c.scope, c.attribute)} column={c} />
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  )
+}
+
 const EMPTY: Record<DeviceStatus, string> = {
   accepted: 'No accepted devices. Accept pending devices, or point a device at this server',
   pending: 'No device is waiting for a decision. Point a device at this server',
@@ -159,13 +235,6 @@ export function DevicesPage({ route }: { route: Route }) {
     setSelected(new Set())
   }
   const devices = list.data?.devices ?? []
-  const allChosen = devices.length > 0 && devices.every((d) => selected.has(d.id))
-  const toggle = (id: string) => {
-    const next = new Set(selected)
-    if (next.has(id)) next.delete(id)
-    else next.add(id)
-    setSelected(next)
-  }
   return (
     <div class="with-side">
       <GroupsPanel
@@ -270,70 +339,19 @@ export function DevicesPage({ route }: { route: Route }) {
           </Empty>
         )}
         {devices.length > 0 && (
-          <div class="table-wrap">
-            <table aria-busy={list.loading} aria-label={`${status} devices`}>
-              <thead>
-                <tr>
-                  <th scope="col">
-                    <input
-                      type="checkbox"
-                      aria-label="Select every device on this page"
-                      checked={allChosen}
-                      onChange={() => setSelected(allChosen ? new Set() : new Set(devices.map((d) => d.id)))}
-                    />
-                  </th>
-                  <th scope="col">Device</th>
-                  {columns.map((c) => (
-                    <th
-                      scope="col"
-                      key={`${c.scope}/${c.attribute}`}
-                      aria-sort={
-                        sort && sort.attribute === c.attribute && sort.scope === c.scope
-                          ? sort.order === 'asc'
-                            ? 'ascending'
-                            : 'descending'
-                          : undefined
-                      }
-                    >
-                      <SortButton
-                        column={c}
-                        sort={sort}
-                        onSort={(s) => {
-                          setSort(s)
-                          setPage(1)
-                        }}
-                      />
-                    </th>
-                  ))}
-                </tr>
-              </thead>
-              <tbody>
-                {devices.map((d) => (
-                  <tr key={d.id}>
-                    <td>
-                      <input
-                        type="checkbox"
-                        aria-label={`Select ${deviceIdentity(d)}`}
-                        checked={selected.has(d.id)}
-                        onChange={() => toggle(d.id)}
-                      />
-                    </td>
-                    <td>
-                      <a href={href('devices', d.id)}>{deviceIdentity(d)}</a>
-                      {status !== attr(d, 'identity', 'status') && (
-                        <Status value={String(attr(d, 'identity', 'status'))} />
-                      )}
-                    </td>
-                    {columns.map((c) => (
-                      <td key={`${c.scope}/${c.attribute}`}>
-                        <Cell value={attr(d, c.scope, c.attribute)} column={c} />
-                      </td>
-                    ))}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DeviceTable
+            devices={devices}
+            status={status}
+            columns={columns}
+            busy={list.loading}
+            sort={sort}
+            onSort={(s) => {
+              setSort(s)
+              setPage(1)
+            }}
+            selected={selected}
+            onSelect={setSelected}
+          />
         )}
         {list.data && list.data.total > 0 && (
           <Pager
