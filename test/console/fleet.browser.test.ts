@@ -46,7 +46,12 @@ async function deployInConsole(page: Page, release: string) {
   await clickNamed(page, 'Deployments')
   await clickNamed(page, 'Create a deployment')
   // The releases load after the form opens: choose once this one is listed.
-  await page.waitForSelector(`option[value="${release}"]`)
+  await page.waitForFunction(
+    (name: string) =>
+      [...(globalThis as any).document.querySelectorAll('option')].some((o: any) => o.value === name),
+    {},
+    release,
+  )
   await (await control(page, 'Release')).select(release)
   await findText(page, 'This deployment reaches 1 device.', '.preview')
   await c.shot(`deployment-create-${release}`)

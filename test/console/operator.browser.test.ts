@@ -98,7 +98,11 @@ test('the device table pages, filters, searches and remembers its columns over 1
   expect(await rows(page)).toBe(20)
 
   // Filter builder: inventory device_type equals raspberrypi4.
-  await page.waitForSelector('option[value="inventory/device_type"]')
+  await page.waitForFunction(() =>
+    [...(globalThis as any).document.querySelectorAll('option')].some(
+      (o: any) => o.value === 'inventory/device_type',
+    ),
+  )
   const attribute = await control(page, 'Attribute')
   await attribute.select('inventory/device_type')
   await fill(page, 'Value', 'raspberrypi4')

@@ -153,7 +153,7 @@ function CreateDeployment({ release: initial, onDone }: { release: string; onDon
           ? 'Counting devices…'
           : `This deployment reaches ${plural(preview.data, 'device')}.`}
       </p>
-      <ErrorNote error={action.error ?? preview.error} />
+      <ErrorNote error={action.error ?? preview.error ?? releases.error ?? groups.error} />
       <button type="submit" class="primary" disabled={action.busy || !release || preview.data === 0}>
         Create deployment
       </button>
