@@ -3,7 +3,7 @@ import { type ConsoleBundle, loadConsole } from './console/bundle.ts'
 import { consoleEventRoutes } from './console/routes.events.ts'
 import { consoleRoutes } from './console/routes.ts'
 import type { Deps } from './deps.ts'
-import { createEventsService } from './events/service.ts'
+import { createEventsService, type EventsService } from './events/service.ts'
 import { authPlugin } from './gateway/auth.ts'
 import { apiDocs } from './gateway/docs.ts'
 import { gateway } from './gateway/gateway.ts'
@@ -12,49 +12,73 @@ import { createRouteIndex } from './gateway/routes.ts'
 import {
   artifactsManagementRoutes,
   artifactsManagementV2Routes,
-} from './services/deployments/routes.artifacts.ts'
+} from './services/artifacts/routes.management.ts'
+import {
+  releasesManagementRoutes,
+  releasesManagementV2Routes,
+  softwareManagementRoutes,
+} from './services/artifacts/routes.releases.ts'
+import { createReleasesService, type ReleasesService } from './services/artifacts/service.releases.ts'
+import {
+  type ArtifactsService,
+  createArtifactsService,
+  type DeploymentUsage,
+} from './services/artifacts/service.ts'
 import { deploymentsDeviceRoutes } from './services/deployments/routes.devices.ts'
 import {
   deploymentsManagementRoutes,
   deploymentsManagementV2Routes,
 } from './services/deployments/routes.management.ts'
-import {
-  releasesManagementRoutes,
-  releasesManagementV2Routes,
-  softwareManagementRoutes,
-} from './services/deployments/routes.releases.ts'
-import { createArtifactsService } from './services/deployments/service.artifacts.ts'
-import { createReleasesService } from './services/deployments/service.releases.ts'
-import { createDeploymentsService } from './services/deployments/service.ts'
+import { createDeploymentsService, type DeploymentsService } from './services/deployments/service.ts'
 import { deviceauthDeviceRoutes } from './services/deviceauth/routes.devices.ts'
 import { deviceauthInternalRoutes } from './services/deviceauth/routes.internal.ts'
 import { deviceauthManagementRoutes } from './services/deviceauth/routes.management.ts'
-import { createDeviceauthService } from './services/deviceauth/service.ts'
+import { createDeviceauthService, type DeviceauthService } from './services/deviceauth/service.ts'
 import { inventoryDeviceRoutes } from './services/inventory/routes.devices.ts'
 import {
   inventoryManagementRoutes,
   inventoryManagementV2Routes,
 } from './services/inventory/routes.management.ts'
-import { createInventoryService } from './services/inventory/service.ts'
+import { createInventoryService, type InventoryService } from './services/inventory/service.ts'
 import { useradmInternalRoutes } from './services/useradm/routes.internal.ts'
 import { useradmManagementRoutes, useradmManagementV2Routes } from './services/useradm/routes.management.ts'
 import { useradmSetupRoutes } from './services/useradm/routes.setup.ts'
-import { createUseradmService } from './services/useradm/service.ts'
-import { createFirstRunSetup } from './services/useradm/setup.ts'
+import { createUseradmService, type UseradmService } from './services/useradm/service.ts'
+import { createFirstRunSetup, type FirstRunSetup } from './services/useradm/setup.ts'
 
-export type Services = ReturnType<typeof createServices>
+/** Every service of the app, each known by its interface. */
+export type Services = {
+  events: EventsService
+  useradm: UseradmService
+  setup: FirstRunSetup
+  inventory: InventoryService
+  deployments: DeploymentsService
+  deviceauth: DeviceauthService
+  artifacts: ArtifactsService
+  releases: ReleasesService
+}
 
-/** Every service, built once; cross-service calls go one way (deviceauth -> inventory, deployments). */
-export function createServices(deps: Deps) {
+/**
+ * Every service, built once. Calls go deviceauth -> inventory, deployments; deployments ->
+ * inventory, artifacts; artifacts -> deployments (which deployments use an artifact).
+ */
+export function createServices(deps: Deps): Services {
   // First: it gives the outbox the app's clock before any store writes an event.
   const events = createEventsService(deps)
   const useradm = createUseradmService(deps)
   const setup = createFirstRunSetup(deps, { useradm })
   const inventory = createInventoryService(deps)
-  const deployments = createDeploymentsService(deps, { inventory })
+  // Artifacts and deployments know each other: artifacts asks which deployments use a name,
+  // deployments asks for the artifacts of a name. Artifacts is built first, reaching deployments
+  // only when called.
+  const usage: DeploymentUsage = {
+    activeDeploymentIds: (tenantId, names) => deployments.activeDeploymentIds(tenantId, names),
+    isNameInAnyDeployment: (tenantId, name) => deployments.isNameInAnyDeployment(tenantId, name),
+  }
+  const artifacts = createArtifactsService(deps, { usage })
+  const releases = createReleasesService(deps, { usage })
+  const deployments = createDeploymentsService(deps, { inventory, artifacts })
   const deviceauth = createDeviceauthService(deps, { inventory, deployments })
-  const artifacts = createArtifactsService(deps, { usage: deployments })
-  const releases = createReleasesService(deps, { usage: deployments })
   return { events, useradm, setup, inventory, deployments, deviceauth, artifacts, releases }
 }
 
@@ -103,7 +127,7 @@ export function createApp(
     .use(deploymentsDeviceRoutes(services.deployments, auth))
     .use(deploymentsManagementRoutes(services.deployments, auth))
     .use(deploymentsManagementV2Routes(services.deployments, auth))
-    .use(artifactsManagementRoutes(services.artifacts, auth))
+    .use(artifactsManagementRoutes(services.artifacts, auth, deps.config.maxArtifactSize))
     .use(artifactsManagementV2Routes(services.artifacts, auth))
     .use(releasesManagementRoutes(services.releases, auth))
     .use(releasesManagementV2Routes(services.releases, auth))
