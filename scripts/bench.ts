@@ -15,6 +15,7 @@
  *   startup      time from start to the first answer (fresh, empty, a seeded data dir) ÷ a bare Bun.serve's
  *   deviceconnect 10 000 idle device websockets: RSS per connection, idle CPU, device polls/s while
  *                held ÷ without them; terminal round trip through the relay ÷ a bare Bun websocket echo
+ *   console      first-load size and time in chromium; the device table's page time over a seeded fleet
  *
  * Nothing here is asserted: the tests never time anything.
  */
@@ -28,6 +29,7 @@ const AREAS = [
   'deployments',
   'startup',
   'deviceconnect',
+  'console',
 ] as const
 
 const [area, ...rest] = Bun.argv.slice(2)

@@ -1,4 +1,7 @@
 import { type AnyElysia, Elysia } from 'elysia'
+import { type ConsoleBundle, loadConsole } from './console/bundle.ts'
+import { consoleEventRoutes } from './console/routes.events.ts'
+import { consoleRoutes } from './console/routes.ts'
 import type { Deps } from './deps.ts'
 import { createEventsService, type EventsService } from './events/service.ts'
 import { authPlugin } from './gateway/auth.ts'
@@ -42,12 +45,15 @@ import {
 import { createInventoryService, type InventoryService } from './services/inventory/service.ts'
 import { useradmInternalRoutes } from './services/useradm/routes.internal.ts'
 import { useradmManagementRoutes, useradmManagementV2Routes } from './services/useradm/routes.management.ts'
+import { useradmSetupRoutes } from './services/useradm/routes.setup.ts'
 import { createUseradmService, type UseradmService } from './services/useradm/service.ts'
+import { createFirstRunSetup, type FirstRunSetup } from './services/useradm/setup.ts'
 
 /** Every service of the app, each known by its interface. */
 export type Services = {
   events: EventsService
   useradm: UseradmService
+  setup: FirstRunSetup
   inventory: InventoryService
   deployments: DeploymentsService
   deviceauth: DeviceauthService
@@ -64,6 +70,7 @@ export function createServices(deps: Deps): Services {
   // First: it gives the outbox the app's clock before any store writes an event.
   const events = createEventsService(deps)
   const useradm = createUseradmService(deps)
+  const setup = createFirstRunSetup(deps, { useradm })
   const inventory = createInventoryService(deps)
   // Artifacts and deployments know each other: artifacts asks which deployments use a name,
   // deployments asks for the artifacts of a name. Artifacts is built first, reaching deployments
@@ -88,7 +95,7 @@ export function createServices(deps: Deps): Services {
       deviceRemoved: (tenantId, deviceId) => deviceconnect.removeDevice(tenantId, deviceId),
     },
   })
-  return { events, useradm, inventory, deployments, deviceauth, artifacts, releases, deviceconnect }
+  return { events, useradm, setup, inventory, deployments, deviceauth, artifacts, releases, deviceconnect }
 }
 
 /**
@@ -103,7 +110,11 @@ export function stopServices(services: Services): void {
 }
 
 /** The API app: gateway plugins first (so their error handler covers every route), then each service. */
-export function createApp(deps: Deps, services: Services) {
+export function createApp(
+  deps: Deps,
+  services: Services,
+  consoleBundle: () => Promise<ConsoleBundle> = loadConsole,
+) {
   const routes = createRouteIndex()
   const auth = authPlugin(
     { user: services.useradm.authenticator, device: services.deviceauth.authenticator },
@@ -118,6 +129,9 @@ export function createApp(deps: Deps, services: Services) {
     )
     // Read at request time, when the chain below has made the whole app.
     .use(apiDocs((): AnyElysia => app))
+    .use(consoleRoutes(deps.config, consoleBundle))
+    .use(useradmSetupRoutes(services.setup))
+    .use(consoleEventRoutes(services.events, services.useradm.authenticator.isLive, auth))
     .use(useradmManagementRoutes(services.useradm, auth, deps.config.trustedProxies))
     .use(useradmManagementV2Routes(services.useradm, auth))
     .use(useradmInternalRoutes(auth))

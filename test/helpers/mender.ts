@@ -110,3 +110,35 @@ export function createMenderClient(
     },
   }
 }
+
+/**
+ * A single-file artifact for `deviceType` installing `content` as `<dest>/app.conf`, made in `dir`
+ * by the client's own example generator; `stateScripts` (state name -> shell) go into the artifact
+ * for the client to run. Returns the artifact's path.
+ */
+export function singleFileArtifact(
+  dir: string,
+  deviceType: string,
+  name: string,
+  dest: string,
+  content: Uint8Array,
+  stateScripts: Record<string, string> = {},
+): string {
+  const file = join(dir, 'app.conf')
+  writeFileSync(file, content)
+  const out = join(dir, `${name}.mender`)
+  const scripts = Object.entries(stateScripts).flatMap(([state, script]) => {
+    const path = join(dir, state)
+    writeFileSync(path, `#!/bin/sh\n${script}\n`, { mode: 0o755 })
+    return ['-s', path]
+  })
+  const generator = '/usr/share/doc/mender-client/examples/single-file-artifact-gen'
+  const command = ['sh', generator, '-n', name, '-t', deviceType, '-d', dest, '-o', out, file]
+  const result = Bun.spawnSync(scripts.length > 0 ? [...command, '--', ...scripts] : command, {
+    stdout: 'pipe',
+    stderr: 'pipe',
+    timeout: 60_000,
+  })
+  if (result.exitCode !== 0) throw new Error(`${command.join(' ')}: ${result.stderr.toString()}`)
+  return out
+}
