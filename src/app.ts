@@ -27,6 +27,11 @@ import { deviceauthDeviceRoutes } from './services/deviceauth/routes.devices.ts'
 import { deviceauthInternalRoutes } from './services/deviceauth/routes.internal.ts'
 import { deviceauthManagementRoutes } from './services/deviceauth/routes.management.ts'
 import { createDeviceauthService } from './services/deviceauth/service.ts'
+import { followDeviceLifecycle } from './services/deviceconfig/lifecycle.ts'
+import { deviceconfigDeviceRoutes } from './services/deviceconfig/routes.devices.ts'
+import { deviceconfigInternalRoutes } from './services/deviceconfig/routes.internal.ts'
+import { deviceconfigManagementRoutes } from './services/deviceconfig/routes.management.ts'
+import { createDeviceconfigService } from './services/deviceconfig/service.ts'
 import { inventoryDeviceRoutes } from './services/inventory/routes.devices.ts'
 import {
   inventoryManagementRoutes,
@@ -49,7 +54,13 @@ export function createServices(deps: Deps) {
   const deviceauth = createDeviceauthService(deps, { inventory, deployments })
   const artifacts = createArtifactsService(deps, { usage: deployments })
   const releases = createReleasesService(deps, { usage: deployments })
-  return { events, useradm, inventory, deployments, deviceauth, artifacts, releases }
+  const deviceconfig = createDeviceconfigService(deps, { deployments })
+  const stopLifecycle = followDeviceLifecycle(events, deviceconfig)
+  return {
+    ...{ events, useradm, inventory, deployments, deviceauth, artifacts, releases, deviceconfig },
+    /** Ends the in-process workflows that follow events. */
+    stopWorkflows: () => stopLifecycle(),
+  }
 }
 
 /**
@@ -59,6 +70,7 @@ export function createServices(deps: Deps) {
 export function stopServices(services: Services): void {
   services.deviceauth.stop()
   services.inventory.stop()
+  services.stopWorkflows()
   services.events.stop()
 }
 
@@ -90,7 +102,10 @@ export function createApp(deps: Deps, services: Services) {
     .use(releasesManagementRoutes(services.releases, auth))
     .use(releasesManagementV2Routes(services.releases, auth))
     .use(softwareManagementRoutes(services.releases, auth))
-  for (const service of ['useradm', 'devauth', 'inventory', 'deployments'])
+    .use(deviceconfigDeviceRoutes(services.deviceconfig, auth))
+    .use(deviceconfigManagementRoutes(services.deviceconfig, auth))
+    .use(deviceconfigInternalRoutes(services.deviceconfig, auth))
+  for (const service of ['useradm', 'devauth', 'inventory', 'deployments', 'deviceconfig'])
     app.use(healthRoutes(service, deps.db))
   routes.load(app.routes)
   return app

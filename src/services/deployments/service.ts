@@ -1,5 +1,8 @@
+import { join } from 'node:path'
 import type { Deps } from '../../deps.ts'
+import { createConfigurationArtifacts } from './configuration.ts'
 import { createSelection } from './selection.ts'
+import { createConfigurationApi } from './service.configurations.ts'
 import { createDeviceApi } from './service.devices.ts'
 import { createManagementApi, type DeploymentsInventory } from './service.management.ts'
 import { createArtifactsStore } from './store.artifacts.ts'
@@ -25,7 +28,19 @@ export function createDeploymentsService(deps: Deps, services: { inventory: Depl
       clock: deps.clock,
       ids: deps.ids,
     }),
-    ...createDeviceApi({ store, devices, transitions, selectDeployment, links: deps.links }),
+    ...createDeviceApi({
+      store,
+      devices,
+      transitions,
+      selectDeployment,
+      links: deps.links,
+      configurations: createConfigurationArtifacts({
+        blobs: deps.blobs,
+        links: deps.links,
+        tempDir: join(deps.config.dataDir, 'tmp'),
+      }),
+    }),
+    ...createConfigurationApi({ store, clock: deps.clock }),
 
     // --- for the artifacts and releases API (DeploymentUsage): synchronous, on the same database ---
 
