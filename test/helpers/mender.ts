@@ -5,6 +5,8 @@ import type { Subprocess } from 'bun'
 
 /** Where the Debian client 3.4 reads the current artifact name until it has installed one (not configurable). */
 const ARTIFACT_DIR = '/etc/mender'
+/** Where the Debian client 3.4 finds its update modules. */
+const MODULES_DIR = '/usr/share/mender/modules/v3'
 const COMMAND_TIMEOUT_MS = 60_000
 const DAEMON_TIMEOUT_MS = 5 * 60_000
 
@@ -23,7 +25,18 @@ export function menderBinary(): string {
 export function createMenderClient(
   serverUrl: string,
   deviceType = 'test-device',
-  options: { artifactName?: string } = {},
+  options: {
+    artifactName?: string
+    /**
+     * A directory of update modules seen as /usr/share/mender/modules/v3 (where the client looks;
+     * its configuration cannot move it), bound over it in the private mount namespace.
+     */
+    modulesDir?: string
+    /** More mender.conf settings. */
+    config?: Record<string, unknown>
+    /** More environment for the client (and so its update modules). */
+    env?: Record<string, string>
+  } = {},
 ) {
   const binary = menderBinary()
   const dir = mkdtempSync(join(tmpdir(), 'bender-mender-'))
@@ -39,6 +52,7 @@ export function createMenderClient(
       UpdatePollIntervalSeconds: 2,
       InventoryPollIntervalSeconds: 2,
       RetryPollIntervalSeconds: 2,
+      ...options.config,
     }),
   )
   const menderArgs = [binary, '-c', configFile, '-d', dataDir, '--no-syslog']
@@ -50,6 +64,10 @@ export function createMenderClient(
     // The bind mount needs the mount point; it exists once any client test ran, and is harmless empty.
     mkdirSync(ARTIFACT_DIR, { recursive: true })
     prefix = ['unshare', '--mount', 'sh', '-c', `mount --bind "$0" ${ARTIFACT_DIR} && exec "$@"`, etc]
+    if (options.modulesDir !== undefined) {
+      const binds = `mount --bind "$0" ${ARTIFACT_DIR} && mount --bind "$1" ${MODULES_DIR} && shift && exec "$@"`
+      prefix = ['unshare', '--mount', 'sh', '-c', binds, etc, options.modulesDir]
+    }
   }
   const args = (command: string[]) => [...prefix, ...menderArgs, ...command]
   let daemon: Subprocess<'ignore', 'ignore', 'pipe'> | undefined
@@ -59,7 +77,12 @@ export function createMenderClient(
     dir,
     /** Runs one command to completion (bounded), returning its exit code and output. */
     async run(...command: string[]) {
-      const child = Bun.spawn(args(command), { stdout: 'pipe', stderr: 'pipe', timeout: COMMAND_TIMEOUT_MS })
+      const child = Bun.spawn(args(command), {
+        stdout: 'pipe',
+        stderr: 'pipe',
+        timeout: COMMAND_TIMEOUT_MS,
+        env: { ...process.env, ...options.env },
+      })
       const [stdout, stderr, exitCode] = await Promise.all([
         new Response(child.stdout).text(),
         new Response(child.stderr).text(),
@@ -69,7 +92,12 @@ export function createMenderClient(
     },
     /** Starts the daemon: it authenticates, sends its inventory and polls for updates until stopped. */
     startDaemon() {
-      daemon = Bun.spawn(args(['daemon']), { stdout: 'ignore', stderr: 'pipe', timeout: DAEMON_TIMEOUT_MS })
+      daemon = Bun.spawn(args(['daemon']), {
+        stdout: 'ignore',
+        stderr: 'pipe',
+        timeout: DAEMON_TIMEOUT_MS,
+        env: { ...process.env, ...options.env },
+      })
       const reader = daemon.stderr.getReader()
       const decoder = new TextDecoder()
       ;(async () => {
