@@ -3,6 +3,7 @@ import type { Deps } from './deps.ts'
 import { createEventsService } from './events/service.ts'
 import { authPlugin } from './gateway/auth.ts'
 import { apiDocs } from './gateway/docs.ts'
+import { NotFoundError } from './gateway/errors.ts'
 import { gateway } from './gateway/gateway.ts'
 import { healthRoutes } from './gateway/health.ts'
 import { createRouteIndex } from './gateway/routes.ts'
@@ -26,7 +27,7 @@ import { createDeploymentsService } from './services/deployments/service.ts'
 import { deviceauthDeviceRoutes } from './services/deviceauth/routes.devices.ts'
 import { deviceauthInternalRoutes } from './services/deviceauth/routes.internal.ts'
 import { deviceauthManagementRoutes } from './services/deviceauth/routes.management.ts'
-import { createDeviceauthService } from './services/deviceauth/service.ts'
+import { createDeviceauthService, type DeviceauthService } from './services/deviceauth/service.ts'
 import { followDeviceLifecycle } from './services/deviceconfig/lifecycle.ts'
 import { deviceconfigDeviceRoutes } from './services/deviceconfig/routes.devices.ts'
 import { deviceconfigInternalRoutes } from './services/deviceconfig/routes.internal.ts'
@@ -38,11 +39,28 @@ import {
   inventoryManagementV2Routes,
 } from './services/inventory/routes.management.ts'
 import { createInventoryService } from './services/inventory/service.ts'
+import { iotManagerManagementRoutes } from './services/iot-manager/routes.management.ts'
+import { createIotManagerService } from './services/iot-manager/service.ts'
 import { useradmInternalRoutes } from './services/useradm/routes.internal.ts'
 import { useradmManagementRoutes, useradmManagementV2Routes } from './services/useradm/routes.management.ts'
 import { createUseradmService } from './services/useradm/service.ts'
 
 export type Services = ReturnType<typeof createServices>
+
+/** Whether deviceauth knows a device, for services that only hold device ids. */
+function deviceExistence(deviceauth: Pick<DeviceauthService, 'getDevice'>) {
+  return {
+    exists(tenantId: string, deviceId: string): boolean {
+      try {
+        deviceauth.getDevice(tenantId, deviceId)
+        return true
+      } catch (err) {
+        if (err instanceof NotFoundError) return false
+        throw err
+      }
+    },
+  }
+}
 
 /** Every service, built once; cross-service calls go one way (deviceauth -> inventory, deployments). */
 export function createServices(deps: Deps) {
@@ -56,10 +74,14 @@ export function createServices(deps: Deps) {
   const releases = createReleasesService(deps, { usage: deployments })
   const deviceconfig = createDeviceconfigService(deps, { deployments })
   const stopLifecycle = followDeviceLifecycle(events, deviceconfig)
+  const iotManager = createIotManagerService(deps, { events, devices: deviceExistence(deviceauth) })
   return {
-    ...{ events, useradm, inventory, deployments, deviceauth, artifacts, releases, deviceconfig },
+    ...{ events, useradm, inventory, deployments, deviceauth, artifacts, releases, deviceconfig, iotManager },
     /** Ends the in-process workflows that follow events. */
-    stopWorkflows: () => stopLifecycle(),
+    stopWorkflows: () => {
+      stopLifecycle()
+      iotManager.stop()
+    },
   }
 }
 
@@ -105,7 +127,8 @@ export function createApp(deps: Deps, services: Services) {
     .use(deviceconfigDeviceRoutes(services.deviceconfig, auth))
     .use(deviceconfigManagementRoutes(services.deviceconfig, auth))
     .use(deviceconfigInternalRoutes(services.deviceconfig, auth))
-  for (const service of ['useradm', 'devauth', 'inventory', 'deployments', 'deviceconfig'])
+    .use(iotManagerManagementRoutes(services.iotManager, auth))
+  for (const service of ['useradm', 'devauth', 'inventory', 'deployments', 'deviceconfig', 'iot-manager'])
     app.use(healthRoutes(service, deps.db))
   routes.load(app.routes)
   return app

@@ -63,7 +63,6 @@ const eventTypes = t.Array(t.String({ maxLength: 64 }), {
 export const IotManagerModel = {
   credentials,
   newIntegration: t.Object({
-    id: t.Optional(t.String({ maxLength: 64 })),
     provider: t.String({ maxLength: 16, description: '`webhook`; `iot-hub` and `iot-core` are refused.' }),
     credentials,
     description: t.Optional(t.String({ maxLength: MAX_DESCRIPTION_LENGTH })),

@@ -1,0 +1,20 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openDatabase } from '../../db/client.ts'
+import { runMigrations } from '../../db/migrate.ts'
+import { createIotManagerStore } from '../../src/services/iot-manager/store.ts'
+import { iotManagerStoreContract } from './store.contract.ts'
+
+iotManagerStoreContract('SQLite', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bender-iot-manager-'))
+  const db = openDatabase(join(dir, 'bender.db'))
+  await runMigrations(db)
+  return {
+    store: createIotManagerStore(db),
+    async close() {
+      db.$client.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+})
