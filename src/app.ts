@@ -39,6 +39,7 @@ import {
   inventoryManagementV2Routes,
 } from './services/inventory/routes.management.ts'
 import { createInventoryService } from './services/inventory/service.ts'
+import { iotManagerInternalRoutes } from './services/iot-manager/routes.internal.ts'
 import { iotManagerManagementRoutes } from './services/iot-manager/routes.management.ts'
 import { createIotManagerService } from './services/iot-manager/service.ts'
 import { useradmInternalRoutes } from './services/useradm/routes.internal.ts'
@@ -128,6 +129,7 @@ export function createApp(deps: Deps, services: Services) {
     .use(deviceconfigManagementRoutes(services.deviceconfig, auth))
     .use(deviceconfigInternalRoutes(services.deviceconfig, auth))
     .use(iotManagerManagementRoutes(services.iotManager, auth))
+    .use(iotManagerInternalRoutes(services.iotManager, auth))
   for (const service of ['useradm', 'devauth', 'inventory', 'deployments', 'deviceconfig', 'iot-manager'])
     app.use(healthRoutes(service, deps.db))
   routes.load(app.routes)

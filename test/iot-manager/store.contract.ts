@@ -3,7 +3,12 @@ import type { OutboxEvent } from '../../src/events/model.ts'
 import type { Integration } from '../../src/services/iot-manager/model.ts'
 import type { IotManagerStore } from '../../src/services/iot-manager/store.ts'
 
-export type IotManagerContractTarget = { store: IotManagerStore; close(): Promise<void> }
+export type IotManagerContractTarget = {
+  store: IotManagerStore
+  /** Every event in the engine's outbox, oldest first. */
+  outbox(): Promise<OutboxEvent[]>
+  close(): Promise<void>
+}
 
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1) + s * 1000)
 let seq = 0
@@ -129,6 +134,26 @@ export function iotManagerStoreContract(name: string, open: () => Promise<IotMan
       )
       await store.prune(at(0), 1)
       expect((await store.listEvents('t-bound', undefined, 0, 10)).map((e) => e.id)).toEqual([events[4]!.id])
+    })
+
+    test('announcements go into the outbox together; deleting a tenant removes its integrations and events', async () => {
+      const before = (await target.outbox()).length
+      await store.announce([
+        { tenantId: 't-x', type: 'device-provisioned', subject: 'd1', data: { id: 'd1' }, time: at(1) },
+        { tenantId: 't-x', type: 'device-decommissioned', subject: 'd1', data: { id: 'd1' }, time: at(2) },
+      ])
+      const written = (await target.outbox()).slice(before)
+      expect(written.map((e) => [e.tenantId, e.type, e.subject, e.data])).toEqual([
+        ['t-x', 'device-provisioned', 'd1', { id: 'd1' }],
+        ['t-x', 'device-decommissioned', 'd1', { id: 'd1' }],
+      ])
+      const hook = integration('t-x')
+      await store.insertIntegration(hook)
+      await store.recordEvent({ ...event('d1', at(3), 't-x') }, [hook.id], at(3))
+      await store.deleteTenant('t-x')
+      expect(await store.listIntegrations('t-x')).toEqual([])
+      expect(await store.listEvents('t-x', undefined, 0, 10)).toEqual([])
+      expect((await store.dueDeliveries(at(10), 100)).filter((d) => d.integrationId === hook.id)).toEqual([])
     })
   })
 }

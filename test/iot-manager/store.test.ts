@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openDatabase } from '../../db/client.ts'
 import { runMigrations } from '../../db/migrate.ts'
+import { createEventsStore } from '../../src/events/store.ts'
 import { createIotManagerStore } from '../../src/services/iot-manager/store.ts'
 import { iotManagerStoreContract } from './store.contract.ts'
 
@@ -12,6 +13,7 @@ iotManagerStoreContract('SQLite', async () => {
   await runMigrations(db)
   return {
     store: createIotManagerStore(db),
+    outbox: () => createEventsStore(db).readAfter(0, 10_000),
     async close() {
       db.$client.close()
       rmSync(dir, { recursive: true, force: true })

@@ -1,25 +1,13 @@
 import { Elysia, t } from 'elysia'
 import type { AuthPlugin } from '../../gateway/auth.ts'
-import { ForbiddenError } from '../../gateway/errors.ts'
+import { ownTenant } from '../../gateway/tenants.ts'
 import { DeviceconfigModel as M } from './model.ts'
 import type { DeviceconfigService } from './service.ts'
 
 const detail = { tags: ['internal'] }
 
-/**
- * The tenant named in an internal path, which must be the caller's own. Mender leaves its internal
- * API unauthenticated behind its gateway; bender serves it on its one public port, so each route
- * needs a user token and acts on that user's tenant only.
- */
-function ownTenant(user: { tenantId: string }, tenantId: string | undefined): string {
-  if ((tenantId ?? '') !== user.tenantId) throw new ForbiddenError('forbidden: not your tenant')
-  return user.tenantId
-}
-
 const tenantId = t.String({ maxLength: 128 })
 const deviceId = t.String({ maxLength: 128 })
-/** The tenant in the path; absent on the single tenant's routes. */
-const tenantOf = (params: unknown) => (params as { tenantId?: string } | undefined)?.tenantId
 
 /**
  * The per-device routes under `/tenants/:tenantId`, or (not `named`) under `/tenants/` for the
@@ -35,7 +23,7 @@ function tenantRoutes(svc: DeviceconfigService, auth: AuthPlugin, named: boolean
     .post(
       `${base}/devices`,
       async ({ user, params, body, set }) => {
-        await svc.provisionDevice(ownTenant(user, tenantOf(params)), body.device_id)
+        await svc.provisionDevice(ownTenant(user, params), body.device_id)
         set.status = 201
         return ''
       },
@@ -44,14 +32,14 @@ function tenantRoutes(svc: DeviceconfigService, auth: AuthPlugin, named: boolean
     .delete(
       `${base}/devices/:id`,
       async ({ user, params, set }) => {
-        await svc.decommissionDevice(ownTenant(user, tenantOf(params)), params.id)
+        await svc.decommissionDevice(ownTenant(user, params), params.id)
         set.status = 204
       },
       { user: true, ...params.device, detail: { summary: 'Decommission a device' } },
     )
     .post(
       `${base}/configurations/device/:id/deploy`,
-      ({ user, params, body }) => svc.deploy(ownTenant(user, tenantOf(params)), params.id, body),
+      ({ user, params, body }) => svc.deploy(ownTenant(user, params), params.id, body),
       {
         user: true,
         ...params.device,
@@ -69,7 +57,7 @@ export const deviceconfigInternalRoutes = (svc: DeviceconfigService, auth: AuthP
     .post(
       '/tenants',
       ({ user, body, set }) => {
-        ownTenant(user, body.tenant_id)
+        ownTenant(user, { tenantId: body.tenant_id })
         // Nothing to prepare: a tenant's configurations live in the shared tables.
         set.status = 201
         return ''
@@ -79,7 +67,7 @@ export const deviceconfigInternalRoutes = (svc: DeviceconfigService, auth: AuthP
     .delete(
       '/tenants/:tenantId',
       async ({ user, params, set }) => {
-        await svc.deleteTenant(ownTenant(user, params.tenantId))
+        await svc.deleteTenant(ownTenant(user, params))
         set.status = 204
       },
       {

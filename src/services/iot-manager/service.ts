@@ -1,5 +1,11 @@
 import type { Deps } from '../../deps.ts'
-import { EVENT_TYPES, type EventType, isEventType, type OutboxEvent } from '../../events/model.ts'
+import {
+  type DEVICE_EVENT_TYPES,
+  EVENT_TYPES,
+  type EventType,
+  isEventType,
+  type OutboxEvent,
+} from '../../events/model.ts'
 import type { EventsService } from '../../events/service.ts'
 import { BadRequestError, ConflictError, NotFoundError } from '../../gateway/errors.ts'
 import { type Paging, pageOffset } from '../../gateway/paging.ts'
@@ -35,9 +41,20 @@ export interface IotManagerService {
   deviceState(tenantId: string, deviceId: string, integrationId: string): Promise<never>
   /** Removes the device's cloud integrations: nothing to remove with webhooks; 404 for an unknown device. */
   removeDevice(tenantId: string, deviceId: string): Promise<void>
+  /**
+   * Sends device events as Mender's internal API asks (a device provisioned, decommissioned, its
+   * status changed): written to the outbox like deviceauth's own, so every listener hears them.
+   */
+  announce(tenantId: string, type: DeviceEventType, devices: readonly DeviceEventData[]): Promise<void>
+  /** Deletes the tenant's integrations and recorded events. */
+  deleteTenant(tenantId: string): Promise<void>
   /** Stops delivering (deliveries in flight are sent again at the next start). */
   stop(): void
 }
+
+export type DeviceEventType = (typeof DEVICE_EVENT_TYPES)[number]
+/** Mender's device event data: `id`, plus `status`, `auth_sets`, `created_ts` where the type has them. */
+export type DeviceEventData = { id: string; [key: string]: unknown }
 
 export type ApiEvent = {
   id: string
@@ -246,6 +263,14 @@ export function createIotManagerService(
     async removeDevice(tenantId, deviceId) {
       requireDevice(tenantId, deviceId)
     },
+
+    async announce(tenantId, type, devices) {
+      await store.announce(
+        devices.map((data) => ({ tenantId, type, subject: data.id, data, time: clock.now() })),
+      )
+    },
+
+    deleteTenant: (tenantId) => store.deleteTenant(tenantId),
 
     stop() {
       stopFollowing()

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
-import type { EventType, OutboxEvent } from '../../events/model.ts'
+import type { EventType, NewEvent, OutboxEvent } from '../../events/model.ts'
+import { outboxFor } from '../../events/outbox.ts'
 import type { Integration, RecordedEvent } from './model.ts'
 import { deliveries, integrations, webhookEvents } from './tables.ts'
 
@@ -51,6 +52,10 @@ export interface IotManagerStore {
   ): Promise<RecordedEvent[]>
   /** Deletes the events recorded before `before` (with their deliveries), then all but the newest `keep`. */
   prune(before: Date, keep: number): Promise<number>
+  /** Writes device events into the outbox, all or none, as if deviceauth had (Mender's internal API). */
+  announce(events: readonly NewEvent[]): Promise<void>
+  /** Deletes the tenant's integrations and recorded events. */
+  deleteTenant(tenantId: string): Promise<void>
 }
 
 type IntegrationRow = typeof integrations.$inferSelect
@@ -228,6 +233,21 @@ export function createIotManagerStore(db: Database): IotManagerStore {
           error: d.error,
         })),
       }))
+    },
+
+    async announce(events) {
+      const outbox = outboxFor(db)
+      db.transaction(() => {
+        for (const event of events) outbox.append(event)
+      })
+    },
+
+    async deleteTenant(tenantId) {
+      db.transaction(() => {
+        db.delete(integrations).where(eq(integrations.tenantId, tenantId)).run()
+        db.delete(webhookEvents).where(eq(webhookEvents.tenantId, tenantId)).run()
+        db.delete(deliveries).where(eq(deliveries.tenantId, tenantId)).run()
+      })
     },
 
     async prune(before, keep) {
