@@ -54,17 +54,27 @@ export function createEventsStore(db: Database): EventsStore {
         .run()
     },
 
-    async prune(before, keep) {
-      // Raw statements: the row counts come back without materialising what went.
-      const sqlite = db.$client
-      return db.transaction(() => {
-        const old = sqlite.run('DELETE FROM events_outbox WHERE time < ?', [before.getTime()]).changes
-        const excess = sqlite.run(
-          'DELETE FROM events_outbox WHERE seq <= (SELECT max(seq) FROM events_outbox) - ?',
-          [keep],
-        ).changes
-        return old + excess
-      })
-    },
+    prune: async (before, keep) => pruneByAgeAndCount(db, 'events_outbox', before, keep),
   }
+}
+
+/**
+ * Deletes the rows of an event table (one with `seq` and `time`) written before `before`, then all
+ * but the newest `keep` (fewer when seqs have gaps); answers how many went. Raw statements: the
+ * counts come back without materialising what went.
+ */
+export function pruneByAgeAndCount(
+  db: Database,
+  table: 'events_outbox' | 'iot_manager_events',
+  before: Date,
+  keep: number,
+): number {
+  const sqlite = db.$client
+  return db.transaction(() => {
+    const old = sqlite.run(`DELETE FROM ${table} WHERE time < ?`, [before.getTime()]).changes
+    const excess = sqlite.run(`DELETE FROM ${table} WHERE seq <= (SELECT max(seq) FROM ${table}) - ?`, [
+      keep,
+    ]).changes
+    return old + excess
+  })
 }

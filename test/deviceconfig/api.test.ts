@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { acceptedDevice, MGMT as DEPLOYMENTS } from '../deployments/rollout.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
+import { expectMenderError } from '../helpers/errors.ts'
 import { configurationStatus, DEVICE, INTERNAL, MGMT } from './helpers.ts'
 
 let t: TestApp
@@ -12,19 +13,12 @@ beforeAll(async () => {
 })
 afterAll(() => t.close())
 
-const expectError = (res: { status: number; json: any }, status: number, text?: string) => {
-  expect(res.status).toBe(status)
-  expect(typeof res.json.error).toBe('string')
-  expect(typeof res.json.request_id).toBe('string')
-  if (text) expect(res.json.error).toContain(text)
-}
-
 describe('management', () => {
   test('an accepted device has an empty configuration; an unknown one is 404', async () => {
     const device = await acceptedDevice(t, admin)
     const res = await configurationStatus(t, admin, device.id, 200)
     expect(res.json).toEqual({ id: device.id, configured: {}, reported: {}, updated_ts: expect.any(String) })
-    expectError(
+    expectMenderError(
       await t.call('GET', `${MGMT}/${crypto.randomUUID()}`, { token: admin }),
       404,
       'device does not exist',
@@ -58,8 +52,8 @@ describe('management', () => {
       tooMany,
     ]
     for (const body of bad)
-      expectError(await t.call('PUT', `${MGMT}/${device.id}`, { token: admin, body }), 400)
-    expectError(
+      expectMenderError(await t.call('PUT', `${MGMT}/${device.id}`, { token: admin, body }), 400)
+    expectMenderError(
       await t.call('PUT', `${MGMT}/${device.id}`, {
         token: admin,
         raw: '{"a":',
@@ -100,10 +94,10 @@ describe('management', () => {
     const device = await acceptedDevice(t, admin)
     await configurationStatus(t, admin, device.id, 200)
     const deploy = (body?: unknown) => t.call('POST', `${MGMT}/${device.id}/deploy`, { token: admin, body })
-    expectError(await deploy({ retries: 2 }), 400, 'retries')
-    expectError(await deploy({ update_control_map: { states: {} } }), 400, 'update_control_map')
-    expectError(await deploy({ retries: -1 }), 400)
-    expectError(
+    expectMenderError(await deploy({ retries: 2 }), 400, 'retries')
+    expectMenderError(await deploy({ update_control_map: { states: {} } }), 400, 'update_control_map')
+    expectMenderError(await deploy({ retries: -1 }), 400)
+    expectMenderError(
       await t.call('POST', `${MGMT}/${crypto.randomUUID()}/deploy`, { token: admin, body: {} }),
       404,
     )
@@ -121,10 +115,10 @@ describe('management', () => {
 
   test('needs a user token', async () => {
     const device = await acceptedDevice(t, admin)
-    expectError(await t.call('GET', `${MGMT}/${device.id}`), 401)
-    expectError(await t.call('GET', `${MGMT}/${device.id}`, { token: device.token }), 401)
-    expectError(await t.call('PUT', `${MGMT}/${device.id}`, { body: {} }), 401)
-    expectError(await t.call('POST', `${MGMT}/${device.id}/deploy`, { body: {} }), 401)
+    expectMenderError(await t.call('GET', `${MGMT}/${device.id}`), 401)
+    expectMenderError(await t.call('GET', `${MGMT}/${device.id}`, { token: device.token }), 401)
+    expectMenderError(await t.call('PUT', `${MGMT}/${device.id}`, { body: {} }), 401)
+    expectMenderError(await t.call('POST', `${MGMT}/${device.id}/deploy`, { body: {} }), 401)
   })
 })
 
@@ -148,14 +142,14 @@ describe('device', () => {
   test('bad reports are 400; a device without configuration gets 404; a user token is refused', async () => {
     const device = await acceptedDevice(t, admin)
     await configurationStatus(t, admin, device.id, 200)
-    expectError(await t.call('PUT', DEVICE, { token: device.token, body: { a: 1 } }), 400)
-    expectError(await t.call('PUT', DEVICE, { token: device.token, body: { '': 'x' } }), 400)
+    expectMenderError(await t.call('PUT', DEVICE, { token: device.token, body: { a: 1 } }), 400)
+    expectMenderError(await t.call('PUT', DEVICE, { token: device.token, body: { '': 'x' } }), 400)
     expect(
       (await t.call('DELETE', `${INTERNAL}/tenants//devices/${device.id}`, { token: admin })).status,
     ).toBe(204)
-    expectError(await t.call('GET', DEVICE, { token: device.token }), 404)
-    expectError(await t.call('GET', DEVICE, { token: admin }), 401)
-    expectError(await t.call('GET', DEVICE), 401)
+    expectMenderError(await t.call('GET', DEVICE, { token: device.token }), 404)
+    expectMenderError(await t.call('GET', DEVICE, { token: admin }), 401)
+    expectMenderError(await t.call('GET', DEVICE), 401)
   })
 })
 
@@ -185,22 +179,22 @@ describe('internal', () => {
       deployed.json.deployment_id,
     )
     expect((await t.call('DELETE', `${INTERNAL}/tenants//devices/${id}`, { token: admin })).status).toBe(204)
-    expectError(await t.call('GET', `${MGMT}/${id}`, { token: admin }), 404)
+    expectMenderError(await t.call('GET', `${MGMT}/${id}`, { token: admin }), 404)
   })
 
   test('refuses another tenant, a missing token and a bad body', async () => {
-    expectError(
+    expectMenderError(
       await t.call('POST', `${INTERNAL}/tenants`, { token: admin, body: { tenant_id: 'other' } }),
       403,
     )
-    expectError(
+    expectMenderError(
       await t.call('POST', `${INTERNAL}/tenants/other/devices`, { token: admin, body: { device_id: 'x' } }),
       403,
     )
-    expectError(await t.call('DELETE', `${INTERNAL}/tenants/other`, { token: admin }), 403)
-    expectError(await t.call('POST', `${INTERNAL}/tenants//devices`, { body: { device_id: 'x' } }), 401)
-    expectError(await t.call('POST', `${INTERNAL}/tenants//devices`, { token: admin, body: {} }), 400)
-    expectError(
+    expectMenderError(await t.call('DELETE', `${INTERNAL}/tenants/other`, { token: admin }), 403)
+    expectMenderError(await t.call('POST', `${INTERNAL}/tenants//devices`, { body: { device_id: 'x' } }), 401)
+    expectMenderError(await t.call('POST', `${INTERNAL}/tenants//devices`, { token: admin, body: {} }), 400)
+    expectMenderError(
       await t.call('POST', `${INTERNAL}/tenants//configurations/device/${crypto.randomUUID()}/deploy`, {
         token: admin,
         body: {},

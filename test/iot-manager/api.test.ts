@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { acceptedDevice } from '../deployments/rollout.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
+import { expectMenderError } from '../helpers/errors.ts'
 
 const API = '/api/management/v1/iot-manager'
 const hook = (url = 'http://127.0.0.1:9/hook', secret?: string) => ({
@@ -16,13 +17,6 @@ beforeEach(async () => {
   admin = (await loginAs(t)).token
 })
 afterEach(() => t.close())
-
-const expectError = (res: { status: number; json: any }, status: number, text?: string) => {
-  expect(res.status).toBe(status)
-  expect(typeof res.json.error).toBe('string')
-  expect(typeof res.json.request_id).toBe('string')
-  if (text) expect(res.json.error).toContain(text)
-}
 
 async function create(body: unknown = hook()) {
   const res = await t.call('POST', `${API}/integrations`, { token: admin, body })
@@ -60,7 +54,7 @@ describe('integrations', () => {
 
   test('a second integration is a conflict, as in Mender', async () => {
     await create()
-    expectError(
+    expectMenderError(
       await t.call('POST', `${API}/integrations`, { token: admin, body: hook() }),
       409,
       'already exists',
@@ -79,18 +73,18 @@ describe('integrations', () => {
         aws: { access_key_id: 'a', secret_access_key: 'b', region: 'eu', device_policy_name: 'p' },
       },
     }
-    expectError(
+    expectMenderError(
       await t.call('POST', `${API}/integrations`, { token: admin, body: azure }),
       400,
       'Azure IoT Hub is not supported',
     )
-    expectError(
+    expectMenderError(
       await t.call('POST', `${API}/integrations`, { token: admin, body: aws }),
       400,
       'AWS IoT Core is not supported',
     )
     const webhookWithSas = { provider: 'webhook', credentials: azure.credentials }
-    expectError(
+    expectMenderError(
       await t.call('POST', `${API}/integrations`, { token: admin, body: webhookWithSas }),
       400,
       'Azure',
@@ -115,7 +109,7 @@ describe('integrations', () => {
       { ...hook(), description: 'd'.repeat(1025) },
     ]
     for (const body of bad)
-      expectError(await t.call('POST', `${API}/integrations`, { token: admin, body }), 400)
+      expectMenderError(await t.call('POST', `${API}/integrations`, { token: admin, body }), 400)
     expect((await t.call('GET', `${API}/integrations`, { token: admin })).json).toEqual([])
   })
 
@@ -139,14 +133,14 @@ describe('integrations', () => {
       type: 'http',
       http: { url: 'https://example.org/b' },
     })
-    expectError(
+    expectMenderError(
       await t.call('PUT', `${API}/integrations/${id}/credentials`, {
         token: admin,
         body: { type: 'http', http: { url: 'gopher://x' } },
       }),
       400,
     )
-    expectError(
+    expectMenderError(
       await t.call('PUT', `${API}/integrations/${id}/credentials`, {
         token: admin,
         body: { type: 'sas', connection_string: 'x' },
@@ -155,7 +149,7 @@ describe('integrations', () => {
       'Azure',
     )
     const other = crypto.randomUUID()
-    expectError(
+    expectMenderError(
       await t.call('PUT', `${API}/integrations/${other}/credentials`, {
         token: admin,
         body: { type: 'http', http: { url: 'http://x/' } },
@@ -163,8 +157,8 @@ describe('integrations', () => {
       404,
       'integration not found',
     )
-    expectError(await t.call('GET', `${API}/integrations/${other}`, { token: admin }), 404)
-    expectError(await t.call('DELETE', `${API}/integrations/${other}`, { token: admin }), 404)
+    expectMenderError(await t.call('GET', `${API}/integrations/${other}`, { token: admin }), 404)
+    expectMenderError(await t.call('DELETE', `${API}/integrations/${other}`, { token: admin }), 404)
     expect((await t.call('DELETE', `${API}/integrations/${id}`, { token: admin })).status).toBe(204)
     expect((await t.call('GET', `${API}/integrations`, { token: admin })).json).toEqual([])
   })
@@ -178,11 +172,11 @@ describe('integrations', () => {
       ['GET', '/events'],
       ['GET', `/devices/${device.id}/state`],
     ] as const) {
-      expectError(
+      expectMenderError(
         await t.call(method, `${API}${path}`, { body: method === 'POST' ? hook() : undefined }),
         401,
       )
-      expectError(await t.call(method, `${API}${path}`, { token: device.token }), 401)
+      expectMenderError(await t.call(method, `${API}${path}`, { token: device.token }), 401)
     }
   })
 })
@@ -190,9 +184,9 @@ describe('integrations', () => {
 describe('events', () => {
   test('pages, filters by integration, and checks its query', async () => {
     expect((await t.call('GET', `${API}/events`, { token: admin })).json).toEqual([])
-    expectError(await t.call('GET', `${API}/events?integration_id=nope`, { token: admin }), 400)
-    expectError(await t.call('GET', `${API}/events?per_page=501`, { token: admin }), 400)
-    expectError(await t.call('GET', `${API}/events?page=0`, { token: admin }), 400)
+    expectMenderError(await t.call('GET', `${API}/events?integration_id=nope`, { token: admin }), 400)
+    expectMenderError(await t.call('GET', `${API}/events?per_page=501`, { token: admin }), 400)
+    expectMenderError(await t.call('GET', `${API}/events?page=0`, { token: admin }), 400)
     expect(
       (await t.call('GET', `${API}/events?integration_id=${crypto.randomUUID()}`, { token: admin })).json,
     ).toEqual([])
@@ -206,26 +200,29 @@ describe('device state (a webhook-only server keeps none)', () => {
     const states = await t.call('GET', `${API}/devices/${device.id}/state`, { token: admin })
     expect(states.status).toBe(200)
     expect(states.json).toEqual({})
-    expectError(
+    expectMenderError(
       await t.call('GET', `${API}/devices/${device.id}/state/${id}`, { token: admin }),
       404,
       'integration not found',
     )
-    expectError(
+    expectMenderError(
       await t.call('PUT', `${API}/devices/${device.id}/state/${id}`, {
         token: admin,
         body: { desired: { a: 1 } },
       }),
       404,
     )
-    expectError(await t.call('GET', `${API}/devices/${device.id}/state/not-a-uuid`, { token: admin }), 400)
-    expectError(
+    expectMenderError(
+      await t.call('GET', `${API}/devices/${device.id}/state/not-a-uuid`, { token: admin }),
+      400,
+    )
+    expectMenderError(
       await t.call('GET', `${API}/devices/${crypto.randomUUID()}/state`, { token: admin }),
       404,
       'device not found',
     )
     expect((await t.call('DELETE', `${API}/devices/${device.id}`, { token: admin })).status).toBe(204)
-    expectError(await t.call('DELETE', `${API}/devices/${crypto.randomUUID()}`, { token: admin }), 404)
+    expectMenderError(await t.call('DELETE', `${API}/devices/${crypto.randomUUID()}`, { token: admin }), 404)
   })
 
   test('health and alive answer 204', async () => {

@@ -2,6 +2,7 @@ import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
 import type { EventType, NewEvent, OutboxEvent } from '../../events/model.ts'
 import { outboxFor } from '../../events/outbox.ts'
+import { pruneByAgeAndCount } from '../../events/store.ts'
 import type { Integration, RecordedEvent } from './model.ts'
 import { deliveries, integrations, webhookEvents } from './tables.ts'
 
@@ -250,15 +251,6 @@ export function createIotManagerStore(db: Database): IotManagerStore {
       })
     },
 
-    async prune(before, keep) {
-      return db.transaction(() => {
-        const old = sqlite.run('DELETE FROM iot_manager_events WHERE time < ?', [before.getTime()]).changes
-        const excess = sqlite.run(
-          'DELETE FROM iot_manager_events WHERE seq <= (SELECT max(seq) FROM iot_manager_events) - ?',
-          [keep],
-        ).changes
-        return old + excess
-      })
-    },
+    prune: async (before, keep) => pruneByAgeAndCount(db, 'iot_manager_events', before, keep),
   }
 }
