@@ -165,6 +165,28 @@ describe('webhook deliveries', () => {
     })
   })
 
+  test('only the start of an endless answer is read', async () => {
+    let sent = 0
+    const endless = () =>
+      new Response(
+        new ReadableStream({
+          pull(controller) {
+            sent += 16 * 1024
+            controller.enqueue(new Uint8Array(16 * 1024))
+          },
+        }),
+        { status: 200 },
+      )
+    await setUp(endless)
+    await acceptedDevice(t, admin)
+    const listed = await waitFor('both delivered', async () => {
+      const all = await events()
+      return all.length === 2 && all.every((e) => e.delivery_statuses[0].success) ? all : undefined
+    })
+    expect(listed.map((e) => e.delivery_statuses[0].status_code)).toEqual([200, 200])
+    expect(sent).toBeLessThan(16 * 1024 * 1024)
+  })
+
   test('a receiver that hangs does not hold up device requests', async () => {
     let answered = false
     let release!: () => void
