@@ -1,6 +1,7 @@
+import type { Server } from 'bun'
 import { Elysia, t } from 'elysia'
 import type { AuthPlugin } from '../../gateway/auth.ts'
-import { STREAM_BODY_PARSER, streamBodyParser } from '../../gateway/body.ts'
+import { STREAM_BODY_PARSER, streamBodyParser, TRANSFER_IDLE_TIMEOUT_SECONDS } from '../../gateway/body.ts'
 import { setPageHeaders } from '../../gateway/paging.ts'
 import { created } from '../../gateway/responses.ts'
 import { ArtifactsModel as M } from './model.artifacts.ts'
@@ -11,11 +12,18 @@ const detail = { tags: ['deployments'] }
 const ARTIFACTS_PATH = '/api/management/v1/deployments/artifacts'
 
 /** The request's body, unread, with what the upload rules need of its headers. */
-const multipartOf = (request: Request): MultipartUpload => ({
-  contentType: request.headers.get('content-type'),
-  contentLength: request.headers.get('content-length'),
-  body: request.body,
-})
+const multipartOf = (
+  request: Request,
+  server: Pick<Server<undefined>, 'timeout'> | null,
+): MultipartUpload => {
+  // An upload may stall behind the blob store: it gets the transfer timeout, not the API's short one.
+  server?.timeout(request, TRANSFER_IDLE_TIMEOUT_SECONDS)
+  return {
+    contentType: request.headers.get('content-type'),
+    contentLength: request.headers.get('content-length'),
+    body: request.body,
+  }
+}
 
 const formField = (description: string, format?: string) => ({ type: 'string' as const, description, format })
 
@@ -76,8 +84,11 @@ export const artifactsManagementRoutes = (svc: ArtifactsService, auth: AuthPlugi
     )
     .post(
       '/artifacts',
-      async ({ user, request, set }) =>
-        created(set, `${ARTIFACTS_PATH}/${await svc.uploadArtifact(user.tenantId, multipartOf(request))}`),
+      async ({ user, request, set, server }) =>
+        created(
+          set,
+          `${ARTIFACTS_PATH}/${await svc.uploadArtifact(user.tenantId, multipartOf(request, server))}`,
+        ),
       {
         user: true,
         parse: STREAM_BODY_PARSER,
@@ -89,8 +100,11 @@ export const artifactsManagementRoutes = (svc: ArtifactsService, auth: AuthPlugi
     )
     .post(
       '/artifacts/generate',
-      async ({ user, request, set }) =>
-        created(set, `${ARTIFACTS_PATH}/${await svc.generateArtifact(user.tenantId, multipartOf(request))}`),
+      async ({ user, request, set, server }) =>
+        created(
+          set,
+          `${ARTIFACTS_PATH}/${await svc.generateArtifact(user.tenantId, multipartOf(request, server))}`,
+        ),
       {
         user: true,
         parse: STREAM_BODY_PARSER,

@@ -77,6 +77,7 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
   const { config, blobs, clock, ids, log } = deps
   const store = createArtifactsStore(deps.db)
   const { usage } = services
+  const inflate = { ratio: config.maxInflateRatio, maxSize: config.maxInflatedSize }
   const tempRoot = join(config.dataDir, 'tmp')
   // Ids whose file is being written right now: two uploads naming the same artifact_id must not
   // write over each other's object before the row decides between them.
@@ -125,7 +126,7 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       const content = await blobs.get(key)
       if (!content) throw new Error('the uploaded object is gone')
       const body = content.body instanceof Blob ? content.body.stream() : content.body
-      const meta = await readArtifact(body, { maxSize: config.maxArtifactSize })
+      const meta = await readArtifact(body, { maxSize: config.maxArtifactSize, inflate })
       await record(tenantId, id, meta, '', uploadConflict, id)
       log.info('direct upload recorded', { artifact_id: id, name: meta.name })
     } catch (err) {
@@ -161,7 +162,7 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
         try {
           const key = artifactBlobKey(tenantId, id)
           const source = sizedBody(form.artifact, form.size)
-          const meta = await readAndStoreArtifact(blobs, key, source, config.maxArtifactSize)
+          const meta = await readAndStoreArtifact(blobs, key, source, config.maxArtifactSize, inflate)
           await record(tenantId, id, meta, form.description, uploadConflict)
           return id
         } finally {
@@ -196,6 +197,7 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
           key,
           Bun.file(artifactPath).stream(),
           config.maxArtifactSize,
+          inflate,
         )
         await record(tenantId, id, meta, form.description, generateConflict)
         return id
@@ -217,6 +219,13 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
         expiresTs: link.expires,
       })
       return { id, uri: link.url, expire: link.expires.toISOString(), method: 'PUT' }
+    },
+
+    /** Whether `key` is the blob key of a direct upload still waiting for its bytes (the storage proxy asks). */
+    acceptsUpload(key: string): boolean {
+      const slash = key.lastIndexOf('/')
+      const [tenantId, id] = slash < 0 ? ['', key] : [key.slice(0, slash), key.slice(slash + 1)]
+      return store.findUploadIntent(tenantId, id)?.status === 'pending'
     },
 
     /** Starts checking an uploaded object in the background; the artifact appears if it is valid. */

@@ -80,6 +80,13 @@ export function createNameCache(db: Database) {
       }
       return out
     },
+    /** Drops a name from the cache (its row was deleted), including one created in this transaction. */
+    forget(tenantId: string, id: number) {
+      const row = byId.get(id) ?? pending.find((entry) => entry.row.id === id)?.row
+      byId.delete(id)
+      pending = pending.filter((entry) => entry.row.id !== id)
+      if (row) byKey.delete(key(tenantId, row.scope, row.name))
+    },
     begin(outer: boolean) {
       caching = !outer
     },

@@ -173,18 +173,17 @@ export function createUseradmService(deps: Deps) {
   }
 
   const service = {
-    async login(authorization: string | null, noExpiry: boolean): Promise<string> {
+    /** `clientAddress` is the caller's IP address ('' when unknown): failures are counted per email and address. */
+    async login(authorization: string | null, noExpiry: boolean, clientAddress = ''): Promise<string> {
       const credentials = parseBasicAuth(authorization)
       if (!credentials) throw new UnauthorizedError('invalid or missing auth header')
       const email = credentials.email.trim().toLowerCase()
-      throttle.check(email)
       const user = store.findUserByEmail('', email)
-      const valid = await Bun.password.verify(credentials.password, user?.passwordHash ?? (await decoy()))
-      if (!user || !valid) {
-        throttle.fail(email)
-        throw new UnauthorizedError()
-      }
-      throttle.succeed(email)
+      const valid = await throttle.attempt(email, clientAddress, async () => {
+        const matches = await Bun.password.verify(credentials.password, user?.passwordHash ?? (await decoy()))
+        return matches && user !== undefined
+      })
+      if (!user || !valid) throw new UnauthorizedError()
       const token = await issueToken(user, user.tenantId, {
         ttlSeconds: noExpiry ? undefined : config.userTokenTtlSeconds,
       })
