@@ -27,3 +27,6 @@ export function pingDatabase(db: Database): boolean {
     return false
   }
 }
+
+/** A page of rows, as stores take it. */
+export type Window = { offset: number; limit: number }

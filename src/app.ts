@@ -1,6 +1,6 @@
 import { type AnyElysia, Elysia } from 'elysia'
 import type { Deps } from './deps.ts'
-import { createEventsService } from './events/service.ts'
+import { createEventsService, type EventsService } from './events/service.ts'
 import { authPlugin } from './gateway/auth.ts'
 import { apiDocs } from './gateway/docs.ts'
 import { NotFoundError } from './gateway/errors.ts'
@@ -10,20 +10,24 @@ import { createRouteIndex } from './gateway/routes.ts'
 import {
   artifactsManagementRoutes,
   artifactsManagementV2Routes,
-} from './services/deployments/routes.artifacts.ts'
+} from './services/artifacts/routes.management.ts'
+import {
+  releasesManagementRoutes,
+  releasesManagementV2Routes,
+  softwareManagementRoutes,
+} from './services/artifacts/routes.releases.ts'
+import { createReleasesService, type ReleasesService } from './services/artifacts/service.releases.ts'
+import {
+  type ArtifactsService,
+  createArtifactsService,
+  type DeploymentUsage,
+} from './services/artifacts/service.ts'
 import { deploymentsDeviceRoutes } from './services/deployments/routes.devices.ts'
 import {
   deploymentsManagementRoutes,
   deploymentsManagementV2Routes,
 } from './services/deployments/routes.management.ts'
-import {
-  releasesManagementRoutes,
-  releasesManagementV2Routes,
-  softwareManagementRoutes,
-} from './services/deployments/routes.releases.ts'
-import { createArtifactsService } from './services/deployments/service.artifacts.ts'
-import { createReleasesService } from './services/deployments/service.releases.ts'
-import { createDeploymentsService } from './services/deployments/service.ts'
+import { createDeploymentsService, type DeploymentsService } from './services/deployments/service.ts'
 import { deviceauthDeviceRoutes } from './services/deviceauth/routes.devices.ts'
 import { deviceauthInternalRoutes } from './services/deviceauth/routes.internal.ts'
 import { deviceauthManagementRoutes } from './services/deviceauth/routes.management.ts'
@@ -32,21 +36,34 @@ import { followDeviceLifecycle } from './services/deviceconfig/lifecycle.ts'
 import { deviceconfigDeviceRoutes } from './services/deviceconfig/routes.devices.ts'
 import { deviceconfigInternalRoutes } from './services/deviceconfig/routes.internal.ts'
 import { deviceconfigManagementRoutes } from './services/deviceconfig/routes.management.ts'
-import { createDeviceconfigService } from './services/deviceconfig/service.ts'
+import { createDeviceconfigService, type DeviceconfigService } from './services/deviceconfig/service.ts'
 import { inventoryDeviceRoutes } from './services/inventory/routes.devices.ts'
 import {
   inventoryManagementRoutes,
   inventoryManagementV2Routes,
 } from './services/inventory/routes.management.ts'
-import { createInventoryService } from './services/inventory/service.ts'
+import { createInventoryService, type InventoryService } from './services/inventory/service.ts'
 import { iotManagerInternalRoutes } from './services/iot-manager/routes.internal.ts'
 import { iotManagerManagementRoutes } from './services/iot-manager/routes.management.ts'
-import { createIotManagerService } from './services/iot-manager/service.ts'
+import { createIotManagerService, type IotManagerService } from './services/iot-manager/service.ts'
 import { useradmInternalRoutes } from './services/useradm/routes.internal.ts'
 import { useradmManagementRoutes, useradmManagementV2Routes } from './services/useradm/routes.management.ts'
-import { createUseradmService } from './services/useradm/service.ts'
+import { createUseradmService, type UseradmService } from './services/useradm/service.ts'
 
-export type Services = ReturnType<typeof createServices>
+/** Every service of the app, each known by its interface. */
+export type Services = {
+  events: EventsService
+  useradm: UseradmService
+  inventory: InventoryService
+  deployments: DeploymentsService
+  deviceauth: DeviceauthService
+  artifacts: ArtifactsService
+  releases: ReleasesService
+  deviceconfig: DeviceconfigService
+  iotManager: IotManagerService
+  /** Ends the in-process workflows that follow events. */
+  stopWorkflows(): void
+}
 
 /** Whether deviceauth knows a device, for services that only hold device ids. */
 function deviceExistence(deviceauth: Pick<DeviceauthService, 'getDevice'>) {
@@ -63,22 +80,31 @@ function deviceExistence(deviceauth: Pick<DeviceauthService, 'getDevice'>) {
   }
 }
 
-/** Every service, built once; cross-service calls go one way (deviceauth -> inventory, deployments). */
-export function createServices(deps: Deps) {
+/**
+ * Every service, built once. Calls go deviceauth -> inventory, deployments; deployments ->
+ * inventory, artifacts; artifacts -> deployments (which deployments use an artifact).
+ */
+export function createServices(deps: Deps): Services {
   // First: it gives the outbox the app's clock before any store writes an event.
   const events = createEventsService(deps)
   const useradm = createUseradmService(deps)
   const inventory = createInventoryService(deps)
-  const deployments = createDeploymentsService(deps, { inventory })
+  // Artifacts and deployments know each other: artifacts asks which deployments use a name,
+  // deployments asks for the artifacts of a name. Artifacts is built first, reaching deployments
+  // only when called.
+  const usage: DeploymentUsage = {
+    activeDeploymentIds: (tenantId, names) => deployments.activeDeploymentIds(tenantId, names),
+    isNameInAnyDeployment: (tenantId, name) => deployments.isNameInAnyDeployment(tenantId, name),
+  }
+  const artifacts = createArtifactsService(deps, { usage })
+  const releases = createReleasesService(deps, { usage })
+  const deployments = createDeploymentsService(deps, { inventory, artifacts })
   const deviceauth = createDeviceauthService(deps, { inventory, deployments })
-  const artifacts = createArtifactsService(deps, { usage: deployments })
-  const releases = createReleasesService(deps, { usage: deployments })
   const deviceconfig = createDeviceconfigService(deps, { deployments })
   const stopLifecycle = followDeviceLifecycle(events, deviceconfig)
   const iotManager = createIotManagerService(deps, { events, devices: deviceExistence(deviceauth) })
   return {
     ...{ events, useradm, inventory, deployments, deviceauth, artifacts, releases, deviceconfig, iotManager },
-    /** Ends the in-process workflows that follow events. */
     stopWorkflows: () => {
       stopLifecycle()
       iotManager.stop()
@@ -125,7 +151,7 @@ export function createApp(deps: Deps, services: Services) {
     .use(deploymentsDeviceRoutes(services.deployments, auth))
     .use(deploymentsManagementRoutes(services.deployments, auth))
     .use(deploymentsManagementV2Routes(services.deployments, auth))
-    .use(artifactsManagementRoutes(services.artifacts, auth))
+    .use(artifactsManagementRoutes(services.artifacts, auth, deps.config.maxArtifactSize))
     .use(artifactsManagementV2Routes(services.artifacts, auth))
     .use(releasesManagementRoutes(services.releases, auth))
     .use(releasesManagementV2Routes(services.releases, auth))

@@ -2,19 +2,15 @@ import { chmodSync, existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Database, openDatabase } from '../db/client.ts'
 import { runMigrations } from '../db/migrate.ts'
+import { type Clock, systemClock } from './clock.ts'
 import type { Config } from './config.ts'
+import { type Ids, randomIds } from './ids.ts'
 import { createLogger, type Logger } from './log.ts'
 import type { BlobStore } from './storage/blobs.ts'
 import { createDiskBlobStore } from './storage/disk.ts'
 import { createLinks, type Links } from './storage/links.ts'
 import { createS3BlobStore } from './storage/s3.ts'
 import { createTokens, type Tokens } from './tokens.ts'
-
-/** The one source of time, so tests can pin it. */
-export type Clock = { now(): Date }
-
-/** The one source of identifiers (UUIDv4, as Mender mints them). */
-export type Ids = { uuid(): string }
 
 /** Everything a factory may depend on; built once in main.ts (or by the test helper). */
 export type Deps = {
@@ -28,9 +24,6 @@ export type Deps = {
   ids: Ids
   log: Logger
 }
-
-export const systemClock: Clock = { now: () => new Date() }
-const randomIds: Ids = { uuid: () => crypto.randomUUID() }
 
 /**
  * Opens the data dir (database migrated, signing keys ready, blob store reachable): what `serve`

@@ -4,9 +4,9 @@ import { createApp, createServices, stopServices } from './app.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { buildDeps, closeDeps, type Deps } from './deps.ts'
 import { ApiError } from './gateway/errors.ts'
+import { KeyFileError } from './key-file.ts'
 import { startServer } from './server.ts'
 import { createUseradmService, type UseradmService } from './services/useradm/service.ts'
-import { KeyFileError } from './tokens.ts'
 import { VERSION } from './version.ts'
 
 const USAGE = `bender ${VERSION}: a Mender-compatible OTA update server

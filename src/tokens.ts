@@ -1,9 +1,10 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { type JWTPayload, jwtVerify, SignJWT } from 'jose'
+import type { Clock } from './clock.ts'
 import type { Config } from './config.ts'
-import type { Clock } from './deps.ts'
+import { KeyFileError, readOrCreateKeyFile } from './key-file.ts'
 
 export type Claims = JWTPayload & Record<string, unknown>
 
@@ -16,23 +17,17 @@ export type Tokens = {
   verify(token: string): Promise<Claims>
 }
 
-export class KeyFileError extends Error {}
-
 const MIN_RSA_BITS = 2048
 
 function readOrCreateKey(config: Config): KeyObject {
   const path = config.jwtKeyFile ?? join(config.dataDir, 'keys', 'jwt.pem')
-  if (!existsSync(path)) {
-    if (config.jwtKeyFile) throw new KeyFileError(`BENDER_JWT_KEY: no such file ${path}`)
-    // RSA keeps tokens in Mender's RS256 form; 2048 bits signs fast enough for device auth bursts.
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
-    writeFileSync(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 })
-    chmodSync(path, 0o600)
-    return privateKey
-  }
+  if (config.jwtKeyFile && !existsSync(path)) throw new KeyFileError(`BENDER_JWT_KEY: no such file ${path}`)
+  // RSA keeps tokens in Mender's RS256 form; 2048 bits signs fast enough for device auth bursts.
+  const makeKey = () =>
+    generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' })
+  const pem = readOrCreateKeyFile(path, makeKey)
   try {
-    return createPrivateKey(readFileSync(path))
+    return createPrivateKey(pem)
   } catch (err) {
     throw new KeyFileError(`${path}: not a PEM private key (${(err as Error).message})`)
   }

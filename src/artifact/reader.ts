@@ -1,7 +1,6 @@
-import { artifactTooLarge } from '../gateway/errors.ts'
 import { ChunkReader } from './chunks.ts'
 import { type Compression, compressionOf, decompress } from './compression.ts'
-import { ArtifactError } from './errors.ts'
+import { ArtifactError, ArtifactTooLargeError } from './errors.ts'
 import {
   type ArtifactInfo,
   type Depends,
@@ -64,7 +63,7 @@ export type ReadArtifactOptions = {
    * Beyond that it is a decompression bomb (400). Unbounded when absent.
    */
   inflate?: InflateLimits
-  /** More bytes than this fail with PayloadTooLargeError (413) as soon as they arrive. */
+  /** More bytes than this fail with ArtifactTooLargeError (413) as soon as they arrive. */
   maxSize?: number
 }
 
@@ -115,7 +114,7 @@ export async function readArtifact(
   async function* metered(): AsyncGenerator<Uint8Array> {
     for await (const chunk of source) {
       size += chunk.byteLength
-      if (maxSize !== undefined && size > maxSize) throw artifactTooLarge()
+      if (maxSize !== undefined && size > maxSize) throw new ArtifactTooLargeError()
       if (onBytes) await onBytes(chunk)
       yield chunk
     }

@@ -1,7 +1,8 @@
-import { type FileHandle, open, rm } from 'node:fs/promises'
+import { open, rm } from 'node:fs/promises'
 import { basename } from 'node:path'
-import { BadRequestError } from '../gateway/errors.ts'
+import { writeAll } from '../files.ts'
 import { pullStream } from './chunks.ts'
+import { ArtifactError } from './errors.ts'
 import type { Depends, JsonObject, Provides } from './header.ts'
 import { PAYLOAD_FILE_NAME } from './reader.ts'
 import { padding, TAR_BLOCK, TAR_END, tarHeader } from './tar.ts'
@@ -57,8 +58,8 @@ export function fileFromBytes(name: string, content: string | Uint8Array): Paylo
  * saying its name, the absolute directory it goes to, and its octal mode.
  */
 export function singleFilePayload(file: PayloadFile, destDir: string, permissions = '644'): PayloadFile[] {
-  if (!destDir.startsWith('/')) throw new BadRequestError('dest_dir must be an absolute path')
-  if (!/^[0-7]{3,4}$/.test(permissions)) throw new BadRequestError('permissions must be an octal mode')
+  if (!destDir.startsWith('/')) throw new ArtifactError('dest_dir must be an absolute path')
+  if (!/^[0-7]{3,4}$/.test(permissions)) throw new ArtifactError('permissions must be an octal mode')
   return [
     fileFromBytes('dest_dir', `${destDir}\n`),
     fileFromBytes('filename', `${file.name}\n`),
@@ -87,8 +88,8 @@ export async function writeModuleImage(spec: ModuleImageSpec, path: string): Pro
 
   const handle = await open(path, 'w')
   try {
-    await writeAt(handle, member('version', version, 0), 0)
-    await writeAt(handle, member('header.tar.gz', header, mtime), headerAt)
+    await writeAll(handle, member('version', version, 0), 0)
+    await writeAll(handle, member('header.tar.gz', header, mtime), headerAt)
     const checksums = new Map<string, string>([
       ['version', sha256(version)],
       ['header.tar.gz', sha256(header)],
@@ -100,17 +101,17 @@ export async function writeModuleImage(spec: ModuleImageSpec, path: string): Pro
       readable: gzip.readable,
     })
     for await (const chunk of data) {
-      await writeAt(handle, chunk, dataAt + TAR_BLOCK + compressedSize)
+      await writeAll(handle, chunk, dataAt + TAR_BLOCK + compressedSize)
       compressedSize += chunk.byteLength
     }
     const end = dataAt + TAR_BLOCK + compressedSize
-    await writeAt(handle, new Uint8Array(padding(compressedSize) + TAR_END.byteLength), end)
-    await writeAt(handle, tarHeader({ name: 'data/0000.tar.gz', size: compressedSize, mtime }), dataAt)
+    await writeAll(handle, new Uint8Array(padding(compressedSize) + TAR_END.byteLength), end)
+    await writeAll(handle, tarHeader({ name: 'data/0000.tar.gz', size: compressedSize, mtime }), dataAt)
     const manifest = manifestPaths
       .toSorted()
       .map((p) => `${checksums.get(p)}  ${p}\n`)
       .join('')
-    await writeAt(handle, member('manifest', encoder.encode(manifest), 0), manifestAt)
+    await writeAll(handle, member('manifest', encoder.encode(manifest), 0), manifestAt)
     await handle.close()
     return end + padding(compressedSize) + TAR_END.byteLength
   } catch (err) {
@@ -121,21 +122,21 @@ export async function writeModuleImage(spec: ModuleImageSpec, path: string): Pro
 }
 
 function checkSpec(spec: ModuleImageSpec): void {
-  if (spec.name.trim() === '') throw new BadRequestError('the artifact needs a name')
-  if (spec.deviceTypes.length === 0) throw new BadRequestError('the artifact needs at least one device type')
-  if (spec.type === '' || spec.type.includes('/')) throw new BadRequestError('invalid payload type')
+  if (spec.name.trim() === '') throw new ArtifactError('the artifact needs a name')
+  if (spec.deviceTypes.length === 0) throw new ArtifactError('the artifact needs at least one device type')
+  if (spec.type === '' || spec.type.includes('/')) throw new ArtifactError('invalid payload type')
   const names = new Set<string>()
   for (const file of spec.files) {
     if (!PAYLOAD_FILE_NAME.test(file.name)) {
-      throw new BadRequestError(`payload file name ${file.name}: only letters, digits and ".,_-" are allowed`)
+      throw new ArtifactError(`payload file name ${file.name}: only letters, digits and ".,_-" are allowed`)
     }
-    if (names.has(file.name)) throw new BadRequestError(`payload file ${file.name} is given twice`)
+    if (names.has(file.name)) throw new ArtifactError(`payload file ${file.name} is given twice`)
     names.add(file.name)
   }
   // header-info owns these keys; a payload setting them too makes the artifact unreadable.
   for (const key of [...Object.keys(spec.provides ?? {}), ...Object.keys(spec.depends ?? {})]) {
     if (HEADER_KEYS.includes(key))
-      throw new BadRequestError(`${key} cannot be set as a payload provide or depend`)
+      throw new ArtifactError(`${key} cannot be set as a payload provide or depend`)
   }
 }
 
@@ -194,19 +195,6 @@ function member(name: string, content: Uint8Array, mtime: number): Uint8Array {
     content,
     new Uint8Array(padding(content.byteLength)),
   ])
-}
-
-async function writeAt(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  let written = 0
-  while (written < bytes.byteLength) {
-    const { bytesWritten } = await handle.write(
-      bytes,
-      written,
-      bytes.byteLength - written,
-      position + written,
-    )
-    written += bytesWritten
-  }
 }
 
 function json(value: unknown): Uint8Array {

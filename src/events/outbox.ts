@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
 import type { Database } from '../../db/client.ts'
-import { type Clock, systemClock } from '../deps.ts'
+import { type Clock, systemClock } from '../clock.ts'
 import type { NewEvent } from './model.ts'
 import { outboxEvents } from './tables.ts'
 

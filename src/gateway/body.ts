@@ -1,6 +1,5 @@
 import { Elysia } from 'elysia'
 import { ApiError, BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors.ts'
-import type { RouteIndex } from './routes.ts'
 
 /**
  * Transfers (the storage proxy; artifact uploads on the API port, which extend their own request's
@@ -112,7 +111,10 @@ function checkContentType(request: Request, type: string, formToo: boolean): voi
  * STREAM_BODY_PARSER) is left to that parser: Elysia runs this global parser first, so it has to
  * step aside itself.
  */
-export const bodyParser = (routes: RouteIndex, bodyTimeoutMs: number) =>
+/** Which routes parse their own bodies (the route index answers it from the routes' `parse`). */
+type OwnParsers = { readsRawBody(method: string, path: string): boolean }
+
+export const bodyParser = (routes: OwnParsers, bodyTimeoutMs: number) =>
   new Elysia({ name: 'gateway.body' }).onParse({ as: 'global' }, async ({ request, path }, contentType) => {
     if (routes.readsRawBody(request.method, path)) return undefined
     const type = contentType.toLowerCase()

@@ -1,3 +1,4 @@
+import { ArtifactError, ArtifactTooLargeError } from '../artifact/errors.ts'
 import { REQUEST_ID_HEADER } from './request-id.ts'
 
 /** A failure whose message is safe to send: rendered as Mender's `{"error", "request_id"}` body. */
@@ -56,7 +57,18 @@ export class PayloadTooLargeError extends ApiError {
 }
 
 /** An artifact over `BENDER_MAX_ARTIFACT_SIZE`, in Mender's words, wherever it is noticed. */
-export const artifactTooLarge = () => new PayloadTooLargeError('Artifact file too large')
+export const artifactTooLarge = () => new PayloadTooLargeError(new ArtifactTooLargeError().message)
+
+/**
+ * A thrown value as the API answers it: ApiErrors as they are, the errors of modules that know
+ * nothing of HTTP (the .mender format) by their kind; undefined for anything else (a 500).
+ */
+export function asApiError(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err
+  if (err instanceof ArtifactError) return new BadRequestError(err.message)
+  if (err instanceof ArtifactTooLargeError) return new PayloadTooLargeError(err.message)
+  return undefined
+}
 
 export class UnsupportedMediaTypeError extends ApiError {
   constructor(message: string) {

@@ -1,7 +1,7 @@
 import { Elysia, type ValidationError } from 'elysia'
 import type { Logger } from '../log.ts'
 import { bodyParser } from './body.ts'
-import { ApiError, errorResponse } from './errors.ts'
+import { ApiError, asApiError, errorResponse } from './errors.ts'
 import { REQUEST_ID_HEADER, requestId } from './request-id.ts'
 import type { RouteIndex } from './routes.ts'
 
@@ -33,8 +33,8 @@ function errorHandler(log: Logger, routes: RouteIndex) {
     ({ code, error, set, request, path }) => {
       const requestId = set.headers[REQUEST_ID_HEADER] as string | undefined
       // The body parser's own errors reach us wrapped in Elysia's ParseError.
-      const failure = code === 'PARSE' && error.cause instanceof ApiError ? error.cause : error
-      if (failure instanceof ApiError) {
+      const failure = asApiError(code === 'PARSE' && error.cause instanceof ApiError ? error.cause : error)
+      if (failure) {
         return errorResponse(failure.status, failure.message, requestId, failure.extra, failure.headers)
       }
       switch (code) {

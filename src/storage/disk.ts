@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { type FileHandle, link, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join, sep } from 'node:path'
+import { writeAll } from '../files.ts'
 import {
   assertBlobKey,
   BlobExistsError,
@@ -24,14 +25,6 @@ async function statFile(path: string): Promise<BlobInfo | undefined> {
   } catch (err) {
     if (isMissing(err)) return undefined
     throw err
-  }
-}
-
-async function writeAll(file: FileHandle, bytes: Uint8Array): Promise<void> {
-  let offset = 0
-  while (offset < bytes.byteLength) {
-    const { bytesWritten } = await file.write(bytes, offset)
-    offset += bytesWritten
   }
 }
 

@@ -1,9 +1,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
+import type { Clock } from '../clock.ts'
 import type { Config } from '../config.ts'
-import type { Clock } from '../deps.ts'
-import { KeyFileError } from '../tokens.ts'
+import { KeyFileError, readOrCreateKeyFile } from '../key-file.ts'
 import { assertBlobKey, type BlobStore } from './blobs.ts'
 
 /** HEAD rides on GET links: a device that may download an object may ask for its size. */
@@ -35,13 +34,7 @@ export const LINK_PATH_PREFIX = '/blobs/'
 const KEY_BYTES = 32
 
 function readOrCreateKey(path: string): Buffer {
-  if (!existsSync(path)) {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
-    writeFileSync(path, randomBytes(KEY_BYTES), { mode: 0o600, flag: 'wx' })
-    // The umask may have narrowed the mode above; make it exactly owner read/write.
-    chmodSync(path, 0o600)
-  }
-  const key = readFileSync(path)
+  const key = readOrCreateKeyFile(path, () => randomBytes(KEY_BYTES))
   if (key.length < KEY_BYTES)
     throw new KeyFileError(`${path}: a link key must be at least ${KEY_BYTES} bytes`)
   return key

@@ -10,8 +10,8 @@ import {
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
+import type { Clock } from '../clock.ts'
 import type { S3Config } from '../config.ts'
-import type { Clock } from '../deps.ts'
 import {
   ARTIFACT_CONTENT_TYPE,
   assertBlobKey,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ArtifactError } from '../../src/artifact/errors.ts'
 import { readArtifact } from '../../src/artifact/reader.ts'
+import { asApiError } from '../../src/gateway/errors.ts'
 import { buildArtifact, chunked, compress, type FixtureOptions, sha256 } from '../helpers/artifact-builder.ts'
 import { menderArtifact } from '../helpers/mender-tools.ts'
 import { paxRecords, splitTar, type TarMember, tar } from '../helpers/tar.ts'
@@ -14,7 +15,7 @@ async function rejection(bytes: Uint8Array): Promise<ArtifactError> {
     (e: unknown) => e,
   )
   if (!(err instanceof ArtifactError)) throw err
-  expect(err.status).toBe(400)
+  expect(asApiError(err)?.status).toBe(400)
   return err
 }
 

@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { ArtifactTooLargeError } from '../../src/artifact/errors.ts'
 import { type ArtifactMeta, readArtifact } from '../../src/artifact/reader.ts'
-import { PayloadTooLargeError } from '../../src/gateway/errors.ts'
+import { asApiError } from '../../src/gateway/errors.ts'
 import { chunked, compress, sha256 } from '../helpers/artifact-builder.ts'
 import {
   menderArtifact,
@@ -424,8 +425,8 @@ describe('streaming', () => {
     const err = await readArtifact(Bun.file(path('limit.mender')).stream(), { maxSize: size - 1 }).catch(
       (e) => e,
     )
-    expect(err).toBeInstanceOf(PayloadTooLargeError)
-    expect(err.status).toBe(413)
+    expect(err).toBeInstanceOf(ArtifactTooLargeError)
+    expect(asApiError(err)?.status).toBe(413)
     expect(err.message).toBe('Artifact file too large')
   })
 })

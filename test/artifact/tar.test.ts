@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { ChunkReader } from '../../src/artifact/chunks.ts'
 import { ArtifactError } from '../../src/artifact/errors.ts'
 import { TarReader, tarHeader } from '../../src/artifact/tar.ts'
+import { asApiError } from '../../src/gateway/errors.ts'
 import { chunked } from '../helpers/artifact-builder.ts'
 import { run } from '../helpers/mender-tools.ts'
 import { paxRecords, type TarMember, tar } from '../helpers/tar.ts'
@@ -254,7 +255,7 @@ describe('hostile archives fail with a clear ArtifactError and never hang', () =
       const err = await failure(build())
       expect(err.message).toMatch(message)
       expect(err.message.startsWith('test.tar: ')).toBe(true)
-      expect(err.status).toBe(400)
+      expect(asApiError(err)?.status).toBe(400)
     })
   }
 

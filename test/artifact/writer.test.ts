@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { ArtifactError } from '../../src/artifact/errors.ts'
 import { readArtifact } from '../../src/artifact/reader.ts'
 import {
   fileFromBytes,
@@ -10,7 +11,7 @@ import {
   singleFilePayload,
   writeModuleImage,
 } from '../../src/artifact/writer.ts'
-import { BadRequestError } from '../../src/gateway/errors.ts'
+import { asApiError } from '../../src/gateway/errors.ts'
 import { sha256 } from '../helpers/artifact-builder.ts'
 import { menderArtifact, readArtifactWithTool, run, toolTimeToIso } from '../helpers/mender-tools.ts'
 import { splitTar } from '../helpers/tar.ts'
@@ -187,7 +188,8 @@ describe('refusals', () => {
     test(what, async () => {
       const out = path(`refused-${what.replaceAll(' ', '-')}.mender`)
       const err = await writeModuleImage(spec, out).catch((e: unknown) => e)
-      expect(err).toBeInstanceOf(BadRequestError)
+      expect(err).toBeInstanceOf(ArtifactError)
+      expect(asApiError(err)?.status).toBe(400)
       expect((err as Error).message).toMatch(message)
       expect(existsSync(out)).toBe(false)
     })

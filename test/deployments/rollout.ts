@@ -1,6 +1,7 @@
 import { expect } from 'bun:test'
-import { unwindDepends } from '../../src/services/deployments/depends.ts'
-import { type ArtifactRow, createArtifactsStore } from '../../src/services/deployments/store.artifacts.ts'
+import { unwindDepends } from '../../src/services/artifacts/depends.ts'
+import type { ArtifactRow } from '../../src/services/artifacts/model.ts'
+import { createArtifactsStore } from '../../src/services/artifacts/store.ts'
 import type { Reply, TestApp } from '../helpers/app.ts'
 import { authenticate, findDevice, TestDevice } from '../helpers/device.ts'
 

@@ -228,6 +228,37 @@ describe('a deployment for the device', () => {
     expect(deployment.status).toBe('inprogress')
     expect(deployment.device_count).toBe(2)
   })
+
+  test('aborting or decommissioning such a device leaves that full deployment alone, as the poll does', async () => {
+    const name = uniqueName('full-end')
+    addArtifact(t, name, ['dev-a'])
+    for (const end of ['abort', 'decommission'] as const) {
+      const d = await acceptedDevice(t, admin)
+      const other = await acceptedDevice(t, admin)
+      const id = await deploy(t, admin, { artifact_name: name, devices: [d.id, other.id] })
+      expect((await poll(t, d.token)).json.id).toBe(id)
+      expect((await poll(t, other.token)).json.id).toBe(id)
+      await finish(d.token, id)
+      const history = `${MGMT}/deployments/devices/${d.id}/history`
+      expect((await t.call('DELETE', history, { token: admin })).status).toBe(204)
+      const path =
+        end === 'abort' ? `${MGMT}/deployments/devices/${d.id}` : `/api/management/v2/devauth/devices/${d.id}`
+      expect((await t.call('DELETE', path, { token: admin })).status).toBe(204)
+      const deployment = await getDeployment(t, admin, id)
+      expect(deployment.statistics.status).toMatchObject({
+        success: 1,
+        pending: 1,
+        aborted: 0,
+        decommissioned: 0,
+      })
+      expect(deployment.device_count).toBe(2)
+      const rows = await t.call('GET', `${MGMT}/deployments/${id}/devices`, { token: admin })
+      expect(rows.json.filter((row: { id: string }) => row.id === d.id)).toEqual([])
+      // The other device is still on it.
+      expect((await poll(t, other.token)).json.id).toBe(id)
+      await finish(other.token, id)
+    }
+  })
 })
 
 describe('artifact choice', () => {

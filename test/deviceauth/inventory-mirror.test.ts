@@ -67,6 +67,7 @@ describe('inventory follows deviceauth', () => {
     })
     const id = res.headers.get('location')!.replace('devices/', '')
     const { auth_sets } = await findDevice(t, admin, device)
+    expect(inventoryIdentity(id)?.status).toBe('preauthorized')
     await t.call('DELETE', `${MGMT}/devices/${id}/auth/${auth_sets[0].id}`, { token: admin })
     expect(inventoryIdentity(id)).toBeUndefined()
   })
@@ -86,6 +87,7 @@ describe('inventory follows deviceauth', () => {
     expect(t.services.inventory.getDevice('', id).device.attributes.map((a) => a.name)).toContain(
       'device_type',
     )
+    expect(inventoryIdentity(id)?.status).toBe('accepted')
     expect((await t.call('DELETE', `${MGMT}/devices/${id}`, { token: admin })).status).toBe(204)
     expect(inventoryIdentity(id)).toBeUndefined()
     expect((await report()).status).toBe(401)

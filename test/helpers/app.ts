@@ -3,8 +3,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createApp, createServices, stopServices } from '../../src/app.ts'
+import type { Clock } from '../../src/clock.ts'
 import { loadConfig } from '../../src/config.ts'
-import { buildDeps, type Clock, closeDeps } from '../../src/deps.ts'
+import { buildDeps, closeDeps } from '../../src/deps.ts'
 import { createLogger } from '../../src/log.ts'
 
 /** A clock tests can move. */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { keywords } from '../../src/services/inventory/text.ts'
+import { keywords } from '../../src/services/inventory/filters.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
 import { waitFor } from '../helpers/server.ts'
 import { addDevice } from './helpers.ts'

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Config, loadConfig } from '../../src/config.ts'
+import { KeyFileError } from '../../src/key-file.ts'
 import { createDiskBlobStore } from '../../src/storage/disk.ts'
 import { createLinks, InvalidLinkError, type Links } from '../../src/storage/links.ts'
-import { KeyFileError } from '../../src/tokens.ts'
 import { TestClock } from '../helpers/app.ts'
 
 let dir: string

@@ -1,6 +1,6 @@
 import { type Static, t } from 'elysia'
 import { pagingQuery } from '../../gateway/paging.ts'
-import { ArtifactsModel } from './model.artifacts.ts'
+import { ArtifactsModel } from '../artifacts/model.ts'
 import { DEVICE_DEPLOYMENT_STATUSES } from './status.ts'
 
 const timestamp = t.String({ format: 'date-time' })

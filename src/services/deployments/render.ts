@@ -1,4 +1,4 @@
-import type { ApiArtifact } from './model.artifacts.ts'
+import type { ApiArtifact } from '../artifacts/model.ts'
 import type { ApiDeployment, ApiDeviceDeployment } from './model.ts'
 import { statusName } from './status.ts'
 import type { DeviceDeploymentRow } from './store.devices.ts'

@@ -8,12 +8,6 @@ import type { DeploymentType } from './tables.ts'
 
 const MAX_NAME_LENGTH = 256
 const MAX_ARTIFACT_NAME_LENGTH = 4096
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
-/** Mender's deployments handlers refuse ids that are not UUIDs before looking anything up. */
-export function requireUuid(id: string): void {
-  if (!UUID.test(id)) throw new BadRequestError('ID is not a valid UUID')
-}
 
 const invalidDefinition = (what: string) =>
   new BadRequestError(`Validating request body: Invalid deployments definition: ${what}`)

@@ -1,6 +1,7 @@
+import type { ArtifactRow } from '../artifacts/model.ts'
 import type { NextRequest } from './model.ts'
+import type { DeploymentsArtifacts } from './service.management.ts'
 import { statusName } from './status.ts'
-import type { ArtifactRow, ArtifactsStore } from './store.artifacts.ts'
 import type { DeviceDeploymentRow, DeviceDeploymentsStore } from './store.devices.ts'
 import type { DeploymentRow, DeploymentsStore } from './store.ts'
 import type { Transitions } from './transitions.ts'
@@ -36,7 +37,7 @@ const requestKey = (request: NextRequest): string =>
 export function createSelection(parts: {
   store: DeploymentsStore
   devices: DeviceDeploymentsStore
-  artifacts: Pick<ArtifactsStore, 'findArtifactsByName' | 'findArtifactById'>
+  artifacts: DeploymentsArtifacts
   transitions: Transitions
 }) {
   const { store, devices, artifacts, transitions } = parts
@@ -70,7 +71,7 @@ export function createSelection(parts: {
     const { activeSeq, listed } = devices.pollLookup(tenantId, deviceId, since)
     if (activeSeq === null && !listed) return NONE
     const active = activeSeq === null ? undefined : devices.findBySeq(activeSeq)
-    const deploymentId = active ? active.deploymentId : devices.findNewDeploymentForDevice(tenantId, deviceId)
+    const deploymentId = active ? active.deploymentId : devices.firstUnstartedDeployment(tenantId, deviceId)
     const deployment = deploymentId === undefined ? undefined : store.findDeployment(tenantId, deploymentId)
     if (!deployment) return NONE
 

@@ -1,4 +1,4 @@
-import type { Clock } from '../../deps.ts'
+import type { Clock } from '../../clock.ts'
 import { ConflictError } from '../../gateway/errors.ts'
 import { emptyStats } from './status.ts'
 import { type DeploymentRow, type DeploymentsStore, statValues } from './store.ts'

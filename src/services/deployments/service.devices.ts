@@ -1,10 +1,10 @@
 import { BadRequestError, ConflictError, NotFoundError } from '../../gateway/errors.ts'
 import type { Links } from '../../storage/links.ts'
+import { type ArtifactRow, artifactBlobKey } from '../artifacts/model.ts'
 import type { createConfigurationArtifacts } from './configuration.ts'
 import type { Instructions, NextRequest } from './model.ts'
 import type { createSelection } from './selection.ts'
 import { DEVICE_REPORTED_STATUSES, type DeviceDeploymentStatus, statusName } from './status.ts'
-import { type ArtifactRow, artifactBlobKey } from './store.artifacts.ts'
 import type { DeviceDeploymentsStore } from './store.devices.ts'
 import type { DeploymentRow, DeploymentsStore } from './store.ts'
 import type { LogMessage } from './tables.ts'
@@ -99,10 +99,6 @@ export function createDeviceApi(parts: {
   }
 
   return {
-    /**
-     * The device's next deployment: undefined when there is nothing to do (204). Synchronous then,
-     * which is the poll's usual answer; a promise only when a download link has to be made.
-     */
     nextDeployment(
       tenantId: string,
       deviceId: string,
@@ -118,10 +114,6 @@ export function createDeviceApi(parts: {
       return instructions(tenantId, selection.deploymentId, selection.artifact)
     },
 
-    /**
-     * A status report. No transition rule but Mender's: once aborted or decommissioned, the device
-     * gets 409 (and rolls back); the same status again changes nothing.
-     */
     reportStatus(
       tenantId: string,
       deviceId: string,
@@ -146,7 +138,6 @@ export function createDeviceApi(parts: {
       })
     },
 
-    /** Stores the device's log for the deployment (a second upload replaces the first). */
     saveLog(tenantId: string, deviceId: string, deploymentId: string, messages: readonly LogMessage[]): void {
       const checked = checkLog(messages)
       store.transaction(() => {

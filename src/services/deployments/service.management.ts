@@ -1,8 +1,10 @@
-import type { Clock, Ids } from '../../deps.ts'
+import type { Clock } from '../../clock.ts'
 import { BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../../gateway/errors.ts'
 import { type Paging, pageOffset } from '../../gateway/paging.ts'
+import { type Ids, isUuid, requireUuid } from '../../ids.ts'
+import { type ApiArtifact, toApiArtifact } from '../artifacts/model.ts'
+import type { ArtifactsService } from '../artifacts/service.ts'
 import type { InventoryService } from '../inventory/service.ts'
-import { type ApiArtifact, toApiArtifact } from './model.artifacts.ts'
 import { formatLog, toApiDeployment, toApiDeviceDeployment } from './render.ts'
 import {
   checkInput,
@@ -12,14 +14,15 @@ import {
   type ListInput,
   parseListInput,
   parseStatusFilter,
-  requireUuid,
-  UUID,
 } from './requests.ts'
 import { type DeviceDeploymentStatus, emptyStats, type Stats, statusName } from './status.ts'
-import type { ArtifactsStore } from './store.artifacts.ts'
 import type { DeviceDeploymentRow, DeviceDeploymentsStore } from './store.devices.ts'
 import { type DeploymentRow, type DeploymentsStore, statsOf, statValues } from './store.ts'
 import type { Transitions } from './transitions.ts'
+
+/** What deployments needs from inventory: the accepted devices (of a group), a device's group, device search. */
+/** What deployments needs from artifacts: the artifacts a deployment may hand out. */
+export type DeploymentsArtifacts = Pick<ArtifactsService, 'findArtifactsByName' | 'findArtifactById'>
 
 /** What deployments needs from inventory: the accepted devices (of a group), a device's group, device search. */
 export type DeploymentsInventory = Pick<
@@ -33,7 +36,7 @@ const MAX_STATISTICS_IDS = 100
 export function createManagementApi(parts: {
   store: DeploymentsStore
   devices: DeviceDeploymentsStore
-  artifacts: Pick<ArtifactsStore, 'findArtifactsByName' | 'findArtifactById'>
+  artifacts: DeploymentsArtifacts
   transitions: Transitions
   inventory: DeploymentsInventory
   clock: Clock
@@ -81,10 +84,13 @@ export function createManagementApi(parts: {
    */
   function endForDevice(tenantId: string, deviceId: string, status: DeviceDeploymentStatus): void {
     store.transaction(() => {
-      const after = devices.lastFinishedCreated(tenantId, deviceId)
+      // Read before the active ones end: ending them must not move the device's "newest finished".
+      const unstarted = devices.unstartedDeployments(tenantId, deviceId)
+      const byId = new Map(store.findDeploymentsByIds(tenantId, unstarted).map((d) => [d.id, d]))
       for (const row of devices.listActiveForDevice(tenantId, deviceId)) transitions.setStatus(row, status)
-      for (const deployment of store.listUnstartedForDevice(tenantId, deviceId, after)) {
-        transitions.create(deployment, deviceId, status)
+      for (const id of unstarted) {
+        const deployment = byId.get(id)
+        if (deployment) transitions.create(deployment, deviceId, status)
       }
     })
   }
@@ -102,9 +108,10 @@ export function createManagementApi(parts: {
     if (total === 0 && first !== undefined && scope && input.id_attribute) {
       // No deployment has that name: it may be a device's, whose deployments are wanted.
       const found = await inventory.searchDevices(tenantId, {
+        filters: [{ scope, name: input.id_attribute, op: '$eq', value: first }],
+        sort: [],
         page: 1,
-        per_page: 1,
-        filters: [{ scope, attribute: input.id_attribute, type: '$eq', value: first }],
+        perPage: 1,
       })
       const deviceId = found.devices[0]?.id
       if (deviceId === undefined) return { deployments: [], total: 0, hasNext: false }
@@ -120,7 +127,6 @@ export function createManagementApi(parts: {
   }
 
   return {
-    /** Makes a deployment; the device list is fixed now. Answers its id. */
     createDeployment(tenantId: string, input: DeploymentInput): string {
       checkInput(input)
       const deviceIds =
@@ -180,7 +186,6 @@ export function createManagementApi(parts: {
     getStatistics: (tenantId: string, id: string): Stats =>
       statsOf(requireDeployment(tenantId, id, 'Resource not found')),
 
-    /** Statistics of several deployments; an empty list answers `{}` (as Mender does). */
     listStatistics(
       tenantId: string,
       ids: string[] | undefined,
@@ -189,7 +194,7 @@ export function createManagementApi(parts: {
       if (ids.length > MAX_STATISTICS_IDS) {
         throw new BadRequestError(`deployment_ids: the length must be between 1 and ${MAX_STATISTICS_IDS}.`)
       }
-      const bad = ids.findIndex((id) => !UUID.test(id))
+      const bad = ids.findIndex((id) => !isUuid(id))
       if (bad >= 0) throw new BadRequestError(`deployment_ids: (${bad}: must be a valid UUID.)`)
       const rows = store.findDeploymentsByIds(tenantId, ids)
       if (rows.length === 0) throw new NotFoundError('Deployment not found')
@@ -218,14 +223,12 @@ export function createManagementApi(parts: {
     deviceList: (tenantId: string, id: string): string[] =>
       store.listDeviceIds(tenantId, requireDeployment(tenantId, id, 'Resource not found').id),
 
-    /** The device's log for the deployment as text, or 404 when it sent none. */
     deviceLog(tenantId: string, deploymentId: string, deviceId: string): string {
       const messages = store.findLog(tenantId, deploymentId, deviceId)
       if (!messages) throw new NotFoundError('Resource not found')
       return formatLog(messages)
     },
 
-    /** Aborts the deployment: its unfinished devices are aborted, its counts recounted, and it is finished. */
     abortDeployment(tenantId: string, id: string, status: string): void {
       requireUuid(id)
       if (status !== 'aborted') throw new BadRequestError('Unexpected deployment status')
@@ -242,7 +245,6 @@ export function createManagementApi(parts: {
       })
     },
 
-    /** A device's deployment history, newest first, with each deployment. */
     deviceHistory(tenantId: string, deviceId: string, status: string | undefined, paging: Paging) {
       const codes = parseStatusFilter(status)
       const rows = devices.listForDevice(tenantId, deviceId, codes, pageOffset(paging), paging.perPage)
@@ -263,11 +265,9 @@ export function createManagementApi(parts: {
       return { items, total: devices.countForDevice(tenantId, deviceId, codes) }
     },
 
-    /** Aborts the device's unfinished deployments and those it has not picked up yet. */
     abortDeviceDeployments: (tenantId: string, deviceId: string): void =>
       endForDevice(tenantId, deviceId, 'aborted'),
 
-    /** Marks the device's finished deployments deleted: it becomes eligible again for active ones. */
     deleteDeviceHistory(tenantId: string, deviceId: string): void {
       devices.deleteHistory(tenantId, deviceId, clock.now())
     },

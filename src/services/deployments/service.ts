@@ -1,20 +1,107 @@
 import { join } from 'node:path'
 import type { Deps } from '../../deps.ts'
+import type { Paging } from '../../gateway/paging.ts'
 import { createConfigurationArtifacts } from './configuration.ts'
+import type { ApiDeployment, ApiDeviceDeployment, Instructions, NextRequest } from './model.ts'
+import type { DeploymentInput, ListInput } from './requests.ts'
 import { createSelection } from './selection.ts'
-import { createConfigurationApi } from './service.configurations.ts'
+import { type ConfigurationDeploymentInput, createConfigurationApi } from './service.configurations.ts'
 import { createDeviceApi } from './service.devices.ts'
-import { createManagementApi, type DeploymentsInventory } from './service.management.ts'
-import { createArtifactsStore } from './store.artifacts.ts'
+import {
+  createManagementApi,
+  type DeploymentsArtifacts,
+  type DeploymentsInventory,
+} from './service.management.ts'
+import type { Stats } from './status.ts'
 import { createDeviceDeploymentsStore } from './store.devices.ts'
 import { createDeploymentsStore } from './store.ts'
+import type { LogMessage } from './tables.ts'
 import { createTransitions } from './transitions.ts'
 
+/** A page of deployments, with the total for X-Total-Count. */
+export type DeploymentListing = { deployments: ApiDeployment[]; total: number; hasNext: boolean }
+/** One entry of a device's deployment history. */
+export type DeviceHistoryItem = { id: string; deployment?: ApiDeployment; device: ApiDeviceDeployment }
+
 /** Deployments: rolling artifacts out to devices and tracking each device to an end state. */
-export function createDeploymentsService(deps: Deps, services: { inventory: DeploymentsInventory }) {
+export interface DeploymentsService {
+  /**
+   * The device's next deployment: undefined when there is nothing to do (204). Synchronous then,
+   * which is the poll's usual answer; a promise only when a download link has to be made.
+   */
+  nextDeployment(tenantId: string, deviceId: string, request: NextRequest): Promise<Instructions> | undefined
+  /**
+   * A status report. No transition rule but Mender's: once aborted or decommissioned, the device
+   * gets 409 (and rolls back); the same status again changes nothing.
+   */
+  reportStatus(
+    tenantId: string,
+    deviceId: string,
+    deploymentId: string,
+    status: string,
+    substate?: string,
+  ): void
+  /** Stores the device's log for the deployment (a second upload replaces the first). */
+  saveLog(tenantId: string, deviceId: string, deploymentId: string, messages: readonly LogMessage[]): void
+  /** Makes a deployment; the device list is fixed now. Answers its id. */
+  createDeployment(tenantId: string, input: DeploymentInput): string
+  /** Deployments matching the filters, newest first; a name that is a device's id lists that device's. */
+  listDeployments(tenantId: string, input: ListInput, paging: Paging): Promise<DeploymentListing>
+  /** One deployment; 404 when unknown. */
+  getDeployment(tenantId: string, id: string): ApiDeployment
+  /** The deployment's device counts by status. */
+  getStatistics(tenantId: string, id: string): Stats
+  /** Statistics of several deployments; an empty list answers `{}` (as Mender does). */
+  listStatistics(
+    tenantId: string,
+    ids: string[] | undefined,
+  ): { id: string; stats: Stats }[] | Record<string, never>
+  /** Every device deployment of a deployment (Mender's unpaged list), with the artifact each got. */
+  listDeviceDeployments(tenantId: string, id: string): ApiDeviceDeployment[]
+  /** A page of a deployment's device deployments, of one status when given. */
+  pageDeviceDeployments(
+    tenantId: string,
+    id: string,
+    status: string | undefined,
+    paging: Paging,
+  ): { devices: ApiDeviceDeployment[]; total: number }
+  /** The ids of the devices the deployment was made for. */
+  deviceList(tenantId: string, id: string): string[]
+  /** The device's log for the deployment as text, or 404 when it sent none. */
+  deviceLog(tenantId: string, deploymentId: string, deviceId: string): string
+  /** Aborts the deployment: its unfinished devices are aborted, its counts recounted, and it is finished. */
+  abortDeployment(tenantId: string, id: string, status: string): void
+  /** A device's deployment history, newest first, with each deployment. */
+  deviceHistory(
+    tenantId: string,
+    deviceId: string,
+    status: string | undefined,
+    paging: Paging,
+  ): { items: DeviceHistoryItem[]; total: number }
+  /** Aborts the device's unfinished deployments and those it has not picked up yet. */
+  abortDeviceDeployments(tenantId: string, deviceId: string): void
+  /** Marks the device's finished deployments deleted: it becomes eligible again for active ones. */
+  deleteDeviceHistory(tenantId: string, deviceId: string): void
+  /**
+   * The device is gone: its unfinished and not yet picked up deployments become `decommissioned`.
+   * Synchronous on the same database, so it joins the caller's transaction.
+   */
+  markDeviceDecommissioned(tenantId: string, deviceId: string): void
+  /** Ids of the unfinished deployments of any of these artifact names (their artifacts stay). */
+  activeDeploymentIds(tenantId: string, artifactNames: readonly string[]): string[]
+  /** Whether any deployment, finished or not, deployed artifacts of this name. */
+  isNameInAnyDeployment(tenantId: string, artifactName: string): boolean
+  /** Makes deviceconfig's configuration deployment for one device; 409 when a deployment has that id. */
+  createConfigurationDeployment(tenantId: string, input: ConfigurationDeploymentInput): void
+}
+
+export function createDeploymentsService(
+  deps: Deps,
+  services: { inventory: DeploymentsInventory; artifacts: DeploymentsArtifacts },
+): DeploymentsService {
   const store = createDeploymentsStore(deps.db)
   const devices = createDeviceDeploymentsStore(deps.db)
-  const artifacts = createArtifactsStore(deps.db)
+  const { artifacts } = services
   const transitions = createTransitions(store, devices, deps.clock, deps.ids)
   const selectDeployment = createSelection({ store, devices, artifacts, transitions })
 
@@ -41,17 +128,7 @@ export function createDeploymentsService(deps: Deps, services: { inventory: Depl
       }),
     }),
     ...createConfigurationApi({ store, clock: deps.clock }),
-
-    // --- for the artifacts and releases API (DeploymentUsage): synchronous, on the same database ---
-
-    /** Ids of the unfinished deployments of any of these artifact names (their artifacts stay). */
-    activeDeploymentIds: (tenantId: string, artifactNames: readonly string[]): string[] =>
-      store.activeDeploymentIds(tenantId, artifactNames),
-
-    /** Whether any deployment, finished or not, deployed artifacts of this name. */
-    isNameInAnyDeployment: (tenantId: string, artifactName: string): boolean =>
-      store.usesArtifactName(tenantId, artifactName),
+    activeDeploymentIds: (tenantId, artifactNames) => store.activeDeploymentIds(tenantId, artifactNames),
+    isNameInAnyDeployment: (tenantId, artifactName) => store.usesArtifactName(tenantId, artifactName),
   }
 }
-
-export type DeploymentsService = ReturnType<typeof createDeploymentsService>

@@ -1,5 +1,5 @@
 import { and, asc, count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm'
-import type { Database } from '../../../db/client.ts'
+import type { Database, Window } from '../../../db/client.ts'
 import { createDeploymentEvents } from './events.ts'
 import { CODE } from './status.ts'
 import { deviceDeployments } from './tables.ts'
@@ -11,8 +11,84 @@ const dd = deviceDeployments
 const notDeleted = sql`${dd.deleted} IS NULL`
 const ACTIVE_CODES = sql`${dd.status} BETWEEN ${sql.raw(String(CODE.pauseFirst))} AND ${sql.raw(String(CODE.pending))}`
 
+/**
+ * Device deployments: the device side of a deployment, and the poll's lookups. Synchronous
+ * (bun:sqlite is); the service composes them inside `DeploymentsStore.transaction`.
+ */
+export interface DeviceDeploymentsStore {
+  /** The device's unfinished device deployment (its seq), and whether a device list from `since` on names it. */
+  pollLookup(tenantId: string, deviceId: string, since: number): { activeSeq: number | null; listed: boolean }
+  /** The id of the oldest deployment the device has not started (see UNSTARTED_DEPLOYMENTS), if any. */
+  firstUnstartedDeployment(tenantId: string, deviceId: string): string | undefined
+  /** The ids of every deployment the device has not started, oldest first. */
+  unstartedDeployments(tenantId: string, deviceId: string): string[]
+  /** One device deployment by its key. */
+  findBySeq(seq: number): DeviceDeploymentRow | undefined
+  /** The device's device deployment in this deployment: the one not deleted (a device has at most one). */
+  findForDevice(tenantId: string, deploymentId: string, deviceId: string): DeviceDeploymentRow | undefined
+  /** Whether the device ever had a device deployment in this deployment, deleted ones included. */
+  hadForDevice(tenantId: string, deploymentId: string, deviceId: string): boolean
+  /** Adds a device deployment; answers its key. */
+  insert(row: NewDeviceDeployment): number
+  /** Sets the status; leaving pending sets `started`, an end state sets `finished`; an empty substate keeps the old one. */
+  updateStatus(seq: number, status: number, active: boolean, now: Date, substate?: string): void
+  /** Records what the device said about itself when it picked the deployment up. */
+  saveRequest(seq: number, request: string): void
+  /** Records the artifact chosen for the device. */
+  assignArtifact(seq: number, artifactId: string): void
+  /** Marks that the device uploaded a log. */
+  setLogAvailable(seq: number): void
+  /** Every unfinished device deployment of the device, oldest first. */
+  listActiveForDevice(tenantId: string, deviceId: string): DeviceDeploymentRow[]
+  /** Sets every unfinished device deployment of the deployment to aborted (counts are the caller's). */
+  abortActiveOfDeployment(tenantId: string, deploymentId: string): void
+  /** Device deployments (not deleted) of a deployment per status code. */
+  countByStatus(tenantId: string, deploymentId: string): { status: number; n: number }[]
+  /** A deployment's device deployments (of these status codes) by status, then device id (Mender's order). */
+  listForDeployment(
+    tenantId: string,
+    deploymentId: string,
+    codes: number[] | undefined,
+    window?: Window,
+  ): DeviceDeploymentRow[]
+  /** How many device deployments (of these status codes) the deployment has. */
+  countForDeployment(tenantId: string, deploymentId: string, codes: number[] | undefined): number
+  /** A device's deployment history, deleted entries included: newest first, then by status code, descending. */
+  listForDevice(
+    tenantId: string,
+    deviceId: string,
+    codes: number[] | undefined,
+    offset: number,
+    limit: number,
+  ): DeviceDeploymentRow[]
+  /** How many entries (of these status codes) the device's history has. */
+  countForDevice(tenantId: string, deviceId: string, codes: number[] | undefined): number
+  /** Marks the device's finished device deployments deleted: they stay listed but stop counting for selection. */
+  deleteHistory(tenantId: string, deviceId: string, at: Date): void
+}
+
+/**
+ * The deployments a device has not started, oldest first: the one definition the poll, abort and
+ * decommission share. Active deployments whose device list names the device, created after its
+ * newest finished (not deleted) device deployment, with room left, in which it has no device
+ * deployment (not deleted). "Room left" (`device_count < max_devices`): a full deployment was
+ * picked up by every device it lists, this one included, even if its history was deleted since;
+ * it is neither handed out again nor ended again for the device. The device list drives the join
+ * (CROSS JOIN keeps SQLite from starting at the deployments), so its index already gives the order.
+ */
+const UNSTARTED_DEPLOYMENTS = `SELECT dl.deployment_id AS id FROM deployments_deployment_devices dl
+   CROSS JOIN deployments_deployments d ON d.id = dl.deployment_id
+   WHERE dl.tenant_id = ?1 AND dl.device_id = ?2
+     AND dl.created > (SELECT coalesce(max(created), -1) FROM deployments_device_deployments
+       WHERE tenant_id = ?1 AND device_id = ?2 AND active = 0 AND deleted IS NULL)
+     AND d.finished IS NULL AND d.device_count < d.max_devices
+     AND NOT EXISTS (SELECT 1 FROM deployments_device_deployments x
+       WHERE x.tenant_id = ?1 AND x.device_id = ?2 AND x.deployment_id = dl.deployment_id
+         AND x.deleted IS NULL)
+   ORDER BY dl.created, dl.deployment_id`
+
 /** Device deployments: the device side of a deployment, and the poll's lookups. */
-export function createDeviceDeploymentsStore(db: Database) {
+export function createDeviceDeploymentsStore(db: Database): DeviceDeploymentsStore {
   const ph = sql.placeholder
   const events = createDeploymentEvents(db)
   /**
@@ -33,35 +109,14 @@ export function createDeviceDeploymentsStore(db: Database) {
        (SELECT 1 FROM deployments_deployment_devices
          WHERE tenant_id = ?1 AND device_id = ?2 AND created >= ?3) AS listed`,
   )
-  /**
-   * The oldest active deployment listing the device, created after its newest finished (not
-   * deleted) device deployment, that still has room. The device list drives the join (CROSS JOIN
-   * keeps SQLite from starting at the deployments), so its index already gives the order.
-   */
-  const newDeploymentForDevice = db.$client.prepare<{ id: string }, [string, string]>(
-    `SELECT dl.deployment_id AS id FROM deployments_deployment_devices dl
-       CROSS JOIN deployments_deployments d ON d.id = dl.deployment_id
-       WHERE dl.tenant_id = ?1 AND dl.device_id = ?2
-         AND dl.created > (SELECT coalesce(max(created), -1) FROM deployments_device_deployments
-           WHERE tenant_id = ?1 AND device_id = ?2 AND active = 0 AND deleted IS NULL)
-         AND d.finished IS NULL AND d.device_count < d.max_devices
-       ORDER BY dl.created, dl.deployment_id LIMIT 1`,
+  const firstUnstarted = db.$client.prepare<{ id: string }, [string, string]>(
+    `${UNSTARTED_DEPLOYMENTS} LIMIT 1`,
   )
+  const allUnstarted = db.$client.prepare<{ id: string }, [string, string]>(UNSTARTED_DEPLOYMENTS)
   const bySeq = db
     .select()
     .from(dd)
     .where(eq(dd.seq, ph('seq')))
-    .prepare()
-  const lastFinishedCreated = db
-    .select({ created: sql<number>`coalesce(max(created), -1)` })
-    .from(dd)
-    .where(
-      and(
-        eq(dd.tenantId, ph('tenantId')),
-        eq(dd.deviceId, ph('deviceId')),
-        sql`active = 0 AND deleted IS NULL`,
-      ),
-    )
     .prepare()
   // The status report.
   const forDevice = db
@@ -150,15 +205,13 @@ export function createDeviceDeploymentsStore(db: Database) {
       return { activeSeq: row?.active ?? null, listed: row?.listed === 1 }
     },
 
-    /** The id of the deployment the device should start next, if any. */
-    findNewDeploymentForDevice: (tenantId: string, deviceId: string): string | undefined =>
-      newDeploymentForDevice.get(tenantId, deviceId)?.id,
+    firstUnstartedDeployment: (tenantId: string, deviceId: string): string | undefined =>
+      firstUnstarted.get(tenantId, deviceId)?.id,
+
+    unstartedDeployments: (tenantId: string, deviceId: string): string[] =>
+      allUnstarted.all(tenantId, deviceId).map((row) => row.id),
 
     findBySeq: (seq: number): DeviceDeploymentRow | undefined => bySeq.get({ seq }),
-
-    /** Creation time (ms) of the device's newest finished, not deleted, device deployment; -1 for none. */
-    lastFinishedCreated: (tenantId: string, deviceId: string): number =>
-      lastFinishedCreated.get({ tenantId, deviceId })?.created ?? -1,
 
     /** The device's device deployment in this deployment: the one not deleted (a device has at most one). */
     findForDevice: (
@@ -246,7 +299,7 @@ export function createDeviceDeploymentsStore(db: Database) {
       tenantId: string,
       deploymentId: string,
       codes: number[] | undefined,
-      window?: { offset: number; limit: number },
+      window?: Window,
     ): DeviceDeploymentRow[] => {
       const query = db
         .select()
@@ -296,5 +349,3 @@ export function createDeviceDeploymentsStore(db: Database) {
     },
   }
 }
-
-export type DeviceDeploymentsStore = ReturnType<typeof createDeviceDeploymentsStore>

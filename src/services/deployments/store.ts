@@ -104,7 +104,57 @@ function queryConditions(tenantId: string, query: DeploymentQuery): SQL | undefi
 /** Rows per INSERT when writing a device list (4 bound values each, well under SQLite's limit). */
 const DEVICE_LIST_CHUNK = 2000
 
-export function createDeploymentsStore(db: Database) {
+/**
+ * Deployments, their device lists, counts and device logs. Synchronous (bun:sqlite is): the
+ * service composes calls of this store and DeviceDeploymentsStore inside `transaction`.
+ */
+export interface DeploymentsStore {
+  /** Runs `fn` in one transaction (nested calls become savepoints); `fn` must not await. */
+  transaction<T>(fn: () => T): T
+  /** Creation time (Unix ms) of the tenant's oldest active deployment; null when none is active. */
+  oldestActiveCreated(tenantId: string): number | null
+  /** One deployment, if it exists. */
+  findDeployment(tenantId: string, id: string): DeploymentRow | undefined
+  /** The newest creation time of the tenant's deployments (new ones are made strictly later). */
+  latestCreated(tenantId: string): Date | undefined
+  /** Inserts the deployment and its device list; false when an identical one is still active. */
+  insertDeployment(row: DeploymentRow, deviceIds: readonly string[]): boolean
+  /** A page of the deployments matching `query`, in its order. */
+  listDeployments(tenantId: string, query: DeploymentQuery, offset: number, limit: number): DeploymentRow[]
+  /** How many deployments match `query`. */
+  countDeployments(tenantId: string, query: DeploymentQuery): number
+  /** The deployments of these ids that exist, in no particular order. */
+  findDeploymentsByIds(tenantId: string, ids: readonly string[]): DeploymentRow[]
+  /** The device list, in the order it was given. */
+  listDeviceIds(tenantId: string, deploymentId: string): string[]
+  /** Moves one device from `from` (none: a device not counted yet) to `to`; answers the counts after. */
+  moveStat(
+    tenantId: string,
+    id: string,
+    from: DeviceDeploymentStatus | null,
+    to: DeviceDeploymentStatus,
+  ): StatsAfter | undefined
+  /** Replaces every count. */
+  setStats(tenantId: string, id: string, stats: Stats): void
+  /** Sets the deployment's status (and when it finished). */
+  setStatus(tenantId: string, id: string, status: DeploymentStatus, finished: Date | null): void
+  /** One more device picked the deployment up. */
+  addDeviceCount(tenantId: string, id: string): void
+  /** Adds an artifact's size to the bytes the deployment hands out. */
+  addTotalSize(tenantId: string, id: string, size: number): void
+  /** Records an artifact handed out that was uploaded after the deployment was made. */
+  addArtifact(tenantId: string, id: string, artifactId: string): void
+  /** Whether any deployment deploys artifacts of this name. */
+  usesArtifactName(tenantId: string, name: string): boolean
+  /** Ids of the unfinished deployments of any of these artifact names. */
+  activeDeploymentIds(tenantId: string, artifactNames: readonly string[]): string[]
+  /** Stores the device's log for the deployment, replacing an earlier one. */
+  saveLog(tenantId: string, deploymentId: string, deviceId: string, messages: LogMessage[]): void
+  /** The device's log for the deployment, if it sent one. */
+  findLog(tenantId: string, deploymentId: string, deviceId: string): LogMessage[] | undefined
+}
+
+export function createDeploymentsStore(db: Database): DeploymentsStore {
   const ph = sql.placeholder
   const events = createDeploymentEvents(db)
   const oldestActive = db
@@ -339,31 +389,6 @@ export function createDeploymentsStore(db: Database) {
             .all()
             .map((row) => row.id),
 
-    /**
-     * Active deployments listing the device, created after `after`, that the device has no device
-     * deployment for (one that is not deleted), oldest first.
-     */
-    listUnstartedForDevice(tenantId: string, deviceId: string, after: number): DeploymentRow[] {
-      return db
-        .select({ deployment: deployments })
-        .from(deploymentDevices)
-        .innerJoin(deployments, eq(deployments.id, deploymentDevices.deploymentId))
-        .where(
-          and(
-            eq(deploymentDevices.tenantId, tenantId),
-            eq(deploymentDevices.deviceId, deviceId),
-            sql`${deploymentDevices.created} > ${after}`,
-            sql`${deployments.finished} IS NULL`,
-            sql`NOT EXISTS (SELECT 1 FROM deployments_device_deployments dd WHERE dd.tenant_id = ${tenantId}
-              AND dd.device_id = ${deviceId} AND dd.deployment_id = ${deploymentDevices.deploymentId}
-              AND dd.deleted IS NULL)`,
-          ),
-        )
-        .orderBy(asc(deploymentDevices.created), asc(deploymentDevices.deploymentId))
-        .all()
-        .map((row) => row.deployment)
-    },
-
     saveLog(tenantId: string, deploymentId: string, deviceId: string, messages: LogMessage[]): void {
       db.insert(deploymentLogs)
         .values({ tenantId, deploymentId, deviceId, messages })
@@ -388,5 +413,3 @@ export function createDeploymentsStore(db: Database) {
         .get()?.messages,
   }
 }
-
-export type DeploymentsStore = ReturnType<typeof createDeploymentsStore>

@@ -1,4 +1,5 @@
-import type { Clock, Ids } from '../../deps.ts'
+import type { Clock } from '../../clock.ts'
+import type { Ids } from '../../ids.ts'
 import {
   type DeviceDeploymentStatus,
   deploymentStatus,

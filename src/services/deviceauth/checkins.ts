@@ -11,7 +11,20 @@ const CHUNK = 500
  * every 30 minutes costs one small transaction per batch instead of 550 single writes a second.
  * Reads see a check-in at most one interval late.
  */
-export function createCheckInBuffer(write: (batch: CheckIn[]) => void, intervalMs: number) {
+export interface CheckInBuffer {
+  /** Keeps the device's latest check-in until the next flush. */
+  record(tenantId: string, deviceId: string, at: Date): void
+  /** How many devices have a check-in waiting. */
+  readonly size: number
+  /** Writes up to `limit` waiting check-ins in one transaction; answers how many. */
+  flush(limit?: number): number
+  /** Starts the periodic flush; `onError` hears about a failed batch (it stays pending). */
+  start(onError: (err: unknown) => void): void
+  /** Stops the timer and writes everything still pending. */
+  stop(): void
+}
+
+export function createCheckInBuffer(write: (batch: CheckIn[]) => void, intervalMs: number): CheckInBuffer {
   const pending = new Map<string, CheckIn>()
   let flushing = false
 
@@ -60,12 +73,10 @@ export function createCheckInBuffer(write: (batch: CheckIn[]) => void, intervalM
       return pending.size
     },
     flush,
-    /** Starts the periodic flush; `onError` hears about a failed batch (it stays pending). */
     start(onError: (err: unknown) => void): void {
       timer ??= setInterval(() => flushInChunks().catch(onError), intervalMs)
       timer.unref()
     },
-    /** Stops the timer and writes everything still pending. */
     stop(): void {
       clearInterval(timer)
       timer = undefined

@@ -9,9 +9,11 @@ import {
 import { type Paging, pageOffset } from '../../gateway/paging.ts'
 import type { Claims } from '../../tokens.ts'
 import type { InventoryService } from '../inventory/service.ts'
+import { createDeviceAuthenticator } from './authenticator.ts'
 import { type CheckIn, createCheckInBuffer } from './checkins.ts'
-import { type IdentityData, identityHash } from './identity.ts'
+import { identityHash } from './identity.ts'
 import type { ApiDevice, DeviceStatus } from './model.ts'
+import { toApiDevice } from './render.ts'
 import {
   type AuthRequest,
   checkAuthRequest,
@@ -39,8 +41,6 @@ const ZERO_TIME_UNIX = -62135596800
 export const MAX_PENDING_AUTH_SETS = 10
 /** How long a check-in may wait in memory before it is written. */
 const CHECK_IN_FLUSH_MS = 5000
-/** A device's check-in time moves at most this often: a device polling every few seconds costs no more writes. */
-const CHECK_IN_RESOLUTION_MS = 60_000
 
 /**
  * What deviceauth needs from inventory: the `identity` scope of each device, including its status.
@@ -61,31 +61,63 @@ export type DeviceauthDeployments = { markDeviceDecommissioned(tenantId: string,
 /** The outcome of a preauthorization: the device it created or extended, or the one already holding the identity. */
 export type Preauthorization = { created: true; deviceId: string } | { created: false; existing: ApiDevice }
 
-function toApiDevice(device: DeviceRow, sets: readonly AuthSetRow[]): ApiDevice {
-  const identity = JSON.parse(device.identity) as IdentityData
-  return {
-    id: device.id,
-    identity_data: identity,
-    status: device.status,
-    // Decommissioning is one transaction here, not a background workflow: no device is ever caught midway.
-    decommissioning: false,
-    created_ts: device.createdTs.toISOString(),
-    updated_ts: device.updatedTs.toISOString(),
-    auth_sets: sets.map((set) => ({
-      id: set.id,
-      identity_data: identity,
-      pubkey: set.pubkey,
-      ts: set.createdTs.toISOString(),
-      status: set.status,
-    })),
-    ...(device.checkInTs ? { check_in_time: device.checkInTs.toISOString() } : {}),
-  }
+/** Devices' identities, their auth sets (keys) and tokens: who may talk to the server. */
+export interface DeviceauthService {
+  /**
+   * The `device` guard: signature and claims once per token (then cached), the token row again
+   * whenever a device token may have been taken away since it was last found; a live request is
+   * a check-in (at most one a minute per token), buffered and written by the periodic flush.
+   */
+  authenticator: Authenticator<DevicePrincipal>
+  /** Writes every buffered check-in now (deviceauth's and inventory's copies). */
+  flushCheckIns(): void
+  /** Stops the periodic flush and writes what is still buffered; call before closing the database. */
+  stop(): void
+  /**
+   * A device's auth request (`body` is the exact request bytes, `signature` its X-MEN-Signature).
+   * Answers a signed token when the device's auth set is accepted (or preauthorized with this key);
+   * otherwise records the device and key for an operator to decide on, and refuses.
+   */
+  submitAuthRequest(body: Uint8Array, signature: string | undefined): Promise<string>
+  /** A page of devices (oldest first) with their auth sets; `hasNext` when more follow. */
+  listDevices(tenantId: string, filter: DeviceFilter, paging: Paging): DeviceListing
+  /** How many devices have `status` (all when undefined). */
+  countDevices(tenantId: string, status: string | undefined): number
+  /** One device with its auth sets; 404 when unknown. */
+  getDevice(tenantId: string, id: string): ApiDevice
+  /**
+   * Registers an identity and key so that the device is accepted on its first auth request. An
+   * identity already known is a conflict unless `force`, which adds (or re-preauthorizes) the key.
+   */
+  preauthorize(tenantId: string, input: PreauthorizationInput): Preauthorization
+  /** Removes the device everywhere at once: its auth sets and tokens, its inventory, its deployments. */
+  decommission(tenantId: string, id: string): void
+  /**
+   * Deletes an auth set (its token with it). A device left without auth sets stays as `noauth`,
+   * unless the last one was a preauthorization: then the device itself goes.
+   */
+  deleteAuthSet(tenantId: string, deviceId: string, id: string): void
+  /** The auth set's status; 404 when it is not the device's. */
+  getAuthSetStatus(tenantId: string, deviceId: string, id: string): { status: string }
+  /**
+   * Moves an auth set to `status` where Mender allows it (accepting one rejects the device's other
+   * accepted set; a newly accepted device must fit `max_devices`, 422); the device's status
+   * follows and is mirrored to inventory.
+   */
+  setAuthSetStatus(tenantId: string, deviceId: string, id: string, status: string): void
+  /** Revokes a device token by its `jti`: the device's next request is refused and it must authenticate again. */
+  revokeToken(tenantId: string, id: string): void
+  /** A limit by name; `max_devices` (the most devices accepted at once, 0 for none) is the only one. */
+  limit(name: string): number
 }
+
+/** One page of devices. */
+export type DeviceListing = { devices: ApiDevice[]; hasNext: boolean }
 
 export function createDeviceauthService(
   deps: Deps,
   services: { inventory: DeviceauthInventory; deployments?: DeviceauthDeployments },
-) {
+): DeviceauthService {
   const store = createDeviceauthStore(deps.db)
   const { clock, ids, tokens, config, log } = deps
   const { inventory, deployments } = services
@@ -99,18 +131,6 @@ export function createDeviceauthService(
   }
   const checkIns = createCheckInBuffer(writeCheckIns, CHECK_IN_FLUSH_MS)
   checkIns.start((err) => log.error('writing device check-ins failed; will retry', { err }))
-  /**
-   * When each cached token last recorded a check-in. Keyed by the principal object the token cache
-   * hands back for every request with that token, so it is as bounded as that cache and needs no
-   * lookup of its own; a token verified again simply starts afresh.
-   */
-  const lastCheckIn = new WeakMap<DevicePrincipal, number>()
-  /**
-   * The store's revocation count when each cached token's row was last found. While no write has
-   * taken any device token away since, the token is still live without looking again: a device's
-   * poll then reads nothing for its token. Keyed like `lastCheckIn`.
-   */
-  const confirmedLive = new WeakMap<DevicePrincipal, number>()
 
   function canAcceptDevice(tenantId: string): boolean {
     return config.maxDevices === 0 || store.countDevices(tenantId, 'accepted') < config.maxDevices
@@ -259,60 +279,19 @@ export function createDeviceauthService(
     return toApiDevice(device, store.listAuthSets(device.tenantId, [device.id]))
   }
 
-  const authenticator: Authenticator<DevicePrincipal> = {
-    async verify(token) {
-      const claims = await tokens.verify(token)
-      const { sub, jti, iss, exp } = claims
-      if (claims['mender.device'] !== true) throw new UnauthorizedError('unauthorized', 'DeviceJWT')
-      if (typeof sub !== 'string' || !sub || typeof jti !== 'string' || !jti || !iss) {
-        throw new UnauthorizedError('unauthorized', 'DeviceJWT')
-      }
-      const tenant = claims['mender.tenant']
-      return {
-        principal: { deviceId: sub, tenantId: typeof tenant === 'string' ? tenant : '', authSetId: jti },
-        expiresAt: typeof exp === 'number' ? exp * 1000 : undefined,
-      }
-    },
-    isLive(principal) {
-      const revocations = store.revocationCount()
-      if (confirmedLive.get(principal) !== revocations) {
-        const row = store.findTokenById(principal.tenantId, principal.authSetId)
-        if (!row || row.deviceId !== principal.deviceId) return false
-        confirmedLive.set(principal, revocations)
-      }
-      const now = clock.now()
-      const last = lastCheckIn.get(principal)
-      if (last === undefined || now.getTime() - last >= CHECK_IN_RESOLUTION_MS) {
-        lastCheckIn.set(principal, now.getTime())
-        checkIns.record(principal.tenantId, principal.deviceId, now)
-      }
-      return true
-    },
-  }
+  const authenticator = createDeviceAuthenticator({ store, tokens, clock, checkIns })
 
   return {
-    /**
-     * The `device` guard: signature and claims once per token (then cached), the token row again
-     * whenever a device token may have been taken away since it was last found; a live request is
-     * a check-in (at most one a minute per token), buffered and written by the periodic flush.
-     */
     authenticator,
 
-    /** Writes every buffered check-in now (deviceauth's and inventory's copies). */
     flushCheckIns(): void {
       checkIns.flush()
     },
 
-    /** Stops the periodic flush and writes what is still buffered; call before closing the database. */
     stop(): void {
       checkIns.stop()
     },
 
-    /**
-     * A device's auth request (`body` is the exact request bytes, `signature` its X-MEN-Signature).
-     * Answers a signed token when the device's auth set is accepted (or preauthorized with this key);
-     * otherwise records the device and key for an operator to decide on, and refuses.
-     */
     async submitAuthRequest(body: Uint8Array, signature: string | undefined): Promise<string> {
       const request = checkAuthRequest(body, signature)
       // Single-tenant: a tenant token, if sent, is ignored as in Mender's open-source server.
@@ -345,10 +324,6 @@ export function createDeviceauthService(
 
     getDevice: (tenantId: string, id: string): ApiDevice => apiDevice(requireDevice(tenantId, id)),
 
-    /**
-     * Registers an identity and key so that the device is accepted on its first auth request. An
-     * identity already known is a conflict unless `force`, which adds (or re-preauthorizes) the key.
-     */
     preauthorize(tenantId: string, input: PreauthorizationInput): Preauthorization {
       const { identity, publicKey, normalised } = checkPreauthorization(input)
       const hash = identityHash(normalised)
@@ -381,7 +356,6 @@ export function createDeviceauthService(
       })
     },
 
-    /** Removes the device everywhere at once: its auth sets and tokens, its inventory, its deployments. */
     decommission(tenantId: string, id: string): void {
       store.transaction(() => {
         if (!store.deleteDevice(tenantId, id)) throw new NotFoundError('device not found')
@@ -390,10 +364,6 @@ export function createDeviceauthService(
       })
     },
 
-    /**
-     * Deletes an auth set (its token with it). A device left without auth sets stays as `noauth`,
-     * unless the last one was a preauthorization: then the device itself goes.
-     */
     deleteAuthSet(tenantId: string, deviceId: string, id: string): void {
       store.transaction(() => {
         const authSet = requireAuthSet(tenantId, deviceId, id)
@@ -436,17 +406,13 @@ export function createDeviceauthService(
       })
     },
 
-    /** Revokes a device token by its `jti`: the device's next request is refused and it must authenticate again. */
     revokeToken(tenantId: string, id: string): void {
       if (!store.deleteToken(tenantId, id)) throw new NotFoundError('token not found')
     },
 
-    /** A limit by name; `max_devices` (the most devices accepted at once, 0 for none) is the only one. */
     limit(name: string): number {
       if (name !== 'max_devices') throw new BadRequestError(`unsupported limit ${name}`)
       return config.maxDevices
     },
   }
 }
-
-export type DeviceauthService = ReturnType<typeof createDeviceauthService>

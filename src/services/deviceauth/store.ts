@@ -10,7 +10,56 @@ export type TokenRow = typeof deviceTokens.$inferSelect
 
 export type DeviceFilter = { statuses?: readonly string[]; ids?: readonly string[] }
 
-export function createDeviceauthStore(db: Database) {
+/**
+ * Devices, their auth sets and tokens. Synchronous (bun:sqlite is): the service composes several
+ * calls inside `transaction`, which inventory's and deployments' writes join on decommission.
+ */
+export interface DeviceauthStore {
+  /** Runs `fn` in one transaction (nested calls become savepoints); `fn` must not await. */
+  transaction<T>(fn: () => T): T
+  /** The device with this id, if any. */
+  findDeviceById(tenantId: string, id: string): DeviceRow | undefined
+  /** The device holding this identity (by the hash of its normalised identity), if any. */
+  findDeviceByIdentityHash(tenantId: string, hash: string): DeviceRow | undefined
+  /** Adds a device. */
+  insertDevice(row: DeviceRow): void
+  /** Sets the device's derived status. */
+  setDeviceStatus(tenantId: string, id: string, status: DeviceStatus, at: Date): void
+  /** Deletes the device; its auth sets and tokens go with it. False when there was none. */
+  deleteDevice(tenantId: string, id: string): boolean
+  /** A page of devices sorted by status then id; `limit` is one more than the page to learn if more exist. */
+  listDevices(tenantId: string, filter: DeviceFilter, offset: number, limit: number): DeviceRow[]
+  /** How many devices have `status` (all when undefined). */
+  countDevices(tenantId: string, status?: DeviceStatus): number
+  /** The auth sets of these devices, oldest first. */
+  listAuthSets(tenantId: string, deviceIds: readonly string[]): AuthSetRow[]
+  /** One auth set by id, if any. */
+  findAuthSetById(tenantId: string, id: string): AuthSetRow | undefined
+  /** The device's auth set with this public key, if any. */
+  findAuthSetByKey(tenantId: string, deviceId: string, pubkey: string): AuthSetRow | undefined
+  /** The statuses of the device's auth sets (the device's own status derives from them). */
+  authSetStatuses(tenantId: string, deviceId: string): DeviceStatus[]
+  /** Adds an auth set. */
+  insertAuthSet(row: AuthSetRow): void
+  /** Sets an auth set's status; one that is not accepted has no token, so its token row goes. */
+  setAuthSetStatus(tenantId: string, id: string, status: DeviceStatus): void
+  /** Rejects the device's accepted auth sets other than `keepId` (at most one is accepted) and drops their tokens. */
+  rejectOtherAcceptedAuthSets(tenantId: string, deviceId: string, keepId: string): void
+  /** Deletes an auth set; its token goes with it. */
+  deleteAuthSet(tenantId: string, id: string): void
+  /** Stores the token of an accepted auth set; a repeat request replaces it (one token per auth set). */
+  upsertToken(row: TokenRow): void
+  /** The device a live token (by its jti) belongs to, if the token is still there. */
+  findTokenById(tenantId: string, id: string): { deviceId: string } | undefined
+  /** Deletes a token; false when there was none. */
+  deleteToken(tenantId: string, id: string): boolean
+  /** Grows whenever a device token is taken away: unchanged means no token was revoked since it was read. */
+  revocationCount(): number
+  /** When an accepted device last authenticated or made an authenticated request. */
+  setDeviceCheckIn(tenantId: string, deviceId: string, at: Date): void
+}
+
+export function createDeviceauthStore(db: Database): DeviceauthStore {
   const ph = sql.placeholder
   const events = createDeviceEvents(db)
   // Prepared once: the auth request path and the per-request token check run these constantly.
@@ -234,5 +283,3 @@ export function createDeviceauthStore(db: Database) {
     },
   }
 }
-
-export type DeviceauthStore = ReturnType<typeof createDeviceauthStore>

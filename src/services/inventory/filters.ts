@@ -1,7 +1,12 @@
 import { BadRequestError } from '../../gateway/errors.ts'
 import { MAX_PAGE, parsePaging } from '../../gateway/paging.ts'
 import { isScope, SCOPES } from './model.ts'
-import { keywords } from './text.ts'
+
+/**
+ * The words of a search text: runs of letters and digits; everything else separates them (as the
+ * free-text index cuts a device's text, see text.ts).
+ */
+export const keywords = (text: string): string[] => text.split(/[^\p{L}\p{N}]+/u).filter(Boolean)
 
 /** Mender's filter operators (`$ltne` passes Mender's validation but fails in its store: a 400 here). */
 const OPERATORS = ['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin', '$exists', '$regex'] as const

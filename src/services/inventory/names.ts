@@ -17,7 +17,23 @@ const p = (name: string) => sql.placeholder(name)
  * transaction is ours and has committed; while another service's transaction is open (deviceauth
  * calling in), nothing read or created is cached, since that transaction may still roll back.
  */
-export function createNameCache(db: Database) {
+/** Attribute names by (tenant, scope, name) and by id, cached; the cache follows commits and rollbacks. */
+export interface NameCache {
+  /** The name's row, if the tenant has used it. */
+  find(tenantId: string, scope: string, name: string): NameRow | undefined
+  /** The name's row, created when new. */
+  ensure(tenantId: string, scope: string, name: string): NameRow
+  /** Rows of these ids (unknown ids are left out). */
+  names(ids: Iterable<number>): Map<number, NameRow>
+  /** Drops a name from the cache (its row was deleted), including one created in this transaction. */
+  forget(tenantId: string, id: number): void
+  /** A write begins (`outer`: not nested in another): names made from now on are cached only if it commits. */
+  begin(outer: boolean): void
+  /** The outermost write ended: keeps or forgets the names it made. */
+  end(committed: boolean): void
+}
+
+export function createNameCache(db: Database): NameCache {
   const byKey = new Map<string, NameRow>()
   const byId = new Map<number, NameRow>()
   let pending: { tenantId: string; row: NameRow }[] = []
@@ -80,7 +96,6 @@ export function createNameCache(db: Database) {
       }
       return out
     },
-    /** Drops a name from the cache (its row was deleted), including one created in this transaction. */
     forget(tenantId: string, id: number) {
       const row = byId.get(id) ?? pending.find((entry) => entry.row.id === id)?.row
       byId.delete(id)

@@ -1,6 +1,7 @@
 import { Elysia, t } from 'elysia'
 import type { AuthPlugin } from '../../gateway/auth.ts'
-import { setPageHeaders } from '../../gateway/paging.ts'
+import { parsePaging, setPageHeaders } from '../../gateway/paging.ts'
+import { parseIdentitySearch, parseListQuery, parseSearchBody } from './filters.ts'
 import { InventoryModel as M } from './model.ts'
 import type { InventoryService } from './service.ts'
 
@@ -12,10 +13,9 @@ export const inventoryManagementRoutes = (svc: InventoryService, auth: AuthPlugi
     .get(
       '/devices',
       async ({ user, request, set }) => {
-        const { devices, total, paging } = await svc.listDevices(
-          user.tenantId,
-          new URL(request.url).searchParams,
-        )
+        // The raw query string: every parameter the schema does not name is a filter.
+        const search = parseListQuery(new URL(request.url).searchParams)
+        const { devices, total, paging } = await svc.searchDevices(user.tenantId, search)
         setPageHeaders(set, request.url, paging, { total })
         return devices
       },
@@ -88,7 +88,11 @@ export const inventoryManagementRoutes = (svc: InventoryService, auth: AuthPlugi
     .get(
       '/groups/:name/devices',
       async ({ user, params, query, request, set }) => {
-        const { ids, total, paging } = await svc.listGroupDevices(user.tenantId, params.name, query)
+        const { ids, total, paging } = await svc.listGroupDevices(
+          user.tenantId,
+          params.name,
+          parsePaging(query),
+        )
         setPageHeaders(set, request.url, paging, { total })
         return ids
       },
@@ -111,7 +115,7 @@ export const inventoryManagementV2Routes = (svc: InventoryService, auth: AuthPlu
     .post(
       '/api/management/v2/inventory/filters/search',
       async ({ user, body, set }) => {
-        const { devices, total } = await svc.searchDevices(user.tenantId, body)
+        const { devices, total } = await svc.searchDevices(user.tenantId, parseSearchBody(body))
         set.headers['x-total-count'] = String(total)
         return devices
       },
@@ -140,7 +144,7 @@ export const inventoryManagementV2Routes = (svc: InventoryService, auth: AuthPlu
     .post(
       '/api/management/v2alpha1/inventory/identities/search',
       async ({ user, body, request, set }) => {
-        const { devices, total, paging } = await svc.searchIdentities(user.tenantId, body)
+        const { devices, total, paging } = await svc.searchDevices(user.tenantId, parseIdentitySearch(body))
         setPageHeaders(set, request.url, paging, { total })
         return devices
       },

@@ -16,6 +16,12 @@ import { checkAttributes, fromRows } from './values.ts'
 /** Mender's bulk answer; zero counts are left out. */
 export type UpdateResult = { matched_count?: number; updated_count?: number }
 
+type TierCounts = { standard: number; micro: number; system: number }
+/** Mender's device statistics. */
+export type DeviceStatistics = { devices_by_status: { accepted: TierCounts; pending: TierCounts } }
+/** An attribute offered as a filter, with how many devices have it. */
+export type FilterAttribute = { name: string; scope: string; count: number }
+
 const result = (matched: number, updated: number): UpdateResult => ({
   ...(matched ? { matched_count: matched } : {}),
   ...(updated ? { updated_count: updated } : {}),
@@ -54,7 +60,6 @@ export function createInventoryManagement(deps: Deps, store: InventoryStore, wri
       return currentGroup(tenantId, device.seq) ?? null
     },
 
-    /** Moves the device to `group` (a device is in at most one static group). */
     setGroup(tenantId: string, deviceId: string, group: unknown): void {
       const name = checkGroupName(group)
       store.write(() => {
@@ -65,7 +70,6 @@ export function createInventoryManagement(deps: Deps, store: InventoryStore, wri
       })
     },
 
-    /** Takes the device out of `group`; 404 when it is unknown or not in that group. */
     clearGroup(tenantId: string, deviceId: string, group: string): void {
       store.write(() => {
         const device = store.findDevice(tenantId, deviceId)
@@ -75,7 +79,6 @@ export function createInventoryManagement(deps: Deps, store: InventoryStore, wri
       })
     },
 
-    /** Puts the listed devices in `group`; unknown ids are skipped. */
     assignGroup(tenantId: string, group: string, deviceIds: unknown): UpdateResult {
       const name = checkGroupName(group)
       const list = checkDeviceIds(deviceIds)
@@ -95,7 +98,6 @@ export function createInventoryManagement(deps: Deps, store: InventoryStore, wri
       })
     },
 
-    /** Takes the listed devices out of `group` (those in it). */
     unassignGroup(tenantId: string, group: string, deviceIds: unknown): UpdateResult {
       checkGroupName(group, MAX_LEGACY_GROUP_NAME_LENGTH)
       const list = checkDeviceIds(deviceIds)
@@ -112,7 +114,6 @@ export function createInventoryManagement(deps: Deps, store: InventoryStore, wri
       })
     },
 
-    /** Empties `group`: every device in it leaves it. */
     deleteGroup(tenantId: string, group: string): UpdateResult {
       checkGroupName(group, MAX_LEGACY_GROUP_NAME_LENGTH)
       return store.write(() => {
@@ -124,7 +125,6 @@ export function createInventoryManagement(deps: Deps, store: InventoryStore, wri
       })
     },
 
-    /** Every group name in use (by devices of `status`, when given), sorted. */
     listGroups(tenantId: string, status?: string): string[] {
       const attr = groupAttr(tenantId)
       if (!attr) return []
@@ -135,11 +135,6 @@ export function createInventoryManagement(deps: Deps, store: InventoryStore, wri
         .map(String)
     },
 
-    /**
-     * The user's tags: `replace` (PUT) makes them exactly `body`, `merge` (PATCH) upserts. With
-     * `If-Match` the device's current tags ETag must match (412 otherwise, and for an unknown
-     * device); without it an unknown device is a silent no-op, as in Mender.
-     */
     setTags(tenantId: string, deviceId: string, body: unknown, mode: 'replace' | 'merge', ifMatch?: string) {
       const inputs = checkAttributes(body)
       const tooMany = () => new BadRequestError(`too many tags: a device may have at most ${MAX_TAGS}`)
@@ -159,8 +154,7 @@ export function createInventoryManagement(deps: Deps, store: InventoryStore, wri
       })
     },
 
-    /** Accepted and pending devices; bender has one device tier ("standard"). */
-    statistics(tenantId: string) {
+    statistics(tenantId: string): DeviceStatistics {
       const idAttr = store.names.find(tenantId, DEVICE_ID.scope, DEVICE_ID.name)
       const byStatus = new Map<number, number>()
       for (const row of store.attributeCounts(tenantId)) {
@@ -176,13 +170,13 @@ export function createInventoryManagement(deps: Deps, store: InventoryStore, wri
      * Attributes to offer as filters: how many devices have each, most common first (then by scope
      * and name), at most 500. Exact counts from the maintained totals, where Mender samples.
      */
-    filterAttributes(tenantId: string): { name: string; scope: string; count: number }[] {
+    filterAttributes(tenantId: string): FilterAttribute[] {
       const totals = new Map<number, number>()
       for (const row of store.attributeCounts(tenantId)) {
         totals.set(row.attr, (totals.get(row.attr) ?? 0) + row.devices)
       }
       const names = store.names.names(totals.keys())
-      const list: { name: string; scope: string; count: number }[] = []
+      const list: FilterAttribute[] = []
       for (const [attr, count] of totals) {
         const name = names.get(attr)
         if (name && name.scope !== DEVICE_ID.scope) list.push({ name: name.name, scope: name.scope, count })

@@ -1,12 +1,19 @@
 import type { Deps } from '../../deps.ts'
 import { BadRequestError, NotFoundError } from '../../gateway/errors.ts'
+import type { Paging } from '../../gateway/paging.ts'
 import { createDeviceWriter, type LoadedDevice } from './device-writer.ts'
+import type { SearchRequest } from './filters.ts'
 import { type Device, MAX_INVENTORY_ATTRIBUTES, STATUS_CODES, statusCode } from './model.ts'
 import type { NameRow } from './names.ts'
 import { renderDevices } from './render.ts'
 import { createSearcher, type Searcher } from './searcher.ts'
-import { createInventoryManagement } from './service.management.ts'
-import { createInventorySearch } from './service.search.ts'
+import {
+  createInventoryManagement,
+  type DeviceStatistics,
+  type FilterAttribute,
+  type UpdateResult,
+} from './service.management.ts'
+import { createInventorySearch, type SearchPage } from './service.search.ts'
 import { createInventoryStore } from './store.ts'
 import { type AttributeInput, checkAttributes, identityValue } from './values.ts'
 
@@ -32,7 +39,77 @@ function requireStatus(status: string): number {
 const sameDay = (iso: unknown, now: Date) =>
   typeof iso === 'string' && iso.slice(0, 10) === now.toISOString().slice(0, 10)
 
-export function createInventoryService(deps: Deps) {
+/** Devices' attributes by scope (identity, inventory, system, tags), groups, and device search. */
+export interface InventoryService {
+  /** The device's static group, or null; 404 for an unknown device. */
+  getGroup(tenantId: string, deviceId: string): string | null
+  /** Moves the device to `group` (a device is in at most one static group). */
+  setGroup(tenantId: string, deviceId: string, group: unknown): void
+  /** Takes the device out of `group`; 404 when it is unknown or not in that group. */
+  clearGroup(tenantId: string, deviceId: string, group: string): void
+  /** Puts the listed devices in `group`; unknown ids are skipped. */
+  assignGroup(tenantId: string, group: string, deviceIds: unknown): UpdateResult
+  /** Takes the listed devices out of `group` (those in it). */
+  unassignGroup(tenantId: string, group: string, deviceIds: unknown): UpdateResult
+  /** Empties `group`: every device in it leaves it. */
+  deleteGroup(tenantId: string, group: string): UpdateResult
+  /** Every group name in use (by devices of `status`, when given), sorted. */
+  listGroups(tenantId: string, status?: string): string[]
+  /**
+   * The user's tags: `replace` (PUT) makes them exactly `body`, `merge` (PATCH) upserts. With
+   * `If-Match` the device's current tags ETag must match (412 otherwise, and for an unknown
+   * device); without it an unknown device is a silent no-op, as in Mender.
+   */
+  setTags(
+    tenantId: string,
+    deviceId: string,
+    body: unknown,
+    mode: 'replace' | 'merge',
+    ifMatch?: string,
+  ): void
+  /** Accepted and pending devices; bender has one device tier ("standard"). */
+  statistics(tenantId: string): DeviceStatistics
+  /** Attributes to offer as filters: how many devices have each, most common first, at most 500. */
+  filterAttributes(tenantId: string): FilterAttribute[]
+  /**
+   * One page of the devices matching a search (filters, sort, free text; the attributes to
+   * show), with their total. Every write made before the call is seen.
+   */
+  searchDevices(tenantId: string, request: SearchRequest): Promise<SearchPage>
+  /** The ids of a group's devices, oldest first; 404 when no device is in it. */
+  listGroupDevices(
+    tenantId: string,
+    group: string,
+    paging: Paging,
+  ): Promise<{ ids: string[]; total: number; paging: Paging }>
+  /** Create the device if missing and set its identity scope: every id_data key (except "status") plus `status`. */
+  upsertIdentity(tenantId: string, deviceId: string, identity: Record<string, unknown>, status: string): void
+  /** Mirror a deviceauth status change into identity/status. */
+  setIdentityStatus(tenantId: string, deviceId: string, status: string): void
+  /** Remove the device and all its attributes (decommission; last preauthorized auth set deleted). */
+  removeDevice(tenantId: string, deviceId: string): void
+  /** Ids of the accepted devices, of one static group or all of them, oldest first. */
+  listAcceptedDeviceIds(tenantId: string, group?: string): string[]
+  /**
+   * Writes a batch of check-ins to `system/check_in_time`; devices inventory does not know are
+   * skipped. Synchronous on the same database, so it joins the caller's transaction.
+   */
+  writeCheckIns(checkIns: readonly { tenantId: string; deviceId: string; at: Date }[]): void
+  /**
+   * A device's inventory report: `replace` (PUT) makes the inventory scope exactly `body`,
+   * `merge` (PATCH) upserts it. The whole body is checked before anything is written, in one
+   * transaction.
+   */
+  updateInventory(tenantId: string, deviceId: string, body: unknown, mode: 'replace' | 'merge'): void
+  /** One device with every attribute, and its tags ETag when it has tags. */
+  getDevice(tenantId: string, deviceId: string): { device: Device; etag?: string }
+  /** Clears the inventory scope (Mender's "delete device inventory"); an unknown device is a no-op. */
+  deleteInventory(tenantId: string, deviceId: string): void
+  /** Stops background work; call before closing the database. */
+  stop(): void
+}
+
+export function createInventoryService(deps: Deps): InventoryService {
   const { db, clock } = deps
   const store = createInventoryStore(db)
   const writer = createDeviceWriter(store)
@@ -78,7 +155,6 @@ export function createInventoryService(deps: Deps) {
 
     // --- called by deviceauth, possibly inside its own transaction: synchronous, on deps.db ---
 
-    /** Create the device if missing and set its identity scope: every id_data key (except "status") plus `status`. */
     upsertIdentity(
       tenantId: string,
       deviceId: string,
@@ -95,12 +171,10 @@ export function createInventoryService(deps: Deps) {
       writeIdentity(tenantId, deviceId, inputs, code)
     },
 
-    /** Mirror a deviceauth status change into identity/status. */
     setIdentityStatus(tenantId: string, deviceId: string, status: string): void {
       writeIdentity(tenantId, deviceId, [{ name: 'status', value: status }], requireStatus(status))
     },
 
-    /** Remove the device and all its attributes (decommission; last preauthorized auth set deleted). */
     removeDevice(tenantId: string, deviceId: string): void {
       store.write(() => {
         const device = store.findDevice(tenantId, deviceId)
@@ -110,7 +184,6 @@ export function createInventoryService(deps: Deps) {
 
     // --- called by deployments ---
 
-    /** Ids of the accepted devices, of one static group or all of them, oldest first. */
     listAcceptedDeviceIds(tenantId: string, group?: string): string[] {
       if (group === undefined) return store.deviceIdsWithStatus(tenantId, STATUS_CODES.accepted)
       const attr = store.names.find(tenantId, 'system', 'group')
@@ -141,11 +214,6 @@ export function createInventoryService(deps: Deps) {
 
     // --- the device API ---
 
-    /**
-     * A device's inventory report: `replace` (PUT) makes the inventory scope exactly `body`,
-     * `merge` (PATCH) upserts it. The whole body is checked before anything is written, in one
-     * transaction.
-     */
     updateInventory(tenantId: string, deviceId: string, body: unknown, mode: 'replace' | 'merge'): void {
       const inputs = checkAttributes(body)
       if (mode === 'replace' && inputs.length > MAX_INVENTORY_ATTRIBUTES) throw tooManyAttributes()
@@ -165,7 +233,6 @@ export function createInventoryService(deps: Deps) {
 
     // --- management ---
 
-    /** One device with every attribute, and its tags ETag when it has tags. */
     getDevice(tenantId: string, deviceId: string): { device: Device; etag?: string } {
       const row = store.findDevice(tenantId, deviceId)
       const device = row && renderDevices(db, store.names.names, tenantId, [row.seq])[0]
@@ -173,7 +240,6 @@ export function createInventoryService(deps: Deps) {
       return row.tagsEtag ? { device, etag: row.tagsEtag } : { device }
     },
 
-    /** Clears the inventory scope (Mender's "delete device inventory"); an unknown device is a no-op. */
     deleteInventory(tenantId: string, deviceId: string): void {
       store.write(() => {
         const device = store.findDevice(tenantId, deviceId)
@@ -184,12 +250,9 @@ export function createInventoryService(deps: Deps) {
       })
     },
 
-    /** Stops background work; call before closing the database. */
     stop(): void {
       clearInterval(textTimer)
       searcher?.stop()
     },
   }
 }
-
-export type InventoryService = ReturnType<typeof createInventoryService>

@@ -1,7 +1,7 @@
 import { and, eq, gt, inArray, isNotNull, type SQL, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
 import { ALL_STATUS_CODES } from './model.ts'
-import { createNameCache, DEVICE_ID, type NameRow } from './names.ts'
+import { createNameCache, DEVICE_ID, type NameCache, type NameRow } from './names.ts'
 import { attributeCounts, attributeNames, attributes, devices } from './tables.ts'
 import { createTextIndex, isFullText } from './text.ts'
 import type { ValueRow } from './values.ts'
@@ -23,7 +23,60 @@ export { DEVICE_ID }
 
 const p = (name: string) => sql.placeholder(name)
 
-export function createInventoryStore(db: Database) {
+/**
+ * Devices and their attribute rows, the per-status counts, and the free-text index. Synchronous
+ * (bun:sqlite is): deviceauth's writes into inventory join its transaction through `write`.
+ */
+export interface InventoryStore {
+  /** Attribute names, cached. */
+  names: NameCache
+  /** Reindexes the free text of up to `limit` changed devices (see text.ts); returns how many. */
+  flushText(limit: number): number
+  /**
+   * Runs `fn` in a transaction (a savepoint when the caller already holds one) and keeps the
+   * name cache honest about what committed.
+   */
+  write<T>(fn: () => T): T
+  /** The device with this id, if inventory knows it. */
+  findDevice(tenantId: string, id: string): DeviceRow | undefined
+  /** A new device row, with its hidden id attribute (which also makes it count in its status). */
+  insertDevice(tenantId: string, id: string, status: number): DeviceRow
+  /** Every attribute row of one device. */
+  deviceAttributes(tenantId: string, device: number): AttributeRow[]
+  /** One attribute of one device, without loading the rest. */
+  attributeRows(tenantId: string, device: number, attr: number): ValueRow[]
+  /** Devices (of any status) that have `value` for `attr`, oldest first. */
+  devicesWithValue(tenantId: string, attr: number, value: string | number): DeviceRef[]
+  /**
+   * The distinct values of `attr` among devices of `statuses`, sorted: one index seek per value
+   * (a group list over a million devices is a dozen seeks, not a million-row scan).
+   */
+  distinctValues(tenantId: string, attr: number, statuses: readonly number[]): (string | number)[]
+  /** Ids of the devices of one status, oldest first. */
+  deviceIdsWithStatus(tenantId: string, status: number): string[]
+  /** Ids of the devices of one status that have `value` for `attr`, oldest first. */
+  deviceIdsWithValue(tenantId: string, attr: number, status: number, value: string | number): string[]
+  /** Devices per status that have each attribute (the hidden id attribute: every device). */
+  attributeCounts(tenantId: string): { attr: number; status: number; devices: number }[]
+  /** Replaces one attribute's rows (the device gains it when it had none, and counts). */
+  setAttribute(
+    tenantId: string,
+    device: DeviceRef,
+    attr: number,
+    rows: readonly ValueRow[],
+    extra?: { description?: string; timestamp?: number; name?: NameRow },
+  ): void
+  /** Removes one attribute of the device (and its count). */
+  removeAttribute(tenantId: string, device: DeviceRef, attr: number): void
+  /** Moves a device, its rows and its counts to another status. */
+  setStatus(tenantId: string, device: DeviceRef, status: number): void
+  /** Deletes the device with every attribute row and count. */
+  deleteDevice(tenantId: string, device: DeviceRef): void
+  /** Sets the ETag of the device's tags. */
+  setTagsEtag(tenantId: string, device: DeviceRef, etag: string): void
+}
+
+export function createInventoryStore(db: Database): InventoryStore {
   const names = createNameCache(db)
   const text = createTextIndex(db)
   let depth = 0
@@ -353,5 +406,3 @@ export function createInventoryStore(db: Database) {
   }
   return store
 }
-
-export type InventoryStore = ReturnType<typeof createInventoryStore>

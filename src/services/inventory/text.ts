@@ -32,9 +32,6 @@ const BODY = `coalesce((SELECT group_concat(a.value, ' ') FROM inventory_attribu
   OR (n.scope = '' AND n.name = 'id'))), '')`
 const META = `'st' || d.status || ' tn' || hex(d.tenant_id)`
 
-/** The words of a search text: runs of letters and digits; everything else separates them. */
-export const keywords = (text: string): string[] => text.split(/[^\p{L}\p{N}]+/u).filter(Boolean)
-
 const quoted = (words: readonly string[]) => words.map((word) => `"${word}"`).join(' OR ')
 
 /** The devices of `tenantId` in `statuses` whose text has one of `words`. */

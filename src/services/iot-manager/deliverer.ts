@@ -1,4 +1,4 @@
-import type { Clock } from '../../deps.ts'
+import type { Clock } from '../../clock.ts'
 import type { Logger } from '../../log.ts'
 import type { DueDelivery, IotManagerStore } from './store.ts'
 import { postWebhook, webhookBody } from './webhook.ts'

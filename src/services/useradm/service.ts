@@ -109,7 +109,51 @@ function parseBasicAuth(header: string | null): { email: string; password: strin
   return { email: decoded.slice(0, colon), password: decoded.slice(colon + 1) }
 }
 
-export function createUseradmService(deps: Deps) {
+/** Users, their login sessions and personal access tokens, and each user's UI settings. */
+export interface UseradmService {
+  /**
+   * A session token for `Authorization: Basic email:password`; attempts are counted (and throttled)
+   * per email and client address before the password is checked.
+   */
+  login(authorization: string | null, noExpiry: boolean, clientAddress?: string): Promise<string>
+  /** Revokes the token the request came with. */
+  logout(principal: UserPrincipal): void
+  /** The tenant's users matching `filter`, by email. */
+  listUsers(tenantId: string, filter: UserFilter): User[]
+  /** One user; 404 when unknown. */
+  getUser(tenantId: string, id: string): User
+  /** A new user; 409 when the email is taken, 422 when the password is too weak. */
+  createUser(tenantId: string, input: { email: string; password: string }): Promise<User>
+  /**
+   * Changes a user's email and/or password. Changing your own needs the current password; nobody
+   * sets another user's password. A new password revokes every other token of that user.
+   */
+  updateUser(principal: UserPrincipal, id: string, update: UserUpdate): Promise<void>
+  /** Deleting is idempotent (204 for an unknown id, as in Mender); the user's tokens die with it. */
+  deleteUser(tenantId: string, id: string): void
+  /** The user's settings document and its ETag (none before the first save). */
+  getSettings(tenantId: string, userId: string): { value: Record<string, unknown>; etag?: string }
+  /** Replaces the settings document; with `ifMatch`, only if it is still the current ETag (412). */
+  saveSettings(tenantId: string, userId: string, value: unknown, ifMatch: string | undefined): void
+  /** A named personal access token (at most ten a user); answers the token itself, shown once. */
+  createPersonalToken(principal: UserPrincipal, input: { name: string; expires_in?: number }): Promise<string>
+  /** The user's personal access tokens, without their secrets. */
+  listPersonalTokens(principal: UserPrincipal): PersonalToken[]
+  /** Revokes one of the user's personal access tokens. */
+  deletePersonalToken(principal: UserPrincipal, id: string): void
+  /** The `user` guard: signature and claims once per token (then cached), the token row every time. */
+  authenticator: Authenticator<UserPrincipal>
+  /** For the command line: set a password without the API's current-password rule. */
+  setPassword(email: string, password: string): Promise<User>
+  /** The limits a user sees (`max_devices`). */
+  limits(): { devices: number }
+  /** Whether any user exists (the first start creates the configured admin). */
+  hasUsers(): boolean
+  /** The single-tenant user with this email, if any. */
+  findUserByEmail(email: string): User | undefined
+}
+
+export function createUseradmService(deps: Deps): UseradmService {
   const store = createUseradmStore(deps.db)
   const { clock, ids, tokens, config } = deps
   const throttle = createLoginThrottle(() => clock.now().getTime())
@@ -226,10 +270,6 @@ export function createUseradmService(deps: Deps) {
       return toApiUser(row)
     },
 
-    /**
-     * Changes a user's email and/or password. Changing your own needs the current password; nobody
-     * sets another user's password. A new password revokes every other token of that user.
-     */
     async updateUser(principal: UserPrincipal, id: string, update: UserUpdate): Promise<void> {
       const user = requireUser(principal.tenantId, id)
       const own = user.id === principal.userId
@@ -263,7 +303,6 @@ export function createUseradmService(deps: Deps) {
       if (passwordHash) store.deleteUserTokens(user.id, own ? principal.tokenId : undefined)
     },
 
-    /** Deleting is idempotent (204 for an unknown id, as in Mender); the user's tokens die with it. */
     deleteUser(tenantId: string, id: string): void {
       store.deleteUser(tenantId, id)
     },
@@ -308,7 +347,6 @@ export function createUseradmService(deps: Deps) {
       store.deleteToken(principal.tenantId, principal.userId, id)
     },
 
-    /** The `user` guard: signature and claims once per token (then cached), the token row every time. */
     authenticator: {
       async verify(token) {
         const claims = await tokens.verify(token)
@@ -338,7 +376,6 @@ export function createUseradmService(deps: Deps) {
       },
     } satisfies Authenticator<UserPrincipal>,
 
-    /** For the command line: set a password without the API's current-password rule. */
     async setPassword(email: string, password: string): Promise<User> {
       const user = store.findUserByEmail('', validateEmail(email))
       if (!user) throw new NotFoundError('user not found')
@@ -351,9 +388,10 @@ export function createUseradmService(deps: Deps) {
     limits: () => ({ devices: config.maxDevices }),
 
     hasUsers: (): boolean => store.countUsers('') > 0,
-    findUserByEmail: (email: string) => store.findUserByEmail('', email.trim().toLowerCase()),
+    findUserByEmail(email: string): User | undefined {
+      const row = store.findUserByEmail('', email.trim().toLowerCase())
+      return row && toApiUser(row)
+    },
   }
   return service
 }
-
-export type UseradmService = ReturnType<typeof createUseradmService>

@@ -35,7 +35,54 @@ export function isUniqueViolation(err: unknown): boolean {
   return err instanceof Error && /UNIQUE constraint failed/.test(err.message)
 }
 
-export function createUseradmStore(db: Database) {
+/** A token row as the per-request revocation check reads it. */
+export type TokenCheck = Pick<TokenRow, 'id' | 'userId' | 'lastUsedTs' | 'name'>
+
+/**
+ * Users, their tokens (login sessions and personal access tokens) and settings. Synchronous:
+ * bun:sqlite is, and the per-request token check stays a single prepared read.
+ */
+export interface UseradmStore {
+  /** The user with this id in the tenant, if any. */
+  findUserById(tenantId: string, id: string): UserRow | undefined
+  /** The user with this (normalised) email in the tenant, if any. */
+  findUserByEmail(tenantId: string, email: string): UserRow | undefined
+  /** The tenant's users matching every given filter, by email. */
+  listUsers(tenantId: string, filter: UserFilter): UserRow[]
+  /** How many users the tenant has. */
+  countUsers(tenantId: string): number
+  /** Adds a user; a taken email throws a unique violation (see isUniqueViolation). */
+  insertUser(row: UserRow): void
+  /** Changes the given fields of a user. */
+  updateUser(
+    id: string,
+    patch: Partial<Pick<UserRow, 'email' | 'passwordHash' | 'updatedTs' | 'loginTs'>>,
+  ): void
+  /** Deletes the user; its tokens and own settings go with it. */
+  deleteUser(tenantId: string, id: string): void
+  /** The revocation check on every authenticated management request. */
+  findTokenById(id: string): TokenCheck | undefined
+  /** Records an issued token (session or personal). */
+  insertToken(row: TokenRow): void
+  /** Deletes one of the user's tokens (none: nothing happens). */
+  deleteToken(tenantId: string, userId: string, id: string): void
+  /** Revokes every token of a user except `keepId` (the caller's own, when it changes its password). */
+  deleteUserTokens(userId: string, keepId?: string): void
+  /** Keeps a user's newest `keep` login sessions and drops the rest. */
+  pruneSessions(userId: string, keep: number): void
+  /** The user's personal access tokens, oldest first. */
+  listPersonalTokens(tenantId: string, userId: string): TokenRow[]
+  /** How many personal access tokens the user has. */
+  countPersonalTokens(userId: string): number
+  /** Records when a personal access token was last used. */
+  touchToken(id: string, at: Date): void
+  /** The user's settings, if ever saved. */
+  findSettings(tenantId: string, userId: string): SettingsRow | undefined
+  /** Replaces the settings only if their etag still equals `ifMatch` (when given); false otherwise. */
+  saveSettings(row: SettingsRow, ifMatch: string | undefined): boolean
+}
+
+export function createUseradmStore(db: Database): UseradmStore {
   const tokenById = db
     .select({
       id: userTokens.id,
@@ -191,5 +238,3 @@ export function createUseradmStore(db: Database) {
     },
   }
 }
-
-export type UseradmStore = ReturnType<typeof createUseradmStore>

@@ -1,6 +1,17 @@
 import { type Static, t } from 'elysia'
 import type { JsonObject } from '../../artifact/header.ts'
-import type { ArtifactRow } from './store.artifacts.ts'
+import type { artifacts } from './tables.ts'
+
+/** An artifact as stored: what the artifacts service hands to other services. */
+export type ArtifactRow = typeof artifacts.$inferSelect
+
+/**
+ * Where an artifact's file is in the blob store: its id, under the tenant's prefix in a
+ * multi-tenant store (as in Mender).
+ */
+export function artifactBlobKey(tenantId: string, artifactId: string): string {
+  return tenantId === '' ? artifactId : `${tenantId}/${artifactId}`
+}
 
 const timestamp = t.String({ format: 'date-time' })
 const optionalString = (description: string) => t.Optional(t.String({ description }))
@@ -115,4 +126,25 @@ export function toApiArtifact(row: ArtifactRow): ApiArtifact {
     size: row.size,
     modified: row.modified.toISOString(),
   }
+}
+
+/** An artifact upload as the service receives it: the form's fields, then the artifact's bytes as they arrive. */
+export type ArtifactUpload = {
+  description: string
+  /** The id to give the artifact (a UUID), if the client chose one. */
+  artifactId: string | undefined
+  content: AsyncIterable<Uint8Array>
+}
+
+/** A request to generate a single-file artifact: the form's fields, then the file's bytes as they arrive. */
+export type GenerateRequest = {
+  name: string
+  description: string
+  deviceTypes: string[]
+  type: string
+  /** JSON: `{"filename": ..., "dest_dir": ...}`. */
+  args: string
+  /** The file part's own name, if it has one. */
+  filename: string | undefined
+  content: AsyncIterable<Uint8Array>
 }

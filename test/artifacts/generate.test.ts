@@ -2,10 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { artifactBlobKey } from '../../src/services/deployments/store.artifacts.ts'
-import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
-import { readArtifactWithTool } from '../helpers/mender-tools.ts'
-import { readAll } from '../storage/bytes.ts'
+import { artifactBlobKey } from '../../src/services/artifacts/model.ts'
 import {
   ARTIFACTS,
   blobKeys,
@@ -14,7 +11,10 @@ import {
   multipartBytes,
   postMultipart,
   type RawPart,
-} from './helpers.ts'
+} from '../deployments/helpers.ts'
+import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
+import { readArtifactWithTool } from '../helpers/mender-tools.ts'
+import { readAll } from '../storage/bytes.ts'
 
 const GENERATE = `${ARTIFACTS}/generate`
 const content = new TextEncoder().encode('listen 8080\n')

@@ -3,14 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createApp } from '../../src/app.ts'
-import {
-  createArtifactsService,
-  type DeploymentUsage,
-} from '../../src/services/deployments/service.artifacts.ts'
-import { createReleasesService } from '../../src/services/deployments/service.releases.ts'
+import { createReleasesService } from '../../src/services/artifacts/service.releases.ts'
+import { createArtifactsService, type DeploymentUsage } from '../../src/services/artifacts/service.ts'
 import { createStorageProxy } from '../../src/storage/proxy.ts'
+import { ARTIFACTS, blobKeys, makeArtifact, upload } from '../deployments/helpers.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
-import { ARTIFACTS, blobKeys, makeArtifact, upload } from './helpers.ts'
 
 const V2_ARTIFACTS = '/api/management/v2/deployments/artifacts'
 

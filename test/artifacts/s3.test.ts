@@ -4,9 +4,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type FauxqsServer, startFauxqs } from 'fauxqs'
 import type { S3BlobStore } from '../../src/storage/s3.ts'
+import {
+  ARTIFACTS,
+  blobKeys,
+  makeArtifact,
+  multipartBytes,
+  postMultipart,
+  upload,
+} from '../deployments/helpers.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
 import { watchMultipartUploads } from '../storage/s3-uploads.ts'
-import { ARTIFACTS, blobKeys, makeArtifact, multipartBytes, postMultipart, upload } from './helpers.ts'
 
 // Uploads stream into S3 through a multipart upload while they are parsed; links are S3's own.
 let s3: FauxqsServer

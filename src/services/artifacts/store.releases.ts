@@ -1,7 +1,8 @@
 import { and, asc, count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm'
-import type { Database } from '../../../db/client.ts'
-import { type ArtifactRow, type TextMatch, textCondition } from './store.artifacts.ts'
-import { artifacts, releases } from './tables.artifacts.ts'
+import type { Database, Window } from '../../../db/client.ts'
+import type { ArtifactRow } from './model.ts'
+import { type TextMatch, textCondition } from './store.ts'
+import { artifacts, releases } from './tables.ts'
 
 export type ReleaseRow = typeof releases.$inferSelect & { artifactsCount: number }
 
@@ -75,14 +76,35 @@ function sortKey(sort: ReleaseSort): SQL | typeof releases.name {
   }
 }
 
-export function createReleasesStore(db: Database) {
+/** Releases (one per artifact name) with their notes and tags. Synchronous (bun:sqlite is). */
+export interface ReleasesStore {
+  /** A page of the releases matching `filter`, sorted. */
+  listReleases(tenantId: string, filter: ReleaseFilter, sort: ReleaseSort, window: Window): ReleaseRow[]
+  /** How many releases match `filter`. */
+  countReleases(tenantId: string, filter: ReleaseFilter): number
+  /** The artifacts of these releases, each release's in upload order. */
+  artifactsOf(tenantId: string, names: string[]): ArtifactRow[]
+  /** Every tag in use, sorted. */
+  listTags(tenantId: string): string[]
+  /**
+   * Replaces a release's tags unless that would make more than `maxUnique` distinct tags in use;
+   * 'missing' when there is no such release.
+   */
+  replaceTags(
+    tenantId: string,
+    name: string,
+    tags: string[],
+    maxUnique: number,
+  ): 'ok' | 'missing' | 'too-many'
+  /** Sets a release's notes; false when there is no such release. */
+  updateNotes(tenantId: string, name: string, notes: string): boolean
+  /** Every payload type of the tenant's artifacts, sorted. */
+  listUpdateTypes(tenantId: string): string[]
+}
+
+export function createReleasesStore(db: Database): ReleasesStore {
   return {
-    listReleases(
-      tenantId: string,
-      filter: ReleaseFilter,
-      sort: ReleaseSort,
-      window: { offset: number; limit: number },
-    ): ReleaseRow[] {
+    listReleases(tenantId: string, filter: ReleaseFilter, sort: ReleaseSort, window: Window): ReleaseRow[] {
       const order = sort.order === 'asc' ? asc : desc
       return db
         .select({
@@ -175,5 +197,3 @@ export function createReleasesStore(db: Database) {
         .map((row) => row.type),
   }
 }
-
-export type ReleasesStore = ReturnType<typeof createReleasesStore>

@@ -2,26 +2,35 @@ import type { Server } from 'bun'
 import { Elysia, t } from 'elysia'
 import type { AuthPlugin } from '../../gateway/auth.ts'
 import { STREAM_BODY_PARSER, streamBodyParser, TRANSFER_IDLE_TIMEOUT_SECONDS } from '../../gateway/body.ts'
+import type { MultipartReader } from '../../gateway/multipart.ts'
 import { setPageHeaders } from '../../gateway/paging.ts'
 import { created } from '../../gateway/responses.ts'
-import { ArtifactsModel as M } from './model.artifacts.ts'
-import type { ArtifactsService } from './service.artifacts.ts'
-import type { MultipartUpload } from './upload.ts'
+import { openMultipart, readGenerateForm, readUploadForm } from './forms.ts'
+import { MAX_GENERATE_FILE_SIZE } from './generate.ts'
+import { type ArtifactUpload, type GenerateRequest, ArtifactsModel as M } from './model.ts'
+import type { ArtifactsService } from './service.ts'
 
 const detail = { tags: ['deployments'] }
 const ARTIFACTS_PATH = '/api/management/v1/deployments/artifacts'
 
-/** The request's body, unread, with what the upload rules need of its headers. */
-const multipartOf = (
+/**
+ * Reads a multipart form as `read` says and hands it to `use`; whatever happens, the rest of the
+ * body is dropped once `use` is done with it. An upload may stall behind the blob store: it gets
+ * the transfer timeout, not the API's short one.
+ */
+async function withForm<F, T>(
   request: Request,
   server: Pick<Server<undefined>, 'timeout'> | null,
-): MultipartUpload => {
-  // An upload may stall behind the blob store: it gets the transfer timeout, not the API's short one.
+  maxSize: number,
+  read: (reader: MultipartReader, maxSize: number) => Promise<F>,
+  use: (form: F) => Promise<T>,
+): Promise<T> {
   server?.timeout(request, TRANSFER_IDLE_TIMEOUT_SECONDS)
-  return {
-    contentType: request.headers.get('content-type'),
-    contentLength: request.headers.get('content-length'),
-    body: request.body,
+  const reader = openMultipart(request, maxSize)
+  try {
+    return await use(await read(reader, maxSize))
+  } finally {
+    void reader.cancel()
   }
 }
 
@@ -63,7 +72,8 @@ const generateForm = {
   },
 }
 
-export const artifactsManagementRoutes = (svc: ArtifactsService, auth: AuthPlugin) =>
+/** `maxArtifactSize`: the most bytes an artifact upload may have (BENDER_MAX_ARTIFACT_SIZE). */
+export const artifactsManagementRoutes = (svc: ArtifactsService, auth: AuthPlugin, maxArtifactSize: number) =>
   new Elysia({ prefix: '/api/management/v1/deployments', detail })
     .use(auth)
     .use(streamBodyParser)
@@ -84,11 +94,11 @@ export const artifactsManagementRoutes = (svc: ArtifactsService, auth: AuthPlugi
     )
     .post(
       '/artifacts',
-      async ({ user, request, set, server }) =>
-        created(
-          set,
-          `${ARTIFACTS_PATH}/${await svc.uploadArtifact(user.tenantId, multipartOf(request, server))}`,
-        ),
+      async ({ user, request, set, server }) => {
+        const upload = (form: ArtifactUpload) => svc.uploadArtifact(user.tenantId, form)
+        const id = await withForm(request, server, maxArtifactSize, readUploadForm, upload)
+        return created(set, `${ARTIFACTS_PATH}/${id}`)
+      },
       {
         user: true,
         parse: STREAM_BODY_PARSER,
@@ -100,11 +110,12 @@ export const artifactsManagementRoutes = (svc: ArtifactsService, auth: AuthPlugi
     )
     .post(
       '/artifacts/generate',
-      async ({ user, request, set, server }) =>
-        created(
-          set,
-          `${ARTIFACTS_PATH}/${await svc.generateArtifact(user.tenantId, multipartOf(request, server))}`,
-        ),
+      async ({ user, request, set, server }) => {
+        const generate = (form: GenerateRequest) => svc.generateArtifact(user.tenantId, form)
+        const maxFileSize = Math.min(maxArtifactSize, MAX_GENERATE_FILE_SIZE)
+        const id = await withForm(request, server, maxFileSize, readGenerateForm, generate)
+        return created(set, `${ARTIFACTS_PATH}/${id}`)
+      },
       {
         user: true,
         parse: STREAM_BODY_PARSER,

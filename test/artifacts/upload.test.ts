@@ -2,10 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { artifactBlobKey } from '../../src/services/deployments/store.artifacts.ts'
-import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
-import { menderArtifact } from '../helpers/mender-tools.ts'
-import { readAll } from '../storage/bytes.ts'
+import { artifactBlobKey } from '../../src/services/artifacts/model.ts'
 import {
   ARTIFACTS,
   blobKeys,
@@ -15,7 +12,10 @@ import {
   multipartBytes,
   postMultipart,
   upload,
-} from './helpers.ts'
+} from '../deployments/helpers.ts'
+import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
+import { menderArtifact } from '../helpers/mender-tools.ts'
+import { readAll } from '../storage/bytes.ts'
 
 let dir: string
 let t: TestApp

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { unwindDepends } from '../../src/services/deployments/depends.ts'
-import {
-  type ArtifactRow,
-  artifactBlobKey,
-  createArtifactsStore,
-} from '../../src/services/deployments/store.artifacts.ts'
+import { unwindDepends } from '../../src/services/artifacts/depends.ts'
+import { type ArtifactRow, artifactBlobKey } from '../../src/services/artifacts/model.ts'
+import { createReleasesStore } from '../../src/services/artifacts/store.releases.ts'
+import { createArtifactsStore } from '../../src/services/artifacts/store.ts'
 import { createTestApp, type TestApp } from '../helpers/app.ts'
+import { openTestDatabase } from '../helpers/database.ts'
+import { artifactsStoreContract } from './store.contract.ts'
 
 let t: TestApp
 beforeAll(async () => {
@@ -91,4 +91,9 @@ test('an artifact conflicts with one of the same name sharing a depends combinat
 test('blob keys carry the tenant as a prefix', () => {
   expect(artifactBlobKey('', 'f6a1')).toBe('f6a1')
   expect(artifactBlobKey('tenant-1', 'f6a1')).toBe('tenant-1/f6a1')
+})
+
+artifactsStoreContract('SQLite', async () => {
+  const { db, close } = await openTestDatabase()
+  return { artifacts: createArtifactsStore(db), releases: createReleasesStore(db), close }
 })

@@ -1,11 +1,10 @@
 import type { Deps } from '../../deps.ts'
 import { BadRequestError, ConflictError, NotFoundError } from '../../gateway/errors.ts'
 import { type Paging, pageOffset, parsePaging } from '../../gateway/paging.ts'
-import { type ApiArtifact, toApiArtifact } from './model.artifacts.ts'
 import type { ApiRelease, ApiReleaseV1, ApiSoftware } from './model.releases.ts'
+import { type ApiArtifact, artifactBlobKey, toApiArtifact } from './model.ts'
 import { lenientPaging, type PageQuery } from './queries.ts'
-import type { DeploymentUsage } from './service.artifacts.ts'
-import { artifactBlobKey, createArtifactsStore } from './store.artifacts.ts'
+import type { DeploymentUsage } from './service.ts'
 import {
   createReleasesStore,
   RELEASE_SORT_FIELDS,
@@ -13,6 +12,7 @@ import {
   type ReleaseRow,
   type ReleaseSort,
 } from './store.releases.ts'
+import { createArtifactsStore } from './store.ts'
 
 /** Mender's limits on release tags and notes. */
 const MAX_TAGS_PER_RELEASE = 20
@@ -67,9 +67,19 @@ function checkNotes(notes: string): void {
 
 export type ReleaseListing = { releases: ApiRelease[]; total: number; paging: Paging }
 
-type ReleasesV1Query = { name?: string; description?: string; device_type?: string; update_type?: string }
-type ReleasesV2Query = PageQuery & { name?: string; tag?: string[]; update_type?: string; sort?: string }
-type SoftwareQuery = {
+export type ReleasesV1Query = {
+  name?: string
+  description?: string
+  device_type?: string
+  update_type?: string
+}
+export type ReleasesV2Query = PageQuery & {
+  name?: string
+  tag?: string[]
+  update_type?: string
+  sort?: string
+}
+export type SoftwareQuery = {
   name?: string[]
   name_prefix?: string
   kind?: string
@@ -83,7 +93,42 @@ type SoftwareQuery = {
 const SOFTWARE_KINDS = ['release', 'manifest']
 const SOFTWARE_SORTS = ['modified:asc', 'modified:desc', 'name:asc', 'name:desc', 'tags:asc', 'tags:desc']
 
-export function createReleasesService(deps: Deps, services: { usage: DeploymentUsage }) {
+/** Mender's "software" listing. */
+export type SoftwareListing = { software: ApiSoftware[]; total: number; paging: Paging }
+
+/** Releases: the artifacts of one name, with their notes and tags; Mender's "software" view of them. */
+export interface ReleasesService {
+  /**
+   * v1 without paging. Mender's store still caps it at its default page (the first 20 by name);
+   * bender keeps that bound.
+   */
+  listReleasesV1(tenantId: string, query: ReleasesV1Query): ApiRelease[]
+  /** v1 `/releases/list`: sorted and leniently paged. */
+  listReleasesPage(tenantId: string, query: ReleasesV1Query & PageQuery & { sort?: string }): ReleaseListing
+  /** v2: name substring, any of the tags, payload type; sorted and leniently paged. */
+  listReleasesV2(tenantId: string, query: ReleasesV2Query): ReleaseListing
+  /** One release with its artifacts; 404 when no artifact has that name. */
+  getRelease(tenantId: string, name: string): ApiRelease
+  /** Replaces the release's notes (printable, at most 1024 bytes). */
+  updateNotes(tenantId: string, name: string, notes: string): void
+  /** Replaces the release's tags (lower-cased; 409 past 100 distinct tags in the tenant). */
+  replaceTags(tenantId: string, name: string, tags: readonly string[]): void
+  /** Every tag in use, sorted. */
+  listTags(tenantId: string): string[]
+  /** Every payload type of the tenant's artifacts, sorted. */
+  listUpdateTypes(tenantId: string): string[]
+  /** Deletes every artifact of these releases (and their files), unless an active deployment uses one. */
+  deleteReleases(tenantId: string, names: string[]): Promise<void>
+  /**
+   * Mender's "software" view of releases (v1alpha1). bender has releases only, no manifests: a
+   * `manifest` filter finds nothing.
+   */
+  listSoftware(tenantId: string, query: SoftwareQuery): SoftwareListing
+  /** Tags of the tenant's software; `kind` (at most one) narrows it to releases or manifests. */
+  listSoftwareTags(tenantId: string, kinds: readonly string[]): string[]
+}
+
+export function createReleasesService(deps: Deps, services: { usage: DeploymentUsage }): ReleasesService {
   const store = createReleasesStore(deps.db)
   const artifactsStore = createArtifactsStore(deps.db)
   const { usage } = services
@@ -119,18 +164,12 @@ export function createReleasesService(deps: Deps, services: { usage: DeploymentU
   })
 
   return {
-    /**
-     * v1 without paging. Mender's store still caps it at its default page (the first 20 by name);
-     * bender keeps that bound.
-     */
     listReleasesV1: (tenantId: string, query: ReleasesV1Query): ApiRelease[] =>
       list(tenantId, v1Filter(query), parseReleaseSort(undefined), { page: 1, perPage: 20 }).releases,
 
-    /** v1 `/releases/list`: sorted and leniently paged. */
     listReleasesPage: (tenantId: string, query: ReleasesV1Query & PageQuery & { sort?: string }) =>
       list(tenantId, v1Filter(query), parseReleaseSort(query.sort), lenientPaging(query)),
 
-    /** v2: name substring, any of the tags, payload type; sorted and leniently paged. */
     listReleasesV2: (tenantId: string, query: ReleasesV2Query) =>
       list(
         tenantId,
@@ -169,7 +208,6 @@ export function createReleasesService(deps: Deps, services: { usage: DeploymentU
 
     listUpdateTypes: (tenantId: string): string[] => store.listUpdateTypes(tenantId),
 
-    /** Deletes every artifact of these releases (and their files), unless an active deployment uses one. */
     async deleteReleases(tenantId: string, names: string[]): Promise<void> {
       if (names.length === 0) throw new BadRequestError('at least one release name has to be provided')
       const active = usage.activeDeploymentIds(tenantId, names)
@@ -186,10 +224,6 @@ export function createReleasesService(deps: Deps, services: { usage: DeploymentU
       }
     },
 
-    /**
-     * Mender's "software" view of releases (v1alpha1). bender has releases only, no manifests: a
-     * `manifest` filter finds nothing.
-     */
     listSoftware(tenantId: string, query: SoftwareQuery) {
       if (query.name?.length && query.name_prefix) {
         throw new BadRequestError(
@@ -221,7 +255,6 @@ export function createReleasesService(deps: Deps, services: { usage: DeploymentU
       return { software, total, paging }
     },
 
-    /** Tags of the tenant's software; `kind` (at most one) narrows it to releases or manifests. */
     listSoftwareTags(tenantId: string, kinds: readonly string[]): string[] {
       if (kinds.length > 1) throw new BadRequestError('only one kind query argument can be specified')
       const [kind] = kinds
@@ -241,5 +274,3 @@ export const toReleaseV1 = (release: ApiRelease): ApiReleaseV1 => ({
   tags: release.tags,
   notes: release.notes,
 })
-
-export type ReleasesService = ReturnType<typeof createReleasesService>

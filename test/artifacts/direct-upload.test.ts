@@ -2,10 +2,10 @@ import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { artifactBlobKey } from '../../src/services/deployments/store.artifacts.ts'
+import { artifactBlobKey } from '../../src/services/artifacts/model.ts'
+import { ARTIFACTS, blobKeys, leftovers, makeArtifact, upload } from '../deployments/helpers.ts'
 import { loginAs } from '../helpers/app.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
-import { ARTIFACTS, blobKeys, leftovers, makeArtifact, upload } from './helpers.ts'
 
 let dir: string
 let s: TestServer

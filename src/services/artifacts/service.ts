@@ -3,13 +3,23 @@ import { join } from 'node:path'
 import { type ArtifactMeta, readArtifact } from '../../artifact/reader.ts'
 import { writeModuleImage } from '../../artifact/writer.ts'
 import type { Deps } from '../../deps.ts'
+import { writeNewFile } from '../../files.ts'
 import { BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../../gateway/errors.ts'
-import { pageOffset } from '../../gateway/paging.ts'
+import { type Paging, pageOffset } from '../../gateway/paging.ts'
+import { requireUuid } from '../../ids.ts'
 import { expiredLongAgo, orphanCutoff, type SweepResult, sweepOrphans } from '../../storage/orphans.ts'
 import { unwindDepends } from './depends.ts'
-import { generateSpec, MAX_GENERATE_FILE_SIZE } from './generate.ts'
+import { generateSpec } from './generate.ts'
 import { readAndStoreArtifact } from './ingest.ts'
-import { type ApiArtifact, type ApiLink, toApiArtifact } from './model.artifacts.ts'
+import {
+  type ApiArtifact,
+  type ApiLink,
+  type ArtifactRow,
+  type ArtifactUpload,
+  artifactBlobKey,
+  type GenerateRequest,
+  toApiArtifact,
+} from './model.ts'
 import {
   lenientPaging,
   type PageQuery,
@@ -19,20 +29,7 @@ import {
   substringFilter,
   type V2Query,
 } from './queries.ts'
-import {
-  type ArtifactRow,
-  type ArtifactSort,
-  artifactBlobKey,
-  createArtifactsStore,
-} from './store.artifacts.ts'
-import {
-  isUuid,
-  type MultipartUpload,
-  openMultipart,
-  readGenerateForm,
-  readUploadForm,
-  sizedBody,
-} from './upload.ts'
+import { type ArtifactSort, createArtifactsStore } from './store.ts'
 
 /**
  * What the artifact rules need to know about deployments (which deployments own): an artifact
@@ -49,10 +46,6 @@ const NOT_FOUND = 'Resource not found'
 const MAX_DESCRIPTION_LENGTH = 4096
 const CONFLICT = 'an artifact with the same name and depends already exists'
 const BY_NAME: ArtifactSort = { by: 'name', order: 'asc' }
-
-function checkId(id: string): void {
-  if (!isUuid(id)) throw new BadRequestError('ID is not a valid UUID')
-}
 
 function toRow(tenantId: string, id: string, meta: ArtifactMeta, description: string, at: Date): ArtifactRow {
   return {
@@ -73,7 +66,62 @@ function toRow(tenantId: string, id: string, meta: ArtifactMeta, description: st
   }
 }
 
-export function createArtifactsService(deps: Deps, services: { usage: DeploymentUsage }) {
+/** A page of artifacts with the total for X-Total-Count (v1 `/artifacts/list`). */
+export type ArtifactPage = { artifacts: ApiArtifact[]; total: number; paging: Paging }
+/** A page of artifacts without a total; `hasNext` when more follow (v2). */
+export type ArtifactPageV2 = { artifacts: ApiArtifact[]; hasNext: boolean; paging: Paging }
+/** Where a client PUTs an artifact for a direct upload. */
+export type DirectUploadLink = { id: string; uri: string; expire: string; method: string }
+
+/** Artifacts: uploading (streamed, checked), generating, listing, editing and deleting them; their files. */
+export interface ArtifactsService {
+  /**
+   * The artifact's bytes are parsed while they stream into the blob store, then recorded; 409
+   * when its id, or its name and depends, are taken. Nothing remains of an upload that fails.
+   */
+  uploadArtifact(tenantId: string, upload: ArtifactUpload): Promise<string>
+  /**
+   * Builds a single-file artifact from the uploaded file and stores it like an upload; 422 when
+   * its name and device types are taken.
+   */
+  generateArtifact(tenantId: string, request: GenerateRequest): Promise<string>
+  /** A signed PUT link on the storage proxy; the upload stays pending until completed. */
+  requestDirectUpload(tenantId: string): DirectUploadLink
+  /** Whether `key` is the blob key of a direct upload still waiting for its bytes (the storage proxy asks). */
+  acceptsUpload(key: string): boolean
+  /** Starts checking an uploaded object in the background; the artifact appears if it is valid. */
+  completeDirectUpload(tenantId: string, id: string): Promise<void>
+  /** v1: every artifact matching the substring filters, by name. */
+  listArtifacts(tenantId: string, query: SubstringQuery): ApiArtifact[]
+  /** v1 `/artifacts/list`: the same filters, sorted and paged; with the total for X-Total-Count. */
+  listArtifactsPage(tenantId: string, query: SubstringQuery & PageQuery & { sort?: string }): ArtifactPage
+  /** v2: exact or prefix filters, by name, paged without a total (one extra row tells if more follow). */
+  listArtifactsV2(tenantId: string, query: V2Query): ArtifactPageV2
+  /** One artifact; 400 for an id that is not a UUID, 404 when unknown. */
+  getArtifact(tenantId: string, id: string): ApiArtifact
+  /** Sets the description, unless a deployment has used the artifact. */
+  editArtifact(tenantId: string, id: string, description: string): void
+  /** Deletes the artifact and its file, unless an active deployment uses it. */
+  deleteArtifact(tenantId: string, id: string): Promise<void>
+  /** A link to download the artifact's file, valid for BENDER_DOWNLOAD_LINK_TTL (15 minutes). */
+  downloadLink(tenantId: string, id: string): Promise<ApiLink>
+  /** Mender's one deployments limit, `storage`: no limit (0), and the bytes in use. */
+  limit(tenantId: string, name: string): { limit: number; usage: number }
+  /** The artifacts of a name (one per device-type combination), for a deployment to choose from. */
+  findArtifactsByName(tenantId: string, name: string): ArtifactRow[]
+  /** One artifact by id, if it exists. */
+  findArtifactById(tenantId: string, id: string): ArtifactRow | undefined
+  /**
+   * Start-up housekeeping, before any upload is in flight: forgets direct uploads whose link
+   * expired long ago, empties the temp dir, removes objects that belong to no artifact and no
+   * pending upload, and resumes checking the uploads a stop interrupted.
+   */
+  startUp(): Promise<SweepResult>
+  /** Resolves once background work (direct uploads being checked) has finished. */
+  idle(): Promise<void>
+}
+
+export function createArtifactsService(deps: Deps, services: { usage: DeploymentUsage }): ArtifactsService {
   const { config, blobs, clock, ids, log } = deps
   const store = createArtifactsStore(deps.db)
   const { usage } = services
@@ -142,34 +190,23 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
   }
 
   function findArtifact(tenantId: string, id: string): ArtifactRow {
-    checkId(id)
+    requireUuid(id)
     const row = store.findArtifactById(tenantId, id)
     if (!row) throw new NotFoundError(NOT_FOUND)
     return row
   }
 
   return {
-    /**
-     * Mender's multipart upload: the `artifact` part is parsed while it streams into the blob
-     * store, then recorded. Nothing remains of an upload that fails at any point.
-     */
-    async uploadArtifact(tenantId: string, upload: MultipartUpload): Promise<string> {
-      const reader = openMultipart(upload, config.maxArtifactSize)
+    async uploadArtifact(tenantId: string, upload: ArtifactUpload): Promise<string> {
+      const id = upload.artifactId ?? ids.uuid()
+      claimId(id)
       try {
-        const form = await readUploadForm(reader, config.maxArtifactSize)
-        const id = form.artifactId ?? ids.uuid()
-        claimId(id)
-        try {
-          const key = artifactBlobKey(tenantId, id)
-          const source = sizedBody(form.artifact, form.size)
-          const meta = await readAndStoreArtifact(blobs, key, source, config.maxArtifactSize, inflate)
-          await record(tenantId, id, meta, form.description, uploadConflict)
-          return id
-        } finally {
-          writing.delete(id)
-        }
+        const key = artifactBlobKey(tenantId, id)
+        const meta = await readAndStoreArtifact(blobs, key, upload.content, config.maxArtifactSize, inflate)
+        await record(tenantId, id, meta, upload.description, uploadConflict)
+        return id
       } finally {
-        void reader.cancel()
+        writing.delete(id)
       }
     },
 
@@ -177,15 +214,13 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
      * Builds a single-file artifact from the uploaded file (written to a temp dir first, as the
      * writer reads its payload twice: once to size it, once to hash it) and stores it like an upload.
      */
-    async generateArtifact(tenantId: string, upload: MultipartUpload): Promise<string> {
-      const maxFileSize = Math.min(config.maxArtifactSize, MAX_GENERATE_FILE_SIZE)
-      const reader = openMultipart(upload, maxFileSize)
+    async generateArtifact(tenantId: string, request: GenerateRequest): Promise<string> {
       await mkdir(tempRoot, { recursive: true })
       const dir = await mkdtemp(join(tempRoot, 'generate-'))
       try {
         const payloadPath = join(dir, 'payload')
-        const form = await readGenerateForm(reader, payloadPath, maxFileSize)
-        const spec = generateSpec(form, payloadPath)
+        await writeNewFile(payloadPath, request.content)
+        const spec = generateSpec(request, payloadPath)
         const claims = unwindDepends({ device_type: spec.deviceTypes })
         if (store.isCombinationTaken(tenantId, spec.name, claims)) throw generateConflict()
         const artifactPath = join(dir, 'artifact.mender')
@@ -199,15 +234,13 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
           config.maxArtifactSize,
           inflate,
         )
-        await record(tenantId, id, meta, form.description, generateConflict)
+        await record(tenantId, id, meta, request.description, generateConflict)
         return id
       } finally {
-        void reader.cancel()
         await rm(dir, { recursive: true, force: true })
       }
     },
 
-    /** A signed PUT link on the storage proxy; the upload stays pending until completed. */
     requestDirectUpload(tenantId: string) {
       const id = ids.uuid()
       const link = deps.links.signUpload(artifactBlobKey(tenantId, id))
@@ -221,14 +254,12 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       return { id, uri: link.url, expire: link.expires.toISOString(), method: 'PUT' }
     },
 
-    /** Whether `key` is the blob key of a direct upload still waiting for its bytes (the storage proxy asks). */
     acceptsUpload(key: string): boolean {
       const slash = key.lastIndexOf('/')
       const [tenantId, id] = slash < 0 ? ['', key] : [key.slice(0, slash), key.slice(slash + 1)]
       return store.findUploadIntent(tenantId, id)?.status === 'pending'
     },
 
-    /** Starts checking an uploaded object in the background; the artifact appears if it is valid. */
     async completeDirectUpload(tenantId: string, id: string): Promise<void> {
       const intent = store.findUploadIntent(tenantId, id)
       if (intent?.status !== 'pending' || !(await blobs.stat(artifactBlobKey(tenantId, id)))) {
@@ -239,11 +270,9 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       inBackground(processDirectUpload(tenantId, id))
     },
 
-    /** v1: every artifact matching the substring filters, by name. */
     listArtifacts: (tenantId: string, query: SubstringQuery): ApiArtifact[] =>
       store.listArtifacts(tenantId, substringFilter(query), BY_NAME).map(toApiArtifact),
 
-    /** v1 `/artifacts/list`: the same filters, sorted and paged; with the total for X-Total-Count. */
     listArtifactsPage(tenantId: string, query: SubstringQuery & PageQuery & { sort?: string }) {
       const filter = substringFilter(query)
       const paging = lenientPaging(query)
@@ -252,7 +281,6 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       return { artifacts: rows.map(toApiArtifact), total: store.countArtifacts(tenantId, filter), paging }
     },
 
-    /** v2: exact or prefix filters, by name, paged without a total (one extra row tells if more follow). */
     listArtifactsV2(tenantId: string, query: V2Query) {
       const { filter, paging } = parseV2Query(query)
       const window = { offset: pageOffset(paging), limit: paging.perPage + 1 }
@@ -266,9 +294,8 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
 
     getArtifact: (tenantId: string, id: string): ApiArtifact => toApiArtifact(findArtifact(tenantId, id)),
 
-    /** Sets the description, unless a deployment has used the artifact. */
     editArtifact(tenantId: string, id: string, description: string): void {
-      checkId(id)
+      requireUuid(id)
       if (description.length > MAX_DESCRIPTION_LENGTH) {
         throw new BadRequestError(
           `Validating request body: description: the length must be no more than ${MAX_DESCRIPTION_LENGTH}.`,
@@ -281,7 +308,6 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       store.updateDescription(tenantId, id, description, clock.now())
     },
 
-    /** Deletes the artifact and its file, unless an active deployment uses it. */
     async deleteArtifact(tenantId: string, id: string): Promise<void> {
       const row = findArtifact(tenantId, id)
       if (usage.activeDeploymentIds(tenantId, [row.name]).length > 0) {
@@ -291,7 +317,6 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       await removeBlob(tenantId, id)
     },
 
-    /** A link to download the artifact's file, valid for BENDER_DOWNLOAD_LINK_TTL (15 minutes). */
     async downloadLink(tenantId: string, id: string): Promise<ApiLink> {
       const row = findArtifact(tenantId, id)
       const key = artifactBlobKey(tenantId, id)
@@ -300,17 +325,14 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       return { uri: link.url, expire: link.expires.toISOString(), method: 'GET' }
     },
 
-    /** Mender's one deployments limit, `storage`: no limit (0), and the bytes in use. */
+    findArtifactsByName: (tenantId, name) => store.findArtifactsByName(tenantId, name),
+    findArtifactById: (tenantId, id) => store.findArtifactById(tenantId, id),
+
     limit(tenantId: string, name: string) {
       if (name !== 'storage') throw new BadRequestError(`unsupported limit ${name}`)
       return { limit: 0, usage: store.storageUsage(tenantId) }
     },
 
-    /**
-     * Start-up housekeeping, before any upload is in flight: forgets direct uploads whose link
-     * expired long ago, empties the temp dir, removes objects that belong to no artifact and no
-     * pending upload, and resumes checking the uploads a stop interrupted.
-     */
     async startUp(): Promise<SweepResult> {
       const now = clock.now()
       const cutoff = orphanCutoff(config, now)
@@ -329,7 +351,6 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       return result
     },
 
-    /** Resolves once background work (direct uploads being checked) has finished. */
     async idle(): Promise<void> {
       while (background.size > 0) await Promise.allSettled([...background])
     },
@@ -344,5 +365,3 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
     }
   }
 }
-
-export type ArtifactsService = ReturnType<typeof createArtifactsService>

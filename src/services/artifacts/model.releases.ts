@@ -1,5 +1,5 @@
 import { type Static, t } from 'elysia'
-import { ArtifactsModel } from './model.artifacts.ts'
+import { ArtifactsModel } from './model.ts'
 
 const timestamp = t.String({ format: 'date-time' })
 const optionalString = (description: string) => t.Optional(t.String({ description }))

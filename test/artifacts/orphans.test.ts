@@ -2,9 +2,10 @@ import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { artifactBlobKey, createArtifactsStore } from '../../src/services/deployments/store.artifacts.ts'
+import { artifactBlobKey } from '../../src/services/artifacts/model.ts'
+import { createArtifactsStore } from '../../src/services/artifacts/store.ts'
+import { ARTIFACTS, blobKeys, makeArtifact, upload } from '../deployments/helpers.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
-import { ARTIFACTS, blobKeys, makeArtifact, upload } from './helpers.ts'
 
 let dir: string
 let t: TestApp

@@ -1,27 +1,13 @@
 import { and, asc, count, desc, eq, inArray, type SQL, sql, sum } from 'drizzle-orm'
 import type { AnySQLiteColumn } from 'drizzle-orm/sqlite-core'
-import type { Database } from '../../../db/client.ts'
+import type { Database, Window } from '../../../db/client.ts'
 import { type DependsCombination, decodeCombination, encodeCombination } from './depends.ts'
-import {
-  artifactDepends,
-  artifacts,
-  releases,
-  type UploadIntentStatus,
-  uploadIntents,
-} from './tables.artifacts.ts'
+import type { ArtifactRow } from './model.ts'
+import { artifactDepends, artifacts, releases, type UploadIntentStatus, uploadIntents } from './tables.ts'
 
-export type ArtifactRow = typeof artifacts.$inferSelect
 export type UploadIntentRow = typeof uploadIntents.$inferSelect
 
 type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]
-
-/**
- * Where an artifact's file is in the blob store: its id, under the tenant's prefix in a
- * multi-tenant store (as in Mender).
- */
-export function artifactBlobKey(tenantId: string, artifactId: string): string {
-  return tenantId === '' ? artifactId : `${tenantId}/${artifactId}`
-}
 
 /** How a text column is matched; `AnyCase` ignores ASCII case (as SQLite's lower() does). */
 export type TextMatch =
@@ -63,7 +49,56 @@ function filterConditions(tenantId: string, filter: ArtifactFilter): SQL[] {
   return where
 }
 
-export function createArtifactsStore(db: Database) {
+/**
+ * Artifacts (with their depends combinations and releases) and pending direct uploads.
+ * Synchronous (bun:sqlite is); every write that must be atomic is one method.
+ */
+export interface ArtifactsStore {
+  /** Every artifact with this name (a release), in upload order. */
+  findArtifactsByName(tenantId: string, name: string): ArtifactRow[]
+  /** One artifact, if it exists. */
+  findArtifactById(tenantId: string, id: string): ArtifactRow | undefined
+  /**
+   * Records an artifact and creates or bumps its release, unless another artifact of the same
+   * name already claims one of its depends combinations: then nothing is written and the
+   * combination is returned. `intentId`: the direct upload it settles, removed in the same
+   * transaction.
+   */
+  insertArtifact(row: ArtifactRow, combinations: DependsCombination[], intentId?: string): InsertResult
+  /** Sets the description; false when there is no such artifact. */
+  updateDescription(tenantId: string, id: string, description: string, at: Date): boolean
+  /** Deletes the artifact (its depends combinations go with it) and updates its release. */
+  deleteArtifact(tenantId: string, id: string, at: Date): ArtifactRow | undefined
+  /** Deletes every artifact of these releases, and the releases. */
+  deleteArtifactsByNames(tenantId: string, names: string[]): ArtifactRow[]
+  /** The artifacts matching `filter`, sorted, optionally one page of them. */
+  listArtifacts(tenantId: string, filter: ArtifactFilter, sort: ArtifactSort, window?: Window): ArtifactRow[]
+  /** How many artifacts match `filter`. */
+  countArtifacts(tenantId: string, filter: ArtifactFilter): number
+  /** Bytes of every stored artifact of the tenant. */
+  storageUsage(tenantId: string): number
+  /** True when an artifact row or a direct upload has this id (whatever its tenant): the orphan sweep's question. */
+  isIdTaken(id: string): boolean
+  /** True when another artifact of this name already claims one of these combinations. */
+  isCombinationTaken(tenantId: string, name: string, combinations: DependsCombination[]): boolean
+  /** Records a direct upload waiting for its object. */
+  insertUploadIntent(row: UploadIntentRow): void
+  /** One direct upload, if it exists. */
+  findUploadIntent(tenantId: string, id: string): UploadIntentRow | undefined
+  /** Moves an intent from one status to another; false when it was not in `from` (or is gone). */
+  setUploadIntentStatus(
+    tenantId: string,
+    id: string,
+    from: UploadIntentStatus,
+    to: UploadIntentStatus,
+  ): boolean
+  /** Forgets a direct upload. */
+  deleteUploadIntent(tenantId: string, id: string): void
+  /** Every intent in `status`, across tenants (start-up work). */
+  listUploadIntents(status: UploadIntentStatus): UploadIntentRow[]
+}
+
+export function createArtifactsStore(db: Database): ArtifactsStore {
   const ph = sql.placeholder
   // Prepared once: deployments look artifacts up by name whenever a device asks for an update.
   const byName = db
@@ -200,7 +235,7 @@ export function createArtifactsStore(db: Database) {
       tenantId: string,
       filter: ArtifactFilter,
       sort: ArtifactSort,
-      window?: { offset: number; limit: number },
+      window?: Window,
     ): ArtifactRow[] {
       const column = sort.by === 'name' ? artifacts.name : artifacts.modified
       const order = sort.order === 'asc' ? asc : desc
@@ -283,5 +318,3 @@ export function createArtifactsStore(db: Database) {
       db.select().from(uploadIntents).where(eq(uploadIntents.status, status)).all(),
   }
 }
-
-export type ArtifactsStore = ReturnType<typeof createArtifactsStore>

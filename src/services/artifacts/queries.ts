@@ -1,6 +1,6 @@
 import { BadRequestError } from '../../gateway/errors.ts'
 import { type Paging, parsePaging } from '../../gateway/paging.ts'
-import type { ArtifactFilter, ArtifactSort, TextMatch } from './store.artifacts.ts'
+import type { ArtifactFilter, ArtifactSort, TextMatch } from './store.ts'
 
 /** Mender's list filters on artifacts and releases (v1): each value a case-insensitive substring. */
 export type SubstringQuery = { name?: string; description?: string; device_type?: string }

@@ -1,6 +1,6 @@
 import { fileFromPath, type ModuleImageSpec, singleFilePayload } from '../../artifact/writer.ts'
 import { BadRequestError } from '../../gateway/errors.ts'
-import type { GenerateForm } from './upload.ts'
+import type { GenerateRequest } from './model.ts'
 
 /** Mender's cap on the raw file of a generated artifact. */
 export const MAX_GENERATE_FILE_SIZE = 256 * 1024 * 1024
@@ -34,7 +34,7 @@ function checkLength(value: string, what: string): void {
  * Mender only has that generator) installing the uploaded file as `args.filename` (the part's own
  * file name when absent) into `args.dest_dir` on the device.
  */
-export function generateSpec(form: GenerateForm, payloadPath: string): ModuleImageSpec {
+export function generateSpec(form: Omit<GenerateRequest, 'content'>, payloadPath: string): ModuleImageSpec {
   checkLength(form.name, 'name')
   checkLength(form.type, 'type')
   if (form.deviceTypes.length === 0) throw invalid('device_types_compatible: cannot be blank')

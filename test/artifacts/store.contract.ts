@@ -1,0 +1,200 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { unwindDepends } from '../../src/services/artifacts/depends.ts'
+import type { ArtifactRow } from '../../src/services/artifacts/model.ts'
+import type { ReleasesStore } from '../../src/services/artifacts/store.releases.ts'
+import type { ArtifactSort, ArtifactsStore, UploadIntentRow } from '../../src/services/artifacts/store.ts'
+
+export type ArtifactsContractTarget = {
+  artifacts: ArtifactsStore
+  releases: ReleasesStore
+  close(): Promise<void>
+}
+
+const at = (minute: number) => new Date(Date.UTC(2026, 0, 1, 0, minute))
+
+let serial = 0
+function artifact(
+  tenantId: string,
+  name: string,
+  deviceTypes: string[],
+  extra: Partial<ArtifactRow> = {},
+): ArtifactRow {
+  serial++
+  return {
+    id: crypto.randomUUID(),
+    tenantId,
+    name,
+    description: `artifact ${serial}`,
+    deviceTypes,
+    info: { format: 'mender', version: 3 },
+    signed: false,
+    updates: [{ type_info: { type: 'rootfs-image' }, files: [] }],
+    provides: { artifact_name: name },
+    depends: { device_type: deviceTypes },
+    clearsProvides: null,
+    size: 1000 + serial,
+    modified: at(serial),
+    ...extra,
+  }
+}
+
+const intent = (tenantId: string, status: UploadIntentRow['status'] = 'pending'): UploadIntentRow => ({
+  id: crypto.randomUUID(),
+  tenantId,
+  status,
+  createdTs: at(1),
+  expiresTs: at(60),
+})
+
+/**
+ * What every engine's artifacts and releases stores promise; each engine's test file runs it
+ * against a real database. Every call is awaited, so the suite holds for promise-returning stores.
+ */
+export function artifactsStoreContract(name: string, open: () => Promise<ArtifactsContractTarget>): void {
+  describe(`${name} artifacts and releases stores`, () => {
+    let target: ArtifactsContractTarget
+    let store: ArtifactsStore
+    let releases: ReleasesStore
+    beforeAll(async () => {
+      target = await open()
+      store = target.artifacts
+      releases = target.releases
+    })
+    afterAll(() => target.close())
+
+    const insert = (row: ArtifactRow, intentId?: string) =>
+      store.insertArtifact(row, unwindDepends(row.depends), intentId)
+
+    test('insert refuses a name and depends combination already taken; finds by name and id', async () => {
+      const a = artifact('t1', 'app', ['dev-a', 'dev-b'])
+      expect(await insert(a)).toEqual({ inserted: true })
+      expect(await insert(artifact('t1', 'app', ['dev-b']))).toEqual({
+        inserted: false,
+        conflict: { device_type: 'dev-b' },
+      })
+      const b = artifact('t1', 'app', ['dev-c'])
+      expect(await insert(b)).toEqual({ inserted: true })
+      expect(await insert(artifact('t2', 'app', ['dev-a']))).toEqual({ inserted: true })
+      expect((await store.findArtifactsByName('t1', 'app')).map((r) => r.id)).toEqual([a.id, b.id])
+      expect(await store.findArtifactById('t1', a.id)).toEqual(a)
+      expect(await store.findArtifactById('t2', a.id)).toBeUndefined()
+      expect(await store.isCombinationTaken('t1', 'app', unwindDepends({ device_type: ['dev-c'] }))).toBe(
+        true,
+      )
+      expect(await store.isCombinationTaken('t1', 'app', unwindDepends({ device_type: ['dev-z'] }))).toBe(
+        false,
+      )
+      expect(await store.isIdTaken(a.id)).toBe(true)
+      expect(await store.isIdTaken(crypto.randomUUID())).toBe(false)
+    })
+
+    test('list with filters, sort and a window; count; storage usage', async () => {
+      const tenant = 'list'
+      const rows = [
+        artifact(tenant, 'beta', ['dev-x'], { description: 'Second one' }),
+        artifact(tenant, 'alpha', ['dev-y']),
+        artifact(tenant, 'alphabet', ['dev-x', 'dev-z']),
+      ]
+      for (const row of rows) await insert(row)
+      const byName: ArtifactSort = { by: 'name', order: 'asc' }
+      const names = async (filter: Parameters<ArtifactsStore['listArtifacts']>[1], sort = byName) =>
+        (await store.listArtifacts(tenant, filter, sort)).map((r) => r.name)
+      expect(await names({})).toEqual(['alpha', 'alphabet', 'beta'])
+      expect(await names({}, { by: 'name', order: 'desc' })).toEqual(['beta', 'alphabet', 'alpha'])
+      expect(await names({ name: { startsWith: 'alpha' } })).toEqual(['alpha', 'alphabet'])
+      expect(await names({ name: { equals: 'alpha' } })).toEqual(['alpha'])
+      expect(await names({ names: ['beta', 'alpha'] })).toEqual(['alpha', 'beta'])
+      expect(await names({ description: { containsAnyCase: 'SECOND' } })).toEqual(['beta'])
+      expect(await names({ deviceType: { equals: 'dev-x' } })).toEqual(['alphabet', 'beta'])
+      const window = await store.listArtifacts(tenant, {}, byName, { offset: 1, limit: 1 })
+      expect(window.map((r) => r.name)).toEqual(['alphabet'])
+      expect(await store.countArtifacts(tenant, { deviceType: { equals: 'dev-x' } })).toBe(2)
+      expect(await store.storageUsage(tenant)).toBe(rows.reduce((sum, r) => sum + r.size, 0))
+      expect(await store.storageUsage('empty')).toBe(0)
+    })
+
+    test('description edits; deleting one artifact or whole releases frees their combinations', async () => {
+      const a = artifact('del', 'gone', ['dev-a'])
+      const b = artifact('del', 'gone', ['dev-b'])
+      const c = artifact('del', 'other', ['dev-a'])
+      for (const row of [a, b, c]) await insert(row)
+      expect(await store.updateDescription('del', a.id, 'new text', at(90))).toBe(true)
+      expect(await store.findArtifactById('del', a.id)).toMatchObject({
+        description: 'new text',
+        modified: at(90),
+      })
+      expect(await store.updateDescription('del', crypto.randomUUID(), 'x', at(90))).toBe(false)
+      expect((await store.deleteArtifact('del', a.id, at(91)))?.id).toBe(a.id)
+      expect(await store.deleteArtifact('del', a.id, at(91))).toBeUndefined()
+      expect(await insert(artifact('del', 'gone', ['dev-a']))).toEqual({ inserted: true })
+      const deleted = await store.deleteArtifactsByNames('del', ['gone', 'other'])
+      expect(deleted.map((r) => r.id)).toContain(b.id)
+      expect(deleted).toHaveLength(3)
+      expect(await store.findArtifactsByName('del', 'gone')).toEqual([])
+      expect(
+        await releases.listReleases('del', {}, { by: 'name', order: 'asc' }, { offset: 0, limit: 10 }),
+      ).toEqual([])
+    })
+
+    test('direct uploads: recorded, found, moved between statuses, listed, settled by their artifact', async () => {
+      const pending = intent('up')
+      const other = intent('up')
+      await store.insertUploadIntent(pending)
+      await store.insertUploadIntent(other)
+      expect(await store.findUploadIntent('up', pending.id)).toEqual(pending)
+      expect(await store.findUploadIntent('elsewhere', pending.id)).toBeUndefined()
+      expect(await store.isIdTaken(pending.id)).toBe(true)
+      expect(await store.setUploadIntentStatus('up', pending.id, 'processing', 'pending')).toBe(false)
+      expect(await store.setUploadIntentStatus('up', pending.id, 'pending', 'processing')).toBe(true)
+      const processing = (await store.listUploadIntents('processing')).map((i) => i.id)
+      expect(processing).toContain(pending.id)
+      expect(processing).not.toContain(other.id)
+      expect(await insert(artifact('up', 'direct', ['dev-a'], { id: pending.id }), pending.id)).toEqual({
+        inserted: true,
+      })
+      expect(await store.findUploadIntent('up', pending.id)).toBeUndefined()
+      await store.deleteUploadIntent('up', other.id)
+      expect(await store.findUploadIntent('up', other.id)).toBeUndefined()
+    })
+
+    test('releases: one per name, listed and counted with filters, their artifacts, notes and tags', async () => {
+      const tenant = 'rel'
+      const one = artifact(tenant, 'one', ['dev-a'], { modified: at(100) })
+      const two = artifact(tenant, 'two', ['dev-b'], { modified: at(101), description: 'Has Notes' })
+      const twoMore = artifact(tenant, 'two', ['dev-c'], { modified: at(102) })
+      for (const row of [one, two, twoMore]) await insert(row)
+      const page = { offset: 0, limit: 10 }
+      const byName = { by: 'name', order: 'asc' } as const
+      const listed = await releases.listReleases(tenant, {}, byName, page)
+      expect(listed.map((r) => [r.name, r.artifactsCount])).toEqual([
+        ['one', 1],
+        ['two', 2],
+      ])
+      expect(listed[1]!.modified).toEqual(at(102))
+      const names = async (filter: Parameters<ReleasesStore['listReleases']>[1]) =>
+        (await releases.listReleases(tenant, filter, byName, page)).map((r) => r.name)
+      expect(await names({ name: { containsAnyCase: 'TW' } })).toEqual(['two'])
+      expect(await names({ names: ['one'] })).toEqual(['one'])
+      expect(await names({ description: 'has notes' })).toEqual(['two'])
+      expect(await names({ deviceType: 'dev-c' })).toEqual(['two'])
+      expect(await names({ updateType: 'rootfs-image' })).toEqual(['one', 'two'])
+      expect(await releases.countReleases(tenant, { deviceType: 'dev-a' })).toBe(1)
+      const sorted = await releases.listReleases(tenant, {}, { by: 'artifacts_count', order: 'desc' }, page)
+      expect(sorted.map((r) => r.name)).toEqual(['two', 'one'])
+      expect((await releases.artifactsOf(tenant, ['two'])).map((a) => a.id)).toEqual([two.id, twoMore.id])
+
+      expect(await releases.updateNotes(tenant, 'one', 'release notes')).toBe(true)
+      expect(await releases.updateNotes(tenant, 'none', 'x')).toBe(false)
+      expect((await releases.listReleases(tenant, { names: ['one'] }, byName, page))[0]?.notes).toBe(
+        'release notes',
+      )
+      expect(await releases.replaceTags(tenant, 'one', ['b', 'a'], 3)).toBe('ok')
+      expect(await releases.replaceTags(tenant, 'two', ['c', 'd'], 3)).toBe('too-many')
+      expect(await releases.replaceTags(tenant, 'none', ['a'], 3)).toBe('missing')
+      expect(await releases.replaceTags(tenant, 'two', ['a'], 3)).toBe('ok')
+      expect(await names({ tags: ['b'] })).toEqual(['one'])
+      expect(await releases.listTags(tenant)).toEqual(['a', 'b'])
+      expect(await releases.listUpdateTypes(tenant)).toEqual(['rootfs-image'])
+    })
+  })
+}
