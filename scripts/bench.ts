@@ -12,12 +12,13 @@
  *   artifacts    upload + parse ÷ raw disk write (uncompressed and gzip payloads); RSS over a 2 GiB upload
  *   deployments  device polls over 1M seeded devices ÷ a bare Bun.serve hello, p50/p99, RSS; a rollout
  *                burst to 100 000 devices: status writes/s and time to finished
+ *   startup      time from start to the first answer (fresh, empty, a seeded data dir) ÷ a bare Bun.serve's
  *
  * Nothing here is asserted: the tests never time anything.
  */
 import { join } from 'node:path'
 
-const AREAS = ['storage', 'deviceauth', 'inventory', 'artifacts', 'deployments'] as const
+const AREAS = ['storage', 'deviceauth', 'inventory', 'artifacts', 'deployments', 'startup'] as const
 
 const [area, ...rest] = Bun.argv.slice(2)
 if (!area || !(AREAS as readonly string[]).includes(area)) {

@@ -162,7 +162,7 @@ export function createApp(deps: Deps, services: Services) {
     .use(iotManagerManagementRoutes(services.iotManager, auth))
     .use(iotManagerInternalRoutes(services.iotManager, auth))
   for (const service of ['useradm', 'devauth', 'inventory', 'deployments', 'deviceconfig', 'iot-manager'])
-    app.use(healthRoutes(service, deps.db))
+    app.use(healthRoutes(service, deps))
   routes.load(app.routes)
   return app
 }

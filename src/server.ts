@@ -3,8 +3,13 @@ import type { Server } from 'bun'
 import type { App } from './app.ts'
 import { closeDeps, type Deps } from './deps.ts'
 import { TRANSFER_IDLE_TIMEOUT_SECONDS } from './gateway/body.ts'
+import { withRequestId } from './gateway/request-id.ts'
+import { withRequestLimits } from './limits/http.ts'
+import { instrument, metricsFor, serveMetrics, withMetrics } from './metrics/http.ts'
+import type { Metrics } from './metrics/metrics.ts'
 import { serveOverNodeHttp } from './storage/node-http.ts'
 import { createStorageProxy, type UploadGate } from './storage/proxy.ts'
+import { downloadsCapped } from './storage/throttle.ts'
 
 /** The storage proxy's listener, whichever HTTP server runs it. */
 export type StorageServer = { port: number; stop(force: boolean): Promise<void> }
@@ -55,10 +60,13 @@ export async function serveStorage(
   deps: Deps,
   port = deps.config.storagePort,
   uploads?: UploadGate,
+  metrics?: Metrics,
 ): Promise<StorageServer> {
-  const proxy = createStorageProxy(deps, uploads)
+  const bare = createStorageProxy(deps, uploads)
+  const proxy = metrics ? instrument(metrics, bare, 'storage') : bare
   const { tlsCert, tlsKey } = deps.config
-  if (deps.config.storage === 's3') {
+  // Capped downloads are streams too: they pass through the gate rather than going out by sendfile.
+  if (deps.config.storage === 's3' || downloadsCapped(deps.config)) {
     const tls =
       tlsCert && tlsKey
         ? {
@@ -93,9 +101,14 @@ export async function startServer(
   uploads?: UploadGate,
 ): Promise<Running> {
   const { config, log } = deps
+  const metrics = await metricsFor(config)
+  const handler = withRequestLimits(
+    config,
+    withRequestId((request: Request) => app.fetch(withRoutableHost(request))),
+  )
   const api = Bun.serve({
     port: config.apiPort,
-    fetch: (request) => app.fetch(withRoutableHost(request)),
+    fetch: metrics ? withMetrics(metrics, handler, config.metricsToken) : handler,
     maxRequestBodySize: MAX_REQUEST_BODY,
     idleTimeout: config.idleTimeoutSeconds,
     ...tlsOptions(deps),
@@ -105,10 +118,23 @@ export async function startServer(
   log.info('API listening', { url: `${api.url}`.replace(/\/$/, ''), public_url: config.publicUrl })
   let storage: StorageServer
   try {
-    storage = await serveStorage(deps, config.storagePort, uploads)
+    storage = await serveStorage(deps, config.storagePort, uploads, metrics)
   } catch (err) {
     api.stop(true)
+    metrics?.stop()
     throw err
+  }
+  let metricsServer: Server<undefined> | undefined
+  if (metrics && config.metricsPort) {
+    try {
+      metricsServer = serveMetrics(metrics, config)
+    } catch (err) {
+      api.stop(true)
+      await storage.stop(true)
+      metrics.stop()
+      throw err
+    }
+    log.info('metrics listening', { url: `${metricsServer.url}metrics` })
   }
   log.info('storage proxy listening', {
     port: storage.port,
@@ -130,6 +156,8 @@ export async function startServer(
           })
           await Promise.all([api.stop(true), storage.stop(true)])
         }
+        metricsServer?.stop(true)
+        metrics?.stop()
         beforeClose()
         closeDeps(deps)
         log.info('stopped')
