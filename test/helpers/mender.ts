@@ -5,6 +5,8 @@ import type { Subprocess } from 'bun'
 
 /** Where the Debian client 3.4 reads the current artifact name until it has installed one (not configurable). */
 const ARTIFACT_DIR = '/etc/mender'
+/** Where the Debian client 3.4 finds its update modules. */
+const MODULES_DIR = '/usr/share/mender/modules/v3'
 const COMMAND_TIMEOUT_MS = 60_000
 const DAEMON_TIMEOUT_MS = 5 * 60_000
 
@@ -25,9 +27,14 @@ export function createMenderClient(
   deviceType = 'test-device',
   options: {
     artifactName?: string
-    /** Settings added to (or replacing) the test configuration. */
+    /**
+     * A directory of update modules seen as /usr/share/mender/modules/v3 (where the client looks;
+     * its configuration cannot move it), bound over it in the private mount namespace.
+     */
+    modulesDir?: string
+    /** More mender.conf settings. */
     config?: Record<string, unknown>
-    /** Environment of its processes (e.g. the D-Bus address its API is served on). */
+    /** More environment for the client (and so its update modules). */
     env?: Record<string, string>
   } = {},
 ) {
@@ -57,6 +64,10 @@ export function createMenderClient(
     // The bind mount needs the mount point; it exists once any client test ran, and is harmless empty.
     mkdirSync(ARTIFACT_DIR, { recursive: true })
     prefix = ['unshare', '--mount', 'sh', '-c', `mount --bind "$0" ${ARTIFACT_DIR} && exec "$@"`, etc]
+    if (options.modulesDir !== undefined) {
+      const binds = `mount --bind "$0" ${ARTIFACT_DIR} && mount --bind "$1" ${MODULES_DIR} && shift && exec "$@"`
+      prefix = ['unshare', '--mount', 'sh', '-c', binds, etc, options.modulesDir]
+    }
   }
   const args = (command: string[]) => [...prefix, ...menderArgs, ...command]
   let daemon: Subprocess<'ignore', 'ignore', 'pipe'> | undefined
