@@ -82,6 +82,7 @@ export function createServices(deps: Deps): Services {
 export function stopServices(services: Services): void {
   services.deviceauth.stop()
   services.inventory.stop()
+  services.deployments.stop()
   services.events.stop()
 }
 

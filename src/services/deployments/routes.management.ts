@@ -45,13 +45,12 @@ export const deploymentsManagementRoutes = (svc: DeploymentsService, auth: AuthP
     .post(
       '/deployments/group/:name',
       ({ user, params, body, set }) => {
+        const { devices, all_devices, ...rest } = body
         const id = svc.createDeployment(user.tenantId, {
-          name: body.name,
-          artifact_name: body.artifact_name,
-          force_installation: body.force_installation,
+          ...rest,
           group: params.name,
-          groupDevices: body.devices,
-          groupAllDevices: body.all_devices,
+          groupDevices: devices,
+          groupAllDevices: all_devices,
         })
         return created(set, `${LOCATION}/${id}`)
       },
@@ -70,10 +69,15 @@ export const deploymentsManagementRoutes = (svc: DeploymentsService, auth: AuthP
     .put(
       '/deployments/:id/status',
       ({ user, params, body, set }) => {
-        svc.abortDeployment(user.tenantId, params.id, body.status)
+        svc.changeDeploymentStatus(user.tenantId, params.id, body)
         set.status = 204
       },
-      { user: true, params: M.idParams, body: M.abort, detail: { summary: 'Abort the deployment' } },
+      {
+        user: true,
+        params: M.idParams,
+        body: M.abort,
+        detail: { summary: 'Abort, pause or resume the deployment (resuming after a failure gate needs override)' },
+      },
     )
     .get('/deployments/:id/statistics', ({ user, params }) => svc.getStatistics(user.tenantId, params.id), {
       user: true,

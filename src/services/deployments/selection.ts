@@ -70,7 +70,8 @@ export function createSelection(parts: {
     const { activeSeq, listed } = devices.pollLookup(tenantId, deviceId, since)
     if (activeSeq === null && !listed) return NONE
     const active = activeSeq === null ? undefined : devices.findBySeq(activeSeq)
-    const deploymentId = active ? active.deploymentId : devices.firstUnstartedDeployment(tenantId, deviceId)
+    const unstarted = active ? undefined : devices.firstUnstartedDeployment(tenantId, deviceId)
+    const deploymentId = active ? active.deploymentId : unstarted?.id
     const deployment = deploymentId === undefined ? undefined : store.findDeployment(tenantId, deploymentId)
     if (!deployment) return NONE
 
@@ -90,7 +91,7 @@ export function createSelection(parts: {
       } else {
         // A first pick-up: the request and the artifact go into the new row itself.
         const artifact = artifactForType(deployment, request.device_type)
-        row = transitions.create(deployment, deviceId, 'pending', {
+        row = transitions.create(deployment, deviceId, 'pending', unstarted?.phase ?? 0, {
           request: key,
           artifactId: artifact?.id ?? null,
         })

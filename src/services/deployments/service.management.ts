@@ -14,11 +14,15 @@ import {
   type ListInput,
   parseListInput,
   parseStatusFilter,
+  type StatusChange,
 } from './requests.ts'
 import { type DeviceDeploymentStatus, emptyStats, type Stats, statusName } from './status.ts'
 import type { DeviceDeploymentRow, DeviceDeploymentsStore } from './store.devices.ts'
 import { type DeploymentRow, type DeploymentsStore, statsOf, statValues } from './store.ts'
 import type { Transitions } from './transitions.ts'
+import type { Gates } from './gates.ts'
+import { assignPhases, type PhasePlan, planPhases } from './phases.ts'
+import type { PhaseRow, RolloutStore } from './store.rollout.ts'
 
 /** What deployments needs from inventory: the accepted devices (of a group), a device's group, device search. */
 /** What deployments needs from artifacts: the artifacts a deployment may hand out. */
@@ -32,32 +36,73 @@ export type DeploymentsInventory = Pick<
 
 const MAX_STATISTICS_IDS = 100
 
+/** The one phase of a deployment that has a policy but no phases. */
+const wholePhase = (size: number, start: Date): PhasePlan => ({ batchSize: null, batchSizeDevices: null, start, size })
+
+const phaseRow = (deployment: DeploymentRow, plan: PhasePlan, idx: number, id: string): PhaseRow => ({
+  tenantId: deployment.tenantId,
+  deploymentId: deployment.id,
+  idx,
+  id,
+  batchSize: plan.batchSize,
+  batchSizeDevices: plan.batchSizeDevices,
+  startTs: plan.start,
+  size: plan.size,
+  deviceCount: 0,
+  opened: null,
+  finished: 0,
+  failed: 0,
+  succeeded: 0,
+  held: false,
+})
+
 /** The operator's API: making, listing, inspecting and aborting deployments; a device's history. */
 export function createManagementApi(parts: {
   store: DeploymentsStore
   devices: DeviceDeploymentsStore
+  rollout: RolloutStore
+  gates: Gates
   artifacts: DeploymentsArtifacts
   transitions: Transitions
   inventory: DeploymentsInventory
   clock: Clock
   ids: Ids
 }) {
-  const { store, devices, artifacts, transitions, inventory, clock, ids } = parts
+  const { store, devices, rollout, gates, artifacts, transitions, inventory, clock, ids } = parts
+
+  /** The phase ids of phased deployments, each deployment's phases read once. */
+  function phaseIds() {
+    const byDeployment = new Map<string, string[]>()
+    return (row: DeviceDeploymentRow, deployment?: DeploymentRow): string | undefined => {
+      if (deployment && deployment.phaseCount === 0) return undefined
+      let ids = byDeployment.get(row.deploymentId)
+      if (!ids) {
+        ids = rollout.listPhases(row.tenantId, row.deploymentId).map((phase) => phase.id)
+        byDeployment.set(row.deploymentId, ids)
+      }
+      return ids[row.phase]
+    }
+  }
 
   /** Device deployments with the artifact each was given (Mender's `image`), each artifact read once. */
-  function withImages(rows: DeviceDeploymentRow[]) {
+  function withImages(rows: DeviceDeploymentRow[], deployment?: DeploymentRow) {
     const images = new Map<string, ApiArtifact | undefined>()
+    const phaseOf = phaseIds()
     return rows.map((row) => {
       const id = row.artifactId
       if (id !== null && !images.has(id)) {
         const artifact = artifacts.findArtifactById(row.tenantId, id)
         images.set(id, artifact && toApiArtifact(artifact))
       }
-      return toApiDeviceDeployment(row, id === null ? undefined : images.get(id))
+      return toApiDeviceDeployment(row, id === null ? undefined : images.get(id), phaseOf(row, deployment))
     })
   }
 
-  const render = (row: DeploymentRow) => toApiDeployment(row, () => store.listDeviceIds(row.tenantId, row.id))
+  const render = (row: DeploymentRow, withLog = false) =>
+    toApiDeployment(row, () => store.listDeviceIds(row.tenantId, row.id), {
+      phases: row.phaseCount > 0 ? rollout.listPhases(row.tenantId, row.id) : undefined,
+      log: withLog ? rollout.listLog(row.tenantId, row.id) : undefined,
+    })
 
   function requireDeployment(tenantId: string, id: string, message = 'Deployment not found'): DeploymentRow {
     requireUuid(id)
@@ -86,11 +131,12 @@ export function createManagementApi(parts: {
     store.transaction(() => {
       // Read before the active ones end: ending them must not move the device's "newest finished".
       const unstarted = devices.unstartedDeployments(tenantId, deviceId)
-      const byId = new Map(store.findDeploymentsByIds(tenantId, unstarted).map((d) => [d.id, d]))
+      const ids = unstarted.map((entry) => entry.id)
+      const byId = new Map(store.findDeploymentsByIds(tenantId, ids).map((d) => [d.id, d]))
       for (const row of devices.listActiveForDevice(tenantId, deviceId)) transitions.setStatus(row, status)
-      for (const id of unstarted) {
+      for (const { id, phase } of unstarted) {
         const deployment = byId.get(id)
-        if (deployment) transitions.create(deployment, deviceId, status)
+        if (deployment) transitions.create(deployment, deviceId, status, phase)
       }
     })
   }
@@ -120,7 +166,7 @@ export function createManagementApi(parts: {
       ;({ rows, total } = page())
     }
     return {
-      deployments: rows.slice(0, paging.perPage).map(render),
+      deployments: rows.slice(0, paging.perPage).map((row) => render(row)),
       total,
       hasNext: rows.length > paging.perPage,
     }
@@ -144,18 +190,22 @@ export function createManagementApi(parts: {
           : deviceIds.length === 1 && !input.all_devices
             ? groupsOf(tenantId, deviceIds[0]!)
             : []
+      const id = ids.uuid()
+      const at = clock.now()
+      const plans = planPhases(input, deviceIds.length, at) ?? (input.policy ? [wholePhase(deviceIds.length, at)] : [])
+      const opensNow = plans.length === 0 || plans[0]!.start <= at
       return store.transaction(() => {
         // Creation times are distinct per tenant: selection compares them ("newer than the device's last").
-        const now = clock.now().getTime()
+        const now = at.getTime()
         const latest = store.latestCreated(tenantId)?.getTime() ?? 0
         const row: DeploymentRow = {
-          id: ids.uuid(),
+          id,
           tenantId,
           name: input.name,
           artifactName: input.artifact_name,
           created: new Date(Math.max(now, latest + 1)),
           finished: null,
-          status: 'pending',
+          status: opensNow ? 'pending' : 'scheduled',
           deviceCount: 0,
           maxDevices: deviceIds.length,
           allDevices: input.all_devices === true,
@@ -166,12 +216,23 @@ export function createManagementApi(parts: {
           checksum: checksumOf(input, deviceIds),
           totalSize: 0,
           ...statValues({ ...emptyStats(), pending: deviceIds.length }),
+          phaseCount: plans.length,
+          openPhases: opensNow ? 1 : 0,
+          retries: input.retries ?? 0,
+          policy: input.policy ?? null,
+          pausedAt: null,
+          pauseReason: null,
+          gateTripped: false,
         }
-        if (!store.insertDeployment(row, deviceIds)) {
+        const phases = plans.length > 1 ? assignPhases(id, deviceIds, plans) : undefined
+        if (!store.insertDeployment(row, deviceIds, phases)) {
           throw new ConflictError(
             'Invalid deployment definition: there is already an active deployment with the same parameters',
           )
         }
+        rollout.insertPhases(plans.map((plan, idx) => phaseRow(row, plan, idx, ids.uuid())))
+        const first = rollout.findPhase(tenantId, id, 0)
+        if (first && opensNow) gates.open({ ...row, status: 'pending' }, first)
         return row.id
       })
     },
@@ -179,7 +240,7 @@ export function createManagementApi(parts: {
     listDeployments: findDeployments,
 
     getDeployment: (tenantId: string, id: string) =>
-      render(requireDeployment(tenantId, id, 'Resource not found')),
+      render(requireDeployment(tenantId, id, 'Resource not found'), true),
 
     getStatistics: (tenantId: string, id: string): Stats =>
       statsOf(requireDeployment(tenantId, id, 'Resource not found')),
@@ -201,19 +262,20 @@ export function createManagementApi(parts: {
 
     /** Every device deployment of a deployment (Mender's unpaged list). */
     listDeviceDeployments(tenantId: string, id: string) {
-      requireDeployment(tenantId, id)
-      return withImages(devices.listForDeployment(tenantId, id, undefined))
+      const deployment = requireDeployment(tenantId, id)
+      return withImages(devices.listForDeployment(tenantId, id, undefined), deployment)
     },
 
     pageDeviceDeployments(tenantId: string, id: string, status: string | undefined, paging: Paging) {
-      requireDeployment(tenantId, id)
+      const deployment = requireDeployment(tenantId, id)
+      const phaseOf = phaseIds()
       const codes = parseStatusFilter(status)
       const rows = devices.listForDeployment(tenantId, id, codes, {
         offset: pageOffset(paging),
         limit: paging.perPage,
       })
       return {
-        devices: rows.map((row) => toApiDeviceDeployment(row)),
+        devices: rows.map((row) => toApiDeviceDeployment(row, undefined, phaseOf(row, deployment))),
         total: devices.countForDeployment(tenantId, id, codes),
       }
     },
@@ -227,19 +289,32 @@ export function createManagementApi(parts: {
       return formatLog(messages)
     },
 
-    abortDeployment(tenantId: string, id: string, status: string): void {
+    changeDeploymentStatus(tenantId: string, id: string, change: StatusChange): void {
       requireUuid(id)
-      if (status !== 'aborted') throw new BadRequestError('Unexpected deployment status')
+      const { status } = change
+      if (status !== 'aborted' && status !== 'paused' && status !== 'resumed') {
+        throw new BadRequestError('Unexpected deployment status')
+      }
       store.transaction(() => {
         const row = store.findDeployment(tenantId, id)
         if (!row) throw new NotFoundError('Deployment not found')
         if (row.finished) throw new UnprocessableError('Deployment already finished')
-        devices.abortActiveOfDeployment(tenantId, id)
-        // Recounted from the device deployments: devices that never asked drop out of the counts.
-        const stats = emptyStats()
-        for (const { status: code, n } of devices.countByStatus(tenantId, id)) stats[statusName(code)] = n
-        store.setStats(tenantId, id, stats)
-        store.setStatus(tenantId, id, 'finished', clock.now())
+        if (status === 'aborted') {
+          gates.abort(tenantId, id)
+          return
+        }
+        if (status === 'paused') {
+          if (row.pausedAt) throw new ConflictError('Deployment already paused')
+          gates.pause(tenantId, id, change.reason || 'paused by hand')
+          return
+        }
+        if (!row.pausedAt) throw new ConflictError('Deployment is not paused')
+        if (row.gateTripped && !change.override) {
+          throw new ConflictError(
+            `Deployment paused by its failure gate (${row.pauseReason}): resume with "override": true`,
+          )
+        }
+        gates.resume(tenantId, id, row.gateTripped)
       })
     },
 

@@ -1,7 +1,7 @@
 import type { Deps } from '../../deps.ts'
 import type { Paging } from '../../gateway/paging.ts'
 import type { ApiDeployment, ApiDeviceDeployment, Instructions, NextRequest } from './model.ts'
-import type { DeploymentInput, ListInput } from './requests.ts'
+import type { DeploymentInput, ListInput, StatusChange } from './requests.ts'
 import { createSelection } from './selection.ts'
 import { createDeviceApi } from './service.devices.ts'
 import {
@@ -14,6 +14,9 @@ import { createDeviceDeploymentsStore } from './store.devices.ts'
 import { createDeploymentsStore } from './store.ts'
 import type { LogMessage } from './tables.ts'
 import { createTransitions } from './transitions.ts'
+import { createGates } from './gates.ts'
+import { createRolloutRunner } from './runner.ts'
+import { createRolloutStore } from './store.rollout.ts'
 
 /** A page of deployments, with the total for X-Total-Count. */
 export type DeploymentListing = { deployments: ApiDeployment[]; total: number; hasNext: boolean }
@@ -66,8 +69,20 @@ export interface DeploymentsService {
   deviceList(tenantId: string, id: string): string[]
   /** The device's log for the deployment as text, or 404 when it sent none. */
   deviceLog(tenantId: string, deploymentId: string, deviceId: string): string
-  /** Aborts the deployment: its unfinished devices are aborted, its counts recounted, and it is finished. */
-  abortDeployment(tenantId: string, id: string, status: string): void
+  /**
+   * `aborted`: its unfinished devices are aborted, its counts recounted, and it is finished.
+   * `paused`: no device that has not started gets it until `resumed`; resuming after a failure
+   * gate paused it needs `override` (409 otherwise).
+   */
+  changeDeploymentStatus(tenantId: string, id: string, change: StatusChange): void
+  /**
+   * One slice of the rollout's background work: opens phases whose time has come (gates
+   * permitting) and counts devices in flight past their timeout as failed. Answers how much it
+   * did; the service's timer calls it, tests call it after moving the clock.
+   */
+  runDue(): number
+  /** Stops the timer. */
+  stop(): void
   /** A device's deployment history, newest first, with each deployment. */
   deviceHistory(
     tenantId: string,
@@ -96,14 +111,19 @@ export function createDeploymentsService(
 ): DeploymentsService {
   const store = createDeploymentsStore(deps.db)
   const devices = createDeviceDeploymentsStore(deps.db)
+  const rollout = createRolloutStore(deps.db)
   const { artifacts } = services
-  const transitions = createTransitions(store, devices, deps.clock, deps.ids)
+  const gates = createGates(store, rollout, devices, deps.clock)
+  const transitions = createTransitions(store, devices, rollout, deps.clock, deps.ids, gates)
   const selectDeployment = createSelection({ store, devices, artifacts, transitions })
+  const runner = createRolloutRunner(store, rollout, gates, deps.clock)
 
   return {
     ...createManagementApi({
       store,
       devices,
+      rollout,
+      gates,
       artifacts,
       transitions,
       inventory: services.inventory,
@@ -111,6 +131,8 @@ export function createDeploymentsService(
       ids: deps.ids,
     }),
     ...createDeviceApi({ store, devices, transitions, selectDeployment, links: deps.links }),
+    runDue: runner.runDue,
+    stop: runner.stop,
     activeDeploymentIds: (tenantId, artifactNames) => store.activeDeploymentIds(tenantId, artifactNames),
     isNameInAnyDeployment: (tenantId, artifactName) => store.usesArtifactName(tenantId, artifactName),
   }
