@@ -20,7 +20,14 @@ export function createGates(
   clock: Clock,
 ) {
   const log = (ref: Omit<PhaseRef, 'phase'>, kind: string, phase: number | null, reason: string) =>
-    rollout.log({ tenantId: ref.tenantId, deploymentId: ref.deploymentId, time: clock.now(), kind, phase, reason })
+    rollout.log({
+      tenantId: ref.tenantId,
+      deploymentId: ref.deploymentId,
+      time: clock.now(),
+      kind,
+      phase,
+      reason,
+    })
 
   /** Aborts the deployment: its unfinished devices are aborted, its counts recounted, and it is finished. */
   function abort(tenantId: string, id: string): void {
@@ -50,7 +57,8 @@ export function createGates(
     rollout.openPhase(deployment.tenantId, deployment.id, phase.idx, now)
     const ref = { tenantId: deployment.tenantId, deploymentId: deployment.id }
     log(ref, 'phase-opened', phase.idx, `phase ${phase.idx + 1} opened for ${phase.size} devices`)
-    if (deployment.status === 'scheduled') store.setStatus(deployment.tenantId, deployment.id, 'pending', null)
+    if (deployment.status === 'scheduled')
+      store.setStatus(deployment.tenantId, deployment.id, 'pending', null)
   }
 
   /**
@@ -59,7 +67,8 @@ export function createGates(
    */
   function tryOpen(phase: PhaseRow): boolean {
     const deployment = store.findDeployment(phase.tenantId, phase.deploymentId)
-    if (!deployment || deployment.finished || deployment.pausedAt || deployment.openPhases !== phase.idx) return false
+    if (!deployment || deployment.finished || deployment.pausedAt || deployment.openPhases !== phase.idx)
+      return false
     if (phase.idx > 0) {
       const previous = rollout.findPhase(phase.tenantId, phase.deploymentId, phase.idx - 1)
       if (previous && !successGatePasses(deployment.policy, previous)) {
@@ -97,7 +106,10 @@ export function createGates(
         failed,
       )
       if (!counters) return
-      const reason = failed ? failureGateReason(policy, counters) : undefined
+      // A success can only trip the gate by bringing the phase to its minimum sample; after an
+      // override, only a further failure pauses again.
+      const sampleReached = counters.finished === (policy?.failure_gate?.min_finished ?? 1)
+      const reason = failed || sampleReached ? failureGateReason(policy, counters) : undefined
       if (reason) trip(ref, policy, reason)
       else if (!failed && policy?.success_gate && successGatePasses(policy, counters)) {
         // The next phase may have been held only by this gate: open it now if its time has come.
@@ -115,7 +127,12 @@ export function createGates(
     /** Resumes; after a failure gate only with `override` (recorded). */
     resume(tenantId: string, id: string, override: boolean): void {
       rollout.resume(tenantId, id)
-      log({ tenantId, deploymentId: id }, 'resumed', null, override ? 'resumed by hand, overriding the failure gate' : 'resumed by hand')
+      log(
+        { tenantId, deploymentId: id },
+        'resumed',
+        null,
+        override ? 'resumed by hand, overriding the failure gate' : 'resumed by hand',
+      )
     },
   }
 }

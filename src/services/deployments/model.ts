@@ -116,9 +116,9 @@ const deviceDeployment = t.Object({
   substate: t.Optional(t.String()),
   log: t.Boolean({ description: 'Whether the device uploaded a deployment log.' }),
   image: t.Optional(ArtifactsModel.artifact),
-  phase_id: t.Optional(t.String({ description: 'The id of the device\'s phase (phased deployments).' })),
+  phase_id: t.Optional(t.String({ description: "The id of the device's phase (phased deployments)." })),
   attempts: t.Integer({ description: 'Attempts so far (retries add some).' }),
-  timed_out: t.Optional(t.Boolean({ description: 'Stayed in flight past the policy\'s timeout.' })),
+  timed_out: t.Optional(t.Boolean({ description: "Stayed in flight past the policy's timeout." })),
 })
 
 const provides = t.Object({
@@ -182,7 +182,9 @@ export const DeploymentsModel = {
   abort: t.Object({
     status: t.String({ description: 'aborted, paused, or resumed' }),
     override: t.Optional(t.Boolean({ description: 'With resumed: resume after a failure gate paused it.' })),
-    reason: t.Optional(t.String({ maxLength: 500, description: 'With paused: why (shown on the deployment).' })),
+    reason: t.Optional(
+      t.String({ maxLength: 500, description: 'With paused: why (shown on the deployment).' }),
+    ),
   }),
   statisticsList: t.Object({
     deployment_ids: t.Optional(t.Array(t.String(), { description: '1 to 100 ids.' })),

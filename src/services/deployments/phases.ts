@@ -42,7 +42,10 @@ export function parseDuration(value: string): number {
 }
 
 /** Devices a phase of this size takes of `total`: a percentage rounds down, a count is itself. */
-function sizeOf(phase: { batch_size?: number; batch_size_devices?: number }, total: number): number | undefined {
+function sizeOf(
+  phase: { batch_size?: number; batch_size_devices?: number },
+  total: number,
+): number | undefined {
   if (phase.batch_size !== undefined) return Math.floor((total * phase.batch_size) / 100)
   return phase.batch_size_devices
 }
@@ -60,7 +63,8 @@ function planListed(phases: PhaseInput[], total: number, now: Date): PhasePlan[]
   let sum = 0
   phases.forEach((phase, i) => {
     const last = i === phases.length - 1
-    const start = phase.start_ts === undefined ? undefined : parseTime(phase.start_ts, `phases[${i}].start_ts`)
+    const start =
+      phase.start_ts === undefined ? undefined : parseTime(phase.start_ts, `phases[${i}].start_ts`)
     if (!start && i > 0) throw invalid(`phases[${i}].start_ts: only the first phase may omit its start`)
     const at = start ?? now
     const previous = plans[i - 1]
@@ -93,7 +97,9 @@ function planListed(phases: PhaseInput[], total: number, now: Date): PhasePlan[]
 }
 
 function describe(phase: PhaseInput): string {
-  return phase.batch_size !== undefined ? `batch_size ${phase.batch_size}%` : `batch_size_devices ${phase.batch_size_devices}`
+  return phase.batch_size !== undefined
+    ? `batch_size ${phase.batch_size}%`
+    : `batch_size_devices ${phase.batch_size_devices}`
 }
 
 function planUniform(uniform: UniformPhasesInput, total: number, now: Date): PhasePlan[] {
@@ -134,7 +140,11 @@ export function planPhases(
  * a spread sample of the fleet, not its oldest devices), then cut by the phases' sizes. Computed
  * once at creation and stored, so a device never changes phase.
  */
-export function assignPhases(deploymentId: string, deviceIds: readonly string[], plans: PhasePlan[]): number[] {
+export function assignPhases(
+  deploymentId: string,
+  deviceIds: readonly string[],
+  plans: PhasePlan[],
+): number[] {
   const order = deviceIds
     .map((id, i) => ({ i, key: Bun.hash(`${deploymentId}\u0000${id}`) }))
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i))

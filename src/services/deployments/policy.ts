@@ -26,7 +26,11 @@ export const rolloutPolicySchema = t.Object(
           }),
         ),
         max_failures: t.Optional(
-          t.Integer({ minimum: 1, maximum: 1_000_000, description: 'Trips at this many failures in the phase.' }),
+          t.Integer({
+            minimum: 1,
+            maximum: 1_000_000,
+            description: 'Trips at this many failures in the phase.',
+          }),
         ),
       }),
     ),
@@ -43,7 +47,8 @@ export const rolloutPolicySchema = t.Object(
       t.Integer({
         minimum: 1,
         maximum: 366 * 24 * 3600,
-        description: 'Seconds a device may stay downloading, installing or rebooting before it counts as failed.',
+        description:
+          'Seconds a device may stay downloading, installing or rebooting before it counts as failed.',
       }),
     ),
   },

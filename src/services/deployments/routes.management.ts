@@ -76,7 +76,9 @@ export const deploymentsManagementRoutes = (svc: DeploymentsService, auth: AuthP
         user: true,
         params: M.idParams,
         body: M.abort,
-        detail: { summary: 'Abort, pause or resume the deployment (resuming after a failure gate needs override)' },
+        detail: {
+          summary: 'Abort, pause or resume the deployment (resuming after a failure gate needs override)',
+        },
       },
     )
     .get('/deployments/:id/statistics', ({ user, params }) => svc.getStatistics(user.tenantId, params.id), {

@@ -13,7 +13,12 @@ const TICK_MS = 1000
  * permitting), devices in flight past their deployment's timeout count as failed for the gates.
  * Each item is its own short transaction.
  */
-export function createRolloutRunner(store: DeploymentsStore, rollout: RolloutStore, gates: Gates, clock: Clock) {
+export function createRolloutRunner(
+  store: DeploymentsStore,
+  rollout: RolloutStore,
+  gates: Gates,
+  clock: Clock,
+) {
   function runDue(): number {
     const now = clock.now()
     let done = 0

@@ -5,6 +5,8 @@ import { type Ids, isUuid, requireUuid } from '../../ids.ts'
 import { type ApiArtifact, toApiArtifact } from '../artifacts/model.ts'
 import type { ArtifactsService } from '../artifacts/service.ts'
 import type { InventoryService } from '../inventory/service.ts'
+import type { Gates } from './gates.ts'
+import { assignPhases, type PhasePlan, planPhases } from './phases.ts'
 import { formatLog, toApiDeployment, toApiDeviceDeployment } from './render.ts'
 import {
   checkInput,
@@ -16,13 +18,11 @@ import {
   parseStatusFilter,
   type StatusChange,
 } from './requests.ts'
-import { type DeviceDeploymentStatus, emptyStats, type Stats, statusName } from './status.ts'
+import { type DeviceDeploymentStatus, emptyStats, type Stats } from './status.ts'
 import type { DeviceDeploymentRow, DeviceDeploymentsStore } from './store.devices.ts'
+import type { PhaseRow, RolloutStore } from './store.rollout.ts'
 import { type DeploymentRow, type DeploymentsStore, statsOf, statValues } from './store.ts'
 import type { Transitions } from './transitions.ts'
-import type { Gates } from './gates.ts'
-import { assignPhases, type PhasePlan, planPhases } from './phases.ts'
-import type { PhaseRow, RolloutStore } from './store.rollout.ts'
 
 /** What deployments needs from inventory: the accepted devices (of a group), a device's group, device search. */
 /** What deployments needs from artifacts: the artifacts a deployment may hand out. */
@@ -37,7 +37,12 @@ export type DeploymentsInventory = Pick<
 const MAX_STATISTICS_IDS = 100
 
 /** The one phase of a deployment that has a policy but no phases. */
-const wholePhase = (size: number, start: Date): PhasePlan => ({ batchSize: null, batchSizeDevices: null, start, size })
+const wholePhase = (size: number, start: Date): PhasePlan => ({
+  batchSize: null,
+  batchSizeDevices: null,
+  start,
+  size,
+})
 
 const phaseRow = (deployment: DeploymentRow, plan: PhasePlan, idx: number, id: string): PhaseRow => ({
   tenantId: deployment.tenantId,
@@ -192,7 +197,8 @@ export function createManagementApi(parts: {
             : []
       const id = ids.uuid()
       const at = clock.now()
-      const plans = planPhases(input, deviceIds.length, at) ?? (input.policy ? [wholePhase(deviceIds.length, at)] : [])
+      const plans =
+        planPhases(input, deviceIds.length, at) ?? (input.policy ? [wholePhase(deviceIds.length, at)] : [])
       const opensNow = plans.length === 0 || plans[0]!.start <= at
       return store.transaction(() => {
         // Creation times are distinct per tenant: selection compares them ("newer than the device's last").

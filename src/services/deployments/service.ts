@@ -1,7 +1,9 @@
 import type { Deps } from '../../deps.ts'
 import type { Paging } from '../../gateway/paging.ts'
+import { createGates } from './gates.ts'
 import type { ApiDeployment, ApiDeviceDeployment, Instructions, NextRequest } from './model.ts'
 import type { DeploymentInput, ListInput, StatusChange } from './requests.ts'
+import { createRolloutRunner } from './runner.ts'
 import { createSelection } from './selection.ts'
 import { createDeviceApi } from './service.devices.ts'
 import {
@@ -11,12 +13,10 @@ import {
 } from './service.management.ts'
 import type { Stats } from './status.ts'
 import { createDeviceDeploymentsStore } from './store.devices.ts'
+import { createRolloutStore } from './store.rollout.ts'
 import { createDeploymentsStore } from './store.ts'
 import type { LogMessage } from './tables.ts'
 import { createTransitions } from './transitions.ts'
-import { createGates } from './gates.ts'
-import { createRolloutRunner } from './runner.ts'
-import { createRolloutStore } from './store.rollout.ts'
 
 /** A page of deployments, with the total for X-Total-Count. */
 export type DeploymentListing = { deployments: ApiDeployment[]; total: number; hasNext: boolean }

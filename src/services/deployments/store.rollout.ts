@@ -52,7 +52,11 @@ export function createRolloutStore(db: Database): RolloutStore {
   const ph = sql.placeholder
   const outbox = outboxFor(db)
   const p = deploymentPhases
-  const phaseKey = and(eq(p.tenantId, ph('tenantId')), eq(p.deploymentId, ph('deploymentId')), eq(p.idx, ph('idx')))
+  const phaseKey = and(
+    eq(p.tenantId, ph('tenantId')),
+    eq(p.deploymentId, ph('deploymentId')),
+    eq(p.idx, ph('idx')),
+  )
   const countResult = db
     .update(p)
     .set({
@@ -85,7 +89,8 @@ export function createRolloutStore(db: Database): RolloutStore {
        AND dd.started + json_extract(d.policy, '$.inflight_timeout') * 1000 <= ?1
      LIMIT ?2`,
   )
-  const deploymentKey = (tenantId: string, id: string) => and(eq(deployments.tenantId, tenantId), eq(deployments.id, id))
+  const deploymentKey = (tenantId: string, id: string) =>
+    and(eq(deployments.tenantId, tenantId), eq(deployments.id, id))
 
   return {
     insertPhases(rows: PhaseRow[]): void {
@@ -200,5 +205,3 @@ export function createRolloutStore(db: Database): RolloutStore {
     },
   }
 }
-
-

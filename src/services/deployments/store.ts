@@ -269,15 +269,13 @@ export function createDeploymentsStore(db: Database): DeploymentsStore {
       for (let i = 0; i < deviceIds.length; i += DEVICE_LIST_CHUNK) {
         db.insert(deploymentDevices)
           .values(
-            deviceIds
-              .slice(i, i + DEVICE_LIST_CHUNK)
-              .map((deviceId, j) => ({
-                tenantId: row.tenantId,
-                deviceId,
-                created,
-                deploymentId: row.id,
-                phase: phases?.[i + j] ?? 0,
-              })),
+            deviceIds.slice(i, i + DEVICE_LIST_CHUNK).map((deviceId, j) => ({
+              tenantId: row.tenantId,
+              deviceId,
+              created,
+              deploymentId: row.id,
+              phase: phases?.[i + j] ?? 0,
+            })),
           )
           .onConflictDoNothing()
           .run()
