@@ -28,6 +28,16 @@ CREATE TABLE `deployments_rollout_log` (
 );
 --> statement-breakpoint
 CREATE INDEX `deployments_rollout_log_deployment` ON `deployments_rollout_log` (`tenant_id`,`deployment_id`,`seq`);--> statement-breakpoint
+CREATE TABLE `inventory_saved_filters` (
+	`tenant_id` text DEFAULT '' NOT NULL,
+	`id` text NOT NULL,
+	`name` text NOT NULL,
+	`terms` text NOT NULL,
+	`created` integer NOT NULL,
+	PRIMARY KEY(`tenant_id`, `id`)
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `inventory_saved_filters_name` ON `inventory_saved_filters` (`tenant_id`,`name`);--> statement-breakpoint
 ALTER TABLE `deployments_deployment_devices` ADD `phase` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `deployments_deployments` ADD `phase_count` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `deployments_deployments` ADD `open_phases` integer DEFAULT 1 NOT NULL;--> statement-breakpoint

@@ -7,6 +7,7 @@ import { type Device, MAX_INVENTORY_ATTRIBUTES, STATUS_CODES, statusCode } from 
 import type { NameRow } from './names.ts'
 import { renderDevices } from './render.ts'
 import { createSearcher, type Searcher } from './searcher.ts'
+import { type ApiFilter, createSavedFilters, type FilterDefinition } from './service.filters.ts'
 import {
   createInventoryManagement,
   type DeviceStatistics,
@@ -14,6 +15,7 @@ import {
   type UpdateResult,
 } from './service.management.ts'
 import { createInventorySearch, type SearchPage } from './service.search.ts'
+import { createSavedFiltersStore } from './store.filters.ts'
 import { createInventoryStore } from './store.ts'
 import { type AttributeInput, checkAttributes, identityValue } from './values.ts'
 
@@ -76,6 +78,18 @@ export interface InventoryService {
    * show), with their total. Every write made before the call is seen.
    */
   searchDevices(tenantId: string, request: SearchRequest): Promise<SearchPage>
+  /** A page of the tenant's saved filters, by name, with how many there are. */
+  listSavedFilters(tenantId: string, paging: Paging): Promise<{ filters: ApiFilter[]; total: number }>
+  /** Saves a filter (its terms checked as a search's filters, 400); 409 when the name is taken. Answers its id. */
+  createSavedFilter(tenantId: string, definition: FilterDefinition): Promise<string>
+  /** One saved filter; 404 when unknown. */
+  getSavedFilter(tenantId: string, id: string): Promise<ApiFilter>
+  /** Replaces a saved filter's name and terms; 404 when unknown, 409 when the name is another's. */
+  replaceSavedFilter(tenantId: string, id: string, definition: FilterDefinition): Promise<void>
+  /** Deletes a saved filter; 404 when unknown. */
+  deleteSavedFilter(tenantId: string, id: string): Promise<void>
+  /** A page of the devices the saved filter matches now; 404 when unknown. */
+  searchSavedFilter(tenantId: string, id: string, paging: Paging): Promise<SearchPage>
   /** The ids of a group's devices, oldest first; 404 when no device is in it. */
   listGroupDevices(
     tenantId: string,
@@ -149,9 +163,11 @@ export function createInventoryService(deps: Deps): InventoryService {
   }, TEXT_FLUSH_MS)
   textTimer.unref()
 
+  const searching = createInventorySearch(search, () => store.flushText(TEXT_SEARCH_FLUSH))
   return {
     ...createInventoryManagement(deps, store, writer),
-    ...createInventorySearch(search, () => store.flushText(TEXT_SEARCH_FLUSH)),
+    ...searching,
+    ...createSavedFilters(createSavedFiltersStore(db), searching.searchDevices, clock, deps.ids),
 
     // --- called by deviceauth, possibly inside its own transaction: synchronous, on deps.db ---
 
