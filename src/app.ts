@@ -71,6 +71,8 @@ export function createServices(deps: Deps): Services {
   const artifacts = createArtifactsService(deps, { usage })
   const releases = createReleasesService(deps, { usage })
   const deployments = createDeploymentsService(deps, { inventory, artifacts })
+  // Devices that change are matched against dynamic deployments when they change, never per poll.
+  inventory.onDeviceChanged((tenantId, deviceId) => deployments.deviceChanged(tenantId, deviceId))
   const deviceauth = createDeviceauthService(deps, { inventory, deployments })
   return { events, useradm, inventory, deployments, deviceauth, artifacts, releases }
 }

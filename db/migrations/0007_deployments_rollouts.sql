@@ -46,6 +46,9 @@ ALTER TABLE `deployments_deployments` ADD `policy` text;--> statement-breakpoint
 ALTER TABLE `deployments_deployments` ADD `paused_at` integer;--> statement-breakpoint
 ALTER TABLE `deployments_deployments` ADD `pause_reason` text;--> statement-breakpoint
 ALTER TABLE `deployments_deployments` ADD `gate_tripped` integer DEFAULT false NOT NULL;--> statement-breakpoint
+ALTER TABLE `deployments_deployments` ADD `dynamic` integer DEFAULT false NOT NULL;--> statement-breakpoint
+ALTER TABLE `deployments_deployments` ADD `filter` text;--> statement-breakpoint
+ALTER TABLE `deployments_deployments` ADD `initial_device_count` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `deployments_device_deployments` ADD `phase` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `deployments_device_deployments` ADD `attempts` integer DEFAULT 1 NOT NULL;--> statement-breakpoint
 ALTER TABLE `deployments_device_deployments` ADD `timed_out` integer DEFAULT false NOT NULL;

@@ -114,12 +114,12 @@ describe('phases', () => {
     expect(new Set(listed.map((d) => d.phase_id))).toEqual(new Set([deployment.phases[0].id]))
 
     // Not yet: the second phase's start has not come.
-    t.services.deployments.runDue()
+    await t.services.deployments.runDue()
     const waiting = devices.filter((_, i) => answers[i]!.status === 204)
     expect((await poll(t, waiting[0]!.token)).status).toBe(204)
 
     t.clock.advance(3601)
-    expect(t.services.deployments.runDue()).toBe(1)
+    await t.services.deployments.runDue()
     for (const device of waiting) expect((await poll(t, device.token)).status).toBe(200)
     deployment = await getDeployment(t, admin, id)
     expect(deployment.phases.map((p: any) => p.device_count)).toEqual([3, 7])
@@ -146,7 +146,7 @@ describe('phases', () => {
     expect(scheduled.json.map((d: any) => d.id)).toEqual([id])
     expect((await poll(t, device!.token)).status).toBe(204)
     t.clock.advance(601)
-    t.services.deployments.runDue()
+    await t.services.deployments.runDue()
     expect((await getDeployment(t, admin, id)).status).toBe('pending')
     expect((await poll(t, device!.token)).status).toBe(200)
     await report(t, device!.token, id, 'downloading')

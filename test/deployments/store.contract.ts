@@ -54,6 +54,9 @@ function deployment(
     pausedAt: null,
     pauseReason: null,
     gateTripped: false,
+    dynamic: false,
+    filter: null,
+    initialDeviceCount: deviceIds.length,
     ...extra,
   }
 }

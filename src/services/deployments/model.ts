@@ -96,6 +96,10 @@ const deployment = t.Object({
   }),
   all_devices: t.Optional(t.Boolean()),
   force_installation: t.Optional(t.Boolean()),
+  dynamic: t.Optional(
+    t.Boolean({ description: 'Made for a saved filter: devices that come to match join it.' }),
+  ),
+  initial_device_count: t.Optional(count('Devices matching the filter when it was made.')),
   phases: t.Optional(t.Array(phase)),
   retries: t.Optional(t.Integer()),
   policy: t.Optional(rolloutPolicySchema),
@@ -151,6 +155,23 @@ export const DeploymentsModel = {
     devices: t.Optional(t.Array(t.String(), { description: 'Device ids; or set all_devices.' })),
     all_devices: t.Optional(t.Boolean({ description: 'Every device accepted now.' })),
     force_installation: t.Optional(t.Boolean({ description: 'Install even where already installed.' })),
+    ...rolloutFields,
+  }),
+  newDynamicDeployment: t.Object({
+    name: t.String({ description: 'At most 256 characters.' }),
+    artifact_name: t.String(),
+    filter_id: t.String({
+      maxLength: 64,
+      description: 'A saved filter (/api/management/v2/inventory/filters).',
+    }),
+    max_devices: t.Optional(
+      t.Integer({
+        minimum: 1,
+        maximum: 10_000_000,
+        description: 'At most this many devices take it; then it finishes.',
+      }),
+    ),
+    force_installation: t.Optional(t.Boolean()),
     ...rolloutFields,
   }),
   newGroupDeployment: t.Object({

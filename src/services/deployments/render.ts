@@ -61,11 +61,13 @@ export function toApiDeployment(
   rollout: { phases?: PhaseRow[]; log?: RolloutLogEntry[] } = {},
 ): ApiDeployment {
   const terms =
-    row.target === 'group'
-      ? [term('system', 'group', '$eq', row.groups[0] ?? '')]
-      : row.target === 'all'
-        ? [term('identity', 'status', '$eq', 'accepted')]
-        : [term('identity', 'id', '$in', deviceIds())]
+    row.target === 'filter'
+      ? (row.filter?.terms ?? [])
+      : row.target === 'group'
+        ? [term('system', 'group', '$eq', row.groups[0] ?? '')]
+        : row.target === 'all'
+          ? [term('identity', 'status', '$eq', 'accepted')]
+          : [term('identity', 'id', '$in', deviceIds())]
   return {
     id: row.id,
     name: row.name,
@@ -77,7 +79,8 @@ export function toApiDeployment(
     max_devices: row.maxDevices,
     ...(row.artifacts.length > 0 ? { artifacts: row.artifacts } : {}),
     ...(row.groups.length > 0 ? { groups: row.groups } : {}),
-    filter: { id: '', name: '', terms },
+    filter: { id: row.filter?.id ?? '', name: row.filter?.name ?? '', terms },
+    ...(row.dynamic ? { dynamic: true, initial_device_count: row.initialDeviceCount } : {}),
     type: 'software',
     statistics: { status: statsOf(row), total_size: row.totalSize },
     ...(row.allDevices ? { all_devices: true } : {}),

@@ -21,8 +21,14 @@ export type DeploymentInput = NewDeployment & {
   groupAllDevices?: unknown
 }
 
-/** The request's own checks, in Mender's order: fields first, then which devices it names. */
-export function checkInput(input: DeploymentInput): void {
+/** A v2 deployment to the devices of a saved filter. */
+export type DynamicDeploymentInput = DeploymentInput & { filter_id: string; max_devices?: number }
+
+/**
+ * The request's own checks, in Mender's order: fields first, then which devices it names (not for
+ * a dynamic deployment: its filter names them).
+ */
+export function checkInput(input: DeploymentInput, dynamic = false): void {
   if (input.update_control_map !== undefined) {
     // Accepting it would promise pauses that Mender's client 4.0 and later never makes.
     throw new BadRequestError(
@@ -41,6 +47,7 @@ export function checkInput(input: DeploymentInput): void {
   const blank = (input.devices ?? []).indexOf('')
   if (blank >= 0) problems.push(`devices: (${blank}: cannot be blank.)`)
   if (problems.length > 0) throw new BadRequestError(`Validating request body: ${problems.join('; ')}.`)
+  if (dynamic) return
   if (input.group !== undefined) {
     const devicesGiven =
       input.groupDevices !== undefined &&

@@ -171,13 +171,25 @@ export const deploymentsManagementRoutes = (svc: DeploymentsService, auth: AuthP
     )
 
 export const deploymentsManagementV2Routes = (svc: DeploymentsService, auth: AuthPlugin) =>
-  new Elysia({ prefix: '/api/management/v2/deployments', detail }).use(auth).get(
-    '/deployments',
-    async ({ user, query, request, set }) => {
-      const paging = parsePaging(query)
-      const { deployments, total, hasNext } = await svc.listDeployments(user.tenantId, query, paging)
-      setPageHeaders(set, request.url, paging, { total, hasNext })
-      return deployments
-    },
-    { user: true, query: M.listQueryV2, response: { 200: t.Array(M.deployment) } },
-  )
+  new Elysia({ prefix: '/api/management/v2/deployments', detail })
+    .use(auth)
+    .post(
+      '/deployments',
+      async ({ user, body, set }) =>
+        created(set, `${LOCATION}/${await svc.createDynamicDeployment(user.tenantId, body)}`),
+      {
+        user: true,
+        body: M.newDynamicDeployment,
+        detail: { summary: 'Deploy to the devices of a saved filter, and to those that come to match it' },
+      },
+    )
+    .get(
+      '/deployments',
+      async ({ user, query, request, set }) => {
+        const paging = parsePaging(query)
+        const { deployments, total, hasNext } = await svc.listDeployments(user.tenantId, query, paging)
+        setPageHeaders(set, request.url, paging, { total, hasNext })
+        return deployments
+      },
+      { user: true, query: M.listQueryV2, response: { 200: t.Array(M.deployment) } },
+    )

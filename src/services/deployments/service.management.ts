@@ -5,23 +5,23 @@ import { type Ids, isUuid, requireUuid } from '../../ids.ts'
 import { type ApiArtifact, toApiArtifact } from '../artifacts/model.ts'
 import type { ArtifactsService } from '../artifacts/service.ts'
 import type { InventoryService } from '../inventory/service.ts'
+import { createDeploymentMaker } from './create.ts'
 import type { Gates } from './gates.ts'
-import { assignPhases, type PhasePlan, planPhases } from './phases.ts'
 import { formatLog, toApiDeployment, toApiDeviceDeployment } from './render.ts'
 import {
   checkInput,
-  checksumOf,
   type DeploymentInput,
+  type DynamicDeploymentInput,
   idScope,
   type ListInput,
   parseListInput,
   parseStatusFilter,
   type StatusChange,
 } from './requests.ts'
-import { type DeviceDeploymentStatus, emptyStats, type Stats } from './status.ts'
+import type { DeviceDeploymentStatus, Stats } from './status.ts'
 import type { DeviceDeploymentRow, DeviceDeploymentsStore } from './store.devices.ts'
-import type { PhaseRow, RolloutStore } from './store.rollout.ts'
-import { type DeploymentRow, type DeploymentsStore, statsOf, statValues } from './store.ts'
+import type { RolloutStore } from './store.rollout.ts'
+import { type DeploymentRow, type DeploymentsStore, statsOf } from './store.ts'
 import type { Transitions } from './transitions.ts'
 
 /** What deployments needs from inventory: the accepted devices (of a group), a device's group, device search. */
@@ -31,35 +31,10 @@ export type DeploymentsArtifacts = Pick<ArtifactsService, 'findArtifactsByName' 
 /** What deployments needs from inventory: the accepted devices (of a group), a device's group, device search. */
 export type DeploymentsInventory = Pick<
   InventoryService,
-  'listAcceptedDeviceIds' | 'getDevice' | 'searchDevices'
+  'listAcceptedDeviceIds' | 'getDevice' | 'searchDevices' | 'getSavedFilter' | 'matchingDeviceIds'
 >
 
 const MAX_STATISTICS_IDS = 100
-
-/** The one phase of a deployment that has a policy but no phases. */
-const wholePhase = (size: number, start: Date): PhasePlan => ({
-  batchSize: null,
-  batchSizeDevices: null,
-  start,
-  size,
-})
-
-const phaseRow = (deployment: DeploymentRow, plan: PhasePlan, idx: number, id: string): PhaseRow => ({
-  tenantId: deployment.tenantId,
-  deploymentId: deployment.id,
-  idx,
-  id,
-  batchSize: plan.batchSize,
-  batchSizeDevices: plan.batchSizeDevices,
-  startTs: plan.start,
-  size: plan.size,
-  deviceCount: 0,
-  opened: null,
-  finished: 0,
-  failed: 0,
-  succeeded: 0,
-  held: false,
-})
 
 /** The operator's API: making, listing, inspecting and aborting deployments; a device's history. */
 export function createManagementApi(parts: {
@@ -74,6 +49,7 @@ export function createManagementApi(parts: {
   ids: Ids
 }) {
   const { store, devices, rollout, gates, artifacts, transitions, inventory, clock, ids } = parts
+  const make = createDeploymentMaker({ store, rollout, gates, artifacts, clock, ids })
 
   /** The phase ids of phased deployments, each deployment's phases read once. */
   function phaseIds() {
@@ -187,59 +163,39 @@ export function createManagementApi(parts: {
             ? inventory.listAcceptedDeviceIds(tenantId)
             : [...new Set(input.devices)]
       if (deviceIds.length === 0) throw new BadRequestError('No devices for the deployment')
-      const found = artifacts.findArtifactsByName(tenantId, input.artifact_name)
-      if (found.length === 0) throw new UnprocessableError('No artifact for the deployment')
       const groups =
         input.group !== undefined
           ? [input.group]
           : deviceIds.length === 1 && !input.all_devices
             ? groupsOf(tenantId, deviceIds[0]!)
             : []
-      const id = ids.uuid()
-      const at = clock.now()
-      const plans =
-        planPhases(input, deviceIds.length, at) ?? (input.policy ? [wholePhase(deviceIds.length, at)] : [])
-      const opensNow = plans.length === 0 || plans[0]!.start <= at
-      return store.transaction(() => {
-        // Creation times are distinct per tenant: selection compares them ("newer than the device's last").
-        const now = at.getTime()
-        const latest = store.latestCreated(tenantId)?.getTime() ?? 0
-        const row: DeploymentRow = {
-          id,
-          tenantId,
-          name: input.name,
-          artifactName: input.artifact_name,
-          created: new Date(Math.max(now, latest + 1)),
-          finished: null,
-          status: opensNow ? 'pending' : 'scheduled',
-          deviceCount: 0,
-          maxDevices: deviceIds.length,
-          allDevices: input.all_devices === true,
-          forceInstallation: input.force_installation === true,
-          artifacts: found.map((a) => a.id),
-          groups,
-          target: input.group !== undefined ? 'group' : input.all_devices ? 'all' : 'devices',
-          checksum: checksumOf(input, deviceIds),
-          totalSize: 0,
-          ...statValues({ ...emptyStats(), pending: deviceIds.length }),
-          phaseCount: plans.length,
-          openPhases: opensNow ? 1 : 0,
-          retries: input.retries ?? 0,
-          policy: input.policy ?? null,
-          pausedAt: null,
-          pauseReason: null,
-          gateTripped: false,
-        }
-        const phases = plans.length > 1 ? assignPhases(id, deviceIds, plans) : undefined
-        if (!store.insertDeployment(row, deviceIds, phases)) {
-          throw new ConflictError(
-            'Invalid deployment definition: there is already an active deployment with the same parameters',
-          )
-        }
-        rollout.insertPhases(plans.map((plan, idx) => phaseRow(row, plan, idx, ids.uuid())))
-        const first = rollout.findPhase(tenantId, id, 0)
-        if (first && opensNow) gates.open({ ...row, status: 'pending' }, first)
-        return row.id
+      return make(tenantId, input, deviceIds, {
+        groups,
+        target: input.group !== undefined ? 'group' : input.all_devices ? 'all' : 'devices',
+        maxDevices: deviceIds.length,
+        dynamic: false,
+        filter: null,
+        initialDeviceCount: deviceIds.length,
+      })
+    },
+
+    async createDynamicDeployment(tenantId: string, input: DynamicDeploymentInput): Promise<string> {
+      checkInput(input, true)
+      let filter: Awaited<ReturnType<DeploymentsInventory['getSavedFilter']>>
+      try {
+        filter = await inventory.getSavedFilter(tenantId, input.filter_id)
+      } catch (err) {
+        if (err instanceof NotFoundError) throw new BadRequestError('filter_id: no saved filter has this id')
+        throw err
+      }
+      const deviceIds = await inventory.matchingDeviceIds(tenantId, filter.id)
+      return make(tenantId, input, deviceIds, {
+        groups: [],
+        target: 'filter',
+        maxDevices: input.max_devices ?? 0,
+        dynamic: true,
+        filter,
+        initialDeviceCount: deviceIds.length,
       })
     },
 

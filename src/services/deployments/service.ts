@@ -2,7 +2,7 @@ import type { Deps } from '../../deps.ts'
 import type { Paging } from '../../gateway/paging.ts'
 import { createGates } from './gates.ts'
 import type { ApiDeployment, ApiDeviceDeployment, Instructions, NextRequest } from './model.ts'
-import type { DeploymentInput, ListInput, StatusChange } from './requests.ts'
+import type { DeploymentInput, DynamicDeploymentInput, ListInput, StatusChange } from './requests.ts'
 import { createRolloutRunner } from './runner.ts'
 import { createSelection } from './selection.ts'
 import { createDeviceApi } from './service.devices.ts'
@@ -45,6 +45,11 @@ export interface DeploymentsService {
   saveLog(tenantId: string, deviceId: string, deploymentId: string, messages: readonly LogMessage[]): void
   /** Makes a deployment; the device list is fixed now. Answers its id. */
   createDeployment(tenantId: string, input: DeploymentInput): string
+  /**
+   * Makes a dynamic deployment for a saved filter: the accepted devices matching it now, and those
+   * that come to match it while it is active (see `runDue`). Answers its id.
+   */
+  createDynamicDeployment(tenantId: string, input: DynamicDeploymentInput): Promise<string>
   /** Deployments matching the filters, newest first; a name that is a device's id lists that device's. */
   listDeployments(tenantId: string, input: ListInput, paging: Paging): Promise<DeploymentListing>
   /** One deployment; 404 when unknown. */
@@ -80,7 +85,9 @@ export interface DeploymentsService {
    * permitting) and counts devices in flight past their timeout as failed. Answers how much it
    * did; the service's timer calls it, tests call it after moving the clock.
    */
-  runDue(): number
+  runDue(): Promise<number>
+  /** A device changed (accepted, inventory written): it is matched against active dynamic deployments at the next slice. */
+  deviceChanged(tenantId: string, deviceId: string): void
   /** Stops the timer. */
   stop(): void
   /** A device's deployment history, newest first, with each deployment. */
@@ -116,7 +123,9 @@ export function createDeploymentsService(
   const gates = createGates(store, rollout, devices, deps.clock)
   const transitions = createTransitions(store, devices, rollout, deps.clock, deps.ids, gates)
   const selectDeployment = createSelection({ store, devices, artifacts, transitions })
-  const runner = createRolloutRunner(store, rollout, gates, deps.clock)
+  const runner = createRolloutRunner(store, rollout, gates, deps.clock, (tenantId, filterId, among) =>
+    services.inventory.matchingDeviceIds(tenantId, filterId, among),
+  )
 
   return {
     ...createManagementApi({
@@ -132,6 +141,7 @@ export function createDeploymentsService(
     }),
     ...createDeviceApi({ store, devices, transitions, selectDeployment, links: deps.links }),
     runDue: runner.runDue,
+    deviceChanged: runner.deviceChanged,
     stop: runner.stop,
     activeDeploymentIds: (tenantId, artifactNames) => store.activeDeploymentIds(tenantId, artifactNames),
     isNameInAnyDeployment: (tenantId, artifactName) => store.usesArtifactName(tenantId, artifactName),

@@ -88,7 +88,7 @@ const UNSTARTED_DEPLOYMENTS = `SELECT dl.deployment_id AS id, dl.phase AS phase 
    WHERE dl.tenant_id = ?1 AND dl.device_id = ?2
      AND dl.created > (SELECT coalesce(max(created), -1) FROM deployments_device_deployments
        WHERE tenant_id = ?1 AND device_id = ?2 AND active = 0 AND deleted IS NULL)
-     AND d.finished IS NULL AND d.device_count < d.max_devices
+     AND d.finished IS NULL AND (d.device_count < d.max_devices OR (d.dynamic = 1 AND d.max_devices = 0))
      AND NOT EXISTS (SELECT 1 FROM deployments_device_deployments x
        WHERE x.tenant_id = ?1 AND x.device_id = ?2 AND x.deployment_id = dl.deployment_id
          AND x.deleted IS NULL)`

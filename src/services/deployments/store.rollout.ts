@@ -24,6 +24,8 @@ export interface RolloutStore {
   listPhases(tenantId: string, deploymentId: string): PhaseRow[]
   /** One phase of the deployment, by its index. */
   findPhase(tenantId: string, deploymentId: string, idx: number): PhaseRow | undefined
+  /** Devices that joined a dynamic deployment were placed in the phase. */
+  growPhase(tenantId: string, deploymentId: string, idx: number, devices: number): void
   /** One more device of the phase picked the deployment up. */
   addPhaseDevice(tenantId: string, deploymentId: string, idx: number): void
   /** Counts a device of the phase that ended its attempt in success or failure; answers the counters after. */
@@ -107,6 +109,13 @@ export function createRolloutStore(db: Database): RolloutStore {
 
     findPhase: (tenantId: string, deploymentId: string, idx: number): PhaseRow | undefined =>
       byKey.get({ tenantId, deploymentId, idx }),
+
+    growPhase(tenantId: string, deploymentId: string, idx: number, devices: number): void {
+      db.update(p)
+        .set({ size: sql`${p.size} + ${devices}` })
+        .where(and(eq(p.tenantId, tenantId), eq(p.deploymentId, deploymentId), eq(p.idx, idx)))
+        .run()
+    },
 
     addPhaseDevice(tenantId: string, deploymentId: string, idx: number): void {
       addDevice.run({ tenantId, deploymentId, idx })

@@ -131,6 +131,13 @@ export interface DeploymentsStore {
    * absent); false when an identical one is still active.
    */
   insertDeployment(row: DeploymentRow, deviceIds: readonly string[], phases?: readonly number[]): boolean
+  /**
+   * Adds devices to the device list of an active deployment (those already in it are skipped), in
+   * `phase`; they count as pending. Answers the ids added.
+   */
+  addDevices(row: DeploymentRow, deviceIds: readonly string[], phase: number): string[]
+  /** The tenant's active dynamic deployments, oldest first. */
+  activeDynamic(tenantId: string): DeploymentRow[]
   /** A page of the deployments matching `query`, in its order. */
   listDeployments(tenantId: string, query: DeploymentQuery, offset: number, limit: number): DeploymentRow[]
   /** How many deployments match `query`. */
@@ -282,6 +289,41 @@ export function createDeploymentsStore(db: Database): DeploymentsStore {
       }
       return true
     },
+
+    addDevices(row: DeploymentRow, deviceIds: readonly string[], phase: number): string[] {
+      if (deviceIds.length === 0) return []
+      const created = row.created.getTime()
+      const added = db
+        .insert(deploymentDevices)
+        .values(
+          deviceIds.map((deviceId) => ({
+            tenantId: row.tenantId,
+            deviceId,
+            created,
+            deploymentId: row.id,
+            phase,
+          })),
+        )
+        .onConflictDoNothing()
+        .returning({ deviceId: deploymentDevices.deviceId })
+        .all()
+        .map((entry) => entry.deviceId)
+      if (added.length > 0) {
+        db.update(deployments)
+          .set({ statPending: sql`${deployments.statPending} + ${added.length}` })
+          .where(and(eq(deployments.tenantId, row.tenantId), eq(deployments.id, row.id)))
+          .run()
+      }
+      return added
+    },
+
+    activeDynamic: (tenantId: string): DeploymentRow[] =>
+      db
+        .select()
+        .from(deployments)
+        .where(and(eq(deployments.tenantId, tenantId), sql`finished IS NULL`, eq(deployments.dynamic, true)))
+        .orderBy(asc(deployments.created))
+        .all(),
 
     listDeployments(
       tenantId: string,

@@ -3,8 +3,11 @@ import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'driz
 import type { RolloutPolicy } from './policy.ts'
 import type { DeploymentStatus } from './status.ts'
 
-/** How the device list was chosen: given ids, a static group (the one in `groups`), or every accepted device. */
-export type DeploymentTarget = 'devices' | 'group' | 'all'
+/**
+ * How the device list was chosen: given ids, a static group (the one in `groups`), every accepted
+ * device, or a saved filter (dynamic).
+ */
+export type DeploymentTarget = 'devices' | 'group' | 'all' | 'filter'
 
 const stat = () => integer().notNull().default(0)
 
@@ -69,6 +72,19 @@ export const deployments = sqliteTable(
     pauseReason: text(),
     /** A failure gate paused it: resuming needs an explicit override. */
     gateTripped: integer({ mode: 'boolean' }).notNull().default(false),
+    /**
+     * A dynamic deployment (v2 with `filter_id`): devices that come to match its saved filter join
+     * its device list while it is active; `maxDevices` is then the cap given (0: none).
+     */
+    dynamic: integer({ mode: 'boolean' }).notNull().default(false),
+    /** The saved filter of a dynamic deployment as it was at creation. */
+    filter: text({ mode: 'json' }).$type<{
+      id: string
+      name: string
+      terms: { scope: string; attribute: string; type: string; value: unknown }[]
+    }>(),
+    /** Devices matching the filter at creation. */
+    initialDeviceCount: integer().notNull().default(0),
   },
   (t) => [
     index('deployments_deployments_created').on(t.tenantId, t.created),

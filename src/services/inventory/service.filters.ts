@@ -13,6 +13,8 @@ export type ApiFilter = { id: string; name: string; terms: FilterTerm[] }
 export type FilterDefinition = { name: string; terms: FilterTerm[] }
 
 const NOT_FOUND = 'Filter not found'
+/** Devices read per search when collecting every match. */
+const MATCH_PAGE = 500
 const NAME_TAKEN = 'A filter with the same name already exists'
 
 const toApiFilter = (filter: SavedFilter): ApiFilter => ({
@@ -63,6 +65,26 @@ export function createSavedFilters(
 
     async deleteSavedFilter(tenantId: string, id: string): Promise<void> {
       if (!(await store.delete(tenantId, id))) throw new NotFoundError(NOT_FOUND)
+    },
+
+    async matchingDeviceIds(
+      tenantId: string,
+      filterId: string,
+      among?: readonly string[],
+    ): Promise<string[]> {
+      const filter = await requireFilter(tenantId, filterId)
+      if (among?.length === 0) return []
+      const filters = [
+        ...parseTerms(filter.terms),
+        { scope: 'identity', name: 'status', op: '$eq' as const, value: 'accepted' },
+        ...(among ? [{ scope: 'identity', name: 'id', op: '$in' as const, value: [...among] }] : []),
+      ]
+      const found: string[] = []
+      for (let page = 1; ; page++) {
+        const { devices, total } = await search(tenantId, { filters, sort: [], page, perPage: MATCH_PAGE })
+        found.push(...devices.map((device) => device.id))
+        if (devices.length < MATCH_PAGE || found.length >= total) return found
+      }
     },
 
     async searchSavedFilter(tenantId: string, id: string, paging: Paging): Promise<SearchPage> {

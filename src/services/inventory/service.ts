@@ -90,6 +90,13 @@ export interface InventoryService {
   deleteSavedFilter(tenantId: string, id: string): Promise<void>
   /** A page of the devices the saved filter matches now; 404 when unknown. */
   searchSavedFilter(tenantId: string, id: string, paging: Paging): Promise<SearchPage>
+  /** The ids of the accepted devices the saved filter matches now (only among `among` when given); 404 when unknown. */
+  matchingDeviceIds(tenantId: string, filterId: string, among?: readonly string[]): Promise<string[]>
+  /**
+   * Calls `listener` with each device whose identity (its acceptance included) or inventory a write
+   * changed; it may be called inside the writer's transaction, so it must only take note.
+   */
+  onDeviceChanged(listener: (tenantId: string, deviceId: string) => void): void
   /** The ids of a group's devices, oldest first; 404 when no device is in it. */
   listGroupDevices(
     tenantId: string,
@@ -128,6 +135,11 @@ export function createInventoryService(deps: Deps): InventoryService {
   const store = createInventoryStore(db)
   const writer = createDeviceWriter(store)
 
+  const changeListeners: ((tenantId: string, deviceId: string) => void)[] = []
+  const changed = (tenantId: string, deviceId: string) => {
+    for (const listener of changeListeners) listener(tenantId, deviceId)
+  }
+
   /** Identity attributes and the status partition, created with the device when needed. */
   function writeIdentity(tenantId: string, deviceId: string, inputs: AttributeInput[], code: number) {
     store.write(() => {
@@ -135,6 +147,7 @@ export function createInventoryService(deps: Deps): InventoryService {
       store.setStatus(tenantId, loaded.device, code)
       writer.apply(tenantId, loaded, 'identity', inputs)
     })
+    changed(tenantId, deviceId)
   }
 
   /**
@@ -168,6 +181,10 @@ export function createInventoryService(deps: Deps): InventoryService {
     ...createInventoryManagement(deps, store, writer),
     ...searching,
     ...createSavedFilters(createSavedFiltersStore(db), searching.searchDevices, clock, deps.ids),
+
+    onDeviceChanged(listener: (tenantId: string, deviceId: string) => void): void {
+      changeListeners.push(listener)
+    },
 
     // --- called by deviceauth, possibly inside its own transaction: synchronous, on deps.db ---
 
@@ -233,7 +250,7 @@ export function createInventoryService(deps: Deps): InventoryService {
     updateInventory(tenantId: string, deviceId: string, body: unknown, mode: 'replace' | 'merge'): void {
       const inputs = checkAttributes(body)
       if (mode === 'replace' && inputs.length > MAX_INVENTORY_ATTRIBUTES) throw tooManyAttributes()
-      store.write(() => {
+      const wrote = store.write(() => {
         const now = clock.now()
         const { loaded, created } = writer.findOrCreate(tenantId, deviceId, 0, now)
         if (mode === 'merge') {
@@ -242,9 +259,11 @@ export function createInventoryService(deps: Deps): InventoryService {
             throw tooManyAttributes()
           }
         }
-        const changed = writer.apply(tenantId, loaded, 'inventory', inputs, { replace: mode === 'replace' })
-        touchUpdated(tenantId, loaded, changed || created, now)
+        const wrote = writer.apply(tenantId, loaded, 'inventory', inputs, { replace: mode === 'replace' })
+        touchUpdated(tenantId, loaded, wrote || created, now)
+        return wrote || created
       })
+      if (wrote) changed(tenantId, deviceId)
     },
 
     // --- management ---
