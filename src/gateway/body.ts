@@ -103,9 +103,6 @@ function checkContentType(request: Request, type: string, formToo: boolean): voi
   }
 }
 
-/** Which routes parse their own bodies (the route index answers it from the routes' `parse`). */
-type OwnParsers = { readsRawBody(method: string, path: string): boolean }
-
 /**
  * The body parser every route shares. JSON is read with a 1 MiB cap (chunked bodies included: the
  * Go clients send them), any other declared type is a 415, a urlencoded form is accepted only on
@@ -114,6 +111,9 @@ type OwnParsers = { readsRawBody(method: string, path: string): boolean }
  * STREAM_BODY_PARSER) is left to that parser: Elysia runs this global parser first, so it has to
  * step aside itself.
  */
+/** Which routes parse their own bodies (the route index answers it from the routes' `parse`). */
+type OwnParsers = { readsRawBody(method: string, path: string): boolean }
+
 export const bodyParser = (routes: OwnParsers, bodyTimeoutMs: number) =>
   new Elysia({ name: 'gateway.body' }).onParse({ as: 'global' }, async ({ request, path }, contentType) => {
     if (routes.readsRawBody(request.method, path)) return undefined

@@ -15,7 +15,8 @@ const ARTIFACTS_PATH = '/api/management/v1/deployments/artifacts'
 
 /**
  * Reads a multipart form as `read` says and hands it to `use`; whatever happens, the rest of the
- * body is dropped once `use` is done with it.
+ * body is dropped once `use` is done with it. An upload may stall behind the blob store: it gets
+ * the transfer timeout, not the API's short one.
  */
 async function withForm<F, T>(
   request: Request,
@@ -24,7 +25,6 @@ async function withForm<F, T>(
   read: (reader: MultipartReader, maxSize: number) => Promise<F>,
   use: (form: F) => Promise<T>,
 ): Promise<T> {
-  // An upload may stall behind the blob store: it gets the transfer timeout, not the API's short one.
   server?.timeout(request, TRANSFER_IDLE_TIMEOUT_SECONDS)
   const reader = openMultipart(request, maxSize)
   try {

@@ -197,10 +197,6 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
   }
 
   return {
-    /**
-     * Mender's multipart upload: the `artifact` part is parsed while it streams into the blob
-     * store, then recorded. Nothing remains of an upload that fails at any point.
-     */
     async uploadArtifact(tenantId: string, upload: ArtifactUpload): Promise<string> {
       const id = upload.artifactId ?? ids.uuid()
       claimId(id)

@@ -111,8 +111,10 @@ function parseBasicAuth(header: string | null): { email: string; password: strin
 
 /** Users, their login sessions and personal access tokens, and each user's UI settings. */
 export interface UseradmService {
-  /** A session token for `Authorization: Basic email:password`; throttled per email and address. */
-  /** `clientAddress` is the caller's IP address ('' when unknown): failures are counted per email and address. */
+  /**
+   * A session token for `Authorization: Basic email:password`; attempts are counted (and throttled)
+   * per email and client address before the password is checked.
+   */
   login(authorization: string | null, noExpiry: boolean, clientAddress?: string): Promise<string>
   /** Revokes the token the request came with. */
   logout(principal: UserPrincipal): void
@@ -215,6 +217,7 @@ export function createUseradmService(deps: Deps): UseradmService {
   }
 
   const service = {
+    /** `clientAddress` is the caller's IP address ('' when unknown): failures are counted per email and address. */
     async login(authorization: string | null, noExpiry: boolean, clientAddress = ''): Promise<string> {
       const credentials = parseBasicAuth(authorization)
       if (!credentials) throw new UnauthorizedError('invalid or missing auth header')
