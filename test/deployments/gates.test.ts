@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import type { OutboxEvent } from '../../src/events/model.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
 import {
-  acceptedDevice,
+  type acceptedDevice,
+  acceptedDevices,
   addArtifact,
   deploy,
   getDeployment,
@@ -23,11 +24,7 @@ afterEach(() => t.close())
 
 type Device = Awaited<ReturnType<typeof acceptedDevice>>
 
-async function fleet(n: number): Promise<Device[]> {
-  const devices = []
-  for (let i = 0; i < n; i++) devices.push(await acceptedDevice(t, admin))
-  return devices
-}
+const fleet = (n: number) => acceptedDevices(t, admin, n)
 
 const setStatus = (id: string, body: Record<string, unknown>) =>
   t.call('PUT', `${MGMT}/deployments/${id}/status`, { token: admin, body })

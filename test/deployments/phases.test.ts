@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
 import {
-  acceptedDevice,
+  acceptedDevices,
   addArtifact,
   deploy,
   getDeployment,
@@ -23,11 +23,7 @@ afterEach(() => t.close())
 const iso = (secondsFromNow: number) =>
   new Date(t.clock.now().getTime() + secondsFromNow * 1000).toISOString()
 
-async function fleet(n: number) {
-  const devices = []
-  for (let i = 0; i < n; i++) devices.push(await acceptedDevice(t, admin))
-  return devices
-}
+const fleet = (n: number) => acceptedDevices(t, admin, n)
 
 async function devicesList(id: string) {
   return (await t.call('GET', `${MGMT}/deployments/${id}/devices/list?per_page=500`, { token: admin }))

@@ -3,12 +3,28 @@ import type { AuthPlugin } from '../../gateway/auth.ts'
 import { parsePaging, setPageHeaders } from '../../gateway/paging.ts'
 import { created } from '../../gateway/responses.ts'
 import { DeploymentsModel as M } from './model.ts'
+import type { ListInput } from './requests.ts'
 import type { DeploymentsService } from './service.ts'
 
 const detail = { tags: ['deployments'] }
 const LOCATION = '/api/management/v1/deployments/deployments'
 /** Mender's bound on a device's deployment history page. */
 const MAX_HISTORY_PER_PAGE = 20
+
+/** The v1 and v2 deployment lists: one page, with Mender's paging headers. */
+const listDeployments =
+  (svc: DeploymentsService) =>
+  async (ctx: {
+    user: { tenantId: string }
+    query: ListInput & { page?: number | string; per_page?: number | string }
+    request: Request
+    set: { headers: Record<string, unknown> }
+  }) => {
+    const paging = parsePaging(ctx.query)
+    const { deployments, total, hasNext } = await svc.listDeployments(ctx.user.tenantId, ctx.query, paging)
+    setPageHeaders(ctx.set, ctx.request.url, paging, { total, hasNext })
+    return deployments
+  }
 
 export const deploymentsManagementRoutes = (svc: DeploymentsService, auth: AuthPlugin) =>
   new Elysia({ prefix: '/api/management/v1/deployments', detail })
@@ -22,16 +38,11 @@ export const deploymentsManagementRoutes = (svc: DeploymentsService, auth: AuthP
         detail: { summary: 'Deploy an artifact to a list of devices, or to every accepted device' },
       },
     )
-    .get(
-      '/deployments',
-      async ({ user, query, request, set }) => {
-        const paging = parsePaging(query)
-        const { deployments, total, hasNext } = await svc.listDeployments(user.tenantId, query, paging)
-        setPageHeaders(set, request.url, paging, { total, hasNext })
-        return deployments
-      },
-      { user: true, query: M.listQueryV1, response: { 200: t.Array(M.deployment) } },
-    )
+    .get('/deployments', listDeployments(svc), {
+      user: true,
+      query: M.listQueryV1,
+      response: { 200: t.Array(M.deployment) },
+    })
     .post(
       '/deployments/statistics/list',
       ({ user, body }) => svc.listStatistics(user.tenantId, body.deployment_ids),
@@ -183,13 +194,8 @@ export const deploymentsManagementV2Routes = (svc: DeploymentsService, auth: Aut
         detail: { summary: 'Deploy to the devices of a saved filter, and to those that come to match it' },
       },
     )
-    .get(
-      '/deployments',
-      async ({ user, query, request, set }) => {
-        const paging = parsePaging(query)
-        const { deployments, total, hasNext } = await svc.listDeployments(user.tenantId, query, paging)
-        setPageHeaders(set, request.url, paging, { total, hasNext })
-        return deployments
-      },
-      { user: true, query: M.listQueryV2, response: { 200: t.Array(M.deployment) } },
-    )
+    .get('/deployments', listDeployments(svc), {
+      user: true,
+      query: M.listQueryV2,
+      response: { 200: t.Array(M.deployment) },
+    })
