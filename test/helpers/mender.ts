@@ -5,6 +5,8 @@ import type { Subprocess } from 'bun'
 
 /** Where the Debian client 3.4 reads the current artifact name until it has installed one (not configurable). */
 const ARTIFACT_DIR = '/etc/mender'
+/** Where the client runs its identity script from (not configurable either). */
+const IDENTITY_DIR = '/usr/share/mender/identity'
 const COMMAND_TIMEOUT_MS = 60_000
 const DAEMON_TIMEOUT_MS = 5 * 60_000
 
@@ -23,7 +25,7 @@ export function menderBinary(): string {
 export function createMenderClient(
   serverUrl: string,
   deviceType = 'test-device',
-  options: { artifactName?: string } = {},
+  options: { artifactName?: string; identity?: Record<string, string> } = {},
 ) {
   const binary = menderBinary()
   const dir = mkdtempSync(join(tmpdir(), 'bender-mender-'))
@@ -49,7 +51,18 @@ export function createMenderClient(
     writeFileSync(join(etc, 'artifact_info'), `artifact_name=${options.artifactName}\n`)
     // The bind mount needs the mount point; it exists once any client test ran, and is harmless empty.
     mkdirSync(ARTIFACT_DIR, { recursive: true })
-    prefix = ['unshare', '--mount', 'sh', '-c', `mount --bind "$0" ${ARTIFACT_DIR} && exec "$@"`, etc]
+    let mounts = `mount --bind "$0" ${ARTIFACT_DIR}`
+    if (options.identity) {
+      // Its own identity script over the machine's: several clients on one machine are several devices.
+      const identity = join(dir, 'identity')
+      mkdirSync(identity)
+      const lines = Object.entries(options.identity).map(([key, value]) => `echo '${key}=${value}'`)
+      writeFileSync(join(identity, 'mender-device-identity'), `#!/bin/sh\n${lines.join('\n')}\n`, {
+        mode: 0o755,
+      })
+      mounts += ` && mount --bind "${identity}" ${IDENTITY_DIR}`
+    }
+    prefix = ['unshare', '--mount', 'sh', '-c', `${mounts} && exec "$@"`, etc]
   }
   const args = (command: string[]) => [...prefix, ...menderArgs, ...command]
   let daemon: Subprocess<'ignore', 'ignore', 'pipe'> | undefined
