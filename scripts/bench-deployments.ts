@@ -466,7 +466,7 @@ async function main() {
 
     // The rollout artifact, made here and uploaded through the API.
     /** Uploads an artifact, deploys it to the rollout group, measures the polls and the burst. */
-    const rolloutPass = async (artifactName: string, extra: Record<string, unknown>) => {
+    const rolloutPass = async (artifactName: string, extra: () => Record<string, unknown>) => {
       const artifactPath = join(dataDir, `${artifactName}.mender`)
       await writeModuleImage(
         {
@@ -486,7 +486,7 @@ async function main() {
       const made = await api(
         'POST',
         `/api/management/v1/deployments/deployments/group/${GROUP}`,
-        JSON.stringify({ name: `bench ${Date.now()}`, artifact_name: artifactName, ...extra }),
+        JSON.stringify({ name: `bench ${Date.now()}`, artifact_name: artifactName, ...extra() }),
         { 'content-type': 'application/json' },
       )
       const createSeconds = (performance.now() - createdAt) / 1000
@@ -507,14 +507,14 @@ async function main() {
       return { createSeconds, during, burst, deployment }
     }
 
-    const plain = await rolloutPass(ARTIFACT, {})
+    const plain = await rolloutPass(ARTIFACT, () => ({}))
     // The same rollout in two phases (the second opening a second later, long before the burst)
     // with a failure gate that never trips: every status write moves its phase's gate counters.
     const phased = values.phased
-      ? await rolloutPass(`${ARTIFACT}-phased`, {
-          phases: [{ batch_size: 50 }, { start_ts: new Date(Date.now() + 1000).toISOString() }],
+      ? await rolloutPass(`${ARTIFACT}-phased`, () => ({
+          phases: [{ batch_size: 50 }, { start_ts: new Date(Date.now() + 2000).toISOString() }],
           policy: { failure_gate: { percent: 10, min_finished: 1000, action: 'pause' } },
-        })
+        }))
       : undefined
     const rssEnd = peakRss(server.pid)
 
