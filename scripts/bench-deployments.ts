@@ -4,7 +4,7 @@
  *
  *   bun scripts/bench-deployments.ts [--devices 1000000] [--pollers 50000] [--rollout 100000]
  *        [--seconds 10] [--connections 64] [--concurrency 128] [--data-dir DIR] [--keep] [--profile DIR]
- *        [--metrics]
+ *        [--phased] [--metrics]
  *
  * Seeding (skipped when --data-dir already holds a seeded fleet of that size): --devices accepted
  * devices in deviceauth (device and auth set rows) and in inventory (identity, created time), the
@@ -24,6 +24,8 @@
  *   - rollout burst: the rollout group's simulated clients, --concurrency at a time, each asking
  *     for the update (200 and a download link), then reporting downloading, installing and
  *     success; reported as status writes per second and the time until the deployment finished.
+ * With --phased, the same again with a second artifact deployed in two phases under a failure gate
+ * (that never trips), and the in-process cost of a gate check per status write.
  * With --metrics a second bender runs on the same data dir with metrics on (BENDER_METRICS_TOKEN),
  * and each round of the idle phase polls it too, right after the first: the cost of metrics on
  * the poll, side by side.
@@ -34,10 +36,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { openDatabase } from '../db/client.ts'
+import { runMigrations } from '../db/migrate.ts'
 import { createServices, stopServices } from '../src/app.ts'
 import { fileFromBytes, writeModuleImage } from '../src/artifact/writer.ts'
 import { loadConfig } from '../src/config.ts'
 import { buildDeps, closeDeps, type Deps } from '../src/deps.ts'
+import { failureGateReason } from '../src/services/deployments/policy.ts'
+import { createRolloutStore } from '../src/services/deployments/store.rollout.ts'
 import { buildTexts } from '../src/services/inventory/text.ts'
 
 const ROOT = resolve(import.meta.dir, '..')
@@ -296,6 +302,7 @@ async function main() {
       concurrency: { type: 'string', default: '128' },
       'data-dir': { type: 'string' },
       keep: { type: 'boolean', default: false },
+      phased: { type: 'boolean', default: false },
       profile: { type: 'string' },
       metrics: { type: 'boolean', default: false },
     },
@@ -458,46 +465,57 @@ async function main() {
     const rssIdle = peakRss(server.pid)
 
     // The rollout artifact, made here and uploaded through the API.
-    const artifactPath = join(dataDir, 'bench-app.mender')
-    await writeModuleImage(
-      {
-        name: ARTIFACT,
-        deviceTypes: [DEVICE_TYPE],
-        type: 'single-file',
-        files: [fileFromBytes('app.bin', new Uint8Array(8192))],
-      },
-      artifactPath,
-    )
-    const form = new FormData()
-    form.append('artifact', Bun.file(artifactPath), 'bench-app.mender')
-    const uploaded = await api('POST', '/api/management/v1/deployments/artifacts', form)
-    if (uploaded.status !== 201 && uploaded.status !== 409)
-      throw new Error(`upload failed: ${uploaded.status}`)
-
-    const createdAt = performance.now()
-    const made = await api(
-      'POST',
-      `/api/management/v1/deployments/deployments/group/${GROUP}`,
-      JSON.stringify({ name: `bench ${Date.now()}`, artifact_name: ARTIFACT }),
-      { 'content-type': 'application/json' },
-    )
-    const createSeconds = (performance.now() - createdAt) / 1000
-    if (made.status !== 201) throw new Error(`deployment not created: ${made.status} ${await made.text()}`)
-    const deploymentId = made.headers.get('location')!.split('/').pop()!
-
-    const during = await measure()
-
-    const burst = await inChild<RolloutResult>(
-      { kind: 'rollout', base, tokensFile: files.rollout, concurrency },
-      600,
-    )
-    const deployment = (await (
-      await api('GET', `/api/management/v1/deployments/deployments/${deploymentId}`)
-    ).json()) as {
-      status: string
-      finished?: string
-      statistics: { status: Record<string, number> }
+    /** Uploads an artifact, deploys it to the rollout group, measures the polls and the burst. */
+    const rolloutPass = async (artifactName: string, extra: () => Record<string, unknown>) => {
+      const artifactPath = join(dataDir, `${artifactName}.mender`)
+      await writeModuleImage(
+        {
+          name: artifactName,
+          deviceTypes: [DEVICE_TYPE],
+          type: 'single-file',
+          files: [fileFromBytes('app.bin', new Uint8Array(8192))],
+        },
+        artifactPath,
+      )
+      const form = new FormData()
+      form.append('artifact', Bun.file(artifactPath), `${artifactName}.mender`)
+      const uploaded = await api('POST', '/api/management/v1/deployments/artifacts', form)
+      if (uploaded.status !== 201 && uploaded.status !== 409)
+        throw new Error(`upload failed: ${uploaded.status}`)
+      const createdAt = performance.now()
+      const made = await api(
+        'POST',
+        `/api/management/v1/deployments/deployments/group/${GROUP}`,
+        JSON.stringify({ name: `bench ${Date.now()}`, artifact_name: artifactName, ...extra() }),
+        { 'content-type': 'application/json' },
+      )
+      const createSeconds = (performance.now() - createdAt) / 1000
+      if (made.status !== 201) throw new Error(`deployment not created: ${made.status} ${await made.text()}`)
+      const deploymentId = made.headers.get('location')!.split('/').pop()!
+      const during = await measure()
+      const burst = await inChild<RolloutResult>(
+        { kind: 'rollout', base, tokensFile: files.rollout, concurrency },
+        600,
+      )
+      const deployment = (await (
+        await api('GET', `/api/management/v1/deployments/deployments/${deploymentId}`)
+      ).json()) as {
+        status: string
+        finished?: string
+        statistics: { status: Record<string, number> }
+      }
+      return { createSeconds, during, burst, deployment }
     }
+
+    const plain = await rolloutPass(ARTIFACT, () => ({}))
+    // The same rollout in two phases (the second opening a second later, long before the burst)
+    // with a failure gate that never trips: every status write moves its phase's gate counters.
+    const phased = values.phased
+      ? await rolloutPass(`${ARTIFACT}-phased`, () => ({
+          phases: [{ batch_size: 50 }, { start_ts: new Date(Date.now() + 2000).toISOString() }],
+          policy: { failure_gate: { percent: 10, min_finished: 1000, action: 'pause' } },
+        }))
+      : undefined
     const rssEnd = peakRss(server.pid)
 
     const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`
@@ -523,20 +541,30 @@ async function main() {
       `deployments bench: ${devices} accepted devices, ${pollers} polling (cached tokens), ${connections} keep-alive connections, ${seconds} s passes, loopback`,
     )
     report('poll, no active deployment', idle)
-    report('poll, during a rollout (pollers not in it)', during)
     console.log(`peak RSS of bender after the polls: ${mb(rssIdle)}`)
-    console.log(
-      `rollout: deployment to ${rollout} devices created in ${createSeconds.toFixed(2)} s; ${burst.devices} clients, ${concurrency} at a time:`,
-    )
-    console.log(
-      `  ${burst.statusWrites} status writes in ${burst.seconds.toFixed(1)} s = ${(burst.statusWrites / burst.seconds).toFixed(0)} writes/s (plus ${burst.devices} update checks), ${burst.failures} failures`,
-    )
-    const finishedAfter = deployment.finished
-      ? (Date.parse(deployment.finished) - burst.startedAt) / 1000
-      : Number.NaN
-    console.log(
-      `  deployment ${deployment.status} ${finishedAfter.toFixed(1)} s after the burst began; success ${deployment.statistics.status.success}`,
-    )
+    const describe = (label: string, pass: Awaited<ReturnType<typeof rolloutPass>>) => {
+      const { createSeconds, during, burst, deployment } = pass
+      report(`poll, during the ${label} rollout (pollers not in it)`, during)
+      console.log(
+        `${label} rollout: deployment to ${rollout} devices created in ${createSeconds.toFixed(2)} s; ${burst.devices} clients, ${concurrency} at a time:`,
+      )
+      console.log(
+        `  ${burst.statusWrites} status writes in ${burst.seconds.toFixed(1)} s = ${(burst.statusWrites / burst.seconds).toFixed(0)} writes/s (plus ${burst.devices} update checks), ${burst.failures} failures`,
+      )
+      const finishedAfter = deployment.finished
+        ? (Date.parse(deployment.finished) - burst.startedAt) / 1000
+        : Number.NaN
+      console.log(
+        `  deployment ${deployment.status} ${finishedAfter.toFixed(1)} s after the burst began; success ${deployment.statistics.status.success}`,
+      )
+    }
+    describe('unphased', plain)
+    if (phased) {
+      describe('phased (2 phases, failure gate)', phased)
+      console.log(
+        `gate check (phase counters + the failure gate), per status write: ${(await gateCheckMicros()).toFixed(2)} µs`,
+      )
+    }
     console.log(`peak RSS of bender at the end: ${mb(rssEnd)}`)
   } finally {
     server.kill('SIGTERM')
@@ -544,6 +572,40 @@ async function main() {
     withMetrics?.proc.kill('SIGTERM')
     await Promise.all([server.exited, hello.exited, withMetrics?.proc.exited])
     if (!values.keep && !values['data-dir']) rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * What a status write of a gated rollout adds, in-process on a fresh database: moving the phase's
+ * counters (one UPDATE ... RETURNING) and deciding the failure gate from them, averaged over
+ * 100 000 writes in one transaction.
+ */
+async function gateCheckMicros(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'bender-bench-gate-'))
+  const db = openDatabase(join(dir, 'gate.db'))
+  try {
+    await runMigrations(db)
+    const rollout = createRolloutStore(db)
+    rollout.insertPhases([
+      {
+        ...{ tenantId: '', deploymentId: 'd', idx: 0, id: 'p', batchSize: null, batchSizeDevices: null },
+        ...{ startTs: new Date(), size: 100_000, deviceCount: 0, opened: new Date() },
+        ...{ finished: 0, failed: 0, succeeded: 0, held: false },
+      },
+    ])
+    const policy = { failure_gate: { percent: 10, min_finished: 1000 } }
+    const n = 100_000
+    const started = performance.now()
+    db.transaction(() => {
+      for (let i = 0; i < n; i++) {
+        const counters = rollout.countResult('', 'd', 0, i % 50 === 0)
+        if (counters) failureGateReason(policy, counters)
+      }
+    })
+    return ((performance.now() - started) * 1000) / n
+  } finally {
+    db.$client.close()
+    rmSync(dir, { recursive: true, force: true })
   }
 }
 

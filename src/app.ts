@@ -110,6 +110,8 @@ export function createServices(deps: Deps): Services {
   const artifacts = createArtifactsService(deps, { usage })
   const releases = createReleasesService(deps, { usage })
   const deployments = createDeploymentsService(deps, { inventory, artifacts })
+  // Devices that change are matched against dynamic deployments when they change, never per poll.
+  inventory.onDeviceChanged((tenantId, deviceId) => deployments.deviceChanged(tenantId, deviceId))
   // Device tokens are deviceauth's; read when a session opens, after both exist.
   const deviceconnect = createDeviceconnectService(deps, {
     deviceTokens: { isLive: (device) => deviceauth.authenticator.isLive(device) },
@@ -144,6 +146,7 @@ export function stopServices(services: Services): void {
   services.deviceconnect.stop()
   services.deviceauth.stop()
   services.inventory.stop()
+  services.deployments.stop()
   services.stopWorkflows()
   services.events.stop()
 }

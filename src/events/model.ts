@@ -12,6 +12,7 @@ export const DEPLOYMENT_EVENT_TYPES = [
   'deployment-status-changed',
   'deployment-finished',
   'device-deployment-status-changed',
+  'deployment-rollout',
 ] as const
 export const EVENT_TYPES = [...DEVICE_EVENT_TYPES, ...DEPLOYMENT_EVENT_TYPES] as const
 export type EventType = (typeof EVENT_TYPES)[number]

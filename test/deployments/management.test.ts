@@ -339,6 +339,7 @@ describe('devices of a deployment', () => {
       created: expect.any(String),
       started: expect.any(String),
       log: false,
+      attempts: 1,
       image: expect.objectContaining({
         id: artifact.id,
         name,

@@ -29,6 +29,13 @@ export async function acceptedDevice(t: TestApp, admin: string, identity: Record
   return { id: listed.id as string, token: res.text, device }
 }
 
+/** `n` accepted devices, one after another. */
+export async function acceptedDevices(t: TestApp, admin: string, n: number) {
+  const devices: Awaited<ReturnType<typeof acceptedDevice>>[] = []
+  for (let i = 0; i < n; i++) devices.push(await acceptedDevice(t, admin))
+  return devices
+}
+
 /** An artifact as the upload would record it (the file itself is not needed to hand out a link). */
 export function addArtifact(
   t: TestApp,

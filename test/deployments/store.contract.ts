@@ -49,6 +49,16 @@ function deployment(
     type: 'software',
     configuration: null,
     ...statValues({ ...emptyStats(), pending: deviceIds.length }),
+    phaseCount: 0,
+    openPhases: 1,
+    retries: 0,
+    policy: null,
+    pausedAt: null,
+    pauseReason: null,
+    gateTripped: false,
+    dynamic: false,
+    filter: null,
+    initialDeviceCount: deviceIds.length,
     ...extra,
   }
 }
@@ -70,6 +80,9 @@ function deviceDeployment(
     finished: null,
     deleted: null,
     substate: null,
+    phase: 0,
+    attempts: 1,
+    timedOut: false,
     log: false,
     artifactId: null,
     request: null,
@@ -239,19 +252,15 @@ export function deploymentsStoreContract(name: string, open: () => Promise<Deplo
       for (const row of [older, done, newer, full, newest, notListed]) {
         await store.insertDeployment(row, row.id === notListed.id ? ['d2'] : ['d1'])
       }
-      expect(await devices.unstartedDeployments(tenant, 'd1')).toEqual([
-        older.id,
-        done.id,
-        newer.id,
-        newest.id,
-      ])
+      const ids = async () => (await devices.unstartedDeployments(tenant, 'd1')).map((entry) => entry.id)
+      expect(await ids()).toEqual([older.id, done.id, newer.id, newest.id])
       const finished = await devices.insert(deviceDeployment(done, 'd1'))
       await devices.updateStatus(finished, statusCode('success'), false, new Date(clock))
       // Finished in `done`: what came before it is behind the device, what came after is not.
-      expect(await devices.unstartedDeployments(tenant, 'd1')).toEqual([newer.id, newest.id])
-      expect(await devices.firstUnstartedDeployment(tenant, 'd1')).toBe(newer.id)
+      expect(await ids()).toEqual([newer.id, newest.id])
+      expect(await devices.firstUnstartedDeployment(tenant, 'd1')).toEqual({ id: newer.id, phase: 0 })
       await devices.insert(deviceDeployment(newer, 'd1'))
-      expect(await devices.unstartedDeployments(tenant, 'd1')).toEqual([newest.id])
+      expect(await ids()).toEqual([newest.id])
       await store.setStatus(tenant, newest.id, 'finished', new Date(clock))
       expect(await devices.unstartedDeployments(tenant, 'd1')).toEqual([])
       expect(await devices.firstUnstartedDeployment(tenant, 'd1')).toBeUndefined()

@@ -7,6 +7,8 @@ import type { Subprocess } from 'bun'
 const ARTIFACT_DIR = '/etc/mender'
 /** Where the Debian client 3.4 finds its update modules. */
 const MODULES_DIR = '/usr/share/mender/modules/v3'
+/** Where the client runs its identity script from (not configurable either). */
+const IDENTITY_DIR = '/usr/share/mender/identity'
 const COMMAND_TIMEOUT_MS = 60_000
 const DAEMON_TIMEOUT_MS = 5 * 60_000
 
@@ -36,6 +38,8 @@ export function createMenderClient(
     config?: Record<string, unknown>
     /** More environment for the client (and so its update modules). */
     env?: Record<string, string>
+    /** Its own identity (key=value lines of its identity script): several clients, several devices. */
+    identity?: Record<string, string>
   } = {},
 ) {
   const binary = menderBinary()
@@ -63,11 +67,19 @@ export function createMenderClient(
     writeFileSync(join(etc, 'artifact_info'), `artifact_name=${options.artifactName}\n`)
     // The bind mount needs the mount point; it exists once any client test ran, and is harmless empty.
     mkdirSync(ARTIFACT_DIR, { recursive: true })
-    prefix = ['unshare', '--mount', 'sh', '-c', `mount --bind "$0" ${ARTIFACT_DIR} && exec "$@"`, etc]
-    if (options.modulesDir !== undefined) {
-      const binds = `mount --bind "$0" ${ARTIFACT_DIR} && mount --bind "$1" ${MODULES_DIR} && shift && exec "$@"`
-      prefix = ['unshare', '--mount', 'sh', '-c', binds, etc, options.modulesDir]
+    let mounts = `mount --bind "$0" ${ARTIFACT_DIR}`
+    if (options.identity) {
+      // Its own identity script over the machine's: several clients on one machine are several devices.
+      const identity = join(dir, 'identity')
+      mkdirSync(identity)
+      const lines = Object.entries(options.identity).map(([key, value]) => `echo '${key}=${value}'`)
+      writeFileSync(join(identity, 'mender-device-identity'), `#!/bin/sh\n${lines.join('\n')}\n`, {
+        mode: 0o755,
+      })
+      mounts += ` && mount --bind "${identity}" ${IDENTITY_DIR}`
     }
+    if (options.modulesDir !== undefined) mounts += ` && mount --bind "${options.modulesDir}" ${MODULES_DIR}`
+    prefix = ['unshare', '--mount', 'sh', '-c', `${mounts} && exec "$@"`, etc]
   }
   const args = (command: string[]) => [...prefix, ...menderArgs, ...command]
   let daemon: Subprocess<'ignore', 'ignore', 'pipe'> | undefined

@@ -1,6 +1,8 @@
 import { type Static, t } from 'elysia'
 import { pagingQuery } from '../../gateway/paging.ts'
 import { ArtifactsModel } from '../artifacts/model.ts'
+import { MAX_PHASES } from './phases.ts'
+import { rolloutPolicySchema } from './policy.ts'
 import { DEVICE_DEPLOYMENT_STATUSES } from './status.ts'
 
 const timestamp = t.String({ format: 'date-time' })
@@ -21,13 +23,67 @@ const filter = t.Object({
   ),
 })
 
+const batchSize = {
+  batch_size: t.Optional(t.Integer({ minimum: 1, maximum: 100, description: 'Percent of the devices.' })),
+  batch_size_devices: t.Optional(
+    t.Integer({ minimum: 1, maximum: 10_000_000, description: 'A number of devices (not with batch_size).' }),
+  ),
+}
+const startTs = t.String({ maxLength: 64, description: 'RFC 3339 time the phase opens.' })
+
+/** Mender Enterprise's rollout fields, accepted on every create (v1, group, v2). */
+const rolloutFields = {
+  phases: t.Optional(
+    t.Array(t.Object({ ...batchSize, start_ts: t.Optional(startTs) }), {
+      maxItems: MAX_PHASES,
+      description: 'The first may omit start_ts (now), the last its size (the rest).',
+    }),
+  ),
+  uniform_phases: t.Optional(
+    t.Object({
+      ...batchSize,
+      start_ts: t.Optional(startTs),
+      time_interval: t.String({ maxLength: 64, description: 'Between phases: 30m, 2h, 1h30m or seconds.' }),
+    }),
+  ),
+  retries: t.Optional(
+    t.Integer({ minimum: 0, maximum: 100, description: 'More attempts a failed device gets.' }),
+  ),
+  policy: t.Optional(rolloutPolicySchema),
+  update_control_map: t.Optional(
+    t.Unknown({ description: 'Refused (400): update control maps were removed from the Mender client 4.0.' }),
+  ),
+}
+
+const phase = t.Object({
+  id: t.String(),
+  batch_size: t.Optional(t.Integer()),
+  batch_size_devices: t.Optional(t.Integer()),
+  start_ts: timestamp,
+  device_count: count('Devices of the phase that picked the deployment up.'),
+  device_total: count('Devices assigned to the phase.'),
+  opened: t.Optional(timestamp),
+})
+
+const rolloutEntry = t.Object({
+  time: timestamp,
+  kind: t.String({ description: 'phase-opened, phase-held, paused, resumed or aborted.' }),
+  phase: t.Optional(t.Integer({ description: 'The phase index (0 is the first).' })),
+  reason: t.String(),
+})
+
 const deployment = t.Object({
   id: t.String(),
   name: t.String(),
   artifact_name: t.String(),
   created: timestamp,
   finished: t.Optional(timestamp),
-  status: t.Union([t.Literal('pending'), t.Literal('inprogress'), t.Literal('finished')]),
+  status: t.Union([
+    t.Literal('scheduled'),
+    t.Literal('pending'),
+    t.Literal('inprogress'),
+    t.Literal('finished'),
+  ]),
   device_count: count('Devices that picked the deployment up.'),
   max_devices: count('Devices the deployment was made for.'),
   artifacts: t.Optional(t.Array(t.String(), { description: 'Ids of the artifacts deployed.' })),
@@ -40,6 +96,18 @@ const deployment = t.Object({
   }),
   all_devices: t.Optional(t.Boolean()),
   force_installation: t.Optional(t.Boolean()),
+  dynamic: t.Optional(
+    t.Boolean({ description: 'Made for a saved filter: devices that come to match join it.' }),
+  ),
+  initial_device_count: t.Optional(count('Devices matching the filter when it was made.')),
+  phases: t.Optional(t.Array(phase)),
+  retries: t.Optional(t.Integer()),
+  policy: t.Optional(rolloutPolicySchema),
+  paused: t.Optional(t.Boolean()),
+  paused_at: t.Optional(timestamp),
+  pause_reason: t.Optional(t.String()),
+  resume_needs_override: t.Optional(t.Boolean({ description: 'A failure gate paused it.' })),
+  rollout_log: t.Optional(t.Array(rolloutEntry, { description: 'Only on GET of one deployment.' })),
 })
 
 const deviceDeployment = t.Object({
@@ -52,6 +120,9 @@ const deviceDeployment = t.Object({
   substate: t.Optional(t.String()),
   log: t.Boolean({ description: 'Whether the device uploaded a deployment log.' }),
   image: t.Optional(ArtifactsModel.artifact),
+  phase_id: t.Optional(t.String({ description: "The id of the device's phase (phased deployments)." })),
+  attempts: t.Integer({ description: 'Attempts so far (retries add some).' }),
+  timed_out: t.Optional(t.Boolean({ description: "Stayed in flight past the policy's timeout." })),
 })
 
 const provides = t.Object({
@@ -84,11 +155,30 @@ export const DeploymentsModel = {
     devices: t.Optional(t.Array(t.String(), { description: 'Device ids; or set all_devices.' })),
     all_devices: t.Optional(t.Boolean({ description: 'Every device accepted now.' })),
     force_installation: t.Optional(t.Boolean({ description: 'Install even where already installed.' })),
+    ...rolloutFields,
+  }),
+  newDynamicDeployment: t.Object({
+    name: t.String({ description: 'At most 256 characters.' }),
+    artifact_name: t.String(),
+    filter_id: t.String({
+      maxLength: 64,
+      description: 'A saved filter (/api/management/v2/inventory/filters).',
+    }),
+    max_devices: t.Optional(
+      t.Integer({
+        minimum: 1,
+        maximum: 10_000_000,
+        description: 'At most this many devices take it; then it finishes.',
+      }),
+    ),
+    force_installation: t.Optional(t.Boolean()),
+    ...rolloutFields,
   }),
   newGroupDeployment: t.Object({
     name: t.String(),
     artifact_name: t.String(),
     force_installation: t.Optional(t.Boolean()),
+    ...rolloutFields,
     devices: t.Optional(t.Unknown({ description: 'Not allowed here.' })),
     all_devices: t.Optional(t.Unknown({ description: 'Not allowed here.' })),
   }),
@@ -110,7 +200,13 @@ export const DeploymentsModel = {
   idParams: t.Object({ id: t.String() }),
   logParams: t.Object({ id: t.String(), device_id: t.String() }),
   groupParams: t.Object({ name: t.String() }),
-  abort: t.Object({ status: t.String({ description: 'aborted' }) }),
+  abort: t.Object({
+    status: t.String({ description: 'aborted, paused, or resumed' }),
+    override: t.Optional(t.Boolean({ description: 'With resumed: resume after a failure gate paused it.' })),
+    reason: t.Optional(
+      t.String({ maxLength: 500, description: 'With paused: why (shown on the deployment).' }),
+    ),
+  }),
   statisticsList: t.Object({
     deployment_ids: t.Optional(t.Array(t.String(), { description: '1 to 100 ids.' })),
   }),

@@ -1,5 +1,6 @@
 import { BadRequestError } from '../../gateway/errors.ts'
 import type { NewDeployment } from './model.ts'
+import { policyProblems } from './policy.ts'
 import { type DeploymentStatus, statusFilterCodes } from './status.ts'
 import type { DeploymentQuery } from './store.ts'
 import type { DeploymentType } from './tables.ts'
@@ -12,15 +13,30 @@ const MAX_ARTIFACT_NAME_LENGTH = 4096
 const invalidDefinition = (what: string) =>
   new BadRequestError(`Validating request body: Invalid deployments definition: ${what}`)
 
+/** A change of a deployment's status by the operator (`PUT .../status`). */
+export type StatusChange = { status: string; override?: boolean; reason?: string }
+
 export type DeploymentInput = NewDeployment & {
   group?: string
   groupDevices?: unknown
   groupAllDevices?: unknown
 }
 
-/** The request's own checks, in Mender's order: fields first, then which devices it names. */
-export function checkInput(input: DeploymentInput): void {
-  const problems: string[] = []
+/** A v2 deployment to the devices of a saved filter. */
+export type DynamicDeploymentInput = DeploymentInput & { filter_id: string; max_devices?: number }
+
+/**
+ * The request's own checks, in Mender's order: fields first, then which devices it names (not for
+ * a dynamic deployment: its filter names them).
+ */
+export function checkInput(input: DeploymentInput, dynamic = false): void {
+  if (input.update_control_map !== undefined) {
+    // Accepting it would promise pauses that Mender's client 4.0 and later never makes.
+    throw new BadRequestError(
+      'update_control_map: not supported (update control maps were removed from the Mender client in 4.0); use policy or a pause instead',
+    )
+  }
+  const problems: string[] = policyProblems(input.policy)
   if (input.name === '') problems.push('name: cannot be blank')
   else if (input.name.length > MAX_NAME_LENGTH) {
     problems.push(`name: the length must be no more than ${MAX_NAME_LENGTH}`)
@@ -32,6 +48,7 @@ export function checkInput(input: DeploymentInput): void {
   const blank = (input.devices ?? []).indexOf('')
   if (blank >= 0) problems.push(`devices: (${blank}: cannot be blank.)`)
   if (problems.length > 0) throw new BadRequestError(`Validating request body: ${problems.join('; ')}.`)
+  if (dynamic) return
   if (input.group !== undefined) {
     const devicesGiven =
       input.groupDevices !== undefined &&
@@ -82,6 +99,7 @@ export type ListInput = {
 
 /** The statuses a list may filter on (a Map: a query value such as `constructor` names nothing). */
 const KNOWN_STATUSES = new Map<string, DeploymentStatus>([
+  ['scheduled', 'scheduled'],
   ['pending', 'pending'],
   ['inprogress', 'inprogress'],
   ['finished', 'finished'],

@@ -3,12 +3,28 @@ import type { AuthPlugin } from '../../gateway/auth.ts'
 import { parsePaging, setPageHeaders } from '../../gateway/paging.ts'
 import { created } from '../../gateway/responses.ts'
 import { DeploymentsModel as M } from './model.ts'
+import type { ListInput } from './requests.ts'
 import type { DeploymentsService } from './service.ts'
 
 const detail = { tags: ['deployments'] }
 const LOCATION = '/api/management/v1/deployments/deployments'
 /** Mender's bound on a device's deployment history page. */
 const MAX_HISTORY_PER_PAGE = 20
+
+/** The v1 and v2 deployment lists: one page, with Mender's paging headers. */
+const listDeployments =
+  (svc: DeploymentsService) =>
+  async (ctx: {
+    user: { tenantId: string }
+    query: ListInput & { page?: number | string; per_page?: number | string }
+    request: Request
+    set: { headers: Record<string, unknown> }
+  }) => {
+    const paging = parsePaging(ctx.query)
+    const { deployments, total, hasNext } = await svc.listDeployments(ctx.user.tenantId, ctx.query, paging)
+    setPageHeaders(ctx.set, ctx.request.url, paging, { total, hasNext })
+    return deployments
+  }
 
 export const deploymentsManagementRoutes = (svc: DeploymentsService, auth: AuthPlugin) =>
   new Elysia({ prefix: '/api/management/v1/deployments', detail })
@@ -22,16 +38,11 @@ export const deploymentsManagementRoutes = (svc: DeploymentsService, auth: AuthP
         detail: { summary: 'Deploy an artifact to a list of devices, or to every accepted device' },
       },
     )
-    .get(
-      '/deployments',
-      async ({ user, query, request, set }) => {
-        const paging = parsePaging(query)
-        const { deployments, total, hasNext } = await svc.listDeployments(user.tenantId, query, paging)
-        setPageHeaders(set, request.url, paging, { total, hasNext })
-        return deployments
-      },
-      { user: true, query: M.listQueryV1, response: { 200: t.Array(M.deployment) } },
-    )
+    .get('/deployments', listDeployments(svc), {
+      user: true,
+      query: M.listQueryV1,
+      response: { 200: t.Array(M.deployment) },
+    })
     .post(
       '/deployments/statistics/list',
       ({ user, body }) => svc.listStatistics(user.tenantId, body.deployment_ids),
@@ -45,13 +56,12 @@ export const deploymentsManagementRoutes = (svc: DeploymentsService, auth: AuthP
     .post(
       '/deployments/group/:name',
       ({ user, params, body, set }) => {
+        const { devices, all_devices, ...rest } = body
         const id = svc.createDeployment(user.tenantId, {
-          name: body.name,
-          artifact_name: body.artifact_name,
-          force_installation: body.force_installation,
+          ...rest,
           group: params.name,
-          groupDevices: body.devices,
-          groupAllDevices: body.all_devices,
+          groupDevices: devices,
+          groupAllDevices: all_devices,
         })
         return created(set, `${LOCATION}/${id}`)
       },
@@ -70,10 +80,17 @@ export const deploymentsManagementRoutes = (svc: DeploymentsService, auth: AuthP
     .put(
       '/deployments/:id/status',
       ({ user, params, body, set }) => {
-        svc.abortDeployment(user.tenantId, params.id, body.status)
+        svc.changeDeploymentStatus(user.tenantId, params.id, body)
         set.status = 204
       },
-      { user: true, params: M.idParams, body: M.abort, detail: { summary: 'Abort the deployment' } },
+      {
+        user: true,
+        params: M.idParams,
+        body: M.abort,
+        detail: {
+          summary: 'Abort, pause or resume the deployment (resuming after a failure gate needs override)',
+        },
+      },
     )
     .get('/deployments/:id/statistics', ({ user, params }) => svc.getStatistics(user.tenantId, params.id), {
       user: true,
@@ -165,13 +182,20 @@ export const deploymentsManagementRoutes = (svc: DeploymentsService, auth: AuthP
     )
 
 export const deploymentsManagementV2Routes = (svc: DeploymentsService, auth: AuthPlugin) =>
-  new Elysia({ prefix: '/api/management/v2/deployments', detail }).use(auth).get(
-    '/deployments',
-    async ({ user, query, request, set }) => {
-      const paging = parsePaging(query)
-      const { deployments, total, hasNext } = await svc.listDeployments(user.tenantId, query, paging)
-      setPageHeaders(set, request.url, paging, { total, hasNext })
-      return deployments
-    },
-    { user: true, query: M.listQueryV2, response: { 200: t.Array(M.deployment) } },
-  )
+  new Elysia({ prefix: '/api/management/v2/deployments', detail })
+    .use(auth)
+    .post(
+      '/deployments',
+      async ({ user, body, set }) =>
+        created(set, `${LOCATION}/${await svc.createDynamicDeployment(user.tenantId, body)}`),
+      {
+        user: true,
+        body: M.newDynamicDeployment,
+        detail: { summary: 'Deploy to the devices of a saved filter, and to those that come to match it' },
+      },
+    )
+    .get('/deployments', listDeployments(svc), {
+      user: true,
+      query: M.listQueryV2,
+      response: { 200: t.Array(M.deployment) },
+    })

@@ -71,7 +71,8 @@ export function createSelection(parts: {
     const { activeSeq, listed } = devices.pollLookup(tenantId, deviceId, since)
     if (activeSeq === null && !listed) return NONE
     const active = activeSeq === null ? undefined : devices.findBySeq(activeSeq)
-    const deploymentId = active ? active.deploymentId : devices.firstUnstartedDeployment(tenantId, deviceId)
+    const unstarted = active ? undefined : devices.firstUnstartedDeployment(tenantId, deviceId)
+    const deploymentId = active ? active.deploymentId : unstarted?.id
     const deployment = deploymentId === undefined ? undefined : store.findDeployment(tenantId, deploymentId)
     if (!deployment) return NONE
 
@@ -91,12 +92,15 @@ export function createSelection(parts: {
         if (deployment.type === 'configuration') return { kind: 'configure', deployment }
         chosen = artifactOf(row, deployment, request.device_type)
       } else if (deployment.type === 'configuration') {
-        transitions.create(deployment, deviceId, 'pending', { request: key, artifactId: null })
+        transitions.create(deployment, deviceId, 'pending', unstarted?.phase ?? 0, {
+          request: key,
+          artifactId: null,
+        })
         return { kind: 'configure', deployment }
       } else {
         // A first pick-up: the request and the artifact go into the new row itself.
         const artifact = artifactForType(deployment, request.device_type)
-        row = transitions.create(deployment, deviceId, 'pending', {
+        row = transitions.create(deployment, deviceId, 'pending', unstarted?.phase ?? 0, {
           request: key,
           artifactId: artifact?.id ?? null,
         })

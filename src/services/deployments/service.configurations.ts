@@ -45,6 +45,16 @@ export function createConfigurationApi(parts: { store: DeploymentsStore; clock: 
           type: 'configuration',
           configuration: input.configuration,
           ...statValues({ ...emptyStats(), pending: 1 }),
+          phaseCount: 0,
+          openPhases: 1,
+          retries: 0,
+          policy: null,
+          pausedAt: null,
+          pauseReason: null,
+          gateTripped: false,
+          dynamic: false,
+          filter: null,
+          initialDeviceCount: 1,
         }
         store.insertDeployment(row, [input.deviceId])
       })

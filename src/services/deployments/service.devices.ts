@@ -134,6 +134,14 @@ export function createDeviceApi(parts: {
         if (current === 'aborted') throw new ConflictError('Deployment aborted')
         if (current === 'decommissioned') throw new ConflictError('Device decommissioned')
         if (current === status) return
+        if (
+          status === 'failure' &&
+          row.attempts <= (store.findDeployment(tenantId, deploymentId)?.retries ?? 0)
+        ) {
+          // Retries left: offered again at the device's next poll; only its last attempt counts.
+          transitions.retry(row)
+          return
+        }
         transitions.setStatus(row, status as DeviceDeploymentStatus, substate)
       })
     },

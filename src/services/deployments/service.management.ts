@@ -5,19 +5,23 @@ import { type Ids, isUuid, requireUuid } from '../../ids.ts'
 import { type ApiArtifact, toApiArtifact } from '../artifacts/model.ts'
 import type { ArtifactsService } from '../artifacts/service.ts'
 import type { InventoryService } from '../inventory/service.ts'
+import { createDeploymentMaker } from './create.ts'
+import type { Gates } from './gates.ts'
 import { formatLog, toApiDeployment, toApiDeviceDeployment } from './render.ts'
 import {
   checkInput,
-  checksumOf,
   type DeploymentInput,
+  type DynamicDeploymentInput,
   idScope,
   type ListInput,
   parseListInput,
   parseStatusFilter,
+  type StatusChange,
 } from './requests.ts'
-import { type DeviceDeploymentStatus, emptyStats, type Stats, statusName } from './status.ts'
+import type { DeviceDeploymentStatus, Stats } from './status.ts'
 import type { DeviceDeploymentRow, DeviceDeploymentsStore } from './store.devices.ts'
-import { type DeploymentRow, type DeploymentsStore, statsOf, statValues } from './store.ts'
+import type { RolloutStore } from './store.rollout.ts'
+import { type DeploymentRow, type DeploymentsStore, statsOf } from './store.ts'
 import type { Transitions } from './transitions.ts'
 
 /** What deployments needs from inventory: the accepted devices (of a group), a device's group, device search. */
@@ -27,7 +31,7 @@ export type DeploymentsArtifacts = Pick<ArtifactsService, 'findArtifactsByName' 
 /** What deployments needs from inventory: the accepted devices (of a group), a device's group, device search. */
 export type DeploymentsInventory = Pick<
   InventoryService,
-  'listAcceptedDeviceIds' | 'getDevice' | 'searchDevices'
+  'listAcceptedDeviceIds' | 'getDevice' | 'searchDevices' | 'getSavedFilter' | 'matchingDeviceIds'
 >
 
 const MAX_STATISTICS_IDS = 100
@@ -36,28 +40,50 @@ const MAX_STATISTICS_IDS = 100
 export function createManagementApi(parts: {
   store: DeploymentsStore
   devices: DeviceDeploymentsStore
+  rollout: RolloutStore
+  gates: Gates
   artifacts: DeploymentsArtifacts
   transitions: Transitions
   inventory: DeploymentsInventory
   clock: Clock
   ids: Ids
 }) {
-  const { store, devices, artifacts, transitions, inventory, clock, ids } = parts
+  const { store, devices, rollout, gates, artifacts, transitions, inventory, clock, ids } = parts
+  const make = createDeploymentMaker({ store, rollout, gates, artifacts, clock, ids })
+
+  /** The phase ids of phased deployments, each deployment's phases read once. */
+  function phaseIds() {
+    const byDeployment = new Map<string, string[]>()
+    return (row: DeviceDeploymentRow, deployment?: DeploymentRow): string | undefined => {
+      if (deployment && deployment.phaseCount === 0) return undefined
+      let ids = byDeployment.get(row.deploymentId)
+      if (!ids) {
+        ids = rollout.listPhases(row.tenantId, row.deploymentId).map((phase) => phase.id)
+        byDeployment.set(row.deploymentId, ids)
+      }
+      return ids[row.phase]
+    }
+  }
 
   /** Device deployments with the artifact each was given (Mender's `image`), each artifact read once. */
-  function withImages(rows: DeviceDeploymentRow[]) {
+  function withImages(rows: DeviceDeploymentRow[], deployment?: DeploymentRow) {
     const images = new Map<string, ApiArtifact | undefined>()
+    const phaseOf = phaseIds()
     return rows.map((row) => {
       const id = row.artifactId
       if (id !== null && !images.has(id)) {
         const artifact = artifacts.findArtifactById(row.tenantId, id)
         images.set(id, artifact && toApiArtifact(artifact))
       }
-      return toApiDeviceDeployment(row, id === null ? undefined : images.get(id))
+      return toApiDeviceDeployment(row, id === null ? undefined : images.get(id), phaseOf(row, deployment))
     })
   }
 
-  const render = (row: DeploymentRow) => toApiDeployment(row, () => store.listDeviceIds(row.tenantId, row.id))
+  const render = (row: DeploymentRow, withLog = false) =>
+    toApiDeployment(row, () => store.listDeviceIds(row.tenantId, row.id), {
+      phases: row.phaseCount > 0 ? rollout.listPhases(row.tenantId, row.id) : undefined,
+      log: withLog ? rollout.listLog(row.tenantId, row.id) : undefined,
+    })
 
   function requireDeployment(tenantId: string, id: string, message = 'Deployment not found'): DeploymentRow {
     requireUuid(id)
@@ -86,11 +112,12 @@ export function createManagementApi(parts: {
     store.transaction(() => {
       // Read before the active ones end: ending them must not move the device's "newest finished".
       const unstarted = devices.unstartedDeployments(tenantId, deviceId)
-      const byId = new Map(store.findDeploymentsByIds(tenantId, unstarted).map((d) => [d.id, d]))
+      const ids = unstarted.map((entry) => entry.id)
+      const byId = new Map(store.findDeploymentsByIds(tenantId, ids).map((d) => [d.id, d]))
       for (const row of devices.listActiveForDevice(tenantId, deviceId)) transitions.setStatus(row, status)
-      for (const id of unstarted) {
+      for (const { id, phase } of unstarted) {
         const deployment = byId.get(id)
-        if (deployment) transitions.create(deployment, deviceId, status)
+        if (deployment) transitions.create(deployment, deviceId, status, phase)
       }
     })
   }
@@ -120,7 +147,7 @@ export function createManagementApi(parts: {
       ;({ rows, total } = page())
     }
     return {
-      deployments: rows.slice(0, paging.perPage).map(render),
+      deployments: rows.slice(0, paging.perPage).map((row) => render(row)),
       total,
       hasNext: rows.length > paging.perPage,
     }
@@ -136,52 +163,46 @@ export function createManagementApi(parts: {
             ? inventory.listAcceptedDeviceIds(tenantId)
             : [...new Set(input.devices)]
       if (deviceIds.length === 0) throw new BadRequestError('No devices for the deployment')
-      const found = artifacts.findArtifactsByName(tenantId, input.artifact_name)
-      if (found.length === 0) throw new UnprocessableError('No artifact for the deployment')
       const groups =
         input.group !== undefined
           ? [input.group]
           : deviceIds.length === 1 && !input.all_devices
             ? groupsOf(tenantId, deviceIds[0]!)
             : []
-      return store.transaction(() => {
-        // Creation times are distinct per tenant: selection compares them ("newer than the device's last").
-        const now = clock.now().getTime()
-        const latest = store.latestCreated(tenantId)?.getTime() ?? 0
-        const row: DeploymentRow = {
-          id: ids.uuid(),
-          tenantId,
-          name: input.name,
-          artifactName: input.artifact_name,
-          created: new Date(Math.max(now, latest + 1)),
-          finished: null,
-          status: 'pending',
-          deviceCount: 0,
-          maxDevices: deviceIds.length,
-          allDevices: input.all_devices === true,
-          forceInstallation: input.force_installation === true,
-          artifacts: found.map((a) => a.id),
-          groups,
-          target: input.group !== undefined ? 'group' : input.all_devices ? 'all' : 'devices',
-          checksum: checksumOf(input, deviceIds),
-          totalSize: 0,
-          type: 'software',
-          configuration: null,
-          ...statValues({ ...emptyStats(), pending: deviceIds.length }),
-        }
-        if (!store.insertDeployment(row, deviceIds)) {
-          throw new ConflictError(
-            'Invalid deployment definition: there is already an active deployment with the same parameters',
-          )
-        }
-        return row.id
+      return make(tenantId, input, deviceIds, {
+        groups,
+        target: input.group !== undefined ? 'group' : input.all_devices ? 'all' : 'devices',
+        maxDevices: deviceIds.length,
+        dynamic: false,
+        filter: null,
+        initialDeviceCount: deviceIds.length,
+      })
+    },
+
+    async createDynamicDeployment(tenantId: string, input: DynamicDeploymentInput): Promise<string> {
+      checkInput(input, true)
+      let filter: Awaited<ReturnType<DeploymentsInventory['getSavedFilter']>>
+      try {
+        filter = await inventory.getSavedFilter(tenantId, input.filter_id)
+      } catch (err) {
+        if (err instanceof NotFoundError) throw new BadRequestError('filter_id: no saved filter has this id')
+        throw err
+      }
+      const deviceIds = await inventory.matchingDeviceIds(tenantId, filter.id)
+      return make(tenantId, input, deviceIds, {
+        groups: [],
+        target: 'filter',
+        maxDevices: input.max_devices ?? 0,
+        dynamic: true,
+        filter,
+        initialDeviceCount: deviceIds.length,
       })
     },
 
     listDeployments: findDeployments,
 
     getDeployment: (tenantId: string, id: string) =>
-      render(requireDeployment(tenantId, id, 'Resource not found')),
+      render(requireDeployment(tenantId, id, 'Resource not found'), true),
 
     getStatistics: (tenantId: string, id: string): Stats =>
       statsOf(requireDeployment(tenantId, id, 'Resource not found')),
@@ -203,19 +224,20 @@ export function createManagementApi(parts: {
 
     /** Every device deployment of a deployment (Mender's unpaged list). */
     listDeviceDeployments(tenantId: string, id: string) {
-      requireDeployment(tenantId, id)
-      return withImages(devices.listForDeployment(tenantId, id, undefined))
+      const deployment = requireDeployment(tenantId, id)
+      return withImages(devices.listForDeployment(tenantId, id, undefined), deployment)
     },
 
     pageDeviceDeployments(tenantId: string, id: string, status: string | undefined, paging: Paging) {
-      requireDeployment(tenantId, id)
+      const deployment = requireDeployment(tenantId, id)
+      const phaseOf = phaseIds()
       const codes = parseStatusFilter(status)
       const rows = devices.listForDeployment(tenantId, id, codes, {
         offset: pageOffset(paging),
         limit: paging.perPage,
       })
       return {
-        devices: rows.map((row) => toApiDeviceDeployment(row)),
+        devices: rows.map((row) => toApiDeviceDeployment(row, undefined, phaseOf(row, deployment))),
         total: devices.countForDeployment(tenantId, id, codes),
       }
     },
@@ -229,19 +251,32 @@ export function createManagementApi(parts: {
       return formatLog(messages)
     },
 
-    abortDeployment(tenantId: string, id: string, status: string): void {
+    changeDeploymentStatus(tenantId: string, id: string, change: StatusChange): void {
       requireUuid(id)
-      if (status !== 'aborted') throw new BadRequestError('Unexpected deployment status')
+      const { status } = change
+      if (status !== 'aborted' && status !== 'paused' && status !== 'resumed') {
+        throw new BadRequestError('Unexpected deployment status')
+      }
       store.transaction(() => {
         const row = store.findDeployment(tenantId, id)
         if (!row) throw new NotFoundError('Deployment not found')
         if (row.finished) throw new UnprocessableError('Deployment already finished')
-        devices.abortActiveOfDeployment(tenantId, id)
-        // Recounted from the device deployments: devices that never asked drop out of the counts.
-        const stats = emptyStats()
-        for (const { status: code, n } of devices.countByStatus(tenantId, id)) stats[statusName(code)] = n
-        store.setStats(tenantId, id, stats)
-        store.setStatus(tenantId, id, 'finished', clock.now())
+        if (status === 'aborted') {
+          gates.abort(tenantId, id)
+          return
+        }
+        if (status === 'paused') {
+          if (row.pausedAt) throw new ConflictError('Deployment already paused')
+          gates.pause(tenantId, id, change.reason || 'paused by hand')
+          return
+        }
+        if (!row.pausedAt) throw new ConflictError('Deployment is not paused')
+        if (row.gateTripped && !change.override) {
+          throw new ConflictError(
+            `Deployment paused by its failure gate (${row.pauseReason}): resume with "override": true`,
+          )
+        }
+        gates.resume(tenantId, id, row.gateTripped)
       })
     },
 

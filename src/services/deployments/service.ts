@@ -2,8 +2,10 @@ import { join } from 'node:path'
 import type { Deps } from '../../deps.ts'
 import type { Paging } from '../../gateway/paging.ts'
 import { createConfigurationArtifacts } from './configuration.ts'
+import { createGates } from './gates.ts'
 import type { ApiDeployment, ApiDeviceDeployment, Instructions, NextRequest } from './model.ts'
-import type { DeploymentInput, ListInput } from './requests.ts'
+import type { DeploymentInput, DynamicDeploymentInput, ListInput, StatusChange } from './requests.ts'
+import { createRolloutRunner } from './runner.ts'
 import { createSelection } from './selection.ts'
 import { type ConfigurationDeploymentInput, createConfigurationApi } from './service.configurations.ts'
 import { createDeviceApi } from './service.devices.ts'
@@ -14,6 +16,7 @@ import {
 } from './service.management.ts'
 import type { Stats } from './status.ts'
 import { createDeviceDeploymentsStore } from './store.devices.ts'
+import { createRolloutStore } from './store.rollout.ts'
 import { createDeploymentsStore } from './store.ts'
 import type { LogMessage } from './tables.ts'
 import { createTransitions } from './transitions.ts'
@@ -45,6 +48,11 @@ export interface DeploymentsService {
   saveLog(tenantId: string, deviceId: string, deploymentId: string, messages: readonly LogMessage[]): void
   /** Makes a deployment; the device list is fixed now. Answers its id. */
   createDeployment(tenantId: string, input: DeploymentInput): string
+  /**
+   * Makes a dynamic deployment for a saved filter: the accepted devices matching it now, and those
+   * that come to match it while it is active (see `runDue`). Answers its id.
+   */
+  createDynamicDeployment(tenantId: string, input: DynamicDeploymentInput): Promise<string>
   /** Deployments matching the filters, newest first; a name that is a device's id lists that device's. */
   listDeployments(tenantId: string, input: ListInput, paging: Paging): Promise<DeploymentListing>
   /** One deployment; 404 when unknown. */
@@ -69,8 +77,22 @@ export interface DeploymentsService {
   deviceList(tenantId: string, id: string): string[]
   /** The device's log for the deployment as text, or 404 when it sent none. */
   deviceLog(tenantId: string, deploymentId: string, deviceId: string): string
-  /** Aborts the deployment: its unfinished devices are aborted, its counts recounted, and it is finished. */
-  abortDeployment(tenantId: string, id: string, status: string): void
+  /**
+   * `aborted`: its unfinished devices are aborted, its counts recounted, and it is finished.
+   * `paused`: no device that has not started gets it until `resumed`; resuming after a failure
+   * gate paused it needs `override` (409 otherwise).
+   */
+  changeDeploymentStatus(tenantId: string, id: string, change: StatusChange): void
+  /**
+   * One slice of the rollout's background work: opens phases whose time has come (gates
+   * permitting) and counts devices in flight past their timeout as failed. Answers how much it
+   * did; the service's timer calls it, tests call it after moving the clock.
+   */
+  runDue(): Promise<number>
+  /** A device changed (accepted, inventory written): it is matched against active dynamic deployments at the next slice. */
+  deviceChanged(tenantId: string, deviceId: string): void
+  /** Stops the timer. */
+  stop(): void
   /** A device's deployment history, newest first, with each deployment. */
   deviceHistory(
     tenantId: string,
@@ -101,14 +123,21 @@ export function createDeploymentsService(
 ): DeploymentsService {
   const store = createDeploymentsStore(deps.db)
   const devices = createDeviceDeploymentsStore(deps.db)
+  const rollout = createRolloutStore(deps.db)
   const { artifacts } = services
-  const transitions = createTransitions(store, devices, deps.clock, deps.ids)
+  const gates = createGates(store, rollout, devices, deps.clock)
+  const transitions = createTransitions(store, devices, rollout, deps.clock, deps.ids, gates)
   const selectDeployment = createSelection({ store, devices, artifacts, transitions })
+  const runner = createRolloutRunner(store, rollout, gates, deps.clock, (tenantId, filterId, among) =>
+    services.inventory.matchingDeviceIds(tenantId, filterId, among),
+  )
 
   return {
     ...createManagementApi({
       store,
       devices,
+      rollout,
+      gates,
       artifacts,
       transitions,
       inventory: services.inventory,
@@ -128,6 +157,9 @@ export function createDeploymentsService(
       }),
     }),
     ...createConfigurationApi({ store, clock: deps.clock }),
+    runDue: runner.runDue,
+    deviceChanged: runner.deviceChanged,
+    stop: runner.stop,
     activeDeploymentIds: (tenantId, artifactNames) => store.activeDeploymentIds(tenantId, artifactNames),
     isNameInAnyDeployment: (tenantId, artifactName) => store.usesArtifactName(tenantId, artifactName),
   }

@@ -81,7 +81,8 @@ export function statusFilterCodes(filter: string): number[] | undefined {
   return code > 0 ? [code] : undefined
 }
 
-export type DeploymentStatus = 'pending' | 'inprogress' | 'finished'
+/** `scheduled`: no phase has opened yet (Mender Enterprise's status of a deployment set for later). */
+export type DeploymentStatus = 'scheduled' | 'pending' | 'inprogress' | 'finished'
 
 /** A deployment's count of devices in each device deployment status (Mender's `statistics.status`). */
 export type Stats = Record<DeviceDeploymentStatus, number>
@@ -91,12 +92,14 @@ export const emptyStats = (): Stats =>
 
 /**
  * Mender's rule: finished once the devices in end states reach `max_devices` (or it was finished
- * before: aborted, say), in progress once any device left pending, pending before.
+ * before: aborted, say), scheduled while no phase has opened, in progress once any device left
+ * pending, pending before.
  */
 export function deploymentStatus(
   stats: Stats,
   maxDevices: number,
   finishedBefore: boolean,
+  scheduled = false,
 ): DeploymentStatus {
   const done =
     stats.success +
@@ -106,6 +109,7 @@ export function deploymentStatus(
     stats.decommissioned +
     stats.aborted
   if (finishedBefore || (maxDevices > 0 && done >= maxDevices)) return 'finished'
+  if (scheduled) return 'scheduled'
   const started = DEVICE_DEPLOYMENT_STATUSES.some(
     (status) => status !== 'pending' && status !== 'decommissioned' && stats[status] > 0,
   )

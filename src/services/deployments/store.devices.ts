@@ -6,6 +6,8 @@ import { deviceDeployments } from './tables.ts'
 
 export type DeviceDeploymentRow = typeof deviceDeployments.$inferSelect
 export type NewDeviceDeployment = Omit<DeviceDeploymentRow, 'seq'>
+/** A deployment the device has not started, and its phase there. */
+export type Unstarted = { id: string; phase: number }
 
 const dd = deviceDeployments
 const notDeleted = sql`${dd.deleted} IS NULL`
@@ -18,10 +20,13 @@ const ACTIVE_CODES = sql`${dd.status} BETWEEN ${sql.raw(String(CODE.pauseFirst))
 export interface DeviceDeploymentsStore {
   /** The device's unfinished device deployment (its seq), and whether a device list from `since` on names it. */
   pollLookup(tenantId: string, deviceId: string, since: number): { activeSeq: number | null; listed: boolean }
-  /** The id of the oldest deployment the device has not started (see UNSTARTED_DEPLOYMENTS), if any. */
-  firstUnstartedDeployment(tenantId: string, deviceId: string): string | undefined
-  /** The ids of every deployment the device has not started, oldest first. */
-  unstartedDeployments(tenantId: string, deviceId: string): string[]
+  /**
+   * The oldest deployment the device has not started (see UNSTARTED_DEPLOYMENTS) that it may start
+   * now (its phase is open, the deployment is not paused), with the device's phase in it.
+   */
+  firstUnstartedDeployment(tenantId: string, deviceId: string): Unstarted | undefined
+  /** Every deployment the device has not started, oldest first, opened or not. */
+  unstartedDeployments(tenantId: string, deviceId: string): Unstarted[]
   /** One device deployment by its key. */
   findBySeq(seq: number): DeviceDeploymentRow | undefined
   /** The device's device deployment in this deployment: the one not deleted (a device has at most one). */
@@ -36,6 +41,8 @@ export interface DeviceDeploymentsStore {
   saveRequest(seq: number, request: string): void
   /** Records the artifact chosen for the device. */
   assignArtifact(seq: number, artifactId: string): void
+  /** A failed attempt is followed by another: the device deployment is pending again. */
+  retry(seq: number): void
   /** Marks that the device uploaded a log. */
   setLogAvailable(seq: number): void
   /** Every unfinished device deployment of the device, oldest first. */
@@ -76,16 +83,18 @@ export interface DeviceDeploymentsStore {
  * it is neither handed out again nor ended again for the device. The device list drives the join
  * (CROSS JOIN keeps SQLite from starting at the deployments), so its index already gives the order.
  */
-const UNSTARTED_DEPLOYMENTS = `SELECT dl.deployment_id AS id FROM deployments_deployment_devices dl
+const UNSTARTED_DEPLOYMENTS = `SELECT dl.deployment_id AS id, dl.phase AS phase FROM deployments_deployment_devices dl
    CROSS JOIN deployments_deployments d ON d.id = dl.deployment_id
    WHERE dl.tenant_id = ?1 AND dl.device_id = ?2
      AND dl.created > (SELECT coalesce(max(created), -1) FROM deployments_device_deployments
        WHERE tenant_id = ?1 AND device_id = ?2 AND active = 0 AND deleted IS NULL)
-     AND d.finished IS NULL AND d.device_count < d.max_devices
+     AND d.finished IS NULL AND (d.device_count < d.max_devices OR (d.dynamic = 1 AND d.max_devices = 0))
      AND NOT EXISTS (SELECT 1 FROM deployments_device_deployments x
        WHERE x.tenant_id = ?1 AND x.device_id = ?2 AND x.deployment_id = dl.deployment_id
-         AND x.deleted IS NULL)
-   ORDER BY dl.created, dl.deployment_id`
+         AND x.deleted IS NULL)`
+const ORDER = 'ORDER BY dl.created, dl.deployment_id'
+/** What the poll adds: the device's phase has opened and the deployment is not paused. */
+const STARTABLE = 'AND dl.phase < d.open_phases AND d.paused_at IS NULL'
 
 /** Device deployments: the device side of a deployment, and the poll's lookups. */
 export function createDeviceDeploymentsStore(db: Database): DeviceDeploymentsStore {
@@ -109,10 +118,10 @@ export function createDeviceDeploymentsStore(db: Database): DeviceDeploymentsSto
        (SELECT 1 FROM deployments_deployment_devices
          WHERE tenant_id = ?1 AND device_id = ?2 AND created >= ?3) AS listed`,
   )
-  const firstUnstarted = db.$client.prepare<{ id: string }, [string, string]>(
-    `${UNSTARTED_DEPLOYMENTS} LIMIT 1`,
+  const firstUnstarted = db.$client.prepare<Unstarted, [string, string]>(
+    `${UNSTARTED_DEPLOYMENTS} ${STARTABLE} ${ORDER} LIMIT 1`,
   )
-  const allUnstarted = db.$client.prepare<{ id: string }, [string, string]>(UNSTARTED_DEPLOYMENTS)
+  const allUnstarted = db.$client.prepare<Unstarted, [string, string]>(`${UNSTARTED_DEPLOYMENTS} ${ORDER}`)
   const bySeq = db
     .select()
     .from(dd)
@@ -158,6 +167,7 @@ export function createDeviceDeploymentsStore(db: Database): DeviceDeploymentsSto
       finished: sql`${ph('finished')}`,
       artifactId: sql`${ph('artifactId')}`,
       request: sql`${ph('request')}`,
+      phase: ph('phase'),
     })
     .returning({ seq: dd.seq })
     .prepare()
@@ -205,11 +215,11 @@ export function createDeviceDeploymentsStore(db: Database): DeviceDeploymentsSto
       return { activeSeq: row?.active ?? null, listed: row?.listed === 1 }
     },
 
-    firstUnstartedDeployment: (tenantId: string, deviceId: string): string | undefined =>
-      firstUnstarted.get(tenantId, deviceId)?.id,
+    firstUnstartedDeployment: (tenantId: string, deviceId: string): Unstarted | undefined =>
+      firstUnstarted.get(tenantId, deviceId) ?? undefined,
 
-    unstartedDeployments: (tenantId: string, deviceId: string): string[] =>
-      allUnstarted.all(tenantId, deviceId).map((row) => row.id),
+    unstartedDeployments: (tenantId: string, deviceId: string): Unstarted[] =>
+      allUnstarted.all(tenantId, deviceId),
 
     findBySeq: (seq: number): DeviceDeploymentRow | undefined => bySeq.get({ seq }),
 
@@ -232,6 +242,7 @@ export function createDeviceDeploymentsStore(db: Database): DeviceDeploymentsSto
         finished: finished?.getTime() ?? null,
         artifactId: row.artifactId,
         request: row.request,
+        phase: row.phase,
       })
       if (!inserted) throw new Error('deployments: device deployment insert returned nothing')
       events.deviceStatusChanged(row, status)
@@ -259,6 +270,16 @@ export function createDeviceDeploymentsStore(db: Database): DeviceDeploymentsSto
 
     assignArtifact: (seq: number, artifactId: string): void => {
       assignArtifact.run({ seq, artifactId })
+    },
+
+    retry(seq: number): void {
+      const before = bySeq.get({ seq })
+      if (before) events.deviceStatusChanged(before, CODE.pending)
+      // `timed_out` stays: the gates counted that device once already.
+      db.update(dd)
+        .set({ status: CODE.pending, active: true, finished: null, attempts: sql`${dd.attempts} + 1` })
+        .where(eq(dd.seq, seq))
+        .run()
     },
 
     setLogAvailable(seq: number): void {

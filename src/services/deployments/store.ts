@@ -2,6 +2,7 @@ import { and, asc, count, desc, eq, gte, inArray, lte, max, or, type SQL, sql } 
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core'
 import type { Database } from '../../../db/client.ts'
 import { createDeploymentEvents } from './events.ts'
+import type { RolloutPolicy } from './policy.ts'
 import type { DeploymentStatus, DeviceDeploymentStatus, Stats } from './status.ts'
 import {
   type DeploymentType,
@@ -44,11 +45,17 @@ export const statValues = (stats: Stats): StatFields =>
 
 const STAT_RETURNING = {
   maxDevices: deployments.maxDevices,
+  openPhases: deployments.openPhases,
+  phaseCount: deployments.phaseCount,
+  policy: deployments.policy,
   finished: deployments.finished,
   status: deployments.status,
   ...Object.fromEntries(STAT_ENTRIES.map(([, key]) => [key, deployments[key]])),
 } as {
   maxDevices: typeof deployments.maxDevices
+  openPhases: typeof deployments.openPhases
+  phaseCount: typeof deployments.phaseCount
+  policy: typeof deployments.policy
   finished: typeof deployments.finished
   status: typeof deployments.status
 } & {
@@ -56,7 +63,17 @@ const STAT_RETURNING = {
 }
 
 /** A deployment's counts after a change, with what decides its status. */
-export type StatsAfter = { stats: Stats; maxDevices: number; finished: Date | null; status: DeploymentStatus }
+export type StatsAfter = {
+  stats: Stats
+  maxDevices: number
+  finished: Date | null
+  status: DeploymentStatus
+  /** No phase has opened yet. */
+  scheduled: boolean
+  /** It has phase rows (phases or a policy): results move their gate counters. */
+  phased: boolean
+  policy: RolloutPolicy | null
+}
 
 export type DeploymentQuery = {
   ids?: string[]
@@ -117,8 +134,18 @@ export interface DeploymentsStore {
   findDeployment(tenantId: string, id: string): DeploymentRow | undefined
   /** The newest creation time of the tenant's deployments (new ones are made strictly later). */
   latestCreated(tenantId: string): Date | undefined
-  /** Inserts the deployment and its device list; false when an identical one is still active. */
-  insertDeployment(row: DeploymentRow, deviceIds: readonly string[]): boolean
+  /**
+   * Inserts the deployment and its device list (`phases[i]`: the phase of `deviceIds[i]`, 0 when
+   * absent); false when an identical one is still active.
+   */
+  insertDeployment(row: DeploymentRow, deviceIds: readonly string[], phases?: readonly number[]): boolean
+  /**
+   * Adds devices to the device list of an active deployment (those already in it are skipped), in
+   * `phase`; they count as pending. Answers the ids added.
+   */
+  addDevices(row: DeploymentRow, deviceIds: readonly string[], phase: number): string[]
+  /** The tenant's active dynamic deployments, oldest first. */
+  activeDynamic(tenantId: string): DeploymentRow[]
   /** A page of the deployments matching `query`, in its order. */
   listDeployments(tenantId: string, query: DeploymentQuery, offset: number, limit: number): DeploymentRow[]
   /** How many deployments match `query`. */
@@ -231,8 +258,7 @@ export function createDeploymentsStore(db: Database): DeploymentsStore {
         .where(eq(deployments.tenantId, tenantId))
         .get()?.created ?? undefined,
 
-    /** Inserts the deployment and its device list; false when an identical one is still active. */
-    insertDeployment(row: DeploymentRow, deviceIds: readonly string[]): boolean {
+    insertDeployment(row: DeploymentRow, deviceIds: readonly string[], phases?: readonly number[]): boolean {
       const twin = db
         .select({ id: deployments.id })
         .from(deployments)
@@ -258,15 +284,54 @@ export function createDeploymentsStore(db: Database): DeploymentsStore {
       for (let i = 0; i < deviceIds.length; i += DEVICE_LIST_CHUNK) {
         db.insert(deploymentDevices)
           .values(
-            deviceIds
-              .slice(i, i + DEVICE_LIST_CHUNK)
-              .map((deviceId) => ({ tenantId: row.tenantId, deviceId, created, deploymentId: row.id })),
+            deviceIds.slice(i, i + DEVICE_LIST_CHUNK).map((deviceId, j) => ({
+              tenantId: row.tenantId,
+              deviceId,
+              created,
+              deploymentId: row.id,
+              phase: phases?.[i + j] ?? 0,
+            })),
           )
           .onConflictDoNothing()
           .run()
       }
       return true
     },
+
+    addDevices(row: DeploymentRow, deviceIds: readonly string[], phase: number): string[] {
+      if (deviceIds.length === 0) return []
+      const created = row.created.getTime()
+      const added = db
+        .insert(deploymentDevices)
+        .values(
+          deviceIds.map((deviceId) => ({
+            tenantId: row.tenantId,
+            deviceId,
+            created,
+            deploymentId: row.id,
+            phase,
+          })),
+        )
+        .onConflictDoNothing()
+        .returning({ deviceId: deploymentDevices.deviceId })
+        .all()
+        .map((entry) => entry.deviceId)
+      if (added.length > 0) {
+        db.update(deployments)
+          .set({ statPending: sql`${deployments.statPending} + ${added.length}` })
+          .where(and(eq(deployments.tenantId, row.tenantId), eq(deployments.id, row.id)))
+          .run()
+      }
+      return added
+    },
+
+    activeDynamic: (tenantId: string): DeploymentRow[] =>
+      db
+        .select()
+        .from(deployments)
+        .where(and(eq(deployments.tenantId, tenantId), sql`finished IS NULL`, eq(deployments.dynamic, true)))
+        .orderBy(asc(deployments.created))
+        .all(),
 
     listDeployments(
       tenantId: string,
@@ -322,7 +387,15 @@ export function createDeploymentsStore(db: Database): DeploymentsStore {
       }
       const row = move.get({ tenantId, id })
       return (
-        row && { stats: statsOf(row), maxDevices: row.maxDevices, finished: row.finished, status: row.status }
+        row && {
+          stats: statsOf(row),
+          maxDevices: row.maxDevices,
+          finished: row.finished,
+          status: row.status,
+          scheduled: row.openPhases === 0,
+          phased: row.phaseCount > 0,
+          policy: row.policy,
+        }
       )
     },
 

@@ -1,9 +1,13 @@
 import { sql } from 'drizzle-orm'
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+import type { RolloutPolicy } from './policy.ts'
 import type { DeploymentStatus } from './status.ts'
 
-/** How the device list was chosen: given ids, a static group (the one in `groups`), or every accepted device. */
-export type DeploymentTarget = 'devices' | 'group' | 'all'
+/**
+ * How the device list was chosen: given ids, a static group (the one in `groups`), every accepted
+ * device, or a saved filter (dynamic).
+ */
+export type DeploymentTarget = 'devices' | 'group' | 'all' | 'filter'
 
 export type DeploymentType = 'software' | 'configuration'
 
@@ -61,6 +65,32 @@ export const deployments = sqliteTable(
     statPauseBeforeCommitting: stat(),
     statPauseBeforeRebooting: stat(),
     statDecommissioned: stat(),
+    /** Declared phases (0: none, the device list is one phase open from the start). */
+    phaseCount: integer().notNull().default(0),
+    /** Phases opened so far: the poll hands the deployment to devices of phases below this. */
+    openPhases: integer().notNull().default(1),
+    /** How many more times a device that failed is offered the deployment. */
+    retries: integer().notNull().default(0),
+    /** The rollout policy (gates, timeout), as given; null when none. */
+    policy: text({ mode: 'json' }).$type<RolloutPolicy>(),
+    /** Set while paused: no device that has not started gets the deployment. */
+    pausedAt: integer({ mode: 'timestamp_ms' }),
+    pauseReason: text(),
+    /** A failure gate paused it: resuming needs an explicit override. */
+    gateTripped: integer({ mode: 'boolean' }).notNull().default(false),
+    /**
+     * A dynamic deployment (v2 with `filter_id`): devices that come to match its saved filter join
+     * its device list while it is active; `maxDevices` is then the cap given (0: none).
+     */
+    dynamic: integer({ mode: 'boolean' }).notNull().default(false),
+    /** The saved filter of a dynamic deployment as it was at creation. */
+    filter: text({ mode: 'json' }).$type<{
+      id: string
+      name: string
+      terms: { scope: string; attribute: string; type: string; value: unknown }[]
+    }>(),
+    /** Devices matching the filter at creation. */
+    initialDeviceCount: integer().notNull().default(0),
   },
   (t) => [
     index('deployments_deployments_created').on(t.tenantId, t.created),
@@ -81,6 +111,8 @@ export const deploymentDevices = sqliteTable(
     deviceId: text().notNull(),
     created: integer().notNull(),
     deploymentId: text().notNull(),
+    /** The device's phase (its index), fixed at creation. */
+    phase: integer().notNull().default(0),
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.deviceId, t.created, t.deploymentId] }),
@@ -118,6 +150,12 @@ export const deviceDeployments = sqliteTable(
     artifactId: text(),
     /** The device's first request (artifact name, device type) as JSON: a different later one is a conflict. */
     request: text(),
+    /** The device's phase in the deployment. */
+    phase: integer().notNull().default(0),
+    /** Attempts so far (a retry after a failure starts the next one). */
+    attempts: integer().notNull().default(1),
+    /** Stayed in flight past the policy's timeout: counted as failed by the gates. */
+    timedOut: integer({ mode: 'boolean' }).notNull().default(false),
   },
   (t) => [
     index('deployments_device_deployments_device').on(t.tenantId, t.deviceId, t.deploymentId),
@@ -145,4 +183,52 @@ export const deploymentLogs = sqliteTable(
     messages: text({ mode: 'json' }).$type<LogMessage[]>().notNull(),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.deploymentId, t.deviceId] })],
+)
+
+/**
+ * The phases of a phased deployment (or of one with a rollout policy: one phase then), with the
+ * counters its gates read. Each status write moves these with `+ 1`, so a gate check never counts rows.
+ */
+export const deploymentPhases = sqliteTable(
+  'deployments_phases',
+  {
+    tenantId: text().notNull().default(''),
+    deploymentId: text().notNull(),
+    idx: integer().notNull(),
+    id: text().notNull(),
+    /** As requested: a percentage of the devices, or a count of devices (null: the rest). */
+    batchSize: integer(),
+    batchSizeDevices: integer(),
+    startTs: integer({ mode: 'timestamp_ms' }).notNull(),
+    /** Devices assigned to the phase. */
+    size: integer().notNull(),
+    /** Devices of the phase that picked the deployment up. */
+    deviceCount: integer().notNull().default(0),
+    opened: integer({ mode: 'timestamp_ms' }),
+    /** Devices of the phase whose (last) attempt ended in success or failure, timed out ones included. */
+    finished: integer().notNull().default(0),
+    failed: integer().notNull().default(0),
+    succeeded: integer().notNull().default(0),
+    /** The success gate held the phase closed (recorded once). */
+    held: integer({ mode: 'boolean' }).notNull().default(false),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.deploymentId, t.idx] }),
+    index('deployments_phases_due').on(t.startTs).where(sql`opened IS NULL`),
+  ],
+)
+
+/** What happened to a deployment's rollout (phase openings, gates, pauses), in order. */
+export const rolloutLog = sqliteTable(
+  'deployments_rollout_log',
+  {
+    seq: integer().primaryKey(),
+    tenantId: text().notNull().default(''),
+    deploymentId: text().notNull(),
+    time: integer({ mode: 'timestamp_ms' }).notNull(),
+    kind: text().notNull(),
+    phase: integer(),
+    reason: text().notNull(),
+  },
+  (t) => [index('deployments_rollout_log_deployment').on(t.tenantId, t.deploymentId, t.seq)],
 )

@@ -1,5 +1,6 @@
 import type { Clock } from '../../clock.ts'
 import type { Ids } from '../../ids.ts'
+import type { Gates } from './gates.ts'
 import {
   type DeviceDeploymentStatus,
   deploymentStatus,
@@ -8,6 +9,7 @@ import {
   statusName,
 } from './status.ts'
 import type { DeviceDeploymentRow, DeviceDeploymentsStore, NewDeviceDeployment } from './store.devices.ts'
+import type { RolloutStore } from './store.rollout.ts'
 import type { DeploymentRow, DeploymentsStore } from './store.ts'
 
 /**
@@ -18,8 +20,10 @@ import type { DeploymentRow, DeploymentsStore } from './store.ts'
 export function createTransitions(
   store: DeploymentsStore,
   devices: DeviceDeploymentsStore,
+  rollout: Pick<RolloutStore, 'addPhaseDevice'>,
   clock: Clock,
   ids: Ids,
+  gates: Gates,
 ) {
   function count(
     tenantId: string,
@@ -27,22 +31,38 @@ export function createTransitions(
     from: DeviceDeploymentStatus | null,
     to: DeviceDeploymentStatus,
     now: Date,
-  ): void {
+  ) {
     const after = store.moveStat(tenantId, deploymentId, from, to)
-    if (!after) return
-    const status = deploymentStatus(after.stats, after.maxDevices, after.finished !== null)
+    if (!after) return undefined
+    const status = deploymentStatus(after.stats, after.maxDevices, after.finished !== null, after.scheduled)
     if (status !== after.status) {
       store.setStatus(tenantId, deploymentId, status, status === 'finished' ? (after.finished ?? now) : null)
     }
+    return after
   }
 
   return {
-    /** Moves a device deployment to `status` (a no-op for its current status). */
+    /**
+     * Moves a device deployment to `status` (a no-op for its current status). A success or failure
+     * in a phased deployment also moves its phase's gate counters (once per device: a device
+     * already counted as timed out is not counted again).
+     */
     setStatus(row: DeviceDeploymentRow, status: DeviceDeploymentStatus, substate?: string): void {
       const now = clock.now()
       const from = statusName(row.status)
       devices.updateStatus(row.seq, statusCode(status), isActiveStatus(status), now, substate)
-      if (from !== status) count(row.tenantId, row.deploymentId, from, status, now)
+      if (from === status) return
+      const after = count(row.tenantId, row.deploymentId, from, status, now)
+      if (after?.phased && !row.timedOut && (status === 'success' || status === 'failure')) {
+        gates.onResult(row, status === 'failure', after.policy)
+      }
+    },
+
+    /** A failed attempt with retries left: the device deployment is pending again, for the next poll. */
+    retry(row: DeviceDeploymentRow): void {
+      const from = statusName(row.status)
+      devices.retry(row.seq)
+      if (from !== 'pending') count(row.tenantId, row.deploymentId, from, 'pending', clock.now())
     },
 
     /**
@@ -55,6 +75,7 @@ export function createTransitions(
       deployment: DeploymentRow,
       deviceId: string,
       status: DeviceDeploymentStatus,
+      phase: number,
       picked?: { request: string; artifactId: string | null },
     ): DeviceDeploymentRow {
       const now = clock.now()
@@ -76,9 +97,13 @@ export function createTransitions(
         log: false,
         artifactId: picked?.artifactId ?? null,
         request: picked?.request ?? null,
+        phase,
+        attempts: 1,
+        timedOut: false,
       }
       const seq = devices.insert(row)
       if (!again) store.addDeviceCount(tenantId, deployment.id)
+      if (!again && deployment.phaseCount > 0) rollout.addPhaseDevice(tenantId, deployment.id, phase)
       if (again) count(tenantId, deployment.id, null, status, now)
       else if (status !== 'pending') count(tenantId, deployment.id, 'pending', status, now)
       return { ...row, seq }

@@ -219,3 +219,9 @@ export function parseListQuery(params: URLSearchParams): SearchRequest {
   }
   return { filters, sort, page, perPage }
 }
+
+/** A saved filter's terms: the predicates of `filters/search`, at least one. */
+export function parseTerms(terms: readonly unknown[]): Filter[] {
+  if (terms.length === 0) throw new BadRequestError('terms: give at least one term')
+  return terms.map((term, i) => parseFilter(term, `terms[${i}]`))
+}

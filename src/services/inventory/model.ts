@@ -71,6 +71,14 @@ const attributeInput = t.Object({
 
 const scopeSchema = t.String({ description: 'identity, inventory, system, tags or monitor' })
 
+/** A term of a saved filter: a predicate of `filters/search`. */
+const filterTerm = t.Object({
+  scope: t.String({ maxLength: 64 }),
+  attribute: t.String({ maxLength: 1024 }),
+  type: t.String({ maxLength: 16, description: '$eq $ne $gt $gte $lt $lte $in $nin $exists $regex' }),
+  value: t.Unknown(),
+})
+
 export const InventoryModel = {
   attributesInput: t.Array(attributeInput),
   attribute: t.Object({
@@ -127,6 +135,12 @@ export const InventoryModel = {
     status: t.Optional(t.String({ description: 'Only groups with devices of this auth status.' })),
   }),
   ifMatch: t.Object({ 'if-match': t.Optional(t.String()) }),
+  savedFilter: t.Object({ id: t.String(), name: t.String(), terms: t.Array(filterTerm) }),
+  filterDefinition: t.Object({
+    name: t.String({ minLength: 1, maxLength: 1024 }),
+    terms: t.Array(filterTerm, { minItems: 1, maxItems: 100 }),
+  }),
+  filterParams: t.Object({ id: t.String({ maxLength: 64 }) }),
   searchBody: t.Object({
     page: t.Optional(t.Number()),
     per_page: t.Optional(t.Number()),

@@ -1,6 +1,7 @@
 import { Elysia, t } from 'elysia'
 import type { AuthPlugin } from '../../gateway/auth.ts'
 import { parsePaging, setPageHeaders } from '../../gateway/paging.ts'
+import { created } from '../../gateway/responses.ts'
 import { parseIdentitySearch, parseListQuery, parseSearchBody } from './filters.ts'
 import { InventoryModel as M } from './model.ts'
 import type { InventoryService } from './service.ts'
@@ -109,6 +110,8 @@ export const inventoryManagementRoutes = (svc: InventoryService, auth: AuthPlugi
       { user: true, params: M.nameParams, body: M.deviceIds, response: { 200: M.updateResult } },
     )
 
+const FILTERS = '/api/management/v2/inventory/filters'
+
 export const inventoryManagementV2Routes = (svc: InventoryService, auth: AuthPlugin) =>
   new Elysia({ detail })
     .use(auth)
@@ -127,6 +130,59 @@ export const inventoryManagementV2Routes = (svc: InventoryService, auth: AuthPlu
         },
         body: M.searchBody,
         response: { 200: t.Array(M.device) },
+      },
+    )
+    .get(
+      FILTERS,
+      async ({ user, query, request, set }) => {
+        const paging = parsePaging(query)
+        const { filters, total } = await svc.listSavedFilters(user.tenantId, paging)
+        setPageHeaders(set, request.url, paging, { total })
+        return filters
+      },
+      { user: true, query: M.pagingQuery, response: { 200: t.Array(M.savedFilter) } },
+    )
+    .post(
+      FILTERS,
+      async ({ user, body, set }) =>
+        created(set, `${FILTERS}/${await svc.createSavedFilter(user.tenantId, body)}`),
+      { user: true, body: M.filterDefinition, detail: { summary: 'Save a filter (a dynamic group)' } },
+    )
+    .get(`${FILTERS}/:id`, ({ user, params }) => svc.getSavedFilter(user.tenantId, params.id), {
+      user: true,
+      params: M.filterParams,
+      response: { 200: M.savedFilter },
+    })
+    .put(
+      `${FILTERS}/:id`,
+      async ({ user, params, body, set }) => {
+        await svc.replaceSavedFilter(user.tenantId, params.id, body)
+        set.status = 204
+      },
+      { user: true, params: M.filterParams, body: M.filterDefinition },
+    )
+    .delete(
+      `${FILTERS}/:id`,
+      async ({ user, params, set }) => {
+        await svc.deleteSavedFilter(user.tenantId, params.id)
+        set.status = 204
+      },
+      { user: true, params: M.filterParams },
+    )
+    .get(
+      `${FILTERS}/:id/search`,
+      async ({ user, params, query, request, set }) => {
+        const paging = parsePaging(query)
+        const { devices, total } = await svc.searchSavedFilter(user.tenantId, params.id, paging)
+        setPageHeaders(set, request.url, paging, { total })
+        return devices
+      },
+      {
+        user: true,
+        params: M.filterParams,
+        query: M.pagingQuery,
+        response: { 200: t.Array(M.device) },
+        detail: { summary: 'The devices a saved filter matches now' },
       },
     )
     .get(

@@ -7,6 +7,7 @@ import { type Device, MAX_INVENTORY_ATTRIBUTES, STATUS_CODES, statusCode } from 
 import type { NameRow } from './names.ts'
 import { renderDevices } from './render.ts'
 import { createSearcher, type Searcher } from './searcher.ts'
+import { type ApiFilter, createSavedFilters, type FilterDefinition } from './service.filters.ts'
 import {
   createInventoryManagement,
   type DeviceStatistics,
@@ -14,6 +15,7 @@ import {
   type UpdateResult,
 } from './service.management.ts'
 import { createInventorySearch, type SearchPage } from './service.search.ts'
+import { createSavedFiltersStore } from './store.filters.ts'
 import { createInventoryStore } from './store.ts'
 import { type AttributeInput, checkAttributes, identityValue } from './values.ts'
 
@@ -76,6 +78,25 @@ export interface InventoryService {
    * show), with their total. Every write made before the call is seen.
    */
   searchDevices(tenantId: string, request: SearchRequest): Promise<SearchPage>
+  /** A page of the tenant's saved filters, by name, with how many there are. */
+  listSavedFilters(tenantId: string, paging: Paging): Promise<{ filters: ApiFilter[]; total: number }>
+  /** Saves a filter (its terms checked as a search's filters, 400); 409 when the name is taken. Answers its id. */
+  createSavedFilter(tenantId: string, definition: FilterDefinition): Promise<string>
+  /** One saved filter; 404 when unknown. */
+  getSavedFilter(tenantId: string, id: string): Promise<ApiFilter>
+  /** Replaces a saved filter's name and terms; 404 when unknown, 409 when the name is another's. */
+  replaceSavedFilter(tenantId: string, id: string, definition: FilterDefinition): Promise<void>
+  /** Deletes a saved filter; 404 when unknown. */
+  deleteSavedFilter(tenantId: string, id: string): Promise<void>
+  /** A page of the devices the saved filter matches now; 404 when unknown. */
+  searchSavedFilter(tenantId: string, id: string, paging: Paging): Promise<SearchPage>
+  /** The ids of the accepted devices the saved filter matches now (only among `among` when given); 404 when unknown. */
+  matchingDeviceIds(tenantId: string, filterId: string, among?: readonly string[]): Promise<string[]>
+  /**
+   * Calls `listener` with each device whose identity (its acceptance included) or inventory a write
+   * changed; it may be called inside the writer's transaction, so it must only take note.
+   */
+  onDeviceChanged(listener: (tenantId: string, deviceId: string) => void): void
   /** The ids of a group's devices, oldest first; 404 when no device is in it. */
   listGroupDevices(
     tenantId: string,
@@ -114,6 +135,11 @@ export function createInventoryService(deps: Deps): InventoryService {
   const store = createInventoryStore(db)
   const writer = createDeviceWriter(store)
 
+  const changeListeners: ((tenantId: string, deviceId: string) => void)[] = []
+  const changed = (tenantId: string, deviceId: string) => {
+    for (const listener of changeListeners) listener(tenantId, deviceId)
+  }
+
   /** Identity attributes and the status partition, created with the device when needed. */
   function writeIdentity(tenantId: string, deviceId: string, inputs: AttributeInput[], code: number) {
     store.write(() => {
@@ -121,6 +147,7 @@ export function createInventoryService(deps: Deps): InventoryService {
       store.setStatus(tenantId, loaded.device, code)
       writer.apply(tenantId, loaded, 'identity', inputs)
     })
+    changed(tenantId, deviceId)
   }
 
   /**
@@ -149,9 +176,15 @@ export function createInventoryService(deps: Deps): InventoryService {
   }, TEXT_FLUSH_MS)
   textTimer.unref()
 
+  const searching = createInventorySearch(search, () => store.flushText(TEXT_SEARCH_FLUSH))
   return {
     ...createInventoryManagement(deps, store, writer),
-    ...createInventorySearch(search, () => store.flushText(TEXT_SEARCH_FLUSH)),
+    ...searching,
+    ...createSavedFilters(createSavedFiltersStore(db), searching.searchDevices, clock, deps.ids),
+
+    onDeviceChanged(listener: (tenantId: string, deviceId: string) => void): void {
+      changeListeners.push(listener)
+    },
 
     // --- called by deviceauth, possibly inside its own transaction: synchronous, on deps.db ---
 
@@ -217,7 +250,7 @@ export function createInventoryService(deps: Deps): InventoryService {
     updateInventory(tenantId: string, deviceId: string, body: unknown, mode: 'replace' | 'merge'): void {
       const inputs = checkAttributes(body)
       if (mode === 'replace' && inputs.length > MAX_INVENTORY_ATTRIBUTES) throw tooManyAttributes()
-      store.write(() => {
+      const wrote = store.write(() => {
         const now = clock.now()
         const { loaded, created } = writer.findOrCreate(tenantId, deviceId, 0, now)
         if (mode === 'merge') {
@@ -226,9 +259,11 @@ export function createInventoryService(deps: Deps): InventoryService {
             throw tooManyAttributes()
           }
         }
-        const changed = writer.apply(tenantId, loaded, 'inventory', inputs, { replace: mode === 'replace' })
-        touchUpdated(tenantId, loaded, changed || created, now)
+        const wrote = writer.apply(tenantId, loaded, 'inventory', inputs, { replace: mode === 'replace' })
+        touchUpdated(tenantId, loaded, wrote || created, now)
+        return wrote || created
       })
+      if (wrote) changed(tenantId, deviceId)
     },
 
     // --- management ---

@@ -102,3 +102,22 @@ export const attributeCounts = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.attr, t.status] })],
 )
+
+/** A saved filter term, as Mender's `FilterPredicate`. */
+export type FilterTerm = { scope: string; attribute: string; type: string; value: unknown }
+
+/** Saved filters ("dynamic groups"): a name unique per tenant and the terms of a device search. */
+export const savedFilters = sqliteTable(
+  'inventory_saved_filters',
+  {
+    tenantId: text().notNull().default(''),
+    id: text().notNull(),
+    name: text().notNull(),
+    terms: text({ mode: 'json' }).$type<FilterTerm[]>().notNull(),
+    created: integer({ mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    uniqueIndex('inventory_saved_filters_name').on(t.tenantId, t.name),
+  ],
+)

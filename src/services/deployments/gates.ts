@@ -1,0 +1,140 @@
+import type { Clock } from '../../clock.ts'
+import { failureGateReason, type PhaseCounters, type RolloutPolicy, successGatePasses } from './policy.ts'
+import { emptyStats, statusName } from './status.ts'
+import type { DeviceDeploymentsStore } from './store.devices.ts'
+import type { PhaseRow, RolloutStore } from './store.rollout.ts'
+import type { DeploymentRow, DeploymentsStore } from './store.ts'
+
+type PhaseRef = { tenantId: string; deploymentId: string; phase: number }
+
+/**
+ * The rollout's decisions, each made inside the transaction of the change that prompts it: a
+ * result moves its phase's counters and the failure gate reads them (a constant cost per status
+ * write); a phase opens when its time has come and the phase before it passed the success gate.
+ * Every decision goes into the deployment's rollout log and onto the event stream.
+ */
+export function createGates(
+  store: DeploymentsStore,
+  rollout: RolloutStore,
+  devices: DeviceDeploymentsStore,
+  clock: Clock,
+) {
+  const log = (ref: Omit<PhaseRef, 'phase'>, kind: string, phase: number | null, reason: string) =>
+    rollout.log({
+      tenantId: ref.tenantId,
+      deploymentId: ref.deploymentId,
+      time: clock.now(),
+      kind,
+      phase,
+      reason,
+    })
+
+  /** Aborts the deployment: its unfinished devices are aborted, its counts recounted, and it is finished. */
+  function abort(tenantId: string, id: string): void {
+    devices.abortActiveOfDeployment(tenantId, id)
+    // Recounted from the device deployments: devices that never asked drop out of the counts.
+    const stats = emptyStats()
+    for (const { status: code, n } of devices.countByStatus(tenantId, id)) stats[statusName(code)] = n
+    store.setStats(tenantId, id, stats)
+    store.setStatus(tenantId, id, 'finished', clock.now())
+  }
+
+  function trip(ref: PhaseRef, policy: RolloutPolicy | null, reason: string): void {
+    const deployment = store.findDeployment(ref.tenantId, ref.deploymentId)
+    if (!deployment || deployment.finished || deployment.gateTripped) return
+    if (policy?.failure_gate?.action === 'abort') {
+      log(ref, 'aborted', ref.phase, reason)
+      abort(ref.tenantId, ref.deploymentId)
+      return
+    }
+    rollout.pause(ref.tenantId, ref.deploymentId, clock.now(), reason, true)
+    log(ref, 'paused', ref.phase, reason)
+  }
+
+  /** Opens the phase (the first one also ends `scheduled`). */
+  function open(deployment: Pick<DeploymentRow, 'tenantId' | 'id' | 'status'>, phase: PhaseRow): void {
+    const now = clock.now()
+    rollout.openPhase(deployment.tenantId, deployment.id, phase.idx, now)
+    const ref = { tenantId: deployment.tenantId, deploymentId: deployment.id }
+    log(ref, 'phase-opened', phase.idx, `phase ${phase.idx + 1} opened for ${phase.size} devices`)
+    if (deployment.status === 'scheduled')
+      store.setStatus(deployment.tenantId, deployment.id, 'pending', null)
+  }
+
+  /**
+   * A phase whose time has come opens if it is the next one and the one before passed the success
+   * gate; otherwise it is held (recorded once) until a success in the phase before lets it through.
+   */
+  function tryOpen(phase: PhaseRow): boolean {
+    const deployment = store.findDeployment(phase.tenantId, phase.deploymentId)
+    if (!deployment || deployment.finished || deployment.pausedAt || deployment.openPhases !== phase.idx)
+      return false
+    if (phase.idx > 0) {
+      const previous = rollout.findPhase(phase.tenantId, phase.deploymentId, phase.idx - 1)
+      if (previous && !successGatePasses(deployment.policy, previous)) {
+        if (!phase.held) {
+          rollout.holdPhase(phase.tenantId, phase.deploymentId, phase.idx)
+          const percent = deployment.policy?.success_gate?.percent
+          log(
+            { tenantId: phase.tenantId, deploymentId: phase.deploymentId },
+            'phase-held',
+            phase.idx,
+            `success gate: phase ${phase.idx} has ${previous.succeeded} of ${previous.size} devices succeeded, ${percent}% needed`,
+          )
+        }
+        return false
+      }
+    }
+    open(deployment, phase)
+    return true
+  }
+
+  return {
+    abort,
+    open,
+    tryOpen,
+
+    /**
+     * A device of a phased deployment ended an attempt (success or failure; a timeout counts as
+     * failure): its phase's counters move and the gates are checked against them.
+     */
+    onResult(ref: PhaseRef, failed: boolean, policy: RolloutPolicy | null): void {
+      const counters: PhaseCounters | undefined = rollout.countResult(
+        ref.tenantId,
+        ref.deploymentId,
+        ref.phase,
+        failed,
+      )
+      if (!counters) return
+      // A success can only trip the gate by bringing the phase to its minimum sample; after an
+      // override, only a further failure pauses again.
+      const sampleReached = counters.finished === (policy?.failure_gate?.min_finished ?? 1)
+      const reason = failed || sampleReached ? failureGateReason(policy, counters) : undefined
+      if (reason) trip(ref, policy, reason)
+      else if (!failed && policy?.success_gate && successGatePasses(policy, counters)) {
+        // The next phase may have been held only by this gate: open it now if its time has come.
+        const next = rollout.findPhase(ref.tenantId, ref.deploymentId, ref.phase + 1)
+        if (next && next.opened === null && next.held && next.startTs <= clock.now()) tryOpen(next)
+      }
+    },
+
+    /** Pauses by hand. */
+    pause(tenantId: string, id: string, reason: string): void {
+      rollout.pause(tenantId, id, clock.now(), reason, false)
+      log({ tenantId, deploymentId: id }, 'paused', null, reason)
+    },
+
+    /** Resumes; after a failure gate only with `override` (recorded). */
+    resume(tenantId: string, id: string, override: boolean): void {
+      rollout.resume(tenantId, id)
+      log(
+        { tenantId, deploymentId: id },
+        'resumed',
+        null,
+        override ? 'resumed by hand, overriding the failure gate' : 'resumed by hand',
+      )
+    },
+  }
+}
+
+export type Gates = ReturnType<typeof createGates>

@@ -1,0 +1,122 @@
+import type { Clock } from '../../clock.ts'
+import { NotFoundError } from '../../gateway/errors.ts'
+import type { Gates } from './gates.ts'
+import type { RolloutStore } from './store.rollout.ts'
+import type { DeploymentRow, DeploymentsStore } from './store.ts'
+
+/** At most this much background work per tick: a tick never holds the database for long. */
+export const SLICE = 200
+/** How often the timer looks for due work. */
+const TICK_MS = 1000
+
+/** Which of these devices (accepted ones only) a saved filter matches now. */
+export type FilterMatcher = (
+  tenantId: string,
+  filterId: string,
+  among: readonly string[],
+) => Promise<string[]>
+
+/**
+ * The rollout's background work, in bounded slices: phases whose start time has come open (gates
+ * permitting), devices in flight past their deployment's timeout count as failed for the gates,
+ * and devices that changed (accepted, inventory written) join the active dynamic deployments whose
+ * filter they now match. Each item is its own short transaction; nothing here runs per poll.
+ */
+export function createRolloutRunner(
+  store: DeploymentsStore,
+  rollout: RolloutStore,
+  gates: Gates,
+  clock: Clock,
+  match: FilterMatcher,
+) {
+  /** Devices that changed since the last look, per tenant. */
+  const changed = new Map<string, Set<string>>()
+
+  function timeDue(): number {
+    const now = clock.now()
+    let done = 0
+    for (const phase of rollout.duePhases(now, SLICE)) {
+      if (store.transaction(() => gates.tryOpen(phase))) done++
+    }
+    for (const device of rollout.overdueInFlight(now, SLICE)) {
+      store.transaction(() => {
+        rollout.markTimedOut(device.seq)
+        const deployment = store.findDeployment(device.tenantId, device.deploymentId)
+        gates.onResult(device, true, deployment?.policy ?? null)
+      })
+      done++
+    }
+    return done
+  }
+
+  /** The changed devices of one dynamic deployment's tenant that match its filter join it (in its last phase). */
+  async function join(deployment: DeploymentRow, deviceIds: string[]): Promise<number> {
+    let matched: string[]
+    try {
+      matched = await match(deployment.tenantId, deployment.filter?.id ?? '', deviceIds)
+    } catch (err) {
+      if (err instanceof NotFoundError) return 0 // its filter was deleted: nobody joins any more
+      throw err
+    }
+    if (matched.length === 0) return 0
+    return store.transaction(() => {
+      const current = store.findDeployment(deployment.tenantId, deployment.id)
+      if (!current || current.finished) return 0
+      const phase = Math.max(current.phaseCount - 1, 0)
+      const added = store.addDevices(current, matched, phase)
+      if (current.phaseCount > 0) rollout.growPhase(current.tenantId, current.id, phase, added.length)
+      return added.length
+    })
+  }
+
+  async function dynamicDue(): Promise<number> {
+    let done = 0
+    for (const [tenantId, devices] of changed) {
+      const ids = [...devices].slice(0, SLICE)
+      for (const id of ids) devices.delete(id)
+      if (devices.size === 0) changed.delete(tenantId)
+      for (const deployment of store.activeDynamic(tenantId)) done += await join(deployment, ids)
+    }
+    return done
+  }
+
+  // One run at a time: a call made during a run waits for it, then runs (so when it resolves,
+  // everything noted before the call has been handled).
+  let last: Promise<number> = Promise.resolve(0)
+  let busy = false
+  const run = async () => {
+    busy = true
+    try {
+      return timeDue() + (await dynamicDue())
+    } finally {
+      busy = false
+    }
+  }
+  function runDue(): Promise<number> {
+    last = last.then(run, run)
+    return last
+  }
+
+  let timer: ReturnType<typeof setInterval> | undefined = setInterval(() => {
+    // A failed slice is tried again on the next tick.
+    if (!busy) runDue().catch(() => undefined)
+  }, TICK_MS)
+  // The timer alone must not keep the process (or a test) running.
+  timer.unref?.()
+
+  return {
+    runDue,
+    deviceChanged(tenantId: string, deviceId: string): void {
+      let devices = changed.get(tenantId)
+      if (!devices) {
+        devices = new Set()
+        changed.set(tenantId, devices)
+      }
+      devices.add(deviceId)
+    },
+    stop(): void {
+      if (timer) clearInterval(timer)
+      timer = undefined
+    },
+  }
+}
