@@ -93,12 +93,12 @@ test('every event reaches the receiver at least once, in order per device, acros
   server = await start()
   const after = await login(server.url)
   const recorded = await waitFor(
-    'all fifteen events delivered',
+    'all eighteen events delivered',
     async () => {
       const events = (
         await call(server!.url, after, 'GET', '/api/management/v1/iot-manager/events?per_page=100')
       ).json
-      return events.length === 15 && events.every((e: any) => e.delivery_statuses[0]?.success)
+      return events.length === 18 && events.every((e: any) => e.delivery_statuses[0]?.success)
         ? events
         : undefined
     },
@@ -116,6 +116,13 @@ test('every event reaches the receiver at least once, in order per device, acros
       firsts.push(r.json.id)
       order.push(r.json.type === 'device-status-changed' ? r.json.data.status : r.json.type)
     }
-    expect(order).toEqual(['device-provisioned', 'accepted', 'rejected', 'device-provisioned', 'accepted'])
+    expect(order).toEqual([
+      'pending',
+      'device-provisioned',
+      'accepted',
+      'rejected',
+      'device-provisioned',
+      'accepted',
+    ])
   }
 }, 120_000)
