@@ -119,6 +119,11 @@ test(
     await deployInConsole(page, 'console-app-1')
     await deviceStatusShown(page, 'success')
     await findText(page, '1 of 1 devices done')
+    const row = await page.$$eval('table[aria-label="Devices of this deployment"] tr', (rows: any[]) =>
+      rows.map((r) => [...r.children].map((cell: any) => cell.textContent.trim())),
+    )
+    expect(row[0]!.at(-1)).toBe('Attempts')
+    expect(row[1]!.at(-1)).toBe('1')
     await c.shot('deployment-success')
     expect(new Uint8Array(readFileSync(join(dest, 'app.conf')))).toEqual(content)
   },

@@ -23,6 +23,8 @@ export type DeviceDeployment = {
   finished?: string
   substate?: string
   log: boolean
+  /** Tries so far: more than one when the deployment allows retries. */
+  attempts?: number
 }
 export type LogMessage = { timestamp: string; level: string; message: string }
 

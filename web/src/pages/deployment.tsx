@@ -126,7 +126,7 @@ export function DeploymentPage({ id }: { id: string }) {
       {devices.data && devices.data.devices.length > 0 && (
         <Table
           label="Devices of this deployment"
-          headers={['Device', 'Status', 'Started', 'Finished', 'Log']}
+          headers={['Device', 'Status', 'Started', 'Finished', 'Log', 'Attempts']}
         >
           {devices.data.devices.map((dev) => (
             <tr key={dev.id}>
@@ -134,6 +134,7 @@ export function DeploymentPage({ id }: { id: string }) {
                 <a href={href('devices', dev.id)}>{dev.id}</a>
               </td>
               <DeviceDeploymentCells device={dev} onLog={() => setLog(dev.id)} />
+              <td>{dev.attempts ?? 1}</td>
             </tr>
           ))}
         </Table>
