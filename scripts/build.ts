@@ -27,6 +27,8 @@ const args = [
   'src/main.ts',
   // Inventory searches run on a worker thread; a compiled binary carries the worker as an entrypoint.
   'src/services/inventory/search-worker.ts',
+  // xz payloads are decoded on worker threads (see src/artifact/compression.ts).
+  'src/artifact/xz-worker.ts',
   ...migrations,
 ]
 const proc = Bun.spawnSync([process.execPath, ...args], { cwd: root, stdout: 'inherit', stderr: 'inherit' })

@@ -93,13 +93,18 @@ export function createApp(deps: Deps, services: Services) {
     () => deps.clock.now().getTime(),
   )
   const app = new Elysia()
-    .use(gateway(deps.log, routes))
+    .use(
+      gateway(deps.log, routes, {
+        tls: deps.config.tlsCert !== undefined,
+        bodyTimeoutMs: deps.config.bodyTimeoutSeconds * 1000,
+      }),
+    )
     // Read at request time, when the chain below has made the whole app.
     .use(apiDocs((): AnyElysia => app))
-    .use(useradmManagementRoutes(services.useradm, auth))
+    .use(useradmManagementRoutes(services.useradm, auth, deps.config.trustedProxies))
     .use(useradmManagementV2Routes(services.useradm, auth))
     .use(useradmInternalRoutes(auth))
-    .use(deviceauthDeviceRoutes(services.deviceauth))
+    .use(deviceauthDeviceRoutes(services.deviceauth, deps.config.bodyTimeoutSeconds * 1000))
     .use(deviceauthManagementRoutes(services.deviceauth, auth))
     .use(deviceauthInternalRoutes(auth))
     .use(inventoryDeviceRoutes(services.inventory, auth))

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 
 /** Log levels in increasing severity; a logger prints its level and everything above it. */
@@ -26,8 +27,17 @@ export type Config = Readonly<{
   /** Set exactly when `storage` is `s3`. */
   s3: S3Config | undefined
   maxArtifactSize: number
+  /** A payload may inflate to this many times its compressed size (beyond 64 MiB), and never past `maxInflatedSize`. */
+  maxInflateRatio: number
+  maxInflatedSize: number
   downloadLinkTtlSeconds: number
   uploadLinkTtlSeconds: number
+  /** Seconds an API connection may sit idle (keep-alive, or a request that stops sending) before it is closed. */
+  idleTimeoutSeconds: number
+  /** Seconds a JSON request body may take to arrive in full (408 beyond). */
+  bodyTimeoutSeconds: number
+  /** Peers whose `X-Forwarded-For` names the client (reverse proxies in front of bender). */
+  trustedProxies: readonly string[]
   /** Events older than this are pruned from the outbox. */
   eventRetentionSeconds: number
   /** The most events the outbox keeps; the oldest go first. */
@@ -95,6 +105,16 @@ function readBool(env: Env, name: string, fallback: boolean): boolean {
   if (raw === 'true' || raw === '1') return true
   if (raw === 'false' || raw === '0') return false
   throw new ConfigError(`${name} must be true or false, got "${env[name]}"`)
+}
+
+/** A comma-separated list of IP addresses. */
+function readAddresses(env: Env, name: string): readonly string[] {
+  const list = (readOptional(env, name) ?? '').split(',').map((item) => item.trim())
+  const addresses = list.filter((item) => item !== '')
+  const bad = addresses.find((item) => isIP(item) === 0)
+  if (bad !== undefined)
+    throw new ConfigError(`${name} must be a comma-separated list of IP addresses, got "${bad}"`)
+  return Object.freeze(addresses)
 }
 
 // AWS's rules for new buckets, which Minio enforces too; catching them here beats an S3 error at start.
@@ -182,10 +202,15 @@ export function loadConfig(env: Env = process.env): Config {
     ...readStorage(env),
     storageDir: resolve(dataDir, readOptional(env, 'BENDER_STORAGE_DIR') ?? 'artifacts'),
     maxArtifactSize: readInt(env, 'BENDER_MAX_ARTIFACT_SIZE', 10 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
+    maxInflateRatio: readInt(env, 'BENDER_MAX_INFLATE_RATIO', 1000, 1, 1_000_000),
+    maxInflatedSize: readInt(env, 'BENDER_MAX_INFLATED_SIZE', 64 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
     // Mender hands out 15-minute download links; S3 refuses presigned links longer than 7 days.
     downloadLinkTtlSeconds: readInt(env, 'BENDER_DOWNLOAD_LINK_TTL', 900, 60, 604800),
     // Mender's direct-upload links last an hour.
     uploadLinkTtlSeconds: readInt(env, 'BENDER_UPLOAD_LINK_TTL', 3600, 60, 604800),
+    trustedProxies: readAddresses(env, 'BENDER_TRUSTED_PROXIES'),
+    idleTimeoutSeconds: readInt(env, 'BENDER_IDLE_TIMEOUT', 30, 1, 255),
+    bodyTimeoutSeconds: readInt(env, 'BENDER_BODY_TIMEOUT', 30, 1, 3600),
     eventRetentionSeconds: readInt(env, 'BENDER_EVENT_RETENTION', 604800, 60, 31536000),
     eventMaxCount: readInt(env, 'BENDER_EVENT_MAX_COUNT', 1_000_000, 100, Number.MAX_SAFE_INTEGER),
   })

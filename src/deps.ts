@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Database, openDatabase } from '../db/client.ts'
 import { runMigrations } from '../db/migrate.ts'
@@ -33,7 +33,14 @@ export async function buildDeps(
   config: Config,
   overrides: Partial<Pick<Deps, 'clock' | 'ids' | 'log'>> = {},
 ) {
-  mkdirSync(config.dataDir, { recursive: true })
+  // The data dir holds password hashes, signing keys and artifacts: readable by this user only,
+  // whatever the umask, including what an earlier version created with wider modes.
+  process.umask(0o077)
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
+  chmodSync(config.dataDir, 0o700)
+  for (const file of ['bender.db', 'bender.db-wal', 'bender.db-shm']) {
+    if (existsSync(join(config.dataDir, file))) chmodSync(join(config.dataDir, file), 0o600)
+  }
   const db = openDatabase(join(config.dataDir, 'bender.db'))
   await runMigrations(db)
   const clock = overrides.clock ?? systemClock

@@ -14,8 +14,11 @@ export type Logger = {
 
 export type LogSink = (line: string) => void
 
+/** Where the code lives on this machine, in a stack frame: logs name files from the project root. */
+const CODE_LOCATION = /(?:file:\/\/)?\/[^\s()]*?\/(?=(?:src|db|node_modules)\/)/g
+
 function formatValue(value: unknown): string {
-  if (value instanceof Error) return JSON.stringify(value.stack ?? value.message)
+  if (value instanceof Error) return JSON.stringify((value.stack ?? value.message).replace(CODE_LOCATION, ''))
   if (typeof value === 'string')
     return /^[\w.:/@+-]*$/.test(value) && value !== '' ? value : JSON.stringify(value)
   return JSON.stringify(value) ?? 'undefined'

@@ -51,7 +51,12 @@ async function serve(deps: Deps): Promise<void> {
       temp_files: swept.staleTemp,
     })
   }
-  const running = await startServer(deps, createApp(deps, services), () => stopServices(services))
+  const running = await startServer(
+    deps,
+    createApp(deps, services),
+    () => stopServices(services),
+    services.artifacts,
+  )
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       deps.log.info('stopping', { signal })

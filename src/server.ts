@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs'
 import type { Server } from 'bun'
 import type { App } from './app.ts'
 import { closeDeps, type Deps } from './deps.ts'
+import { TRANSFER_IDLE_TIMEOUT_SECONDS } from './gateway/body.ts'
 import { serveOverNodeHttp } from './storage/node-http.ts'
-import { createStorageProxy } from './storage/proxy.ts'
+import { createStorageProxy, type UploadGate } from './storage/proxy.ts'
 
 /** The storage proxy's listener, whichever HTTP server runs it. */
 export type StorageServer = { port: number; stop(force: boolean): Promise<void> }
@@ -25,12 +26,24 @@ function withRoutableHost(request: Request): Request {
   return new Request(`http://localhost${pathStart < 0 ? '/' : url.slice(pathStart)}`, request)
 }
 
-// Long artifact downloads and uploads must not be cut by the default 10 s idle timeout.
-const IDLE_TIMEOUT_SECONDS = 255
+/**
+ * TLS 1.2 suites with forward secrecy and authenticated encryption only (Mozilla's "intermediate"
+ * list); TLS 1.3 has nothing else. Static-RSA key exchange and CBC suites are refused.
+ */
+export const TLS_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':')
 
 function tlsOptions(deps: Deps) {
   const { tlsCert, tlsKey } = deps.config
-  return tlsCert && tlsKey ? { tls: { cert: Bun.file(tlsCert), key: Bun.file(tlsKey) } } : {}
+  return tlsCert && tlsKey
+    ? { tls: { cert: Bun.file(tlsCert), key: Bun.file(tlsKey), ciphers: TLS_CIPHERS } }
+    : {}
 }
 
 /**
@@ -38,22 +51,31 @@ function tlsOptions(deps: Deps) {
  * which Bun.serve sends with sendfile and their exact length. S3 downloads are streams, whose
  * Content-Length Bun.serve would drop (see node-http.ts), so with S3 the proxy runs on node:http.
  */
-export async function serveStorage(deps: Deps, port = deps.config.storagePort): Promise<StorageServer> {
-  const proxy = createStorageProxy(deps)
+export async function serveStorage(
+  deps: Deps,
+  port = deps.config.storagePort,
+  uploads?: UploadGate,
+): Promise<StorageServer> {
+  const proxy = createStorageProxy(deps, uploads)
   const { tlsCert, tlsKey } = deps.config
   if (deps.config.storage === 's3') {
     const tls =
       tlsCert && tlsKey
-        ? { cert: readFileSync(tlsCert, 'utf8'), key: readFileSync(tlsKey, 'utf8') }
+        ? {
+            cert: readFileSync(tlsCert, 'utf8'),
+            key: readFileSync(tlsKey, 'utf8'),
+            ciphers: TLS_CIPHERS,
+            minVersion: 'TLSv1.2' as const,
+          }
         : undefined
-    return serveOverNodeHttp(proxy, { port, tls, idleTimeoutSeconds: IDLE_TIMEOUT_SECONDS })
+    return serveOverNodeHttp(proxy, { port, tls, idleTimeoutSeconds: TRANSFER_IDLE_TIMEOUT_SECONDS })
   }
   const server = Bun.serve({
     port,
     fetch: proxy,
     // The proxy enforces BENDER_MAX_ARTIFACT_SIZE itself, answering with a Mender error body.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-    idleTimeout: IDLE_TIMEOUT_SECONDS,
+    idleTimeout: TRANSFER_IDLE_TIMEOUT_SECONDS,
     ...tlsOptions(deps),
   })
   return { port: server.port!, stop: (force) => server.stop(force) }
@@ -68,19 +90,22 @@ export async function startServer(
   deps: Deps,
   app: App,
   beforeClose: () => void = () => {},
+  uploads?: UploadGate,
 ): Promise<Running> {
   const { config, log } = deps
   const api = Bun.serve({
     port: config.apiPort,
     fetch: (request) => app.fetch(withRoutableHost(request)),
     maxRequestBodySize: MAX_REQUEST_BODY,
-    idleTimeout: IDLE_TIMEOUT_SECONDS,
+    idleTimeout: config.idleTimeoutSeconds,
     ...tlsOptions(deps),
   })
+  // Elysia hands routes `server` (for the client's address) only when it started the server itself.
+  app.server = api as unknown as typeof app.server
   log.info('API listening', { url: `${api.url}`.replace(/\/$/, ''), public_url: config.publicUrl })
   let storage: StorageServer
   try {
-    storage = await serveStorage(deps)
+    storage = await serveStorage(deps, config.storagePort, uploads)
   } catch (err) {
     api.stop(true)
     throw err

@@ -17,6 +17,8 @@ export type Tokens = {
   verify(token: string): Promise<Claims>
 }
 
+const MIN_RSA_BITS = 2048
+
 function readOrCreateKey(config: Config): KeyObject {
   const path = config.jwtKeyFile ?? join(config.dataDir, 'keys', 'jwt.pem')
   if (config.jwtKeyFile && !existsSync(path)) throw new KeyFileError(`BENDER_JWT_KEY: no such file ${path}`)
@@ -36,6 +38,13 @@ export function createTokens(config: Config, clock: Clock): Tokens {
   const type = privateKey.asymmetricKeyType
   if (type !== 'rsa' && type !== 'ed25519') {
     throw new KeyFileError(`the JWT key must be RSA or Ed25519, got ${type}`)
+  }
+  // jose refuses to sign RS256 with fewer bits: such a key would start and then fail every login.
+  const bits = privateKey.asymmetricKeyDetails?.modulusLength ?? 0
+  if (type === 'rsa' && bits < MIN_RSA_BITS) {
+    throw new KeyFileError(
+      `BENDER_JWT_KEY: an RSA key needs at least ${MIN_RSA_BITS} bits, this one has ${bits}`,
+    )
   }
   const alg = type === 'rsa' ? 'RS256' : 'EdDSA'
   const publicKey = createPublicKey(privateKey)

@@ -1,8 +1,7 @@
 import type { Writable } from 'node:stream'
 import { createGunzip, createZstdDecompress } from 'node:zlib'
-import { XzReadableStream } from 'xz-decompress'
-import { pullStream } from './chunks.ts'
 import { ArtifactError } from './errors.ts'
+import type { XzReply, XzRequest } from './xz-worker.ts'
 
 /** The compressions mender-artifact writes, named by the member's suffix after `.tar`. */
 export type Compression = 'none' | 'gzip' | 'xz' | 'zstd'
@@ -25,7 +24,9 @@ const BY_SUFFIX: Record<string, Compression> = { '': 'none', '.gz': 'gzip', '.xz
 /** The compression of a member named `<base>.tar[.gz|.xz|.zst]`, or undefined when the name is another. */
 export function compressionOf(name: string, base: string): Compression | undefined {
   if (!name.startsWith(`${base}.tar`)) return undefined
-  return BY_SUFFIX[name.slice(base.length + 4)]
+  const suffix = name.slice(base.length + 4)
+  // Own keys only: `data/0000.tarconstructor` names no compression.
+  return Object.hasOwn(BY_SUFFIX, suffix) ? BY_SUFFIX[suffix] : undefined
 }
 
 /**
@@ -103,42 +104,77 @@ function drained(stream: Writable): Promise<void> {
 }
 
 /**
+ * Where the xz worker's code is: beside this file when running from source; inside a compiled
+ * binary, entrypoints sit under /$bunfs/root/ at their source paths (scripts/build.ts builds with --root .).
+ */
+const XZ_WORKER_URL = import.meta.url.startsWith('file:///$bunfs/')
+  ? '/$bunfs/root/src/artifact/xz-worker.ts'
+  : new URL('./xz-worker.ts', import.meta.url).href
+
+/**
  * xz through `xz-decompress`: xz-embedded compiled to WebAssembly and inlined in the package, so it
  * runs in a `bun build --compile` binary where a native addon would not. It caps the LZMA2
  * dictionary at 64 MiB (what mender-artifact writes), so a hostile stream cannot make it allocate more.
+ * WebAssembly runs on the thread that calls it and xz decodes at a few hundred MB/s, so each stream
+ * is decoded on its own worker thread: the thread that answers devices only moves chunks.
  */
 async function* unxz(input: AsyncIterable<Uint8Array>, label: string): AsyncGenerator<Uint8Array> {
-  let inputError: unknown
+  const chunks = input[Symbol.asyncIterator]()
+  const worker = new Worker(XZ_WORKER_URL)
+  const replies: XzReply[] = []
+  let wake: (() => void) | undefined
+  let failure: { error: unknown } | undefined
+  const notify = () => {
+    wake?.()
+    wake = undefined
+  }
   // Pulled only when the decoder asks: a read-ahead would race the tar reader for the same bytes.
-  const compressed = pullStream(
-    (async function* () {
-      try {
-        yield* input
-      } catch (err) {
-        inputError = err
-        throw err
-      }
-    })(),
-  )
-  const reader = new XzReadableStream(compressed).getReader()
-  let finished = false
+  const feed = () =>
+    chunks.next().then(
+      (next) => {
+        // A copy of just this chunk, handed over: posting a view would copy its whole underlying buffer.
+        const input = next.done ? null : new Uint8Array(next.value)
+        worker.postMessage({ input } satisfies XzRequest, input ? [input.buffer] : [])
+      },
+      (error) => {
+        failure ??= { error }
+        notify()
+      },
+    )
+  // The read in flight when decoding ends is awaited, so that nothing reads `input` behind the caller's back.
+  let feeding: Promise<void> = Promise.resolve()
+  worker.onmessage = (event: MessageEvent<XzReply>) => {
+    if ('pull' in event.data) feeding = feed()
+    else {
+      replies.push(event.data)
+      notify()
+    }
+  }
+  worker.onerror = (event) => {
+    failure ??= { error: new ArtifactError(`${label}: invalid xz data (${event.message})`) }
+    notify()
+  }
   try {
     for (;;) {
-      let result: Awaited<ReturnType<typeof reader.read>>
-      try {
-        result = await reader.read()
-      } catch (err) {
-        if (inputError !== undefined) throw inputError
-        throw new ArtifactError(`${label}: invalid xz data (${explain(err)})`)
+      if (failure) throw failure.error
+      const reply = replies.shift()
+      if (!reply) {
+        await new Promise<void>((resolve) => (wake = resolve))
+        continue
       }
-      if (result.done) break
-      yield result.value
+      if ('done' in reply) return
+      if ('fail' in reply) {
+        const reason = reply.truncated ? 'truncated' : explain(new Error(reply.fail))
+        throw new ArtifactError(`${label}: invalid xz data (${reason})`)
+      }
+      if ('output' in reply) {
+        worker.postMessage({ more: true } satisfies XzRequest)
+        yield reply.output
+      }
     }
-    finished = true
   } finally {
-    // Stopping early must cancel: the decoder is one shared WebAssembly instance, released only when
-    // its stream ends or is cancelled.
-    if (!finished) reader.cancel().catch(() => undefined)
+    worker.terminate()
+    await feeding
   }
 }
 
@@ -146,7 +182,5 @@ function explain(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err)
   const xzCode = /get_next_output failed with error code (\d+)/.exec(message)?.[1]
   if (xzCode !== undefined) return XZ_ERRORS[xzCode] ?? message
-  // xz-decompress dereferences a missing chunk when its input ends before the first byte.
-  if (err instanceof TypeError) return 'truncated'
   return message
 }

@@ -110,13 +110,16 @@ export function parseTypeInfo(bytes: Uint8Array, what: string): TypeInfo {
     for (const [key, value] of Object.entries(object(doc.artifact_provides, `${what}: artifact_provides`))) {
       if (typeof value !== 'string')
         throw new ArtifactError(`${what}: artifact_provides.${key} must be a string`)
-      info.provides[key] = value
+      setOwn(info.provides, key, value)
     }
   }
   if (doc.artifact_depends !== undefined && doc.artifact_depends !== null) {
     for (const [key, value] of Object.entries(object(doc.artifact_depends, `${what}: artifact_depends`))) {
-      info.depends[key] =
-        typeof value === 'string' ? value : strings(value, `${what}: artifact_depends.${key}`, false)
+      setOwn(
+        info.depends,
+        key,
+        typeof value === 'string' ? value : strings(value, `${what}: artifact_depends.${key}`, false),
+      )
     }
   }
   if (doc.clears_artifact_provides !== undefined && doc.clears_artifact_provides !== null) {
@@ -162,6 +165,11 @@ export function parseFileList(bytes: Uint8Array, what: string): string[] {
   return files
 }
 
+/** Sets an own property, even one named `__proto__` (which plain assignment would take as the prototype). */
+function setOwn<T>(target: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+}
+
 /**
  * Adds `extra` to `merged` for the artifact-wide provides or depends: a key set twice (by header-info
  * and a payload, or by two payloads) is an error, as in Mender.
@@ -171,7 +179,7 @@ export function mergeDistinct<T>(merged: Record<string, T>, extra: Record<string
     if (Object.hasOwn(merged, key)) {
       throw new ArtifactError(`conflicting keys are not allowed in ${what}: ${key}`)
     }
-    merged[key] = value
+    setOwn(merged, key, value)
   }
 }
 
@@ -183,18 +191,21 @@ export function overlay(original: JsonObject, augment: JsonObject, path = ''): J
   const merged: JsonObject = structuredClone(original)
   for (const [key, value] of Object.entries(augment)) {
     const where = path === '' ? key : `${path}.${key}`
-    const base = merged[key]
+    const base = Object.hasOwn(merged, key) ? merged[key] : undefined
     if (base === undefined) {
-      merged[key] = structuredClone(value)
+      setOwn(merged, key, structuredClone(value))
       continue
     }
     const kind = (v: Json) =>
       Array.isArray(v) ? 'list' : v !== null && typeof v === 'object' ? 'object' : 'scalar'
     if (kind(base) !== kind(value)) throw new ArtifactError(`augmented header: type conflict at ${where}`)
-    merged[key] =
+    setOwn(
+      merged,
+      key,
       kind(value) === 'object'
         ? overlay(base as JsonObject, value as JsonObject, where)
-        : structuredClone(value)
+        : structuredClone(value),
+    )
   }
   return merged
 }

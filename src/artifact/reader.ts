@@ -57,6 +57,12 @@ export type ReadArtifactOptions = {
    * source down rather than letting chunks pile up. Its error aborts the read.
    */
   onBytes?: (chunk: Uint8Array) => void | Promise<void>
+  /**
+   * How far a compressed payload may inflate: at most `ratio` times its compressed size (but always
+   * up to 64 MiB, so small, very compressible payloads pass) and never past `maxSize`.
+   * Beyond that it is a decompression bomb (400). Unbounded when absent.
+   */
+  inflate?: InflateLimits
   /** More bytes than this fail with ArtifactTooLargeError (413) as soon as they arrive. */
   maxSize?: number
 }
@@ -68,6 +74,10 @@ const MAX_SIGNATURE_SIZE = 64 * 1024
 const MAX_HEADER_SIZE = 8 * 1024 * 1024
 /** mender-artifact's rule for payload file names (Go's `\w` is ASCII, as is JavaScript's). */
 export const PAYLOAD_FILE_NAME = /^[\w\-.,]+$/
+
+export type InflateLimits = { ratio: number; maxSize: number }
+/** What any payload may inflate to whatever its ratio: decoding this much costs well under a second. */
+const INFLATE_FLOOR = 64 * 1024 * 1024
 
 type Payload = {
   type: string | null
@@ -99,7 +109,7 @@ export async function readArtifact(
   source: AsyncIterable<Uint8Array>,
   options: ReadArtifactOptions = {},
 ): Promise<ArtifactMeta> {
-  const { onBytes, maxSize } = options
+  const { onBytes, maxSize, inflate } = options
   let size = 0
   async function* metered(): AsyncGenerator<Uint8Array> {
     for await (const chunk of source) {
@@ -111,7 +121,7 @@ export async function readArtifact(
   }
   const bytes = new ChunkReader(metered(), 'artifact')
   try {
-    const meta = await readMembers(new TarReader(bytes))
+    const meta = await readMembers(new TarReader(bytes), inflate)
     // What follows the end-of-archive marker (tar's record padding) is still part of the upload.
     await bytes.drain()
     return { ...meta, size }
@@ -121,7 +131,7 @@ export async function readArtifact(
   }
 }
 
-async function readMembers(outer: TarReader): Promise<Omit<ArtifactMeta, 'size'>> {
+async function readMembers(outer: TarReader, inflate?: InflateLimits): Promise<Omit<ArtifactMeta, 'size'>> {
   const first = await outer.next().catch((err: unknown) => {
     if (err instanceof ArtifactError) {
       throw new ArtifactError(`not a Mender artifact (${err.message.replace(/^artifact: /, '')})`)
@@ -180,7 +190,7 @@ async function readMembers(outer: TarReader): Promise<Omit<ArtifactMeta, 'size'>
     }
     if (index <= previous) throw new ArtifactError(`${entry.name}: payload data out of order`)
     previous = index
-    await readData(entry, compression, match[1], payload, manifest)
+    await readData(entry, compression, match[1], payload, manifest, inflate)
   }
   manifest.checkAllSeen()
   return toArtifactMeta(info, signed, header, manifest)
@@ -223,7 +233,12 @@ async function readHeader<T>(
       yield chunk
     }
   })()
-  const inner = new ChunkReader(capped(decompress(raw, compression, entry.name), entry.name), entry.name)
+  const inflated = capped(
+    decompress(raw, compression, entry.name),
+    MAX_HEADER_SIZE,
+    `${entry.name}: the header`,
+  )
+  const inner = new ChunkReader(inflated, entry.name)
   let result: T
   try {
     result = await parse(new TarReader(inner), entry.name)
@@ -238,15 +253,23 @@ async function readHeader<T>(
   return result
 }
 
-async function* capped(chunks: AsyncIterable<Uint8Array>, label: string): AsyncGenerator<Uint8Array> {
+/** Decompressed bytes that fail with an ArtifactError once more than `max` have come out. */
+async function* capped(
+  chunks: AsyncIterable<Uint8Array>,
+  max: number,
+  what: string,
+): AsyncGenerator<Uint8Array> {
   let total = 0
   for await (const chunk of chunks) {
     total += chunk.byteLength
-    if (total > MAX_HEADER_SIZE) {
-      throw new ArtifactError(`${label}: the header inflates to more than ${MAX_HEADER_SIZE} bytes`)
-    }
+    if (total > max) throw new ArtifactError(`${what} inflates to more than ${max} bytes`)
     yield chunk
   }
+}
+
+/** How far a payload member of `compressedSize` bytes may inflate. */
+function inflateLimit(limits: InflateLimits, compressedSize: number): number {
+  return Math.min(limits.maxSize, Math.max(INFLATE_FLOOR, limits.ratio * compressedSize))
 }
 
 async function readHeaderMembers(tar: TarReader, label: string, version: number): Promise<Header> {
@@ -371,9 +394,12 @@ async function readData(
   index: string,
   payload: Payload,
   manifest: Manifest,
+  inflate?: InflateLimits,
 ): Promise<void> {
   const label = entry.name
-  const inner = new ChunkReader(decompress(entry.body, compression, label), label)
+  let inflated = decompress(entry.body, compression, label)
+  if (inflate && compression !== 'none') inflated = capped(inflated, inflateLimit(inflate, entry.size), label)
+  const inner = new ChunkReader(inflated, label)
   try {
     const tar = new TarReader(inner)
     for (let file = await tar.next(); file !== null; file = await tar.next()) {

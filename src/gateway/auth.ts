@@ -54,7 +54,11 @@ export class TokenCache<P> {
   }
 }
 
-/** `Authorization: Bearer <jwt>` (scheme case-insensitive, exactly two parts), else the `JWT` cookie. */
+/**
+ * `Authorization: Bearer <jwt>` (scheme case-insensitive, exactly two parts), else, on a GET or HEAD
+ * (a download a browser follows, a websocket upgrade), the `JWT` cookie. A browser attaches the
+ * cookie to requests other sites make too, so it never authorizes a change.
+ */
 export function bearerToken(request: Request): string | undefined {
   const header = request.headers.get('authorization')
   if (header) {
@@ -62,6 +66,7 @@ export function bearerToken(request: Request): string | undefined {
     if (parts.length === 2 && parts[0]!.toLowerCase() === 'bearer' && parts[1]) return parts[1]
     return undefined
   }
+  if (request.method !== 'GET' && request.method !== 'HEAD') return undefined
   const cookie = request.headers.get('cookie')
   if (!cookie) return undefined
   for (const pair of cookie.split(';')) {

@@ -1,5 +1,9 @@
 import { toOpenAPISchema } from '@elysiajs/openapi'
 import { type AnyElysia, Elysia } from 'elysia'
+// A path inside node_modules: the package exports no subpath for its browser bundle.
+import uiScript from '../../node_modules/@scalar/api-reference/dist/browser/standalone.js' with {
+  type: 'file',
+}
 import { VERSION } from '../version.ts'
 
 type Operation = { requestBody?: { content?: Record<string, unknown> } }
@@ -23,6 +27,12 @@ function withJsonBodies(document: Document, routes: readonly Route[]): Document 
   return document
 }
 
+/**
+ * The docs UI: Scalar's standalone bundle, served from the package (and embedded in the compiled
+ * binary by this file import), so the page loads no script from anywhere but bender itself.
+ */
+const UI_SCRIPT_PATH = '/api/docs/scalar.js'
+
 const page = `<!doctype html>
 <html>
   <head>
@@ -31,11 +41,15 @@ const page = `<!doctype html>
     <meta name="viewport" content="width=device-width, initial-scale=1" />
   </head>
   <body>
-    <script id="api-reference" data-url="/api/docs/json"></script>
-    <script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference/dist/browser/standalone.min.js"></script>
+    <script id="api-reference" data-url="/api/docs/json" data-configuration='{"withDefaultFonts":false}'></script>
+    <script src="${UI_SCRIPT_PATH}"></script>
   </body>
 </html>
 `
+
+/** Only bender's own origin: the UI injects its styles inline and draws some images as data URLs. */
+const PAGE_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
 
 /** `/api/docs/json`, the OpenAPI document generated from the route schemas, and a browsable UI at `/api/docs`. */
 export const apiDocs = (app: () => AnyElysia) => {
@@ -56,7 +70,18 @@ export const apiDocs = (app: () => AnyElysia) => {
     }
   }
   return new Elysia({ name: 'gateway.docs', detail: { hide: true } })
-    .get('/api/docs', () => new Response(page, { headers: { 'content-type': 'text/html; charset=utf-8' } }))
+    .get(
+      '/api/docs',
+      () =>
+        new Response(page, {
+          headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': PAGE_POLICY },
+        }),
+    )
+    .get(
+      UI_SCRIPT_PATH,
+      () =>
+        new Response(Bun.file(uiScript), { headers: { 'content-type': 'text/javascript; charset=utf-8' } }),
+    )
     .get('/api/docs/json', () => {
       document ??= make()
       return document

@@ -101,6 +101,7 @@ export function errorResponse(
     status,
     headers: {
       'content-type': 'application/json; charset=utf-8',
+      'x-content-type-options': 'nosniff',
       ...(requestId ? { [REQUEST_ID_HEADER]: requestId } : {}),
       ...headers,
     },

@@ -89,11 +89,32 @@ function accessLog(log: Logger) {
   )
 }
 
-/** Everything used before any route: request id, body parsing and limits, errors, access log. */
-export function gateway(log: Logger, routes: RouteIndex) {
+/**
+ * Headers every API response carries: no content sniffing, nothing kept by caches (responses are
+ * per user or device, and carry tokens), and with TLS, HSTS (a year; browsers then never try
+ * plain HTTP on this host).
+ */
+function securityHeaders(tls: boolean) {
+  const headers: Record<string, string> = {
+    'x-content-type-options': 'nosniff',
+    'cache-control': 'no-store',
+    ...(tls ? { 'strict-transport-security': 'max-age=31536000' } : {}),
+  }
+  return new Elysia({ name: 'gateway.security-headers' }).onRequest(({ set }) => {
+    Object.assign(set.headers, headers)
+  })
+}
+
+/** Everything used before any route: request id, security headers, body parsing and limits, errors, access log. */
+export function gateway(
+  log: Logger,
+  routes: RouteIndex,
+  options: { tls: boolean; bodyTimeoutMs: number } = { tls: false, bodyTimeoutMs: 30_000 },
+) {
   const app = new Elysia({ name: 'gateway' })
     .use(requestId)
-    .use(bodyParser(routes))
+    .use(securityHeaders(options.tls))
+    .use(bodyParser(routes, options.bodyTimeoutMs))
     .use(errorHandler(log, routes))
   return log.enabled('debug') ? app.use(accessLog(log)) : app
 }

@@ -9,6 +9,9 @@ export const pagingQuery = {
   per_page: t.Optional(t.Numeric({ description: 'Results per page (max 500).', default: 20 })),
 }
 
+/** Pages beyond this are refused: a larger offset would overflow the database's integers. */
+export const MAX_PAGE = 1_000_000_000
+
 type PagingInput = { page?: number | string; per_page?: number | string }
 type PagingOptions = { defaultPerPage?: number; maxPerPage?: number; lenient?: boolean }
 
@@ -22,7 +25,7 @@ export function parsePaging(query: PagingInput, options: PagingOptions = {}): Pa
     const raw = query[name]
     if (raw === undefined || raw === '') return fallback
     const value = Number(raw)
-    if (!Number.isInteger(value) || value < 1) {
+    if (!Number.isInteger(value) || value < 1 || value > MAX_PAGE) {
       if (lenient) return fallback
       throw new BadRequestError(`invalid ${name} query: "${raw}"`)
     }

@@ -8,6 +8,7 @@ import {
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
+import type { SecureContextOptions } from 'node:tls'
 
 export type FetchHandler = (request: Request) => Promise<Response>
 
@@ -65,7 +66,7 @@ async function respond(handler: FetchHandler, req: IncomingMessage, res: ServerR
  */
 export async function serveOverNodeHttp(
   handler: FetchHandler,
-  options: { port: number; idleTimeoutSeconds: number; tls?: { cert: string; key: string } },
+  options: { port: number; idleTimeoutSeconds: number; tls?: SecureContextOptions },
 ): Promise<NodeServed> {
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     respond(handler, req, res).catch(() => res.destroy())

@@ -22,6 +22,9 @@ export type StorageProxy = (request: Request) => Promise<Response>
 
 type ProxyDeps = Pick<Deps, 'config' | 'blobs' | 'links' | 'log'>
 
+/** Whether the upload a signed PUT link was made for is still waiting for its bytes. */
+export type UploadGate = { acceptsUpload(key: string): boolean }
+
 const RANGE = /^bytes=(\d*)-(\d*)$/
 
 /**
@@ -61,14 +64,17 @@ function limitTo(max: number): TransformStream<Uint8Array, Uint8Array> {
  * schema, and the hot path is a header check plus a stream hand-off that a framework's lifecycle
  * and body parsing (which must stay off for streaming PUTs) would only slow down.
  */
-export function createStorageProxy(deps: ProxyDeps): StorageProxy {
+export function createStorageProxy(deps: ProxyDeps, uploads?: UploadGate): StorageProxy {
   const { blobs, links, config, log } = deps
+  /** Keys with a PUT in progress: one writer per link, so concurrent PUTs cannot each fill a temp file. */
+  const writing = new Set<string>()
 
   function headersFor(link: VerifiedLink, requestId: string, extra: Record<string, string>) {
     return {
       'content-type': ARTIFACT_CONTENT_TYPE,
       'content-disposition': attachmentDisposition(link.key, link.filename),
       'accept-ranges': 'bytes',
+      'x-content-type-options': 'nosniff',
       [REQUEST_ID_HEADER]: requestId,
       ...extra,
     }
@@ -119,9 +125,14 @@ export function createStorageProxy(deps: ProxyDeps): StorageProxy {
     // An upload link lives for an hour: a put never replaces an object, so a leaked link cannot
     // replace an artifact that was already uploaded and checked. The stat answers the common case
     // before any byte is read; the put itself settles two uploads racing on one link.
+    // A link whose upload was completed, dropped or deleted takes nothing more: its bytes would be an orphan.
+    if (uploads && !uploads.acceptsUpload(link.key))
+      throw new NotFoundError('no upload is pending for this link')
     const exists = () => new ConflictError('the object already exists')
+    if (writing.has(link.key)) throw new ConflictError('an upload to this link is in progress')
     if (await blobs.stat(link.key)) throw exists()
     const body = (request.body ?? new Blob([]).stream()).pipeThrough(limitTo(config.maxArtifactSize))
+    writing.add(link.key)
     try {
       await blobs.put(link.key, body)
     } catch (err) {
@@ -129,6 +140,8 @@ export function createStorageProxy(deps: ProxyDeps): StorageProxy {
       if (err instanceof ApiError || !request.signal.aborted) throw err
       log.info('direct upload interrupted by the client', { request_id: requestId, key: link.key })
       throw new ApiError(400, 'upload interrupted')
+    } finally {
+      writing.delete(link.key)
     }
     return new Response(null, { status: 200, headers: { [REQUEST_ID_HEADER]: requestId } })
   }

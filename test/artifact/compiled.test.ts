@@ -22,7 +22,20 @@ test('a compiled binary reads xz, gzip and uncompressed artifacts', () => {
       '  console.log(meta.name, meta.updates[0].files[0].checksum)\n' +
       '}\n',
   )
-  run([process.execPath, 'build', '--compile', join(dir, 'main.ts'), '--outfile', join(dir, 'reader')])
+  // Built as scripts/build.ts builds the server: from the repository root, with the xz worker as an entrypoint.
+  run(
+    [
+      process.execPath,
+      'build',
+      '--compile',
+      '--root=.',
+      join(dir, 'main.ts'),
+      'src/artifact/xz-worker.ts',
+      '--outfile',
+      join(dir, 'reader'),
+    ],
+    resolve(import.meta.dir, '../..'),
+  )
   const payload = crypto.getRandomValues(new Uint8Array(200_000))
   writeFileSync(join(dir, 'payload.bin'), payload)
   const artifacts = ['lzma', 'gzip', 'none'].map((compression) => {

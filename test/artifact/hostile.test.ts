@@ -681,3 +681,37 @@ describe('augmented headers', () => {
     test(what, async () => expect((await rejection(build())).message).toMatch(message))
   }
 })
+
+describe('names that are Object.prototype keys', () => {
+  test.each(['constructor', '__proto__', 'toString'])(
+    'an outer member data/0000.tar%s is refused',
+    async (suffix) => {
+      const bytes = buildArtifact({
+        compression: 'none',
+        outer: (members) =>
+          members.map((m) => (m.name === 'data/0000.tar' ? { ...m, name: `data/0000.tar${suffix}` } : m)),
+      })
+      expect((await rejection(bytes)).message).toBe(
+        `wrong artifact structure: unexpected member data/0000.tar${suffix}`,
+      )
+    },
+  )
+
+  test('a provides key named __proto__ is kept as a key', async () => {
+    const meta = await readArtifact(
+      chunked(
+        buildArtifact({
+          payloads: [
+            {
+              type: 'single-file',
+              typeInfo: JSON.parse('{"type":"single-file","artifact_provides":{"__proto__":"x"}}'),
+              files: { 'a.bin': 'a' },
+            },
+          ],
+        }),
+        4096,
+      ),
+    )
+    expect(Object.hasOwn(meta.artifact_provides!, '__proto__')).toBe(true)
+  })
+})

@@ -97,3 +97,17 @@ test('completing an unknown upload, or one whose object never arrived, is a 404'
   await s.services.artifacts.idle()
   expect((await api('GET', `${ARTIFACTS}/${link.id}`)).status).toBe(200)
 })
+
+test('a link whose upload was settled takes no more bytes, read or stored', async () => {
+  const link = (await (await api('POST', `${ARTIFACTS}/directupload`)).json()) as { id: string; uri: string }
+  const junk = crypto.getRandomValues(new Uint8Array(20_000))
+  expect((await fetch(link.uri, { method: 'PUT', body: junk })).status).toBe(200)
+  expect((await api('POST', `${ARTIFACTS}/directupload/${link.id}/complete`)).status).toBe(202)
+  await s.services.artifacts.idle()
+  expect(await blobKeys(s)).not.toContain(link.id)
+  // The dropped object's link is still signed and unexpired; it is refused before the body is read.
+  const again = await fetch(link.uri, { method: 'PUT', body: junk })
+  expect(again.status).toBe(404)
+  expect(await blobKeys(s)).not.toContain(link.id)
+  expect(leftovers(s)).toEqual([])
+})

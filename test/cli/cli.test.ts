@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, test } from 'bun:test'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { generateKeyPairSync } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openDatabase } from '../../db/client.ts'
@@ -86,5 +87,14 @@ describe('command line', () => {
     const badPort = await bender(['migrate'], { BENDER_API_PORT: 'eighty' })
     expect(badPort.code).toBe(2)
     expect(badPort.stderr).toContain('BENDER_API_PORT must be an integer')
+  })
+
+  test('an RSA BENDER_JWT_KEY under 2048 bits stops every start, before a login could fail on it', async () => {
+    const weak = join(dataDir, 'weak.pem')
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 })
+    writeFileSync(weak, privateKey.export({ type: 'pkcs8', format: 'pem' }))
+    const result = await bender(['migrate'], { BENDER_JWT_KEY: weak })
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('BENDER_JWT_KEY: an RSA key needs at least 2048 bits, this one has 1024')
   })
 })

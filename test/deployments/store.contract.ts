@@ -19,7 +19,10 @@ export type DeploymentsContractTarget = {
 
 let clock = Date.UTC(2026, 0, 1)
 /** Strictly increasing times: creation order is what the rules compare. */
-const tick = () => new Date((clock += 1000))
+const tick = () => {
+  clock += 1000
+  return new Date(clock)
+}
 
 function deployment(
   tenantId: string,

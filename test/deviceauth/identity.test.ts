@@ -107,9 +107,15 @@ describe('identity data that is refused', () => {
     expect(() => normalise('{"n":1e400}')).toThrow('number out of range')
   })
 
-  test('nesting deeper than Go decodes (10000 levels)', () => {
+  test('nesting deeper than Go decodes (10000 levels; a preauthorization body may nest that deep)', () => {
     const nested = (levels: number) => `{"a":${'['.repeat(levels - 1)}${']'.repeat(levels - 1)}}`
-    expect(normalise(nested(10_000))).toStartWith('{"a":[[')
-    expect(() => normalise(nested(10_001))).toThrow('exceeded max depth')
+    expect(normaliseIdentity(JSON.parse(nested(10_000)))).toStartWith('{"a":[[')
+    expect(() => normaliseIdentity(JSON.parse(nested(10_001)))).toThrow('exceeded max depth')
+  })
+
+  test('an auth request id_data over 4 KiB or 64 keys', () => {
+    expect(() => parseIdentity(JSON.stringify({ a: 'x'.repeat(4096) }))).toThrow('longer than 4096 bytes')
+    const keys = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 1]))
+    expect(() => parseIdentity(JSON.stringify(keys))).toThrow('more than 64 keys')
   })
 })

@@ -162,6 +162,26 @@ describe('health and docs', () => {
     expect(ui.status).toBe(200)
     expect(ui.headers.get('content-type')).toContain('text/html')
   })
+
+  test('the docs page loads scripts from bender only', async () => {
+    const ui = await t.call('GET', '/api/docs')
+    const sources = [...ui.text.matchAll(/<script[^>]*\bsrc="([^"]+)"/g)].map((match) => match[1])
+    expect(sources).toEqual(['/api/docs/scalar.js'])
+    expect(ui.headers.get('content-security-policy')).toContain("script-src 'self'")
+    const script = await t.call('GET', '/api/docs/scalar.js')
+    expect(script.status).toBe(200)
+    expect(script.headers.get('content-type')).toContain('javascript')
+    expect(script.text.length).toBeGreaterThan(100_000)
+  })
+
+  test('every response says nosniff and no-store, errors included; no HSTS without TLS', async () => {
+    for (const path of ['/api/internal/v1/useradm/alive', '/api/management/v1/useradm/users', '/nowhere']) {
+      const res = await t.call('GET', path)
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff')
+      expect(res.headers.get('cache-control')).toBe('no-store')
+      expect(res.headers.get('strict-transport-security')).toBeNull()
+    }
+  })
 })
 
 describe('error handler', () => {

@@ -135,7 +135,7 @@ export async function startTestServer(env: Record<string, string> = {}) {
       ...env,
     })
     try {
-      const running = await startServer(t.deps, t.app, () => stopServices(t.services))
+      const running = await startServer(t.deps, t.app, () => stopServices(t.services), t.services.artifacts)
       return {
         ...t,
         url: `http://127.0.0.1:${running.api.port}`,

@@ -1,4 +1,4 @@
-import { type ArtifactMeta, readArtifact } from '../../artifact/reader.ts'
+import { type ArtifactMeta, type InflateLimits, readArtifact } from '../../artifact/reader.ts'
 import type { BlobStore } from '../../storage/blobs.ts'
 
 /**
@@ -69,6 +69,7 @@ export async function readAndStoreArtifact(
   key: string,
   source: AsyncIterable<Uint8Array>,
   maxSize: number,
+  inflate?: InflateLimits,
 ): Promise<ArtifactMeta> {
   const pipe = createBytePipe(IN_FLIGHT_BYTES)
   const put = blobs.put(key, pipe.readable)
@@ -82,7 +83,7 @@ export async function readAndStoreArtifact(
   )
   let meta: ArtifactMeta
   try {
-    meta = await readArtifact(source, { maxSize, onBytes: (chunk) => pipe.write(chunk) })
+    meta = await readArtifact(source, { maxSize, inflate, onBytes: (chunk) => pipe.write(chunk) })
   } catch (err) {
     // A store failure reaches the parser through `write`, so `err` names the first cause either way.
     pipe.abort(err)

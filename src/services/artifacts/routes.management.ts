@@ -1,6 +1,6 @@
 import { Elysia, t } from 'elysia'
 import type { AuthPlugin } from '../../gateway/auth.ts'
-import { STREAM_BODY_PARSER, streamBodyParser } from '../../gateway/body.ts'
+import { STREAM_BODY_PARSER, streamBodyParser, TRANSFER_IDLE_TIMEOUT_SECONDS } from '../../gateway/body.ts'
 import type { MultipartReader } from '../../gateway/multipart.ts'
 import { setPageHeaders } from '../../gateway/paging.ts'
 import { created } from '../../gateway/responses.ts'
@@ -90,7 +90,9 @@ export const artifactsManagementRoutes = (svc: ArtifactsService, auth: AuthPlugi
     )
     .post(
       '/artifacts',
-      async ({ user, request, set }) => {
+      async ({ user, request, set, server }) => {
+        // An upload may stall behind the blob store: it gets the transfer timeout, not the API's short one.
+        server?.timeout(request, TRANSFER_IDLE_TIMEOUT_SECONDS)
         const upload = (form: ArtifactUpload) => svc.uploadArtifact(user.tenantId, form)
         const id = await withForm(request, maxArtifactSize, readUploadForm, upload)
         return created(set, `${ARTIFACTS_PATH}/${id}`)
@@ -106,7 +108,9 @@ export const artifactsManagementRoutes = (svc: ArtifactsService, auth: AuthPlugi
     )
     .post(
       '/artifacts/generate',
-      async ({ user, request, set }) => {
+      async ({ user, request, set, server }) => {
+        // An upload may stall behind the blob store: it gets the transfer timeout, not the API's short one.
+        server?.timeout(request, TRANSFER_IDLE_TIMEOUT_SECONDS)
         const generate = (form: GenerateRequest) => svc.generateArtifact(user.tenantId, form)
         const maxFileSize = Math.min(maxArtifactSize, MAX_GENERATE_FILE_SIZE)
         const id = await withForm(request, maxFileSize, readGenerateForm, generate)

@@ -89,6 +89,8 @@ export interface ArtifactsService {
   requestDirectUpload(tenantId: string): DirectUploadLink
   /** Starts checking an uploaded object in the background; the artifact appears if it is valid. */
   completeDirectUpload(tenantId: string, id: string): Promise<void>
+  /** Whether `key` is the blob key of a direct upload still waiting for its bytes (the storage proxy asks). */
+  acceptsUpload(key: string): boolean
   /** v1: every artifact matching the substring filters, by name. */
   listArtifacts(tenantId: string, query: SubstringQuery): ApiArtifact[]
   /** v1 `/artifacts/list`: the same filters, sorted and paged; with the total for X-Total-Count. */
@@ -123,6 +125,7 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
   const { config, blobs, clock, ids, log } = deps
   const store = createArtifactsStore(deps.db)
   const { usage } = services
+  const inflate = { ratio: config.maxInflateRatio, maxSize: config.maxInflatedSize }
   const tempRoot = join(config.dataDir, 'tmp')
   // Ids whose file is being written right now: two uploads naming the same artifact_id must not
   // write over each other's object before the row decides between them.
@@ -171,7 +174,7 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       const content = await blobs.get(key)
       if (!content) throw new Error('the uploaded object is gone')
       const body = content.body instanceof Blob ? content.body.stream() : content.body
-      const meta = await readArtifact(body, { maxSize: config.maxArtifactSize })
+      const meta = await readArtifact(body, { maxSize: config.maxArtifactSize, inflate })
       await record(tenantId, id, meta, '', uploadConflict, id)
       log.info('direct upload recorded', { artifact_id: id, name: meta.name })
     } catch (err) {
@@ -203,7 +206,7 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       claimId(id)
       try {
         const key = artifactBlobKey(tenantId, id)
-        const meta = await readAndStoreArtifact(blobs, key, upload.content, config.maxArtifactSize)
+        const meta = await readAndStoreArtifact(blobs, key, upload.content, config.maxArtifactSize, inflate)
         await record(tenantId, id, meta, upload.description, uploadConflict)
         return id
       } finally {
@@ -233,6 +236,7 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
           key,
           Bun.file(artifactPath).stream(),
           config.maxArtifactSize,
+          inflate,
         )
         await record(tenantId, id, meta, request.description, generateConflict)
         return id
@@ -252,6 +256,12 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
         expiresTs: link.expires,
       })
       return { id, uri: link.url, expire: link.expires.toISOString(), method: 'PUT' }
+    },
+
+    acceptsUpload(key: string): boolean {
+      const slash = key.lastIndexOf('/')
+      const [tenantId, id] = slash < 0 ? ['', key] : [key.slice(0, slash), key.slice(slash + 1)]
+      return store.findUploadIntent(tenantId, id)?.status === 'pending'
     },
 
     async completeDirectUpload(tenantId: string, id: string): Promise<void> {

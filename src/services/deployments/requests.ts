@@ -79,6 +79,14 @@ export type ListInput = {
   id_scope?: string
 }
 
+/** The statuses a list may filter on (a Map: a query value such as `constructor` names nothing). */
+const KNOWN_STATUSES = new Map<string, DeploymentStatus>([
+  ['pending', 'pending'],
+  ['inprogress', 'inprogress'],
+  ['finished', 'finished'],
+  ['aborted', 'finished'],
+])
+
 /** The list queries' own parameters, checked as Mender checks them. */
 export function parseListInput(input: ListInput): { query: DeploymentQuery; none: boolean } {
   const sort = (input.sort ?? '').toLowerCase()
@@ -87,13 +95,7 @@ export function parseListInput(input: ListInput): { query: DeploymentQuery; none
   }
   let status: DeploymentStatus | undefined
   if (input.status !== undefined && input.status !== '') {
-    const known: Record<string, DeploymentStatus> = {
-      pending: 'pending',
-      inprogress: 'inprogress',
-      finished: 'finished',
-      aborted: 'finished',
-    }
-    status = known[input.status]
+    status = KNOWN_STATUSES.get(input.status)
     if (!status) throw new BadRequestError(`unknown status ${input.status}`)
   }
   if (

@@ -3,6 +3,13 @@ export class IdentityError extends Error {}
 
 export type IdentityData = Record<string, unknown>
 
+/**
+ * Bounds on identity data, checked before anything else is done with it. A Mender client sends the
+ * few `key=value` lines of its identity script (a MAC address, a serial number): well under 1 KiB.
+ */
+export const MAX_IDENTITY_BYTES = 4096
+export const MAX_IDENTITY_KEYS = 64
+
 /** Go's decoder refuses deeper nesting, so such identity data is refused here too. */
 const MAX_DEPTH = 10_000
 
@@ -92,8 +99,19 @@ export function normaliseIdentity(identity: IdentityData): string {
   return encode(identity)
 }
 
-/** Parses a device's `id_data` text, which must be a JSON object. */
+/** Refuses identity data with too many top-level keys (every one becomes an inventory attribute). */
+export function checkIdentitySize(identity: IdentityData): void {
+  let keys = 0
+  for (const _ in identity) if (++keys > MAX_IDENTITY_KEYS) break
+  if (keys > MAX_IDENTITY_KEYS)
+    throw new IdentityError(`identity data has more than ${MAX_IDENTITY_KEYS} keys`)
+}
+
+/** Parses a device's `id_data` text, which must be a JSON object of bounded size. */
 export function parseIdentity(text: string): IdentityData {
+  if (Buffer.byteLength(text) > MAX_IDENTITY_BYTES) {
+    throw new IdentityError(`identity data longer than ${MAX_IDENTITY_BYTES} bytes`)
+  }
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -103,6 +121,7 @@ export function parseIdentity(text: string): IdentityData {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new IdentityError('identity data must be a JSON object')
   }
+  checkIdentitySize(value as IdentityData)
   return value as IdentityData
 }
 

@@ -1,5 +1,12 @@
 import { BadRequestError, UnauthorizedError } from '../../gateway/errors.ts'
-import { type IdentityData, IdentityError, normaliseIdentity, parseIdentity } from './identity.ts'
+import {
+  checkIdentitySize,
+  type IdentityData,
+  IdentityError,
+  MAX_IDENTITY_BYTES,
+  normaliseIdentity,
+  parseIdentity,
+} from './identity.ts'
 import { DEVICE_STATUSES } from './model.ts'
 import { type DevicePublicKey, PublicKeyError, parsePublicKey, verifySignature } from './signature.ts'
 import { isDeviceStatus } from './status.ts'
@@ -42,6 +49,8 @@ export function checkAuthRequest(body: Uint8Array, signature: string | undefined
   let identity: IdentityData
   let normalised: string
   try {
+    // The cheap bounds first, so an oversized request is refused before any parsing.
+    if (request.id_data.length > MAX_IDENTITY_BYTES) parseIdentity(request.id_data)
     publicKey = parsePublicKey(request.pubkey)
     identity = parseIdentity(request.id_data)
     normalised = normaliseIdentity(identity)
@@ -68,7 +77,11 @@ export function checkPreauthorization(input: PreauthorizationInput) {
   if (Object.keys(identity).length === 0) throw fail('identity_data: cannot be blank')
   if (!input.pubkey) throw fail('pubkey: cannot be blank')
   try {
+    checkIdentitySize(identity as IdentityData)
     const normalised = normaliseIdentity(identity as IdentityData)
+    if (Buffer.byteLength(normalised) > MAX_IDENTITY_BYTES) {
+      throw new IdentityError(`identity data longer than ${MAX_IDENTITY_BYTES} bytes`)
+    }
     return { identity: identity as IdentityData, publicKey: parsePublicKey(input.pubkey), normalised }
   } catch (err) {
     if (err instanceof PublicKeyError || err instanceof IdentityError) throw fail(err.message)

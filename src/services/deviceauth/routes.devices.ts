@@ -3,9 +3,9 @@ import { RAW_BODY_PARSER, rawBodyParser, rawBytes } from '../../gateway/body.ts'
 import { jwtResponse } from '../../gateway/responses.ts'
 import type { DeviceauthService } from './service.ts'
 
-export const deviceauthDeviceRoutes = (svc: DeviceauthService) =>
+export const deviceauthDeviceRoutes = (svc: DeviceauthService, bodyTimeoutMs: number) =>
   new Elysia({ prefix: '/api/devices/v1/authentication', detail: { tags: ['deviceauth'] } })
-    .use(rawBodyParser)
+    .use(rawBodyParser(bodyTimeoutMs))
     .post(
       '/auth_requests',
       // The signature covers the exact request bytes, so the body arrives unparsed.

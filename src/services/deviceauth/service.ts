@@ -34,6 +34,11 @@ const DEVICE_ADDONS = [
 ]
 /** Go's zero time.Time as Unix seconds: Mender's device tokens carry it as `nbf`. */
 const ZERO_TIME_UNIX = -62135596800
+/**
+ * Pending auth sets one device may hold: key rotation needs one or two, and anyone who knows an
+ * identity can send fresh keys for it, so the oldest pending one goes when another arrives.
+ */
+export const MAX_PENDING_AUTH_SETS = 10
 /** How long a check-in may wait in memory before it is written. */
 const CHECK_IN_FLUSH_MS = 5000
 
@@ -230,6 +235,11 @@ export function createDeviceauthService(
       const authSet = store.findAuthSetByKey(tenantId, device.id, request.publicKey.pem)
       if (!authSet) {
         // A known identity with a new key (key rotation): a new pending auth set; an accepted device stays accepted.
+        // Keys are free to make: past the cap the oldest pending auth set makes room.
+        const pending = store.listAuthSets(tenantId, [device.id]).filter((set) => set.status === 'pending')
+        for (const old of pending.slice(0, Math.max(0, pending.length - MAX_PENDING_AUTH_SETS + 1))) {
+          store.deleteAuthSet(tenantId, old.id)
+        }
         store.insertAuthSet({
           id: ids.uuid(),
           tenantId,

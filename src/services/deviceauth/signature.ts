@@ -11,13 +11,49 @@ const MAX_RSA_BITS = 4096
 /** Node's names for NIST P-256, P-384 and P-521, the curves Mender devices use. */
 const EC_CURVES = ['prime256v1', 'secp384r1', 'secp521r1']
 
-/** The first PEM block of the text (Go's pem.Decode skips anything before it), its type and DER bytes. */
+/**
+ * The largest PEM accepted: an RSA-4096 public key is ~800 bytes, so 16 KiB leaves room for comments
+ * and chains while bounding the work a hostile `pubkey` can ask for.
+ */
+export const MAX_PEM_LENGTH = 16 * 1024
+
+const BEGIN = '-----BEGIN '
+
+/**
+ * The first PEM block of the text whose END line follows it (Go's pem.Decode skips anything before
+ * it), its type and DER bytes. One pass: the last END of each type is found once, so text of many
+ * BEGIN lines without an END costs linear time, not a scan per line.
+ */
 function decodePem(text: string): { type: string; der: Buffer } | undefined {
-  const match = /(?:^|\n)-----BEGIN ([^\n-]+)-----\r?\n([\s\S]*?)-----END \1-----/.exec(text)
-  if (!match) return undefined
-  const base64 = match[2]!.replace(/\s+/g, '')
-  if (!isStrictBase64(base64)) return undefined
-  return { type: match[1]!, der: Buffer.from(base64, 'base64') }
+  const lastEnd = lastEndOfEachType(text)
+  for (let at = text.startsWith(BEGIN) ? 0 : text.indexOf(`\n${BEGIN}`); at >= 0; ) {
+    const start = text[at] === '\n' ? at + 1 : at
+    const lineEnd = text.indexOf('\n', start)
+    if (lineEnd < 0) return undefined
+    const line = text.slice(start + BEGIN.length, text[lineEnd - 1] === '\r' ? lineEnd - 1 : lineEnd)
+    const type = line.endsWith('-----') ? line.slice(0, -5) : ''
+    if (type !== '' && !/[\n-]/.test(type)) {
+      const end = `-----END ${type}-----`
+      if ((lastEnd.get(type) ?? -1) > lineEnd) {
+        const base64 = text.slice(lineEnd + 1, text.indexOf(end, lineEnd + 1)).replace(/\s+/g, '')
+        if (!isStrictBase64(base64)) return undefined
+        return { type, der: Buffer.from(base64, 'base64') }
+      }
+    }
+    at = text.indexOf(`\n${BEGIN}`, lineEnd)
+  }
+  return undefined
+}
+
+/** Where the last `-----END <type>-----` of each type starts. */
+function lastEndOfEachType(text: string): Map<string, number> {
+  const found = new Map<string, number>()
+  for (let at = text.indexOf('-----END '); at >= 0; at = text.indexOf('-----END ', at + 1)) {
+    const close = text.indexOf('-----', at + 9)
+    if (close < 0) break
+    found.set(text.slice(at + 9, close), at)
+  }
+  return found
 }
 
 /** Padded standard base64, the only form Go's `base64.StdEncoding` accepts. */
@@ -52,6 +88,7 @@ function checkKeyType(key: KeyObject): void {
  * points), so a key that works here works on a Mender server and the other way round.
  */
 export function parsePublicKey(pem: string): DevicePublicKey {
+  if (pem.length > MAX_PEM_LENGTH) throw new PublicKeyError(`public key longer than ${MAX_PEM_LENGTH} bytes`)
   const block = decodePem(pem)
   if (block?.type !== 'PUBLIC KEY') throw new PublicKeyError('cannot decode public key')
   let key: KeyObject

@@ -1,5 +1,5 @@
 import { BadRequestError } from '../../gateway/errors.ts'
-import { parsePaging } from '../../gateway/paging.ts'
+import { MAX_PAGE, parsePaging } from '../../gateway/paging.ts'
 import { isScope, SCOPES } from './model.ts'
 
 /**
@@ -48,9 +48,14 @@ function requireScope(value: unknown, field: string): string {
   return scope
 }
 
-function optionalList(value: unknown, field: string): unknown[] {
+/** Longest lists a search takes: every entry is a join, a sort key or a lookup of the query. */
+const MAX_LIST = { filters: 100, sort: 20, attributes: 1000, device_ids: 10_000 } as const
+
+function optionalList(value: unknown, field: keyof typeof MAX_LIST): unknown[] {
   if (value === undefined || value === null) return []
   if (!Array.isArray(value)) throw new BadRequestError(`${field}: must be an array`)
+  if (value.length > MAX_LIST[field])
+    throw new BadRequestError(`${field}: at most ${MAX_LIST[field]} entries`)
   return value
 }
 
@@ -61,6 +66,7 @@ function bodyPaging(page: unknown, perPage: unknown): { page: number; perPage: n
     if (typeof value !== 'number' || !Number.isInteger(value)) {
       throw new BadRequestError(`${field}: must be an integer`)
     }
+    if (value > MAX_PAGE) throw new BadRequestError(`${field}: must be no greater than ${MAX_PAGE}`)
     return value < 1 ? fallback : value
   }
   const result = { page: read(page, 'page', 1), perPage: read(perPage, 'per_page', DEFAULT_PER_PAGE) }

@@ -26,6 +26,12 @@ export const statusCode = (status: string): number | undefined =>
 export const MAX_INVENTORY_ATTRIBUTES = 100
 export const MAX_TAGS = 20
 export const MAX_NAME_LENGTH = 1024
+/**
+ * bender's bounds on one attribute value (Mender has none): every array element is a row and two
+ * index entries. With 100 attributes a device's inventory stays under ~1.7 MiB, names included.
+ */
+export const MAX_ARRAY_ELEMENTS = 1024
+export const MAX_VALUE_BYTES = 16 * 1024
 export const MAX_GROUP_NAME_LENGTH = 256
 /** Deleting a group or removing devices from it takes Mender's older, longer limit. */
 export const MAX_LEGACY_GROUP_NAME_LENGTH = 1024

@@ -25,6 +25,8 @@ export interface NameCache {
   ensure(tenantId: string, scope: string, name: string): NameRow
   /** Rows of these ids (unknown ids are left out). */
   names(ids: Iterable<number>): Map<number, NameRow>
+  /** Drops a name from the cache (its row was deleted), including one created in this transaction. */
+  forget(tenantId: string, id: number): void
   /** A write begins (`outer`: not nested in another): names made from now on are cached only if it commits. */
   begin(outer: boolean): void
   /** The outermost write ended: keeps or forgets the names it made. */
@@ -93,6 +95,12 @@ export function createNameCache(db: Database): NameCache {
         }
       }
       return out
+    },
+    forget(tenantId: string, id: number) {
+      const row = byId.get(id) ?? pending.find((entry) => entry.row.id === id)?.row
+      byId.delete(id)
+      pending = pending.filter((entry) => entry.row.id !== id)
+      if (row) byKey.delete(key(tenantId, row.scope, row.name))
     },
     begin(outer: boolean) {
       caching = !outer

@@ -173,6 +173,31 @@ export function createInventoryStore(db: Database): InventoryStore {
   const count = (tenantId: string, attr: number, status: number, delta: number) =>
     addCount.run({ tenantId, attr, status, delta })
 
+  const devicesWith = db
+    .select({ n: sql<number>`coalesce(sum(${attributeCounts.devices}), 0)` })
+    .from(attributeCounts)
+    .where(and(eq(attributeCounts.tenantId, p('tenantId')), eq(attributeCounts.attr, p('attr'))))
+    .prepare()
+  const newestName = db
+    .select({ id: sql<number>`max(${attributeNames.id})` })
+    .from(attributeNames)
+    .prepare()
+
+  /**
+   * Deletes a name no device has any more, with its counts and cache entries, so names a device
+   * sends and replaces do not pile up. The newest name stays: SQLite gives a new row the largest id
+   * plus one, so keeping it means an id is never handed out twice (the search worker caches names
+   * by id for good).
+   */
+  const forgetIfUnused = (tenantId: string, attr: number) => {
+    if (devicesWith.get({ tenantId, attr })!.n > 0 || newestName.get()!.id === attr) return
+    db.delete(attributeCounts)
+      .where(and(eq(attributeCounts.tenantId, tenantId), eq(attributeCounts.attr, attr)))
+      .run()
+    db.delete(attributeNames).where(eq(attributeNames.id, attr)).run()
+    names.forget(tenantId, attr)
+  }
+
   const attrsOf = (tenantId: string, device: number) =>
     db
       .selectDistinct({ attr: attributes.attr })
@@ -339,6 +364,7 @@ export function createInventoryStore(db: Database): InventoryStore {
       if (deleteRows.all({ tenantId, device: device.seq, attr }).length > 0) {
         count(tenantId, attr, device.status, -1)
         textChanged(device, attr)
+        forgetIfUnused(tenantId, attr)
       }
     },
 
@@ -359,7 +385,8 @@ export function createInventoryStore(db: Database): InventoryStore {
     },
 
     deleteDevice(tenantId: string, device: DeviceRef): void {
-      for (const attr of attrsOf(tenantId, device.seq)) count(tenantId, attr, device.status, -1)
+      const attrs = attrsOf(tenantId, device.seq)
+      for (const attr of attrs) count(tenantId, attr, device.status, -1)
       text.removed(device.seq)
       db.delete(attributes)
         .where(and(eq(attributes.tenantId, tenantId), eq(attributes.device, device.seq)))
@@ -367,6 +394,7 @@ export function createInventoryStore(db: Database): InventoryStore {
       db.delete(devices)
         .where(and(eq(devices.tenantId, tenantId), eq(devices.seq, device.seq)))
         .run()
+      for (const attr of attrs) forgetIfUnused(tenantId, attr)
     },
 
     setTagsEtag(tenantId: string, device: DeviceRef, etag: string): void {

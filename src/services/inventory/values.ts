@@ -1,5 +1,5 @@
 import { BadRequestError } from '../../gateway/errors.ts'
-import { type AttributeValue, MAX_NAME_LENGTH } from './model.ts'
+import { type AttributeValue, MAX_ARRAY_ELEMENTS, MAX_NAME_LENGTH, MAX_VALUE_BYTES } from './model.ts'
 
 /** Mender's wording for a value of an unsupported type (clients and scripts match on it). */
 const UNSUPPORTED_VALUE = 'supported types are string, float64, and arrays thereof'
@@ -13,17 +13,34 @@ export type AttributeInput = { name: string; value: AttributeValue; description?
 const isScalar = (value: unknown): value is string | number =>
   typeof value === 'string' || typeof value === 'number'
 
-/** A string, a number, or an array of only strings or only numbers; anything else is a 400. */
+const valueBytes = (item: string | number) => (typeof item === 'string' ? Buffer.byteLength(item) : 8)
+
+const tooLarge = () =>
+  new BadRequestError(
+    `attribute value too large: at most ${MAX_ARRAY_ELEMENTS} elements and ${MAX_VALUE_BYTES} bytes`,
+  )
+
+/**
+ * A string, a number, or an array of only strings or only numbers, within the size bounds (every
+ * element is a row and an index entry); anything else is a 400.
+ */
 function checkValue(value: unknown): AttributeValue {
-  if (isScalar(value)) return value
+  if (isScalar(value)) {
+    if (valueBytes(value) > MAX_VALUE_BYTES) throw tooLarge()
+    return value
+  }
   if (!Array.isArray(value)) throw new BadRequestError(UNSUPPORTED_VALUE)
+  if (value.length > MAX_ARRAY_ELEMENTS) throw tooLarge()
   const first = value[0]
   if (first === undefined) return []
   if (!isScalar(first)) throw new BadRequestError(UNSUPPORTED_VALUE)
   const kind = typeof first
+  let bytes = 0
   for (const item of value) {
     if (typeof item !== kind) throw new BadRequestError('array values must all be strings or all be numbers')
+    bytes += valueBytes(item)
   }
+  if (bytes > MAX_VALUE_BYTES) throw tooLarge()
   return value as AttributeValue
 }
 

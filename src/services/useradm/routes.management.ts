@@ -1,5 +1,6 @@
 import { Elysia, t } from 'elysia'
 import type { AuthPlugin } from '../../gateway/auth.ts'
+import { clientAddress } from '../../gateway/client-address.ts'
 import { created, fromUnix, jwtResponse } from '../../gateway/responses.ts'
 import { UseradmModel as M } from './model.ts'
 import type { UseradmService } from './service.ts'
@@ -9,13 +10,23 @@ const detail = { tags: ['useradm'] }
 /** `me` stands for the caller wherever a user id goes. */
 const userId = (id: string, self: string) => (id === 'me' ? self : id)
 
-export const useradmManagementRoutes = (svc: UseradmService, auth: AuthPlugin) =>
+export const useradmManagementRoutes = (
+  svc: UseradmService,
+  auth: AuthPlugin,
+  trustedProxies: readonly string[] = [],
+) =>
   new Elysia({ prefix: '/api/management/v1/useradm', detail })
     .use(auth)
     .post(
       '/auth/login',
-      async ({ request, body }) =>
-        jwtResponse(await svc.login(request.headers.get('authorization'), !!body?.no_expiry)),
+      async ({ request, body, server }) =>
+        jwtResponse(
+          await svc.login(
+            request.headers.get('authorization'),
+            !!body?.no_expiry,
+            clientAddress(request, server, trustedProxies),
+          ),
+        ),
       { body: M.loginOptions, detail: { summary: 'Log in with Basic auth; answers the raw JWT' } },
     )
     .post(

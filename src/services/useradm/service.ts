@@ -111,8 +111,11 @@ function parseBasicAuth(header: string | null): { email: string; password: strin
 
 /** Users, their login sessions and personal access tokens, and each user's UI settings. */
 export interface UseradmService {
-  /** A session token for `Authorization: Basic email:password`; throttled per email and address. */
-  login(authorization: string | null, noExpiry: boolean): Promise<string>
+  /**
+   * A session token for `Authorization: Basic email:password`; failures are throttled per email and
+   * per `clientAddress` (the caller's IP address, '' when unknown).
+   */
+  login(authorization: string | null, noExpiry: boolean, clientAddress?: string): Promise<string>
   /** Revokes the token the request came with. */
   logout(principal: UserPrincipal): void
   /** The tenant's users matching `filter`, by email. */
@@ -214,18 +217,17 @@ export function createUseradmService(deps: Deps): UseradmService {
   }
 
   const service = {
-    async login(authorization: string | null, noExpiry: boolean): Promise<string> {
+    /** `clientAddress` is the caller's IP address ('' when unknown): failures are counted per email and address. */
+    async login(authorization: string | null, noExpiry: boolean, clientAddress = ''): Promise<string> {
       const credentials = parseBasicAuth(authorization)
       if (!credentials) throw new UnauthorizedError('invalid or missing auth header')
       const email = credentials.email.trim().toLowerCase()
-      throttle.check(email)
       const user = store.findUserByEmail('', email)
-      const valid = await Bun.password.verify(credentials.password, user?.passwordHash ?? (await decoy()))
-      if (!user || !valid) {
-        throttle.fail(email)
-        throw new UnauthorizedError()
-      }
-      throttle.succeed(email)
+      const valid = await throttle.attempt(email, clientAddress, async () => {
+        const matches = await Bun.password.verify(credentials.password, user?.passwordHash ?? (await decoy()))
+        return matches && user !== undefined
+      })
+      if (!user || !valid) throw new UnauthorizedError()
       const token = await issueToken(user, user.tenantId, {
         ttlSeconds: noExpiry ? undefined : config.userTokenTtlSeconds,
       })

@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { MAX_ARRAY_ELEMENTS, MAX_VALUE_BYTES } from '../../src/services/inventory/model.ts'
+import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
+import { addDevice, expectCountsConsistent } from './helpers.ts'
+
+let t: TestApp
+let admin: string
+
+beforeAll(async () => {
+  t = await createTestApp()
+  admin = (await loginAs(t)).token
+})
+afterAll(() => t.close())
+
+const inventoryNames = () =>
+  (
+    t.deps.db.$client
+      .query(`SELECT name FROM inventory_attribute_names WHERE scope = 'inventory' ORDER BY id`)
+      .all() as { name: string }[]
+  ).map((row) => row.name)
+
+const report = (prefix: string, count: number) =>
+  Array.from({ length: count }, (_, i) => ({ name: `${prefix}-${i}-${'n'.repeat(200)}`, value: 'v' }))
+
+const search = (name: string) =>
+  t.call('POST', '/api/management/v2/inventory/filters/search', {
+    token: admin,
+    body: { filters: [{ scope: 'inventory', attribute: name, type: '$eq', value: 'v' }] },
+  })
+
+test('names a device replaces are forgotten: the name table does not grow with its reports', () => {
+  addDevice(t, 'churn')
+  for (let round = 0; round < 20; round++) {
+    t.services.inventory.updateInventory('', 'churn', report(`r${round}`, 100), 'replace')
+  }
+  const names = inventoryNames()
+  expect(names).toHaveLength(100)
+  expect(names.every((name) => name.startsWith('r19-'))).toBe(true)
+  expectCountsConsistent(t)
+})
+
+test('a forgotten name can come back, and is found again', async () => {
+  addDevice(t, 'again')
+  t.services.inventory.updateInventory('', 'again', [{ name: 'comeback', value: 'v' }], 'replace')
+  t.services.inventory.updateInventory('', 'again', [{ name: 'other', value: 'v' }], 'replace')
+  expect(inventoryNames()).not.toContain('comeback')
+  t.services.inventory.updateInventory('', 'again', [{ name: 'comeback', value: 'v' }], 'replace')
+  const found = await search('comeback')
+  expect(found.status).toBe(200)
+  expect(found.json.map((d: { id: string }) => d.id)).toEqual(['again'])
+  expectCountsConsistent(t)
+})
+
+test('a removed device takes the names only it had with it', () => {
+  addDevice(t, 'lonely', { inventory: { only_mine: 'v', shared: 'v' } })
+  addDevice(t, 'friend', { inventory: { shared: 'v', last: 'v' } })
+  t.services.inventory.removeDevice('', 'lonely')
+  const names = inventoryNames()
+  expect(names).not.toContain('only_mine')
+  expect(names).toContain('shared')
+  expectCountsConsistent(t)
+})
+
+test.each([
+  ['too many array elements', Array.from({ length: MAX_ARRAY_ELEMENTS + 1 }, (_, i) => i)],
+  ['a long string', 'x'.repeat(MAX_VALUE_BYTES + 1)],
+  ['an array of long strings', Array.from({ length: 2 }, () => 'x'.repeat(MAX_VALUE_BYTES / 2 + 1))],
+])('%s is refused (400) and nothing is stored', (_name, value) => {
+  addDevice(t, 'big')
+  expect(() => t.services.inventory.updateInventory('', 'big', [{ name: 'huge', value }], 'merge')).toThrow(
+    `attribute value too large: at most ${MAX_ARRAY_ELEMENTS} elements and ${MAX_VALUE_BYTES} bytes`,
+  )
+  expect(inventoryNames()).not.toContain('huge')
+})
+
+test('values at the bounds are kept', () => {
+  addDevice(t, 'edge')
+  const elements = Array.from({ length: MAX_ARRAY_ELEMENTS }, (_, i) => i)
+  t.services.inventory.updateInventory('', 'edge', [{ name: 'elements', value: elements }], 'merge')
+  expect(inventoryNames()).toContain('elements')
+})
