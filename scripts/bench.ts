@@ -12,12 +12,14 @@
  *   artifacts    upload + parse ÷ raw disk write (uncompressed and gzip payloads); RSS over a 2 GiB upload
  *   deployments  device polls over 1M seeded devices ÷ a bare Bun.serve hello, p50/p99, RSS; a rollout
  *                burst to 100 000 devices: status writes/s and time to finished
+ *   fleet        an open-loop Mender mix (polls, inventory, auth, lists) from N distinct devices at a
+ *                list of rates: per-kind p50/p99/max, errors, bender's CPU and RSS, the generator's CPU
  *
  * Nothing here is asserted: the tests never time anything.
  */
 import { join } from 'node:path'
 
-const AREAS = ['storage', 'deviceauth', 'inventory', 'artifacts', 'deployments'] as const
+const AREAS = ['storage', 'deviceauth', 'inventory', 'artifacts', 'deployments', 'fleet'] as const
 
 const [area, ...rest] = Bun.argv.slice(2)
 if (!area || !(AREAS as readonly string[]).includes(area)) {
