@@ -5,6 +5,7 @@
  *
  *   bun scripts/bench-fleet.ts [--devices 100000] [--rates 63,125,250,500,1000] [--seconds 20]
  *        [--data-dir DIR] [--keep] [--profile DIR] [--timeout-ms 5000] [--max-in-flight 4000]
+ *        [--baseline DIR]
  *
  * Seeding (skipped when --data-dir already holds this many): scripts/seed.ts --tokens, i.e. the
  * inventory of a real fleet (~15 attributes a device) plus deviceauth's rows and a live token row
@@ -19,7 +20,11 @@
  * --timeout-ms, or beyond --max-in-flight, are errors. Per step: per-kind p50/p99/max, errors,
  * achieved rate, bender's CPU (share of one core) and RSS, this generator's CPU, and the worst
  * seconds (after an unreported warm-up of 5 s at the first rate). At the end: the highest rate
- * that held p99 ≤ 50 ms with no errors, and the devices that rate carries (rate × 86 400 / 51). Bounded: steps × --seconds plus seeding; loopback only.
+ * that held p99 ≤ 50 ms with no errors, and the devices that rate carries (rate × 86 400 / 51).
+ * --baseline DIR (another checkout of bender, e.g. a git worktree of the commit before a change)
+ * runs each rate against it and then against this checkout, alternating on the same data dir, and
+ * prints both tables: before and after from the same run. Bounded: steps × --seconds (plus a 5 s
+ * warm-up per server start) plus seeding; loopback only.
  */
 import { Database } from 'bun:sqlite'
 import { createPrivateKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto'
@@ -60,6 +65,7 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     'timeout-ms': { type: 'string', default: '5000' },
     'max-in-flight': { type: 'string', default: '4000' },
+    baseline: { type: 'string' },
   },
 })
 const devices = Number(values.devices)
@@ -289,10 +295,10 @@ async function runStep(
 
 // --- the run -----------------------------------------------------------------------------------
 
-function report(results: StepResult[]) {
+function report(label: string, results: StepResult[]) {
   const ms = (v: number) => (Number.isNaN(v) ? '-' : v < 10 ? v.toFixed(1) : v.toFixed(0))
   console.log(
-    `\nfleet bench: ${devices} devices, ${seconds} s a step, open loop, loopback, generator in this process`,
+    `\n${label}: ${devices} devices, ${seconds} s a step, open loop, loopback, generator in this process`,
   )
   console.log(
     '| rate | achieved | p50 | p99 | max | errors | next p99 | inventory p99 | auth p99 | list p99 | bender CPU | bender RSS | generator CPU |',
@@ -325,6 +331,61 @@ function report(results: StepResult[]) {
   )
 }
 
+type Setup = { dataDir: string; env: Record<string, string>; keyFile: string; fleet: [string, string][] }
+
+/** Runs bender from checkout `root` on the data dir, warms it up, then runs `rates`, one step each. */
+async function runServer(setup: Setup, root: string, rates: number[]): Promise<StepResult[]> {
+  const apiPort = await freePort()
+  const storagePort = await freePort()
+  const base = `http://127.0.0.1:${apiPort}`
+  const profile = values.profile
+    ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${resolve(values.profile)}`]
+    : []
+  const server = Bun.spawn([process.execPath, ...profile, 'run', join(root, 'src/main.ts'), 'serve'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      ...setup.env,
+      BENDER_API_PORT: String(apiPort),
+      BENDER_STORAGE_PORT: String(storagePort),
+      BENDER_PUBLIC_URL: base,
+      BENDER_STORAGE_PUBLIC_URL: `http://127.0.0.1:${storagePort}`,
+    },
+    stdout: 'inherit',
+    stderr: 'inherit',
+  })
+  try {
+    await waitForServer(base, server)
+    const login = await fetch(`${base}/api/management/v1/useradm/auth/login`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${btoa(`${ADMIN.email}:${ADMIN.password}`)}` },
+    })
+    if (login.status !== 200) throw new Error(`login failed: ${login.status}`)
+    const target: Target = {
+      base,
+      userToken: await login.text(),
+      key: createPrivateKey(readFileSync(setup.keyFile)),
+      fleet: setup.fleet,
+      auth: authRequests(setup.dataDir),
+      exp: Math.floor(Date.now() / 1000) + 30 * 86_400,
+    }
+    // Unreported: the server's code warmed up and its caches past the first requests.
+    await runStep(target, rates[0]!, server.pid, Math.min(5, seconds))
+    const results: StepResult[] = []
+    for (const rate of rates) {
+      const r = await runStep(target, rate, server.pid)
+      results.push(r)
+      console.error(
+        `  ${root}: ${rate} req/s: p50 ${r.all.p50.toFixed(1)} ms, p99 ${r.all.p99.toFixed(1)} ms, ${r.errors} errors`,
+      )
+    }
+    return results
+  } finally {
+    server.kill('SIGTERM')
+    await server.exited
+  }
+}
+
 async function main() {
   const dataDir = values['data-dir']
     ? resolve(values['data-dir'])
@@ -338,7 +399,6 @@ async function main() {
     BENDER_ADMIN_PASSWORD: ADMIN.password,
   }
   const marker = join(dataDir, `bench-fleet-seeded-${devices}`)
-  let server: ReturnType<typeof Bun.spawn> | undefined
   try {
     if (!existsSync(keyFile)) {
       await Bun.write(
@@ -369,56 +429,23 @@ async function main() {
       string,
     ][]
     db.close()
-    const apiPort = await freePort()
-    const storagePort = await freePort()
-    const base = `http://127.0.0.1:${apiPort}`
-    const profile = values.profile
-      ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${resolve(values.profile)}`]
-      : []
-    server = Bun.spawn([process.execPath, ...profile, 'run', join(ROOT, 'src/main.ts'), 'serve'], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        ...env,
-        BENDER_API_PORT: String(apiPort),
-        BENDER_STORAGE_PORT: String(storagePort),
-        BENDER_PUBLIC_URL: base,
-        BENDER_STORAGE_PUBLIC_URL: `http://127.0.0.1:${storagePort}`,
-      },
-      stdout: 'inherit',
-      stderr: 'inherit',
-    })
-    await waitForServer(base, server)
-    const login = await fetch(`${base}/api/management/v1/useradm/auth/login`, {
-      method: 'POST',
-      headers: { authorization: `Basic ${btoa(`${ADMIN.email}:${ADMIN.password}`)}` },
-    })
-    if (login.status !== 200) throw new Error(`login failed: ${login.status}`)
-    const target: Target = {
-      base,
-      userToken: await login.text(),
-      key: createPrivateKey(readFileSync(keyFile)),
-      fleet,
-      auth: authRequests(dataDir),
-      exp: Math.floor(Date.now() / 1000) + 30 * 86_400,
-    }
+    const setup: Setup = { dataDir, env, keyFile, fleet }
     console.error(`${fleet.length} accepted devices; rates ${rates.join(', ')} req/s, ${seconds} s each`)
-    // Unreported: the server's code warmed up and its caches past the first requests.
-    await runStep(target, rates[0]!, server.pid, Math.min(5, seconds))
-    const results: StepResult[] = []
+    const baseline = values.baseline ? resolve(values.baseline) : undefined
+    if (!baseline) {
+      report('fleet bench', await runServer(setup, ROOT, rates))
+      return
+    }
+    // Same run, same data dir, same machine load: each rate against the baseline, then this checkout.
+    const before: StepResult[] = []
+    const after: StepResult[] = []
     for (const rate of rates) {
-      results.push(await runStep(target, rate, server.pid))
-      const r = results.at(-1)!
-      console.error(
-        `  ${rate} req/s: p50 ${r.all.p50.toFixed(1)} ms, p99 ${r.all.p99.toFixed(1)} ms, ${r.errors} errors`,
-      )
+      before.push(...(await runServer(setup, baseline, [rate])))
+      after.push(...(await runServer(setup, ROOT, [rate])))
     }
-    report(results)
+    report(`before (${baseline})`, before)
+    report('after (this checkout)', after)
   } finally {
-    if (server) {
-      server.kill('SIGTERM')
-      await server.exited
-    }
     if (!values.keep && !values['data-dir']) rmSync(dataDir, { recursive: true, force: true })
   }
 }

@@ -29,6 +29,8 @@ const args = [
   'src/services/inventory/search-worker.ts',
   // xz payloads are decoded on worker threads (see src/artifact/compression.ts).
   'src/artifact/xz-worker.ts',
+  // The server checkpoints its database on a worker thread (see db/checkpointer.ts).
+  'db/checkpoint-worker.ts',
   ...migrations,
 ]
 const proc = Bun.spawnSync([process.execPath, ...args], { cwd: root, stdout: 'inherit', stderr: 'inherit' })

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import type { Server } from 'bun'
 import type { App } from './app.ts'
+import { startCheckpointer } from '../db/checkpointer.ts'
 import { closeDeps, type Deps } from './deps.ts'
 import { TRANSFER_IDLE_TIMEOUT_SECONDS } from './gateway/body.ts'
 import { serveOverNodeHttp } from './storage/node-http.ts'
@@ -110,6 +111,9 @@ export async function startServer(
     api.stop(true)
     throw err
   }
+  const checkpointer = startCheckpointer(deps.db, (error) =>
+    log.error('checkpointing the database failed; will retry', { error }),
+  )
   log.info('storage proxy listening', {
     port: storage.port,
     public_url: config.storagePublicUrl,
@@ -131,6 +135,7 @@ export async function startServer(
           await Promise.all([api.stop(true), storage.stop(true)])
         }
         beforeClose()
+        await checkpointer.stop()
         closeDeps(deps)
         log.info('stopped')
       })()
