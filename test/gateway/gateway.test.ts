@@ -100,8 +100,8 @@ describe('JSON bodies', () => {
     expect(multipart.status).toBe(415)
   })
 
-  test('chunked bodies without a length are accepted, whatever their content type', async () => {
-    for (const [i, type] of [undefined, 'application/json', 'text/plain'].entries()) {
+  test('chunked JSON bodies without a length are accepted, with or without a content type', async () => {
+    for (const [i, type] of [undefined, 'application/json'].entries()) {
       const bytes = new TextEncoder().encode(
         JSON.stringify({ email: `chunked${i}@example.com`, password: 'long-enough' }),
       )
