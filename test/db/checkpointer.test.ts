@@ -43,3 +43,9 @@ test('stopping twice waits for the same last checkpoint', async () => {
   await Promise.all([checkpointer.stop(), checkpointer.stop()])
   db.$client.close()
 })
+
+test('connections read through a memory map of the database file', () => {
+  const { db } = open()
+  expect(db.$client.query('PRAGMA mmap_size').get()).toEqual({ mmap_size: 2147418112 })
+  db.$client.close()
+})
