@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import type { Server } from 'bun'
-import type { App } from './app.ts'
 import { startCheckpointer } from '../db/checkpointer.ts'
+import type { App } from './app.ts'
 import { closeDeps, type Deps } from './deps.ts'
 import { TRANSFER_IDLE_TIMEOUT_SECONDS } from './gateway/body.ts'
 import { serveOverNodeHttp } from './storage/node-http.ts'
