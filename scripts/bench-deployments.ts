@@ -35,6 +35,7 @@ import { fileFromBytes, writeModuleImage } from '../src/artifact/writer.ts'
 import { loadConfig } from '../src/config.ts'
 import { buildDeps, closeDeps, type Deps } from '../src/deps.ts'
 import { buildTexts } from '../src/services/inventory/text.ts'
+import { freePort, startBender } from './bench-server.ts'
 
 const ROOT = resolve(import.meta.dir, '..')
 const DEVICE_TYPE = 'bench-device'
@@ -256,29 +257,10 @@ async function seed(deps: Deps, devices: number, pollers: number, rollout: numbe
 
 // --- the run ----------------------------------------------------------------------------------
 
-async function freePort(): Promise<number> {
-  const probe = Bun.serve({ port: 0, fetch: () => new Response() })
-  const port = probe.port!
-  await probe.stop(true)
-  return port
-}
-
 function peakRss(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const match = /VmHWM:\s+(\d+) kB/.exec(status)
   return match ? Number(match[1]) * 1024 : 0
-}
-
-async function waitForServer(url: string, proc: { exitCode: number | null }): Promise<void> {
-  const deadline = Date.now() + 60_000
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error('bender exited early')
-    try {
-      if ((await fetch(`${url}/api/internal/v1/useradm/alive`)).status === 204) return
-    } catch {}
-    if (Date.now() > deadline) throw new Error('bender did not start')
-    await Bun.sleep(100)
-  }
 }
 
 async function main() {
@@ -334,26 +316,8 @@ async function main() {
     await Bun.write(marker, '')
   }
 
-  const apiPort = await freePort()
-  const storagePort = await freePort()
-  const base = `http://127.0.0.1:${apiPort}`
   // --profile DIR: bender writes a CPU profile (and its markdown summary) there when it stops.
-  const profile = values.profile
-    ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${resolve(values.profile)}`]
-    : []
-  const server = Bun.spawn([process.execPath, ...profile, 'run', join(ROOT, 'src/main.ts'), 'serve'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      ...env,
-      BENDER_API_PORT: String(apiPort),
-      BENDER_STORAGE_PORT: String(storagePort),
-      BENDER_PUBLIC_URL: base,
-      BENDER_STORAGE_PUBLIC_URL: `http://127.0.0.1:${storagePort}`,
-    },
-    stdout: 'inherit',
-    stderr: 'inherit',
-  })
+  const { server, base } = await startBender(ROOT, env, values.profile)
   const helloPort = await freePort()
   const hello = Bun.spawn(
     [
@@ -364,7 +328,6 @@ async function main() {
     { stdout: 'inherit', stderr: 'inherit' },
   )
   try {
-    await waitForServer(base, server)
     const login = await fetch(`${base}/api/management/v1/useradm/auth/login`, {
       method: 'POST',
       headers: { authorization: `Basic ${btoa(`${ADMIN.email}:${ADMIN.password}`)}` },

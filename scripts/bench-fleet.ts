@@ -32,6 +32,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { startBender } from './bench-server.ts'
 import {
   arrivals,
   devicesCarried,
@@ -127,13 +128,6 @@ function authRequests(dataDir: string): AuthRequest[] {
 
 // --- the server --------------------------------------------------------------------------------
 
-async function freePort(): Promise<number> {
-  const probe = Bun.serve({ port: 0, fetch: () => new Response() })
-  const port = probe.port!
-  await probe.stop(true)
-  return port
-}
-
 /** CPU seconds (user + system) and RSS bytes of a process, from /proc. */
 function processUsage(pid: number): { cpu: number; rss: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
@@ -141,18 +135,6 @@ function processUsage(pid: number): { cpu: number; rss: number } {
   const ticks = Number(fields[11]) + Number(fields[12])
   const rss = Number(fields[21]) * 4096
   return { cpu: ticks / 100, rss }
-}
-
-async function waitForServer(url: string, proc: { exitCode: number | null }): Promise<void> {
-  const deadline = Date.now() + 120_000
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error('bender exited early')
-    try {
-      if ((await fetch(`${url}/api/internal/v1/useradm/alive`)).status === 204) return
-    } catch {}
-    if (Date.now() > deadline) throw new Error('bender did not start')
-    await Bun.sleep(200)
-  }
 }
 
 // --- one step --------------------------------------------------------------------------------
@@ -335,27 +317,8 @@ type Setup = { dataDir: string; env: Record<string, string>; keyFile: string; fl
 
 /** Runs bender from checkout `root` on the data dir, warms it up, then runs `rates`, one step each. */
 async function runServer(setup: Setup, root: string, rates: number[]): Promise<StepResult[]> {
-  const apiPort = await freePort()
-  const storagePort = await freePort()
-  const base = `http://127.0.0.1:${apiPort}`
-  const profile = values.profile
-    ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${resolve(values.profile)}`]
-    : []
-  const server = Bun.spawn([process.execPath, ...profile, 'run', join(root, 'src/main.ts'), 'serve'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      ...setup.env,
-      BENDER_API_PORT: String(apiPort),
-      BENDER_STORAGE_PORT: String(storagePort),
-      BENDER_PUBLIC_URL: base,
-      BENDER_STORAGE_PUBLIC_URL: `http://127.0.0.1:${storagePort}`,
-    },
-    stdout: 'inherit',
-    stderr: 'inherit',
-  })
+  const { server, base } = await startBender(root, setup.env, values.profile)
   try {
-    await waitForServer(base, server)
     const login = await fetch(`${base}/api/management/v1/useradm/auth/login`, {
       method: 'POST',
       headers: { authorization: `Basic ${btoa(`${ADMIN.email}:${ADMIN.password}`)}` },
