@@ -1,3 +1,4 @@
+import type { Server } from 'bun'
 import { Elysia, t } from 'elysia'
 import type { AuthPlugin } from '../../gateway/auth.ts'
 import { STREAM_BODY_PARSER, streamBodyParser, TRANSFER_IDLE_TIMEOUT_SECONDS } from '../../gateway/body.ts'
@@ -14,14 +15,17 @@ const ARTIFACTS_PATH = '/api/management/v1/deployments/artifacts'
 
 /**
  * Reads a multipart form as `read` says and hands it to `use`; whatever happens, the rest of the
- * body is dropped once `use` is done with it.
+ * body is dropped once `use` is done with it. An upload may stall behind the blob store: it gets
+ * the transfer timeout, not the API's short one.
  */
 async function withForm<F, T>(
   request: Request,
+  server: Pick<Server<undefined>, 'timeout'> | null,
   maxSize: number,
   read: (reader: MultipartReader, maxSize: number) => Promise<F>,
   use: (form: F) => Promise<T>,
 ): Promise<T> {
+  server?.timeout(request, TRANSFER_IDLE_TIMEOUT_SECONDS)
   const reader = openMultipart(request, maxSize)
   try {
     return await use(await read(reader, maxSize))
@@ -91,10 +95,8 @@ export const artifactsManagementRoutes = (svc: ArtifactsService, auth: AuthPlugi
     .post(
       '/artifacts',
       async ({ user, request, set, server }) => {
-        // An upload may stall behind the blob store: it gets the transfer timeout, not the API's short one.
-        server?.timeout(request, TRANSFER_IDLE_TIMEOUT_SECONDS)
         const upload = (form: ArtifactUpload) => svc.uploadArtifact(user.tenantId, form)
-        const id = await withForm(request, maxArtifactSize, readUploadForm, upload)
+        const id = await withForm(request, server, maxArtifactSize, readUploadForm, upload)
         return created(set, `${ARTIFACTS_PATH}/${id}`)
       },
       {
@@ -109,11 +111,9 @@ export const artifactsManagementRoutes = (svc: ArtifactsService, auth: AuthPlugi
     .post(
       '/artifacts/generate',
       async ({ user, request, set, server }) => {
-        // An upload may stall behind the blob store: it gets the transfer timeout, not the API's short one.
-        server?.timeout(request, TRANSFER_IDLE_TIMEOUT_SECONDS)
         const generate = (form: GenerateRequest) => svc.generateArtifact(user.tenantId, form)
         const maxFileSize = Math.min(maxArtifactSize, MAX_GENERATE_FILE_SIZE)
-        const id = await withForm(request, maxFileSize, readGenerateForm, generate)
+        const id = await withForm(request, server, maxFileSize, readGenerateForm, generate)
         return created(set, `${ARTIFACTS_PATH}/${id}`)
       },
       {

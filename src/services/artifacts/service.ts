@@ -87,10 +87,10 @@ export interface ArtifactsService {
   generateArtifact(tenantId: string, request: GenerateRequest): Promise<string>
   /** A signed PUT link on the storage proxy; the upload stays pending until completed. */
   requestDirectUpload(tenantId: string): DirectUploadLink
-  /** Starts checking an uploaded object in the background; the artifact appears if it is valid. */
-  completeDirectUpload(tenantId: string, id: string): Promise<void>
   /** Whether `key` is the blob key of a direct upload still waiting for its bytes (the storage proxy asks). */
   acceptsUpload(key: string): boolean
+  /** Starts checking an uploaded object in the background; the artifact appears if it is valid. */
+  completeDirectUpload(tenantId: string, id: string): Promise<void>
   /** v1: every artifact matching the substring filters, by name. */
   listArtifacts(tenantId: string, query: SubstringQuery): ApiArtifact[]
   /** v1 `/artifacts/list`: the same filters, sorted and paged; with the total for X-Total-Count. */
@@ -197,10 +197,6 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
   }
 
   return {
-    /**
-     * Mender's multipart upload: the `artifact` part is parsed while it streams into the blob
-     * store, then recorded. Nothing remains of an upload that fails at any point.
-     */
     async uploadArtifact(tenantId: string, upload: ArtifactUpload): Promise<string> {
       const id = upload.artifactId ?? ids.uuid()
       claimId(id)

@@ -112,8 +112,8 @@ function parseBasicAuth(header: string | null): { email: string; password: strin
 /** Users, their login sessions and personal access tokens, and each user's UI settings. */
 export interface UseradmService {
   /**
-   * A session token for `Authorization: Basic email:password`; failures are throttled per email and
-   * per `clientAddress` (the caller's IP address, '' when unknown).
+   * A session token for `Authorization: Basic email:password`; attempts are counted (and throttled)
+   * per email and client address before the password is checked.
    */
   login(authorization: string | null, noExpiry: boolean, clientAddress?: string): Promise<string>
   /** Revokes the token the request came with. */
