@@ -4,6 +4,7 @@
  *
  *   bun scripts/bench-deployments.ts [--devices 1000000] [--pollers 50000] [--rollout 100000]
  *        [--seconds 10] [--connections 64] [--concurrency 128] [--data-dir DIR] [--keep] [--profile DIR]
+ *        [--metrics]
  *
  * Seeding (skipped when --data-dir already holds a seeded fleet of that size): --devices accepted
  * devices in deviceauth (device and auth set rows) and in inventory (identity, created time), the
@@ -23,6 +24,9 @@
  *   - rollout burst: the rollout group's simulated clients, --concurrency at a time, each asking
  *     for the update (200 and a download link), then reporting downloading, installing and
  *     success; reported as status writes per second and the time until the deployment finished.
+ * With --metrics a second bender runs on the same data dir with metrics on (BENDER_METRICS_TOKEN),
+ * and each round of the idle phase polls it too, right after the first: the cost of metrics on
+ * the poll, side by side.
  * Peak RSS is the bender process's high-water mark (VmHWM) after each phase. Every phase stops
  * after --seconds (the burst after all its devices, bounded by 10 minutes).
  */
@@ -35,7 +39,6 @@ import { fileFromBytes, writeModuleImage } from '../src/artifact/writer.ts'
 import { loadConfig } from '../src/config.ts'
 import { buildDeps, closeDeps, type Deps } from '../src/deps.ts'
 import { buildTexts } from '../src/services/inventory/text.ts'
-import { freePort, startBender } from './bench-server.ts'
 
 const ROOT = resolve(import.meta.dir, '..')
 const DEVICE_TYPE = 'bench-device'
@@ -67,7 +70,7 @@ type PollResult = {
   p50: number
   p99: number
 }
-type Round = { hello: PollResult; poll: PollResult }
+type Round = { hello: PollResult; poll: PollResult; metrics?: PollResult }
 /** Poll passes per phase, each against its own hello pass; the median ratio is reported. */
 const ROUNDS = 3
 type RolloutResult = {
@@ -257,10 +260,29 @@ async function seed(deps: Deps, devices: number, pollers: number, rollout: numbe
 
 // --- the run ----------------------------------------------------------------------------------
 
+async function freePort(): Promise<number> {
+  const probe = Bun.serve({ port: 0, fetch: () => new Response() })
+  const port = probe.port!
+  await probe.stop(true)
+  return port
+}
+
 function peakRss(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const match = /VmHWM:\s+(\d+) kB/.exec(status)
   return match ? Number(match[1]) * 1024 : 0
+}
+
+async function waitForServer(url: string, proc: { exitCode: number | null }): Promise<void> {
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error('bender exited early')
+    try {
+      if ((await fetch(`${url}/api/internal/v1/useradm/alive`)).status === 204) return
+    } catch {}
+    if (Date.now() > deadline) throw new Error('bender did not start')
+    await Bun.sleep(100)
+  }
 }
 
 async function main() {
@@ -275,6 +297,7 @@ async function main() {
       'data-dir': { type: 'string' },
       keep: { type: 'boolean', default: false },
       profile: { type: 'string' },
+      metrics: { type: 'boolean', default: false },
     },
   })
   const devices = Number(values.devices)
@@ -317,8 +340,33 @@ async function main() {
   }
 
   // --profile DIR: bender writes a CPU profile (and its markdown summary) there when it stops.
-  const { server, base } = await startBender(ROOT, env, values.profile)
+  const profile = values.profile
+    ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${resolve(values.profile)}`]
+    : []
+  const startServer = async (extraEnv: Record<string, string> = {}) => {
+    const apiPort = await freePort()
+    const storagePort = await freePort()
+    const url = `http://127.0.0.1:${apiPort}`
+    const proc = Bun.spawn([process.execPath, ...profile, 'run', join(ROOT, 'src/main.ts'), 'serve'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ...env,
+        BENDER_API_PORT: String(apiPort),
+        BENDER_STORAGE_PORT: String(storagePort),
+        BENDER_PUBLIC_URL: url,
+        BENDER_STORAGE_PUBLIC_URL: `http://127.0.0.1:${storagePort}`,
+        ...extraEnv,
+      },
+      stdout: 'inherit',
+      stderr: 'inherit',
+    })
+    return { proc, url }
+  }
+  const { proc: server, url: base } = await startServer()
+  let withMetrics: Awaited<ReturnType<typeof startServer>> | undefined
   const helloPort = await freePort()
+  const helloUrl = `http://127.0.0.1:${helloPort}`
   const hello = Bun.spawn(
     [
       process.execPath,
@@ -328,6 +376,12 @@ async function main() {
     { stdout: 'inherit', stderr: 'inherit' },
   )
   try {
+    await waitForServer(base, server)
+    // Started once the first is up, which has made the admin user by then.
+    if (values.metrics) {
+      withMetrics = await startServer({ BENDER_METRICS_TOKEN: `bench-${crypto.randomUUID()}` })
+      await waitForServer(withMetrics.url, withMetrics.proc)
+    }
     const login = await fetch(`${base}/api/management/v1/useradm/auth/login`, {
       method: 'POST',
       headers: { authorization: `Basic ${btoa(`${ADMIN.email}:${ADMIN.password}`)}` },
@@ -359,22 +413,33 @@ async function main() {
 
     const pollOnce = (url = base, limit = seconds) =>
       inChild<PollResult>(
-        url === base
-          ? { kind: 'poll', base, path: NEXT_V2, tokensFile: files.pollers, seconds: limit, connections }
-          : { kind: 'poll', base: url, path: '/', seconds: limit, connections },
+        url === helloUrl
+          ? { kind: 'poll', base: url, path: '/', seconds: limit, connections }
+          : {
+              kind: 'poll',
+              base: url,
+              path: NEXT_V2,
+              tokensFile: files.pollers,
+              seconds: limit,
+              connections,
+            },
         limit + 60,
       )
 
-    const hello = `http://127.0.0.1:${helloPort}`
     /**
      * Polls against the hello in rounds, each poll pass right after its own hello pass: this box is
      * shared, and a burst of someone else's work skews one pass, not the median of the rounds.
      */
-    const measure = async (): Promise<Round[]> => {
+    const measure = async (metricsUrl?: string): Promise<Round[]> => {
       const rounds: Round[] = []
       for (let i = 0; i < ROUNDS; i++) {
-        const helloPass = await pollOnce(hello)
-        rounds.push({ hello: helloPass, poll: await pollOnce() })
+        const helloPass = await pollOnce(helloUrl)
+        const poll = await pollOnce()
+        rounds.push({
+          hello: helloPass,
+          poll,
+          ...(metricsUrl ? { metrics: await pollOnce(metricsUrl) } : {}),
+        })
       }
       return rounds.sort((a, b) => a.poll.rps / a.hello.rps - b.poll.rps / b.hello.rps)
     }
@@ -382,9 +447,14 @@ async function main() {
     // cached) and its check-in recorded and written (flushed every 5 s; each device then checks in
     // at most once a minute), and the server's code warmed up.
     await pollOnce(base, Math.min(seconds, 5))
+    if (withMetrics) await pollOnce(withMetrics.url, Math.min(seconds, 5))
     await Bun.sleep(CHECK_IN_SETTLE_MS)
     await pollOnce()
-    const idle = await measure()
+    if (withMetrics) await pollOnce(withMetrics.url)
+    const idle = await measure(withMetrics?.url)
+    // The rest runs on the first server alone.
+    withMetrics?.proc.kill('SIGTERM')
+    await withMetrics?.proc.exited
     const rssIdle = peakRss(server.pid)
 
     // The rollout artifact, made here and uploaded through the API.
@@ -442,6 +512,11 @@ async function main() {
         console.log(
           `  poll ${pass(round.poll)}   hello ${pass(round.hello)}   ratio ${(round.poll.rps / round.hello.rps).toFixed(3)}`,
         )
+        if (round.metrics) {
+          console.log(
+            `  with metrics ${pass(round.metrics)}   ratio ${(round.metrics.rps / round.hello.rps).toFixed(3)}, ${(round.metrics.rps / round.poll.rps).toFixed(3)} x without`,
+          )
+        }
       }
     }
     console.log(
@@ -466,7 +541,8 @@ async function main() {
   } finally {
     server.kill('SIGTERM')
     hello.kill()
-    await Promise.all([server.exited, hello.exited])
+    withMetrics?.proc.kill('SIGTERM')
+    await Promise.all([server.exited, hello.exited, withMetrics?.proc.exited])
     if (!values.keep && !values['data-dir']) rmSync(dataDir, { recursive: true, force: true })
   }
 }

@@ -134,6 +134,9 @@ async function main() {
     BENDER_LOG_LEVEL: 'warn',
     BENDER_API_PORT: String(await freePort()),
     BENDER_STORAGE_PORT: String(await freePort()),
+    // Throughput from one load generator, far beyond what the request limits allow one client.
+    BENDER_CLIENT_RATE_LIMIT: '0',
+    BENDER_DEVICE_RATE_LIMIT: '0',
   })
   const deps = await buildDeps(config)
   const services = createServices(deps)

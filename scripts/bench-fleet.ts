@@ -360,6 +360,9 @@ async function main() {
     BENDER_LOG_LEVEL: 'warn',
     BENDER_ADMIN_EMAIL: ADMIN.email,
     BENDER_ADMIN_PASSWORD: ADMIN.password,
+    // The whole fleet comes from one loopback address here: the per-client limit would see one
+    // client far beyond any real one. Per-device limits stay on (each device sends as a real one).
+    BENDER_CLIENT_RATE_LIMIT: '0',
   }
   const marker = join(dataDir, `bench-fleet-seeded-${devices}`)
   try {

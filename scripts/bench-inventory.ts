@@ -36,6 +36,9 @@ const env = {
   BENDER_API_PORT: args.port,
   BENDER_STORAGE_PORT: String(Number(args.port) + 1),
   BENDER_LOG_LEVEL: 'warn',
+  // Devices writing back to back from one load generator: far beyond the per-device limit.
+  BENDER_CLIENT_RATE_LIMIT: '0',
+  BENDER_DEVICE_RATE_LIMIT: '0',
 }
 const config = loadConfig(env)
 

@@ -12,6 +12,9 @@
  *   artifacts    upload + parse ÷ raw disk write (uncompressed and gzip payloads); RSS over a 2 GiB upload
  *   deployments  device polls over 1M seeded devices ÷ a bare Bun.serve hello, p50/p99, RSS; a rollout
  *                burst to 100 000 devices: status writes/s and time to finished
+ *   startup      time from start to the first answer (fresh, empty, a seeded data dir) ÷ a bare Bun.serve's
+ *   deviceconnect 10 000 idle device websockets: RSS per connection, idle CPU, device polls/s while
+ *                held ÷ without them; terminal round trip through the relay ÷ a bare Bun websocket echo
  *   fleet        an open-loop Mender mix (polls, inventory, auth, lists) from N distinct devices at a
  *                list of rates: per-kind p50/p99/max, errors, bender's CPU and RSS, the generator's CPU
  *
@@ -19,7 +22,16 @@
  */
 import { join } from 'node:path'
 
-const AREAS = ['storage', 'deviceauth', 'inventory', 'artifacts', 'deployments', 'fleet'] as const
+const AREAS = [
+  'storage',
+  'deviceauth',
+  'inventory',
+  'artifacts',
+  'deployments',
+  'startup',
+  'deviceconnect',
+  'fleet',
+] as const
 
 const [area, ...rest] = Bun.argv.slice(2)
 if (!area || !(AREAS as readonly string[]).includes(area)) {

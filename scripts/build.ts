@@ -27,6 +27,8 @@ const args = [
   'src/main.ts',
   // Inventory searches run on a worker thread; a compiled binary carries the worker as an entrypoint.
   'src/services/inventory/search-worker.ts',
+  // The fleet gauges of /metrics are counted on a worker thread too.
+  'src/metrics/worker.ts',
   // xz payloads are decoded on worker threads (see src/artifact/compression.ts).
   'src/artifact/xz-worker.ts',
   // The server checkpoints its database on a worker thread (see db/checkpointer.ts).

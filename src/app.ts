@@ -31,6 +31,9 @@ import { deviceauthDeviceRoutes } from './services/deviceauth/routes.devices.ts'
 import { deviceauthInternalRoutes } from './services/deviceauth/routes.internal.ts'
 import { deviceauthManagementRoutes } from './services/deviceauth/routes.management.ts'
 import { createDeviceauthService, type DeviceauthService } from './services/deviceauth/service.ts'
+import { deviceconnectDeviceRoutes } from './services/deviceconnect/routes.devices.ts'
+import { deviceconnectManagementRoutes } from './services/deviceconnect/routes.management.ts'
+import { createDeviceconnectService, type DeviceconnectService } from './services/deviceconnect/service.ts'
 import { inventoryDeviceRoutes } from './services/inventory/routes.devices.ts'
 import {
   inventoryManagementRoutes,
@@ -50,6 +53,7 @@ export type Services = {
   deviceauth: DeviceauthService
   artifacts: ArtifactsService
   releases: ReleasesService
+  deviceconnect: DeviceconnectService
 }
 
 /**
@@ -71,8 +75,20 @@ export function createServices(deps: Deps): Services {
   const artifacts = createArtifactsService(deps, { usage })
   const releases = createReleasesService(deps, { usage })
   const deployments = createDeploymentsService(deps, { inventory, artifacts })
-  const deviceauth = createDeviceauthService(deps, { inventory, deployments })
-  return { events, useradm, inventory, deployments, deviceauth, artifacts, releases }
+  // Device tokens are deviceauth's; read when a session opens, after both exist.
+  const deviceconnect = createDeviceconnectService(deps, {
+    deviceTokens: { isLive: (device) => deviceauth.authenticator.isLive(device) },
+  })
+  const deviceauth = createDeviceauthService(deps, {
+    inventory,
+    deployments,
+    // Mender's provision and decommission workflows for deviceconnect, as plain calls.
+    workflows: {
+      deviceAccepted: (tenantId, deviceId) => deviceconnect.provisionDevice(tenantId, deviceId),
+      deviceRemoved: (tenantId, deviceId) => deviceconnect.removeDevice(tenantId, deviceId),
+    },
+  })
+  return { events, useradm, inventory, deployments, deviceauth, artifacts, releases, deviceconnect }
 }
 
 /**
@@ -80,6 +96,7 @@ export function createServices(deps: Deps): Services {
  * inventory too, so deviceauth stops first. Call before closing the database.
  */
 export function stopServices(services: Services): void {
+  services.deviceconnect.stop()
   services.deviceauth.stop()
   services.inventory.stop()
   services.events.stop()
@@ -118,8 +135,10 @@ export function createApp(deps: Deps, services: Services) {
     .use(releasesManagementRoutes(services.releases, auth))
     .use(releasesManagementV2Routes(services.releases, auth))
     .use(softwareManagementRoutes(services.releases, auth))
-  for (const service of ['useradm', 'devauth', 'inventory', 'deployments'])
-    app.use(healthRoutes(service, deps.db))
+    .use(deviceconnectDeviceRoutes(services.deviceconnect, auth))
+    .use(deviceconnectManagementRoutes(services.deviceconnect, auth))
+  for (const service of ['useradm', 'devauth', 'inventory', 'deployments', 'deviceconnect'])
+    app.use(healthRoutes(service, deps))
   routes.load(app.routes)
   return app
 }

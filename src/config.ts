@@ -4,6 +4,9 @@ import { resolve } from 'node:path'
 /** Log levels in increasing severity; a logger prints its level and everything above it. */
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
+/** The first is the default. */
+export const LOG_FORMATS = ['logfmt', 'json'] as const
+export type LogFormat = (typeof LOG_FORMATS)[number]
 
 export type Config = Readonly<{
   dataDir: string
@@ -16,6 +19,7 @@ export type Config = Readonly<{
   tlsCert: string | undefined
   tlsKey: string | undefined
   logLevel: LogLevel
+  logFormat: LogFormat
   jwtKeyFile: string | undefined
   userTokenTtlSeconds: number
   deviceTokenTtlSeconds: number
@@ -32,6 +36,21 @@ export type Config = Readonly<{
   maxInflatedSize: number
   downloadLinkTtlSeconds: number
   uploadLinkTtlSeconds: number
+  /** 0: no metrics listener. */
+  metricsPort: number
+  metricsHost: string
+  /** When set, `GET /metrics` on the API port answers a request bearing this token. */
+  metricsToken: string | undefined
+  /** Requests a minute one device token may make (bursts up to as many); 0: no limit. */
+  deviceRateLimit: number
+  /** Requests a minute one client IP address may make, device-token requests aside; 0: no limit. */
+  clientRateLimit: number
+  /** Downloads the storage proxy serves at once; 0: no cap. */
+  storageMaxDownloads: number
+  /** Bytes a second one download may take; 0: no cap. */
+  storageDownloadRate: number
+  /** Finished device-deployment history and logs older than this many days are purged; 0: kept forever. */
+  retentionDays: number
   /** Seconds an API connection may sit idle (keep-alive, or a request that stops sending) before it is closed. */
   idleTimeoutSeconds: number
   /** Seconds a JSON request body may take to arrive in full (408 beyond). */
@@ -42,6 +61,22 @@ export type Config = Readonly<{
   eventRetentionSeconds: number
   /** The most events the outbox keeps; the oldest go first. */
   eventMaxCount: number
+  /** Remote terminal, file transfer and port forwarding (deviceconnect). */
+  connect: ConnectConfig
+}>
+
+export type ConnectConfig = Readonly<{
+  sessionsPerUser: number
+  sessionsPerDevice: number
+  /** A session without traffic (keep-alives aside) for this long is ended. */
+  idleTimeoutSeconds: number
+  /** Message bytes a session may relay, both directions. */
+  sessionBytes: number
+  /** Terminal output kept for playback per session. */
+  recordingBytes: number
+  recordingDays: number
+  /** Largest file a transfer moves, either way. */
+  maxFileSize: number
 }>
 
 const STORAGE_DRIVERS = ['disk', 's3'] as const
@@ -149,6 +184,20 @@ function readS3(env: Env): S3Config {
   })
 }
 
+function readConnect(env: Env): ConnectConfig {
+  return Object.freeze({
+    sessionsPerUser: readInt(env, 'BENDER_CONNECT_SESSIONS_PER_USER', 10, 1, 10_000),
+    // mender-connect itself refuses a 17th shell.
+    sessionsPerDevice: readInt(env, 'BENDER_CONNECT_SESSIONS_PER_DEVICE', 16, 1, 10_000),
+    idleTimeoutSeconds: readInt(env, 'BENDER_CONNECT_IDLE_TIMEOUT', 1800, 10, 604800),
+    sessionBytes: readInt(env, 'BENDER_CONNECT_SESSION_BYTES', 1024 ** 3, 1024, Number.MAX_SAFE_INTEGER),
+    // Mender's own limit on what a session may record.
+    recordingBytes: readInt(env, 'BENDER_CONNECT_RECORDING_BYTES', 8 * 1024 ** 2, 0, 1024 ** 3),
+    recordingDays: readInt(env, 'BENDER_CONNECT_RECORDING_DAYS', 30, 1, 3650),
+    maxFileSize: readInt(env, 'BENDER_CONNECT_MAX_FILE_SIZE', 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
+  })
+}
+
 function readStorage(env: Env) {
   const storage = readOptional(env, 'BENDER_STORAGE')?.toLowerCase() ?? 'disk'
   if (!(STORAGE_DRIVERS as readonly string[]).includes(storage)) {
@@ -158,6 +207,19 @@ function readStorage(env: Env) {
     throw new ConfigError('BENDER_S3_DIRECT_DOWNLOADS requires BENDER_STORAGE=s3')
   }
   return { storage: storage as StorageDriver, s3: storage === 's3' ? readS3(env) : undefined }
+}
+
+function readMetrics(env: Env, apiPort: number, storagePort: number) {
+  const metricsPort = readInt(env, 'BENDER_METRICS_PORT', 0, 0, 65535)
+  if (metricsPort !== 0 && (metricsPort === apiPort || metricsPort === storagePort)) {
+    throw new ConfigError('BENDER_METRICS_PORT must differ from the API and storage ports')
+  }
+  const metricsToken = readOptional(env, 'BENDER_METRICS_TOKEN')
+  // A token on the public port is all that guards the metrics: a short one could be guessed.
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(metricsToken)) {
+    throw new ConfigError('BENDER_METRICS_TOKEN must be 16 to 256 printable ASCII characters without spaces')
+  }
+  return { metricsPort, metricsHost: readOptional(env, 'BENDER_METRICS_HOST') ?? '127.0.0.1', metricsToken }
 }
 
 /** Reads and validates every setting once; throws ConfigError with a message naming the bad variable. */
@@ -182,6 +244,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`BENDER_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`)
   }
+  const logFormat = (readOptional(env, 'BENDER_LOG_FORMAT') ?? LOG_FORMATS[0]).toLowerCase()
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
+    throw new ConfigError(`BENDER_LOG_FORMAT must be one of ${LOG_FORMATS.join(', ')}, got "${logFormat}"`)
+  }
   const dataDir = resolve(readOptional(env, 'BENDER_DATA_DIR') ?? './data')
   return Object.freeze({
     dataDir,
@@ -194,6 +260,7 @@ export function loadConfig(env: Env = process.env): Config {
     tlsCert,
     tlsKey,
     logLevel: logLevel as LogLevel,
+    logFormat: logFormat as LogFormat,
     jwtKeyFile: readOptional(env, 'BENDER_JWT_KEY'),
     userTokenTtlSeconds: readInt(env, 'BENDER_USER_TOKEN_TTL', 604800, 60, 31536000),
     deviceTokenTtlSeconds: readInt(env, 'BENDER_DEVICE_TOKEN_TTL', 604800, 60, 31536000),
@@ -208,9 +275,18 @@ export function loadConfig(env: Env = process.env): Config {
     downloadLinkTtlSeconds: readInt(env, 'BENDER_DOWNLOAD_LINK_TTL', 900, 60, 604800),
     // Mender's direct-upload links last an hour.
     uploadLinkTtlSeconds: readInt(env, 'BENDER_UPLOAD_LINK_TTL', 3600, 60, 604800),
+    ...readMetrics(env, apiPort, storagePort),
+    // A Mender client makes a handful of requests a minute at most (during an update); 120 never touches one.
+    deviceRateLimit: readInt(env, 'BENDER_DEVICE_RATE_LIMIT', 120, 0, 1_000_000),
+    // 100 a second on average, for scripts, the web UI and devices' auth requests behind one NAT.
+    clientRateLimit: readInt(env, 'BENDER_CLIENT_RATE_LIMIT', 6000, 0, 100_000_000),
+    storageMaxDownloads: readInt(env, 'BENDER_STORAGE_MAX_DOWNLOADS', 0, 0, 1_000_000),
+    storageDownloadRate: readInt(env, 'BENDER_STORAGE_DOWNLOAD_RATE', 0, 0, Number.MAX_SAFE_INTEGER),
+    retentionDays: readInt(env, 'BENDER_RETENTION_DAYS', 90, 0, 36500),
     trustedProxies: readAddresses(env, 'BENDER_TRUSTED_PROXIES'),
     idleTimeoutSeconds: readInt(env, 'BENDER_IDLE_TIMEOUT', 30, 1, 255),
     bodyTimeoutSeconds: readInt(env, 'BENDER_BODY_TIMEOUT', 30, 1, 3600),
+    connect: readConnect(env),
     eventRetentionSeconds: readInt(env, 'BENDER_EVENT_RETENTION', 604800, 60, 31536000),
     eventMaxCount: readInt(env, 'BENDER_EVENT_MAX_COUNT', 1_000_000, 100, Number.MAX_SAFE_INTEGER),
   })

@@ -9,7 +9,6 @@ import { createLogger, type Logger } from './log.ts'
 import type { BlobStore } from './storage/blobs.ts'
 import { createDiskBlobStore } from './storage/disk.ts'
 import { createLinks, type Links } from './storage/links.ts'
-import { createS3BlobStore } from './storage/s3.ts'
 import { createTokens, type Tokens } from './tokens.ts'
 
 /** Everything a factory may depend on; built once in main.ts (or by the test helper). */
@@ -44,7 +43,10 @@ export async function buildDeps(
   const db = openDatabase(join(config.dataDir, 'bender.db'))
   await runMigrations(db)
   const clock = overrides.clock ?? systemClock
-  const blobs = config.s3 ? await createS3BlobStore(config.s3, clock) : createDiskBlobStore(config.storageDir)
+  // The AWS SDK is a large share of start-up: loaded only when S3 is used.
+  const blobs = config.s3
+    ? await (await import('./storage/s3.ts')).createS3BlobStore(config.s3, clock)
+    : createDiskBlobStore(config.storageDir)
   const deps: Deps = {
     config,
     db,
@@ -53,7 +55,7 @@ export async function buildDeps(
     tokens: createTokens(config, clock),
     clock,
     ids: overrides.ids ?? randomIds,
-    log: overrides.log ?? createLogger(config.logLevel),
+    log: overrides.log ?? createLogger(config.logLevel, undefined, config.logFormat),
   }
   return deps
 }

@@ -1,10 +1,15 @@
 #!/usr/bin/env bun
 import { parseArgs } from 'node:util'
 import { createApp, createServices, stopServices } from './app.ts'
+import { backupCommand, restoreCommand } from './backup/cli.ts'
+import { BackupError } from './backup/files.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { buildDeps, closeDeps, type Deps } from './deps.ts'
 import { ApiError } from './gateway/errors.ts'
 import { KeyFileError } from './key-file.ts'
+import { createLogger } from './log.ts'
+import { createRetentionService } from './retention/service.ts'
+import { createRetentionStore } from './retention/store.ts'
 import { startServer } from './server.ts'
 import { createUseradmService, type UseradmService } from './services/useradm/service.ts'
 import { VERSION } from './version.ts'
@@ -16,6 +21,8 @@ Usage:
   bender user create --email E --password P          create a user; prints its id
   bender user set-password --email E --password P    set a user's password (revokes their tokens)
   bender migrate                                      apply database migrations and exit
+  bender backup --to PATH                             back up the data dir into PATH (server may run)
+  bender restore --from PATH --data-dir DIR           restore a backup into an empty data dir
   bender version                                      print the version
 
 Settings come from BENDER_* environment variables (see the README).`
@@ -51,12 +58,17 @@ async function serve(deps: Deps): Promise<void> {
       temp_files: swept.staleTemp,
     })
   }
+  const retention = createRetentionService(deps, createRetentionStore(deps.db))
   const running = await startServer(
     deps,
     createApp(deps, services),
-    () => stopServices(services),
+    () => {
+      retention.stop()
+      stopServices(services)
+    },
     services.artifacts,
   )
+  retention.start()
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       deps.log.info('stopping', { signal })
@@ -95,8 +107,17 @@ async function main(argv: string[]): Promise<void> {
     console.log(USAGE)
     return
   }
-  if (!['serve', 'user', 'migrate'].includes(command))
+  if (!['serve', 'user', 'migrate', 'backup', 'restore'].includes(command))
     throw new UsageError(`unknown command "${command}"\n\n${USAGE}`)
+  // Neither opens the data dir the way serve does: a backup reads a live one, a restore makes one.
+  if (command === 'backup') {
+    const config = loadConfig()
+    return backupCommand(config, createLogger(config.logLevel, undefined, config.logFormat), rest)
+  }
+  if (command === 'restore') {
+    const config = loadConfig()
+    return restoreCommand(createLogger(config.logLevel, undefined, config.logFormat), rest)
+  }
   const deps = await buildDeps(loadConfig())
   if (command === 'serve') return serve(deps)
   try {
@@ -108,7 +129,11 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err) => {
-  const known = err instanceof ConfigError || err instanceof UsageError || err instanceof KeyFileError
+  const known =
+    err instanceof ConfigError ||
+    err instanceof UsageError ||
+    err instanceof KeyFileError ||
+    err instanceof BackupError
   if (known || err instanceof ApiError) console.error(`bender: ${err.message}`)
   else console.error('bender: failed:', err)
   process.exit(known ? 2 : 1)

@@ -1,11 +1,17 @@
 import { readFileSync } from 'node:fs'
-import type { Server } from 'bun'
+import type { Server, WebSocketHandler } from 'bun'
+import { websocket } from 'elysia/ws'
 import { startCheckpointer } from '../db/checkpointer.ts'
 import type { App } from './app.ts'
 import { closeDeps, type Deps } from './deps.ts'
 import { TRANSFER_IDLE_TIMEOUT_SECONDS } from './gateway/body.ts'
+import { withRequestId } from './gateway/request-id.ts'
+import { withRequestLimits } from './limits/http.ts'
+import { instrument, metricsFor, serveMetrics, withMetrics } from './metrics/http.ts'
+import type { Metrics } from './metrics/metrics.ts'
 import { serveOverNodeHttp } from './storage/node-http.ts'
 import { createStorageProxy, type UploadGate } from './storage/proxy.ts'
+import { downloadsCapped } from './storage/throttle.ts'
 
 /** The storage proxy's listener, whichever HTTP server runs it. */
 export type StorageServer = { port: number; stop(force: boolean): Promise<void> }
@@ -40,6 +46,14 @@ export const TLS_CIPHERS = [
   'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':')
 
+/**
+ * Websockets (deviceconnect): Bun pings a connection silent for 30 s and closes it when it stays
+ * silent 30 s more: Mender's keepalive (a ping every 30 s, dropped after 60 s of silence) without a
+ * timer per connection. mender-connect reads messages of at most 8 KiB and sends none larger than a
+ * 4 KiB chunk plus its envelope; 64 KiB leaves room for any client.
+ */
+const WEBSOCKET_OPTIONS = { idleTimeout: 30, sendPings: true, maxPayloadLength: 64 * 1024 }
+
 function tlsOptions(deps: Deps) {
   const { tlsCert, tlsKey } = deps.config
   return tlsCert && tlsKey
@@ -56,10 +70,13 @@ export async function serveStorage(
   deps: Deps,
   port = deps.config.storagePort,
   uploads?: UploadGate,
+  metrics?: Metrics,
 ): Promise<StorageServer> {
-  const proxy = createStorageProxy(deps, uploads)
+  const bare = createStorageProxy(deps, uploads)
+  const proxy = metrics ? instrument(metrics, bare, 'storage') : bare
   const { tlsCert, tlsKey } = deps.config
-  if (deps.config.storage === 's3') {
+  // Capped downloads are streams too: they pass through the gate rather than going out by sendfile.
+  if (deps.config.storage === 's3' || downloadsCapped(deps.config)) {
     const tls =
       tlsCert && tlsKey
         ? {
@@ -94,22 +111,43 @@ export async function startServer(
   uploads?: UploadGate,
 ): Promise<Running> {
   const { config, log } = deps
+  const metrics = await metricsFor(config)
+  const handler = withRequestLimits(
+    config,
+    withRequestId((request: Request) => app.fetch(withRoutableHost(request))),
+  )
   const api = Bun.serve({
     port: config.apiPort,
-    fetch: (request) => app.fetch(withRoutableHost(request)),
+    fetch: metrics ? withMetrics(metrics, handler, config.metricsToken) : handler,
     maxRequestBodySize: MAX_REQUEST_BODY,
     idleTimeout: config.idleTimeoutSeconds,
+    // Elysia's handlers, typed against its own copy of Bun's websocket types.
+    websocket: { ...(websocket as unknown as WebSocketHandler<undefined>), ...WEBSOCKET_OPTIONS },
     ...tlsOptions(deps),
   })
-  // Elysia hands routes `server` (for the client's address) only when it started the server itself.
+  // Elysia hands routes `server` (for the client's address, and to upgrade websockets) only when it
+  // started the server itself.
   app.server = api as unknown as typeof app.server
   log.info('API listening', { url: `${api.url}`.replace(/\/$/, ''), public_url: config.publicUrl })
   let storage: StorageServer
   try {
-    storage = await serveStorage(deps, config.storagePort, uploads)
+    storage = await serveStorage(deps, config.storagePort, uploads, metrics)
   } catch (err) {
     api.stop(true)
+    metrics?.stop()
     throw err
+  }
+  let metricsServer: Server<undefined> | undefined
+  if (metrics && config.metricsPort) {
+    try {
+      metricsServer = serveMetrics(metrics, config)
+    } catch (err) {
+      api.stop(true)
+      await storage.stop(true)
+      metrics.stop()
+      throw err
+    }
+    log.info('metrics listening', { url: `${metricsServer.url}metrics` })
   }
   const checkpointer = startCheckpointer(deps.db, (error) =>
     log.error('checkpointing the database failed; will retry', { error }),
@@ -134,6 +172,8 @@ export async function startServer(
           })
           await Promise.all([api.stop(true), storage.stop(true)])
         }
+        metricsServer?.stop(true)
+        metrics?.stop()
         beforeClose()
         await checkpointer.stop()
         closeDeps(deps)

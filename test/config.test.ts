@@ -13,6 +13,15 @@ describe('loadConfig', () => {
       storagePublicUrl: 'http://localhost:9000',
       logLevel: 'info',
       maxDevices: 0,
+      connect: {
+        sessionsPerUser: 10,
+        sessionsPerDevice: 16,
+        idleTimeoutSeconds: 1800,
+        sessionBytes: 1024 ** 3,
+        recordingBytes: 8 * 1024 ** 2,
+        recordingDays: 30,
+        maxFileSize: 1024 ** 3,
+      },
     })
     expect(Object.isFrozen(config)).toBe(true)
   })
@@ -38,6 +47,12 @@ describe('loadConfig', () => {
     [{ BENDER_PUBLIC_URL: 'ota.example.com' }, 'BENDER_PUBLIC_URL must be an absolute http(s) URL'],
     [{ BENDER_STORAGE_PUBLIC_URL: 'ftp://x' }, 'BENDER_STORAGE_PUBLIC_URL must be an absolute http(s) URL'],
     [{ BENDER_TLS_CERT: 'c.pem' }, 'BENDER_TLS_CERT and BENDER_TLS_KEY must be set together'],
+    [
+      { BENDER_CONNECT_SESSIONS_PER_USER: '0' },
+      'BENDER_CONNECT_SESSIONS_PER_USER must be an integer between 1',
+    ],
+    [{ BENDER_CONNECT_IDLE_TIMEOUT: '5' }, 'BENDER_CONNECT_IDLE_TIMEOUT must be an integer between 10'],
+    [{ BENDER_CONNECT_MAX_FILE_SIZE: 'big' }, 'BENDER_CONNECT_MAX_FILE_SIZE must be an integer'],
     [{ BENDER_ADMIN_EMAIL: 'a@b.c' }, 'BENDER_ADMIN_EMAIL and BENDER_ADMIN_PASSWORD must be set together'],
     [{ BENDER_LOG_LEVEL: 'loud' }, 'BENDER_LOG_LEVEL must be one of debug, info, warn, error'],
     [{ BENDER_MAX_DEVICES: '-1' }, 'BENDER_MAX_DEVICES must be an integer'],

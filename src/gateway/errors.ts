@@ -82,6 +82,20 @@ export class UnprocessableError extends ApiError {
   }
 }
 
+/**
+ * A refusal that also means something is wrong on the server side (data the database refers to is
+ * gone): the client gets the status, and the gateway logs it at error level for the operator.
+ */
+export class ServerStateError extends ApiError {
+  constructor(
+    status: number,
+    message: string,
+    readonly logFields: Record<string, unknown>,
+  ) {
+    super(status, message)
+  }
+}
+
 export class TooManyRequestsError extends ApiError {
   constructor(message: string, retryAfterSeconds: number) {
     super(429, message, undefined, { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) })

@@ -1,7 +1,7 @@
 import { Elysia, type ValidationError } from 'elysia'
 import type { Logger } from '../log.ts'
 import { bodyParser } from './body.ts'
-import { ApiError, asApiError, errorResponse } from './errors.ts'
+import { ApiError, asApiError, errorResponse, ServerStateError } from './errors.ts'
 import { REQUEST_ID_HEADER, requestId } from './request-id.ts'
 import type { RouteIndex } from './routes.ts'
 
@@ -35,6 +35,14 @@ function errorHandler(log: Logger, routes: RouteIndex) {
       // The body parser's own errors reach us wrapped in Elysia's ParseError.
       const failure = asApiError(code === 'PARSE' && error.cause instanceof ApiError ? error.cause : error)
       if (failure) {
+        if (failure instanceof ServerStateError) {
+          log.error(failure.message, {
+            request_id: requestId,
+            method: request.method,
+            path,
+            ...failure.logFields,
+          })
+        }
         return errorResponse(failure.status, failure.message, requestId, failure.extra, failure.headers)
       }
       switch (code) {

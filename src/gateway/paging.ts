@@ -40,7 +40,9 @@ export function parsePaging(query: PagingInput, options: PagingOptions = {}): Pa
   return { page, perPage }
 }
 
-export const pageOffset = ({ page, perPage }: Paging): number => (page - 1) * perPage
+/** Clamped to a safe integer: a page far past the end is an empty page, not an offset SQLite cannot take. */
+export const pageOffset = ({ page, perPage }: Paging): number =>
+  Math.min((page - 1) * perPage, Number.MAX_SAFE_INTEGER)
 
 /** Go's url.Values.Encode: keys sorted, values in their original order. */
 function encodeSorted(params: URLSearchParams): string {

@@ -43,8 +43,13 @@ export type BlobStore = {
   list(prefix?: string): AsyncIterable<BlobEntry>
   /** A URL anyone can GET the object from until it expires; only backends that can sign one have it. */
   presignGet?(key: string, options: PresignOptions): Promise<string>
-  /** Removes what interrupted puts left behind (disk: temp files) older than `olderThan`; returns how many. */
-  removeStaleTemp?(olderThan: Date): Promise<number>
+  /**
+   * Removes what interrupted puts left behind (disk: temp files) older than `olderThan`, or all of
+   * it when `olderThan` is absent (nothing can be in flight); returns how many.
+   */
+  removeStaleTemp?(olderThan?: Date): Promise<number>
+  /** Throws when the store cannot be used right now (disk: its directory is not writable; S3: the bucket does not answer). */
+  ping(): Promise<void>
   close(): void
 }
 

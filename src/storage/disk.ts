@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs'
-import { type FileHandle, link, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises'
+import { constants, mkdirSync } from 'node:fs'
+import { access, type FileHandle, link, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join, sep } from 'node:path'
 import { writeAll } from '../files.ts'
 import {
@@ -145,12 +145,16 @@ export function createDiskBlobStore(root: string): BlobStore {
       for (const name of await walk(root)) {
         if (!TEMP_NAME.test(basename(name))) continue
         const info = await statFile(join(root, name))
-        if (info && info.mtime < olderThan) {
+        if (info && (olderThan === undefined || info.mtime < olderThan)) {
           await rm(join(root, name), { force: true })
           removed++
         }
       }
       return removed
+    },
+
+    async ping() {
+      await access(root, constants.W_OK)
     },
 
     close() {},

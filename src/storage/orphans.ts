@@ -30,8 +30,10 @@ export function orphanCutoff(config: Config, now: Date): Date {
 }
 
 /**
- * Removes objects nothing refers to that are older than the longest upload window, and what
- * interrupted puts left behind. Meant for start-up, before any upload is in flight.
+ * Removes objects nothing refers to that are older than the longest upload window, and everything
+ * interrupted puts left behind, whatever its age: meant for start-up, before any upload is in
+ * flight, so a temp file can only be a crashed put's (after a `kill -9` mid-upload, a restart
+ * removes it at once rather than a day later).
  */
 export async function sweepOrphans(blobs: BlobStore, options: SweepOptions): Promise<SweepResult> {
   const removed: string[] = []
@@ -42,6 +44,6 @@ export async function sweepOrphans(blobs: BlobStore, options: SweepOptions): Pro
       removed.push(key)
     }
   }
-  const staleTemp = (await blobs.removeStaleTemp?.(options.olderThan)) ?? 0
+  const staleTemp = (await blobs.removeStaleTemp?.()) ?? 0
   return { removed, staleTemp }
 }

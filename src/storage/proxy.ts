@@ -7,7 +7,7 @@ import {
   ForbiddenError,
   NotFoundError,
 } from '../gateway/errors.ts'
-import { REQUEST_ID_HEADER } from '../gateway/request-id.ts'
+import { REQUEST_ID_HEADER, requestIdFor } from '../gateway/request-id.ts'
 import {
   ARTIFACT_CONTENT_TYPE,
   attachmentDisposition,
@@ -17,6 +17,7 @@ import {
   resolveRange,
 } from './blobs.ts'
 import { InvalidLinkError, LINK_PATH_PREFIX, type VerifiedLink } from './links.ts'
+import { createDownloadGate, downloadsCapped } from './throttle.ts'
 
 export type StorageProxy = (request: Request) => Promise<Response>
 
@@ -66,6 +67,7 @@ function limitTo(max: number): TransformStream<Uint8Array, Uint8Array> {
  */
 export function createStorageProxy(deps: ProxyDeps, uploads?: UploadGate): StorageProxy {
   const { blobs, links, config, log } = deps
+  const gate = downloadsCapped(config) ? createDownloadGate(config) : undefined
   /** Keys with a PUT in progress: one writer per link, so concurrent PUTs cannot each fill a temp file. */
   const writing = new Set<string>()
 
@@ -107,7 +109,8 @@ export function createStorageProxy(deps: ProxyDeps, uploads?: UploadGate): Stora
       throw err
     }
     if (!content) throw new NotFoundError()
-    const { body, size, start, end } = content
+    const { size, start, end } = content
+    const body = gate ? gate.admit(content.body, end - start + 1) : content.body
     // The explicit Content-Length keeps a streamed (S3) body from going out chunked: the mender
     // client refuses a download without a length.
     return new Response(body, {
@@ -166,7 +169,7 @@ export function createStorageProxy(deps: ProxyDeps, uploads?: UploadGate): Stora
   }
 
   return async (request) => {
-    const requestId = request.headers.get(REQUEST_ID_HEADER) || crypto.randomUUID()
+    const requestId = requestIdFor(request)
     try {
       return await handle(request, requestId)
     } catch (err) {

@@ -118,6 +118,10 @@ export async function createS3BlobStore(
   return {
     client,
 
+    async ping() {
+      await client.send(new HeadBucketCommand({ Bucket }))
+    },
+
     async put(key, source) {
       assertBlobKey(key)
       // A multipart upload's parts stay invisible until it completes; on a failure Upload

@@ -41,7 +41,13 @@ test('the compiled binary runs every command from an empty directory', async () 
   expect(created.stdout.trim()).toMatch(/^[0-9a-f-]{36}$/)
   expect(readdirSync(dataDir).sort()).toContain('bender.db')
 
-  server = await startBender({ command: [binary, 'serve'], cwd: emptyDir, dataDir })
+  const metricsToken = 'binary-metrics-token-1'
+  server = await startBender({
+    command: [binary, 'serve'],
+    cwd: emptyDir,
+    dataDir,
+    env: { BENDER_METRICS_TOKEN: metricsToken },
+  })
   const login = await fetch(`${server.url}/api/management/v1/useradm/auth/login`, {
     method: 'POST',
     headers: { authorization: `Basic ${btoa('bin@example.com:bin-password')}` },
@@ -66,6 +72,27 @@ test('the compiled binary runs every command from an empty directory', async () 
   const ui = await fetch(`${server.url}/api/docs/scalar.js`)
   expect(ui.status).toBe(200)
   expect((await ui.text()).length).toBeGreaterThan(100_000)
+  // The fleet gauges come from a worker thread, which the binary must carry too.
+  const metrics = await fetch(`${server.url}/metrics`, {
+    headers: { authorization: `Bearer ${metricsToken}` },
+  })
+  expect(metrics.status).toBe(200)
+  expect(await metrics.text()).toContain('bender_active_deployments 0')
+  const backupDir = join(work, 'backup')
+  const backedUp = await run([binary, 'backup', '--to', backupDir], { cwd: emptyDir, env })
+  expect(backedUp.stderr).toContain('backup written')
+  expect(backedUp.code).toBe(0)
   expect(await server.stop()).toBe(0)
   expect(server.output()).toContain('msg=stopped')
+  const restoredDir = join(work, 'restored')
+  const restored = await run([binary, 'restore', '--from', backupDir, '--data-dir', restoredDir], {
+    cwd: emptyDir,
+  })
+  expect(restored.code).toBe(0)
+  expect(readdirSync(restoredDir).sort()).toEqual(['bender.db', 'keys'])
+  const again = await run([binary, 'restore', '--from', backupDir, '--data-dir', restoredDir], {
+    cwd: emptyDir,
+  })
+  expect(again.code).toBe(2)
+  expect(again.stderr).toContain('is not empty')
 }, 60_000)

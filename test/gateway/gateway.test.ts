@@ -148,7 +148,7 @@ describe('health and docs', () => {
     broken.deps.db.$client.close()
     const res = await broken.call('GET', '/api/internal/v1/useradm/health')
     expect(res.status).toBe(503)
-    expect(res.json.error).toBe('service unavailable')
+    expect(res.json.error).toBe('service unavailable: database')
     broken.close()
   })
 

@@ -23,7 +23,13 @@ export function menderBinary(): string {
 export function createMenderClient(
   serverUrl: string,
   deviceType = 'test-device',
-  options: { artifactName?: string } = {},
+  options: {
+    artifactName?: string
+    /** Settings added to (or replacing) the test configuration. */
+    config?: Record<string, unknown>
+    /** Environment of its processes (e.g. the D-Bus address its API is served on). */
+    env?: Record<string, string>
+  } = {},
 ) {
   const binary = menderBinary()
   const dir = mkdtempSync(join(tmpdir(), 'bender-mender-'))
@@ -39,6 +45,7 @@ export function createMenderClient(
       UpdatePollIntervalSeconds: 2,
       InventoryPollIntervalSeconds: 2,
       RetryPollIntervalSeconds: 2,
+      ...options.config,
     }),
   )
   const menderArgs = [binary, '-c', configFile, '-d', dataDir, '--no-syslog']
@@ -59,7 +66,12 @@ export function createMenderClient(
     dir,
     /** Runs one command to completion (bounded), returning its exit code and output. */
     async run(...command: string[]) {
-      const child = Bun.spawn(args(command), { stdout: 'pipe', stderr: 'pipe', timeout: COMMAND_TIMEOUT_MS })
+      const child = Bun.spawn(args(command), {
+        stdout: 'pipe',
+        stderr: 'pipe',
+        timeout: COMMAND_TIMEOUT_MS,
+        env: { ...process.env, ...options.env },
+      })
       const [stdout, stderr, exitCode] = await Promise.all([
         new Response(child.stdout).text(),
         new Response(child.stderr).text(),
@@ -69,7 +81,12 @@ export function createMenderClient(
     },
     /** Starts the daemon: it authenticates, sends its inventory and polls for updates until stopped. */
     startDaemon() {
-      daemon = Bun.spawn(args(['daemon']), { stdout: 'ignore', stderr: 'pipe', timeout: DAEMON_TIMEOUT_MS })
+      daemon = Bun.spawn(args(['daemon']), {
+        stdout: 'ignore',
+        stderr: 'pipe',
+        timeout: DAEMON_TIMEOUT_MS,
+        env: { ...process.env, ...options.env },
+      })
       const reader = daemon.stderr.getReader()
       const decoder = new TextDecoder()
       ;(async () => {
@@ -80,6 +97,8 @@ export function createMenderClient(
         }
       })()
     },
+    /** The daemon's process id (the mount-namespace wrapper execs the client, keeping its pid). */
+    daemonPid: () => daemon?.pid,
     /** What the daemon has logged so far. */
     daemonLog: () => daemonLog,
     async close() {

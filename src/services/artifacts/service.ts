@@ -4,7 +4,13 @@ import { type ArtifactMeta, readArtifact } from '../../artifact/reader.ts'
 import { writeModuleImage } from '../../artifact/writer.ts'
 import type { Deps } from '../../deps.ts'
 import { writeNewFile } from '../../files.ts'
-import { BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../../gateway/errors.ts'
+import {
+  BadRequestError,
+  ConflictError,
+  NotFoundError,
+  ServerStateError,
+  UnprocessableError,
+} from '../../gateway/errors.ts'
 import { type Paging, pageOffset } from '../../gateway/paging.ts'
 import { requireUuid } from '../../ids.ts'
 import { expiredLongAgo, orphanCutoff, type SweepResult, sweepOrphans } from '../../storage/orphans.ts'
@@ -103,7 +109,10 @@ export interface ArtifactsService {
   editArtifact(tenantId: string, id: string, description: string): void
   /** Deletes the artifact and its file, unless an active deployment uses it. */
   deleteArtifact(tenantId: string, id: string): Promise<void>
-  /** A link to download the artifact's file, valid for BENDER_DOWNLOAD_LINK_TTL (15 minutes). */
+  /**
+   * A link to download the artifact's file, valid for BENDER_DOWNLOAD_LINK_TTL (15 minutes); a 410
+   * (logged as an error) when the file is missing from the store.
+   */
   downloadLink(tenantId: string, id: string): Promise<ApiLink>
   /** Mender's one deployments limit, `storage`: no limit (0), and the bytes in use. */
   limit(tenantId: string, name: string): { limit: number; usage: number }
@@ -320,7 +329,14 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
     async downloadLink(tenantId: string, id: string): Promise<ApiLink> {
       const row = findArtifact(tenantId, id)
       const key = artifactBlobKey(tenantId, id)
-      if (!(await blobs.stat(key))) throw new Error(`artifact ${id} has no object in the blob store`)
+      if (!(await blobs.stat(key))) {
+        // Listed but unservable (a restore without its files, a store emptied by hand): the user
+        // learns why, and the operator reads it in the log.
+        throw new ServerStateError(410, "the artifact's file is missing from the artifact store", {
+          artifact_id: id,
+          blob_key: key,
+        })
+      }
       const link = await deps.links.download(key, { filename: `${row.name}.mender` })
       return { uri: link.url, expire: link.expires.toISOString(), method: 'GET' }
     },

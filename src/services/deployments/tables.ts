@@ -122,6 +122,8 @@ export const deviceDeployments = sqliteTable(
     index('deployments_device_deployments_last')
       .on(t.tenantId, t.deviceId, t.created)
       .where(sql`active = 0 AND deleted IS NULL`),
+    // The retention purge walks finished history oldest first.
+    index('deployments_device_deployments_finished').on(t.finished, t.seq).where(sql`active = 0`),
   ],
 )
 

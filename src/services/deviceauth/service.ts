@@ -58,6 +58,15 @@ export type DeviceauthInventory = Pick<
  */
 export type DeviceauthDeployments = { markDeviceDecommissioned(tenantId: string, deviceId: string): void }
 
+/**
+ * Workflows other services run on a device's life (deviceconnect's provision and decommission).
+ * Called after the change is committed; they must not throw, and what they do may finish later.
+ */
+export type DeviceauthWorkflows = {
+  deviceAccepted(tenantId: string, deviceId: string): Promise<void>
+  deviceRemoved(tenantId: string, deviceId: string): Promise<void>
+}
+
 /** The outcome of a preauthorization: the device it created or extended, or the one already holding the identity. */
 export type Preauthorization = { created: true; deviceId: string } | { created: false; existing: ApiDevice }
 
@@ -116,11 +125,18 @@ export type DeviceListing = { devices: ApiDevice[]; hasNext: boolean }
 
 export function createDeviceauthService(
   deps: Deps,
-  services: { inventory: DeviceauthInventory; deployments?: DeviceauthDeployments },
+  services: {
+    inventory: DeviceauthInventory
+    deployments?: DeviceauthDeployments
+    workflows?: DeviceauthWorkflows
+  },
 ): DeviceauthService {
   const store = createDeviceauthStore(deps.db)
   const { clock, ids, tokens, config, log } = deps
-  const { inventory, deployments } = services
+  const { inventory, deployments, workflows } = services
+  /** Runs a workflow after the commit; its failure is logged, never the caller's. */
+  const runWorkflow = (name: string, run: (() => Promise<void>) | undefined) =>
+    run?.().catch((err) => log.error('device workflow failed', { workflow: name, err }))
 
   /** One batch of check-ins: the device's `check_in_time` here and `system/check_in_time` in inventory. */
   function writeCheckIns(batch: CheckIn[]): void {
@@ -297,6 +313,8 @@ export function createDeviceauthService(
       // Single-tenant: a tenant token, if sent, is ignored as in Mender's open-source server.
       const claims = recordAuthRequest('', request)
       if (!claims) throw new UnauthorizedError('dev auth: unauthorized', 'DeviceJWT')
+      // A preauthorized device is accepted here; provisioning an already known device changes nothing.
+      runWorkflow('provision', workflows && (() => workflows.deviceAccepted('', claims.sub as string)))
       return tokens.sign(claims)
     },
 
@@ -362,6 +380,7 @@ export function createDeviceauthService(
         inventory.removeDevice(tenantId, id)
         deployments?.markDeviceDecommissioned(tenantId, id)
       })
+      runWorkflow('decommission', workflows && (() => workflows.deviceRemoved(tenantId, id)))
     },
 
     deleteAuthSet(tenantId: string, deviceId: string, id: string): void {
@@ -404,6 +423,9 @@ export function createDeviceauthService(
         store.setAuthSetStatus(tenantId, id, target)
         refreshDeviceStatus(device)
       })
+      if (target === 'accepted') {
+        runWorkflow('provision', workflows && (() => workflows.deviceAccepted(tenantId, deviceId)))
+      }
     },
 
     revokeToken(tenantId: string, id: string): void {

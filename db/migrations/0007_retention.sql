@@ -1,0 +1,1 @@
+CREATE INDEX `deployments_device_deployments_finished` ON `deployments_device_deployments` (`finished`,`seq`) WHERE active = 0;

@@ -1,0 +1,104 @@
+import type { DevicePrincipal } from '../../gateway/auth.ts'
+import {
+  DEVICE_MESSAGE_LIMIT,
+  decodeMessage,
+  encodeMessage,
+  ProtocolError,
+  type ProtoMsg,
+} from './protocol.ts'
+
+/** One end of a websocket, as the service sees it: routes adapt the real socket to this. */
+export type Peer = {
+  send(data: Uint8Array): void
+  close(code?: number, reason?: string): void
+}
+
+/** A session multiplexed over a device connection, receiving the device's messages for its sid. */
+export type SessionRoute = {
+  onDeviceMessage(msg: ProtoMsg): void
+  /** The device connection is gone (closed, replaced or removed). */
+  onDeviceGone(): void
+}
+
+/** A device's live websocket and the sessions routed over it. */
+export class DeviceLink {
+  readonly routes = new Map<string, SessionRoute>()
+
+  constructor(
+    /** The device's token as it was verified at the upgrade. */
+    readonly principal: DevicePrincipal,
+    private readonly peer: Peer,
+  ) {}
+
+  get tenantId(): string {
+    return this.principal.tenantId
+  }
+
+  get deviceId(): string {
+    return this.principal.deviceId
+  }
+
+  /** Encodes and sends a message; throws ProtocolError when mender-connect could not read it. */
+  send(msg: ProtoMsg): number {
+    const bytes = encodeMessage(msg)
+    if (bytes.length >= DEVICE_MESSAGE_LIMIT) throw new ProtocolError('message too large for the device')
+    this.peer.send(bytes)
+    return bytes.length
+  }
+
+  /** Hands a device's message to the session of its sid; messages of unknown sessions are dropped. */
+  receive(data: Uint8Array): ProtoMsg | undefined {
+    let msg: ProtoMsg
+    try {
+      msg = decodeMessage(data)
+    } catch {
+      return undefined
+    }
+    const route = this.routes.get(msg.sid)
+    if (route) route.onDeviceMessage(msg)
+    return msg
+  }
+
+  /** Tells every session the connection is gone and closes it (when `code` is given). */
+  drop(code?: number, reason?: string): void {
+    const routes = [...this.routes.values()]
+    this.routes.clear()
+    for (const route of routes) route.onDeviceGone()
+    if (code !== undefined) this.peer.close(code, reason)
+  }
+}
+
+const keyOf = (tenantId: string, deviceId: string) => `${tenantId}\u0000${deviceId}`
+
+/** The devices connected to this process, one connection each. */
+export class Hub {
+  private readonly links = new Map<string, DeviceLink>()
+
+  get(tenantId: string, deviceId: string): DeviceLink | undefined {
+    return this.links.get(keyOf(tenantId, deviceId))
+  }
+
+  /** Makes `link` the device's connection; resolves to the one it replaces, if any. */
+  add(link: DeviceLink): DeviceLink | undefined {
+    const key = keyOf(link.tenantId, link.deviceId)
+    const previous = this.links.get(key)
+    this.links.set(key, link)
+    return previous
+  }
+
+  /** Forgets `link` if it is still the device's connection; resolves to whether it was. */
+  remove(link: DeviceLink): boolean {
+    const key = keyOf(link.tenantId, link.deviceId)
+    if (this.links.get(key) !== link) return false
+    this.links.delete(key)
+    return true
+  }
+
+  all(): IterableIterator<DeviceLink> {
+    return this.links.values()
+  }
+
+  get size(): number {
+    return this.links.size
+  }
+}

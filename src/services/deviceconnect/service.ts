@@ -1,0 +1,328 @@
+import type { Deps } from '../../deps.ts'
+import type { Authenticator, DevicePrincipal } from '../../gateway/auth.ts'
+import { ConflictError, NotFoundError } from '../../gateway/errors.ts'
+import { type Paging, pageOffset } from '../../gateway/paging.ts'
+import { DeviceLink, Hub, type Peer } from './hub.ts'
+import type {
+  DeviceConnection,
+  FileInfo,
+  SessionFilter,
+  SessionKind,
+  SessionRecord,
+  UploadTarget,
+} from './model.ts'
+import { replayRecording } from './playback.ts'
+import { message, PROTO_MENDER_CLIENT } from './protocol.ts'
+import { SessionCounter } from './registry.ts'
+import { RemoteSession } from './session.ts'
+import { createDeviceconnectStore, type DeviceconnectStore } from './store.ts'
+import { FileTransfer } from './transfer.ts'
+
+/** Who opens a session: a user of a tenant. */
+export type SessionUser = { tenantId: string; userId: string }
+
+/** What the device's mender-connect can ask its mender client to do. */
+export type ClientCommand = 'check-update' | 'send-inventory'
+
+/** How often idle sessions are looked for and buffered recordings written. */
+const SWEEP_MS = 10_000
+const RETENTION_SWEEP_MS = 60 * 60_000
+/** Websocket close codes for a device connection replaced by a newer one, or whose token is gone. */
+const CLOSE_REPLACED = 1000
+const CLOSE_POLICY = 1008
+
+export interface DeviceconnectService {
+  /** Takes a device's new websocket as its connection (an older one is closed) and records it connected. */
+  connectDevice(device: DevicePrincipal, peer: Peer): DeviceLink
+  /** A message from the device: handed to the session of its sid, dropped when there is none. */
+  deviceMessage(link: DeviceLink, data: Uint8Array): void
+  /** The device's websocket closed: its sessions end; it is disconnected unless a newer connection took over. */
+  deviceClosed(link: DeviceLink): Promise<void>
+  /** The device's connection state; NotFound when deviceconnect has never heard of it. */
+  getDevice(tenantId: string, deviceId: string): Promise<DeviceConnection>
+  /** Throws unless a session to the device may open now (connected, under the limits). */
+  checkSession(user: SessionUser, deviceId: string): void
+  /** Opens a relayed session for a user's websocket (after checkSession, at the upgrade). */
+  openSession(user: SessionUser, deviceId: string, peer: Peer): RemoteSession
+  /** Downloads a file from the device: its information at once, its bytes as they stream. */
+  download(
+    user: SessionUser,
+    deviceId: string,
+    path: string,
+  ): Promise<{ info: FileInfo; body: ReadableStream }>
+  /** Uploads a file to the device, streamed; resolves once the device has it. */
+  upload(
+    user: SessionUser,
+    deviceId: string,
+    target: UploadTarget,
+    file: AsyncIterable<Uint8Array>,
+  ): Promise<void>
+  /** Asks the device's mender client to check for an update or send its inventory; NotFound when not connected. */
+  sendClientCommand(tenantId: string, deviceId: string, command: ClientCommand, userId?: string): void
+  /** The session audit list, newest first. */
+  listSessions(
+    tenantId: string,
+    filter: SessionFilter,
+    paging: Paging,
+  ): Promise<{ sessions: SessionRecord[]; total: number }>
+  /** A session of the tenant; NotFound otherwise. */
+  getSession(tenantId: string, sessionId: string): Promise<SessionRecord>
+  /** Replays a session's recorded terminal output to a websocket, then closes it. */
+  playback(tenantId: string, sessionId: string, peer: Peer, sleepMs: number): Promise<void>
+  /** An accepted device: known from now on (disconnected until it connects). */
+  provisionDevice(tenantId: string, deviceId: string): Promise<void>
+  /** A decommissioned device: its connection is closed and it is forgotten. */
+  removeDevice(tenantId: string, deviceId: string): Promise<void>
+  /** Forgets a tenant entirely. */
+  deleteTenant(tenantId: string): Promise<void>
+  /** How many devices are connected to this process. */
+  connectedDevices(): number
+  /** Ends every session and connection, and the background sweeps. */
+  stop(): void
+}
+
+/**
+ * What deviceconnect needs from device authentication: whether the token a device connected with
+ * still holds (not revoked, its device not rejected or decommissioned).
+ */
+export type DeviceconnectDeviceTokens = Pick<Authenticator<DevicePrincipal>, 'isLive'>
+
+export function createDeviceconnectService(
+  deps: Deps,
+  peers: { deviceTokens: DeviceconnectDeviceTokens },
+  store: DeviceconnectStore = createDeviceconnectStore(deps.db),
+): DeviceconnectService {
+  const { clock, ids, log, config } = deps
+  const limits = config.connect
+  const hub = new Hub()
+  const counter = new SessionCounter(limits.sessionsPerUser, limits.sessionsPerDevice)
+  const sessions = new Set<RemoteSession>()
+  const versions = new WeakMap<DeviceLink, Promise<number>>()
+  const context = { store, clock, log, limits }
+  const logFailure = (what: string) => (err: unknown) => log.error(what, { err })
+
+  void store.resetLiveState(clock.now()).catch(logFailure('resetting deviceconnect state failed'))
+
+  function sweep(): void {
+    const idleBefore = clock.now().getTime() - limits.idleTimeoutSeconds * 1000
+    for (const session of sessions) {
+      if (session.lastActive < idleBefore) session.expire('idle_timeout')
+      else void session.flush()
+    }
+  }
+  function dropOldRecordings(): void {
+    const before = new Date(clock.now().getTime() - limits.recordingDays * 86_400_000)
+    store.deleteRecordingsBefore(before).catch(logFailure('deleting old recordings failed'))
+  }
+  const sweeper = setInterval(sweep, SWEEP_MS)
+  const retention = setInterval(dropOldRecordings, RETENTION_SWEEP_MS)
+  sweeper.unref()
+  retention.unref()
+  dropOldRecordings()
+
+  /**
+   * The device's connection, if its token still holds. Tokens are checked at the upgrade; one taken
+   * away since (a rejected or revoked device) ends the connection here, before anything uses it.
+   */
+  function liveLink(tenantId: string, deviceId: string): DeviceLink | undefined {
+    const link = hub.get(tenantId, deviceId)
+    if (!link || peers.deviceTokens.isLive(link.principal)) return link
+    link.drop(CLOSE_POLICY, 'device token revoked')
+    void deviceClosed(link)
+    return undefined
+  }
+
+  function requireLink(tenantId: string, deviceId: string): DeviceLink {
+    const link = liveLink(tenantId, deviceId)
+    if (!link) throw new NotFoundError('failed to connect to device: device disconnected')
+    return link
+  }
+
+  async function deviceClosed(link: DeviceLink): Promise<void> {
+    const current = hub.remove(link)
+    link.drop()
+    if (!current) return
+    try {
+      const version = await versions.get(link)
+      if (version !== undefined)
+        await store.disconnectDevice(link.tenantId, link.deviceId, version, clock.now())
+    } catch (err) {
+      log.error('recording a device disconnection failed', { device_id: link.deviceId, err })
+    }
+  }
+
+  function newRecord(
+    user: SessionUser,
+    deviceId: string,
+    kind: SessionKind,
+    path: string | null,
+  ): SessionRecord {
+    return {
+      id: ids.uuid(),
+      tenantId: user.tenantId,
+      userId: user.userId,
+      deviceId,
+      kind,
+      startTs: clock.now(),
+      endTs: null,
+      end: 'open',
+      bytes: 0,
+      recordedBytes: 0,
+      path,
+    }
+  }
+
+  /** Runs one file transfer as an audited session, ending it however `run` ends. */
+  async function transfer<T>(
+    user: SessionUser,
+    deviceId: string,
+    kind: 'download' | 'upload',
+    path: string,
+    run: (ft: FileTransfer, finish: (err?: unknown) => void) => Promise<T>,
+  ): Promise<T> {
+    const link = liveLink(user.tenantId, deviceId)
+    if (!link) throw new ConflictError('device not connected')
+    const release = counter.acquire(user.tenantId, user.userId, deviceId)
+    const record = newRecord(user, deviceId, kind, path)
+    await store.insertSession(record)
+    const ft = new FileTransfer(link, record.id, user.userId)
+    let finished = false
+    const finish = (err?: unknown) => {
+      if (finished) return
+      finished = true
+      ft.close()
+      release()
+      const end = err ? 'failed' : 'completed'
+      store
+        .endSession(user.tenantId, record.id, { end, endTs: clock.now(), bytes: ft.bytes, recordedBytes: 0 })
+        .catch(logFailure('recording the end of a transfer failed'))
+    }
+    try {
+      await ft.open()
+      return await run(ft, finish)
+    } catch (err) {
+      finish(err)
+      throw err
+    }
+  }
+
+  return {
+    connectDevice(device, peer) {
+      const link = new DeviceLink(device, peer)
+      const version = store.connectDevice(device.tenantId, device.deviceId, clock.now())
+      version.catch(logFailure('recording a device connection failed'))
+      versions.set(link, version)
+      const previous = hub.add(link)
+      previous?.drop(CLOSE_REPLACED, 'replaced by a newer connection')
+      return link
+    },
+
+    deviceMessage(link, data) {
+      const msg = link.receive(data)
+      if (msg?.proto === PROTO_MENDER_CLIENT && msg.sid === '') {
+        log.debug('mender client command answered', { device_id: link.deviceId, typ: msg.typ, ...msg.props })
+      }
+    },
+
+    async deviceClosed(link) {
+      const current = hub.remove(link)
+      link.drop()
+      if (!current) return
+      const version = await versions.get(link)
+      if (version !== undefined)
+        await store.disconnectDevice(link.tenantId, link.deviceId, version, clock.now())
+    },
+
+    async getDevice(tenantId, deviceId) {
+      const device = await store.findDevice(tenantId, deviceId)
+      if (!device) throw new NotFoundError('device not found')
+      return device
+    },
+
+    checkSession(user, deviceId) {
+      requireLink(user.tenantId, deviceId)
+      counter.check(user.tenantId, user.userId, deviceId)
+    },
+
+    openSession(user, deviceId, peer) {
+      const link = requireLink(user.tenantId, deviceId)
+      const release = counter.acquire(user.tenantId, user.userId, deviceId)
+      const record = newRecord(user, deviceId, 'remote', null)
+      store.insertSession(record).catch(logFailure('recording a session failed'))
+      const session = new RemoteSession(context, record, link, peer, (ended) => {
+        sessions.delete(ended)
+        release()
+      })
+      sessions.add(session)
+      return session
+    },
+
+    download(user, deviceId, path) {
+      return transfer(user, deviceId, 'download', path, async (ft, finish) => {
+        const info = await ft.stat(path, limits.maxFileSize)
+        return { info, body: ft.download(path, limits.maxFileSize, finish) }
+      })
+    },
+
+    async upload(user, deviceId, target, file) {
+      await transfer(user, deviceId, 'upload', target.path, async (ft, finish) => {
+        await ft.upload(target, file, limits.maxFileSize)
+        finish()
+      })
+    },
+
+    sendClientCommand(tenantId, deviceId, command, userId) {
+      const link = requireLink(tenantId, deviceId)
+      link.send(
+        message({ proto: PROTO_MENDER_CLIENT, typ: command, props: userId ? { user_id: userId } : {} }),
+      )
+    },
+
+    async listSessions(tenantId, filter, paging) {
+      return store.listSessions(tenantId, filter, { offset: pageOffset(paging), limit: paging.perPage })
+    },
+
+    async getSession(tenantId, sessionId) {
+      const session = await store.findSession(tenantId, sessionId)
+      if (!session) throw new NotFoundError('session not found')
+      return session
+    },
+
+    playback(tenantId, sessionId, peer, sleepMs) {
+      const live = [...sessions].find((s) => s.id === sessionId)
+      const flushed = live ? live.flush() : Promise.resolve()
+      return flushed.then(() => replayRecording(store, { tenantId, sessionId, peer, sleepMs }))
+    },
+
+    async provisionDevice(tenantId, deviceId) {
+      await store.provisionDevice(tenantId, deviceId, clock.now())
+    },
+
+    async removeDevice(tenantId, deviceId) {
+      const link = hub.get(tenantId, deviceId)
+      if (link) {
+        hub.remove(link)
+        link.drop(1000, 'device decommissioned')
+      }
+      await store.deleteDevice(tenantId, deviceId)
+    },
+
+    async deleteTenant(tenantId) {
+      for (const link of [...hub.all()]) {
+        if (link.tenantId !== tenantId) continue
+        hub.remove(link)
+        link.drop(1000, 'tenant removed')
+      }
+      await store.deleteTenant(tenantId)
+    },
+
+    connectedDevices: () => hub.size,
+
+    stop() {
+      clearInterval(sweeper)
+      clearInterval(retention)
+      for (const session of [...sessions]) session.expire('server_stopped')
+      for (const link of [...hub.all()]) link.drop(1001, 'server stopping')
+    },
+  }
+}
