@@ -5,6 +5,7 @@ COPY package.json package-lock.json ./
 RUN bun install --frozen-lockfile --production --ignore-scripts
 COPY tsconfig.json ./
 COPY src ./src
+COPY web ./web
 COPY db ./db
 COPY scripts/build.ts ./scripts/build.ts
 RUN bun scripts/build.ts --outfile /out/bender

@@ -15,6 +15,7 @@
  *   startup      time from start to the first answer (fresh, empty, a seeded data dir) ÷ a bare Bun.serve's
  *   deviceconnect 10 000 idle device websockets: RSS per connection, idle CPU, device polls/s while
  *                held ÷ without them; terminal round trip through the relay ÷ a bare Bun websocket echo
+ *   console      first-load size and time in chromium; the device table's page time over a seeded fleet
  *   fleet        an open-loop Mender mix (polls, inventory, auth, lists) from N distinct devices at a
  *                list of rates: per-kind p50/p99/max, errors, bender's CPU and RSS, the generator's CPU
  *
@@ -30,6 +31,7 @@ const AREAS = [
   'deployments',
   'startup',
   'deviceconnect',
+  'console',
   'fleet',
 ] as const
 

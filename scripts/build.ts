@@ -1,11 +1,14 @@
 /**
- * Builds the standalone executable `dist/bender`: the server, its CLI and its SQL migrations in
- * one file (migrations are embedded as assets under their own names; db/migrate.ts finds them).
+ * Builds the standalone executable `dist/bender`: the server, its CLI, its SQL migrations and the
+ * bundled console in one file (embedded as assets under their own names, where db/migrate.ts and
+ * src/console/bundle.ts find them).
  * `--target` cross-compiles (e.g. bun-linux-arm64); `--outfile` changes the output path.
  */
-import { readdirSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { gzippedConsole } from '../src/console/bundle.ts'
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -15,6 +18,13 @@ const root = join(import.meta.dir, '..')
 const migrations = readdirSync(join(root, 'db/migrations'))
   .filter((name) => name.endsWith('.sql'))
   .map((name) => join('db/migrations', name))
+
+const consoleDir = mkdtempSync(join(tmpdir(), 'bender-console-'))
+const consoleFiles: string[] = []
+for (const { name, blob } of await gzippedConsole()) {
+  await Bun.write(join(consoleDir, name), blob)
+  consoleFiles.push(join(consoleDir, name))
+}
 
 const args = [
   'build',
@@ -34,6 +44,8 @@ const args = [
   // The server checkpoints its database on a worker thread (see db/checkpointer.ts).
   'db/checkpoint-worker.ts',
   ...migrations,
+  ...consoleFiles,
 ]
 const proc = Bun.spawnSync([process.execPath, ...args], { cwd: root, stdout: 'inherit', stderr: 'inherit' })
+rmSync(consoleDir, { recursive: true, force: true })
 process.exit(proc.exitCode ?? 1)

@@ -1,8 +1,12 @@
 import { type AnyElysia, Elysia } from 'elysia'
+import { type ConsoleBundle, loadConsole } from './console/bundle.ts'
+import { consoleEventRoutes } from './console/routes.events.ts'
+import { consoleRoutes } from './console/routes.ts'
 import type { Deps } from './deps.ts'
 import { createEventsService, type EventsService } from './events/service.ts'
 import { authPlugin } from './gateway/auth.ts'
 import { apiDocs } from './gateway/docs.ts'
+import { NotFoundError } from './gateway/errors.ts'
 import { gateway } from './gateway/gateway.ts'
 import { healthRoutes } from './gateway/health.ts'
 import { createRouteIndex } from './gateway/routes.ts'
@@ -31,6 +35,11 @@ import { deviceauthDeviceRoutes } from './services/deviceauth/routes.devices.ts'
 import { deviceauthInternalRoutes } from './services/deviceauth/routes.internal.ts'
 import { deviceauthManagementRoutes } from './services/deviceauth/routes.management.ts'
 import { createDeviceauthService, type DeviceauthService } from './services/deviceauth/service.ts'
+import { followDeviceLifecycle } from './services/deviceconfig/lifecycle.ts'
+import { deviceconfigDeviceRoutes } from './services/deviceconfig/routes.devices.ts'
+import { deviceconfigInternalRoutes } from './services/deviceconfig/routes.internal.ts'
+import { deviceconfigManagementRoutes } from './services/deviceconfig/routes.management.ts'
+import { createDeviceconfigService, type DeviceconfigService } from './services/deviceconfig/service.ts'
 import { deviceconnectDeviceRoutes } from './services/deviceconnect/routes.devices.ts'
 import { deviceconnectManagementRoutes } from './services/deviceconnect/routes.management.ts'
 import { createDeviceconnectService, type DeviceconnectService } from './services/deviceconnect/service.ts'
@@ -40,20 +49,45 @@ import {
   inventoryManagementV2Routes,
 } from './services/inventory/routes.management.ts'
 import { createInventoryService, type InventoryService } from './services/inventory/service.ts'
+import { iotManagerInternalRoutes } from './services/iot-manager/routes.internal.ts'
+import { iotManagerManagementRoutes } from './services/iot-manager/routes.management.ts'
+import { createIotManagerService, type IotManagerService } from './services/iot-manager/service.ts'
 import { useradmInternalRoutes } from './services/useradm/routes.internal.ts'
 import { useradmManagementRoutes, useradmManagementV2Routes } from './services/useradm/routes.management.ts'
+import { useradmSetupRoutes } from './services/useradm/routes.setup.ts'
 import { createUseradmService, type UseradmService } from './services/useradm/service.ts'
+import { createFirstRunSetup, type FirstRunSetup } from './services/useradm/setup.ts'
 
 /** Every service of the app, each known by its interface. */
 export type Services = {
   events: EventsService
   useradm: UseradmService
+  setup: FirstRunSetup
   inventory: InventoryService
   deployments: DeploymentsService
   deviceauth: DeviceauthService
   artifacts: ArtifactsService
   releases: ReleasesService
   deviceconnect: DeviceconnectService
+  deviceconfig: DeviceconfigService
+  iotManager: IotManagerService
+  /** Ends the in-process workflows that follow events. */
+  stopWorkflows(): void
+}
+
+/** Whether deviceauth knows a device, for services that only hold device ids. */
+function deviceExistence(deviceauth: Pick<DeviceauthService, 'getDevice'>) {
+  return {
+    exists(tenantId: string, deviceId: string): boolean {
+      try {
+        deviceauth.getDevice(tenantId, deviceId)
+        return true
+      } catch (err) {
+        if (err instanceof NotFoundError) return false
+        throw err
+      }
+    },
+  }
 }
 
 /**
@@ -64,6 +98,7 @@ export function createServices(deps: Deps): Services {
   // First: it gives the outbox the app's clock before any store writes an event.
   const events = createEventsService(deps)
   const useradm = createUseradmService(deps)
+  const setup = createFirstRunSetup(deps, { useradm })
   const inventory = createInventoryService(deps)
   // Artifacts and deployments know each other: artifacts asks which deployments use a name,
   // deployments asks for the artifacts of a name. Artifacts is built first, reaching deployments
@@ -88,7 +123,17 @@ export function createServices(deps: Deps): Services {
       deviceRemoved: (tenantId, deviceId) => deviceconnect.removeDevice(tenantId, deviceId),
     },
   })
-  return { events, useradm, inventory, deployments, deviceauth, artifacts, releases, deviceconnect }
+  const deviceconfig = createDeviceconfigService(deps, { deployments })
+  const stopLifecycle = followDeviceLifecycle(events, deviceconfig)
+  const iotManager = createIotManagerService(deps, { events, devices: deviceExistence(deviceauth) })
+  return {
+    ...{ events, useradm, setup, inventory, deployments, deviceauth, artifacts, releases },
+    ...{ deviceconnect, deviceconfig, iotManager },
+    stopWorkflows: () => {
+      stopLifecycle()
+      iotManager.stop()
+    },
+  }
 }
 
 /**
@@ -99,11 +144,16 @@ export function stopServices(services: Services): void {
   services.deviceconnect.stop()
   services.deviceauth.stop()
   services.inventory.stop()
+  services.stopWorkflows()
   services.events.stop()
 }
 
 /** The API app: gateway plugins first (so their error handler covers every route), then each service. */
-export function createApp(deps: Deps, services: Services) {
+export function createApp(
+  deps: Deps,
+  services: Services,
+  consoleBundle: () => Promise<ConsoleBundle> = loadConsole,
+) {
   const routes = createRouteIndex()
   const auth = authPlugin(
     { user: services.useradm.authenticator, device: services.deviceauth.authenticator },
@@ -118,6 +168,9 @@ export function createApp(deps: Deps, services: Services) {
     )
     // Read at request time, when the chain below has made the whole app.
     .use(apiDocs((): AnyElysia => app))
+    .use(consoleRoutes(deps.config, consoleBundle))
+    .use(useradmSetupRoutes(services.setup))
+    .use(consoleEventRoutes(services.events, services.useradm.authenticator.isLive, auth))
     .use(useradmManagementRoutes(services.useradm, auth, deps.config.trustedProxies))
     .use(useradmManagementV2Routes(services.useradm, auth))
     .use(useradmInternalRoutes(auth))
@@ -137,7 +190,20 @@ export function createApp(deps: Deps, services: Services) {
     .use(softwareManagementRoutes(services.releases, auth))
     .use(deviceconnectDeviceRoutes(services.deviceconnect, auth))
     .use(deviceconnectManagementRoutes(services.deviceconnect, auth))
-  for (const service of ['useradm', 'devauth', 'inventory', 'deployments', 'deviceconnect'])
+    .use(deviceconfigDeviceRoutes(services.deviceconfig, auth))
+    .use(deviceconfigManagementRoutes(services.deviceconfig, auth))
+    .use(deviceconfigInternalRoutes(services.deviceconfig, auth))
+    .use(iotManagerManagementRoutes(services.iotManager, auth))
+    .use(iotManagerInternalRoutes(services.iotManager, auth))
+  for (const service of [
+    'useradm',
+    'devauth',
+    'inventory',
+    'deployments',
+    'deviceconnect',
+    'deviceconfig',
+    'iot-manager',
+  ])
     app.use(healthRoutes(service, deps))
   routes.load(app.routes)
   return app

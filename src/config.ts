@@ -61,6 +61,12 @@ export type Config = Readonly<{
   eventRetentionSeconds: number
   /** The most events the outbox keeps; the oldest go first. */
   eventMaxCount: number
+  /** Seconds a webhook receiver has to answer. */
+  webhookTimeoutSeconds: number
+  /** Requests made for one event to one webhook before it is given up. */
+  webhookMaxAttempts: number
+  /** Unfinished deliveries one webhook may have; beyond it the oldest are given up. */
+  webhookMaxPending: number
   /** Remote terminal, file transfer and port forwarding (deviceconnect). */
   connect: ConnectConfig
 }>
@@ -289,5 +295,8 @@ export function loadConfig(env: Env = process.env): Config {
     connect: readConnect(env),
     eventRetentionSeconds: readInt(env, 'BENDER_EVENT_RETENTION', 604800, 60, 31536000),
     eventMaxCount: readInt(env, 'BENDER_EVENT_MAX_COUNT', 1_000_000, 100, Number.MAX_SAFE_INTEGER),
+    webhookTimeoutSeconds: readInt(env, 'BENDER_WEBHOOK_TIMEOUT', 10, 1, 300),
+    webhookMaxAttempts: readInt(env, 'BENDER_WEBHOOK_MAX_ATTEMPTS', 12, 1, 1000),
+    webhookMaxPending: readInt(env, 'BENDER_WEBHOOK_MAX_PENDING', 10_000, 10, 10_000_000),
   })
 }

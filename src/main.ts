@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 import { parseArgs } from 'node:util'
+import type { Services } from './app.ts'
 import { createApp, createServices, stopServices } from './app.ts'
 import { backupCommand, restoreCommand } from './backup/cli.ts'
 import { BackupError } from './backup/files.ts'
@@ -11,7 +12,7 @@ import { createLogger } from './log.ts'
 import { createRetentionService } from './retention/service.ts'
 import { createRetentionStore } from './retention/store.ts'
 import { startServer } from './server.ts'
-import { createUseradmService, type UseradmService } from './services/useradm/service.ts'
+import { createUseradmService } from './services/useradm/service.ts'
 import { VERSION } from './version.ts'
 
 const USAGE = `bender ${VERSION}: a Mender-compatible OTA update server
@@ -32,7 +33,8 @@ function selfCommand(): string {
   return Bun.main.startsWith('/$bunfs/') ? process.execPath : 'npm run bender --'
 }
 
-async function ensureFirstUser(deps: Deps, useradm: UseradmService): Promise<void> {
+async function ensureFirstUser(deps: Deps, services: Pick<Services, 'useradm' | 'setup'>): Promise<void> {
+  const { useradm, setup } = services
   const { adminEmail, adminPassword } = deps.config
   if (adminEmail && adminPassword) {
     if (useradm.findUserByEmail(adminEmail)) return
@@ -40,16 +42,18 @@ async function ensureFirstUser(deps: Deps, useradm: UseradmService): Promise<voi
     deps.log.info('created the admin user from BENDER_ADMIN_EMAIL', { email: user.email, user_id: user.id })
     return
   }
-  if (!useradm.hasUsers()) {
+  const token = setup.issueToken()
+  if (token) {
+    // The token rides in the fragment, which the browser never sends: it stays out of access logs.
     deps.log.warn(
-      `no users yet: create the first one with \`${selfCommand()} user create --email you@example.com --password <8+ characters>\` (or set BENDER_ADMIN_EMAIL and BENDER_ADMIN_PASSWORD)`,
+      `no users yet: open ${deps.config.publicUrl}/#/setup/${token} within an hour to create the first admin (the link works once), or create one with \`${selfCommand()} user create --email you@example.com --password <8+ characters>\` (or set BENDER_ADMIN_EMAIL and BENDER_ADMIN_PASSWORD)`,
     )
   }
 }
 
 async function serve(deps: Deps): Promise<void> {
   const services = createServices(deps)
-  await ensureFirstUser(deps, services.useradm)
+  await ensureFirstUser(deps, services)
   // Before listening: no upload is in flight, so whatever nothing refers to is an orphan.
   const swept = await services.artifacts.startUp()
   if (swept.removed.length > 0 || swept.staleTemp > 0) {

@@ -23,8 +23,10 @@ export type ModuleImageSpec = {
   type: string
   files: PayloadFile[]
   metaData?: JsonObject
-  /** Added to the default `rootfs-image.<type>.version` = name. */
+  /** Added to the version provide (`<versionProvide>` = name). */
   provides?: Provides
+  /** The provide that carries the artifact name; `rootfs-image.<type>.version` by default. */
+  versionProvide?: string
   depends?: Depends
   /** Replaces the default `rootfs-image.<type>.*`. */
   clearsProvides?: string[]
@@ -146,7 +148,10 @@ function headerTar(spec: ModuleImageSpec, mtime: number): Uint8Array<ArrayBuffer
   }
   const typeInfo = {
     type: spec.type,
-    artifact_provides: { [`rootfs-image.${spec.type}.version`]: spec.name, ...spec.provides },
+    artifact_provides: {
+      [spec.versionProvide ?? `rootfs-image.${spec.type}.version`]: spec.name,
+      ...spec.provides,
+    },
     ...(spec.depends && Object.keys(spec.depends).length > 0 ? { artifact_depends: spec.depends } : {}),
     clears_artifact_provides: spec.clearsProvides ?? [`rootfs-image.${spec.type}.*`],
   }

@@ -12,6 +12,13 @@ export interface EventsService {
    * writer's path; a listener that throws is logged and given the next event. Answers `stop`.
    */
   subscribe(listener: EventListener, options?: { afterSeq?: number }): () => void
+  /**
+   * A subscription that survives restarts: it resumes after the last event it saved as handled
+   * under `name` (the first time: from now on). The position is saved at most once a second and
+   * on stop, so after a crash the listener may get again the events of its last second: at least
+   * once, never skipped; listeners must tolerate a repeat.
+   */
+  subscribeDurable(name: string, listener: EventListener): () => void
   /** The newest committed `seq` (0 while there is none). */
   lastSeq(): Promise<number>
   /** Deletes the events past the retention (age, then count); also runs on its own every hour. */
@@ -20,6 +27,8 @@ export interface EventsService {
   stop(): void
 }
 
+/** How often durable subscribers' positions are saved. */
+const CURSOR_SAVE_MS = 1000
 /** Events read per outbox query while a subscriber catches up. */
 const BATCH = 256
 /** How often subscribers look without a commit notice: events another process wrote show up this late. */
@@ -54,38 +63,74 @@ export function createEventsService(
   poll.unref()
   pruner.unref()
 
-  return {
-    subscribe(listener, options = {}) {
-      let stopped = false
-      // lastSeq reads synchronously when called, so "from now" is this very moment.
-      const start = options.afterSeq ?? store.lastSeq()
-      const run = async () => {
-        let cursor = await start
-        while (!stopped) {
-          // Waiting starts before the read: a commit landing during the read still wakes us.
-          const woken = nextWake()
-          const events = await store.readAfter(cursor, BATCH)
-          for (const event of events) {
-            if (stopped) return
-            try {
-              await listener(event)
-            } catch (err) {
-              log.error('an event listener failed', { err, seq: event.seq, type: event.type })
-            }
-            cursor = event.seq
+  function subscribe(listener: EventListener, options: { afterSeq?: number | Promise<number> } = {}) {
+    let stopped = false
+    // lastSeq reads synchronously when called, so "from now" is this very moment.
+    const start = options.afterSeq ?? store.lastSeq()
+    const run = async () => {
+      let cursor = await start
+      while (!stopped) {
+        // Waiting starts before the read: a commit landing during the read still wakes us.
+        const woken = nextWake()
+        const events = await store.readAfter(cursor, BATCH)
+        for (const event of events) {
+          if (stopped) return
+          try {
+            await listener(event)
+          } catch (err) {
+            log.error('an event listener failed', { err, seq: event.seq, type: event.type })
           }
-          if (events.length < BATCH) await woken
+          cursor = event.seq
         }
+        if (events.length < BATCH) await woken
       }
-      const stop = () => {
-        stopped = true
-        subscriptions.delete(stop)
-        wakeAll()
-      }
-      subscriptions.add(stop)
-      run().catch((err) => log.error('an event subscription stopped', { err }))
-      return stop
-    },
+    }
+    const stop = () => {
+      stopped = true
+      subscriptions.delete(stop)
+      wakeAll()
+    }
+    subscriptions.add(stop)
+    run().catch((err) => log.error('an event subscription stopped', { err }))
+    return stop
+  }
+
+  /** Durable subscribers' positions not saved yet. */
+  const unsaved = new Map<string, number>()
+  const saveCursors = () => {
+    for (const [name, seq] of unsaved) {
+      unsaved.delete(name)
+      store.saveCursor(name, seq).catch((err) => log.error('saving an event cursor failed', { err, name }))
+    }
+  }
+  const saver = setInterval(saveCursors, CURSOR_SAVE_MS)
+  saver.unref()
+
+  function subscribeDurable(name: string, listener: EventListener): () => void {
+    const start = (async () => {
+      const saved = await store.readCursor(name)
+      if (saved !== undefined) return saved
+      const now = await store.lastSeq()
+      await store.saveCursor(name, now)
+      return now
+    })()
+    const stop = subscribe(
+      async (event) => {
+        await listener(event)
+        unsaved.set(name, event.seq)
+      },
+      { afterSeq: start },
+    )
+    return () => {
+      stop()
+      saveCursors()
+    }
+  }
+
+  return {
+    subscribe,
+
+    subscribeDurable,
 
     lastSeq: () => store.lastSeq(),
 
@@ -93,6 +138,8 @@ export function createEventsService(
 
     stop() {
       for (const stop of [...subscriptions]) stop()
+      saveCursors()
+      clearInterval(saver)
       stopNotices()
       clearInterval(poll)
       clearInterval(pruner)

@@ -1,7 +1,7 @@
-import { asc, gt, max, sql } from 'drizzle-orm'
+import { asc, eq, gt, max, sql } from 'drizzle-orm'
 import type { Database } from '../../db/client.ts'
 import type { OutboxEvent } from './model.ts'
-import { outboxEvents } from './tables.ts'
+import { eventCursors, outboxEvents } from './tables.ts'
 
 /** The read side of the outbox. */
 export interface EventsStore {
@@ -13,6 +13,10 @@ export interface EventsStore {
   firstSeq(): Promise<number | undefined>
   /** Deletes the events written before `before`, then all but the newest `keep`; answers how many went. */
   prune(before: Date, keep: number): Promise<number>
+  /** The seq a durable subscriber last saved, undefined for one never seen. */
+  readCursor(name: string): Promise<number | undefined>
+  /** Saves a durable subscriber's seq. */
+  saveCursor(name: string, seq: number): Promise<void>
 }
 
 export function createEventsStore(db: Database): EventsStore {
@@ -40,17 +44,37 @@ export function createEventsStore(db: Database): EventsStore {
       db.select({ seq: outboxEvents.seq }).from(outboxEvents).orderBy(asc(outboxEvents.seq)).limit(1).get()
         ?.seq,
 
-    async prune(before, keep) {
-      // Raw statements: the row counts come back without materialising what went.
-      const sqlite = db.$client
-      return db.transaction(() => {
-        const old = sqlite.run('DELETE FROM events_outbox WHERE time < ?', [before.getTime()]).changes
-        const excess = sqlite.run(
-          'DELETE FROM events_outbox WHERE seq <= (SELECT max(seq) FROM events_outbox) - ?',
-          [keep],
-        ).changes
-        return old + excess
-      })
+    readCursor: async (name) =>
+      db.select({ seq: eventCursors.seq }).from(eventCursors).where(eq(eventCursors.name, name)).get()?.seq,
+
+    async saveCursor(name, seq) {
+      db.insert(eventCursors)
+        .values({ name, seq })
+        .onConflictDoUpdate({ target: eventCursors.name, set: { seq } })
+        .run()
     },
+
+    prune: async (before, keep) => pruneByAgeAndCount(db, 'events_outbox', before, keep),
   }
+}
+
+/**
+ * Deletes the rows of an event table (one with `seq` and `time`) written before `before`, then all
+ * but the newest `keep` (fewer when seqs have gaps); answers how many went. Raw statements: the
+ * counts come back without materialising what went.
+ */
+export function pruneByAgeAndCount(
+  db: Database,
+  table: 'events_outbox' | 'iot_manager_events',
+  before: Date,
+  keep: number,
+): number {
+  const sqlite = db.$client
+  return db.transaction(() => {
+    const old = sqlite.run(`DELETE FROM ${table} WHERE time < ?`, [before.getTime()]).changes
+    const excess = sqlite.run(`DELETE FROM ${table} WHERE seq <= (SELECT max(seq) FROM ${table}) - ?`, [
+      keep,
+    ]).changes
+    return old + excess
+  })
 }

@@ -19,3 +19,9 @@ export const outboxEvents = sqliteTable(
   },
   (t) => [index('events_outbox_time').on(t.time)],
 )
+
+/** How far each durable subscriber got: it resumes after `seq` when the process starts again. */
+export const eventCursors = sqliteTable('events_cursors', {
+  name: text().primaryKey(),
+  seq: integer().notNull(),
+})

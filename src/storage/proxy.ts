@@ -23,6 +23,18 @@ export type StorageProxy = (request: Request) => Promise<Response>
 
 type ProxyDeps = Pick<Deps, 'config' | 'blobs' | 'links' | 'log'>
 
+/**
+ * Any origin may use a link: the signature in it is the whole authorization (no cookie, no
+ * header), so this only lets the console on the API's port upload and read with fetch/XHR.
+ */
+const CORS = { 'access-control-allow-origin': '*', 'access-control-expose-headers': REQUEST_ID_HEADER }
+const CORS_PREFLIGHT = {
+  ...CORS,
+  'access-control-allow-methods': 'GET, HEAD, PUT',
+  'access-control-allow-headers': 'content-type',
+  'access-control-max-age': '600',
+}
+
 /** Whether the upload a signed PUT link was made for is still waiting for its bytes. */
 export type UploadGate = { acceptsUpload(key: string): boolean }
 
@@ -168,8 +180,7 @@ export function createStorageProxy(deps: ProxyDeps, uploads?: UploadGate): Stora
     return method === 'HEAD' ? head(link, range, requestId) : download(link, range, requestId)
   }
 
-  return async (request) => {
-    const requestId = requestIdFor(request)
+  async function answer(request: Request, requestId: string): Promise<Response> {
     try {
       return await handle(request, requestId)
     } catch (err) {
@@ -179,5 +190,12 @@ export function createStorageProxy(deps: ProxyDeps, uploads?: UploadGate): Stora
       log.error('storage proxy request failed', { request_id: requestId, error: err })
       return errorResponse(500, 'internal error', requestId)
     }
+  }
+
+  return async (request) => {
+    if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: CORS_PREFLIGHT })
+    const response = await answer(request, requestIdFor(request))
+    for (const [name, value] of Object.entries(CORS)) response.headers.set(name, value)
+    return response
   }
 }

@@ -68,6 +68,18 @@ test('the compiled binary runs every command from an empty directory', async () 
   })
   expect(search.status).toBe(200)
   expect(await search.json()).toEqual([])
+  // The console is embedded: its page and every asset it names come out of the binary.
+  const page = await fetch(`${server.url}/`)
+  expect(page.status).toBe(200)
+  expect(page.headers.get('content-security-policy')).toContain("script-src 'self'")
+  const html = await page.text()
+  const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!)
+  expect(assets.length).toBeGreaterThanOrEqual(2)
+  for (const asset of assets) {
+    const file = await fetch(`${server.url}${asset}`)
+    expect(file.status).toBe(200)
+    expect((await file.arrayBuffer()).byteLength).toBeGreaterThan(100)
+  }
   // The docs UI's script is embedded in the binary, served from bender itself.
   const ui = await fetch(`${server.url}/api/docs/scalar.js`)
   expect(ui.status).toBe(200)

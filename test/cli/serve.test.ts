@@ -1,9 +1,14 @@
 import { expect, test } from 'bun:test'
 import { startBender } from '../helpers/server.ts'
 
-test('a first start without users tells how to create one, and stops cleanly on SIGTERM', async () => {
+test('a first start without users prints a one-time setup link and how to create one, and stops cleanly on SIGTERM', async () => {
   const server = await startBender()
-  expect(server.output()).toContain('no users yet: create the first one with `npm run bender -- user create')
+  expect(server.output()).toMatch(
+    new RegExp(
+      `no users yet: open ${server.url}/#/setup/[A-Za-z0-9_-]{43} within an hour to create the first admin`,
+    ),
+  )
+  expect(server.output()).toContain('`npm run bender -- user create')
   expect(await server.stop()).toBe(0)
   expect(server.output()).toContain('msg=stopping signal=SIGTERM')
   expect(server.output()).toContain('msg=stopped')

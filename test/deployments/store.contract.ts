@@ -46,6 +46,8 @@ function deployment(
     target: 'devices',
     checksum: crypto.randomUUID(),
     totalSize: 0,
+    type: 'software',
+    configuration: null,
     ...statValues({ ...emptyStats(), pending: deviceIds.length }),
     ...extra,
   }

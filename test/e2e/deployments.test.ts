@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loginAs } from '../helpers/app.ts'
-import { createMenderClient } from '../helpers/mender.ts'
+import { createMenderClient, singleFileArtifact as makeSingleFileArtifact } from '../helpers/mender.ts'
 import { run, startTestServer, type TestServer, waitFor } from '../helpers/server.ts'
 
 /**
@@ -41,34 +41,12 @@ const api = async (method: string, path: string, body?: unknown) => {
 const cli = (...args: string[]) =>
   run(['mender-cli', '--server', server.url, ...args], { env: { HOME: work }, timeoutMs: 60_000 })
 
-/**
- * A single-file artifact installing `content` as `<dest>/app.conf`, made by the client's own example
- * generator; `stateScripts` (state name -> shell) go into the artifact for the client to run.
- */
-function singleFileArtifact(
+const singleFileArtifact = (
   name: string,
   dest: string,
   content: Uint8Array,
   stateScripts: Record<string, string> = {},
-): string {
-  const file = join(work, 'app.conf')
-  writeFileSync(file, content)
-  const out = join(work, `${name}.mender`)
-  const scripts = Object.entries(stateScripts).flatMap(([state, script]) => {
-    const path = join(work, state)
-    writeFileSync(path, `#!/bin/sh\n${script}\n`, { mode: 0o755 })
-    return ['-s', path]
-  })
-  const generator = '/usr/share/doc/mender-client/examples/single-file-artifact-gen'
-  const command = ['sh', generator, '-n', name, '-t', DEVICE_TYPE, '-d', dest, '-o', out, file]
-  return runTool(scripts.length > 0 ? [...command, '--', ...scripts] : command, out)
-}
-
-function runTool(command: string[], out: string): string {
-  const result = Bun.spawnSync(command, { stdout: 'pipe', stderr: 'pipe', timeout: 60_000 })
-  if (result.exitCode !== 0) throw new Error(`${command.join(' ')}: ${result.stderr.toString()}`)
-  return out
-}
+) => makeSingleFileArtifact(work, DEVICE_TYPE, name, dest, content, stateScripts)
 
 async function upload(path: string): Promise<void> {
   const uploaded = await cli('artifacts', 'upload', '--no-progress', path)

@@ -59,7 +59,8 @@ async function terminal(command: string, until: string) {
   }
   if (proc.exitCode === null) type('exit\n')
   const code = await proc.exited
-  await reading
+  // A killed `script` can leave mender-cli holding its output open: read what came, not forever.
+  await Promise.race([reading, Bun.sleep(5000)])
   clearTimeout(timer)
   return { code, output: output + (await new Response(proc.stderr).text()) }
 }

@@ -26,12 +26,13 @@ function collect(options: { afterSeq?: number } = {}) {
 }
 
 describe('device events', () => {
-  test('accepting a device provisions it and changes its status; decommissioning says so', async () => {
+  test('a new device is pending; accepting it provisions it and changes its status; decommissioning says so', async () => {
     const heard = collect()
     const device = await acceptedDevice(t, admin)
-    await heard.until(2)
-    expect(heard.types()).toEqual(['device-provisioned', 'device-status-changed'])
-    const [provisioned, changed] = heard.events
+    await heard.until(3)
+    expect(heard.types()).toEqual(['device-status-changed', 'device-provisioned', 'device-status-changed'])
+    const [pending, provisioned, changed] = heard.events
+    expect(pending!).toMatchObject({ subject: device.id, data: { id: device.id, status: 'pending' } })
     expect(provisioned!.subject).toBe(device.id)
     expect(provisioned!.data).toMatchObject({ id: device.id, status: 'accepted' })
     const sets = provisioned!.data.auth_sets as any[]
@@ -47,8 +48,8 @@ describe('device events', () => {
 
     const res = await t.call('DELETE', `/api/management/v2/devauth/devices/${device.id}`, { token: admin })
     expect(res.status).toBe(204)
-    await heard.until(3)
-    expect(heard.events[2]).toMatchObject({
+    await heard.until(4)
+    expect(heard.events[3]).toMatchObject({
       type: 'device-decommissioned',
       subject: device.id,
       data: { id: device.id },
@@ -76,12 +77,12 @@ describe('subscriptions', () => {
     await acceptedDevice(t, admin)
     await acceptedDevice(t, admin)
     const replay = collect({ afterSeq: 0 })
-    await replay.until(4)
+    await replay.until(6)
     const seqs = replay.events.map((e) => e.seq)
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b))
     const third = await acceptedDevice(t, admin)
-    await replay.until(6)
-    expect(replay.events.slice(4).map((e) => e.subject)).toEqual([third.id, third.id])
+    await replay.until(9)
+    expect(replay.events.slice(6).map((e) => e.subject)).toEqual([third.id, third.id, third.id])
     replay.stop()
   })
 
@@ -96,12 +97,19 @@ describe('subscriptions', () => {
     const fast = collect()
     const first = await acceptedDevice(t, admin)
     const second = await acceptedDevice(t, admin)
-    // Both devices were accepted (four events written) while the slow listener sat on the first.
-    await fast.until(4)
+    // Both devices were accepted (six events written) while the slow listener sat on the first.
+    await fast.until(6)
     expect(slow).toHaveLength(1)
     release()
-    while (slow.length < 4) await Bun.sleep(5)
-    expect(slow.map((e) => e.subject)).toEqual([first.id, first.id, second.id, second.id])
+    while (slow.length < 6) await Bun.sleep(5)
+    expect(slow.map((e) => e.subject)).toEqual([
+      first.id,
+      first.id,
+      first.id,
+      second.id,
+      second.id,
+      second.id,
+    ])
     stopSlow()
     fast.stop()
   })
@@ -113,8 +121,8 @@ describe('subscriptions', () => {
       if (seen.length === 1) throw new Error('listener bug')
     })
     await acceptedDevice(t, admin)
-    while (seen.length < 2) await Bun.sleep(5)
-    expect(seen).toEqual(['device-provisioned', 'device-status-changed'])
+    while (seen.length < 3) await Bun.sleep(5)
+    expect(seen).toEqual(['device-status-changed', 'device-provisioned', 'device-status-changed'])
     stop()
   })
 
@@ -164,6 +172,6 @@ describe('retention', () => {
     await acceptedDevice(t, admin)
     expect(await t.services.events.lastSeq()).toBeGreaterThan(0)
     t.clock.advance(8 * 86400)
-    expect(await t.services.events.prune()).toBe(2)
+    expect(await t.services.events.prune()).toBe(3)
   })
 })

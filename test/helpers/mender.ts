@@ -5,6 +5,8 @@ import type { Subprocess } from 'bun'
 
 /** Where the Debian client 3.4 reads the current artifact name until it has installed one (not configurable). */
 const ARTIFACT_DIR = '/etc/mender'
+/** Where the Debian client 3.4 finds its update modules. */
+const MODULES_DIR = '/usr/share/mender/modules/v3'
 const COMMAND_TIMEOUT_MS = 60_000
 const DAEMON_TIMEOUT_MS = 5 * 60_000
 
@@ -25,9 +27,14 @@ export function createMenderClient(
   deviceType = 'test-device',
   options: {
     artifactName?: string
-    /** Settings added to (or replacing) the test configuration. */
+    /**
+     * A directory of update modules seen as /usr/share/mender/modules/v3 (where the client looks;
+     * its configuration cannot move it), bound over it in the private mount namespace.
+     */
+    modulesDir?: string
+    /** More mender.conf settings. */
     config?: Record<string, unknown>
-    /** Environment of its processes (e.g. the D-Bus address its API is served on). */
+    /** More environment for the client (and so its update modules). */
     env?: Record<string, string>
   } = {},
 ) {
@@ -57,6 +64,10 @@ export function createMenderClient(
     // The bind mount needs the mount point; it exists once any client test ran, and is harmless empty.
     mkdirSync(ARTIFACT_DIR, { recursive: true })
     prefix = ['unshare', '--mount', 'sh', '-c', `mount --bind "$0" ${ARTIFACT_DIR} && exec "$@"`, etc]
+    if (options.modulesDir !== undefined) {
+      const binds = `mount --bind "$0" ${ARTIFACT_DIR} && mount --bind "$1" ${MODULES_DIR} && shift && exec "$@"`
+      prefix = ['unshare', '--mount', 'sh', '-c', binds, etc, options.modulesDir]
+    }
   }
   const args = (command: string[]) => [...prefix, ...menderArgs, ...command]
   let daemon: Subprocess<'ignore', 'ignore', 'pipe'> | undefined
@@ -109,4 +120,36 @@ export function createMenderClient(
       rmSync(dir, { recursive: true, force: true })
     },
   }
+}
+
+/**
+ * A single-file artifact for `deviceType` installing `content` as `<dest>/app.conf`, made in `dir`
+ * by the client's own example generator; `stateScripts` (state name -> shell) go into the artifact
+ * for the client to run. Returns the artifact's path.
+ */
+export function singleFileArtifact(
+  dir: string,
+  deviceType: string,
+  name: string,
+  dest: string,
+  content: Uint8Array,
+  stateScripts: Record<string, string> = {},
+): string {
+  const file = join(dir, 'app.conf')
+  writeFileSync(file, content)
+  const out = join(dir, `${name}.mender`)
+  const scripts = Object.entries(stateScripts).flatMap(([state, script]) => {
+    const path = join(dir, state)
+    writeFileSync(path, `#!/bin/sh\n${script}\n`, { mode: 0o755 })
+    return ['-s', path]
+  })
+  const generator = '/usr/share/doc/mender-client/examples/single-file-artifact-gen'
+  const command = ['sh', generator, '-n', name, '-t', deviceType, '-d', dest, '-o', out, file]
+  const result = Bun.spawnSync(scripts.length > 0 ? [...command, '--', ...scripts] : command, {
+    stdout: 'pipe',
+    stderr: 'pipe',
+    timeout: 60_000,
+  })
+  if (result.exitCode !== 0) throw new Error(`${command.join(' ')}: ${result.stderr.toString()}`)
+  return out
 }

@@ -221,6 +221,31 @@ describe('direct uploads', () => {
     expect(await kept.bytes()).toEqual(new Uint8Array(12).fill(1))
   })
 
+  test('a browser on another origin may PUT to a link (the console on the API port): CORS preflight and answers', async () => {
+    const key = 'uploads/3d2f1c0b-5a4e-4f6d-8c7b-9a0b1c2d3e4f'
+    const url = t.deps.links.signUpload(key).url
+    const preflight = await call(url, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://console.example', 'access-control-request-method': 'PUT' },
+    })
+    expect(preflight.status).toBe(204)
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*')
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('PUT')
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('content-type')
+    const put = await call(url, {
+      method: 'PUT',
+      body: 'bytes',
+      headers: { origin: 'http://console.example' },
+    })
+    expect(put.status).toBe(200)
+    expect(put.headers.get('access-control-allow-origin')).toBe('*')
+    // Errors are readable too, so the console can show the server's sentence and request id.
+    const refused = await call(url, { method: 'PUT', body: 'again' })
+    expect(refused.status).toBe(409)
+    expect(refused.headers.get('access-control-allow-origin')).toBe('*')
+    expect(refused.headers.get('access-control-expose-headers')).toContain('x-men-requestid')
+  })
+
   test('a body over BENDER_MAX_ARTIFACT_SIZE is 413 and stores nothing', async () => {
     const key = 'uploads/too-large'
     const url = t.deps.links.signUpload(key).url

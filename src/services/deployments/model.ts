@@ -33,7 +33,7 @@ const deployment = t.Object({
   artifacts: t.Optional(t.Array(t.String(), { description: 'Ids of the artifacts deployed.' })),
   groups: t.Optional(t.Array(t.String())),
   filter,
-  type: t.Literal('software'),
+  type: t.Union([t.Literal('software'), t.Literal('configuration')]),
   statistics: t.Object({
     status: statistics,
     total_size: count('Bytes of the artifacts handed to devices, counted per device.'),

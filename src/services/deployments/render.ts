@@ -35,7 +35,7 @@ export function toApiDeployment(row: DeploymentRow, deviceIds: () => string[]): 
     ...(row.artifacts.length > 0 ? { artifacts: row.artifacts } : {}),
     ...(row.groups.length > 0 ? { groups: row.groups } : {}),
     filter: { id: '', name: '', terms },
-    type: 'software',
+    type: row.type,
     statistics: { status: statsOf(row), total_size: row.totalSize },
     ...(row.allDevices ? { all_devices: true } : {}),
     ...(row.forceInstallation ? { force_installation: true } : {}),

@@ -2,6 +2,7 @@ import { BadRequestError } from '../../gateway/errors.ts'
 import type { NewDeployment } from './model.ts'
 import { type DeploymentStatus, statusFilterCodes } from './status.ts'
 import type { DeploymentQuery } from './store.ts'
+import type { DeploymentType } from './tables.ts'
 
 /** The checks and parsing of the management requests, as Mender makes them. */
 
@@ -116,9 +117,9 @@ export function parseListInput(input: ListInput): { query: DeploymentQuery; none
       createdAfter: seconds(input.created_after),
       createdBefore: seconds(input.created_before),
       sort: sort === 'asc' ? 'asc' : 'desc',
+      type: input.type ? (input.type as DeploymentType) : undefined,
     },
-    // Configuration deployments are not made here: asking for them finds nothing.
-    none: input.type === 'configuration',
+    none: false,
   }
 }
 

@@ -11,6 +11,7 @@ export type Selection =
   | { kind: 'none' }
   | { kind: 'conflict' }
   | { kind: 'deploy'; deploymentId: string; artifact: ArtifactRow }
+  | { kind: 'configure'; deployment: DeploymentRow }
 
 const NONE: Selection = { kind: 'none' }
 
@@ -86,7 +87,12 @@ export function createSelection(parts: {
           return { kind: 'conflict' }
         }
         if (row.request === null) devices.saveRequest(row.seq, key)
+        // Its artifact is made for the device's type when the device asks: there is none to choose.
+        if (deployment.type === 'configuration') return { kind: 'configure', deployment }
         chosen = artifactOf(row, deployment, request.device_type)
+      } else if (deployment.type === 'configuration') {
+        transitions.create(deployment, deviceId, 'pending', { request: key, artifactId: null })
+        return { kind: 'configure', deployment }
       } else {
         // A first pick-up: the request and the artifact go into the new row itself.
         const artifact = artifactForType(deployment, request.device_type)

@@ -1,11 +1,12 @@
 import { BadRequestError, ConflictError, NotFoundError } from '../../gateway/errors.ts'
 import type { Links } from '../../storage/links.ts'
 import { type ArtifactRow, artifactBlobKey } from '../artifacts/model.ts'
+import type { createConfigurationArtifacts } from './configuration.ts'
 import type { Instructions, NextRequest } from './model.ts'
 import type { createSelection } from './selection.ts'
 import { DEVICE_REPORTED_STATUSES, type DeviceDeploymentStatus, statusName } from './status.ts'
 import type { DeviceDeploymentsStore } from './store.devices.ts'
-import type { DeploymentsStore } from './store.ts'
+import type { DeploymentRow, DeploymentsStore } from './store.ts'
 import type { LogMessage } from './tables.ts'
 import type { Transitions } from './transitions.ts'
 
@@ -53,8 +54,9 @@ export function createDeviceApi(parts: {
   transitions: Transitions
   selectDeployment: ReturnType<typeof createSelection>
   links: Links
+  configurations: ReturnType<typeof createConfigurationArtifacts>
 }) {
-  const { store, devices, transitions, selectDeployment, links } = parts
+  const { store, devices, transitions, selectDeployment, links, configurations } = parts
 
   async function instructions(
     tenantId: string,
@@ -77,6 +79,25 @@ export function createDeviceApi(parts: {
     }
   }
 
+  /** A configuration deployment's instructions: its artifact is made for the device's type. */
+  async function configurationInstructions(
+    deployment: DeploymentRow,
+    deviceId: string,
+    deviceType: string,
+  ): Promise<Instructions> {
+    const link = await configurations.link(deployment, deviceType, DOWNLOAD_LINK_TTL_SECONDS)
+    return {
+      id: deployment.id,
+      artifact: {
+        // Made on demand, it has no id of its own: Mender names it by deployment and device.
+        id: `${deployment.id}${deviceId}`,
+        artifact_name: deployment.artifactName,
+        source: { uri: link.url, expire: link.expires.toISOString(), method: 'GET' },
+        device_types_compatible: [deviceType],
+      },
+    }
+  }
+
   return {
     nextDeployment(
       tenantId: string,
@@ -87,6 +108,9 @@ export function createDeviceApi(parts: {
       const selection = selectDeployment(tenantId, deviceId, request)
       if (selection.kind === 'conflict') throw new ConflictError('Device provided conflicting request data')
       if (selection.kind === 'none') return undefined
+      if (selection.kind === 'configure') {
+        return configurationInstructions(selection.deployment, deviceId, request.device_type)
+      }
       return instructions(tenantId, selection.deploymentId, selection.artifact)
     },
 

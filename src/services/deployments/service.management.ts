@@ -165,6 +165,8 @@ export function createManagementApi(parts: {
           target: input.group !== undefined ? 'group' : input.all_devices ? 'all' : 'devices',
           checksum: checksumOf(input, deviceIds),
           totalSize: 0,
+          type: 'software',
+          configuration: null,
           ...statValues({ ...emptyStats(), pending: deviceIds.length }),
         }
         if (!store.insertDeployment(row, deviceIds)) {

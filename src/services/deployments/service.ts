@@ -1,8 +1,11 @@
+import { join } from 'node:path'
 import type { Deps } from '../../deps.ts'
 import type { Paging } from '../../gateway/paging.ts'
+import { createConfigurationArtifacts } from './configuration.ts'
 import type { ApiDeployment, ApiDeviceDeployment, Instructions, NextRequest } from './model.ts'
 import type { DeploymentInput, ListInput } from './requests.ts'
 import { createSelection } from './selection.ts'
+import { type ConfigurationDeploymentInput, createConfigurationApi } from './service.configurations.ts'
 import { createDeviceApi } from './service.devices.ts'
 import {
   createManagementApi,
@@ -88,6 +91,8 @@ export interface DeploymentsService {
   activeDeploymentIds(tenantId: string, artifactNames: readonly string[]): string[]
   /** Whether any deployment, finished or not, deployed artifacts of this name. */
   isNameInAnyDeployment(tenantId: string, artifactName: string): boolean
+  /** Makes deviceconfig's configuration deployment for one device; 409 when a deployment has that id. */
+  createConfigurationDeployment(tenantId: string, input: ConfigurationDeploymentInput): void
 }
 
 export function createDeploymentsService(
@@ -110,7 +115,19 @@ export function createDeploymentsService(
       clock: deps.clock,
       ids: deps.ids,
     }),
-    ...createDeviceApi({ store, devices, transitions, selectDeployment, links: deps.links }),
+    ...createDeviceApi({
+      store,
+      devices,
+      transitions,
+      selectDeployment,
+      links: deps.links,
+      configurations: createConfigurationArtifacts({
+        blobs: deps.blobs,
+        links: deps.links,
+        tempDir: join(deps.config.dataDir, 'tmp'),
+      }),
+    }),
+    ...createConfigurationApi({ store, clock: deps.clock }),
     activeDeploymentIds: (tenantId, artifactNames) => store.activeDeploymentIds(tenantId, artifactNames),
     isNameInAnyDeployment: (tenantId, artifactName) => store.usesArtifactName(tenantId, artifactName),
   }

@@ -3,7 +3,13 @@ import type { SQLiteColumn } from 'drizzle-orm/sqlite-core'
 import type { Database } from '../../../db/client.ts'
 import { createDeploymentEvents } from './events.ts'
 import type { DeploymentStatus, DeviceDeploymentStatus, Stats } from './status.ts'
-import { deploymentDevices, deploymentLogs, deployments, type LogMessage } from './tables.ts'
+import {
+  type DeploymentType,
+  deploymentDevices,
+  deploymentLogs,
+  deployments,
+  type LogMessage,
+} from './tables.ts'
 
 export type DeploymentRow = typeof deployments.$inferSelect
 
@@ -63,6 +69,7 @@ export type DeploymentQuery = {
   sort: 'asc' | 'desc'
   /** Deployments for this device: named after it, or listing it. */
   forDevice?: string
+  type?: DeploymentType
 }
 
 /** `like` with its wildcards taken literally. */
@@ -79,6 +86,7 @@ function queryConditions(tenantId: string, query: DeploymentQuery): SQL | undefi
     )
   }
   if (query.status) where.push(eq(deployments.status, query.status))
+  if (query.type) where.push(eq(deployments.type, query.type))
   if (query.createdAfter) where.push(gte(deployments.created, query.createdAfter))
   if (query.createdBefore) where.push(lte(deployments.created, query.createdBefore))
   if (query.forDevice) {

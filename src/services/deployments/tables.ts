@@ -5,6 +5,8 @@ import type { DeploymentStatus } from './status.ts'
 /** How the device list was chosen: given ids, a static group (the one in `groups`), or every accepted device. */
 export type DeploymentTarget = 'devices' | 'group' | 'all'
 
+export type DeploymentType = 'software' | 'configuration'
+
 const stat = () => integer().notNull().default(0)
 
 /**
@@ -42,6 +44,10 @@ export const deployments = sqliteTable(
     checksum: text().notNull(),
     /** Bytes of the artifacts handed to devices, each counted once per device. */
     totalSize: integer().notNull().default(0),
+    /** `configuration`: a device configuration made by deviceconfig, whose artifact is generated per device type. */
+    type: text().$type<DeploymentType>().notNull().default('software'),
+    /** The configuration (a JSON object of strings) of a `configuration` deployment. */
+    configuration: text({ mode: 'json' }).$type<Record<string, string>>(),
     statSuccess: stat(),
     statPending: stat(),
     statDownloading: stat(),

@@ -147,8 +147,10 @@ export function createDeviceauthStore(db: Database): DeviceauthStore {
     findDeviceByIdentityHash: (tenantId: string, hash: string): DeviceRow | undefined =>
       deviceByIdentityHash.get({ tenantId, hash }),
 
+    /** A device seen for the first time (pending) or preauthorized: its status "changes" from none. */
     insertDevice: (row: DeviceRow): void => {
       db.insert(devices).values(row).run()
+      events.statusChanged(row.tenantId, row.id, row.status, row.createdTs)
     },
 
     setDeviceStatus: (tenantId: string, id: string, status: DeviceStatus, at: Date): void => {
