@@ -45,6 +45,7 @@ import { buildDeps, closeDeps, type Deps } from '../src/deps.ts'
 import { failureGateReason } from '../src/services/deployments/policy.ts'
 import { createRolloutStore } from '../src/services/deployments/store.rollout.ts'
 import { buildTexts } from '../src/services/inventory/text.ts'
+import { freePort, waitForServer } from './bench-server.ts'
 
 const ROOT = resolve(import.meta.dir, '..')
 const DEVICE_TYPE = 'bench-device'
@@ -266,29 +267,10 @@ async function seed(deps: Deps, devices: number, pollers: number, rollout: numbe
 
 // --- the run ----------------------------------------------------------------------------------
 
-async function freePort(): Promise<number> {
-  const probe = Bun.serve({ port: 0, fetch: () => new Response() })
-  const port = probe.port!
-  await probe.stop(true)
-  return port
-}
-
 function peakRss(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const match = /VmHWM:\s+(\d+) kB/.exec(status)
   return match ? Number(match[1]) * 1024 : 0
-}
-
-async function waitForServer(url: string, proc: { exitCode: number | null }): Promise<void> {
-  const deadline = Date.now() + 60_000
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error('bender exited early')
-    try {
-      if ((await fetch(`${url}/api/internal/v1/useradm/alive`)).status === 204) return
-    } catch {}
-    if (Date.now() > deadline) throw new Error('bender did not start')
-    await Bun.sleep(100)
-  }
 }
 
 async function main() {

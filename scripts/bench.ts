@@ -16,6 +16,8 @@
  *   deviceconnect 10 000 idle device websockets: RSS per connection, idle CPU, device polls/s while
  *                held ÷ without them; terminal round trip through the relay ÷ a bare Bun websocket echo
  *   console      first-load size and time in chromium; the device table's page time over a seeded fleet
+ *   fleet        an open-loop Mender mix (polls, inventory, auth, lists) from N distinct devices at a
+ *                list of rates: per-kind p50/p99/max, errors, bender's CPU and RSS, the generator's CPU
  *
  * Nothing here is asserted: the tests never time anything.
  */
@@ -30,6 +32,7 @@ const AREAS = [
   'startup',
   'deviceconnect',
   'console',
+  'fleet',
 ] as const
 
 const [area, ...rest] = Bun.argv.slice(2)

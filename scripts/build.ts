@@ -41,6 +41,8 @@ const args = [
   'src/metrics/worker.ts',
   // xz payloads are decoded on worker threads (see src/artifact/compression.ts).
   'src/artifact/xz-worker.ts',
+  // The server checkpoints its database on a worker thread (see db/checkpointer.ts).
+  'db/checkpoint-worker.ts',
   ...migrations,
   ...consoleFiles,
 ]

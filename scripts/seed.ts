@@ -4,15 +4,22 @@
  * accepted), system (created, updated, check-in times, static groups for most) and about fifteen
  * inventory attributes from a dozen device types, numbers and arrays included.
  *
- *   bun scripts/seed.ts [--data-dir ./data] [--devices 1000000] [--seed 1]
+ *   bun scripts/seed.ts [--data-dir ./data] [--devices 1000000] [--seed 1] [--tokens]
  *
  * Rows go in through prepared statements in large transactions. Into an empty inventory the value
  * indexes are dropped first and rebuilt once at the end (one sort instead of millions of random
- * B-tree inserts). Deviceauth's tables are left alone.
+ * B-tree inserts). Deviceauth's tables are left alone, unless --tokens: then every device also gets
+ * its deviceauth device row (identity `{"mac": …}`) and auth set, and every accepted one a live token
+ * row (its jti is the auth set id), so a load generator holding the server's JWT key can sign a
+ * distinct token per device (scripts/bench-fleet.ts does). The first KEYED_DEVICES accepted devices
+ * get real Ed25519 keys, kept in `<data-dir>/bench-device-keys.json`, so their auth requests verify.
  */
+import { generateKeyPairSync } from 'node:crypto'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config.ts'
 import { buildDeps } from '../src/deps.ts'
+import { identityHash, normaliseIdentity } from '../src/services/deviceauth/identity.ts'
 import { STATUS_CODES } from '../src/services/inventory/model.ts'
 import { createInventoryStore, DEVICE_ID } from '../src/services/inventory/store.ts'
 import { buildTexts } from '../src/services/inventory/text.ts'
@@ -23,6 +30,7 @@ const { values: args } = parseArgs({
     'data-dir': { type: 'string', default: './data' },
     devices: { type: 'string', default: '1000000' },
     seed: { type: 'string', default: '1' },
+    tokens: { type: 'boolean', default: false },
   },
 })
 const total = Number(args.devices)
@@ -174,11 +182,51 @@ const idAttr = attrId(DEVICE_ID.scope, DEVICE_ID.name)
 const insertDevice = sqlite.prepare(
   'INSERT INTO inventory_devices (tenant_id, id, status) VALUES (?, ?, ?) RETURNING seq',
 )
+const auth = args.tokens ? deviceauthRows() : undefined
 const insertRow = sqlite.prepare(
   'INSERT INTO inventory_attributes (tenant_id, device, attr, status, idx, value) VALUES (?, ?, ?, ?, ?, ?)',
 )
 const counts = new Map<string, number>()
 const arrays = new Set<number>()
+
+/** Devices whose auth sets carry real keys (the rest hold a placeholder key no request can match). */
+const KEYED_DEVICES = 32
+
+/** Deviceauth's rows for each seeded device (--tokens): device, auth set, and a token when accepted. */
+function deviceauthRows() {
+  const insertDevice = sqlite.prepare(
+    `INSERT INTO deviceauth_devices (id, tenant_id, identity, identity_hash, status, created_ts, updated_ts)
+     VALUES (?, '', ?, ?, ?, ?, ?)`,
+  )
+  const insertAuthSet = sqlite.prepare(
+    `INSERT INTO deviceauth_auth_sets (id, tenant_id, device_id, pubkey, status, created_ts) VALUES (?, '', ?, ?, ?, ?)`,
+  )
+  const insertToken = sqlite.prepare(
+    `INSERT INTO deviceauth_tokens (id, tenant_id, device_id, expires_ts, created_ts) VALUES (?, '', ?, ?, ?)`,
+  )
+  const keyed: { deviceId: string; identity: string; privateKey: string; pubkey: string }[] = []
+  const expires = NOW + 10 * 365 * DAY
+  return {
+    insert(deviceId: string, mac: string, status: keyof typeof STATUS_CODES) {
+      const identity = normaliseIdentity({ mac })
+      insertDevice.run(deviceId, identity, identityHash(identity), status, NOW, NOW)
+      if (status === 'noauth') return
+      const authSetId = uuid()
+      let pubkey = `placeholder-key-${authSetId}`
+      if (status === 'accepted' && keyed.length < KEYED_DEVICES) {
+        const pair = generateKeyPairSync('ed25519')
+        pubkey = pair.publicKey.export({ type: 'spki', format: 'pem' }) as string
+        const privateKey = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string
+        keyed.push({ deviceId, identity, privateKey, pubkey })
+      }
+      insertAuthSet.run(authSetId, deviceId, pubkey, status, NOW)
+      if (status === 'accepted') insertToken.run(authSetId, deviceId, expires, NOW)
+    },
+    finish() {
+      return Bun.write(join(config.dataDir, 'bench-device-keys.json'), JSON.stringify(keyed))
+    },
+  }
+}
 
 const BATCH = 10_000
 const started = performance.now()
@@ -196,6 +244,7 @@ for (let start = 0; start < total; start += BATCH) {
         counts.set(key, (counts.get(key) ?? 0) + 1)
       }
       write(idAttr, d.id)
+      auth?.insert(d.id, d.identity[0]!.value, d.status)
       for (const a of d.identity) write(attrId('identity', a.name), a.value)
       for (const a of d.system) write(attrId('system', a.name), a.value)
       for (const a of d.inventory) write(attrId('inventory', a.name), a.value)
@@ -220,6 +269,7 @@ sqlite.transaction(() => {
   for (const attr of arrays)
     sqlite.run('UPDATE inventory_attribute_names SET arrays = 1 WHERE id = ?', [attr])
 })()
+await auth?.finish()
 const inserted = (performance.now() - started) / 1000
 if (indexes.length > 0) {
   const indexStart = performance.now()

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import type { Server, WebSocketHandler } from 'bun'
 import { websocket } from 'elysia/ws'
+import { startCheckpointer } from '../db/checkpointer.ts'
 import type { App } from './app.ts'
 import { closeDeps, type Deps } from './deps.ts'
 import { TRANSFER_IDLE_TIMEOUT_SECONDS } from './gateway/body.ts'
@@ -148,6 +149,9 @@ export async function startServer(
     }
     log.info('metrics listening', { url: `${metricsServer.url}metrics` })
   }
+  const checkpointer = startCheckpointer(deps.db, (error) =>
+    log.error('checkpointing the database failed; will retry', { error }),
+  )
   log.info('storage proxy listening', {
     port: storage.port,
     public_url: config.storagePublicUrl,
@@ -171,6 +175,7 @@ export async function startServer(
         metricsServer?.stop(true)
         metrics?.stop()
         beforeClose()
+        await checkpointer.stop()
         closeDeps(deps)
         log.info('stopped')
       })()

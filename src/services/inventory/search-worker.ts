@@ -16,9 +16,6 @@ self.onmessage = (event: MessageEvent<WorkerRequest>) => {
   if (message.kind === 'open') {
     const db = openDatabase(message.path)
     db.$client.run('PRAGMA query_only = 1')
-    // Searches probe all over a database of gigabytes: read pages straight from the mapped file
-    // rather than copying each through a read() call (bun's SQLite maps at most 2 GiB).
-    db.$client.run('PRAGMA mmap_size = 2147418112')
     search = createDeviceSearch(db)
     return
   }

@@ -1,0 +1,51 @@
+import { afterEach, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startCheckpointer } from '../../db/checkpointer.ts'
+import { openDatabase } from '../../db/client.ts'
+
+const dirs: string[] = []
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+})
+
+function open() {
+  const dir = mkdtempSync(join(tmpdir(), 'bender-checkpoint-'))
+  dirs.push(dir)
+  const path = join(dir, 'bender.db')
+  return { db: openDatabase(path), path }
+}
+
+test('commits no longer checkpoint on the writing thread; the worker copies the WAL into the file', async () => {
+  const { db, path } = open()
+  const errors: string[] = []
+  // An hour apart: only the last checkpoint, at stop, runs during the test.
+  const checkpointer = startCheckpointer(db, (error) => errors.push(error), 3_600_000)
+  const sqlite = db.$client
+  expect(sqlite.query('PRAGMA wal_autocheckpoint').get()).toEqual({ wal_autocheckpoint: 0 })
+  sqlite.run('CREATE TABLE t (v BLOB)')
+  const insert = sqlite.prepare('INSERT INTO t (v) VALUES (?)')
+  // 8 MiB, far past the 1000 pages at which a commit would otherwise checkpoint itself.
+  for (let i = 0; i < 64; i++) sqlite.transaction(() => insert.run(new Uint8Array(128 * 1024)))()
+  const walOnly = statSync(path).size
+  expect(walOnly).toBeLessThan(1024 * 1024)
+  await checkpointer.stop()
+  expect(statSync(path).size).toBeGreaterThan(8 * 1024 * 1024)
+  expect(errors).toEqual([])
+  expect(sqlite.query('SELECT count(*) AS n FROM t').get()).toEqual({ n: 64 })
+  sqlite.close()
+})
+
+test('stopping twice waits for the same last checkpoint', async () => {
+  const { db } = open()
+  const checkpointer = startCheckpointer(db, () => {})
+  await Promise.all([checkpointer.stop(), checkpointer.stop()])
+  db.$client.close()
+})
+
+test('connections read through a memory map of the database file', () => {
+  const { db } = open()
+  expect(db.$client.query('PRAGMA mmap_size').get()).toEqual({ mmap_size: 2147418112 })
+  db.$client.close()
+})
