@@ -43,7 +43,7 @@ import { fileFromBytes, writeModuleImage } from '../src/artifact/writer.ts'
 import { loadConfig } from '../src/config.ts'
 import { buildDeps, closeDeps, type Deps } from '../src/deps.ts'
 import { failureGateReason } from '../src/services/deployments/policy.ts'
-import { createRolloutStore } from '../src/services/deployments/store.rollout.ts'
+import { createRolloutRows } from '../src/services/deployments/store.rollout.ts'
 import { buildTexts } from '../src/services/inventory/text.ts'
 import { freePort, waitForServer } from './bench-server.ts'
 
@@ -567,7 +567,7 @@ async function gateCheckMicros(): Promise<number> {
   const db = openDatabase(join(dir, 'gate.db'))
   try {
     await runMigrations(db)
-    const rollout = createRolloutStore(db)
+    const rollout = createRolloutRows(db)
     rollout.insertPhases([
       {
         ...{ tenantId: '', deploymentId: 'd', idx: 0, id: 'p', batchSize: null, batchSizeDevices: null },

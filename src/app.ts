@@ -104,8 +104,8 @@ export function createServices(deps: Deps): Services {
   // deployments asks for the artifacts of a name. Artifacts is built first, reaching deployments
   // only when called.
   const usage: DeploymentUsage = {
-    activeDeploymentIds: (tenantId, names) => deployments.activeDeploymentIds(tenantId, names),
-    isNameInAnyDeployment: (tenantId, name) => deployments.isNameInAnyDeployment(tenantId, name),
+    activeDeploymentIds: async (tenantId, names) => deployments.activeDeploymentIds(tenantId, names),
+    isNameInAnyDeployment: async (tenantId, name) => deployments.isNameInAnyDeployment(tenantId, name),
   }
   const artifacts = createArtifactsService(deps, { usage })
   const releases = createReleasesService(deps, { usage })

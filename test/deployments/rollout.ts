@@ -37,12 +37,12 @@ export async function acceptedDevices(t: TestApp, admin: string, n: number) {
 }
 
 /** An artifact as the upload would record it (the file itself is not needed to hand out a link). */
-export function addArtifact(
+export async function addArtifact(
   t: TestApp,
   name: string,
   deviceTypes: string[],
   options: { size?: number; extraDepends?: Record<string, string> } = {},
-): ArtifactRow {
+): Promise<ArtifactRow> {
   const row: ArtifactRow = {
     id: crypto.randomUUID(),
     tenantId: '',
@@ -58,7 +58,7 @@ export function addArtifact(
     size: options.size ?? 4096,
     modified: t.clock.now(),
   }
-  const result = createArtifactsStore(t.deps.db).insertArtifact(row, unwindDepends(row.depends))
+  const result = await createArtifactsStore(t.deps.db).insertArtifact(row, unwindDepends(row.depends))
   if (!result.inserted) throw new Error(`artifact ${name} conflicts`)
   return row
 }

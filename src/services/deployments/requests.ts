@@ -2,7 +2,7 @@ import { BadRequestError } from '../../gateway/errors.ts'
 import type { NewDeployment } from './model.ts'
 import { policyProblems } from './policy.ts'
 import { type DeploymentStatus, statusFilterCodes } from './status.ts'
-import type { DeploymentQuery } from './store.ts'
+import type { DeploymentQuery } from './store.query.ts'
 import type { DeploymentType } from './tables.ts'
 
 /** The checks and parsing of the management requests, as Mender makes them. */
