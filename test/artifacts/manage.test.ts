@@ -176,6 +176,9 @@ describe('one artifact', () => {
       body: { description: 'd'.repeat(4097) },
     })
     expect(long.status).toBe(400)
+    expect(long.json.error).toBe(
+      'Validating request body: description: the length must be no more than 4096.',
+    )
   })
 
   test('the download link fetches the stored file through the storage proxy for 15 minutes', async () => {

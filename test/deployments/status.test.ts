@@ -126,7 +126,9 @@ describe('status reports', () => {
     for (const status of ['pending', 'aborted', 'noartifact', 'decommissioned', 'bogus']) {
       expect((await report(t, d.token, id, status)).status).toBe(400)
     }
-    expect((await report(t, d.token, id, 'installing', 'x'.repeat(201))).status).toBe(400)
+    const long = await report(t, d.token, id, 'installing', 'x'.repeat(201))
+    expect(long.status).toBe(400)
+    expect(long.json.error).toBe('substate: the length must be no more than 200')
     expect((await t.call('PUT', statusPath(id), { token: d.token, body: {} })).status).toBe(400)
     const stranger = await acceptedDevice(t, admin)
     expect((await report(t, stranger.token, id, 'downloading')).status).toBe(404)

@@ -17,7 +17,6 @@ import { createArtifactsStore } from './store.ts'
 /** Mender's limits on release tags and notes. */
 const MAX_TAGS_PER_RELEASE = 20
 const MAX_UNIQUE_TAGS = 100
-const MAX_TAG_LENGTH = 1024
 const MAX_NOTES_LENGTH = 1024
 const TAG = /^[A-Za-z0-9_.-]+$/
 /** Go's unicode.IsGraphic: letters, marks, numbers, punctuation, symbols and spaces. */
@@ -42,9 +41,6 @@ function normalizeTags(tags: readonly string[]): string[] {
   }
   for (const tag of unique) {
     if (tag === '') throw new BadRequestError('invalid request body: tag cannot be empty')
-    if (tag.length > MAX_TAG_LENGTH) {
-      throw new BadRequestError(`invalid request body: tag must be less than ${MAX_TAG_LENGTH} characters`)
-    }
     if (!TAG.test(tag)) {
       const bad = /[^A-Za-z0-9_.-]/.exec(tag)?.[0]
       throw new BadRequestError(`invalid request body: invalid character '${bad}' in string "${tag}"`)

@@ -33,8 +33,6 @@ export type DeploymentsInventory = Pick<
   'listAcceptedDeviceIds' | 'getDevice' | 'searchDevices' | 'getSavedFilter' | 'matchingDeviceIds'
 >
 
-const MAX_STATISTICS_IDS = 100
-
 /** The operator's status change as the store takes it; 400 for a status that is none of the three. */
 function deploymentChange(change: StatusChange): DeploymentChange {
   if (change.status === 'aborted') return { status: 'aborted' }
@@ -207,9 +205,6 @@ export function createManagementApi(parts: {
       ids: string[] | undefined,
     ): Promise<{ id: string; stats: Stats }[] | Record<string, never>> {
       if (!ids || ids.length === 0) return {}
-      if (ids.length > MAX_STATISTICS_IDS) {
-        throw new BadRequestError(`deployment_ids: the length must be between 1 and ${MAX_STATISTICS_IDS}.`)
-      }
       const bad = ids.findIndex((id) => !isUuid(id))
       if (bad >= 0) throw new BadRequestError(`deployment_ids: (${bad}: must be a valid UUID.)`)
       const rows = await store.findDeploymentsByIds(tenantId, ids)
