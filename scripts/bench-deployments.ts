@@ -224,7 +224,8 @@ async function seed(deps: Deps, devices: number, pollers: number, rollout: numbe
         const identity = `{"mac":"02:00:${hex(i, 8).replace(/(..)(?=.)/g, '$1:')}"}`
         insertDevice.run(deviceId(i), identity, Bun.SHA256.hash(identity, 'hex'), now, now)
         insertAuthSet.run(authSetId(i), deviceId(i), `bench-key-${i}`, now)
-        services.inventory.upsertIdentity('', deviceId(i), JSON.parse(identity), 'accepted')
+        // Its SQLite write runs before the call returns, inside this seeding transaction.
+        void services.inventory.upsertIdentity('', deviceId(i), JSON.parse(identity), 'accepted')
       }
     })()
     if ((from / batch) % 10 === 0) {
@@ -259,7 +260,7 @@ async function seed(deps: Deps, devices: number, pollers: number, rollout: numbe
   }
   await Bun.write(files.rollout, `${lines.slice(0, rollout).join('\n')}\n`)
   await Bun.write(files.pollers, `${lines.slice(rollout).join('\n')}\n`)
-  stopServices(services)
+  await stopServices(services)
   sqlite.run('PRAGMA synchronous = NORMAL')
   sqlite.run('PRAGMA wal_checkpoint(TRUNCATE)')
   console.error(`  seeded in ${((performance.now() - started) / 1000).toFixed(0)} s`)

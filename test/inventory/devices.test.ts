@@ -15,8 +15,8 @@ const report = (id: string, body: unknown, mode: 'replace' | 'merge') =>
   inventory().updateInventory('', id, body, mode)
 
 describe('device inventory reports (PUT replaces, PATCH merges)', () => {
-  test('PUT makes the inventory scope exactly the body and leaves other scopes alone', () => {
-    addDevice(t, 'dev-1', { inventory: { device_type: 'rpi4', kernel: '5.10', ifaces: ['eth0'] } })
+  test('PUT makes the inventory scope exactly the body and leaves other scopes alone', async () => {
+    await addDevice(t, 'dev-1', { inventory: { device_type: 'rpi4', kernel: '5.10', ifaces: ['eth0'] } })
     report(
       'dev-1',
       [
@@ -32,8 +32,8 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
     expectCountsConsistent(t)
   })
 
-  test('PATCH upserts the listed attributes and keeps the rest', () => {
-    addDevice(t, 'dev-1', { inventory: { device_type: 'rpi4', kernel: '5.10' } })
+  test('PATCH upserts the listed attributes and keeps the rest', async () => {
+    await addDevice(t, 'dev-1', { inventory: { device_type: 'rpi4', kernel: '5.10' } })
     report(
       'dev-1',
       [
@@ -130,8 +130,8 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
     ['an array of booleans', [true], 'supported types are string, float64, and arrays thereof'],
     ['an array of arrays', [['a']], 'supported types are string, float64, and arrays thereof'],
     ['a mixed array', ['a', 1], 'array values must all be strings or all be numbers'],
-  ])('a value that is %s is refused and nothing is stored', (_, value, message) => {
-    addDevice(t, 'dev-1', { inventory: { keep: 'me' } })
+  ])('a value that is %s is refused and nothing is stored', async (_, value, message) => {
+    await addDevice(t, 'dev-1', { inventory: { keep: 'me' } })
     const before = get('dev-1')
     for (const mode of ['replace', 'merge'] as const) {
       expect(() =>
@@ -213,7 +213,7 @@ describe('device routes', () => {
   test('chunked JSON bodies (as the Go client sends them) are read', async () => {
     // The device routes need a device token; the tags route reads bodies the same way.
     const { token } = await loginAs(t)
-    addDevice(t, 'dev-1')
+    await addDevice(t, 'dev-1')
     const chunks = ['[{"name":"loca', 'tion","value":"oslo"}]']
     const raw = new ReadableStream({
       start(controller) {

@@ -16,7 +16,7 @@ let t: TestApp
 beforeAll(async () => {
   t = await createTestApp()
   for (let i = 0; i < 60; i++) {
-    addDevice(t, `dev-${i}`, {
+    await addDevice(t, `dev-${i}`, {
       status: i % 5 === 0 ? 'pending' : 'accepted',
       inventory: {
         device_type: ['rpi4', 'rpi3', 'bbb'][i % 3],

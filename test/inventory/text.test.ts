@@ -13,7 +13,7 @@ beforeAll(async () => {
   t = await createTestApp()
   token = (await loginAs(t)).token
   const inv = t.services.inventory
-  addDevice(t, 'dev-a1', {
+  await addDevice(t, 'dev-a1', {
     identity: { mac: 'de:ad:be:ef:00:01' },
     inventory: {
       device_type: 'raspberrypi4',
@@ -23,12 +23,12 @@ beforeAll(async () => {
     },
   })
   t.clock.advance(1)
-  addDevice(t, 'dev-b2', {
+  await addDevice(t, 'dev-b2', {
     identity: { mac: 'de:ad:be:ef:00:02' },
     inventory: { device_type: 'beaglebone', hostname: 'Garage-Door', location: 'Zürich', build: '4096' },
   })
   t.clock.advance(1)
-  addDevice(t, 'dev-c3', {
+  await addDevice(t, 'dev-c3', {
     status: 'pending',
     identity: { mac: 'de:ad:be:ef:00:03' },
     inventory: { device_type: 'raspberrypi4', hostname: 'attic-devices' },
@@ -37,7 +37,7 @@ beforeAll(async () => {
   inv.setGroup('', 'dev-a1', 'northwing')
   inv.setTags('', 'dev-b2', [{ name: 'owner', value: 'Alice Smith' }], 'replace')
   // Another tenant's device with the same words never shows up.
-  addDevice(t, 'dev-x9', { tenantId: 'other', inventory: { device_type: 'raspberrypi4' } })
+  await addDevice(t, 'dev-x9', { tenantId: 'other', inventory: { device_type: 'raspberrypi4' } })
 })
 afterAll(() => t.close())
 
@@ -103,9 +103,9 @@ describe('v2 search: free text', () => {
     const accepted = { scope: 'identity', attribute: 'status', type: '$eq', value: 'accepted' }
     expect(await text('raspberrypi4')).toEqual(['dev-a1', 'dev-c3'])
     expect(await text('raspberrypi4', { filters: [accepted] })).toEqual(['dev-a1'])
-    t.services.inventory.setIdentityStatus('', 'dev-c3', 'accepted')
+    await t.services.inventory.setIdentityStatus('', 'dev-c3', 'accepted')
     expect(await text('raspberrypi4', { filters: [accepted] })).toEqual(['dev-a1', 'dev-c3'])
-    t.services.inventory.setIdentityStatus('', 'dev-c3', 'pending')
+    await t.services.inventory.setIdentityStatus('', 'dev-c3', 'pending')
     expect(await text('raspberrypi4', { filters: [accepted] })).toEqual(['dev-a1'])
   })
 

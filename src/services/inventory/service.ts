@@ -104,18 +104,26 @@ export interface InventoryService {
     paging: Paging,
   ): Promise<{ ids: string[]; total: number; paging: Paging }>
   /** Create the device if missing and set its identity scope: every id_data key (except "status") plus `status`. */
-  upsertIdentity(tenantId: string, deviceId: string, identity: Record<string, unknown>, status: string): void
+  upsertIdentity(
+    tenantId: string,
+    deviceId: string,
+    identity: Record<string, unknown>,
+    status: string,
+  ): Promise<void>
   /** Mirror a deviceauth status change into identity/status. */
-  setIdentityStatus(tenantId: string, deviceId: string, status: string): void
-  /** Remove the device and all its attributes (decommission; last preauthorized auth set deleted). */
-  removeDevice(tenantId: string, deviceId: string): void
+  setIdentityStatus(tenantId: string, deviceId: string, status: string): Promise<void>
+  /**
+   * Remove the device and all its attributes (decommission; last preauthorized auth set deleted).
+   * Idempotent: a device already gone is no error (the decommission subscription repeats it).
+   */
+  removeDevice(tenantId: string, deviceId: string): Promise<void>
   /** Ids of the accepted devices, of one static group or all of them, oldest first. */
   listAcceptedDeviceIds(tenantId: string, group?: string): string[]
   /**
    * Writes a batch of check-ins to `system/check_in_time`; devices inventory does not know are
-   * skipped. Synchronous on the same database, so it joins the caller's transaction.
+   * skipped. One atomic write.
    */
-  writeCheckIns(checkIns: readonly { tenantId: string; deviceId: string; at: Date }[]): void
+  writeCheckIns(checkIns: readonly { tenantId: string; deviceId: string; at: Date }[]): Promise<void>
   /**
    * A device's inventory report: `replace` (PUT) makes the inventory scope exactly `body`,
    * `merge` (PATCH) upserts it. The whole body is checked before anything is written, in one
@@ -186,14 +194,14 @@ export function createInventoryService(deps: Deps): InventoryService {
       changeListeners.push(listener)
     },
 
-    // --- called by deviceauth, possibly inside its own transaction: synchronous, on deps.db ---
+    // --- called by deviceauth after its own change committed ---
 
-    upsertIdentity(
+    async upsertIdentity(
       tenantId: string,
       deviceId: string,
       identity: Record<string, unknown>,
       status: string,
-    ): void {
+    ): Promise<void> {
       const code = requireStatus(status)
       const inputs: AttributeInput[] = []
       for (const [name, value] of Object.entries(identity)) {
@@ -204,11 +212,11 @@ export function createInventoryService(deps: Deps): InventoryService {
       writeIdentity(tenantId, deviceId, inputs, code)
     },
 
-    setIdentityStatus(tenantId: string, deviceId: string, status: string): void {
+    async setIdentityStatus(tenantId: string, deviceId: string, status: string): Promise<void> {
       writeIdentity(tenantId, deviceId, [{ name: 'status', value: status }], requireStatus(status))
     },
 
-    removeDevice(tenantId: string, deviceId: string): void {
+    async removeDevice(tenantId: string, deviceId: string): Promise<void> {
       store.write(() => {
         const device = store.findDevice(tenantId, deviceId)
         if (device) store.deleteDevice(tenantId, device)
@@ -225,12 +233,14 @@ export function createInventoryService(deps: Deps): InventoryService {
 
     /**
      * Writes a batch of check-ins to `system/check_in_time`; devices inventory does not know are
-     * skipped. Deviceauth buffers check-ins off the request path and calls this inside the
-     * transaction that writes its own copy.
+     * skipped. Deviceauth buffers check-ins off the request path and calls this after writing its
+     * own copy.
      */
-    writeCheckIns(checkIns: readonly { tenantId: string; deviceId: string; at: Date }[]): void {
+    async writeCheckIns(
+      checkIns: readonly { tenantId: string; deviceId: string; at: Date }[],
+    ): Promise<void> {
       store.write(() => {
-        // Inside deviceauth's transaction the name cache is off: the name is resolved once a tenant.
+        // The name is resolved once a tenant for the whole batch.
         const names = new Map<string, NameRow>()
         for (const { tenantId, deviceId, at } of checkIns) {
           const device = store.findDevice(tenantId, deviceId)
