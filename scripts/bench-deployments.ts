@@ -233,7 +233,7 @@ async function seed(deps: Deps, devices: number, pollers: number, rollout: numbe
       console.error(`  seeded ${Math.min(devices, from + batch)} devices (${rate.toFixed(0)}/s)`)
     }
   }
-  services.inventory.assignGroup(
+  await services.inventory.assignGroup(
     '',
     GROUP,
     Array.from({ length: rollout }, (_, i) => deviceId(i)),

@@ -14,9 +14,9 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
 /** The app over the same data directory (and so the same database file) every time. */
 const openApp = () => createTestApp({ BENDER_DATA_DIR: dataDir })
 
-const inInventory = (t: TestApp, id: string) => {
+const inInventory = async (t: TestApp, id: string) => {
   try {
-    t.services.inventory.getDevice('', id)
+    await t.services.inventory.getDevice('', id)
     return true
   } catch {
     return false
@@ -39,7 +39,7 @@ test('a decommission whose inventory write never happened is applied after a res
     },
   )
   expect(accepted.status).toBe(204)
-  expect(inInventory(first, id)).toBe(true)
+  expect(await inInventory(first, id)).toBe(true)
   // The durable subscriptions saved their start; the app stops cleanly.
   await first.close()
 
@@ -57,8 +57,8 @@ test('a decommission whose inventory write never happened is applied after a res
   // Next start: the subscriptions find the event after their saved position and catch up.
   const second = await openApp()
   try {
-    for (let i = 0; i < 200 && inInventory(second, id); i++) await Bun.sleep(25)
-    expect(inInventory(second, id)).toBe(false)
+    for (let i = 0; i < 200 && (await inInventory(second, id)); i++) await Bun.sleep(25)
+    expect(await inInventory(second, id)).toBe(false)
   } finally {
     await second.close()
   }

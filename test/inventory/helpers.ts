@@ -39,7 +39,7 @@ export async function addDevice(
   )
   if (options.inventory) {
     const body = Object.entries(options.inventory).map(([name, value]) => ({ name, value }))
-    t.services.inventory.updateInventory(tenantId, id, body, 'replace')
+    await t.services.inventory.updateInventory(tenantId, id, body, 'replace')
   }
 }
 

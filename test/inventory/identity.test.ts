@@ -8,12 +8,12 @@ beforeEach(async () => {
 })
 afterEach(() => t.close())
 
-const get = (id: string, tenantId = '') => t.services.inventory.getDevice(tenantId, id).device
+const get = async (id: string, tenantId = '') => (await t.services.inventory.getDevice(tenantId, id)).device
 
 describe('identity API (called by deviceauth)', () => {
   test('upsertIdentity creates the device with its identity, status and created_ts', async () => {
     await t.services.inventory.upsertIdentity('', 'dev-1', { mac: '00:11:22:33:44:55', sku: 7 }, 'pending')
-    const device = get('dev-1')
+    const device = await get('dev-1')
     expect(device.id).toBe('dev-1')
     expect(scopeOf(device, 'identity')).toEqual({ mac: '00:11:22:33:44:55', sku: 7, status: 'pending' })
     expect(scopeOf(device, 'system')).toEqual({ created_ts: t.clock.now().toISOString() })
@@ -29,7 +29,7 @@ describe('identity API (called by deviceauth)', () => {
       { status: 'hacked', flag: true, nested: { a: 1 }, none: null, mixed: [1, 'a'], list: ['x', 'y'] },
       'accepted',
     )
-    expect(scopeOf(get('dev-1'), 'identity')).toEqual({
+    expect(scopeOf(await get('dev-1'), 'identity')).toEqual({
       status: 'accepted',
       flag: 'true',
       nested: '{"a":1}',
@@ -42,7 +42,7 @@ describe('identity API (called by deviceauth)', () => {
   test('upsertIdentity on a known device updates the status and keeps other attributes', async () => {
     await addDevice(t, 'dev-1', { status: 'pending', inventory: { device_type: 'rpi4' } })
     await t.services.inventory.upsertIdentity('', 'dev-1', { mac: 'm1' }, 'accepted')
-    const device = get('dev-1')
+    const device = await get('dev-1')
     expect(scopeOf(device, 'identity')).toEqual({ mac: 'm1', status: 'accepted' })
     expect(scopeOf(device, 'inventory')).toEqual({ device_type: 'rpi4' })
     expectCountsConsistent(t)
@@ -55,7 +55,7 @@ describe('identity API (called by deviceauth)', () => {
     })
     for (const status of ['accepted', 'rejected', 'pending', 'noauth', 'preauthorized']) {
       await t.services.inventory.setIdentityStatus('', 'dev-1', status)
-      expect(scopeOf(get('dev-1'), 'identity').status).toBe(status)
+      expect(scopeOf(await get('dev-1'), 'identity').status).toBe(status)
       const statuses = t.deps.db.$client
         .query(
           'SELECT DISTINCT status FROM inventory_attributes WHERE device = (SELECT seq FROM inventory_devices)',
@@ -68,13 +68,13 @@ describe('identity API (called by deviceauth)', () => {
 
   test('setIdentityStatus creates a device inventory does not know yet', async () => {
     await t.services.inventory.setIdentityStatus('', 'dev-2', 'accepted')
-    expect(scopeOf(get('dev-2'), 'identity')).toEqual({ status: 'accepted' })
+    expect(scopeOf(await get('dev-2'), 'identity')).toEqual({ status: 'accepted' })
   })
 
   test('an unknown status is a programming error, not data', async () => {
     await expect(t.services.inventory.setIdentityStatus('', 'dev-1', 'decommissioned')).rejects.toThrow()
     await expect(t.services.inventory.upsertIdentity('', 'dev-1', {}, '')).rejects.toThrow()
-    expect(() => get('dev-1')).toThrow('device not found')
+    await expect(get('dev-1')).rejects.toThrow('device not found')
   })
 
   test('removeDevice deletes the device, every attribute and its counts; unknown ids are fine', async () => {
@@ -82,8 +82,8 @@ describe('identity API (called by deviceauth)', () => {
     await addDevice(t, 'dev-2')
     await t.services.inventory.removeDevice('', 'dev-1')
     await t.services.inventory.removeDevice('', 'nope')
-    expect(() => get('dev-1')).toThrow('device not found')
-    expect(get('dev-2').id).toBe('dev-2')
+    await expect(get('dev-1')).rejects.toThrow('device not found')
+    expect((await get('dev-2')).id).toBe('dev-2')
     const left = t.deps.db.$client
       .query('SELECT count(*) AS n FROM inventory_attributes WHERE device = 1')
       .get()
@@ -94,11 +94,11 @@ describe('identity API (called by deviceauth)', () => {
   test('tenants are separate', async () => {
     await addDevice(t, 'dev-1', { tenantId: 't1', identity: { mac: 'a' } })
     await addDevice(t, 'dev-1', { tenantId: 't2', identity: { mac: 'b' } })
-    expect(scopeOf(get('dev-1', 't1'), 'identity').mac).toBe('a')
-    expect(scopeOf(get('dev-1', 't2'), 'identity').mac).toBe('b')
-    expect(() => get('dev-1')).toThrow('device not found')
+    expect(scopeOf(await get('dev-1', 't1'), 'identity').mac).toBe('a')
+    expect(scopeOf(await get('dev-1', 't2'), 'identity').mac).toBe('b')
+    await expect(get('dev-1')).rejects.toThrow('device not found')
     await t.services.inventory.removeDevice('t1', 'dev-1')
-    expect(scopeOf(get('dev-1', 't2'), 'identity').mac).toBe('b')
+    expect(scopeOf(await get('dev-1', 't2'), 'identity').mac).toBe('b')
   })
 })
 
@@ -108,13 +108,13 @@ describe('for deployments', () => {
     await addDevice(t, 'p1', { status: 'pending' })
     await addDevice(t, 'a2')
     await addDevice(t, 'a3')
-    t.services.inventory.setGroup('', 'a3', 'prod')
-    t.services.inventory.setGroup('', 'a1', 'prod')
-    t.services.inventory.setGroup('', 'p1', 'prod')
-    expect(t.services.inventory.listAcceptedDeviceIds('')).toEqual(['a1', 'a2', 'a3'])
-    expect(t.services.inventory.listAcceptedDeviceIds('', 'prod')).toEqual(['a1', 'a3'])
-    expect(t.services.inventory.listAcceptedDeviceIds('', 'nope')).toEqual([])
-    expect(t.services.inventory.listAcceptedDeviceIds('other-tenant')).toEqual([])
+    await t.services.inventory.setGroup('', 'a3', 'prod')
+    await t.services.inventory.setGroup('', 'a1', 'prod')
+    await t.services.inventory.setGroup('', 'p1', 'prod')
+    expect(await t.services.inventory.listAcceptedDeviceIds('')).toEqual(['a1', 'a2', 'a3'])
+    expect(await t.services.inventory.listAcceptedDeviceIds('', 'prod')).toEqual(['a1', 'a3'])
+    expect(await t.services.inventory.listAcceptedDeviceIds('', 'nope')).toEqual([])
+    expect(await t.services.inventory.listAcceptedDeviceIds('other-tenant')).toEqual([])
   })
 
   test('writeCheckIns sets system/check_in_time, later batches overwriting it; unknown devices are skipped', async () => {
@@ -126,11 +126,11 @@ describe('for deployments', () => {
       { tenantId: '', deviceId: 'dev-1', at: first },
       { tenantId: '', deviceId: 'unknown-device', at: first },
     ])
-    expect(scopeOf(get('dev-1'), 'system').check_in_time).toBe(first.toISOString())
-    expect(scopeOf(get('dev-2'), 'system').check_in_time).toBeUndefined()
-    expect(() => get('unknown-device')).toThrow('device not found')
+    expect(scopeOf(await get('dev-1'), 'system').check_in_time).toBe(first.toISOString())
+    expect(scopeOf(await get('dev-2'), 'system').check_in_time).toBeUndefined()
+    await expect(get('unknown-device')).rejects.toThrow('device not found')
     await t.services.inventory.writeCheckIns([{ tenantId: '', deviceId: 'dev-1', at: later }])
-    expect(scopeOf(get('dev-1'), 'system').check_in_time).toBe(later.toISOString())
+    expect(scopeOf(await get('dev-1'), 'system').check_in_time).toBe(later.toISOString())
     expectCountsConsistent(t)
   })
 })

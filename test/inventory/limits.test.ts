@@ -31,7 +31,7 @@ const search = (name: string) =>
 test('names a device replaces are forgotten: the name table does not grow with its reports', async () => {
   await addDevice(t, 'churn')
   for (let round = 0; round < 20; round++) {
-    t.services.inventory.updateInventory('', 'churn', report(`r${round}`, 100), 'replace')
+    await t.services.inventory.updateInventory('', 'churn', report(`r${round}`, 100), 'replace')
   }
   const names = inventoryNames()
   expect(names).toHaveLength(100)
@@ -41,10 +41,10 @@ test('names a device replaces are forgotten: the name table does not grow with i
 
 test('a forgotten name can come back, and is found again', async () => {
   await addDevice(t, 'again')
-  t.services.inventory.updateInventory('', 'again', [{ name: 'comeback', value: 'v' }], 'replace')
-  t.services.inventory.updateInventory('', 'again', [{ name: 'other', value: 'v' }], 'replace')
+  await t.services.inventory.updateInventory('', 'again', [{ name: 'comeback', value: 'v' }], 'replace')
+  await t.services.inventory.updateInventory('', 'again', [{ name: 'other', value: 'v' }], 'replace')
   expect(inventoryNames()).not.toContain('comeback')
-  t.services.inventory.updateInventory('', 'again', [{ name: 'comeback', value: 'v' }], 'replace')
+  await t.services.inventory.updateInventory('', 'again', [{ name: 'comeback', value: 'v' }], 'replace')
   const found = await search('comeback')
   expect(found.status).toBe(200)
   expect(found.json.map((d: { id: string }) => d.id)).toEqual(['again'])
@@ -67,7 +67,9 @@ test.each([
   ['an array of long strings', Array.from({ length: 2 }, () => 'x'.repeat(MAX_VALUE_BYTES / 2 + 1))],
 ])('%s is refused (400) and nothing is stored', async (_name, value) => {
   await addDevice(t, 'big')
-  expect(() => t.services.inventory.updateInventory('', 'big', [{ name: 'huge', value }], 'merge')).toThrow(
+  await expect(
+    t.services.inventory.updateInventory('', 'big', [{ name: 'huge', value }], 'merge'),
+  ).rejects.toThrow(
     `attribute value too large: at most ${MAX_ARRAY_ELEMENTS} elements and ${MAX_VALUE_BYTES} bytes`,
   )
   expect(inventoryNames()).not.toContain('huge')
@@ -76,6 +78,6 @@ test.each([
 test('values at the bounds are kept', async () => {
   await addDevice(t, 'edge')
   const elements = Array.from({ length: MAX_ARRAY_ELEMENTS }, (_, i) => i)
-  t.services.inventory.updateInventory('', 'edge', [{ name: 'elements', value: elements }], 'merge')
+  await t.services.inventory.updateInventory('', 'edge', [{ name: 'elements', value: elements }], 'merge')
   expect(inventoryNames()).toContain('elements')
 })

@@ -90,10 +90,10 @@ describe('devices', () => {
 
   test('DELETE clears only the inventory scope; unknown devices are a 204 too', async () => {
     const id = await fresh({ inventory: { device_type: 'rpi4', kernel: 'x' } })
-    t.services.inventory.setGroup('', id, 'g1')
+    await t.services.inventory.setGroup('', id, 'g1')
     const res = await call('DELETE', `/devices/${id}`)
     expect(res.status).toBe(204)
-    const device = t.services.inventory.getDevice('', id).device
+    const device = (await t.services.inventory.getDevice('', id)).device
     expect(scopeOf(device, 'inventory')).toEqual({})
     expect(scopeOf(device, 'identity').status).toBe('accepted')
     expect(scopeOf(device, 'system').group).toBe('g1')
@@ -230,7 +230,8 @@ describe('groups', () => {
   let c: string
   let pending: string
   beforeEach(async () => {
-    for (const group of t.services.inventory.listGroups('')) t.services.inventory.deleteGroup('', group)
+    for (const group of await t.services.inventory.listGroups(''))
+      await t.services.inventory.deleteGroup('', group)
     a = await fresh()
     b = await fresh()
     c = await fresh()
@@ -282,9 +283,9 @@ describe('groups', () => {
     await call('PATCH', '/groups/red/devices', { body: [c] })
     const res = await call('DELETE', '/groups/blue/devices', { body: [a, c, 'ghost'] })
     expect(res.json).toEqual({ matched_count: 1, updated_count: 1 })
-    expect(t.services.inventory.getGroup('', a)).toBeNull()
-    expect(t.services.inventory.getGroup('', b)).toBe('blue')
-    expect(t.services.inventory.getGroup('', c)).toBe('red')
+    expect(await t.services.inventory.getGroup('', a)).toBeNull()
+    expect(await t.services.inventory.getGroup('', b)).toBe('blue')
+    expect(await t.services.inventory.getGroup('', c)).toBe('red')
     expectError(await call('DELETE', '/groups/blue/devices', { body: [] }), 400)
     expectError(await call('DELETE', '/groups/blue!/devices', { body: [b] }), 400)
   })
@@ -324,7 +325,7 @@ describe('v2 statistics and filter attributes', () => {
     const { token: other } = await loginAs(fleet)
     await addDevice(fleet, 'x1', { inventory: { device_type: 'a', zeta: 1 } })
     await addDevice(fleet, 'x2', { inventory: { device_type: 'b' } })
-    fleet.services.inventory.setTags('', 'x1', [{ name: 'name', value: 'one' }], 'replace')
+    await fleet.services.inventory.setTags('', 'x1', [{ name: 'name', value: 'one' }], 'replace')
     const res = await fleet.call('GET', '/api/management/v2/inventory/filters/attributes', { token: other })
     expect(res.status).toBe(200)
     expect(res.json).toEqual([

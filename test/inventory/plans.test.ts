@@ -25,7 +25,7 @@ beforeAll(async () => {
         network_interfaces: i % 2 ? ['eth0', 'wlan0'] : ['eth0'],
       },
     })
-    if (i % 4 === 0) t.services.inventory.setGroup('', `dev-${i}`, 'production')
+    if (i % 4 === 0) await t.services.inventory.setGroup('', `dev-${i}`, 'production')
   }
 })
 afterAll(() => t.close())

@@ -142,21 +142,21 @@ describe('v2 search: free text', () => {
       sqlite.query('SELECT rowid FROM inventory_text WHERE inventory_text MATCH ?').all(`{body} : "${word}"`)
         .length
     const marks = () => sqlite.query('SELECT count(*) AS n FROM inventory_text_dirty').get()
-    t.services.inventory.updateInventory('', 'dev-a1', [{ name: 'note', value: 'quokka' }], 'merge')
+    await t.services.inventory.updateInventory('', 'dev-a1', [{ name: 'note', value: 'quokka' }], 'merge')
     // The mark is stored with the change, so a crash before the reindex loses nothing.
     expect(marks()).toEqual({ n: 1 })
     expect(indexed('quokka')).toBe(0)
     await waitFor('the timer to index the write', () => (indexed('quokka') === 1 ? true : undefined))
     expect(marks()).toEqual({ n: 0 })
     // A write that fails stores no mark.
-    expect(() =>
+    await expect(
       t.services.inventory.updateInventory(
         '',
         'dev-a1',
         Array.from({ length: 101 }, (_, k) => ({ name: `n${k}`, value: 'x' })),
         'merge',
       ),
-    ).toThrow()
+    ).rejects.toThrow()
     expect(marks()).toEqual({ n: 0 })
   })
 

@@ -31,7 +31,8 @@ export const deploymentsManagementRoutes = (svc: DeploymentsService, auth: AuthP
     .use(auth)
     .post(
       '/deployments',
-      ({ user, body, set }) => created(set, `${LOCATION}/${svc.createDeployment(user.tenantId, body)}`),
+      async ({ user, body, set }) =>
+        created(set, `${LOCATION}/${await svc.createDeployment(user.tenantId, body)}`),
       {
         user: true,
         body: M.newDeployment,
@@ -55,9 +56,9 @@ export const deploymentsManagementRoutes = (svc: DeploymentsService, auth: AuthP
     )
     .post(
       '/deployments/group/:name',
-      ({ user, params, body, set }) => {
+      async ({ user, params, body, set }) => {
         const { devices, all_devices, ...rest } = body
-        const id = svc.createDeployment(user.tenantId, {
+        const id = await svc.createDeployment(user.tenantId, {
           ...rest,
           group: params.name,
           groupDevices: devices,

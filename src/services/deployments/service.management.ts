@@ -93,9 +93,9 @@ export function createManagementApi(parts: {
   }
 
   /** The static group of the one device of a single-device deployment, as Mender records it. */
-  function groupsOf(tenantId: string, deviceId: string): string[] {
+  async function groupsOf(tenantId: string, deviceId: string): Promise<string[]> {
     try {
-      const { device } = inventory.getDevice(tenantId, deviceId)
+      const { device } = await inventory.getDevice(tenantId, deviceId)
       const group = device.attributes.find((a) => a.scope === 'system' && a.name === 'group')?.value
       return typeof group === 'string' ? [group] : []
     } catch (err) {
@@ -154,20 +154,20 @@ export function createManagementApi(parts: {
   }
 
   return {
-    createDeployment(tenantId: string, input: DeploymentInput): string {
+    async createDeployment(tenantId: string, input: DeploymentInput): Promise<string> {
       checkInput(input)
       const deviceIds =
         input.group !== undefined
-          ? inventory.listAcceptedDeviceIds(tenantId, input.group)
+          ? await inventory.listAcceptedDeviceIds(tenantId, input.group)
           : input.all_devices
-            ? inventory.listAcceptedDeviceIds(tenantId)
+            ? await inventory.listAcceptedDeviceIds(tenantId)
             : [...new Set(input.devices)]
       if (deviceIds.length === 0) throw new BadRequestError('No devices for the deployment')
       const groups =
         input.group !== undefined
           ? [input.group]
           : deviceIds.length === 1 && !input.all_devices
-            ? groupsOf(tenantId, deviceIds[0]!)
+            ? await groupsOf(tenantId, deviceIds[0]!)
             : []
       return make(tenantId, input, deviceIds, {
         groups,

@@ -47,7 +47,7 @@ export interface DeploymentsService {
   /** Stores the device's log for the deployment (a second upload replaces the first). */
   saveLog(tenantId: string, deviceId: string, deploymentId: string, messages: readonly LogMessage[]): void
   /** Makes a deployment; the device list is fixed now. Answers its id. */
-  createDeployment(tenantId: string, input: DeploymentInput): string
+  createDeployment(tenantId: string, input: DeploymentInput): Promise<string>
   /**
    * Makes a dynamic deployment for a saved filter: the accepted devices matching it now, and those
    * that come to match it while it is active (see `runDue`). Answers its id.

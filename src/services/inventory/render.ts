@@ -2,7 +2,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
 import type { Attribute, AttributeValue, Device } from './model.ts'
 import type { NameRow } from './names.ts'
-import { DEVICE_ID } from './store.ts'
+import { DEVICE_ID } from './names.ts'
 import { attributes, devices } from './tables.ts'
 import { fromRows, type ValueRow } from './values.ts'
 

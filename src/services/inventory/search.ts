@@ -5,6 +5,7 @@ import { type Condition, matchesScalar, prefixEnd, type Resolved, resolveFilter 
 import type { Filter, SearchRequest } from './filters.ts'
 import { ALL_STATUS_CODES, type Device, STATUS_CODES } from './model.ts'
 import type { NameRow } from './names.ts'
+import { DEVICE_ID } from './names.ts'
 import { type NameLookup, renderDevices } from './render.ts'
 import {
   type Check,
@@ -17,7 +18,6 @@ import {
   walkAge,
   walkSortKey,
 } from './search.sql.ts'
-import { DEVICE_ID } from './store.ts'
 import { attributeCounts, attributeNames } from './tables.ts'
 import { textCondition } from './text.ts'
 
