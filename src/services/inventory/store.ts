@@ -212,8 +212,8 @@ export function createInventoryStore(db: Database): InventoryStore {
       const totals: AttributeTotal[] = []
       for (const row of counts) {
         const name = names.get(row.attr)
-        if (name && name.scope !== DEVICE_ID.scope)
-          totals.push({ ...name, status: row.status, devices: row.devices })
+        if (!name || name.scope === DEVICE_ID.scope) continue
+        totals.push({ scope: name.scope, name: name.name, status: row.status, devices: row.devices })
       }
       return totals
     },
