@@ -2,7 +2,7 @@ import { and, eq, gt, inArray, isNotNull, type SQL, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
 import { ALL_STATUS_CODES } from './model.ts'
 import { createNameCache, DEVICE_ID, type NameCache, type NameRow } from './names.ts'
-import { attributeCounts, attributeNames, attributes, devices } from './tables.ts'
+import { attributeCounts, attributeNames, attributeRowColumns, attributes, devices } from './tables.ts'
 import { createTextIndex, isFullText } from './text.ts'
 import type { ValueRow } from './values.ts'
 
@@ -93,14 +93,7 @@ export function createInventoryRows(db: Database): InventoryRows {
     .returning({ seq: devices.seq })
     .prepare()
   const attributesOfDevice = db
-    .select({
-      device: attributes.device,
-      attr: attributes.attr,
-      idx: attributes.idx,
-      value: attributes.value,
-      description: attributes.description,
-      timestamp: attributes.timestamp,
-    })
+    .select(attributeRowColumns)
     .from(attributes)
     .where(and(eq(attributes.tenantId, p('tenantId')), eq(attributes.device, p('device'))))
     .prepare()
