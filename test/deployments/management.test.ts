@@ -131,8 +131,8 @@ describe('creating a deployment', () => {
     const inGroup = await acceptedDevice(t, admin)
     const alsoInGroup = await acceptedDevice(t, admin)
     await acceptedDevice(t, admin)
-    t.services.inventory.setGroup('', inGroup.id, group)
-    t.services.inventory.setGroup('', alsoInGroup.id, group)
+    await t.services.inventory.setGroup('', inGroup.id, group)
+    await t.services.inventory.setGroup('', alsoInGroup.id, group)
     const res = await api('POST', `${MGMT}/deployments/group/${group}`, {
       name: 'to the group',
       artifact_name: name,
@@ -149,7 +149,7 @@ describe('creating a deployment', () => {
       [inGroup.id, alsoInGroup.id].sort(),
     )
     const later = await acceptedDevice(t, admin)
-    t.services.inventory.setGroup('', later.id, group)
+    await t.services.inventory.setGroup('', later.id, group)
     expect((await poll(t, later.token)).status).toBe(204)
     expect((await poll(t, inGroup.token)).json.id).toBe(id)
 
@@ -174,7 +174,7 @@ describe('creating a deployment', () => {
     const name = uniqueName('single')
     await addArtifact(t, name, ['dev-a'])
     const d = await acceptedDevice(t, admin)
-    t.services.inventory.setGroup('', d.id, group)
+    await t.services.inventory.setGroup('', d.id, group)
     const id = await deploy(t, admin, { artifact_name: name, devices: [d.id] })
     expect((await getDeployment(t, admin, id)).groups).toEqual([group])
   })

@@ -23,7 +23,7 @@ export async function acceptedDevice(t: TestApp, admin: string, identity: Record
   const device = new TestDevice({ mac: crypto.randomUUID(), ...identity }, 'ed25519')
   expect((await authenticate(t, device)).status).toBe(401)
   const listed = await findDevice(t, admin, device)
-  t.services.deviceauth.setAuthSetStatus('', listed.id, listed.auth_sets[0].id, 'accepted')
+  await t.services.deviceauth.setAuthSetStatus('', listed.id, listed.auth_sets[0].id, 'accepted')
   const res = await authenticate(t, device)
   expect(res.status).toBe(200)
   return { id: listed.id as string, token: res.text, device }
