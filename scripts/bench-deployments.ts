@@ -4,7 +4,7 @@
  *
  *   bun scripts/bench-deployments.ts [--devices 1000000] [--pollers 50000] [--rollout 100000]
  *        [--seconds 10] [--connections 64] [--concurrency 128] [--data-dir DIR] [--keep] [--profile DIR]
- *        [--phased] [--metrics]
+ *        [--phased] [--metrics] [--rounds 3]
  *
  * Seeding (skipped when --data-dir already holds a seeded fleet of that size): --devices accepted
  * devices in deviceauth (device and auth set rows) and in inventory (identity, created time), the
@@ -27,8 +27,10 @@
  * With --phased, the same again with a second artifact deployed in two phases under a failure gate
  * (that never trips), and the in-process cost of a gate check per status write.
  * With --metrics a second bender runs on the same data dir with metrics on (BENDER_METRICS_TOKEN),
- * and each round of the idle phase polls it too, right after the first: the cost of metrics on
- * the poll, side by side.
+ * and each round of the idle phase polls it too, right before or after the first (alternating, so a
+ * drift of the machine's load favours neither): the cost of metrics on the poll, side by side, as the
+ * median of the rounds' with ÷ without ratios. That run measures the idle phase only.
+ * --rounds sets how many rounds each poll phase takes (more rounds, steadier medians).
  * Peak RSS is the bender process's high-water mark (VmHWM) after each phase. Every phase stops
  * after --seconds (the burst after all its devices, bounded by 10 minutes).
  */
@@ -78,8 +80,6 @@ type PollResult = {
   p99: number
 }
 type Round = { hello: PollResult; poll: PollResult; metrics?: PollResult }
-/** Poll passes per phase, each against its own hello pass; the median ratio is reported. */
-const ROUNDS = 3
 type RolloutResult = {
   devices: number
   statusWrites: number
@@ -232,11 +232,13 @@ async function seed(deps: Deps, devices: number, pollers: number, rollout: numbe
       console.error(`  seeded ${Math.min(devices, from + batch)} devices (${rate.toFixed(0)}/s)`)
     }
   }
-  services.inventory.assignGroup(
-    '',
-    GROUP,
-    Array.from({ length: rollout }, (_, i) => deviceId(i)),
-  )
+  // A metrics-only run seeds no rollout group.
+  if (rollout > 0)
+    await services.inventory.assignGroup(
+      '',
+      GROUP,
+      Array.from({ length: rollout }, (_, i) => deviceId(i)),
+    )
   // The free-text index in one pass, rather than 2000 devices a second in the measured server.
   buildTexts(deps.db, 0)
   const exp = Math.floor(now / 1000) + 365 * 24 * 3600
@@ -287,6 +289,8 @@ async function main() {
       phased: { type: 'boolean', default: false },
       profile: { type: 'string' },
       metrics: { type: 'boolean', default: false },
+      /** Poll passes per phase, each against its own hello pass; the median ratio is reported. */
+      rounds: { type: 'string', default: '3' },
     },
   })
   const devices = Number(values.devices)
@@ -295,6 +299,7 @@ async function main() {
   const seconds = Number(values.seconds)
   const connections = Number(values.connections)
   const concurrency = Number(values.concurrency)
+  const rounds = Number(values.rounds)
   if (rollout + pollers > devices) throw new Error('--rollout + --pollers must not exceed --devices')
   const dataDir = values['data-dir']
     ? resolve(values['data-dir'])
@@ -420,17 +425,16 @@ async function main() {
      * shared, and a burst of someone else's work skews one pass, not the median of the rounds.
      */
     const measure = async (metricsUrl?: string): Promise<Round[]> => {
-      const rounds: Round[] = []
-      for (let i = 0; i < ROUNDS; i++) {
+      const done: Round[] = []
+      for (let i = 0; i < rounds; i++) {
         const helloPass = await pollOnce(helloUrl)
+        // With metrics, every other round polls the metered server first.
+        const metricsFirst = metricsUrl && i % 2 === 1 ? await pollOnce(metricsUrl) : undefined
         const poll = await pollOnce()
-        rounds.push({
-          hello: helloPass,
-          poll,
-          ...(metricsUrl ? { metrics: await pollOnce(metricsUrl) } : {}),
-        })
+        const metrics = metricsFirst ?? (metricsUrl ? await pollOnce(metricsUrl) : undefined)
+        done.push({ hello: helloPass, poll, ...(metrics ? { metrics } : {}) })
       }
-      return rounds.sort((a, b) => a.poll.rps / a.hello.rps - b.poll.rps / b.hello.rps)
+      return done.sort((a, b) => a.poll.rps / a.hello.rps - b.poll.rps / b.hello.rps)
     }
     // Unmeasured passes first, for a fleet's steady state: every poller's token verified once (then
     // cached) and its check-in recorded and written (flushed every 5 s; each device then checks in
@@ -445,6 +449,38 @@ async function main() {
     withMetrics?.proc.kill('SIGTERM')
     await withMetrics?.proc.exited
     const rssIdle = peakRss(server.pid)
+
+    const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`
+    const pass = (r: PollResult) =>
+      `${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  (${JSON.stringify(r.statuses)})`
+    const report = (name: string, rounds: Round[]) => {
+      const median = rounds[Math.floor(rounds.length / 2)]!
+      console.log(
+        `${name}: ${(median.poll.rps / median.hello.rps).toFixed(3)} x hello (median of ${rounds.length} rounds)`,
+      )
+      for (const round of rounds) {
+        console.log(
+          `  poll ${pass(round.poll)}   hello ${pass(round.hello)}   ratio ${(round.poll.rps / round.hello.rps).toFixed(3)}`,
+        )
+        if (round.metrics) {
+          console.log(
+            `  with metrics ${pass(round.metrics)}   ratio ${(round.metrics.rps / round.hello.rps).toFixed(3)}, ${(round.metrics.rps / round.poll.rps).toFixed(3)} x without`,
+          )
+        }
+      }
+    }
+    console.log(
+      `deployments bench: ${devices} accepted devices, ${pollers} polling (cached tokens), ${connections} keep-alive connections, ${seconds} s passes, loopback`,
+    )
+    report('poll, no active deployment', idle)
+    console.log(`peak RSS of bender after the polls: ${mb(rssIdle)}`)
+    if (values.metrics) {
+      const ratios = idle.map((r) => r.metrics!.rps / r.poll.rps).sort((a, b) => a - b)
+      console.log(
+        `poll rate with metrics ÷ without: ${ratios[Math.floor(ratios.length / 2)]!.toFixed(3)} (median of ${ratios.length} rounds: ${ratios.map((r) => r.toFixed(3)).join(' ')})`,
+      )
+      return
+    }
 
     // The rollout artifact, made here and uploaded through the API.
     /** Uploads an artifact, deploys it to the rollout group, measures the polls and the burst. */
@@ -500,30 +536,6 @@ async function main() {
       : undefined
     const rssEnd = peakRss(server.pid)
 
-    const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`
-    const pass = (r: PollResult) =>
-      `${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  (${JSON.stringify(r.statuses)})`
-    const report = (name: string, rounds: Round[]) => {
-      const median = rounds[Math.floor(rounds.length / 2)]!
-      console.log(
-        `${name}: ${(median.poll.rps / median.hello.rps).toFixed(3)} x hello (median of ${rounds.length} rounds)`,
-      )
-      for (const round of rounds) {
-        console.log(
-          `  poll ${pass(round.poll)}   hello ${pass(round.hello)}   ratio ${(round.poll.rps / round.hello.rps).toFixed(3)}`,
-        )
-        if (round.metrics) {
-          console.log(
-            `  with metrics ${pass(round.metrics)}   ratio ${(round.metrics.rps / round.hello.rps).toFixed(3)}, ${(round.metrics.rps / round.poll.rps).toFixed(3)} x without`,
-          )
-        }
-      }
-    }
-    console.log(
-      `deployments bench: ${devices} accepted devices, ${pollers} polling (cached tokens), ${connections} keep-alive connections, ${seconds} s passes, loopback`,
-    )
-    report('poll, no active deployment', idle)
-    console.log(`peak RSS of bender after the polls: ${mb(rssIdle)}`)
     const describe = (label: string, pass: Awaited<ReturnType<typeof rolloutPass>>) => {
       const { createSeconds, during, burst, deployment } = pass
       report(`poll, during the ${label} rollout (pollers not in it)`, during)

@@ -1,3 +1,4 @@
+import { t } from 'elysia'
 import { ForbiddenError } from './errors.ts'
 
 /**
@@ -11,4 +12,29 @@ export function ownTenant(user: { tenantId: string }, params: unknown): string {
   const named = (params as { tenantId?: string } | undefined)?.tenantId ?? ''
   if (named !== user.tenantId) throw new ForbiddenError('forbidden: not your tenant')
   return user.tenantId
+}
+
+const tenantId = t.String({ maxLength: 128 })
+const deviceId = t.String({ minLength: 1, maxLength: 128 })
+/** A client command as Mender's internal paths name it. */
+const command = t.Union([t.Literal('check-update'), t.Literal('send-inventory')])
+
+/**
+ * The path prefix and parameter schemas of the internal routes under `/tenants/:tenantId`, or (not
+ * `named`) under `/tenants/` for the single tenant, whose paths read `/tenants//devices`.
+ */
+export function tenantScope(named: boolean) {
+  return named
+    ? {
+        base: '/tenants/:tenantId',
+        tenantParams: { params: t.Object({ tenantId }) },
+        deviceParams: { params: t.Object({ tenantId, deviceId }) },
+        commandParams: { params: t.Object({ tenantId, deviceId, command }) },
+      }
+    : {
+        base: '/tenants/',
+        tenantParams: {},
+        deviceParams: { params: t.Object({ deviceId }) },
+        commandParams: { params: t.Object({ deviceId, command }) },
+      }
 }

@@ -10,6 +10,8 @@ export type ConfigurationDeploymentInput = {
   /** The deployment's name, which is also the generated artifact's name. */
   name: string
   configuration: Record<string, string>
+  /** More attempts the device gets after a failed one (0 when not given). */
+  retries?: number
 }
 
 /** Configuration deployments: made by deviceconfig for one device, with the configuration inside. */
@@ -47,7 +49,7 @@ export function createConfigurationApi(parts: { store: DeploymentsStore; clock: 
           ...statValues({ ...emptyStats(), pending: 1 }),
           phaseCount: 0,
           openPhases: 1,
-          retries: 0,
+          retries: input.retries ?? 0,
           policy: null,
           pausedAt: null,
           pauseReason: null,
