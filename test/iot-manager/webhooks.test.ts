@@ -254,4 +254,35 @@ describe('webhook deliveries', () => {
       'device-deployment-status-changed',
     ])
   })
+  test('rollout steps reach a webhook that chose deployment-rollout, in order, signed', async () => {
+    await setUp(undefined, { events: ['deployment-rollout'], secret: SECRET })
+    const devices = [await acceptedDevice(t, admin), await acceptedDevice(t, admin)]
+    const name = uniqueName('gated')
+    addArtifact(t, name, ['dev-a'])
+    const id = await deploy(t, admin, {
+      artifact_name: name,
+      devices: devices.map((d) => d.id),
+      policy: { failure_gate: { max_failures: 1 } },
+    })
+    expect((await poll(t, devices[0]!.token)).status).toBe(200)
+    expect((await report(t, devices[0]!.token, id, 'failure')).status).toBe(204)
+    // The gate paused the rollout; resuming past it is a step too.
+    const resumed = await t.call('PUT', `/api/management/v1/deployments/deployments/${id}/status`, {
+      token: admin,
+      body: { status: 'resumed', override: true },
+    })
+    expect(resumed.status).toBe(204)
+    await receiver.until(3)
+    expect(receiver.received.map((r) => r.json.type)).toEqual([
+      'deployment-rollout',
+      'deployment-rollout',
+      'deployment-rollout',
+    ])
+    expect(receiver.received.map((r) => r.json.data.kind)).toEqual(['phase-opened', 'paused', 'resumed'])
+    for (const r of receiver.received) {
+      expect(r.json.data.deployment_id).toBe(id)
+      expect(r.headers.get('x-men-signature')).toBe(expectedSignature(r.body, SECRET))
+    }
+    expect(receiver.received[1]!.json.data.reason).toBeString()
+  })
 })
