@@ -1,4 +1,5 @@
-import { t } from 'elysia'
+import { type AnyElysia, Elysia, t } from 'elysia'
+import type { AuthPlugin } from './auth.ts'
 import { ForbiddenError } from './errors.ts'
 
 /**
@@ -37,4 +38,29 @@ export function tenantScope(named: boolean) {
         deviceParams: { params: t.Object({ deviceId }) },
         commandParams: { params: t.Object({ deviceId, command }) },
       }
+}
+
+/**
+ * A service's internal API under `/api/internal/v1/<service>`: `DELETE /tenants/:tenantId` (a named
+ * tenant, the caller's own) calling `deleteTenant`, and the per-tenant routes `scoped` makes, once
+ * for a named tenant and once for the single tenant's `/tenants/` spelling.
+ */
+export function internalTenantRoutes(
+  service: string,
+  auth: AuthPlugin,
+  tenant: { deleteTenant(tenantId: string): Promise<void>; summary: string },
+  scoped: (named: boolean) => AnyElysia,
+) {
+  return new Elysia({ prefix: `/api/internal/v1/${service}`, detail: { tags: ['internal'] } })
+    .use(auth)
+    .delete(
+      '/tenants/:tenantId',
+      async ({ user, params, set }) => {
+        await tenant.deleteTenant(ownTenant(user, params))
+        set.status = 204
+      },
+      { user: true, params: t.Object({ tenantId }), detail: { summary: tenant.summary } },
+    )
+    .use(scoped(true))
+    .use(scoped(false))
 }

@@ -1,6 +1,6 @@
 import { Elysia, t } from 'elysia'
 import type { AuthPlugin } from '../../gateway/auth.ts'
-import { ownTenant, tenantScope } from '../../gateway/tenants.ts'
+import { internalTenantRoutes, ownTenant, tenantScope } from '../../gateway/tenants.ts'
 import type { DeviceconnectService } from './service.ts'
 
 const detail = { tags: ['internal'] }
@@ -56,19 +56,12 @@ function tenantRoutes(svc: DeviceconnectService, auth: AuthPlugin, named: boolea
  * not served: in one process it would stop every service, and SIGTERM already does that gracefully.
  */
 export const deviceconnectInternalRoutes = (svc: DeviceconnectService, auth: AuthPlugin) =>
-  new Elysia({ prefix: '/api/internal/v1/deviceconnect', detail })
-    .use(auth)
-    .delete(
-      '/tenants/:tenantId',
-      async ({ user, params, set }) => {
-        await svc.deleteTenant(ownTenant(user, params))
-        set.status = 204
-      },
-      {
-        user: true,
-        ...tenantScope(true).tenantParams,
-        detail: { summary: 'Forget every device and session of the tenant (a named tenant only)' },
-      },
-    )
-    .use(tenantRoutes(svc, auth, true))
-    .use(tenantRoutes(svc, auth, false))
+  internalTenantRoutes(
+    'deviceconnect',
+    auth,
+    {
+      deleteTenant: (tenantId) => svc.deleteTenant(tenantId),
+      summary: 'Forget every device and session of the tenant (a named tenant only)',
+    },
+    (named) => tenantRoutes(svc, auth, named),
+  )

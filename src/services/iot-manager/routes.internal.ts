@@ -1,6 +1,6 @@
 import { Elysia, t } from 'elysia'
 import type { AuthPlugin } from '../../gateway/auth.ts'
-import { ownTenant } from '../../gateway/tenants.ts'
+import { internalTenantRoutes, ownTenant } from '../../gateway/tenants.ts'
 import type { IotManagerService } from './service.ts'
 
 const detail = { tags: ['internal'] }
@@ -71,19 +71,12 @@ function tenantRoutes(svc: IotManagerService, auth: AuthPlugin, named: boolean) 
 
 /** Mender's internal iot-manager API (health and alive come with every service's). */
 export const iotManagerInternalRoutes = (svc: IotManagerService, auth: AuthPlugin) =>
-  new Elysia({ prefix: '/api/internal/v1/iot-manager', detail })
-    .use(auth)
-    .delete(
-      '/tenants/:tenantId',
-      async ({ user, params, set }) => {
-        await svc.deleteTenant(ownTenant(user, params))
-        set.status = 204
-      },
-      {
-        user: true,
-        params: t.Object({ tenantId }),
-        detail: { summary: "Delete the tenant's integrations and events (a named tenant only)" },
-      },
-    )
-    .use(tenantRoutes(svc, auth, true))
-    .use(tenantRoutes(svc, auth, false))
+  internalTenantRoutes(
+    'iot-manager',
+    auth,
+    {
+      deleteTenant: (tenantId) => svc.deleteTenant(tenantId),
+      summary: "Delete the tenant's integrations and events (a named tenant only)",
+    },
+    (named) => tenantRoutes(svc, auth, named),
+  )
