@@ -21,6 +21,7 @@ import {
   useAction,
   useLoad,
 } from '../ui.tsx'
+import { RolloutFields, useRollout } from './rollout-form.tsx'
 
 const PER_PAGE = 20
 type Target = 'all' | 'group' | 'devices'
@@ -52,11 +53,17 @@ function CreateDeployment({ release: initial, onDone }: { release: string; onDon
   const groups = useLoad(listGroups, [])
   const ids = devices.split(/[\s,]+/).filter(Boolean)
   const preview = usePreview(target, group, ids)
+  const rollout = useRollout()
   const action = useAction()
   const submit = (event: Event) => {
     event.preventDefault()
     action.run(async () => {
-      const body = { name: name.trim() || release, artifact_name: release, force_installation: force }
+      const body = {
+        name: name.trim() || release,
+        artifact_name: release,
+        force_installation: force,
+        ...rollout.fields(),
+      }
       const reply =
         target === 'group'
           ? await call('POST', `v1/deployments/deployments/group/${encodeURIComponent(group)}`, { body })
@@ -148,6 +155,7 @@ function CreateDeployment({ release: initial, onDone }: { release: string; onDon
         <input type="checkbox" checked={force} onChange={(e) => setForce(e.currentTarget.checked)} /> Install
         even where this release is already installed
       </label>
+      <RolloutFields rollout={rollout} />
       <p class="preview" aria-live="polite">
         {preview.data === undefined
           ? 'Counting devices…'
@@ -161,7 +169,7 @@ function CreateDeployment({ release: initial, onDone }: { release: string; onDon
   )
 }
 
-type Tab = 'inprogress' | 'pending' | 'finished'
+type Tab = 'inprogress' | 'scheduled' | 'pending' | 'finished'
 
 export function DeploymentRow({ d }: { d: Deployment }) {
   const p = progress(d)
@@ -180,6 +188,7 @@ export function DeploymentRow({ d }: { d: Deployment }) {
       </td>
       <td>
         <Status value={d.status} />
+        {d.paused && <Status value="paused" />}
       </td>
       <td class="progress-cell">
         <Progress value={p.done} max={p.total} label={`Progress of ${d.name}`} />
@@ -215,6 +224,7 @@ export async function listDeployments(status: Tab, page: number, perPage = PER_P
 
 const EMPTY: Record<Tab, string> = {
   inprogress: 'No deployment is running.',
+  scheduled: 'No deployment is waiting for its first phase.',
   pending: 'No deployment is waiting for devices.',
   finished: 'No deployment has finished yet.',
 }
@@ -242,6 +252,7 @@ export function DeploymentsPage({ route }: { route: Route }) {
         value={tab}
         options={[
           { value: 'inprogress', label: 'Active' },
+          { value: 'scheduled', label: 'Scheduled' },
           { value: 'pending', label: 'Pending' },
           { value: 'finished', label: 'Finished' },
         ]}
