@@ -8,8 +8,10 @@ import {
   control,
   fill,
   findText,
+  LAPTOP,
   launchBrowser,
   openPage,
+  PHONE,
   signIn,
 } from '../helpers/browser.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -154,6 +156,9 @@ test('a failure gate pauses it live; the page shows why and the attempts, and ov
   expect(failed[5]).toBe('2')
   expect(failed[6]).toBe('1')
   await c.shot('rollout-gate-paused')
+  await page.setViewport(PHONE)
+  await c.shot('rollout-gate-paused-phone')
+  await page.setViewport(LAPTOP)
   await clickNamed(page, 'Override the gate and resume')
   await page.waitForSelector('form[aria-label="Pause the deployment"]')
   const resumed = await getDeployment(server, admin, deploymentId)
@@ -197,6 +202,9 @@ test('a form the server refuses shows its error beside the form, with the reques
   const error: string = expected.json.error
   expect(text.toLowerCase()).toContain(error.toLowerCase().replace(/\.$/, ''))
   await c.shot('rollout-refused')
+  await page.setViewport(PHONE)
+  await c.shot('rollout-refused-phone')
+  await page.setViewport(LAPTOP)
   // Nothing was made: the form stays open on the deployments page.
   expect(await page.evaluate(() => (globalThis as any).location.hash)).toBe('#/deployments')
 }, 60_000)
