@@ -11,7 +11,6 @@ import {
   LAPTOP,
   launchBrowser,
   openPage,
-  PHONE,
   signIn,
 } from '../helpers/browser.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -24,6 +23,8 @@ import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 const RELEASE = 'rollout-app-1'
 const DAY_MS = 24 * 3600 * 1000
+/** Phone width; not PHONE's mobile emulation, whose switch reloads the page and loses the form. */
+const NARROW = { width: 390, height: 844 }
 /** Later than the server's clock after the gate test moved it two days on. */
 const LATER_MS = 10 * DAY_MS
 
@@ -147,6 +148,15 @@ test('a failure gate pauses it live; the page shows why and the attempts, and ov
   // No reload: the page follows the event stream.
   const notice = await findText(page, 'failure gate', 'section[aria-label="Paused"]', 30_000)
   expect(await notice.evaluate((el: any) => el.textContent)).toContain('1 failures reached the limit of 1')
+  // The device table reloads on the same event as the notice, in its own time: wait for its row.
+  await page.waitForFunction(
+    (id: string) =>
+      [...(globalThis as any).document.querySelectorAll('table[aria-label="Devices of this deployment"] tr')]
+        .map((r: any) => [...r.children].map((cell: any) => cell.textContent.trim()))
+        .some((cells: string[]) => cells[0] === id && cells[5] === '2'),
+    { timeout: 30_000 },
+    failing.id,
+  )
   const row = await page.$$eval('table[aria-label="Devices of this deployment"] tr', (rows: any[]) =>
     rows.map((r) => [...r.children].map((cell: any) => cell.textContent.trim())),
   )
@@ -156,7 +166,7 @@ test('a failure gate pauses it live; the page shows why and the attempts, and ov
   expect(failed[5]).toBe('2')
   expect(failed[6]).toBe('1')
   await c.shot('rollout-gate-paused')
-  await page.setViewport(PHONE)
+  await page.setViewport(NARROW)
   await c.shot('rollout-gate-paused-phone')
   await page.setViewport(LAPTOP)
   await clickNamed(page, 'Override the gate and resume')
@@ -202,7 +212,7 @@ test('a form the server refuses shows its error beside the form, with the reques
   const error: string = expected.json.error
   expect(text.toLowerCase()).toContain(error.toLowerCase().replace(/\.$/, ''))
   await c.shot('rollout-refused')
-  await page.setViewport(PHONE)
+  await page.setViewport(NARROW)
   await c.shot('rollout-refused-phone')
   await page.setViewport(LAPTOP)
   // Nothing was made: the form stays open on the deployments page.
