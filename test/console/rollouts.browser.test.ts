@@ -4,6 +4,7 @@ import { acceptedDevices, addArtifact, getDeployment, MGMT, poll, report } from 
 import { loginAs } from '../helpers/app.ts'
 import {
   type ConsolePage,
+  choose,
   clickNamed,
   control,
   fill,
@@ -51,13 +52,7 @@ async function setStartIn(page: Page, label: string, ms: number) {
 async function openForm(page: Page) {
   await page.goto(`${server.url}/#/deployments`)
   await clickNamed(page, 'Create a deployment')
-  await page.waitForFunction(
-    (name: string) =>
-      [...(globalThis as any).document.querySelectorAll('option')].some((o: any) => o.value === name),
-    {},
-    RELEASE,
-  )
-  await (await control(page, 'Release')).select(RELEASE)
+  await choose(page, 'Release', RELEASE)
   await findText(page, `This deployment reaches ${devices.length} devices.`, '.preview')
   await clickNamed(page, 'Phases, retries and safety gates')
   await clickNamed(page, 'Add a phase')

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks'
 import type { RolloutPolicy } from '../deployments.ts'
-import { Choice } from '../ui.tsx'
+import { Choice, Field } from '../ui.tsx'
 
 /**
  * The rollout part of the create-deployment form: phases, retries and bender's rollout policy.
@@ -68,22 +68,15 @@ export function useRollout() {
 
 type Rollout = ReturnType<typeof useRollout>
 
-function NumberBox(props: {
+/** A labelled number box; empty is "not given". */
+const NumberBox = (props: {
   label: string
   value: string
   onValue: (value: string) => void
   min?: number
   max?: number
   step?: string
-}) {
-  const { label, onValue, ...input } = props
-  return (
-    <label>
-      {label}
-      <input type="number" inputMode="decimal" {...input} onInput={(e) => onValue(e.currentTarget.value)} />
-    </label>
-  )
-}
+}) => <Field type="number" {...props} />
 
 function PhaseRows({ rollout }: { rollout: Rollout }) {
   const { phases, unit } = rollout.state
