@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import type { Browser, Page } from 'puppeteer-core'
-import { acceptedDevices, addArtifact, getDeployment, MGMT, poll, report } from '../deployments/rollout.ts'
+import {
+  acceptedDevice,
+  acceptedDevices,
+  addArtifact,
+  getDeployment,
+  MGMT,
+  poll,
+  report,
+} from '../deployments/rollout.ts'
 import { loginAs } from '../helpers/app.ts'
 import {
   type ConsolePage,
@@ -14,7 +22,7 @@ import {
   openPage,
   signIn,
 } from '../helpers/browser.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { startTestServer, type TestServer, waitFor } from '../helpers/server.ts'
 
 /**
  * Phased deployments with a rollout policy, made and steered from the console in Debian's chromium:
@@ -48,15 +56,16 @@ async function setStartIn(page: Page, label: string, ms: number) {
   }, ms)
 }
 
-/** Opens the create form with the release chosen and the rollout fields unfolded. */
-async function openForm(page: Page) {
+/** Opens the create form with the release chosen, the rollout fields unfolded and `phases` phase rows. */
+async function openForm(page: Page, reach = devices.length, phases = 2) {
   await page.goto(`${server.url}/#/deployments`)
+  // A fresh page: a form left open by the test before would be closed by the toggle below.
+  await page.reload()
   await clickNamed(page, 'Create a deployment')
   await choose(page, 'Release', RELEASE)
-  await findText(page, `This deployment reaches ${devices.length} devices.`, '.preview')
+  await findText(page, `This deployment reaches ${reach} devices.`, '.preview')
   await clickNamed(page, 'Phases, retries and safety gates')
-  await clickNamed(page, 'Add a phase')
-  await clickNamed(page, 'Add a phase')
+  for (let i = 0; i < phases; i++) await clickNamed(page, 'Add a phase')
 }
 
 const submit = (page: Page) =>
@@ -213,3 +222,47 @@ test('a form the server refuses shows its error beside the form, with the reques
   // Nothing was made: the form stays open on the deployments page.
   expect(await page.evaluate(() => (globalThis as any).location.hash)).toBe('#/deployments')
 }, 60_000)
+
+test('a dynamic deployment for a saved filter is made in the form; a device that comes to match it gets it', async () => {
+  const { page } = c
+  const lab = { scope: 'identity', attribute: 'fleet', type: '$eq', value: 'lab' }
+  const made = await server.call('POST', '/api/management/v2/inventory/filters', {
+    token: admin,
+    body: { name: 'lab devices', terms: [lab] },
+  })
+  expect(made.status).toBe(201)
+  const first = await acceptedDevice(server, admin, { fleet: 'lab' })
+  // The first lab device is a fifth accepted device.
+  await openForm(page, devices.length + 1, 0)
+  await (await findText(page, 'Devices matching a saved filter', 'label.check')).click()
+  const filterId = made.headers.get('location')!.split('/').pop()!
+  await choose(page, 'Saved filter', filterId)
+  await findText(page, 'reaches 1 device now, and every device that comes to match', '.preview')
+  await fill(page, 'At most this many devices (optional)', '5')
+  await c.shot('rollout-dynamic-create')
+  await submit(page)
+  await page.waitForFunction(() => /#\/deployments\/[0-9a-f-]{36}$/.test((globalThis as any).location.hash))
+  const id = (await page.evaluate(() => (globalThis as any).location.hash as string)).split('/').pop()!
+  await findText(page, 'Dynamic: devices matching the filter lab devices join while it runs, at most 5.')
+  const deployment = await getDeployment(server, admin, id)
+  expect(deployment).toMatchObject({ dynamic: true, initial_device_count: 1, max_devices: 5 })
+  expect(deployment.filter.name).toBe('lab devices')
+  // A device accepted later that matches the filter joins and is offered it; the page shows it.
+  const later = await acceptedDevice(server, admin, { fleet: 'lab' })
+  await waitFor('the new device to be offered it', async () =>
+    (await poll(server, later.token)).status === 200 ? true : undefined,
+  )
+  expect((await poll(server, first.token)).status).toBe(200)
+  await page.waitForFunction(
+    (ids: string[]) => {
+      const text = (globalThis as any).document.querySelector(
+        'table[aria-label="Devices of this deployment"]',
+      )?.textContent as string | undefined
+      return ids.every((deviceId) => text?.includes(deviceId))
+    },
+    { timeout: 30_000 },
+    [first.id, later.id],
+  )
+  await c.shot('rollout-dynamic')
+  expect(c.problems).toEqual([])
+}, 90_000)

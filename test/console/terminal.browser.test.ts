@@ -58,16 +58,32 @@ afterAll(async () => {
 test('a command typed in the device page terminal runs on the device and its output shows', async () => {
   const { page } = c
   await page.goto(`${server.url}/#/devices/${device.deviceId}`)
-  await findText(page, 'connected', 'section[aria-label="Troubleshoot"] .status')
-  await clickNamed(page, 'Open terminal')
+  await page.waitForSelector('section[aria-label="Troubleshoot"] .status-connected')
   const screen = 'section[aria-label="Terminal"] .xterm-rows'
-  await page.waitForSelector(screen)
-  // Typed once the shell's prompt shows (typed earlier, the tty echoes it before the prompt).
-  await page.waitForFunction(
-    (sel: string) => /[$#]/.test((globalThis as any).document.querySelector(sel)?.textContent ?? ''),
-    { timeout: 30_000 },
-    screen,
-  )
+  // mender-connect reconnects when the mender daemon hands it a fresh token, and bender then ends
+  // the sessions of the replaced connection: the page says so, and a person opens a new terminal.
+  const seen: string[] = []
+  for (let opened = 1; ; opened++) {
+    await clickNamed(page, 'Open terminal')
+    await page.waitForSelector(screen)
+    // Typed once the shell's prompt shows (typed earlier, the tty echoes it before the prompt).
+    const prompt = await page
+      .waitForFunction(
+        (sel: string) => /[$#]/.test((globalThis as any).document.querySelector(sel)?.textContent ?? ''),
+        { timeout: 20_000 },
+        screen,
+      )
+      .then(() => true)
+      .catch(() => false)
+    if (prompt) break
+    seen.push(await page.$eval(screen, (el: any) => el.textContent))
+    if (opened === 3) {
+      throw new Error(
+        `no prompt; the terminal showed ${JSON.stringify(seen)}; mender-connect: ${device.connect.log().slice(-3000)}`,
+      )
+    }
+    await clickNamed(page, 'Close terminal')
+  }
   // The shell starts on the device after the session opens: type again until it answers, as a
   // person would at a slow prompt.
   for (let tries = 0; ; tries++) {

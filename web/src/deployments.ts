@@ -15,6 +15,9 @@ export type Deployment = {
   force_installation?: boolean
   statistics: { status: Statistics; total_size: number }
   phases?: Phase[]
+  /** Made for a saved filter: devices that come to match it join while it runs. */
+  dynamic?: boolean
+  filter?: { id: string; name: string }
   retries?: number
   policy?: RolloutPolicy
   paused?: boolean

@@ -90,7 +90,10 @@ export function DeploymentPage({ id }: { id: string }) {
               , finished <Time value={d.finished} />
             </>
           )}
-          . <Status value={d.status} />
+          .{' '}
+          {d.dynamic &&
+            `Dynamic: devices matching the filter ${d.filter?.name ?? ''} join while it runs${d.max_devices ? `, at most ${count(d.max_devices)}` : ''}. `}
+          <Status value={d.status} />
           {d.paused && <Status value="paused" />}
         </p>
         <div class="progress-line">
