@@ -78,7 +78,8 @@ async function serve(deps: Deps): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       deps.log.info('stopping', { signal })
-      running.stop().then(() => process.exit(0))
+      // The signal handler cannot wait; the process ends once the server has stopped.
+      void running.stop().then(() => process.exit(0))
     })
   }
 }

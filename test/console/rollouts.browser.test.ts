@@ -81,7 +81,7 @@ beforeAll(async () => {
   server = await startTestServer()
   admin = (await loginAs(server)).token
   devices = await acceptedDevices(server, admin, 4)
-  addArtifact(server, RELEASE, ['dev-a'])
+  await addArtifact(server, RELEASE, ['dev-a'])
   browser = await launchBrowser()
   c = await openPage(browser, server.url)
   await signIn(c.page, 'admin@example.com', 'correct-horse-1')

@@ -261,7 +261,7 @@ describe('webhook deliveries', () => {
     await setUp(undefined, { events: ['deployment-rollout'], secret: SECRET })
     const devices = [await acceptedDevice(t, admin), await acceptedDevice(t, admin)]
     const name = uniqueName('gated')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     const id = await deploy(t, admin, {
       artifact_name: name,
       devices: devices.map((d) => d.id),
