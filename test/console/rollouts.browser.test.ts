@@ -151,7 +151,7 @@ test('a failure gate pauses it live; the page shows why and the attempts, and ov
   }
   // No reload: the page follows the event stream.
   const notice = await findText(page, 'failure gate', 'section[aria-label="Paused"]', 30_000)
-  expect(await notice.evaluate((el: any) => el.textContent)).toContain('1 failures reached the limit of 1')
+  expect(await notice.evaluate((el: any) => el.textContent)).toContain('1 failure reached the limit of 1')
   // The device table reloads on the same event as the notice, in its own time: wait for its row.
   await page.waitForFunction(
     (id: string) =>

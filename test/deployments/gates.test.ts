@@ -95,6 +95,9 @@ describe('failure gate', () => {
     stop()
     expect(events.map((e) => e.data.kind)).toEqual(['phase-opened', 'paused'])
     expect(events[1]!.subject).toBe(id)
+    expect((await getDeployment(t, admin, id)).pause_reason).toBe(
+      'failure gate: 1 failure reached the limit of 1',
+    )
   })
 })
 

@@ -60,18 +60,24 @@ export type RolloutPolicy = Static<typeof rolloutPolicySchema>
 /** A phase's gate counters. */
 export type PhaseCounters = { size: number; finished: number; failed: number; succeeded: number }
 
+/** "1 failure", "2 failures": the reason is read by people in the console. */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`
+}
+
 /** Why the failure gate trips for these counters, or undefined when it does not. */
 export function failureGateReason(policy: RolloutPolicy | null, phase: PhaseCounters): string | undefined {
   const gate = policy?.failure_gate
   if (!gate || phase.failed === 0) return undefined
   if (gate.max_failures !== undefined && phase.failed >= gate.max_failures) {
-    return `failure gate: ${phase.failed} failures reached the limit of ${gate.max_failures}`
+    return `failure gate: ${count(phase.failed, 'failure')} reached the limit of ${gate.max_failures}`
   }
   const minimum = gate.min_finished ?? 1
   if (gate.percent !== undefined && phase.finished >= minimum) {
     const share = (phase.failed * 100) / phase.finished
     if (share >= gate.percent) {
-      return `failure gate: ${phase.failed} of ${phase.finished} finished devices failed (${Math.round(share)}% >= ${gate.percent}%)`
+      const of = `${phase.failed} of ${count(phase.finished, 'finished device')}`
+      return `failure gate: ${of} failed (${Math.round(share)}% >= ${gate.percent}%)`
     }
   }
   return undefined
