@@ -1,6 +1,15 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
-import { acceptedDevice, addArtifact, getDeployment, MGMT_V2, poll, report, uniqueName } from './rollout.ts'
+import {
+  acceptedDevice,
+  addArtifact,
+  getDeployment,
+  MGMT,
+  MGMT_V2,
+  poll,
+  report,
+  uniqueName,
+} from './rollout.ts'
 
 const FILTERS = '/api/management/v2/inventory/filters'
 const DEVICE_ATTRIBUTES = '/api/devices/v1/inventory/device/attributes'
@@ -35,6 +44,14 @@ async function deployDynamic(body: Record<string, unknown>) {
 }
 
 const idOf = (res: { headers: Headers }) => res.headers.get('location')!.split('/').pop()!
+
+const INVENTORY = '/api/management/v1/inventory'
+
+async function manage(method: string, path: string, body: unknown) {
+  const res = await t.call(method, `${INVENTORY}${path}`, { token: admin, body })
+  expect(res.status).toBeLessThan(300)
+  return res
+}
 
 describe('dynamic deployments', () => {
   test('the devices matching at creation get it; a device that comes to match (inventory written) joins it', async () => {
@@ -103,5 +120,113 @@ describe('dynamic deployments', () => {
     })
     expect(map.status).toBe(400)
     expect(map.json.error).toContain('update_control_map')
+  })
+})
+
+describe('group and tag changes are match triggers', () => {
+  const inGroup = (group: string) => [{ scope: 'system', attribute: 'group', type: '$eq', value: group }]
+  // The devices' acceptance is a trigger too: handled first, so only the change under test is left.
+  const settle = () => t.services.deployments.runDue()
+
+  test('a device moved into the group afterwards (bulk or its own group) is offered it; one never in it is not', async () => {
+    const group = uniqueName('canary').replaceAll('.', '-')
+    const [early, bulk, own, never] = [
+      await acceptedDevice(t, admin),
+      await acceptedDevice(t, admin),
+      await acceptedDevice(t, admin),
+      await acceptedDevice(t, admin),
+    ]
+    await manage('PATCH', `/groups/${group}/devices`, [early.id])
+    const id = idOf(await deployDynamic({ filter_id: await saveFilter(inGroup(group)) }))
+    await settle()
+    expect((await getDeployment(t, admin, id)).initial_device_count).toBe(1)
+    expect((await poll(t, bulk.token)).status).toBe(204)
+
+    await manage('PATCH', `/groups/${group}/devices`, [bulk.id, bulk.id])
+    await manage('PUT', `/devices/${own.id}/group`, { group })
+    await manage('PUT', `/devices/${never.id}/group`, { group: 'elsewhere' })
+    await t.services.deployments.runDue()
+    expect((await poll(t, bulk.token)).status).toBe(200)
+    expect((await poll(t, own.token)).status).toBe(200)
+    expect((await poll(t, never.token)).status).toBe(204)
+    // A repeated assignment (and a second look) does not add the devices twice.
+    await manage('PATCH', `/groups/${group}/devices`, [bulk.id, own.id])
+    await t.services.deployments.runDue()
+    const list = await t.call('GET', `${MGMT}/deployments/${id}/device_list`, { token: admin })
+    expect([...list.json].sort()).toEqual([early.id, bulk.id, own.id].sort())
+  })
+
+  test('a device taken out of a group (bulk, its own, the group emptied) comes to match a filter on its absence', async () => {
+    const group = uniqueName('quarantine').replaceAll('.', '-')
+    const held = await acceptedDevice(t, admin, { kind: 'kiosk' })
+    const own = await acceptedDevice(t, admin, { kind: 'kiosk' })
+    const other = await acceptedDevice(t, admin, { kind: 'kiosk' })
+    await manage('PATCH', `/groups/${group}/devices`, [held.id, own.id, other.id])
+    const terms = [
+      { scope: 'identity', attribute: 'kind', type: '$eq', value: 'kiosk' },
+      { scope: 'system', attribute: 'group', type: '$exists', value: false },
+    ]
+    const id = idOf(await deployDynamic({ filter_id: await saveFilter(terms) }))
+    await settle()
+    expect((await getDeployment(t, admin, id)).initial_device_count).toBe(0)
+    await manage('DELETE', `/groups/${group}/devices`, [held.id])
+    await t.services.deployments.runDue()
+    expect((await poll(t, held.token)).status).toBe(200)
+    expect((await poll(t, other.token)).status).toBe(204)
+    expect((await poll(t, own.token)).status).toBe(204)
+    await manage('DELETE', `/devices/${own.id}/group/${group}`, undefined)
+    await t.services.deployments.runDue()
+    expect((await poll(t, own.token)).status).toBe(200)
+    expect((await poll(t, other.token)).status).toBe(204)
+    // Emptying the group (DELETE /groups/{name}) is a trigger too.
+    await manage('DELETE', `/groups/${group}`, undefined)
+    await t.services.deployments.runDue()
+    expect((await poll(t, other.token)).status).toBe(200)
+  })
+
+  test('a device given the tag afterwards (PUT or PATCH) is offered it; one with another value is not', async () => {
+    const rack = uniqueName('rack')
+    const terms = [{ scope: 'tags', attribute: 'rack', type: '$eq', value: rack }]
+    const [put, patched, wrong] = [
+      await acceptedDevice(t, admin),
+      await acceptedDevice(t, admin),
+      await acceptedDevice(t, admin),
+    ]
+    const id = idOf(await deployDynamic({ filter_id: await saveFilter(terms) }))
+    await settle()
+    expect((await getDeployment(t, admin, id)).initial_device_count).toBe(0)
+    await manage('PUT', `/devices/${put.id}/tags`, [{ name: 'rack', value: rack }])
+    await manage('PATCH', `/devices/${patched.id}/tags`, [{ name: 'rack', value: rack }])
+    await manage('PUT', `/devices/${wrong.id}/tags`, [{ name: 'rack', value: 'another' }])
+    await t.services.deployments.runDue()
+    expect((await poll(t, put.token)).status).toBe(200)
+    expect((await poll(t, patched.token)).status).toBe(200)
+    expect((await poll(t, wrong.token)).status).toBe(204)
+  })
+
+  test('max_devices holds when a bulk group assignment brings more devices than it allows', async () => {
+    const group = uniqueName('wave').replaceAll('.', '-')
+    const devices = [
+      await acceptedDevice(t, admin),
+      await acceptedDevice(t, admin),
+      await acceptedDevice(t, admin),
+    ]
+    const id = idOf(await deployDynamic({ filter_id: await saveFilter(inGroup(group)), max_devices: 2 }))
+    await settle()
+    await manage(
+      'PATCH',
+      `/groups/${group}/devices`,
+      devices.map((d) => d.id),
+    )
+    await t.services.deployments.runDue()
+    const offered = []
+    for (const device of devices) offered.push((await poll(t, device.token)).status)
+    expect(offered).toEqual([200, 200, 204])
+    const [first, second] = devices as [(typeof devices)[0], (typeof devices)[0]]
+    await report(t, first.token, id, 'success')
+    expect((await getDeployment(t, admin, id)).status).not.toBe('finished')
+    await report(t, second.token, id, 'success')
+    expect((await getDeployment(t, admin, id)).status).toBe('finished')
+    expect((await poll(t, devices[2]!.token)).status).toBe(204)
   })
 })

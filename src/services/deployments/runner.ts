@@ -18,8 +18,8 @@ export type FilterMatcher = (
 /**
  * The rollout's background work, in bounded slices: phases whose start time has come open (gates
  * permitting), devices in flight past their deployment's timeout count as failed for the gates,
- * and devices that changed (accepted, inventory written) join the active dynamic deployments whose
- * filter they now match. Each item is its own short store call (one transaction); nothing here
+ * and devices that changed (accepted, inventory written, static group or tags changed) join the
+ * active dynamic deployments whose filter they now match. Each item is its own short store call (one transaction); nothing here
  * runs per poll.
  */
 export function createRolloutRunner(store: DeploymentsStore, clock: Clock, match: FilterMatcher) {
@@ -55,10 +55,21 @@ export function createRolloutRunner(store: DeploymentsStore, clock: Clock, match
   async function dynamicDue(): Promise<number> {
     let done = 0
     for (const [tenantId, devices] of changed) {
-      const ids = [...devices].slice(0, SLICE)
+      const active = await store.activeDynamic(tenantId)
+      if (active.length === 0) {
+        // Nothing to join: a bulk change (a group of 10 000) is dropped at once, not sliced. A
+        // dynamic deployment made later matches its devices at its creation.
+        changed.delete(tenantId)
+        continue
+      }
+      const ids: string[] = []
+      for (const id of devices) {
+        if (ids.length === SLICE) break
+        ids.push(id)
+      }
       for (const id of ids) devices.delete(id)
       if (devices.size === 0) changed.delete(tenantId)
-      for (const deployment of await store.activeDynamic(tenantId)) done += await join(deployment, ids)
+      for (const deployment of active) done += await join(deployment, ids)
     }
     return done
   }

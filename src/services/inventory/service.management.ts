@@ -42,8 +42,21 @@ const tooManyTags = () => new BadRequestError(`too many tags: a device may have 
 
 const deviceNotFound = () => new NotFoundError('device not found')
 
-export function createInventoryManagement(deps: Pick<Deps, 'clock' | 'ids'>, store: InventoryStore) {
+/** Told of each device whose group or tags a write changed, after the write committed. */
+export type ChangeListener = (tenantId: string, deviceId: string) => void
+
+export function createInventoryManagement(
+  deps: Pick<Deps, 'clock' | 'ids'>,
+  store: InventoryStore,
+  changed: ChangeListener,
+) {
   const { clock, ids } = deps
+  // Saved filters can name `system/group` and `tags/*`, so these writes are match triggers for
+  // dynamic deployments. A listed device that did not move is told too: the join is idempotent
+  // and re-checks the filter, so a spare notice costs a lookup, never a wrong offer.
+  const allChanged = (tenantId: string, deviceIds: Iterable<string>) => {
+    for (const id of new Set(deviceIds)) changed(tenantId, id)
+  }
 
   return {
     async getGroup(tenantId: string, deviceId: string): Promise<string | null> {
@@ -54,27 +67,37 @@ export function createInventoryManagement(deps: Pick<Deps, 'clock' | 'ids'>, sto
 
     async setGroup(tenantId: string, deviceId: string, group: unknown): Promise<void> {
       if (!(await store.setGroup(tenantId, deviceId, checkGroupName(group)))) throw deviceNotFound()
+      changed(tenantId, deviceId)
     },
 
     async clearGroup(tenantId: string, deviceId: string, group: string): Promise<void> {
       if (!(await store.clearGroup(tenantId, deviceId, group))) throw deviceNotFound()
+      changed(tenantId, deviceId)
     },
 
     async assignGroup(tenantId: string, group: string, deviceIds: unknown): Promise<UpdateResult> {
       const name = checkGroupName(group)
-      const { matched, updated } = await store.assignGroup(tenantId, name, checkDeviceIds(deviceIds))
+      const listed = checkDeviceIds(deviceIds)
+      const { matched, updated } = await store.assignGroup(tenantId, name, listed)
+      if (updated > 0) allChanged(tenantId, listed)
       return result(matched, updated)
     },
 
     async unassignGroup(tenantId: string, group: string, deviceIds: unknown): Promise<UpdateResult> {
       checkGroupName(group, MAX_LEGACY_GROUP_NAME_LENGTH)
-      const removed = await store.unassignGroup(tenantId, group, checkDeviceIds(deviceIds))
+      const listed = checkDeviceIds(deviceIds)
+      const removed = await store.unassignGroup(tenantId, group, listed)
+      if (removed > 0) allChanged(tenantId, listed)
       return result(removed, removed)
     },
 
     async deleteGroup(tenantId: string, group: string): Promise<UpdateResult> {
       checkGroupName(group, MAX_LEGACY_GROUP_NAME_LENGTH)
+      // Only accepted devices can match a filter; one that joins the group meanwhile was told at
+      // its own assignment, and the join looks at the device as it is when it runs.
+      const members = await store.acceptedDeviceIds(tenantId, group)
       const removed = await store.deleteGroup(tenantId, group)
+      if (removed > 0) allChanged(tenantId, members)
       return result(removed, removed)
     },
 
@@ -102,6 +125,7 @@ export function createInventoryManagement(deps: Pick<Deps, 'clock' | 'ids'>, sto
       })
       if (outcome === 'etag-mismatch') throw new PreconditionFailedError("ETag doesn't match")
       if (outcome === 'too-many') throw tooManyTags()
+      if (outcome === 'ok') changed(tenantId, deviceId)
     },
 
     async statistics(tenantId: string): Promise<DeviceStatistics> {

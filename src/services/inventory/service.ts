@@ -87,8 +87,8 @@ export interface InventoryService {
   /** The ids of the accepted devices the saved filter matches now (only among `among` when given); 404 when unknown. */
   matchingDeviceIds(tenantId: string, filterId: string, among?: readonly string[]): Promise<string[]>
   /**
-   * Calls `listener` with each device whose identity (its acceptance included) or inventory a write
-   * changed, after the write committed; it must only take note.
+   * Calls `listener` with each device whose identity (its acceptance included), inventory, static
+   * group or tags a write changed, after the write committed; it must only take note.
    */
   onDeviceChanged(listener: (tenantId: string, deviceId: string) => void): void
   /** The ids of a group's devices, oldest first; 404 when no device is in it. */
@@ -163,7 +163,7 @@ export function createInventoryService(deps: Deps): InventoryService {
 
   const searching = createInventorySearch(search, () => store.flushText(TEXT_SEARCH_FLUSH))
   return {
-    ...createInventoryManagement(deps, store),
+    ...createInventoryManagement(deps, store, changed),
     ...searching,
     ...createSavedFilters(createSavedFiltersStore(db), searching.searchDevices, clock, deps.ids),
 
