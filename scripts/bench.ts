@@ -19,6 +19,8 @@
  *   fleet        an open-loop Mender mix (polls, inventory, auth, lists) from N distinct devices at a
  *                list of rates: per-kind p50/p99/max, errors, bender's CPU and RSS, the generator's CPU
  *   metrics      device polls/s of a bender with metrics on ÷ one with them off, side by side in one run
+ *   dynamic      a bulk group assignment of 10 000 devices with and without an active dynamic
+ *                deployment whose filter names the group: the call and the match work, side by side
  *
  * Nothing here is asserted: the tests never time anything.
  */
@@ -35,6 +37,7 @@ const AREAS = [
   'console',
   'fleet',
   'metrics',
+  'dynamic',
 ] as const
 
 const [area, ...rest] = Bun.argv.slice(2)
