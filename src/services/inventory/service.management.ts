@@ -94,9 +94,12 @@ export function createInventoryManagement(
     async deleteGroup(tenantId: string, group: string): Promise<UpdateResult> {
       checkGroupName(group, MAX_LEGACY_GROUP_NAME_LENGTH)
       // Only accepted devices can match a filter; one that joins the group meanwhile was told at
-      // its own assignment, and the join looks at the device as it is when it runs.
-      const members = await store.acceptedDeviceIds(tenantId, group)
-      const removed = await store.deleteGroup(tenantId, group)
+      // its own assignment, and the join looks at the device as it is when it runs. Both calls are
+      // issued before either is awaited, the read first, so nothing else runs between them.
+      const [members, removed] = await Promise.all([
+        store.acceptedDeviceIds(tenantId, group),
+        store.deleteGroup(tenantId, group),
+      ])
       if (removed > 0) allChanged(tenantId, members)
       return result(removed, removed)
     },
