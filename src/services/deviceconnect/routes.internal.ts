@@ -38,8 +38,8 @@ function tenantRoutes(svc: DeviceconnectService, auth: AuthPlugin, named: boolea
     )
     .post(
       `${base}/devices/:deviceId/:command`,
-      ({ user, params, set }) => {
-        svc.sendClientCommand(ownTenant(user, params), params.deviceId, params.command, user.userId)
+      async ({ user, params, set }) => {
+        await svc.sendClientCommand(ownTenant(user, params), params.deviceId, params.command, user.userId)
         set.status = 202
       },
       {
