@@ -28,6 +28,6 @@ export async function runPgMigrations(url: string): Promise<void> {
   } finally {
     // Ending the connection releases the lock too, even when the unlock could not be sent.
     await db.$client`SELECT pg_advisory_unlock(${MIGRATION_LOCK.toString()}::bigint)`.catch(() => {})
-    await db.$client.end()
+    await db.$client.close()
   }
 }

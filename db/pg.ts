@@ -1,12 +1,15 @@
-import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js'
-import postgres from 'postgres'
+import { SQL } from 'bun'
+import { type BunSQLDatabase, drizzle } from 'drizzle-orm/bun-sql'
 import { DatabaseError } from './errors.ts'
 
 /**
- * PostgreSQL through the `postgres` driver (see the README's Decisions for why not Bun's built-in
- * client): one pool per process, Drizzle over it with the same snake_case naming as SQLite.
+ * PostgreSQL through Bun's built-in client (see the README's Decisions for why not the `postgres`
+ * driver): one pool per process, Drizzle over it with the same snake_case naming as SQLite.
  */
-export type PgDatabase = PostgresJsDatabase & { $client: postgres.Sql }
+export type PgDatabase = BunSQLDatabase & { $client: SQL }
+
+/** A transaction handle inside a PostgreSQL store method: what `db.transaction` hands its callback. */
+export type PgTransaction = Parameters<Parameters<PgDatabase['transaction']>[0]>[0]
 
 /** The URL without its password, for messages and logs. */
 export function redactUrl(url: URL): string {
@@ -23,16 +26,11 @@ const CONNECT_TIMEOUT_SECONDS = 10
  * missing database stops the start with a message naming the server (never its password).
  */
 export async function openPgDatabase(url: string, options: { max?: number } = {}): Promise<PgDatabase> {
-  const client = postgres(url, {
-    max: options.max ?? 10,
-    connect_timeout: CONNECT_TIMEOUT_SECONDS,
-    // PostgreSQL's NOTICEs (e.g. "schema already exists, skipping") are not the operator's business.
-    onnotice: () => {},
-  })
+  const client = new SQL({ url, max: options.max ?? 10, connectionTimeout: CONNECT_TIMEOUT_SECONDS })
   try {
     await client`SELECT 1`
   } catch (err) {
-    await client.end({ timeout: 0 })
+    await client.close({ timeout: 0 })
     const reason = err instanceof Error ? err.message : String(err)
     throw new DatabaseError(`cannot use the PostgreSQL database ${redactUrl(new URL(url))}: ${reason}`)
   }

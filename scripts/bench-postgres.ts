@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 /**
- * Which PostgreSQL client bender uses: Drizzle over Bun's built-in SQL client (`drizzle-orm/bun-sql`)
+ * Which PostgreSQL client bender uses (it took the faster: see the README's Decisions): Drizzle over Bun's built-in SQL client (`drizzle-orm/bun-sql`)
  * against Drizzle over the `postgres` driver (`drizzle-orm/postgres-js`), on the same throwaway
  * server (Debian's PostgreSQL on loopback, started by this script), in the same run.
  *
@@ -112,7 +112,9 @@ for (let round = 0; round < ROUNDS; round++) {
       const byKind = results[name] ?? {}
       results[name] = byKind
       byKind[kind] = [...(byKind[kind] ?? []), got]
-      console.log(`round ${round + 1} ${name} ${kind}: ${got.perSecond.toFixed(0)}/s p50 ${got.p50.toFixed(2)} ms`)
+      console.log(
+        `round ${round + 1} ${name} ${kind}: ${got.perSecond.toFixed(0)}/s p50 ${got.p50.toFixed(2)} ms`,
+      )
     }
     await close()
   }
@@ -135,3 +137,5 @@ for (const [name, kinds] of Object.entries(results)) {
     `${name.padEnd(24)} ${r.perSecond.toFixed(0).padStart(8)} ${r.p50.toFixed(2).padStart(8)}ms ${w.perSecond.toFixed(0).padStart(8)} ${w.p50.toFixed(2).padStart(8)}ms`,
   )
 }
+// The drivers' pools may keep the event loop alive after closing.
+process.exit(0)

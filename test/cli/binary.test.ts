@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import postgres from 'postgres'
+import { SQL } from 'bun'
 import pgJournal from '../../db/migrations-pg/meta/_journal.json' with { type: 'json' }
 import { testPostgres } from '../helpers/postgres.ts'
 import { ROOT, type RunningServer, run, startBender } from '../helpers/server.ts'
@@ -120,10 +120,10 @@ test('the compiled binary carries the PostgreSQL migrations too', async () => {
   })
   expect(migrated.stderr).toContain('database migrated')
   expect(migrated.code).toBe(0)
-  const sql = postgres(url, { max: 1 })
-  const [{ count } = { count: 0 }] = await sql<
-    { count: number }[]
-  >`SELECT count(*)::int AS count FROM drizzle.__drizzle_migrations`
-  await sql.end()
+  const sql = new SQL(url, { max: 1 })
+  const [{ count }] = (await sql`SELECT count(*)::int AS count FROM drizzle.__drizzle_migrations`) as [
+    { count: number },
+  ]
+  await sql.close()
   expect(count).toBe(pgJournal.entries.length)
 }, 60_000)

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import postgres from 'postgres'
+import { SQL } from 'bun'
 import { runPgMigrations } from '../../db/migrate.pg.ts'
 import journal from '../../db/migrations-pg/meta/_journal.json' with { type: 'json' }
 import { testPostgres } from '../helpers/postgres.ts'
@@ -18,16 +18,18 @@ const bender = (args: string[], databaseUrl: string) =>
 
 /** The tables of `url`'s public schema and how many migrations drizzle recorded there. */
 async function schemaOf(url: string): Promise<{ tables: string[]; applied: number }> {
-  const sql = postgres(url, { max: 1, onnotice: () => {} })
+  const sql = new SQL(url, { max: 1 })
   try {
-    const tables = await sql<{ name: string }[]>`
-      SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`
-    const [{ count } = { count: 0 }] = await sql<
-      { count: number }[]
-    >`SELECT count(*)::int AS count FROM drizzle.__drizzle_migrations`
+    const tables = (await sql`
+      SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`) as {
+      name: string
+    }[]
+    const [{ count }] = (await sql`SELECT count(*)::int AS count FROM drizzle.__drizzle_migrations`) as [
+      { count: number },
+    ]
     return { tables: tables.map((t) => t.name), applied: count }
   } finally {
-    await sql.end()
+    await sql.close()
   }
 }
 

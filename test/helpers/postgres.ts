@@ -31,9 +31,14 @@ function binDir(): string {
   return join(root, versions[0]!, 'bin')
 }
 
-/** Runs as the unprivileged owner when this process is root. */
+/**
+ * Runs as the unprivileged owner when this process is root. setpriv execs in place (the pid is the
+ * program's own, so a signal reaches it) and has the program sent SIGQUIT (PostgreSQL's immediate
+ * shutdown) should this process die without stopping it.
+ */
 function asOwner(command: string[]): string[] {
-  return process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', ...command] : command
+  const user = process.getuid?.() === 0 ? ['--reuid=postgres', '--regid=postgres', '--init-groups'] : []
+  return ['setpriv', ...user, '--pdeathsig', 'SIGQUIT', '--', ...command]
 }
 
 function run(command: string[]): void {
