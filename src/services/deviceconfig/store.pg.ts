@@ -25,7 +25,10 @@ export function createPgDeviceconfigStore(db: PgDatabase): DeviceconfigStore {
 
   return {
     async insertDevice(tenantId, id, at) {
-      await db.insert(devices).values(empty(tenantId, id, at)).onConflictDoNothing()
+      await db
+        .insert(devices)
+        .values(empty(tenantId, id, at))
+        .onConflictDoNothing()
     },
 
     deleteDevice: async (tenantId, id) =>
@@ -48,8 +51,13 @@ export function createPgDeviceconfigStore(db: PgDatabase): DeviceconfigStore {
     },
 
     setDeploymentId: async (tenantId, id, deploymentId) =>
-      (await db.update(devices).set({ deploymentId }).where(where(tenantId, id)).returning({ id: devices.id }))
-        .length > 0,
+      (
+        await db
+          .update(devices)
+          .set({ deploymentId })
+          .where(where(tenantId, id))
+          .returning({ id: devices.id })
+      ).length > 0,
 
     deleteTenant: async (tenantId) =>
       (await db.delete(devices).where(eq(devices.tenantId, tenantId)).returning({ id: devices.id })).length,
