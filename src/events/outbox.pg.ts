@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm'
 import type { PgDatabase, PgTransaction } from '../../db/pg.ts'
 import { systemClock } from '../clock.ts'
 import type { NewEvent } from './model.ts'
-import type { Outbox } from './outbox.ts'
+import { type Outbox, perHandle } from './outbox.ts'
 import { outboxEvents } from './tables.pg.ts'
 
 /** The write side of the events on PostgreSQL (see outbox.ts for SQLite's). */
@@ -28,17 +28,8 @@ const CHANNEL = 'bender_events_outbox'
 /** The transaction-scoped advisory lock of event writers ("bender-outbox" in ASCII, truncated). */
 const OUTBOX_LOCK = 0x62656e6465726f75n
 
-const outboxes = new WeakMap<PgDatabase, PgOutbox>()
-
 /** The outbox of this pool, made on first use (one LISTEN per pool however many subscribe). */
-export function pgOutboxFor(db: PgDatabase): PgOutbox {
-  let outbox = outboxes.get(db)
-  if (!outbox) {
-    outbox = createPgOutbox(db)
-    outboxes.set(db, outbox)
-  }
-  return outbox
-}
+export const pgOutboxFor: (db: PgDatabase) => PgOutbox = perHandle((db: PgDatabase) => createPgOutbox(db))
 
 function createPgOutbox(db: PgDatabase): PgOutbox {
   let clock = systemClock

@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm'
 import type { PgDatabase } from '../../../db/pg.ts'
-import type { DeviceconfigStore } from './store.ts'
+import { type DeviceconfigStore, emptyConfiguration } from './store.ts'
 import { deviceConfigurations as devices } from './tables.pg.ts'
 
 /** deviceconfig's store on PostgreSQL (see store.ts for what each method promises). */
@@ -12,22 +12,13 @@ export function createPgDeviceconfigStore(db: PgDatabase): DeviceconfigStore {
     .where(and(eq(devices.tenantId, ph('tenantId')), eq(devices.id, ph('id'))))
     .prepare('deviceconfig_by_id')
   const where = (tenantId: string, id: string) => and(eq(devices.tenantId, tenantId), eq(devices.id, id))
-  const empty = (tenantId: string, id: string, at: Date) => ({
-    tenantId,
-    id,
-    configured: {},
-    reported: {},
-    deploymentId: null,
-    updatedTs: at,
-    reportedTs: null,
-  })
   const key = [devices.tenantId, devices.id]
 
   return {
     async insertDevice(tenantId, id, at) {
       await db
         .insert(devices)
-        .values(empty(tenantId, id, at))
+        .values(emptyConfiguration(tenantId, id, at))
         .onConflictDoNothing()
     },
 
@@ -39,14 +30,14 @@ export function createPgDeviceconfigStore(db: PgDatabase): DeviceconfigStore {
     async replaceConfigured(tenantId, id, configured, at) {
       await db
         .insert(devices)
-        .values({ ...empty(tenantId, id, at), configured })
+        .values({ ...emptyConfiguration(tenantId, id, at), configured })
         .onConflictDoUpdate({ target: key, set: { configured, updatedTs: at } })
     },
 
     async replaceReported(tenantId, id, reported, at) {
       await db
         .insert(devices)
-        .values({ ...empty(tenantId, id, at), reported, reportedTs: at })
+        .values({ ...emptyConfiguration(tenantId, id, at), reported, reportedTs: at })
         .onConflictDoUpdate({ target: key, set: { reported, reportedTs: at } })
     },
 

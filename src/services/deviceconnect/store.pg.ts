@@ -1,12 +1,7 @@
 import { and, count, desc, eq, gt, lt, sql } from 'drizzle-orm'
 import type { PgDatabase } from '../../../db/pg.ts'
-import type { SessionFilter, SessionRecord } from './model.ts'
-import type { DeviceconnectStore } from './store.ts'
+import { type DeviceconnectStore, sessionWhere } from './store.ts'
 import { connectDevices, connectRecordings, connectSessions } from './tables.pg.ts'
-
-type SessionRow = typeof connectSessions.$inferSelect
-
-const toSession = (row: SessionRow): SessionRecord => ({ ...row })
 
 /** deviceconnect's store on PostgreSQL (see store.ts for what each method promises). */
 export function createPgDeviceconnectStore(db: PgDatabase): DeviceconnectStore {
@@ -20,14 +15,6 @@ export function createPgDeviceconnectStore(db: PgDatabase): DeviceconnectStore {
       ),
     )
     .prepare('deviceconnect_find_device')
-
-  function sessionWhere(tenantId: string, filter: SessionFilter) {
-    return and(
-      eq(connectSessions.tenantId, tenantId),
-      filter.deviceId !== undefined ? eq(connectSessions.deviceId, filter.deviceId) : undefined,
-      filter.userId !== undefined ? eq(connectSessions.userId, filter.userId) : undefined,
-    )
-  }
 
   return {
     async connectDevice(tenantId, deviceId, at) {
@@ -119,11 +106,11 @@ export function createPgDeviceconnectStore(db: PgDatabase): DeviceconnectStore {
         .select()
         .from(connectSessions)
         .where(and(eq(connectSessions.tenantId, tenantId), eq(connectSessions.id, id)))
-      return row && toSession(row)
+      return row
     },
 
     async listSessions(tenantId, filter, page) {
-      const where = sessionWhere(tenantId, filter)
+      const where = sessionWhere(connectSessions, tenantId, filter)
       const rows = await db
         .select()
         .from(connectSessions)
@@ -133,7 +120,7 @@ export function createPgDeviceconnectStore(db: PgDatabase): DeviceconnectStore {
         .offset(page.offset)
       const [counted] = await db.select({ n: count() }).from(connectSessions).where(where)
       const total = counted?.n ?? 0
-      return { sessions: rows.map(toSession), total }
+      return { sessions: rows, total }
     },
 
     async appendRecording(tenantId, sessionId, chunk, at) {

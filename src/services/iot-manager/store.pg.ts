@@ -2,12 +2,8 @@ import { and, asc, desc, eq, inArray, lte, sql } from 'drizzle-orm'
 import type { PgDatabase } from '../../../db/pg.ts'
 import { pgOutboxFor } from '../../events/outbox.pg.ts'
 import { affected, prunePgByAgeAndCount } from '../../events/store.pg.ts'
-import type { Integration } from './model.ts'
-import type { IotManagerStore } from './store.ts'
+import { type IotManagerStore, toIntegration, toRecordedEvents } from './store.ts'
 import { deliveries, integrations, webhookEvents } from './tables.pg.ts'
-
-type IntegrationRow = typeof integrations.$inferSelect
-const toIntegration = (row: IntegrationRow): Integration => ({ ...row, provider: 'webhook' })
 
 /** iot-manager's store on PostgreSQL (see store.ts for what each method promises). */
 export function createPgIotManagerStore(db: PgDatabase): IotManagerStore {
@@ -162,21 +158,7 @@ export function createPgIotManagerStore(db: PgDatabase): IotManagerStore {
       const ids = rows.map((row) => row.id)
       const all =
         ids.length === 0 ? [] : await db.select().from(deliveries).where(inArray(deliveries.eventId, ids))
-      const byEvent = Map.groupBy(all, (d) => d.eventId)
-      return rows.map((row) => ({
-        id: row.id,
-        seq: row.seq,
-        type: row.type,
-        data: row.data,
-        time: row.time,
-        deliveries: (byEvent.get(row.id) ?? []).map((d) => ({
-          integrationId: d.integrationId,
-          state: d.state,
-          attempts: d.attempts,
-          statusCode: d.statusCode,
-          error: d.error,
-        })),
-      }))
+      return toRecordedEvents(rows, all)
     },
 
     async announce(events) {
