@@ -54,6 +54,7 @@ import { iotManagerManagementRoutes } from './services/iot-manager/routes.manage
 import { createIotManagerService, type IotManagerService } from './services/iot-manager/service.ts'
 import { useradmInternalRoutes } from './services/useradm/routes.internal.ts'
 import { useradmManagementRoutes, useradmManagementV2Routes } from './services/useradm/routes.management.ts'
+import { organizationRoutes } from './services/useradm/routes.organization.ts'
 import { useradmSetupRoutes } from './services/useradm/routes.setup.ts'
 import { createUseradmService, type UseradmService } from './services/useradm/service.ts'
 import { createFirstRunSetup, type FirstRunSetup } from './services/useradm/setup.ts'
@@ -176,6 +177,7 @@ export function createApp(
     .use(consoleEventRoutes(services.events, services.useradm.authenticator.isLive, auth))
     .use(useradmManagementRoutes(services.useradm, auth, deps.config.trustedProxies))
     .use(useradmManagementV2Routes(services.useradm, auth))
+    .use(organizationRoutes(auth, 'bender'))
     .use(useradmInternalRoutes(auth))
     .use(deviceauthDeviceRoutes(services.deviceauth, deps.config.bodyTimeoutSeconds * 1000))
     .use(deviceauthManagementRoutes(services.deviceauth, auth))

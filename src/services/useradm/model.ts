@@ -14,6 +14,9 @@ export const UseradmModel = {
     created_ts: timestamp,
     updated_ts: timestamp,
     login_ts: t.Optional(timestamp),
+    roles: t.Array(t.String(), {
+      description: 'Always the one role that may do everything: bender has no role-based access control.',
+    }),
   }),
   userNew: t.Object({ email: t.String(), password: t.String() }),
   userUpdate: t.Object({

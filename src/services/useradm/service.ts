@@ -10,6 +10,7 @@ import {
   UnprocessableError,
 } from '../../gateway/errors.ts'
 import type { Claims } from '../../tokens.ts'
+import { ADMIN_ROLE, organizationClaims } from './organization.ts'
 import { createUseradmStore, isUniqueViolation, type UserFilter, type UserRow } from './store.ts'
 import { createLoginThrottle } from './throttle.ts'
 
@@ -36,6 +37,7 @@ export type User = {
   created_ts: string
   updated_ts: string
   login_ts?: string
+  roles: string[]
 }
 
 export type PersonalToken = {
@@ -55,6 +57,7 @@ function toApiUser(row: UserRow): User {
     created_ts: row.createdTs.toISOString(),
     updated_ts: row.updatedTs.toISOString(),
     ...(row.loginTs ? { login_ts: row.loginTs.toISOString() } : {}),
+    roles: [ADMIN_ROLE],
   }
 }
 
@@ -184,6 +187,7 @@ export function createUseradmService(deps: Deps): UseradmService {
       scp: USER_TOKEN_SCOPE,
       ...(tenantId ? { 'mender.tenant': tenantId } : {}),
       'mender.user': true,
+      ...organizationClaims(),
     }
     const token = await tokens.sign(claims, { kid: 0 })
     try {
