@@ -4,7 +4,7 @@
  *
  *   bun scripts/bench-deployments.ts [--devices 1000000] [--pollers 50000] [--rollout 100000]
  *        [--seconds 10] [--connections 64] [--concurrency 128] [--data-dir DIR] [--keep] [--profile DIR]
- *        [--phased] [--metrics]
+ *        [--phased] [--metrics] [--baseline CHECKOUT]
  *
  * Seeding (skipped when --data-dir already holds a seeded fleet of that size): --devices accepted
  * devices in deviceauth (device and auth set rows) and in inventory (identity, created time), the
@@ -29,6 +29,9 @@
  * With --metrics a second bender runs on the same data dir with metrics on (BENDER_METRICS_TOKEN),
  * and each round of the idle phase polls it too, right after the first: the cost of metrics on
  * the poll, side by side.
+ * With --baseline CHECKOUT a second bender runs from another checkout of the project (its own
+ * node_modules installed) on the same data dir, polled right after the first in each idle round:
+ * old and new code side by side in one run, on a machine both share at that moment.
  * Peak RSS is the bender process's high-water mark (VmHWM) after each phase. Every phase stops
  * after --seconds (the burst after all its devices, bounded by 10 minutes).
  */
@@ -43,7 +46,7 @@ import { fileFromBytes, writeModuleImage } from '../src/artifact/writer.ts'
 import { loadConfig } from '../src/config.ts'
 import { buildDeps, closeDeps, type Deps } from '../src/deps.ts'
 import { failureGateReason } from '../src/services/deployments/policy.ts'
-import { createRolloutStore } from '../src/services/deployments/store.rollout.ts'
+import { createRolloutRows } from '../src/services/deployments/store.rollout.ts'
 import { buildTexts } from '../src/services/inventory/text.ts'
 import { freePort, waitForServer } from './bench-server.ts'
 
@@ -77,7 +80,7 @@ type PollResult = {
   p50: number
   p99: number
 }
-type Round = { hello: PollResult; poll: PollResult; metrics?: PollResult }
+type Round = { hello: PollResult; poll: PollResult; second?: PollResult }
 /** Poll passes per phase, each against its own hello pass; the median ratio is reported. */
 const ROUNDS = 3
 type RolloutResult = {
@@ -224,7 +227,8 @@ async function seed(deps: Deps, devices: number, pollers: number, rollout: numbe
         const identity = `{"mac":"02:00:${hex(i, 8).replace(/(..)(?=.)/g, '$1:')}"}`
         insertDevice.run(deviceId(i), identity, Bun.SHA256.hash(identity, 'hex'), now, now)
         insertAuthSet.run(authSetId(i), deviceId(i), `bench-key-${i}`, now)
-        services.inventory.upsertIdentity('', deviceId(i), JSON.parse(identity), 'accepted')
+        // Its SQLite write runs before the call returns, inside this seeding transaction.
+        void services.inventory.upsertIdentity('', deviceId(i), JSON.parse(identity), 'accepted')
       }
     })()
     if ((from / batch) % 10 === 0) {
@@ -232,7 +236,7 @@ async function seed(deps: Deps, devices: number, pollers: number, rollout: numbe
       console.error(`  seeded ${Math.min(devices, from + batch)} devices (${rate.toFixed(0)}/s)`)
     }
   }
-  services.inventory.assignGroup(
+  await services.inventory.assignGroup(
     '',
     GROUP,
     Array.from({ length: rollout }, (_, i) => deviceId(i)),
@@ -259,7 +263,7 @@ async function seed(deps: Deps, devices: number, pollers: number, rollout: numbe
   }
   await Bun.write(files.rollout, `${lines.slice(0, rollout).join('\n')}\n`)
   await Bun.write(files.pollers, `${lines.slice(rollout).join('\n')}\n`)
-  stopServices(services)
+  await stopServices(services)
   sqlite.run('PRAGMA synchronous = NORMAL')
   sqlite.run('PRAGMA wal_checkpoint(TRUNCATE)')
   console.error(`  seeded in ${((performance.now() - started) / 1000).toFixed(0)} s`)
@@ -287,6 +291,7 @@ async function main() {
       phased: { type: 'boolean', default: false },
       profile: { type: 'string' },
       metrics: { type: 'boolean', default: false },
+      baseline: { type: 'string' },
     },
   })
   const devices = Number(values.devices)
@@ -332,12 +337,14 @@ async function main() {
   const profile = values.profile
     ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${resolve(values.profile)}`]
     : []
-  const startServer = async (extraEnv: Record<string, string> = {}) => {
+  if (values.metrics && values.baseline)
+    throw new Error('--metrics and --baseline each need the second server')
+  const startServer = async (extraEnv: Record<string, string> = {}, root = ROOT) => {
     const apiPort = await freePort()
     const storagePort = await freePort()
     const url = `http://127.0.0.1:${apiPort}`
-    const proc = Bun.spawn([process.execPath, ...profile, 'run', join(ROOT, 'src/main.ts'), 'serve'], {
-      cwd: ROOT,
+    const proc = Bun.spawn([process.execPath, ...profile, 'run', join(root, 'src/main.ts'), 'serve'], {
+      cwd: root,
       env: {
         ...process.env,
         ...env,
@@ -353,7 +360,8 @@ async function main() {
     return { proc, url }
   }
   const { proc: server, url: base } = await startServer()
-  let withMetrics: Awaited<ReturnType<typeof startServer>> | undefined
+  // The second server of --metrics or --baseline.
+  let second: Awaited<ReturnType<typeof startServer>> | undefined
   const helloPort = await freePort()
   const helloUrl = `http://127.0.0.1:${helloPort}`
   const hello = Bun.spawn(
@@ -368,8 +376,12 @@ async function main() {
     await waitForServer(base, server)
     // Started once the first is up, which has made the admin user by then.
     if (values.metrics) {
-      withMetrics = await startServer({ BENDER_METRICS_TOKEN: `bench-${crypto.randomUUID()}` })
-      await waitForServer(withMetrics.url, withMetrics.proc)
+      second = await startServer({ BENDER_METRICS_TOKEN: `bench-${crypto.randomUUID()}` })
+      await waitForServer(second.url, second.proc)
+    }
+    if (values.baseline) {
+      second = await startServer({}, resolve(values.baseline))
+      await waitForServer(second.url, second.proc)
     }
     const login = await fetch(`${base}/api/management/v1/useradm/auth/login`, {
       method: 'POST',
@@ -419,7 +431,7 @@ async function main() {
      * Polls against the hello in rounds, each poll pass right after its own hello pass: this box is
      * shared, and a burst of someone else's work skews one pass, not the median of the rounds.
      */
-    const measure = async (metricsUrl?: string): Promise<Round[]> => {
+    const measure = async (secondUrl?: string): Promise<Round[]> => {
       const rounds: Round[] = []
       for (let i = 0; i < ROUNDS; i++) {
         const helloPass = await pollOnce(helloUrl)
@@ -427,7 +439,7 @@ async function main() {
         rounds.push({
           hello: helloPass,
           poll,
-          ...(metricsUrl ? { metrics: await pollOnce(metricsUrl) } : {}),
+          ...(secondUrl ? { second: await pollOnce(secondUrl) } : {}),
         })
       }
       return rounds.sort((a, b) => a.poll.rps / a.hello.rps - b.poll.rps / b.hello.rps)
@@ -436,14 +448,14 @@ async function main() {
     // cached) and its check-in recorded and written (flushed every 5 s; each device then checks in
     // at most once a minute), and the server's code warmed up.
     await pollOnce(base, Math.min(seconds, 5))
-    if (withMetrics) await pollOnce(withMetrics.url, Math.min(seconds, 5))
+    if (second) await pollOnce(second.url, Math.min(seconds, 5))
     await Bun.sleep(CHECK_IN_SETTLE_MS)
     await pollOnce()
-    if (withMetrics) await pollOnce(withMetrics.url)
-    const idle = await measure(withMetrics?.url)
+    if (second) await pollOnce(second.url)
+    const idle = await measure(second?.url)
     // The rest runs on the first server alone.
-    withMetrics?.proc.kill('SIGTERM')
-    await withMetrics?.proc.exited
+    second?.proc.kill('SIGTERM')
+    await second?.proc.exited
     const rssIdle = peakRss(server.pid)
 
     // The rollout artifact, made here and uploaded through the API.
@@ -512,9 +524,10 @@ async function main() {
         console.log(
           `  poll ${pass(round.poll)}   hello ${pass(round.hello)}   ratio ${(round.poll.rps / round.hello.rps).toFixed(3)}`,
         )
-        if (round.metrics) {
+        if (round.second) {
+          const label = values.baseline ? 'baseline' : 'with metrics'
           console.log(
-            `  with metrics ${pass(round.metrics)}   ratio ${(round.metrics.rps / round.hello.rps).toFixed(3)}, ${(round.metrics.rps / round.poll.rps).toFixed(3)} x without`,
+            `  ${label} ${pass(round.second)}   ratio ${(round.second.rps / round.hello.rps).toFixed(3)}, ${(round.second.rps / round.poll.rps).toFixed(3)} x this checkout`,
           )
         }
       }
@@ -551,8 +564,8 @@ async function main() {
   } finally {
     server.kill('SIGTERM')
     hello.kill()
-    withMetrics?.proc.kill('SIGTERM')
-    await Promise.all([server.exited, hello.exited, withMetrics?.proc.exited])
+    second?.proc.kill('SIGTERM')
+    await Promise.all([server.exited, hello.exited, second?.proc.exited])
     if (!values.keep && !values['data-dir']) rmSync(dataDir, { recursive: true, force: true })
   }
 }
@@ -567,7 +580,7 @@ async function gateCheckMicros(): Promise<number> {
   const db = openDatabase(join(dir, 'gate.db'))
   try {
     await runMigrations(db)
-    const rollout = createRolloutStore(db)
+    const rollout = createRolloutRows(db)
     rollout.insertPhases([
       {
         ...{ tenantId: '', deploymentId: 'd', idx: 0, id: 'p', batchSize: null, batchSizeDevices: null },

@@ -84,14 +84,14 @@ async function prepareDevices(services: ReturnType<typeof createServices>, count
   // A page holds at most 500 devices; an accepted device leaves the pending list, so its first page
   // is read again until it is empty.
   for (;;) {
-    const { devices: pending } = services.deviceauth.listDevices(
+    const { devices: pending } = await services.deviceauth.listDevices(
       '',
       { statuses: ['pending'] },
       { page: 1, perPage: 500 },
     )
     if (pending.length === 0) break
     for (const device of pending) {
-      services.deviceauth.setAuthSetStatus('', device.id, device.auth_sets[0]!.id, 'accepted')
+      await services.deviceauth.setAuthSetStatus('', device.id, device.auth_sets[0]!.id, 'accepted')
     }
   }
   for (const device of devices) {

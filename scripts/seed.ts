@@ -21,7 +21,8 @@ import { loadConfig } from '../src/config.ts'
 import { buildDeps } from '../src/deps.ts'
 import { identityHash, normaliseIdentity } from '../src/services/deviceauth/identity.ts'
 import { STATUS_CODES } from '../src/services/inventory/model.ts'
-import { createInventoryStore, DEVICE_ID } from '../src/services/inventory/store.ts'
+import { DEVICE_ID } from '../src/services/inventory/names.ts'
+import { createInventoryRows } from '../src/services/inventory/store.rows.ts'
 import { buildTexts } from '../src/services/inventory/text.ts'
 import { type AttributeInput, toRows } from '../src/services/inventory/values.ts'
 
@@ -154,7 +155,7 @@ const sqlite = deps.db.$client
 // A seed is rebuilt, not recovered: skip fsyncs and give the sorter and index builds room.
 sqlite.run('PRAGMA synchronous = OFF')
 sqlite.run('PRAGMA cache_size = -2000000')
-const store = createInventoryStore(deps.db)
+const store = createInventoryRows(deps.db)
 
 const empty = (sqlite.query('SELECT count(*) AS n FROM inventory_attributes').get() as { n: number }).n === 0
 const indexes = empty

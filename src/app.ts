@@ -76,12 +76,36 @@ export type Services = {
   stopWorkflows(): void
 }
 
+/**
+ * Decommissioning deletes the device in deviceauth (with its `device-decommissioned` event) and
+ * then calls inventory and deployments. Each of them also follows that event with a durable
+ * subscription repeating its part, which is idempotent: should the process stop between
+ * deviceauth's commit and their writes, they catch up at the next start.
+ */
+function followDecommissions(
+  events: EventsService,
+  inventory: Pick<InventoryService, 'removeDevice'>,
+  deployments: Pick<DeploymentsService, 'markDeviceDecommissioned'>,
+): () => void {
+  const follow = (name: string, remove: (tenantId: string, deviceId: string) => unknown) =>
+    events.subscribeDurable(name, async (event) => {
+      if (event.type === 'device-decommissioned' && event.subject) await remove(event.tenantId, event.subject)
+    })
+  const stops = [
+    follow('inventory.decommission', (tenantId, id) => inventory.removeDevice(tenantId, id)),
+    follow('deployments.decommission', (tenantId, id) => deployments.markDeviceDecommissioned(tenantId, id)),
+  ]
+  return () => {
+    for (const stop of stops) stop()
+  }
+}
+
 /** Whether deviceauth knows a device, for services that only hold device ids. */
 function deviceExistence(deviceauth: Pick<DeviceauthService, 'getDevice'>) {
   return {
-    exists(tenantId: string, deviceId: string): boolean {
+    async exists(tenantId: string, deviceId: string): Promise<boolean> {
       try {
-        deviceauth.getDevice(tenantId, deviceId)
+        await deviceauth.getDevice(tenantId, deviceId)
         return true
       } catch (err) {
         if (err instanceof NotFoundError) return false
@@ -105,8 +129,8 @@ export function createServices(deps: Deps): Services {
   // deployments asks for the artifacts of a name. Artifacts is built first, reaching deployments
   // only when called.
   const usage: DeploymentUsage = {
-    activeDeploymentIds: (tenantId, names) => deployments.activeDeploymentIds(tenantId, names),
-    isNameInAnyDeployment: (tenantId, name) => deployments.isNameInAnyDeployment(tenantId, name),
+    activeDeploymentIds: async (tenantId, names) => deployments.activeDeploymentIds(tenantId, names),
+    isNameInAnyDeployment: async (tenantId, name) => deployments.isNameInAnyDeployment(tenantId, name),
   }
   const artifacts = createArtifactsService(deps, { usage })
   const releases = createReleasesService(deps, { usage })
@@ -128,12 +152,14 @@ export function createServices(deps: Deps): Services {
   })
   const deviceconfig = createDeviceconfigService(deps, { deployments })
   const stopLifecycle = followDeviceLifecycle(events, deviceconfig)
+  const stopDecommissions = followDecommissions(events, inventory, deployments)
   const iotManager = createIotManagerService(deps, { events, devices: deviceExistence(deviceauth) })
   return {
     ...{ events, useradm, setup, inventory, deployments, deviceauth, artifacts, releases },
     ...{ deviceconnect, deviceconfig, iotManager },
     stopWorkflows: () => {
       stopLifecycle()
+      stopDecommissions()
       iotManager.stop()
     },
   }
@@ -143,9 +169,9 @@ export function createServices(deps: Deps): Services {
  * Stops the services' background work, writing what they buffer: deviceauth's check-ins go to
  * inventory too, so deviceauth stops first. Call before closing the database.
  */
-export function stopServices(services: Services): void {
+export async function stopServices(services: Services): Promise<void> {
   services.deviceconnect.stop()
-  services.deviceauth.stop()
+  await services.deviceauth.stop()
   services.inventory.stop()
   services.deployments.stop()
   services.stopWorkflows()

@@ -39,12 +39,12 @@ async function ensureFirstUser(deps: Deps, services: Pick<Services, 'useradm' | 
   const { useradm, setup } = services
   const { adminEmail, adminPassword } = deps.config
   if (adminEmail && adminPassword) {
-    if (useradm.findUserByEmail(adminEmail)) return
+    if (await useradm.findUserByEmail(adminEmail)) return
     const user = await useradm.createUser('', { email: adminEmail, password: adminPassword })
     deps.log.info('created the admin user from BENDER_ADMIN_EMAIL', { email: user.email, user_id: user.id })
     return
   }
-  const token = setup.issueToken()
+  const token = await setup.issueToken()
   if (token) {
     // The token rides in the fragment, which the browser never sends: it stays out of access logs.
     deps.log.warn(
@@ -68,9 +68,9 @@ async function serve(deps: Deps): Promise<void> {
   const running = await startServer(
     deps,
     createApp(deps, services),
-    () => {
+    async () => {
       retention.stop()
-      stopServices(services)
+      await stopServices(services)
     },
     services.artifacts,
   )

@@ -107,7 +107,7 @@ export async function serveStorage(
 export async function startServer(
   deps: Deps,
   app: App,
-  beforeClose: () => void = () => {},
+  beforeClose: () => void | Promise<void> = () => {},
   uploads?: UploadGate,
 ): Promise<Running> {
   const { config, log } = deps
@@ -174,7 +174,7 @@ export async function startServer(
         }
         metricsServer?.stop(true)
         metrics?.stop()
-        beforeClose()
+        await beforeClose()
         await checkpointer.stop()
         closeDeps(deps)
         log.info('stopped')

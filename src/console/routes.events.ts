@@ -29,7 +29,7 @@ export function formatEvent(event: OutboxEvent): string {
  */
 function eventStream(
   events: Pick<EventsService, 'subscribe'>,
-  isLive: (principal: UserPrincipal) => boolean,
+  isLive: (principal: UserPrincipal) => boolean | Promise<boolean>,
   user: UserPrincipal,
   afterSeq: number | undefined,
 ): ReadableStream<Uint8Array> {
@@ -47,10 +47,9 @@ function eventStream(
           },
           afterSeq === undefined ? {} : { afterSeq },
         )
-        const heartbeat = setInterval(
-          () => (isLive(user) ? send(': still here\n\n') : finish()),
-          HEARTBEAT_MS,
-        )
+        const beat = async () => ((await isLive(user)) ? send(': still here\n\n') : finish())
+        // A failed check ends the stream like a revoked token.
+        const heartbeat = setInterval(() => void beat().catch(() => finish()), HEARTBEAT_MS)
         finish = () => {
           stop()
           clearInterval(heartbeat)
@@ -69,7 +68,7 @@ function eventStream(
 
 export const consoleEventRoutes = (
   events: Pick<EventsService, 'subscribe'>,
-  isLive: (principal: UserPrincipal) => boolean,
+  isLive: (principal: UserPrincipal) => boolean | Promise<boolean>,
   auth: AuthPlugin,
 ) =>
   new Elysia({ prefix: '/api/management/v1/events', detail: { tags: ['events'] } }).use(auth).get(

@@ -10,11 +10,12 @@ export type DevicePrincipal = { deviceId: string; tenantId: string; authSetId: s
 /**
  * How one kind of token is checked. `verify` is the expensive part (signature, claims) and its
  * result is cached per token until the token expires; `isLive` is a cheap lookup that runs on every
- * request, so a revoked token, a logged-out session or a rejected device is refused at once.
+ * request, so a revoked token, a logged-out session or a rejected device is refused at once. It
+ * may answer synchronously when it needs no lookup (the device poll with a cached token).
  */
 export type Authenticator<P> = {
   verify(token: string): Promise<{ principal: P; expiresAt: number | undefined }>
-  isLive(principal: P): boolean
+  isLive(principal: P): boolean | Promise<boolean>
 }
 
 type CacheEntry<P> = { principal: P; expiresAt: number | undefined }
@@ -85,9 +86,14 @@ export function createAuthResolver<P>(
 ) {
   const cache = new TokenCache<P>(cacheSize)
   const refuse = () => new UnauthorizedError('unauthorized', realm)
-  const live = (principal: P) => {
-    if (!authenticator.isLive(principal)) throw refuse()
-    return principal
+  const live = (principal: P): P | Promise<P> => {
+    const answer = authenticator.isLive(principal)
+    if (answer === true) return principal
+    if (answer === false) throw refuse()
+    return answer.then((isLive) => {
+      if (!isLive) throw refuse()
+      return principal
+    })
   }
   return {
     cache,

@@ -5,7 +5,9 @@ import { ApiError, asApiError, errorResponse, ServerStateError } from './errors.
 import { REQUEST_ID_HEADER, requestId } from './request-id.ts'
 import type { RouteIndex } from './routes.ts'
 
-function describeValidation(error: Pick<ValidationError, 'type' | 'valueError'>): string {
+function describeValidation(error: Pick<ValidationError, 'type' | 'valueError' | 'customError'>): string {
+  // A schema's own `error` is the service's wording of that limit (Mender's messages): sent as it is.
+  if (typeof error.customError === 'string') return error.customError
   const detail = error.valueError
   const where = detail?.path ? detail.path.replace(/^\//, '').replaceAll('/', '.') : ''
   const what = detail?.message ?? 'invalid value'

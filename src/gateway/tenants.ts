@@ -1,3 +1,5 @@
+import { type AnyElysia, Elysia, t } from 'elysia'
+import type { AuthPlugin } from './auth.ts'
 import { ForbiddenError } from './errors.ts'
 
 /**
@@ -11,4 +13,32 @@ export function ownTenant(user: { tenantId: string }, params: unknown): string {
   const named = (params as { tenantId?: string } | undefined)?.tenantId ?? ''
   if (named !== user.tenantId) throw new ForbiddenError('forbidden: not your tenant')
   return user.tenantId
+}
+
+/** The tenant id in an internal path, as its route schemas bound it. */
+export const tenantIdParam = t.String({ maxLength: 128 })
+
+/**
+ * The tenant part of an internal API: DELETE `/tenants/:tenantId` (a named tenant's data, through
+ * `deleteTenant`) and the per-tenant routes `perTenant(named)` makes, mounted once for a named
+ * tenant (`/tenants/:tenantId/...`) and once for the single tenant (`/tenants//...`).
+ */
+export function internalTenantRoutes(
+  auth: AuthPlugin,
+  deleteTenant: (tenantId: string) => Promise<void>,
+  summary: string,
+  perTenant: (named: boolean) => AnyElysia,
+) {
+  return new Elysia({ detail: { tags: ['internal'] } })
+    .use(auth)
+    .delete(
+      '/tenants/:tenantId',
+      async ({ user, params, set }) => {
+        await deleteTenant(ownTenant(user, params))
+        set.status = 204
+      },
+      { user: true, params: t.Object({ tenantId: tenantIdParam }), detail: { summary } },
+    )
+    .use(perTenant(true))
+    .use(perTenant(false))
 }

@@ -10,7 +10,7 @@ const MARGIN_SECONDS = 24 * 3600
 
 export type SweepOptions = {
   /** True for keys something still refers to: an artifact row, or a direct upload not yet processed. */
-  isReferenced(key: string): boolean
+  isReferenced(key: string): Promise<boolean>
   /** Only objects last modified before this are candidates (see `orphanCutoff`). */
   olderThan: Date
   /** Limits the sweep to keys under this prefix, for a bucket shared with other data. */
@@ -39,7 +39,7 @@ export async function sweepOrphans(blobs: BlobStore, options: SweepOptions): Pro
   const removed: string[] = []
   for await (const { key, mtime } of blobs.list(options.prefix)) {
     // A key bender could not have written is someone else's object, never an orphan of ours.
-    if (isBlobKey(key) && mtime < options.olderThan && !options.isReferenced(key)) {
+    if (isBlobKey(key) && mtime < options.olderThan && !(await options.isReferenced(key))) {
       await blobs.delete(key)
       removed.push(key)
     }

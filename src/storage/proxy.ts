@@ -36,7 +36,7 @@ const CORS_PREFLIGHT = {
 }
 
 /** Whether the upload a signed PUT link was made for is still waiting for its bytes. */
-export type UploadGate = { acceptsUpload(key: string): boolean }
+export type UploadGate = { acceptsUpload(key: string): Promise<boolean> }
 
 const RANGE = /^bytes=(\d*)-(\d*)$/
 
@@ -141,7 +141,7 @@ export function createStorageProxy(deps: ProxyDeps, uploads?: UploadGate): Stora
     // replace an artifact that was already uploaded and checked. The stat answers the common case
     // before any byte is read; the put itself settles two uploads racing on one link.
     // A link whose upload was completed, dropped or deleted takes nothing more: its bytes would be an orphan.
-    if (uploads && !uploads.acceptsUpload(link.key))
+    if (uploads && !(await uploads.acceptsUpload(link.key)))
       throw new NotFoundError('no upload is pending for this link')
     const exists = () => new ConflictError('the object already exists')
     if (writing.has(link.key)) throw new ConflictError('an upload to this link is in progress')

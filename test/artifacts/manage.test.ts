@@ -176,6 +176,9 @@ describe('one artifact', () => {
       body: { description: 'd'.repeat(4097) },
     })
     expect(long.status).toBe(400)
+    expect(long.json.error).toBe(
+      'Validating request body: description: the length must be no more than 4096.',
+    )
   })
 
   test('the download link fetches the stored file through the storage proxy for 15 minutes', async () => {
@@ -227,14 +230,14 @@ describe('artifacts used by deployments', () => {
     const sqlite = t.deps.db.$client
     sqlite.run('CREATE TABLE test_deployments (id TEXT, tenant_id TEXT, artifact_name TEXT, active INTEGER)')
     const usage: DeploymentUsage = {
-      activeDeploymentIds: (tenantId, names) =>
+      activeDeploymentIds: async (tenantId, names) =>
         sqlite
           .query<{ id: string }, string[]>(
             `SELECT id FROM test_deployments WHERE active = 1 AND tenant_id = ? AND artifact_name IN (${names.map(() => '?').join(',')})`,
           )
           .all(tenantId, ...names)
           .map((row) => row.id),
-      isNameInAnyDeployment: (tenantId, name) =>
+      isNameInAnyDeployment: async (tenantId, name) =>
         sqlite
           .query('SELECT 1 FROM test_deployments WHERE tenant_id = ? AND artifact_name = ?')
           .get(tenantId, name) !== null,

@@ -40,18 +40,18 @@ test('the start-up sweep keeps what artifacts and pending uploads refer to, and 
 
   const recentOrphan = crypto.randomUUID()
 
-  const pending = artifacts.requestDirectUpload('')
+  const pending = await artifacts.requestDirectUpload('')
   await t.deps.blobs.put(pending.id, new Blob(['uploaded, not yet completed']).stream())
   age(pending.id, 30)
 
-  const abandoned = artifacts.requestDirectUpload('')
+  const abandoned = await artifacts.requestDirectUpload('')
   await t.deps.blobs.put(abandoned.id, new Blob(['uploaded and forgotten']).stream())
   age(abandoned.id, 30)
 
   // Completed just before a stop: checked again at start-up.
-  const interrupted = artifacts.requestDirectUpload('')
+  const interrupted = await artifacts.requestDirectUpload('')
   await t.deps.blobs.put(interrupted.id, Bun.file(await makeArtifact(dir, { name: 'resumed' })).stream())
-  createArtifactsStore(t.deps.db).setUploadIntentStatus('', interrupted.id, 'pending', 'processing')
+  await createArtifactsStore(t.deps.db).setUploadIntentStatus('', interrupted.id, 'pending', 'processing')
 
   mkdirSync(join(t.deps.config.dataDir, 'tmp', 'generate-x'), { recursive: true })
   writeFileSync(join(t.deps.config.dataDir, 'tmp', 'generate-x', 'payload'), 'half a file')
@@ -60,8 +60,8 @@ test('the start-up sweep keeps what artifacts and pending uploads refer to, and 
   // link lifetime longer than today's setting: its own expiry, still ahead, keeps it.
   t.clock.advance(2 * 86_400)
   const stillPending = createArtifactsStore(t.deps.db)
-  stillPending.deleteUploadIntent('', pending.id)
-  stillPending.insertUploadIntent({
+  await stillPending.deleteUploadIntent('', pending.id)
+  await stillPending.insertUploadIntent({
     id: pending.id,
     tenantId: '',
     status: 'pending',
@@ -80,7 +80,7 @@ test('the start-up sweep keeps what artifacts and pending uploads refer to, and 
     [artifactBlobKey('', artifactId), recentOrphan, pending.id, interrupted.id].sort(),
   )
   expect((await t.call('GET', `${ARTIFACTS}/${interrupted.id}`, { token })).json.name).toBe('resumed')
-  expect(createArtifactsStore(t.deps.db).findUploadIntent('', abandoned.id)).toBeUndefined()
-  expect(createArtifactsStore(t.deps.db).findUploadIntent('', pending.id)?.status).toBe('pending')
+  expect(await createArtifactsStore(t.deps.db).findUploadIntent('', abandoned.id)).toBeUndefined()
+  expect((await createArtifactsStore(t.deps.db).findUploadIntent('', pending.id))?.status).toBe('pending')
   expect(Bun.file(join(t.deps.config.dataDir, 'tmp', 'generate-x', 'payload')).size).toBe(0)
 })

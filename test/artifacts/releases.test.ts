@@ -121,6 +121,9 @@ describe('releases v2', () => {
     expect(tagged.headers.get('x-total-count')).toBe('2')
     const byTags = await t.call('GET', `${V2}?sort=tags:asc`, { token })
     expect(releaseNames(byTags.json)).toEqual(['tools-2', 'my app 1.0', 'base-os'])
+    const long = await t.call('PUT', path, { token, body: ['x'.repeat(1025)] })
+    expect(long.status).toBe(400)
+    expect(long.json.error).toBe('invalid request body: tag must be less than 1024 characters')
   })
 
   test('tag limits: 20 per release, valid characters, 100 distinct in all', async () => {

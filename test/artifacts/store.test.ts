@@ -64,28 +64,28 @@ test('depends unwind into every combination, keys sorted', () => {
   ).toThrow(/more than 1024 combinations/)
 })
 
-test('an artifact conflicts with one of the same name sharing a depends combination, and only then', () => {
-  expect(insert(row('a1', 'app-1', { device_type: ['dev-a', 'dev-b'] }))).toEqual({ inserted: true })
-  expect(insert(row('a2', 'app-1', { device_type: ['dev-b', 'dev-c'] }))).toEqual({
+test('an artifact conflicts with one of the same name sharing a depends combination, and only then', async () => {
+  expect(await insert(row('a1', 'app-1', { device_type: ['dev-a', 'dev-b'] }))).toEqual({ inserted: true })
+  expect(await insert(row('a2', 'app-1', { device_type: ['dev-b', 'dev-c'] }))).toEqual({
     inserted: false,
     conflict: { device_type: 'dev-b' },
   })
-  expect(insert(row('a3', 'app-1', { device_type: ['dev-c'] }))).toEqual({ inserted: true })
+  expect(await insert(row('a3', 'app-1', { device_type: ['dev-c'] }))).toEqual({ inserted: true })
   // Same device type, but an extra depend makes a different combination.
-  expect(insert(row('a4', 'app-1', { device_type: ['dev-a'], 'rootfs-image.version': 'v1' }))).toEqual({
+  expect(await insert(row('a4', 'app-1', { device_type: ['dev-a'], 'rootfs-image.version': 'v1' }))).toEqual({
     inserted: true,
   })
-  expect(insert(row('a5', 'app-2', { device_type: ['dev-a'] }))).toEqual({ inserted: true })
-  expect(insert(row('a6', 'app-1', { device_type: ['dev-a'] }, 'tenant-2'))).toEqual({ inserted: true })
+  expect(await insert(row('a5', 'app-2', { device_type: ['dev-a'] }))).toEqual({ inserted: true })
+  expect(await insert(row('a6', 'app-1', { device_type: ['dev-a'] }, 'tenant-2'))).toEqual({ inserted: true })
 
   const store = createArtifactsStore(t.deps.db)
-  expect(store.findArtifactsByName('', 'app-1').map((r) => r.id)).toEqual(['a1', 'a3', 'a4'])
-  expect(store.findArtifactsByName('tenant-2', 'app-1').map((r) => r.id)).toEqual(['a6'])
-  expect(store.findArtifactById('', 'a2')).toBeUndefined()
+  expect((await store.findArtifactsByName('', 'app-1')).map((r) => r.id)).toEqual(['a1', 'a3', 'a4'])
+  expect((await store.findArtifactsByName('tenant-2', 'app-1')).map((r) => r.id)).toEqual(['a6'])
+  expect(await store.findArtifactById('', 'a2')).toBeUndefined()
 
   // Deleting an artifact frees its combinations.
-  store.deleteArtifact('', 'a1', new Date())
-  expect(insert(row('a7', 'app-1', { device_type: ['dev-b'] }))).toEqual({ inserted: true })
+  await store.deleteArtifact('', 'a1', new Date())
+  expect(await insert(row('a7', 'app-1', { device_type: ['dev-b'] }))).toEqual({ inserted: true })
 })
 
 test('blob keys carry the tenant as a prefix', () => {

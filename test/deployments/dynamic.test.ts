@@ -27,7 +27,7 @@ const setOs = async (token: string, os: string) =>
 
 async function deployDynamic(body: Record<string, unknown>) {
   const name = uniqueName('dynamic')
-  addArtifact(t, name, ['dev-a'])
+  await addArtifact(t, name, ['dev-a'])
   return t.call('POST', `${MGMT_V2}/deployments`, {
     token: admin,
     body: { name: 'dyn', artifact_name: name, ...body },

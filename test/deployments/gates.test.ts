@@ -32,7 +32,7 @@ const setStatus = (id: string, body: Record<string, unknown>) =>
 /** Deploys to every device in one phase with the policy; answers the id. */
 async function deployWith(devices: Device[], policy: Record<string, unknown>, extra = {}) {
   const name = uniqueName('gated')
-  addArtifact(t, name, ['dev-a'])
+  await addArtifact(t, name, ['dev-a'])
   return deploy(t, admin, { artifact_name: name, devices: devices.map((d) => d.id), policy, ...extra })
 }
 
@@ -102,7 +102,7 @@ describe('success gate', () => {
   test('the next phase opens when its time has come and the phase before succeeded enough', async () => {
     const devices = await fleet(4)
     const name = uniqueName('success-gated')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     const later = new Date(t.clock.now().getTime() + 3600_000).toISOString()
     const id = await deploy(t, admin, {
       artifact_name: name,
@@ -156,7 +156,7 @@ describe('pause by hand', () => {
   test('paused: devices that have not started wait; resumed: they get it; no override needed', async () => {
     const devices = await fleet(2)
     const name = uniqueName('paused')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     const id = await deploy(t, admin, { artifact_name: name, devices: devices.map((d) => d.id) })
     expect((await setStatus(id, { status: 'resumed' })).status).toBe(409)
     expect((await setStatus(id, { status: 'paused', reason: 'checking the canary' })).status).toBe(204)

@@ -29,7 +29,7 @@ describe('creating a deployment', () => {
     const a = await acceptedDevice(t, admin)
     const b = await acceptedDevice(t, admin)
     const name = uniqueName('create')
-    const artifact = addArtifact(t, name, ['dev-a'])
+    const artifact = await addArtifact(t, name, ['dev-a'])
     const res = await api('POST', `${MGMT}/deployments`, {
       name: 'first rollout',
       artifact_name: name,
@@ -67,7 +67,7 @@ describe('creating a deployment', () => {
 
   test('an invalid definition is a 400', async () => {
     const name = uniqueName('invalid')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     const d = await acceptedDevice(t, admin)
     const cases: [Record<string, unknown>, string][] = [
       [{ name: 'x', artifact_name: name }, 'provide list of devices or set all_devices flag'],
@@ -113,7 +113,7 @@ describe('creating a deployment', () => {
   test('409 for an identical active deployment; once that one is finished, the same again is fine', async () => {
     const d = await acceptedDevice(t, admin)
     const name = uniqueName('twin')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     const body = { name: 'twin', artifact_name: name, devices: [d.id] }
     const id = await deploy(t, admin, body)
     const twin = await api('POST', `${MGMT}/deployments`, body)
@@ -127,12 +127,12 @@ describe('creating a deployment', () => {
   test('a group deployment lists the group’s accepted devices now; devices or all_devices with it are a 400', async () => {
     const group = uniqueName('group')
     const name = uniqueName('for-group')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     const inGroup = await acceptedDevice(t, admin)
     const alsoInGroup = await acceptedDevice(t, admin)
     await acceptedDevice(t, admin)
-    t.services.inventory.setGroup('', inGroup.id, group)
-    t.services.inventory.setGroup('', alsoInGroup.id, group)
+    await t.services.inventory.setGroup('', inGroup.id, group)
+    await t.services.inventory.setGroup('', alsoInGroup.id, group)
     const res = await api('POST', `${MGMT}/deployments/group/${group}`, {
       name: 'to the group',
       artifact_name: name,
@@ -149,7 +149,7 @@ describe('creating a deployment', () => {
       [inGroup.id, alsoInGroup.id].sort(),
     )
     const later = await acceptedDevice(t, admin)
-    t.services.inventory.setGroup('', later.id, group)
+    await t.services.inventory.setGroup('', later.id, group)
     expect((await poll(t, later.token)).status).toBe(204)
     expect((await poll(t, inGroup.token)).json.id).toBe(id)
 
@@ -172,9 +172,9 @@ describe('creating a deployment', () => {
   test('a single-device deployment records the device’s group', async () => {
     const group = uniqueName('single')
     const name = uniqueName('single')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     const d = await acceptedDevice(t, admin)
-    t.services.inventory.setGroup('', d.id, group)
+    await t.services.inventory.setGroup('', d.id, group)
     const id = await deploy(t, admin, { artifact_name: name, devices: [d.id] })
     expect((await getDeployment(t, admin, id)).groups).toEqual([group])
   })
@@ -193,7 +193,7 @@ describe('reading deployments', () => {
 
   test('statistics/list: several deployments at once; {} for no ids; 400 for bad ones; 404 when none exists', async () => {
     const name = uniqueName('stats')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     const d = await acceptedDevice(t, admin)
     const one = await deploy(t, admin, { name: 'one', artifact_name: name, devices: [d.id] })
     const two = await deploy(t, admin, { name: 'two', artifact_name: name, devices: [d.id] })
@@ -229,8 +229,8 @@ describe('listing deployments', () => {
     fresh = await createTestApp()
     token = (await loginAs(fresh)).token
     const d = await acceptedDevice(fresh, token, { serial: 'SN-42' })
-    addArtifact(fresh, 'alpha-app', ['dev-a'])
-    addArtifact(fresh, 'beta-app', ['dev-a'])
+    await addArtifact(fresh, 'alpha-app', ['dev-a'])
+    await addArtifact(fresh, 'beta-app', ['dev-a'])
     // Five deployments a minute apart: names n0..n4, artifacts alternating.
     for (let i = 0; i < 5; i++) {
       ids.push(
@@ -283,14 +283,13 @@ describe('listing deployments', () => {
     expect(names(await list('?search=n2'))).toEqual(['n2'])
     expect(names(await list('?search=%25'))).toEqual([])
     // Unix seconds, compared with the millisecond creation times (as Mender does).
-    const created = (i: number) =>
-      Math.floor(Date.parse(fresh.services.deployments.getDeployment('', ids[i]!).created) / 1000)
-    expect(names(await list(`?created_after=${created(3)}`))).toEqual(['n4', 'n3'])
-    expect(names(await list(`?created_before=${created(1) + 1}`))).toEqual(['n1', 'n0'])
-    expect(names(await list(`?created_after=${created(1)}&created_before=${created(2) + 1}`))).toEqual([
-      'n2',
-      'n1',
-    ])
+    const created = async (i: number) =>
+      Math.floor(Date.parse((await fresh.services.deployments.getDeployment('', ids[i]!)).created) / 1000)
+    expect(names(await list(`?created_after=${await created(3)}`))).toEqual(['n4', 'n3'])
+    expect(names(await list(`?created_before=${(await created(1)) + 1}`))).toEqual(['n1', 'n0'])
+    expect(
+      names(await list(`?created_after=${await created(1)}&created_before=${(await created(2)) + 1}`)),
+    ).toEqual(['n2', 'n1'])
     expect(names(await list('?type=software'))).toHaveLength(5)
     expect(names(await list('?type=configuration'))).toEqual([])
   })
@@ -321,7 +320,7 @@ describe('listing deployments', () => {
 describe('devices of a deployment', () => {
   test('/devices lists those that picked it up; /devices/list pages and filters them by status', async () => {
     const name = uniqueName('devices')
-    const artifact = addArtifact(t, name, ['dev-a'])
+    const artifact = await addArtifact(t, name, ['dev-a'])
     const devices = []
     for (let i = 0; i < 4; i++) devices.push(await acceptedDevice(t, admin))
     const id = await deploy(t, admin, { artifact_name: name, devices: devices.map((d) => d.id) })
@@ -369,7 +368,7 @@ describe('devices of a deployment', () => {
 describe('aborting a deployment', () => {
   test('every unfinished device is aborted, the counts are recounted, and the deployment is finished', async () => {
     const name = uniqueName('abort')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     const devices = []
     for (let i = 0; i < 3; i++) devices.push(await acceptedDevice(t, admin))
     const id = await deploy(t, admin, { artifact_name: name, devices: devices.map((d) => d.id) })
@@ -403,8 +402,8 @@ describe('a device’s deployments', () => {
     const d = await acceptedDevice(t, admin)
     const first = uniqueName('history')
     const second = uniqueName('history')
-    addArtifact(t, first, ['dev-a'])
-    addArtifact(t, second, ['dev-a'])
+    await addArtifact(t, first, ['dev-a'])
+    await addArtifact(t, second, ['dev-a'])
     const older = await deploy(t, admin, { artifact_name: first, devices: [d.id] })
     const newer = await deploy(t, admin, { artifact_name: second, devices: [d.id] })
     expect((await poll(t, d.token)).json.id).toBe(older)
@@ -442,8 +441,8 @@ describe('a device’s deployments', () => {
     const other = await acceptedDevice(t, admin)
     const first = uniqueName('device-abort')
     const second = uniqueName('device-abort')
-    addArtifact(t, first, ['dev-a'])
-    addArtifact(t, second, ['dev-a'])
+    await addArtifact(t, first, ['dev-a'])
+    await addArtifact(t, second, ['dev-a'])
     const running = await deploy(t, admin, { artifact_name: first, devices: [d.id, other.id] })
     const waiting = await deploy(t, admin, { artifact_name: second, devices: [d.id, other.id] })
     expect((await poll(t, d.token)).json.id).toBe(running)

@@ -72,7 +72,7 @@ describe('phases: validation', () => {
     test(`400 for ${what}, with the reason; nothing is stored`, async () => {
       const devices = await fleet(4)
       const name = uniqueName('invalid')
-      addArtifact(t, name, ['dev-a'])
+      await addArtifact(t, name, ['dev-a'])
       const body = JSON.parse(JSON.stringify(extra).replaceAll('LATER', iso(3600)))
       const res = await t.call('POST', `${MGMT}/deployments`, {
         token: admin,
@@ -89,7 +89,7 @@ describe('phases', () => {
   test('each device gets one stable phase; a phase’s devices get the deployment only once it opens', async () => {
     const devices = await fleet(10)
     const name = uniqueName('phased')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     const id = await deploy(t, admin, {
       artifact_name: name,
       devices: devices.map((d) => d.id),
@@ -131,7 +131,7 @@ describe('phases', () => {
   test('a deployment whose first phase is later is scheduled until then', async () => {
     const [device] = await fleet(1)
     const name = uniqueName('scheduled')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     const id = await deploy(t, admin, {
       artifact_name: name,
       devices: [device!.id],
@@ -152,7 +152,7 @@ describe('phases', () => {
   test('uniform_phases: a batch every interval, the last one takes the rest', async () => {
     const devices = await fleet(5)
     const name = uniqueName('uniform')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     const start = iso(60)
     const id = await deploy(t, admin, {
       artifact_name: name,
@@ -172,7 +172,7 @@ describe('retries', () => {
   test('a failed device is offered the deployment again, up to `retries` more times; it is counted by its last attempt', async () => {
     const [device] = await fleet(1)
     const name = uniqueName('retried')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     const id = await deploy(t, admin, { artifact_name: name, devices: [device!.id], retries: 1 })
     expect((await getDeployment(t, admin, id)).retries).toBe(1)
     expect((await poll(t, device!.token)).status).toBe(200)

@@ -23,7 +23,7 @@ export async function acceptedDevice(t: TestApp, admin: string, identity: Record
   const device = new TestDevice({ mac: crypto.randomUUID(), ...identity }, 'ed25519')
   expect((await authenticate(t, device)).status).toBe(401)
   const listed = await findDevice(t, admin, device)
-  t.services.deviceauth.setAuthSetStatus('', listed.id, listed.auth_sets[0].id, 'accepted')
+  await t.services.deviceauth.setAuthSetStatus('', listed.id, listed.auth_sets[0].id, 'accepted')
   const res = await authenticate(t, device)
   expect(res.status).toBe(200)
   return { id: listed.id as string, token: res.text, device }
@@ -37,12 +37,12 @@ export async function acceptedDevices(t: TestApp, admin: string, n: number) {
 }
 
 /** An artifact as the upload would record it (the file itself is not needed to hand out a link). */
-export function addArtifact(
+export async function addArtifact(
   t: TestApp,
   name: string,
   deviceTypes: string[],
   options: { size?: number; extraDepends?: Record<string, string> } = {},
-): ArtifactRow {
+): Promise<ArtifactRow> {
   const row: ArtifactRow = {
     id: crypto.randomUUID(),
     tenantId: '',
@@ -58,7 +58,7 @@ export function addArtifact(
     size: options.size ?? 4096,
     modified: t.clock.now(),
   }
-  const result = createArtifactsStore(t.deps.db).insertArtifact(row, unwindDepends(row.depends))
+  const result = await createArtifactsStore(t.deps.db).insertArtifact(row, unwindDepends(row.depends))
   if (!result.inserted) throw new Error(`artifact ${name} conflicts`)
   return row
 }

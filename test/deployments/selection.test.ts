@@ -33,7 +33,7 @@ describe('nothing to do', () => {
   test('204 with no body when no deployment lists the device, for every variant of the check', async () => {
     const d = await acceptedDevice(t, admin)
     const name = uniqueName('other')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     const other = await acceptedDevice(t, admin)
     await deploy(t, admin, { artifact_name: name, devices: [other.id] })
     const post = await poll(t, d.token)
@@ -54,7 +54,7 @@ describe('nothing to do', () => {
       const token = (await loginAs(fresh)).token
       const d = await acceptedDevice(fresh, token)
       const name = uniqueName('between')
-      addArtifact(fresh, name, ['dev-a'])
+      await addArtifact(fresh, name, ['dev-a'])
       expect((await poll(fresh, d.token)).status).toBe(204)
       const first = await deploy(fresh, token, { artifact_name: name, devices: [d.id] })
       expect((await poll(fresh, d.token)).json.id).toBe(first)
@@ -94,7 +94,7 @@ describe('a deployment for the device', () => {
   test('200 with the artifact, a fresh 24-hour download link and the artifact’s own device types', async () => {
     const d = await acceptedDevice(t, admin)
     const name = uniqueName('app')
-    const artifact = addArtifact(t, name, ['dev-a', 'dev-b'], { size: 5000 })
+    const artifact = await addArtifact(t, name, ['dev-a', 'dev-b'], { size: 5000 })
     const id = await deploy(t, admin, { artifact_name: name, devices: [d.id] })
     const res = await poll(t, d.token, {
       artifact_name: 'factory',
@@ -137,7 +137,7 @@ describe('a deployment for the device', () => {
   test('the v2 check and the GET check answer with the same semantics', async () => {
     const d = await acceptedDevice(t, admin)
     const name = uniqueName('app')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     const id = await deploy(t, admin, { artifact_name: name, devices: [d.id] })
     const v2 = await t.call('POST', NEXT_V2, {
       token: d.token,
@@ -162,8 +162,8 @@ describe('a deployment for the device', () => {
     const d = await acceptedDevice(t, admin)
     const first = uniqueName('first')
     const second = uniqueName('second')
-    addArtifact(t, first, ['dev-a'])
-    addArtifact(t, second, ['dev-a'])
+    await addArtifact(t, first, ['dev-a'])
+    await addArtifact(t, second, ['dev-a'])
     const older = await deploy(t, admin, { artifact_name: first, devices: [d.id] })
     const newer = await deploy(t, admin, { artifact_name: second, devices: [d.id] })
     const res = await poll(t, d.token)
@@ -180,8 +180,8 @@ describe('a deployment for the device', () => {
     const d = await acceptedDevice(t, admin)
     const first = uniqueName('running')
     const later = uniqueName('later')
-    addArtifact(t, first, ['dev-a'])
-    addArtifact(t, later, ['dev-a'])
+    await addArtifact(t, first, ['dev-a'])
+    await addArtifact(t, later, ['dev-a'])
     const running = await deploy(t, admin, { artifact_name: first, devices: [d.id] })
     expect((await poll(t, d.token)).json.id).toBe(running)
     expect((await report(t, d.token, running, 'installing')).status).toBe(204)
@@ -195,7 +195,7 @@ describe('a deployment for the device', () => {
     const d = await acceptedDevice(t, admin)
     const other = await acceptedDevice(t, admin)
     const name = uniqueName('again')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     const id = await deploy(t, admin, { artifact_name: name, devices: [d.id, other.id] })
     expect((await poll(t, d.token)).json.id).toBe(id)
     await finish(d.token, id)
@@ -214,7 +214,7 @@ describe('a deployment for the device', () => {
     const d = await acceptedDevice(t, admin)
     const other = await acceptedDevice(t, admin)
     const name = uniqueName('full')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     const id = await deploy(t, admin, { artifact_name: name, devices: [d.id, other.id] })
     expect((await poll(t, d.token)).json.id).toBe(id)
     expect((await poll(t, other.token)).json.id).toBe(id)
@@ -231,7 +231,7 @@ describe('a deployment for the device', () => {
 
   test('aborting or decommissioning such a device leaves that full deployment alone, as the poll does', async () => {
     const name = uniqueName('full-end')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     for (const end of ['abort', 'decommission'] as const) {
       const d = await acceptedDevice(t, admin)
       const other = await acceptedDevice(t, admin)
@@ -265,8 +265,8 @@ describe('artifact choice', () => {
   test('the artifact of the device’s type; none: noartifact, 204, and the device is done with it', async () => {
     const d = await acceptedDevice(t, admin)
     const name = uniqueName('typed')
-    const forB = addArtifact(t, name, ['dev-b'])
-    addArtifact(t, name, ['dev-c'])
+    const forB = await addArtifact(t, name, ['dev-b'])
+    await addArtifact(t, name, ['dev-c'])
     const id = await deploy(t, admin, { artifact_name: name, devices: [d.id] })
     const res = await poll(t, d.token, { artifact_name: 'factory', device_type: 'dev-b' })
     expect(res.json.id).toBe(id)
@@ -275,7 +275,7 @@ describe('artifact choice', () => {
 
     const other = await acceptedDevice(t, admin)
     const none = uniqueName('typed')
-    addArtifact(t, none, ['dev-b'])
+    await addArtifact(t, none, ['dev-b'])
     const noneId = await deploy(t, admin, { artifact_name: none, devices: [other.id] })
     expect((await poll(t, other.token, { artifact_name: 'factory', device_type: 'dev-z' })).status).toBe(204)
     const deployment = await getDeployment(t, admin, noneId)
@@ -289,9 +289,9 @@ describe('artifact choice', () => {
   test('an artifact uploaded after the deployment was made is handed out and joins its artifacts', async () => {
     const d = await acceptedDevice(t, admin)
     const name = uniqueName('late')
-    const first = addArtifact(t, name, ['dev-a'])
+    const first = await addArtifact(t, name, ['dev-a'])
     const id = await deploy(t, admin, { artifact_name: name, devices: [d.id] })
-    const late = addArtifact(t, name, ['dev-late'])
+    const late = await addArtifact(t, name, ['dev-late'])
     const res = await poll(t, d.token, { artifact_name: 'factory', device_type: 'dev-late' })
     expect(res.json.artifact.id).toBe(late.id)
     expect((await getDeployment(t, admin, id)).artifacts).toEqual([first.id, late.id])
@@ -300,7 +300,7 @@ describe('artifact choice', () => {
   test('already-installed when the device runs that artifact (204), unless the deployment forces it', async () => {
     const d = await acceptedDevice(t, admin)
     const name = uniqueName('same')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     const id = await deploy(t, admin, { artifact_name: name, devices: [d.id] })
     expect((await poll(t, d.token, { artifact_name: name, device_type: 'dev-a' })).status).toBe(204)
     const deployment = await getDeployment(t, admin, id)
@@ -325,7 +325,7 @@ describe('conflicting request data', () => {
   test('a different artifact name or device type mid-deployment: 409 and the device deployment fails', async () => {
     const d = await acceptedDevice(t, admin)
     const name = uniqueName('conflict')
-    addArtifact(t, name, ['dev-a', 'dev-b'])
+    await addArtifact(t, name, ['dev-a', 'dev-b'])
     const id = await deploy(t, admin, { artifact_name: name, devices: [d.id] })
     expect((await poll(t, d.token)).status).toBe(200)
     expect((await report(t, d.token, id, 'downloading')).status).toBe(204)
@@ -343,7 +343,7 @@ describe('conflicting request data', () => {
 describe('device lists are fixed when the deployment is made', () => {
   test('a device accepted after an all-devices deployment does not get it', async () => {
     const name = uniqueName('all')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     const before = await acceptedDevice(t, admin)
     const id = await deploy(t, admin, { artifact_name: name, all_devices: true })
     const after = await acceptedDevice(t, admin)

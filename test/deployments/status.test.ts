@@ -26,7 +26,7 @@ afterAll(() => t.close())
 /** A deployment of a fresh artifact to `count` new devices, each of which has picked it up. */
 async function started(count: number) {
   const name = uniqueName('status')
-  addArtifact(t, name, ['dev-a'])
+  await addArtifact(t, name, ['dev-a'])
   const devices = []
   for (let i = 0; i < count; i++) devices.push(await acceptedDevice(t, admin))
   const id = await deploy(t, admin, { artifact_name: name, devices: devices.map((d) => d.id) })
@@ -126,7 +126,9 @@ describe('status reports', () => {
     for (const status of ['pending', 'aborted', 'noartifact', 'decommissioned', 'bogus']) {
       expect((await report(t, d.token, id, status)).status).toBe(400)
     }
-    expect((await report(t, d.token, id, 'installing', 'x'.repeat(201))).status).toBe(400)
+    const long = await report(t, d.token, id, 'installing', 'x'.repeat(201))
+    expect(long.status).toBe(400)
+    expect(long.json.error).toBe('substate: the length must be no more than 200')
     expect((await t.call('PUT', statusPath(id), { token: d.token, body: {} })).status).toBe(400)
     const stranger = await acceptedDevice(t, admin)
     expect((await report(t, stranger.token, id, 'downloading')).status).toBe(404)
@@ -170,8 +172,8 @@ describe('aborted and decommissioned are sticky', () => {
   test('decommissioning marks the device’s unfinished and not yet picked up deployments decommissioned', async () => {
     const name = uniqueName('decommission')
     const waiting = uniqueName('decommission-waiting')
-    addArtifact(t, name, ['dev-a'])
-    addArtifact(t, waiting, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, waiting, ['dev-a'])
     const gone = await acceptedDevice(t, admin)
     const stays = await acceptedDevice(t, admin)
     const running = await deploy(t, admin, { artifact_name: name, devices: [gone.id, stays.id] })
@@ -193,7 +195,7 @@ describe('aborted and decommissioned are sticky', () => {
     expect(deployment.device_count).toBe(1)
     // Its token is gone with it; the service answers a late report from it with 409.
     expect((await report(t, gone.token, running, 'success')).status).toBe(401)
-    expect(() => t.services.deployments.reportStatus('', gone.id, running, 'success')).toThrow(
+    await expect(t.services.deployments.reportStatus('', gone.id, running, 'success')).rejects.toThrow(
       'Device decommissioned',
     )
   })

@@ -1,9 +1,8 @@
-import { createDeviceDeploymentsStore } from '../../src/services/deployments/store.devices.ts'
 import { createDeploymentsStore } from '../../src/services/deployments/store.ts'
 import { openTestDatabase } from '../helpers/database.ts'
 import { deploymentsStoreContract } from './store.contract.ts'
 
-deploymentsStoreContract('SQLite', async () => {
+deploymentsStoreContract('SQLite', async (parts) => {
   const { db, close } = await openTestDatabase()
-  return { deployments: createDeploymentsStore(db), devices: createDeviceDeploymentsStore(db), close }
+  return { store: createDeploymentsStore(db, parts), close }
 })

@@ -18,10 +18,10 @@ beforeAll(async () => {
 afterAll(() => t.close())
 
 /** The device's identity scope in inventory (read through its service), or undefined when it has no such device. */
-function inventoryIdentity(deviceId: string): Record<string, unknown> | undefined {
-  let device: ReturnType<TestApp['services']['inventory']['getDevice']>['device']
+async function inventoryIdentity(deviceId: string): Promise<Record<string, unknown> | undefined> {
+  let device: Awaited<ReturnType<TestApp['services']['inventory']['getDevice']>>['device']
   try {
-    device = t.services.inventory.getDevice('', deviceId).device
+    device = (await t.services.inventory.getDevice('', deviceId)).device
   } catch (err) {
     if (err instanceof NotFoundError) return undefined
     throw err
@@ -38,13 +38,13 @@ describe('inventory follows deviceauth', () => {
     const device = new TestDevice({ mac: '0a:00:00:00:00:01', sku: 'board', status: 'spoofed' })
     await authenticate(t, device)
     const { id, auth_sets } = await findDevice(t, admin, device)
-    expect(inventoryIdentity(id)).toEqual({ mac: '0a:00:00:00:00:01', sku: 'board', status: 'pending' })
+    expect(await inventoryIdentity(id)).toEqual({ mac: '0a:00:00:00:00:01', sku: 'board', status: 'pending' })
     for (const status of ['accepted', 'rejected', 'pending', 'accepted']) {
       expect((await setStatus(id, auth_sets[0].id, status)).status).toBe(204)
-      expect(inventoryIdentity(id)?.status).toBe(status)
+      expect((await inventoryIdentity(id))?.status).toBe(status)
     }
     await t.call('DELETE', `${MGMT}/devices/${id}/auth/${auth_sets[0].id}`, { token: admin })
-    expect(inventoryIdentity(id)?.status).toBe('noauth')
+    expect((await inventoryIdentity(id))?.status).toBe('noauth')
   })
 
   test('a preauthorized device is listed with its status; accepted by its own auth request', async () => {
@@ -54,9 +54,9 @@ describe('inventory follows deviceauth', () => {
       body: { identity_data: device.identity, pubkey: device.pubkey },
     })
     const id = res.headers.get('location')!.replace('devices/', '')
-    expect(inventoryIdentity(id)).toEqual({ mac: '0a:00:00:00:00:02', status: 'preauthorized' })
+    expect(await inventoryIdentity(id)).toEqual({ mac: '0a:00:00:00:00:02', status: 'preauthorized' })
     expect((await authenticate(t, device)).status).toBe(200)
-    expect(inventoryIdentity(id)?.status).toBe('accepted')
+    expect((await inventoryIdentity(id))?.status).toBe('accepted')
   })
 
   test('deleting the last, preauthorized auth set removes the device from inventory', async () => {
@@ -67,9 +67,9 @@ describe('inventory follows deviceauth', () => {
     })
     const id = res.headers.get('location')!.replace('devices/', '')
     const { auth_sets } = await findDevice(t, admin, device)
-    expect(inventoryIdentity(id)?.status).toBe('preauthorized')
+    expect((await inventoryIdentity(id))?.status).toBe('preauthorized')
     await t.call('DELETE', `${MGMT}/devices/${id}/auth/${auth_sets[0].id}`, { token: admin })
-    expect(inventoryIdentity(id)).toBeUndefined()
+    expect(await inventoryIdentity(id)).toBeUndefined()
   })
 
   test('decommissioning removes the device from inventory with everything the device reported', async () => {
@@ -84,14 +84,14 @@ describe('inventory follows deviceauth', () => {
         body: [{ name: 'device_type', value: 'test-device' }],
       })
     expect((await report()).status).toBe(200)
-    expect(t.services.inventory.getDevice('', id).device.attributes.map((a) => a.name)).toContain(
+    expect((await t.services.inventory.getDevice('', id)).device.attributes.map((a) => a.name)).toContain(
       'device_type',
     )
-    expect(inventoryIdentity(id)?.status).toBe('accepted')
+    expect((await inventoryIdentity(id))?.status).toBe('accepted')
     expect((await t.call('DELETE', `${MGMT}/devices/${id}`, { token: admin })).status).toBe(204)
-    expect(inventoryIdentity(id)).toBeUndefined()
+    expect(await inventoryIdentity(id)).toBeUndefined()
     expect((await report()).status).toBe(401)
-    expect(inventoryIdentity(id)).toBeUndefined()
+    expect(await inventoryIdentity(id)).toBeUndefined()
   })
 
   test('a refused auth request adds nothing to inventory', async () => {

@@ -1,50 +1,42 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { DeviceStatus } from '../../src/services/deviceauth/model.ts'
-import type { AuthSetRow, DeviceauthStore, DeviceRow, TokenRow } from '../../src/services/deviceauth/store.ts'
+import { isAllowedTransition } from '../../src/services/deviceauth/status.ts'
+import type {
+  DeviceauthStore,
+  DeviceKey,
+  RevocationCounter,
+  WriteContext,
+} from '../../src/services/deviceauth/store.ts'
 
-export type DeviceauthContractTarget = { store: DeviceauthStore; close(): Promise<void> }
+export type DeviceauthContractTarget = {
+  store: DeviceauthStore
+  /** The counter the store bumps whenever a write takes a device token away. */
+  revocations: RevocationCounter
+  close(): Promise<void>
+}
 
 const at = (minute: number) => new Date(Date.UTC(2026, 0, 1, 0, minute))
 
 let serial = 0
-function device(
-  tenantId: string,
-  status: DeviceStatus = 'pending',
-  overrides: Partial<DeviceRow> = {},
-): DeviceRow {
+const newKey = (): DeviceKey => {
   serial++
   return {
-    id: crypto.randomUUID(),
-    tenantId,
-    identity: JSON.stringify({ mac: `00:00:${serial}` }),
-    identityHash: `hash-${serial}-${crypto.randomUUID()}`,
-    status,
-    createdTs: at(serial),
-    updatedTs: at(serial),
-    checkInTs: null,
-    ...overrides,
+    hash: `hash-${serial}-${crypto.randomUUID()}`,
+    normalised: `{"mac":"${serial}"}`,
+    pem: `key-${serial}`,
   }
 }
-
-function authSet(owner: DeviceRow, status: DeviceStatus = 'pending'): AuthSetRow {
-  serial++
-  return {
-    id: crypto.randomUUID(),
-    tenantId: owner.tenantId,
-    deviceId: owner.id,
-    pubkey: `key-${serial}`,
-    status,
-    createdTs: at(serial),
-  }
-}
-
-const tokenFor = (set: AuthSetRow, expires = at(1000)): TokenRow => ({
-  id: set.id,
-  tenantId: set.tenantId,
-  deviceId: set.deviceId,
-  expiresTs: expires,
-  createdTs: at(0),
+const context = (maxAccepted = 0): WriteContext => ({
+  now: at(++serial),
+  newId: () => crypto.randomUUID(),
+  maxAccepted,
 })
+const request = (maxAccepted = 0, maxPending = 10) => ({
+  ...context(maxAccepted),
+  maxPending,
+  expires: at(5000),
+})
+const statusContext = (maxAccepted = 0) => ({ ...context(maxAccepted), allowed: isAllowedTransition })
 
 /**
  * What every engine's deviceauth store promises; each engine's test file runs it against a real
@@ -60,139 +52,196 @@ export function deviceauthStoreContract(name: string, open: () => Promise<Device
     })
     afterAll(() => target.close())
 
-    /** A device with one auth set in `status` (and its token when accepted). */
-    async function enrolled(tenantId: string, status: DeviceStatus = 'pending') {
-      const d = device(tenantId, status)
-      await store.insertDevice(d)
-      const set = authSet(d, status)
-      await store.insertAuthSet(set)
-      if (status === 'accepted') await store.upsertToken(tokenFor(set))
-      return { device: d, set }
+    /** A device seen for the first time; answers it with its one (pending) auth set. */
+    async function pending(tenantId: string, key = newKey()) {
+      const outcome = await store.recordAuthRequest(tenantId, key, request())
+      if (outcome.kind !== 'new-device') throw new Error(`expected a new device, got ${outcome.kind}`)
+      const [authSet] = await store.listAuthSets(tenantId, [outcome.device.id])
+      return { device: outcome.device, authSet: authSet!, key }
     }
 
-    test('devices: insert, find by id and by identity hash, within their tenant only', async () => {
-      const d = device('t1')
-      await store.insertDevice(d)
-      expect(await store.findDeviceById('t1', d.id)).toEqual(d)
-      expect(await store.findDeviceByIdentityHash('t1', d.identityHash)).toEqual(d)
-      expect(await store.findDeviceById('t2', d.id)).toBeUndefined()
-      expect(await store.findDeviceByIdentityHash('t2', d.identityHash)).toBeUndefined()
-    })
+    /** An accepted device holding a token. */
+    async function accepted(tenantId: string) {
+      const made = await pending(tenantId)
+      await store.setAuthSetStatus(tenantId, made.device.id, made.authSet.id, 'accepted', statusContext())
+      const issued = await store.recordAuthRequest(tenantId, made.key, request())
+      expect(issued.kind).toBe('token')
+      return made
+    }
 
-    test('an identity is unique within a tenant', async () => {
-      const d = device('t3')
-      await store.insertDevice(d)
-      const clash = Promise.resolve().then(() =>
-        store.insertDevice(device('t3', 'pending', { identityHash: d.identityHash })),
-      )
-      await expect(clash).rejects.toThrow()
-    })
-
-    test('status and check-in time are set on the device', async () => {
-      const d = device('st')
-      await store.insertDevice(d)
-      await store.setDeviceStatus('st', d.id, 'accepted', at(70))
-      await store.setDeviceCheckIn('st', d.id, at(71))
-      expect(await store.findDeviceById('st', d.id)).toEqual({
-        ...d,
-        status: 'accepted',
-        updatedTs: at(70),
-        checkInTs: at(71),
+    test('an auth request: a new device, then a new key, then refused while pending', async () => {
+      const { device, authSet, key } = await pending('ar')
+      expect(device).toMatchObject({ tenantId: 'ar', status: 'pending', identityHash: key.hash })
+      expect(await store.findDeviceByIdentityHash('ar', key.hash)).toEqual(device)
+      expect(await store.findDeviceById('ar', device.id)).toEqual(device)
+      expect(await store.findAuthSetById('ar', authSet.id)).toMatchObject({
+        pubkey: key.pem,
+        status: 'pending',
       })
-    })
-
-    test('lists page by status then id, filter by statuses and ids; counts by status', async () => {
-      const tenant = 'list'
-      const rows = [device(tenant, 'pending'), device(tenant, 'accepted'), device(tenant, 'accepted')]
-      for (const row of rows) await store.insertDevice(row)
-      const expected = [...rows].sort((a, b) => a.status.localeCompare(b.status) || a.id.localeCompare(b.id))
-      expect((await store.listDevices(tenant, {}, 0, 10)).map((d) => d.id)).toEqual(expected.map((d) => d.id))
-      expect((await store.listDevices(tenant, {}, 1, 1)).map((d) => d.id)).toEqual([expected[1]!.id])
-      const accepted = await store.listDevices(tenant, { statuses: ['accepted'] }, 0, 10)
-      expect(accepted.map((d) => d.status)).toEqual(['accepted', 'accepted'])
-      expect((await store.listDevices(tenant, { ids: [rows[0]!.id] }, 0, 10)).map((d) => d.id)).toEqual([
-        rows[0]!.id,
+      expect(await store.recordAuthRequest('ar', key, request())).toEqual({ kind: 'refused' })
+      const rotated = await store.recordAuthRequest('ar', { ...key, pem: 'another key' }, request())
+      expect(rotated).toMatchObject({ kind: 'new-key', device: { id: device.id } })
+      expect((await store.listAuthSets('ar', [device.id])).map((set) => set.pubkey)).toEqual([
+        key.pem,
+        'another key',
       ])
-      expect(await store.countDevices(tenant)).toBe(3)
-      expect(await store.countDevices(tenant, 'accepted')).toBe(2)
-      expect(await store.countDevices(tenant, 'rejected')).toBe(0)
+      // Another tenant does not see the device.
+      expect(await store.findDeviceById('other', device.id)).toBeUndefined()
     })
 
-    test('auth sets: listed oldest first per device, found by id and by key, statuses read', async () => {
-      const { device: d, set: first } = await enrolled('sets')
-      const second = authSet(d, 'rejected')
-      await store.insertAuthSet(second)
-      const other = await enrolled('sets')
-      const listed = await store.listAuthSets('sets', [d.id, other.device.id])
-      expect(listed.map((s) => s.id)).toEqual([first.id, second.id, other.set.id])
-      expect(await store.listAuthSets('sets', [])).toEqual([])
-      expect(await store.findAuthSetById('sets', second.id)).toEqual(second)
-      expect(await store.findAuthSetById('elsewhere', second.id)).toBeUndefined()
-      expect(await store.findAuthSetByKey('sets', d.id, second.pubkey)).toEqual(second)
-      expect(await store.findAuthSetByKey('sets', other.device.id, second.pubkey)).toBeUndefined()
-      expect((await store.authSetStatuses('sets', d.id)).sort()).toEqual(['pending', 'rejected'])
+    test('past the pending cap the oldest pending keys make room', async () => {
+      const { device, key } = await pending('cap')
+      for (const pem of ['k2', 'k3', 'k4']) {
+        await store.recordAuthRequest('cap', { ...key, pem }, request(0, 2))
+      }
+      expect((await store.listAuthSets('cap', [device.id])).map((set) => set.pubkey)).toEqual(['k3', 'k4'])
     })
 
-    test('tokens: upserted once per auth set, found, deleted; each removal moves the revocation count', async () => {
-      const { device: d, set } = await enrolled('tok', 'accepted')
-      expect(await store.findTokenById('tok', set.id)).toEqual({ deviceId: d.id })
-      expect(await store.findTokenById('other', set.id)).toBeUndefined()
-      const before = await store.revocationCount()
-      await store.upsertToken(tokenFor(set, at(2000)))
-      expect(await store.revocationCount()).toBe(before)
-      expect(await store.deleteToken('tok', set.id)).toBe(true)
-      expect(await store.deleteToken('tok', set.id)).toBe(false)
-      expect(await store.findTokenById('tok', set.id)).toBeUndefined()
-      expect(await store.revocationCount()).toBe(before + 1)
-    })
-
-    test('an auth set leaving accepted loses its token; accepting one rejects the others', async () => {
-      const { device: d, set } = await enrolled('acc', 'accepted')
-      const next = authSet(d, 'pending')
-      await store.insertAuthSet(next)
-      const before = await store.revocationCount()
-      await store.setAuthSetStatus('acc', next.id, 'accepted')
-      expect(await store.revocationCount()).toBe(before)
-      await store.rejectOtherAcceptedAuthSets('acc', d.id, next.id)
-      expect((await store.findAuthSetById('acc', set.id))?.status).toBe('rejected')
-      expect((await store.findAuthSetById('acc', next.id))?.status).toBe('accepted')
-      expect(await store.findTokenById('acc', set.id)).toBeUndefined()
-      expect(await store.revocationCount()).toBe(before + 1)
-      await store.upsertToken(tokenFor(next))
-      await store.setAuthSetStatus('acc', next.id, 'rejected')
-      expect(await store.findTokenById('acc', next.id)).toBeUndefined()
-      expect(await store.revocationCount()).toBe(before + 2)
-    })
-
-    test('deleting an auth set or a device takes what hangs on it', async () => {
-      const { device: d, set } = await enrolled('gone', 'accepted')
-      const spare = authSet(d, 'pending')
-      await store.insertAuthSet(spare)
-      const before = await store.revocationCount()
-      await store.deleteAuthSet('gone', set.id)
-      expect(await store.findAuthSetById('gone', set.id)).toBeUndefined()
-      expect(await store.findTokenById('gone', set.id)).toBeUndefined()
-      expect(await store.revocationCount()).toBe(before + 1)
-      expect(await store.deleteDevice('gone', d.id)).toBe(true)
-      expect(await store.deleteDevice('gone', d.id)).toBe(false)
-      expect(await store.findDeviceById('gone', d.id)).toBeUndefined()
-      expect(await store.findAuthSetById('gone', spare.id)).toBeUndefined()
-    })
-
-    test('a transaction commits together or not at all', async () => {
-      const kept = device('tx')
-      const dropped = device('tx')
-      await store.transaction(() => {
-        store.insertDevice(kept)
+    test('an accepted key gets its token recorded and a check-in', async () => {
+      const { device, authSet, key } = await accepted('tok')
+      expect(await store.findTokenById('tok', authSet.id)).toEqual({ deviceId: device.id })
+      expect(await store.findTokenById('other', authSet.id)).toBeUndefined()
+      const again = await store.recordAuthRequest('tok', key, request())
+      expect(again).toMatchObject({
+        kind: 'token',
+        authSetId: authSet.id,
+        accepted: false,
+        device: { id: device.id },
       })
-      expect(() =>
-        store.transaction(() => {
-          store.insertDevice(dropped)
-          throw new Error('the change failed')
-        }),
-      ).toThrow('the change failed')
-      expect(await store.findDeviceById('tx', kept.id)).toEqual(kept)
-      expect(await store.findDeviceById('tx', dropped.id)).toBeUndefined()
+      expect((await store.findDeviceById('tok', device.id))?.checkInTs).toBeInstanceOf(Date)
+    })
+
+    test('a preauthorized key is accepted at its first request, within the accepted-device limit', async () => {
+      const key = newKey()
+      const made = await store.preauthorize('pre', key, false, context())
+      expect(made).toMatchObject({
+        kind: 'preauthorized',
+        created: true,
+        device: { status: 'preauthorized' },
+      })
+      expect(await store.preauthorize('pre', key, false, context())).toMatchObject({ kind: 'exists' })
+      await accepted('pre')
+      // One device is accepted already: a limit of one refuses the preauthorized one, writing nothing.
+      expect(await store.recordAuthRequest('pre', key, request(1))).toEqual({ kind: 'over-limit' })
+      expect(await store.countDevices('pre', 'preauthorized')).toBe(1)
+      const outcome = await store.recordAuthRequest('pre', key, request(2))
+      expect(outcome).toMatchObject({ kind: 'token', accepted: true, status: 'accepted' })
+      expect(await store.countDevices('pre', 'accepted')).toBe(2)
+    })
+
+    test('preauthorizing a known identity with force adds the key', async () => {
+      const { device, key } = await pending('force')
+      const outcome = await store.preauthorize('force', { ...key, pem: 'new key' }, true, context())
+      expect(outcome).toMatchObject({ kind: 'preauthorized', created: false, status: 'preauthorized' })
+      const sets = await store.listAuthSets('force', [device.id])
+      expect(sets.map((set) => [set.pubkey, set.status])).toEqual([
+        [key.pem, 'pending'],
+        ['new key', 'preauthorized'],
+      ])
+    })
+
+    test('setting an auth set status: checks, transitions, the limit, the derived device status', async () => {
+      const { device, authSet } = await pending('st')
+      const set = (id: string, status: DeviceStatus, limit = 0, deviceId = device.id) =>
+        store.setAuthSetStatus('st', deviceId, id, status, statusContext(limit))
+      expect(await set(crypto.randomUUID(), 'accepted')).toEqual({ kind: 'missing-auth-set' })
+      expect(await set(authSet.id, 'accepted', 0, crypto.randomUUID())).toEqual({ kind: 'mismatch' })
+      expect(await set(authSet.id, 'pending')).toEqual({ kind: 'unchanged' })
+      await accepted('st')
+      expect(await set(authSet.id, 'accepted', 1)).toEqual({ kind: 'over-limit' })
+      expect(await set(authSet.id, 'accepted')).toEqual({ kind: 'set', status: 'accepted' })
+      expect(await set(authSet.id, 'rejected')).toEqual({ kind: 'set', status: 'rejected' })
+      expect((await store.findDeviceById('st', device.id))?.status).toBe('rejected')
+    })
+
+    test('accepting one key rejects the device’s other accepted key', async () => {
+      const { device, authSet, key } = await accepted('two')
+      await store.recordAuthRequest('two', { ...key, pem: 'second' }, request())
+      const second = (await store.listAuthSets('two', [device.id])).find((set) => set.pubkey === 'second')!
+      await store.setAuthSetStatus('two', device.id, second.id, 'accepted', statusContext())
+      expect((await store.findAuthSetById('two', authSet.id))?.status).toBe('rejected')
+      expect(await store.findTokenById('two', authSet.id)).toBeUndefined()
+    })
+
+    test('deleting auth sets: unknown, the device stays as noauth, a last preauthorization takes the device', async () => {
+      const { device, authSet } = await pending('del')
+      expect(await store.deleteAuthSet('del', device.id, crypto.randomUUID(), at(1))).toEqual({
+        kind: 'missing-auth-set',
+      })
+      expect(await store.deleteAuthSet('del', device.id, authSet.id, at(1))).toEqual({
+        kind: 'deleted',
+        status: 'noauth',
+      })
+      const pre = await store.preauthorize('del', newKey(), false, context())
+      if (pre.kind !== 'preauthorized') throw new Error('expected a preauthorization')
+      const [preSet] = await store.listAuthSets('del', [pre.device.id])
+      expect(await store.deleteAuthSet('del', pre.device.id, preSet!.id, at(1))).toEqual({
+        kind: 'device-removed',
+      })
+      expect(await store.findDeviceById('del', pre.device.id)).toBeUndefined()
+    })
+
+    test('decommissioning deletes the device with its auth sets and tokens', async () => {
+      const { device, authSet } = await accepted('dec')
+      expect(await store.decommission('dec', device.id)).toBe(true)
+      expect(await store.findDeviceById('dec', device.id)).toBeUndefined()
+      expect(await store.listAuthSets('dec', [device.id])).toEqual([])
+      expect(await store.findTokenById('dec', authSet.id)).toBeUndefined()
+      expect(await store.decommission('dec', device.id)).toBe(false)
+    })
+
+    test('listing and counting devices by status and id, a page at a time', async () => {
+      const a = await pending('list')
+      const b = await accepted('list')
+      const c = await pending('list')
+      expect(await store.countDevices('list')).toBe(3)
+      expect(await store.countDevices('list', 'accepted')).toBe(1)
+      const all = await store.listDevices('list', {}, 0, 10)
+      expect(all.map((d) => d.status)).toEqual(['accepted', 'pending', 'pending'])
+      expect(all[0]!.id).toBe(b.device.id)
+      const pendingIds = [a.device.id, c.device.id].sort()
+      expect((await store.listDevices('list', { statuses: ['pending'] }, 0, 10)).map((d) => d.id)).toEqual(
+        pendingIds,
+      )
+      expect((await store.listDevices('list', { ids: [c.device.id] }, 0, 10)).map((d) => d.id)).toEqual([
+        c.device.id,
+      ])
+      expect(await store.listDevices('list', {}, 1, 1)).toHaveLength(1)
+      expect(await store.listAuthSets('list', [])).toEqual([])
+    })
+
+    test('check-ins are written in one batch', async () => {
+      const { device } = await pending('ci')
+      await store.writeCheckIns([{ tenantId: 'ci', deviceId: device.id, at: at(77) }])
+      expect((await store.findDeviceById('ci', device.id))?.checkInTs).toEqual(at(77))
+    })
+
+    test('the revocation count moves only when a write takes a token away', async () => {
+      const count = () => target.revocations.value
+      const one = await accepted('rev')
+      const before = count()
+      // Accepting, rejecting a pending key, deleting a key without a token: no token goes.
+      const other = await pending('rev')
+      await store.setAuthSetStatus('rev', other.device.id, other.authSet.id, 'accepted', statusContext())
+      const third = await pending('rev')
+      await store.setAuthSetStatus('rev', third.device.id, third.authSet.id, 'rejected', statusContext())
+      await store.deleteAuthSet('rev', third.device.id, third.authSet.id, at(1))
+      expect(await store.deleteToken('rev', other.authSet.id)).toBe(false)
+      expect(count()).toBe(before)
+      // Each write that takes a token away moves it.
+      expect(await store.deleteToken('rev', one.authSet.id)).toBe(true)
+      expect(count()).toBe(before + 1)
+      await store.recordAuthRequest('rev', one.key, request())
+      await store.setAuthSetStatus('rev', one.device.id, one.authSet.id, 'rejected', statusContext())
+      expect(count()).toBe(before + 2)
+      const fourth = await accepted('rev')
+      await store.deleteAuthSet('rev', fourth.device.id, fourth.authSet.id, at(1))
+      expect(count()).toBe(before + 3)
+      const fifth = await accepted('rev')
+      await store.decommission('rev', fifth.device.id)
+      expect(count()).toBe(before + 4)
+      await store.decommission('rev', other.device.id)
+      expect(count()).toBe(before + 4)
     })
   })
 }

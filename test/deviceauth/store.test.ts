@@ -1,8 +1,9 @@
-import { createDeviceauthStore } from '../../src/services/deviceauth/store.ts'
+import { createDeviceauthStore, createRevocationCounter } from '../../src/services/deviceauth/store.ts'
 import { openTestDatabase } from '../helpers/database.ts'
 import { deviceauthStoreContract } from './store.contract.ts'
 
 deviceauthStoreContract('SQLite', async () => {
   const { db, close } = await openTestDatabase()
-  return { store: createDeviceauthStore(db), close }
+  const revocations = createRevocationCounter()
+  return { store: createDeviceauthStore(db, revocations), revocations, close }
 })

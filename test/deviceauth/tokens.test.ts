@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { stopServices } from '../../src/app.ts'
-import { createDeviceauthStore } from '../../src/services/deviceauth/store.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
 import { authenticate, findDevice, TestDevice } from '../helpers/device.ts'
 
@@ -132,15 +131,15 @@ describe('check-in time', () => {
     // Buffered in memory, not written by the request itself.
     const firstRequest = t.clock.now().toISOString()
     expect(await checkIn()).not.toBe(firstRequest)
-    t.services.deviceauth.flushCheckIns()
+    await t.services.deviceauth.flushCheckIns()
     expect(await checkIn()).toBe(firstRequest)
     t.clock.advance(30)
     await verify(token)
-    t.services.deviceauth.flushCheckIns()
+    await t.services.deviceauth.flushCheckIns()
     expect(await checkIn()).toBe(firstRequest)
     t.clock.advance(31)
     await verify(token)
-    t.services.deviceauth.flushCheckIns()
+    await t.services.deviceauth.flushCheckIns()
     expect(await checkIn()).toBe(t.clock.now().toISOString())
     expect(await inventoryCheckIn(id)).toBe(t.clock.now().toISOString())
   })
@@ -154,7 +153,7 @@ describe('check-in time', () => {
       const { id, token } = await deviceWithToken()
       t.clock.advance(45)
       await verify(token)
-      stopServices(t.services)
+      await stopServices(t.services)
       expect((await t.call('GET', `${MGMT}/devices/${id}`, { token: admin })).json.check_in_time).toBe(
         t.clock.now().toISOString(),
       )
@@ -163,58 +162,5 @@ describe('check-in time', () => {
       admin = (await loginAs(t)).token
       stopped.close()
     }
-  })
-})
-
-describe('the revocation count that spares a device poll its token lookup', () => {
-  test('moves only when a write takes a token away', () => {
-    const store = createDeviceauthStore(t.deps.db)
-    const now = new Date()
-    const device = (id: string) =>
-      store.insertDevice({
-        id,
-        tenantId: 'rev',
-        identity: `{"mac":"${id}"}`,
-        identityHash: `hash-${id}`,
-        status: 'pending',
-        createdTs: now,
-        updatedTs: now,
-        checkInTs: null,
-      })
-    const authSet = (id: string, deviceId: string, status: 'pending' | 'accepted') =>
-      store.insertAuthSet({ id, tenantId: 'rev', deviceId, pubkey: `key-${id}`, status, createdTs: now })
-    const token = (id: string, deviceId: string) =>
-      store.upsertToken({ id, tenantId: 'rev', deviceId, expiresTs: now, createdTs: now })
-    device('d1')
-    authSet('a1', 'd1', 'accepted')
-    token('a1', 'd1')
-    device('d2')
-    authSet('b1', 'd2', 'pending')
-    authSet('b2', 'd2', 'accepted')
-    const before = store.revocationCount()
-    // Accepting, rejecting a pending auth set, rejecting an accepted one that has no token yet,
-    // deleting an auth set without a token: no token goes, the count stays.
-    store.setAuthSetStatus('rev', 'a1', 'accepted')
-    store.setAuthSetStatus('rev', 'b1', 'rejected')
-    store.rejectOtherAcceptedAuthSets('rev', 'd2', 'b1')
-    store.deleteAuthSet('rev', 'b1')
-    expect(store.deleteToken('rev', 'b2')).toBe(false)
-    expect(store.revocationCount()).toBe(before)
-    // Each write that takes a token away moves it.
-    expect(store.deleteToken('rev', 'a1')).toBe(true)
-    expect(store.revocationCount()).toBe(before + 1)
-    token('a1', 'd1')
-    store.setAuthSetStatus('rev', 'a1', 'pending')
-    expect(store.revocationCount()).toBe(before + 2)
-    store.setAuthSetStatus('rev', 'a1', 'accepted')
-    token('a1', 'd1')
-    store.deleteAuthSet('rev', 'a1')
-    expect(store.revocationCount()).toBe(before + 3)
-    authSet('a2', 'd1', 'accepted')
-    token('a2', 'd1')
-    expect(store.deleteDevice('rev', 'd1')).toBe(true)
-    expect(store.revocationCount()).toBe(before + 4)
-    expect(store.deleteDevice('rev', 'd2')).toBe(true)
-    expect(store.revocationCount()).toBe(before + 4)
   })
 })

@@ -139,7 +139,7 @@ describe('deployment events', () => {
   test('a deployment is created, each device status change is heard in order, and it finishes with its counts', async () => {
     const device = await acceptedDevice(t, admin)
     const name = uniqueName('events')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     const heard = collect()
     const id = await deploy(t, admin, { artifact_name: name, devices: [device.id] })
     expect((await poll(t, device.token)).status).toBe(200)

@@ -80,7 +80,7 @@ describe('JSON bodies', () => {
     })
     expect(chunked.status).toBe(413)
     expect(chunked.json.error).toBe('request body too large')
-    expect(t.services.useradm.findUserByEmail('big@example.com')).toBeUndefined()
+    expect(await t.services.useradm.findUserByEmail('big@example.com')).toBeUndefined()
   })
 
   test('a declared non-JSON content type is 415; multipart on a JSON route too', async () => {
@@ -118,7 +118,7 @@ describe('JSON bodies', () => {
     expect((await send('chunked0@example.com')).status).toBe(201)
     expect((await send('chunked1@example.com', 'application/json')).status).toBe(201)
     expect((await send('chunked2@example.com', 'text/plain')).status).toBe(415)
-    expect(t.services.useradm.findUserByEmail('chunked2@example.com')).toBeUndefined()
+    expect(await t.services.useradm.findUserByEmail('chunked2@example.com')).toBeUndefined()
   })
 
   test('malformed JSON is 400', async () => {

@@ -30,7 +30,7 @@ describe('cross-site requests', () => {
       body: { email: 'csrf@example.com', password: 'csrf-password-1' },
     })
     expect(res.status).toBe(401)
-    expect(t.services.useradm.findUserByEmail('csrf@example.com')).toBeUndefined()
+    expect(await t.services.useradm.findUserByEmail('csrf@example.com')).toBeUndefined()
   })
 
   test('the JWT cookie still works for GET (downloads a browser follows)', async () => {

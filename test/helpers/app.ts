@@ -88,8 +88,8 @@ export async function createTestApp(env: Record<string, string> = {}) {
     dir,
     logLines,
     call,
-    close() {
-      stopServices(services)
+    async close() {
+      await stopServices(services)
       closeDeps(deps)
       rmSync(dir, { recursive: true, force: true })
     },
@@ -100,7 +100,7 @@ export type TestApp = Awaited<ReturnType<typeof createTestApp>>
 
 /** Creates a user through the service and logs in over HTTP; returns the token and the user. */
 export async function loginAs(t: TestApp, email = 'admin@example.com', password = 'correct-horse-1') {
-  const existing = t.services.useradm.findUserByEmail(email)
+  const existing = await t.services.useradm.findUserByEmail(email)
   const user = existing ? { id: existing.id } : await t.services.useradm.createUser('', { email, password })
   const res = await t.call('POST', '/api/management/v1/useradm/auth/login', {
     headers: { authorization: `Basic ${btoa(`${email}:${password}`)}` },

@@ -10,13 +10,13 @@ afterEach(() => t.close())
 
 const ATTRIBUTES = '/api/devices/v1/inventory/device/attributes'
 const inventory = () => t.services.inventory
-const get = (id: string) => inventory().getDevice('', id).device
+const get = async (id: string) => (await inventory().getDevice('', id)).device
 const report = (id: string, body: unknown, mode: 'replace' | 'merge') =>
   inventory().updateInventory('', id, body, mode)
 
 describe('device inventory reports (PUT replaces, PATCH merges)', () => {
-  test('PUT makes the inventory scope exactly the body and leaves other scopes alone', () => {
-    addDevice(t, 'dev-1', { inventory: { device_type: 'rpi4', kernel: '5.10', ifaces: ['eth0'] } })
+  test('PUT makes the inventory scope exactly the body and leaves other scopes alone', async () => {
+    await addDevice(t, 'dev-1', { inventory: { device_type: 'rpi4', kernel: '5.10', ifaces: ['eth0'] } })
     report(
       'dev-1',
       [
@@ -25,15 +25,15 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
       ],
       'replace',
     )
-    const device = get('dev-1')
+    const device = await get('dev-1')
     expect(scopeOf(device, 'inventory')).toEqual({ device_type: 'rpi4', artifact_name: 'v2' })
     expect(scopeOf(device, 'identity')).toEqual({ mac: 'mac-dev-1', status: 'accepted' })
     expect(Object.keys(scopeOf(device, 'system')).sort()).toEqual(['created_ts', 'updated_ts'])
     expectCountsConsistent(t)
   })
 
-  test('PATCH upserts the listed attributes and keeps the rest', () => {
-    addDevice(t, 'dev-1', { inventory: { device_type: 'rpi4', kernel: '5.10' } })
+  test('PATCH upserts the listed attributes and keeps the rest', async () => {
+    await addDevice(t, 'dev-1', { inventory: { device_type: 'rpi4', kernel: '5.10' } })
     report(
       'dev-1',
       [
@@ -42,14 +42,14 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
       ],
       'merge',
     )
-    expect(scopeOf(get('dev-1'), 'inventory')).toEqual({
+    expect(scopeOf(await get('dev-1'), 'inventory')).toEqual({
       device_type: 'rpi4',
       kernel: '6.1',
       mem_total_kB: 1024,
     })
   })
 
-  test('values keep their JSON types, descriptions are kept, the last of a repeated name wins', () => {
+  test('values keep their JSON types, descriptions are kept, the last of a repeated name wins', async () => {
     report(
       'dev-1',
       [
@@ -65,7 +65,7 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
       ],
       'replace',
     )
-    const device = get('dev-1')
+    const device = await get('dev-1')
     expect(scopeOf(device, 'inventory')).toEqual({
       n: 1.5,
       int: 42,
@@ -80,34 +80,34 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
     expectCountsConsistent(t)
   })
 
-  test('both create a device inventory does not know yet, with created_ts and updated_ts', () => {
+  test('both create a device inventory does not know yet, with created_ts and updated_ts', async () => {
     report('new-1', [{ name: 'device_type', value: 'x' }], 'merge')
     report('new-2', [{ name: 'device_type', value: 'y' }], 'replace')
     for (const id of ['new-1', 'new-2']) {
-      const device = get(id)
+      const device = await get(id)
       expect(device.updated_ts).toBe(t.clock.now().toISOString())
       expect(scopeOf(device, 'system').created_ts).toBe(t.clock.now().toISOString())
     }
   })
 
-  test('updated_ts moves on a change, and at least daily, but an unchanged report the same day writes nothing', () => {
+  test('updated_ts moves on a change, and at least daily, but an unchanged report the same day writes nothing', async () => {
     const body = [{ name: 'device_type', value: 'rpi4' }]
     report('dev-1', body, 'replace')
-    const first = get('dev-1').updated_ts
+    const first = (await get('dev-1')).updated_ts
     t.clock.advance(60)
     report('dev-1', body, 'replace')
     report('dev-1', body, 'merge')
-    expect(get('dev-1').updated_ts).toBe(first!)
+    expect((await get('dev-1')).updated_ts).toBe(first!)
     t.clock.advance(60)
     report('dev-1', [{ name: 'device_type', value: 'rpi5' }], 'merge')
-    const changed = get('dev-1').updated_ts!
+    const changed = (await get('dev-1')).updated_ts!
     expect(changed > first!).toBe(true)
     t.clock.advance(86400)
     report('dev-1', [{ name: 'device_type', value: 'rpi5' }], 'merge')
-    expect(get('dev-1').updated_ts! > changed).toBe(true)
+    expect((await get('dev-1')).updated_ts! > changed).toBe(true)
   })
 
-  test('PUT with a removed attribute is a change', () => {
+  test('PUT with a removed attribute is a change', async () => {
     report(
       'dev-1',
       [
@@ -116,11 +116,11 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
       ],
       'replace',
     )
-    const first = get('dev-1').updated_ts!
+    const first = (await get('dev-1')).updated_ts!
     t.clock.advance(1)
     report('dev-1', [{ name: 'a', value: '1' }], 'replace')
-    expect(get('dev-1').updated_ts! > first).toBe(true)
-    expect(scopeOf(get('dev-1'), 'inventory')).toEqual({ a: '1' })
+    expect((await get('dev-1')).updated_ts! > first).toBe(true)
+    expect(scopeOf(await get('dev-1'), 'inventory')).toEqual({ a: '1' })
   })
 
   test.each([
@@ -130,9 +130,9 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
     ['an array of booleans', [true], 'supported types are string, float64, and arrays thereof'],
     ['an array of arrays', [['a']], 'supported types are string, float64, and arrays thereof'],
     ['a mixed array', ['a', 1], 'array values must all be strings or all be numbers'],
-  ])('a value that is %s is refused and nothing is stored', (_, value, message) => {
-    addDevice(t, 'dev-1', { inventory: { keep: 'me' } })
-    const before = get('dev-1')
+  ])('a value that is %s is refused and nothing is stored', async (_, value, message) => {
+    await addDevice(t, 'dev-1', { inventory: { keep: 'me' } })
+    const before = await get('dev-1')
     for (const mode of ['replace', 'merge'] as const) {
       expect(() =>
         report(
@@ -144,7 +144,7 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
           mode,
         ),
       ).toThrow(message)
-      expect(() =>
+      expect(async () =>
         report(
           'unknown',
           [
@@ -155,11 +155,11 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
         ),
       ).toThrow(message)
     }
-    expect(get('dev-1')).toEqual(before)
-    expect(() => get('unknown')).toThrow('device not found')
+    expect(await get('dev-1')).toEqual(before)
+    await expect(get('unknown')).rejects.toThrow('device not found')
   })
 
-  test('names must be 1 to 1024 characters; the body must be an array of attributes', () => {
+  test('names must be 1 to 1024 characters; the body must be an array of attributes', async () => {
     expect(() => report('dev-1', [{ name: '', value: 'x' }], 'merge')).toThrow(
       'attribute name must be 1 to 1024',
     )
@@ -169,21 +169,21 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
     expect(() => report('dev-2', { name: 'a', value: 'x' }, 'merge')).toThrow('expected a JSON array')
     expect(() => report('dev-2', ['a'], 'merge')).toThrow('expected an array of attributes')
     expect(() => report('dev-2', [{ name: 'a', value: 'x', description: 5 }], 'merge')).toThrow('description')
-    expect(() => get('dev-2')).toThrow('device not found')
+    await expect(get('dev-2')).rejects.toThrow('device not found')
   })
 
-  test('at most 100 inventory attributes: PUT counts the body, PATCH what the device would have', () => {
+  test('at most 100 inventory attributes: PUT counts the body, PATCH what the device would have', async () => {
     const attrs = (n: number, prefix = 'a') =>
       Array.from({ length: n }, (_, i) => ({ name: `${prefix}${i}`, value: i }))
     expect(() => report('dev-1', attrs(101), 'replace')).toThrow('at most 100')
-    expect(() => get('dev-1')).toThrow('device not found')
+    await expect(get('dev-1')).rejects.toThrow('device not found')
     report('dev-1', attrs(100), 'replace')
     report('dev-1', attrs(100), 'merge')
     expect(() => report('dev-1', attrs(1, 'b'), 'merge')).toThrow('at most 100')
-    expect(Object.keys(scopeOf(get('dev-1'), 'inventory'))).toHaveLength(100)
+    expect(Object.keys(scopeOf(await get('dev-1'), 'inventory'))).toHaveLength(100)
     report('dev-1', attrs(3, 'b'), 'replace')
     report('dev-1', attrs(97), 'merge')
-    expect(Object.keys(scopeOf(get('dev-1'), 'inventory'))).toHaveLength(100)
+    expect(Object.keys(scopeOf(await get('dev-1'), 'inventory'))).toHaveLength(100)
     expectCountsConsistent(t)
   })
 })
@@ -213,7 +213,7 @@ describe('device routes', () => {
   test('chunked JSON bodies (as the Go client sends them) are read', async () => {
     // The device routes need a device token; the tags route reads bodies the same way.
     const { token } = await loginAs(t)
-    addDevice(t, 'dev-1')
+    await addDevice(t, 'dev-1')
     const chunks = ['[{"name":"loca', 'tion","value":"oslo"}]']
     const raw = new ReadableStream({
       start(controller) {
@@ -227,6 +227,6 @@ describe('device routes', () => {
       headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
     })
     expect(res.status).toBe(200)
-    expect(scopeOf(get('dev-1'), 'tags')).toEqual({ location: 'oslo' })
+    expect(scopeOf(await get('dev-1'), 'tags')).toEqual({ location: 'oslo' })
   })
 })

@@ -20,7 +20,7 @@ export function expectCountsConsistent(t: TestApp): void {
 }
 
 /** A device known to deviceauth (identity + status) with an inventory report. */
-export function addDevice(
+export async function addDevice(
   t: TestApp,
   id: string,
   options: {
@@ -29,9 +29,9 @@ export function addDevice(
     inventory?: Record<string, unknown>
     tenantId?: string
   } = {},
-): void {
+): Promise<void> {
   const tenantId = options.tenantId ?? ''
-  t.services.inventory.upsertIdentity(
+  await t.services.inventory.upsertIdentity(
     tenantId,
     id,
     options.identity ?? { mac: `mac-${id}` },
@@ -39,7 +39,7 @@ export function addDevice(
   )
   if (options.inventory) {
     const body = Object.entries(options.inventory).map(([name, value]) => ({ name, value }))
-    t.services.inventory.updateInventory(tenantId, id, body, 'replace')
+    await t.services.inventory.updateInventory(tenantId, id, body, 'replace')
   }
 }
 

@@ -28,10 +28,10 @@ const search = (name: string) =>
     body: { filters: [{ scope: 'inventory', attribute: name, type: '$eq', value: 'v' }] },
   })
 
-test('names a device replaces are forgotten: the name table does not grow with its reports', () => {
-  addDevice(t, 'churn')
+test('names a device replaces are forgotten: the name table does not grow with its reports', async () => {
+  await addDevice(t, 'churn')
   for (let round = 0; round < 20; round++) {
-    t.services.inventory.updateInventory('', 'churn', report(`r${round}`, 100), 'replace')
+    await t.services.inventory.updateInventory('', 'churn', report(`r${round}`, 100), 'replace')
   }
   const names = inventoryNames()
   expect(names).toHaveLength(100)
@@ -40,21 +40,21 @@ test('names a device replaces are forgotten: the name table does not grow with i
 })
 
 test('a forgotten name can come back, and is found again', async () => {
-  addDevice(t, 'again')
-  t.services.inventory.updateInventory('', 'again', [{ name: 'comeback', value: 'v' }], 'replace')
-  t.services.inventory.updateInventory('', 'again', [{ name: 'other', value: 'v' }], 'replace')
+  await addDevice(t, 'again')
+  await t.services.inventory.updateInventory('', 'again', [{ name: 'comeback', value: 'v' }], 'replace')
+  await t.services.inventory.updateInventory('', 'again', [{ name: 'other', value: 'v' }], 'replace')
   expect(inventoryNames()).not.toContain('comeback')
-  t.services.inventory.updateInventory('', 'again', [{ name: 'comeback', value: 'v' }], 'replace')
+  await t.services.inventory.updateInventory('', 'again', [{ name: 'comeback', value: 'v' }], 'replace')
   const found = await search('comeback')
   expect(found.status).toBe(200)
   expect(found.json.map((d: { id: string }) => d.id)).toEqual(['again'])
   expectCountsConsistent(t)
 })
 
-test('a removed device takes the names only it had with it', () => {
-  addDevice(t, 'lonely', { inventory: { only_mine: 'v', shared: 'v' } })
-  addDevice(t, 'friend', { inventory: { shared: 'v', last: 'v' } })
-  t.services.inventory.removeDevice('', 'lonely')
+test('a removed device takes the names only it had with it', async () => {
+  await addDevice(t, 'lonely', { inventory: { only_mine: 'v', shared: 'v' } })
+  await addDevice(t, 'friend', { inventory: { shared: 'v', last: 'v' } })
+  await t.services.inventory.removeDevice('', 'lonely')
   const names = inventoryNames()
   expect(names).not.toContain('only_mine')
   expect(names).toContain('shared')
@@ -65,17 +65,19 @@ test.each([
   ['too many array elements', Array.from({ length: MAX_ARRAY_ELEMENTS + 1 }, (_, i) => i)],
   ['a long string', 'x'.repeat(MAX_VALUE_BYTES + 1)],
   ['an array of long strings', Array.from({ length: 2 }, () => 'x'.repeat(MAX_VALUE_BYTES / 2 + 1))],
-])('%s is refused (400) and nothing is stored', (_name, value) => {
-  addDevice(t, 'big')
-  expect(() => t.services.inventory.updateInventory('', 'big', [{ name: 'huge', value }], 'merge')).toThrow(
+])('%s is refused (400) and nothing is stored', async (_name, value) => {
+  await addDevice(t, 'big')
+  await expect(
+    t.services.inventory.updateInventory('', 'big', [{ name: 'huge', value }], 'merge'),
+  ).rejects.toThrow(
     `attribute value too large: at most ${MAX_ARRAY_ELEMENTS} elements and ${MAX_VALUE_BYTES} bytes`,
   )
   expect(inventoryNames()).not.toContain('huge')
 })
 
-test('values at the bounds are kept', () => {
-  addDevice(t, 'edge')
+test('values at the bounds are kept', async () => {
+  await addDevice(t, 'edge')
   const elements = Array.from({ length: MAX_ARRAY_ELEMENTS }, (_, i) => i)
-  t.services.inventory.updateInventory('', 'edge', [{ name: 'elements', value: elements }], 'merge')
+  await t.services.inventory.updateInventory('', 'edge', [{ name: 'elements', value: elements }], 'merge')
   expect(inventoryNames()).toContain('elements')
 })

@@ -24,9 +24,9 @@ const call = (
 
 let n = 0
 /** A fresh device id per test, so tests sharing the app do not see each other's devices. */
-const fresh = (options: Parameters<typeof addDevice>[2] = {}) => {
+const fresh = async (options: Parameters<typeof addDevice>[2] = {}) => {
   const id = `dev-${++n}`
-  addDevice(t, id, options)
+  await addDevice(t, id, options)
   return id
 }
 
@@ -67,7 +67,7 @@ describe('auth', () => {
 
 describe('devices', () => {
   test('GET a device: every scope, updated_ts at the top, no ETag without tags', async () => {
-    const id = fresh({ inventory: { device_type: 'rpi4' } })
+    const id = await fresh({ inventory: { device_type: 'rpi4' } })
     const res = await call('GET', `/devices/${id}`)
     expect(res.status).toBe(200)
     expect(res.headers.get('etag')).toBeNull()
@@ -89,11 +89,11 @@ describe('devices', () => {
   })
 
   test('DELETE clears only the inventory scope; unknown devices are a 204 too', async () => {
-    const id = fresh({ inventory: { device_type: 'rpi4', kernel: 'x' } })
-    t.services.inventory.setGroup('', id, 'g1')
+    const id = await fresh({ inventory: { device_type: 'rpi4', kernel: 'x' } })
+    await t.services.inventory.setGroup('', id, 'g1')
     const res = await call('DELETE', `/devices/${id}`)
     expect(res.status).toBe(204)
-    const device = t.services.inventory.getDevice('', id).device
+    const device = (await t.services.inventory.getDevice('', id)).device
     expect(scopeOf(device, 'inventory')).toEqual({})
     expect(scopeOf(device, 'identity').status).toBe('accepted')
     expect(scopeOf(device, 'system').group).toBe('g1')
@@ -105,7 +105,7 @@ describe('devices', () => {
 
 describe('tags', () => {
   test('PUT replaces and PATCH merges, with a server timestamp and a new ETag each time', async () => {
-    const id = fresh()
+    const id = await fresh()
     let res = await call('PUT', `/devices/${id}/tags`, {
       body: [
         { name: 'location', value: 'oslo', description: 'where' },
@@ -135,7 +135,7 @@ describe('tags', () => {
   })
 
   test('If-Match must equal the current ETag (412 otherwise, nothing written)', async () => {
-    const id = fresh()
+    const id = await fresh()
     await call('PUT', `/devices/${id}/tags`, { body: [{ name: 'a', value: '1' }] })
     const etag = (await call('GET', `/devices/${id}`)).headers.get('etag')!
     expectError(
@@ -168,7 +168,7 @@ describe('tags', () => {
   })
 
   test('at most 20 tags; bad values are 400 and nothing is stored', async () => {
-    const id = fresh()
+    const id = await fresh()
     const tags = (count: number, prefix = 't') =>
       Array.from({ length: count }, (_, i) => ({ name: `${prefix}${i}`, value: 'v' }))
     expectError(await call('PUT', `/devices/${id}/tags`, { body: tags(21) }), 400, 'at most 20')
@@ -193,7 +193,7 @@ describe('tags', () => {
 
 describe('a device group', () => {
   test('get (null when none), set, move, clear', async () => {
-    const id = fresh()
+    const id = await fresh()
     expect((await call('GET', `/devices/${id}/group`)).json).toEqual({ group: null })
     expect((await call('PUT', `/devices/${id}/group`, { body: { group: 'alpha' } })).status).toBe(204)
     expect((await call('GET', `/devices/${id}/group`)).json).toEqual({ group: 'alpha' })
@@ -207,7 +207,7 @@ describe('a device group', () => {
   })
 
   test('group names: 1-256 of letters, digits, - and _', async () => {
-    const id = fresh()
+    const id = await fresh()
     for (const group of ['', 'a b', 'a/b', 'é', 'x'.repeat(257), 5, null]) {
       expectError(await call('PUT', `/devices/${id}/group`, { body: { group } }), 400)
     }
@@ -229,12 +229,13 @@ describe('groups', () => {
   let b: string
   let c: string
   let pending: string
-  beforeEach(() => {
-    for (const group of t.services.inventory.listGroups('')) t.services.inventory.deleteGroup('', group)
-    a = fresh()
-    b = fresh()
-    c = fresh()
-    pending = fresh({ status: 'pending' })
+  beforeEach(async () => {
+    for (const group of await t.services.inventory.listGroups(''))
+      await t.services.inventory.deleteGroup('', group)
+    a = await fresh()
+    b = await fresh()
+    c = await fresh()
+    pending = await fresh({ status: 'pending' })
   })
 
   test('assign with PATCH: matched and updated counts, unknown ids skipped', async () => {
@@ -282,9 +283,9 @@ describe('groups', () => {
     await call('PATCH', '/groups/red/devices', { body: [c] })
     const res = await call('DELETE', '/groups/blue/devices', { body: [a, c, 'ghost'] })
     expect(res.json).toEqual({ matched_count: 1, updated_count: 1 })
-    expect(t.services.inventory.getGroup('', a)).toBeNull()
-    expect(t.services.inventory.getGroup('', b)).toBe('blue')
-    expect(t.services.inventory.getGroup('', c)).toBe('red')
+    expect(await t.services.inventory.getGroup('', a)).toBeNull()
+    expect(await t.services.inventory.getGroup('', b)).toBe('blue')
+    expect(await t.services.inventory.getGroup('', c)).toBe('red')
     expectError(await call('DELETE', '/groups/blue/devices', { body: [] }), 400)
     expectError(await call('DELETE', '/groups/blue!/devices', { body: [b] }), 400)
   })
@@ -305,9 +306,9 @@ describe('groups', () => {
 describe('v2 statistics and filter attributes', () => {
   test('statistics count accepted and pending devices', async () => {
     const before = (await t.call('GET', '/api/management/v2/inventory/statistics', { token })).json
-    fresh()
-    fresh({ status: 'pending' })
-    fresh({ status: 'rejected' })
+    await fresh()
+    await fresh({ status: 'pending' })
+    await fresh({ status: 'rejected' })
     const res = await t.call('GET', '/api/management/v2/inventory/statistics', { token })
     expect(res.status).toBe(200)
     const { accepted, pending } = res.json.devices_by_status
@@ -322,9 +323,9 @@ describe('v2 statistics and filter attributes', () => {
   test('filter attributes: how many devices have each, most common first, then scope and name', async () => {
     const fleet = await createTestApp()
     const { token: other } = await loginAs(fleet)
-    addDevice(fleet, 'x1', { inventory: { device_type: 'a', zeta: 1 } })
-    addDevice(fleet, 'x2', { inventory: { device_type: 'b' } })
-    fleet.services.inventory.setTags('', 'x1', [{ name: 'name', value: 'one' }], 'replace')
+    await addDevice(fleet, 'x1', { inventory: { device_type: 'a', zeta: 1 } })
+    await addDevice(fleet, 'x2', { inventory: { device_type: 'b' } })
+    await fleet.services.inventory.setTags('', 'x1', [{ name: 'name', value: 'one' }], 'replace')
     const res = await fleet.call('GET', '/api/management/v2/inventory/filters/attributes', { token: other })
     expect(res.status).toBe(200)
     expect(res.json).toEqual([

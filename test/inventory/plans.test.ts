@@ -16,7 +16,7 @@ let t: TestApp
 beforeAll(async () => {
   t = await createTestApp()
   for (let i = 0; i < 60; i++) {
-    addDevice(t, `dev-${i}`, {
+    await addDevice(t, `dev-${i}`, {
       status: i % 5 === 0 ? 'pending' : 'accepted',
       inventory: {
         device_type: ['rpi4', 'rpi3', 'bbb'][i % 3],
@@ -25,7 +25,7 @@ beforeAll(async () => {
         network_interfaces: i % 2 ? ['eth0', 'wlan0'] : ['eth0'],
       },
     })
-    if (i % 4 === 0) t.services.inventory.setGroup('', `dev-${i}`, 'production')
+    if (i % 4 === 0) await t.services.inventory.setGroup('', `dev-${i}`, 'production')
   }
 })
 afterAll(() => t.close())

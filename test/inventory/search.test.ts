@@ -183,7 +183,7 @@ describe('v2 search filters', () => {
   test('system and tags scopes: group, times (any ISO form), the name tag', async () => {
     expect(await matching(f('system', 'group', '$eq', 'blue'))).toEqual(['d1', 'd5'])
     expect(await matching(f('system', 'group', '$exists', false))).toEqual(['d3', 'd4', 'd6'])
-    const third = t.services.inventory.getDevice('', 'd3').device.updated_ts!
+    const third = (await t.services.inventory.getDevice('', 'd3')).device.updated_ts!
     const noMillis = `${third.slice(0, 19)}Z`
     expect(await matching(f('system', 'updated_ts', '$gte', noMillis))).toEqual(['d3', 'd4', 'd5', 'd6'])
     expect(await matching(f('system', 'created_ts', '$lt', noMillis))).toEqual(['d1', 'd2'])
@@ -347,9 +347,9 @@ describe('v1 devices list', () => {
   })
 
   test('a value that reads as a time matches the stored time', async () => {
-    const created = t.services.inventory
-      .getDevice('', 'd2')
-      .device.attributes.find((a) => a.name === 'created_ts')!
+    const created = (await t.services.inventory.getDevice('', 'd2')).device.attributes.find(
+      (a) => a.name === 'created_ts',
+    )!
     const seconds = `${String(created.value).slice(0, 19)}Z`
     const expected = String(created.value).endsWith('.000Z') ? ['d2'] : []
     expect(await listIds(`?system/created_ts=${seconds}`)).toEqual(expected)

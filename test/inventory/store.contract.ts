@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { STATUS_CODES } from '../../src/services/inventory/model.ts'
-import { DEVICE_ID } from '../../src/services/inventory/names.ts'
+import { ALL_STATUS_CODES, STATUS_CODES } from '../../src/services/inventory/model.ts'
 import type { InventoryStore } from '../../src/services/inventory/store.ts'
 
 export type InventoryContractTarget = {
@@ -12,6 +11,8 @@ export type InventoryContractTarget = {
 
 const ACCEPTED = STATUS_CODES.accepted
 const PENDING = STATUS_CODES.pending
+const at = (day: number) => new Date(Date.UTC(2026, 0, day, 12))
+const merge = (max = 100, now = at(1)) => ({ replace: false, now, max })
 
 /**
  * What every engine's inventory store promises; each engine's test file runs it against a real
@@ -27,123 +28,150 @@ export function inventoryStoreContract(name: string, open: () => Promise<Invento
     })
     afterAll(() => target.close())
 
-    /** The id of an attribute name, made when new. */
-    const attr = (tenantId: string, scope: string, attrName: string) =>
-      store.write(() => store.names.ensure(tenantId, scope, attrName).id)
+    /** The device's attributes of one scope, by name. */
+    async function scope(tenantId: string, id: string, name: string) {
+      const found = await store.getDevice(tenantId, id)
+      const attributes = found?.device.attributes.filter((attribute) => attribute.scope === name) ?? []
+      return Object.fromEntries(attributes.map((attribute) => [attribute.name, attribute.value]))
+    }
 
-    test('names: made once, found by key and by id, per tenant', async () => {
-      const made = await store.write(() => store.names.ensure('n', 'inventory', 'hostname'))
-      expect(await store.write(() => store.names.ensure('n', 'inventory', 'hostname'))).toEqual(made)
-      expect(store.names.find('n', 'inventory', 'hostname')).toEqual(made)
-      expect(store.names.find('other', 'inventory', 'hostname')).toBeUndefined()
-      expect(store.names.names([made.id, -1]).get(made.id)).toEqual(made)
-      expect(store.names.names([-1]).size).toBe(0)
+    test('identity: creates the device, sets its status, moves it between statuses', async () => {
+      await store.writeIdentity('id', 'a', [{ name: 'mac', value: 'm1' }], PENDING, at(1))
+      expect(await scope('id', 'a', 'identity')).toEqual({ mac: 'm1' })
+      expect((await scope('id', 'a', 'system')).created_ts).toBe(at(1).toISOString())
+      expect((await store.statusTotals('id')).get(PENDING)).toBe(1)
+      await store.writeIdentity('id', 'a', [{ name: 'status', value: 'accepted' }], ACCEPTED, at(2))
+      expect(await scope('id', 'a', 'identity')).toEqual({ mac: 'm1', status: 'accepted' })
+      expect((await store.statusTotals('id')).get(ACCEPTED)).toBe(1)
+      expect((await store.statusTotals('id')).get(PENDING) ?? 0).toBe(0)
+      expect(await store.acceptedDeviceIds('id')).toEqual(['a'])
+      expect(await store.getDevice('other', 'a')).toBeUndefined()
     })
 
-    test('a name made in a write that rolls back is not kept', async () => {
-      expect(() =>
-        store.write(() => {
-          store.names.ensure('rb', 'inventory', 'ghost')
-          throw new Error('the change failed')
+    test('inventory reports: merge, replace, the attribute cap, updated_ts once a day', async () => {
+      await store.writeIdentity('inv', 'd', [], ACCEPTED, at(1))
+      const report = [
+        { name: 'kernel', value: '5.10' },
+        { name: 'ifaces', value: ['eth0', 'wlan0'] },
+      ]
+      expect(await store.updateInventory('inv', 'd', report, merge())).toBe('changed')
+      expect(await scope('inv', 'd', 'inventory')).toEqual({ kernel: '5.10', ifaces: ['eth0', 'wlan0'] })
+      const updated = (await scope('inv', 'd', 'system')).updated_ts
+      expect(await store.updateInventory('inv', 'd', report, merge())).toBe('unchanged')
+      expect((await scope('inv', 'd', 'system')).updated_ts).toBe(updated)
+      expect(await store.updateInventory('inv', 'd', report, merge(100, at(2)))).toBe('unchanged')
+      expect((await scope('inv', 'd', 'system')).updated_ts).toBe(at(2).toISOString())
+      expect(await store.updateInventory('inv', 'd', [{ name: 'third', value: 1 }], merge(2))).toBe(
+        'too-many',
+      )
+      expect(
+        await store.updateInventory('inv', 'd', [{ name: 'only', value: 'x' }], {
+          ...merge(),
+          replace: true,
         }),
-      ).toThrow('the change failed')
-      expect(store.names.find('rb', 'inventory', 'ghost')).toBeUndefined()
+      ).toBe('changed')
+      expect(await scope('inv', 'd', 'inventory')).toEqual({ only: 'x' })
+      // A refused report of a new device leaves no device behind.
+      expect(await store.updateInventory('inv', 'new', [{ name: 'a', value: 1 }], merge(0))).toBe('too-many')
+      expect(await store.getDevice('inv', 'new')).toBeUndefined()
+      await store.deleteInventory('inv', 'd', at(3))
+      expect(await scope('inv', 'd', 'inventory')).toEqual({})
+      await store.deleteInventory('inv', 'unknown', at(3))
+      expect(await store.getDevice('inv', 'unknown')).toBeUndefined()
     })
 
-    test('devices: inserted with their id attribute, found, counted by status, deleted', async () => {
-      const tenant = 'dev'
-      const a = await store.write(() => store.insertDevice(tenant, 'a', ACCEPTED))
-      const b = await store.write(() => store.insertDevice(tenant, 'b', PENDING))
-      expect(a).toMatchObject({ id: 'a', status: ACCEPTED, tagsEtag: null })
-      expect(await store.findDevice(tenant, 'a')).toEqual(a)
-      expect(await store.findDevice('other', 'a')).toBeUndefined()
-      const idAttr = store.names.find(tenant, DEVICE_ID.scope, DEVICE_ID.name)!.id
-      expect(await store.attributeRows(tenant, a.seq, idAttr)).toEqual([{ idx: null, value: 'a' }])
-      expect(await store.deviceIdsWithStatus(tenant, ACCEPTED)).toEqual(['a'])
-      const counts = await store.attributeCounts(tenant)
-      expect(counts).toEqual(
+    test('groups: set, read, cleared, assigned and unassigned in bulk, listed by status, deleted', async () => {
+      for (const [id, status] of [
+        ['a', ACCEPTED],
+        ['b', ACCEPTED],
+        ['p', PENDING],
+      ] as const)
+        await store.writeIdentity('grp', id, [], status, at(1))
+      expect(await store.getGroup('grp', 'a')).toBeNull()
+      expect(await store.getGroup('grp', 'unknown')).toBeUndefined()
+      expect(await store.setGroup('grp', 'a', 'north')).toBe(true)
+      expect(await store.setGroup('grp', 'unknown', 'north')).toBe(false)
+      expect(await store.getGroup('grp', 'a')).toBe('north')
+      expect(await store.clearGroup('grp', 'a', 'south')).toBe(false)
+      expect(await store.clearGroup('grp', 'a', 'north')).toBe(true)
+      expect(await store.assignGroup('grp', 'south', ['a', 'b', 'p', 'unknown', 'a'])).toEqual({
+        matched: 3,
+        updated: 3,
+      })
+      expect(await store.assignGroup('grp', 'south', ['a'])).toEqual({ matched: 1, updated: 0 })
+      expect(await store.acceptedDeviceIds('grp', 'south')).toEqual(['a', 'b'])
+      expect(await store.unassignGroup('grp', 'south', ['b', 'unknown'])).toBe(1)
+      await store.setGroup('grp', 'b', 'east')
+      expect(await store.listGroups('grp', ALL_STATUS_CODES)).toEqual(['east', 'south'])
+      expect(await store.listGroups('grp', [PENDING])).toEqual(['south'])
+      expect(await store.deleteGroup('grp', 'south')).toBe(2)
+      expect(await store.listGroups('grp', ALL_STATUS_CODES)).toEqual(['east'])
+      expect(await store.deleteGroup('nobody', 'south')).toBe(0)
+    })
+
+    test('tags: written with an ETag, the If-Match check, the cap', async () => {
+      await store.writeIdentity('tag', 'd', [], ACCEPTED, at(1))
+      const tags = (replace: boolean, ifMatch?: string, max = 20) => ({
+        replace,
+        ifMatch,
+        timestamp: at(1).getTime(),
+        etag: crypto.randomUUID(),
+        max,
+      })
+      expect(await store.setTags('tag', 'd', [{ name: 'owner', value: 'ops' }], tags(false))).toBe('ok')
+      const etag = (await store.getDevice('tag', 'd'))?.etag
+      expect(etag).toBeString()
+      expect(await store.setTags('tag', 'd', [], tags(true, 'stale'))).toBe('etag-mismatch')
+      expect(await store.setTags('tag', 'd', [{ name: 'more', value: 1 }], tags(false, undefined, 1))).toBe(
+        'too-many',
+      )
+      expect(await store.setTags('tag', 'unknown', [], tags(true))).toBe('missing')
+      expect(await store.setTags('tag', 'unknown', [], tags(true, etag))).toBe('etag-mismatch')
+      expect(await store.setTags('tag', 'd', [{ name: 'env', value: 'prod' }], tags(true, etag))).toBe('ok')
+      expect(await scope('tag', 'd', 'tags')).toEqual({ env: 'prod' })
+      expect((await store.getDevice('tag', 'd'))?.etag).not.toBe(etag)
+    })
+
+    test('attribute totals count devices per status and attribute', async () => {
+      await store.writeIdentity('tot', 'a', [{ name: 'mac', value: '1' }], ACCEPTED, at(1))
+      await store.writeIdentity('tot', 'b', [{ name: 'mac', value: '2' }], PENDING, at(1))
+      const totals = await store.attributeTotals('tot')
+      expect(totals.filter((row) => row.name === 'mac')).toEqual(
         expect.arrayContaining([
-          { attr: idAttr, status: ACCEPTED, devices: 1 },
-          { attr: idAttr, status: PENDING, devices: 1 },
+          { scope: 'identity', name: 'mac', status: ACCEPTED, devices: 1 },
+          { scope: 'identity', name: 'mac', status: PENDING, devices: 1 },
         ]),
       )
-      await store.write(() => store.setStatus(tenant, b, ACCEPTED))
-      expect(await store.deviceIdsWithStatus(tenant, ACCEPTED)).toEqual(['a', 'b'])
-      await store.write(() => store.deleteDevice(tenant, { seq: b.seq, status: ACCEPTED }))
-      expect(await store.findDevice(tenant, 'b')).toBeUndefined()
-      expect(await store.deviceIdsWithStatus(tenant, ACCEPTED)).toEqual(['a'])
-      expect(
-        (await store.attributeCounts(tenant)).find((c) => c.attr === idAttr && c.status === ACCEPTED)
-          ?.devices,
-      ).toBe(1)
+      expect(totals.some((row) => row.scope === '')).toBe(false)
     })
 
-    test('attributes: set (scalars and lists), read, looked up by value, removed; counts follow', async () => {
-      const tenant = 'attr'
-      const group = await attr(tenant, 'system', 'group')
-      const ifaces = await attr(tenant, 'inventory', 'ifaces')
-      const [a, b, c] = await Promise.all(
-        ['a', 'b', 'c'].map((id) => store.write(() => store.insertDevice(tenant, id, ACCEPTED))),
-      )
-      for (const [device, value] of [
-        [a!, 'north'],
-        [b!, 'south'],
-        [c!, 'north'],
-      ] as const) {
-        await store.write(() => store.setAttribute(tenant, device, group, [{ idx: null, value }]))
-      }
-      await store.write(() =>
-        store.setAttribute(
-          tenant,
-          a!,
-          ifaces,
-          [
-            { idx: 0, value: 'eth0' },
-            { idx: 1, value: 'wlan0' },
-          ],
-          { description: 'network' },
-        ),
-      )
-      expect(await store.attributeRows(tenant, a!.seq, ifaces)).toEqual([
-        { idx: 0, value: 'eth0' },
-        { idx: 1, value: 'wlan0' },
+    test('check-ins are written for known devices only', async () => {
+      await store.writeIdentity('ci', 'a', [], ACCEPTED, at(1))
+      await store.writeCheckIns([
+        { tenantId: 'ci', deviceId: 'a', at: at(5) },
+        { tenantId: 'ci', deviceId: 'unknown', at: at(5) },
       ])
-      const all = await store.deviceAttributes(tenant, a!.seq)
-      expect(all.find((row) => row.attr === ifaces && row.idx === 1)).toMatchObject({
-        value: 'wlan0',
-        description: 'network',
-      })
-      expect((await store.devicesWithValue(tenant, group, 'north')).map((d) => d.seq)).toEqual([
-        a!.seq,
-        c!.seq,
-      ])
-      expect(await store.distinctValues(tenant, group, [ACCEPTED, PENDING])).toEqual(['north', 'south'])
-      expect(await store.deviceIdsWithValue(tenant, group, ACCEPTED, 'north')).toEqual(['a', 'c'])
-      expect(await store.deviceIdsWithValue(tenant, group, PENDING, 'north')).toEqual([])
-      const groupCount = async () =>
-        (await store.attributeCounts(tenant)).find((row) => row.attr === group && row.status === ACCEPTED)
-          ?.devices
-      expect(await groupCount()).toBe(3)
-      await store.write(() => store.removeAttribute(tenant, c!, group))
-      expect(await store.attributeRows(tenant, c!.seq, group)).toEqual([])
-      expect(await groupCount()).toBe(2)
-      await store.write(() => store.setTagsEtag(tenant, a!, 'etag-1'))
-      expect((await store.findDevice(tenant, 'a'))?.tagsEtag).toBe('etag-1')
+      expect((await scope('ci', 'a', 'system')).check_in_time).toBe(at(5).toISOString())
+      expect(await store.getDevice('ci', 'unknown')).toBeUndefined()
+    })
+
+    test('removing a device takes every attribute and count; a repeat is no error', async () => {
+      await store.writeIdentity('rm', 'a', [{ name: 'mac', value: '1' }], ACCEPTED, at(1))
+      expect(await store.removeDevice('rm', 'a')).toBe(true)
+      expect(await store.getDevice('rm', 'a')).toBeUndefined()
+      expect(await store.attributeTotals('rm')).toEqual([])
+      expect(await store.removeDevice('rm', 'a')).toBe(false)
     })
 
     test('the free-text index follows a device text once flushed', async () => {
-      const tenant = 'text'
-      const hostname = await attr(tenant, 'inventory', 'hostname')
-      const device = await store.write(() => store.insertDevice(tenant, 'txt-1', ACCEPTED))
-      await store.write(() =>
-        store.setAttribute(tenant, device, hostname, [{ idx: null, value: 'garage-door' }]),
-      )
+      await store.writeIdentity('text', 'txt-1', [], ACCEPTED, at(1))
+      await store.updateInventory('text', 'txt-1', [{ name: 'hostname', value: 'garage-door' }], merge())
       while ((await store.flushText(100)) > 0) {}
-      expect(target.textMatches(tenant, 'garage')).toBe(1)
-      await store.write(() => store.setAttribute(tenant, device, hostname, [{ idx: null, value: 'attic' }]))
+      expect(target.textMatches('text', 'garage')).toBe(1)
+      await store.updateInventory('text', 'txt-1', [{ name: 'hostname', value: 'attic' }], merge())
       while ((await store.flushText(100)) > 0) {}
-      expect(target.textMatches(tenant, 'garage')).toBe(0)
-      expect(target.textMatches(tenant, 'attic')).toBe(1)
+      expect(target.textMatches('text', 'garage')).toBe(0)
+      expect(target.textMatches('text', 'attic')).toBe(1)
     })
   })
 }

@@ -13,7 +13,7 @@ beforeAll(async () => {
   t = await createTestApp()
   token = (await loginAs(t)).token
   const inv = t.services.inventory
-  addDevice(t, 'dev-a1', {
+  await addDevice(t, 'dev-a1', {
     identity: { mac: 'de:ad:be:ef:00:01' },
     inventory: {
       device_type: 'raspberrypi4',
@@ -23,12 +23,12 @@ beforeAll(async () => {
     },
   })
   t.clock.advance(1)
-  addDevice(t, 'dev-b2', {
+  await addDevice(t, 'dev-b2', {
     identity: { mac: 'de:ad:be:ef:00:02' },
     inventory: { device_type: 'beaglebone', hostname: 'Garage-Door', location: 'Zürich', build: '4096' },
   })
   t.clock.advance(1)
-  addDevice(t, 'dev-c3', {
+  await addDevice(t, 'dev-c3', {
     status: 'pending',
     identity: { mac: 'de:ad:be:ef:00:03' },
     inventory: { device_type: 'raspberrypi4', hostname: 'attic-devices' },
@@ -37,7 +37,7 @@ beforeAll(async () => {
   inv.setGroup('', 'dev-a1', 'northwing')
   inv.setTags('', 'dev-b2', [{ name: 'owner', value: 'Alice Smith' }], 'replace')
   // Another tenant's device with the same words never shows up.
-  addDevice(t, 'dev-x9', { tenantId: 'other', inventory: { device_type: 'raspberrypi4' } })
+  await addDevice(t, 'dev-x9', { tenantId: 'other', inventory: { device_type: 'raspberrypi4' } })
 })
 afterAll(() => t.close())
 
@@ -103,9 +103,9 @@ describe('v2 search: free text', () => {
     const accepted = { scope: 'identity', attribute: 'status', type: '$eq', value: 'accepted' }
     expect(await text('raspberrypi4')).toEqual(['dev-a1', 'dev-c3'])
     expect(await text('raspberrypi4', { filters: [accepted] })).toEqual(['dev-a1'])
-    t.services.inventory.setIdentityStatus('', 'dev-c3', 'accepted')
+    await t.services.inventory.setIdentityStatus('', 'dev-c3', 'accepted')
     expect(await text('raspberrypi4', { filters: [accepted] })).toEqual(['dev-a1', 'dev-c3'])
-    t.services.inventory.setIdentityStatus('', 'dev-c3', 'pending')
+    await t.services.inventory.setIdentityStatus('', 'dev-c3', 'pending')
     expect(await text('raspberrypi4', { filters: [accepted] })).toEqual(['dev-a1'])
   })
 
@@ -142,21 +142,21 @@ describe('v2 search: free text', () => {
       sqlite.query('SELECT rowid FROM inventory_text WHERE inventory_text MATCH ?').all(`{body} : "${word}"`)
         .length
     const marks = () => sqlite.query('SELECT count(*) AS n FROM inventory_text_dirty').get()
-    t.services.inventory.updateInventory('', 'dev-a1', [{ name: 'note', value: 'quokka' }], 'merge')
+    await t.services.inventory.updateInventory('', 'dev-a1', [{ name: 'note', value: 'quokka' }], 'merge')
     // The mark is stored with the change, so a crash before the reindex loses nothing.
     expect(marks()).toEqual({ n: 1 })
     expect(indexed('quokka')).toBe(0)
     await waitFor('the timer to index the write', () => (indexed('quokka') === 1 ? true : undefined))
     expect(marks()).toEqual({ n: 0 })
     // A write that fails stores no mark.
-    expect(() =>
+    await expect(
       t.services.inventory.updateInventory(
         '',
         'dev-a1',
         Array.from({ length: 101 }, (_, k) => ({ name: `n${k}`, value: 'x' })),
         'merge',
       ),
-    ).toThrow()
+    ).rejects.toThrow()
     expect(marks()).toEqual({ n: 0 })
   })
 

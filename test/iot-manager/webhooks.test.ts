@@ -230,7 +230,7 @@ describe('webhook deliveries', () => {
     })
     const device = await acceptedDevice(t, admin)
     const name = uniqueName('hooked')
-    addArtifact(t, name, ['dev-a'])
+    await addArtifact(t, name, ['dev-a'])
     const id = await deploy(t, admin, { artifact_name: name, devices: [device.id] })
     expect((await poll(t, device.token)).status).toBe(200)
     expect((await report(t, device.token, id, 'success')).status).toBe(204)

@@ -24,7 +24,7 @@ beforeAll(async () => {
   })
   ids = { device: device.id, artifact: artifact.headers.get('location')!.split('/').at(-1)! }
   // Background writers would blur "this request wrote nothing": check-ins stay buffered from here on.
-  t.services.deviceauth.stop()
+  await t.services.deviceauth.stop()
   t.services.inventory.stop()
 })
 afterAll(() => t.close())

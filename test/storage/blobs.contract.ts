@@ -187,7 +187,7 @@ export function blobStoreContract(name: string, open: () => Promise<ContractTarg
         await store.put(key, patternStream(100).stream)
       }
       await store.put('outside/unreferenced', patternStream(100).stream)
-      const isReferenced = (key: string) => key === 'sweep/kept'
+      const isReferenced = async (key: string) => key === 'sweep/kept'
       const past = new Date(Date.now() - 3600_000)
       const none = await sweepOrphans(store, { isReferenced, olderThan: past, prefix: 'sweep/' })
       expect(none.removed).toEqual([])

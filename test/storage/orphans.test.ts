@@ -40,7 +40,7 @@ test('a start-up sweep removes old unreferenced objects and stale temp files, an
   utimesSync(staleTemp, before, before)
 
   const result = await sweepOrphans(store, {
-    isReferenced: (key) => key === 'referenced-old',
+    isReferenced: async (key) => key === 'referenced-old',
     olderThan: cutoff,
   })
   expect(result).toEqual({ removed: ['orphan-old'], staleTemp: 1 })

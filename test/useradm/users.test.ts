@@ -55,11 +55,11 @@ describe('create', () => {
     [{ email: 'ünï@example.com', password: 'long-enough' }, 400, 'email: must be a valid email address'],
     [{ email: 'admin@EXAMPLE.com', password: 'long-enough' }, 422, 'user with a given email already exists'],
   ])('%j → %i', async (body, status, error) => {
-    const before = t.services.useradm.listUsers('', {}).length
+    const before = (await t.services.useradm.listUsers('', {})).length
     const res = await t.call('POST', USERS, { token: admin.token, body })
     expect(res.status).toBe(status)
     expect(res.json).toEqual({ error, request_id: res.headers.get('x-men-requestid') })
-    expect(t.services.useradm.listUsers('', {}).length).toBe(before)
+    expect((await t.services.useradm.listUsers('', {})).length).toBe(before)
   })
 
   test('missing fields and wrong types are 400', async () => {

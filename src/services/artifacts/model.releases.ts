@@ -1,6 +1,8 @@
 import { type Static, t } from 'elysia'
 import { ArtifactsModel } from './model.ts'
 
+/** Mender's bound on one release tag. */
+export const MAX_TAG_LENGTH = 1024
 const timestamp = t.String({ format: 'date-time' })
 const optionalString = (description: string) => t.Optional(t.String({ description }))
 const tags = t.Array(t.String(), {
@@ -75,7 +77,12 @@ export const ReleasesModel = {
     name: t.Optional(t.Array(t.String(), { description: 'Releases to delete (repeatable).' })),
   }),
   patch: t.Nullable(t.Object({ notes: t.Optional(notes) })),
-  tags: t.Array(t.String()),
+  tags: t.Array(
+    t.String({
+      maxLength: MAX_TAG_LENGTH,
+      error: `invalid request body: tag must be less than ${MAX_TAG_LENGTH} characters`,
+    }),
+  ),
   softwareQuery: t.Object({
     name: t.Optional(t.Array(t.String(), { description: 'Exact names (repeatable); not with name_prefix.' })),
     name_prefix: optionalString('Names starting with this; not with name.'),

@@ -85,8 +85,8 @@ export const artifactsManagementRoutes = (svc: ArtifactsService, auth: AuthPlugi
     })
     .get(
       '/artifacts/list',
-      ({ user, query, request, set }) => {
-        const { artifacts, total, paging } = svc.listArtifactsPage(user.tenantId, query)
+      async ({ user, query, request, set }) => {
+        const { artifacts, total, paging } = await svc.listArtifactsPage(user.tenantId, query)
         setPageHeaders(set, request.url, paging, { total })
         return artifacts
       },
@@ -147,8 +147,8 @@ export const artifactsManagementRoutes = (svc: ArtifactsService, auth: AuthPlugi
     })
     .put(
       '/artifacts/:id',
-      ({ user, params, body, set }) => {
-        svc.editArtifact(user.tenantId, params.id, body?.description ?? '')
+      async ({ user, params, body, set }) => {
+        await svc.editArtifact(user.tenantId, params.id, body?.description ?? '')
         set.status = 204
       },
       { user: true, params: M.idParams, body: t.Optional(t.Nullable(M.edit)) },
@@ -175,8 +175,8 @@ export const artifactsManagementRoutes = (svc: ArtifactsService, auth: AuthPlugi
 export const artifactsManagementV2Routes = (svc: ArtifactsService, auth: AuthPlugin) =>
   new Elysia({ prefix: '/api/management/v2/deployments', detail }).use(auth).get(
     '/artifacts',
-    ({ user, query, request, set }) => {
-      const { artifacts, hasNext, paging } = svc.listArtifactsV2(user.tenantId, query)
+    async ({ user, query, request, set }) => {
+      const { artifacts, hasNext, paging } = await svc.listArtifactsV2(user.tenantId, query)
       setPageHeaders(set, request.url, paging, { hasNext })
       return artifacts
     },

@@ -9,16 +9,20 @@ const detail = { tags: ['deployments'] }
 export const releasesManagementRoutes = (svc: ReleasesService, auth: AuthPlugin) =>
   new Elysia({ prefix: '/api/management/v1/deployments/deployments', detail })
     .use(auth)
-    .get('/releases', ({ user, query }) => svc.listReleasesV1(user.tenantId, query).map(toReleaseV1), {
-      user: true,
-      query: M.v1Query,
-      response: { 200: t.Array(M.releaseV1) },
-      detail: { summary: 'List releases (the first 20 by name, as in Mender)' },
-    })
+    .get(
+      '/releases',
+      async ({ user, query }) => (await svc.listReleasesV1(user.tenantId, query)).map(toReleaseV1),
+      {
+        user: true,
+        query: M.v1Query,
+        response: { 200: t.Array(M.releaseV1) },
+        detail: { summary: 'List releases (the first 20 by name, as in Mender)' },
+      },
+    )
     .get(
       '/releases/list',
-      ({ user, query, request, set }) => {
-        const { releases, total, paging } = svc.listReleasesPage(user.tenantId, query)
+      async ({ user, query, request, set }) => {
+        const { releases, total, paging } = await svc.listReleasesPage(user.tenantId, query)
         setPageHeaders(set, request.url, paging, { total })
         return releases.map(toReleaseV1)
       },
@@ -30,8 +34,8 @@ export const releasesManagementV2Routes = (svc: ReleasesService, auth: AuthPlugi
     .use(auth)
     .get(
       '/deployments/releases',
-      ({ user, query, request, set }) => {
-        const { releases, total, paging } = svc.listReleasesV2(user.tenantId, query)
+      async ({ user, query, request, set }) => {
+        const { releases, total, paging } = await svc.listReleasesV2(user.tenantId, query)
         setPageHeaders(set, request.url, paging, { total })
         return releases
       },
@@ -56,16 +60,16 @@ export const releasesManagementV2Routes = (svc: ReleasesService, auth: AuthPlugi
     })
     .patch(
       '/deployments/releases/:name',
-      ({ user, params, body, set }) => {
-        svc.updateNotes(user.tenantId, params.name, body?.notes ?? '')
+      async ({ user, params, body, set }) => {
+        await svc.updateNotes(user.tenantId, params.name, body?.notes ?? '')
         set.status = 204
       },
       { user: true, params: M.nameParams, body: M.patch },
     )
     .put(
       '/deployments/releases/:name/tags',
-      ({ user, params, body, set }) => {
-        svc.replaceTags(user.tenantId, params.name, body)
+      async ({ user, params, body, set }) => {
+        await svc.replaceTags(user.tenantId, params.name, body)
         set.status = 204
       },
       { user: true, params: M.nameParams, body: M.tags },
@@ -84,8 +88,8 @@ export const softwareManagementRoutes = (svc: ReleasesService, auth: AuthPlugin)
     .use(auth)
     .get(
       '/software',
-      ({ user, query, request, set }) => {
-        const { software, total, paging } = svc.listSoftware(user.tenantId, query)
+      async ({ user, query, request, set }) => {
+        const { software, total, paging } = await svc.listSoftware(user.tenantId, query)
         setPageHeaders(set, request.url, paging, { total })
         return software
       },

@@ -17,7 +17,6 @@ import { createArtifactsStore } from './store.ts'
 /** Mender's limits on release tags and notes. */
 const MAX_TAGS_PER_RELEASE = 20
 const MAX_UNIQUE_TAGS = 100
-const MAX_TAG_LENGTH = 1024
 const MAX_NOTES_LENGTH = 1024
 const TAG = /^[A-Za-z0-9_.-]+$/
 /** Go's unicode.IsGraphic: letters, marks, numbers, punctuation, symbols and spaces. */
@@ -42,9 +41,6 @@ function normalizeTags(tags: readonly string[]): string[] {
   }
   for (const tag of unique) {
     if (tag === '') throw new BadRequestError('invalid request body: tag cannot be empty')
-    if (tag.length > MAX_TAG_LENGTH) {
-      throw new BadRequestError(`invalid request body: tag must be less than ${MAX_TAG_LENGTH} characters`)
-    }
     if (!TAG.test(tag)) {
       const bad = /[^A-Za-z0-9_.-]/.exec(tag)?.[0]
       throw new BadRequestError(`invalid request body: invalid character '${bad}' in string "${tag}"`)
@@ -102,30 +98,33 @@ export interface ReleasesService {
    * v1 without paging. Mender's store still caps it at its default page (the first 20 by name);
    * bender keeps that bound.
    */
-  listReleasesV1(tenantId: string, query: ReleasesV1Query): ApiRelease[]
+  listReleasesV1(tenantId: string, query: ReleasesV1Query): Promise<ApiRelease[]>
   /** v1 `/releases/list`: sorted and leniently paged. */
-  listReleasesPage(tenantId: string, query: ReleasesV1Query & PageQuery & { sort?: string }): ReleaseListing
+  listReleasesPage(
+    tenantId: string,
+    query: ReleasesV1Query & PageQuery & { sort?: string },
+  ): Promise<ReleaseListing>
   /** v2: name substring, any of the tags, payload type; sorted and leniently paged. */
-  listReleasesV2(tenantId: string, query: ReleasesV2Query): ReleaseListing
+  listReleasesV2(tenantId: string, query: ReleasesV2Query): Promise<ReleaseListing>
   /** One release with its artifacts; 404 when no artifact has that name. */
-  getRelease(tenantId: string, name: string): ApiRelease
+  getRelease(tenantId: string, name: string): Promise<ApiRelease>
   /** Replaces the release's notes (printable, at most 1024 bytes). */
-  updateNotes(tenantId: string, name: string, notes: string): void
+  updateNotes(tenantId: string, name: string, notes: string): Promise<void>
   /** Replaces the release's tags (lower-cased; 409 past 100 distinct tags in the tenant). */
-  replaceTags(tenantId: string, name: string, tags: readonly string[]): void
+  replaceTags(tenantId: string, name: string, tags: readonly string[]): Promise<void>
   /** Every tag in use, sorted. */
-  listTags(tenantId: string): string[]
+  listTags(tenantId: string): Promise<string[]>
   /** Every payload type of the tenant's artifacts, sorted. */
-  listUpdateTypes(tenantId: string): string[]
+  listUpdateTypes(tenantId: string): Promise<string[]>
   /** Deletes every artifact of these releases (and their files), unless an active deployment uses one. */
   deleteReleases(tenantId: string, names: string[]): Promise<void>
   /**
    * Mender's "software" view of releases (v1alpha1). bender has releases only, no manifests: a
    * `manifest` filter finds nothing.
    */
-  listSoftware(tenantId: string, query: SoftwareQuery): SoftwareListing
+  listSoftware(tenantId: string, query: SoftwareQuery): Promise<SoftwareListing>
   /** Tags of the tenant's software; `kind` (at most one) narrows it to releases or manifests. */
-  listSoftwareTags(tenantId: string, kinds: readonly string[]): string[]
+  listSoftwareTags(tenantId: string, kinds: readonly string[]): Promise<string[]>
 }
 
 export function createReleasesService(deps: Deps, services: { usage: DeploymentUsage }): ReleasesService {
@@ -133,9 +132,9 @@ export function createReleasesService(deps: Deps, services: { usage: DeploymentU
   const artifactsStore = createArtifactsStore(deps.db)
   const { usage } = services
 
-  function withArtifacts(tenantId: string, rows: ReleaseRow[]): ApiRelease[] {
+  async function withArtifacts(tenantId: string, rows: ReleaseRow[]): Promise<ApiRelease[]> {
     const byName = new Map<string, ApiArtifact[]>(rows.map((row) => [row.name, []]))
-    for (const artifact of store.artifactsOf(tenantId, [...byName.keys()])) {
+    for (const artifact of await store.artifactsOf(tenantId, [...byName.keys()])) {
       byName.get(artifact.name)?.push(toApiArtifact(artifact))
     }
     return rows.map((row) => ({
@@ -148,12 +147,21 @@ export function createReleasesService(deps: Deps, services: { usage: DeploymentU
     }))
   }
 
-  function list(tenantId: string, filter: ReleaseFilter, sort: ReleaseSort, paging: Paging): ReleaseListing {
-    const rows = store.listReleases(tenantId, filter, sort, {
+  async function list(
+    tenantId: string,
+    filter: ReleaseFilter,
+    sort: ReleaseSort,
+    paging: Paging,
+  ): Promise<ReleaseListing> {
+    const rows = await store.listReleases(tenantId, filter, sort, {
       offset: pageOffset(paging),
       limit: paging.perPage,
     })
-    return { releases: withArtifacts(tenantId, rows), total: store.countReleases(tenantId, filter), paging }
+    return {
+      releases: await withArtifacts(tenantId, rows),
+      total: await store.countReleases(tenantId, filter),
+      paging,
+    }
   }
 
   const v1Filter = (query: ReleasesV1Query): ReleaseFilter => ({
@@ -164,8 +172,8 @@ export function createReleasesService(deps: Deps, services: { usage: DeploymentU
   })
 
   return {
-    listReleasesV1: (tenantId: string, query: ReleasesV1Query): ApiRelease[] =>
-      list(tenantId, v1Filter(query), parseReleaseSort(undefined), { page: 1, perPage: 20 }).releases,
+    listReleasesV1: async (tenantId: string, query: ReleasesV1Query): Promise<ApiRelease[]> =>
+      (await list(tenantId, v1Filter(query), parseReleaseSort(undefined), { page: 1, perPage: 20 })).releases,
 
     listReleasesPage: (tenantId: string, query: ReleasesV1Query & PageQuery & { sort?: string }) =>
       list(tenantId, v1Filter(query), parseReleaseSort(query.sort), lenientPaging(query)),
@@ -182,39 +190,42 @@ export function createReleasesService(deps: Deps, services: { usage: DeploymentU
         lenientPaging(query),
       ),
 
-    getRelease(tenantId: string, name: string): ApiRelease {
-      const [release] = withArtifacts(
+    async getRelease(tenantId: string, name: string): Promise<ApiRelease> {
+      const [release] = await withArtifacts(
         tenantId,
-        store.listReleases(tenantId, { names: [name] }, parseReleaseSort(undefined), { offset: 0, limit: 1 }),
+        await store.listReleases(tenantId, { names: [name] }, parseReleaseSort(undefined), {
+          offset: 0,
+          limit: 1,
+        }),
       )
       if (!release) throw new NotFoundError('release not found')
       return release
     },
 
-    updateNotes(tenantId: string, name: string, notes: string): void {
+    async updateNotes(tenantId: string, name: string, notes: string): Promise<void> {
       checkNotes(notes)
-      if (!store.updateNotes(tenantId, name, notes)) throw new NotFoundError('release not found')
+      if (!(await store.updateNotes(tenantId, name, notes))) throw new NotFoundError('release not found')
     },
 
-    replaceTags(tenantId: string, name: string, tags: readonly string[]): void {
-      const result = store.replaceTags(tenantId, name, normalizeTags(tags), MAX_UNIQUE_TAGS)
+    async replaceTags(tenantId: string, name: string, tags: readonly string[]): Promise<void> {
+      const result = await store.replaceTags(tenantId, name, normalizeTags(tags), MAX_UNIQUE_TAGS)
       if (result === 'missing') throw new NotFoundError('release not found')
       if (result === 'too-many') {
         throw new ConflictError(`the total number of unique tags (${MAX_UNIQUE_TAGS}) has been exceeded`)
       }
     },
 
-    listTags: (tenantId: string): string[] => store.listTags(tenantId),
+    listTags: (tenantId: string): Promise<string[]> => store.listTags(tenantId),
 
-    listUpdateTypes: (tenantId: string): string[] => store.listUpdateTypes(tenantId),
+    listUpdateTypes: (tenantId: string): Promise<string[]> => store.listUpdateTypes(tenantId),
 
     async deleteReleases(tenantId: string, names: string[]): Promise<void> {
       if (names.length === 0) throw new BadRequestError('at least one release name has to be provided')
-      const active = usage.activeDeploymentIds(tenantId, names)
+      const active = await usage.activeDeploymentIds(tenantId, names)
       if (active.length > 0) {
         throw new ConflictError('release(s) used in active deployment', { active_deployments: active })
       }
-      for (const row of artifactsStore.deleteArtifactsByNames(tenantId, names)) {
+      for (const row of await artifactsStore.deleteArtifactsByNames(tenantId, names)) {
         await deps.blobs.delete(artifactBlobKey(tenantId, row.id)).catch((err) => {
           deps.log.warn('could not remove a deleted artifact from the blob store', {
             artifact_id: row.id,
@@ -224,7 +235,7 @@ export function createReleasesService(deps: Deps, services: { usage: DeploymentU
       }
     },
 
-    listSoftware(tenantId: string, query: SoftwareQuery) {
+    async listSoftware(tenantId: string, query: SoftwareQuery): Promise<SoftwareListing> {
       if (query.name?.length && query.name_prefix) {
         throw new BadRequestError(
           'name: cannot be used with name_prefix; name_prefix: cannot be used with name.',
@@ -243,7 +254,7 @@ export function createReleasesService(deps: Deps, services: { usage: DeploymentU
         updateType: query.update_type || undefined,
         tags: query.tag?.map((tag) => tag.toLowerCase()),
       }
-      const { releases, total } = list(tenantId, filter, parseReleaseSort(sort), paging)
+      const { releases, total } = await list(tenantId, filter, parseReleaseSort(sort), paging)
       const software: ApiSoftware[] = releases.map((release) => ({
         name: release.name,
         modified: release.modified,
@@ -255,7 +266,7 @@ export function createReleasesService(deps: Deps, services: { usage: DeploymentU
       return { software, total, paging }
     },
 
-    listSoftwareTags(tenantId: string, kinds: readonly string[]): string[] {
+    async listSoftwareTags(tenantId: string, kinds: readonly string[]): Promise<string[]> {
       if (kinds.length > 1) throw new BadRequestError('only one kind query argument can be specified')
       const [kind] = kinds
       if (kind !== undefined && !SOFTWARE_KINDS.includes(kind))

@@ -40,12 +40,11 @@ import { type ArtifactSort, createArtifactsStore } from './store.ts'
 /**
  * What the artifact rules need to know about deployments (which deployments own): an artifact
  * used by an active deployment cannot be deleted, one used by any deployment cannot be edited.
- * Synchronous reads of the same database.
  */
 export type DeploymentUsage = {
   /** Ids of unfinished deployments of any of these artifact names. */
-  activeDeploymentIds(tenantId: string, artifactNames: readonly string[]): string[]
-  isNameInAnyDeployment(tenantId: string, artifactName: string): boolean
+  activeDeploymentIds(tenantId: string, artifactNames: readonly string[]): Promise<string[]>
+  isNameInAnyDeployment(tenantId: string, artifactName: string): Promise<boolean>
 }
 
 const NOT_FOUND = 'Resource not found'
@@ -92,21 +91,24 @@ export interface ArtifactsService {
    */
   generateArtifact(tenantId: string, request: GenerateRequest): Promise<string>
   /** A signed PUT link on the storage proxy; the upload stays pending until completed. */
-  requestDirectUpload(tenantId: string): DirectUploadLink
+  requestDirectUpload(tenantId: string): Promise<DirectUploadLink>
   /** Whether `key` is the blob key of a direct upload still waiting for its bytes (the storage proxy asks). */
-  acceptsUpload(key: string): boolean
+  acceptsUpload(key: string): Promise<boolean>
   /** Starts checking an uploaded object in the background; the artifact appears if it is valid. */
   completeDirectUpload(tenantId: string, id: string): Promise<void>
   /** v1: every artifact matching the substring filters, by name. */
-  listArtifacts(tenantId: string, query: SubstringQuery): ApiArtifact[]
+  listArtifacts(tenantId: string, query: SubstringQuery): Promise<ApiArtifact[]>
   /** v1 `/artifacts/list`: the same filters, sorted and paged; with the total for X-Total-Count. */
-  listArtifactsPage(tenantId: string, query: SubstringQuery & PageQuery & { sort?: string }): ArtifactPage
+  listArtifactsPage(
+    tenantId: string,
+    query: SubstringQuery & PageQuery & { sort?: string },
+  ): Promise<ArtifactPage>
   /** v2: exact or prefix filters, by name, paged without a total (one extra row tells if more follow). */
-  listArtifactsV2(tenantId: string, query: V2Query): ArtifactPageV2
+  listArtifactsV2(tenantId: string, query: V2Query): Promise<ArtifactPageV2>
   /** One artifact; 400 for an id that is not a UUID, 404 when unknown. */
-  getArtifact(tenantId: string, id: string): ApiArtifact
+  getArtifact(tenantId: string, id: string): Promise<ApiArtifact>
   /** Sets the description, unless a deployment has used the artifact. */
-  editArtifact(tenantId: string, id: string, description: string): void
+  editArtifact(tenantId: string, id: string, description: string): Promise<void>
   /** Deletes the artifact and its file, unless an active deployment uses it. */
   deleteArtifact(tenantId: string, id: string): Promise<void>
   /**
@@ -115,11 +117,11 @@ export interface ArtifactsService {
    */
   downloadLink(tenantId: string, id: string): Promise<ApiLink>
   /** Mender's one deployments limit, `storage`: no limit (0), and the bytes in use. */
-  limit(tenantId: string, name: string): { limit: number; usage: number }
+  limit(tenantId: string, name: string): Promise<{ limit: number; usage: number }>
   /** The artifacts of a name (one per device-type combination), for a deployment to choose from. */
-  findArtifactsByName(tenantId: string, name: string): ArtifactRow[]
+  findArtifactsByName(tenantId: string, name: string): Promise<ArtifactRow[]>
   /** One artifact by id, if it exists. */
-  findArtifactById(tenantId: string, id: string): ArtifactRow | undefined
+  findArtifactById(tenantId: string, id: string): Promise<ArtifactRow | undefined>
   /**
    * Start-up housekeeping, before any upload is in flight: forgets direct uploads whose link
    * expired long ago, empties the temp dir, removes objects that belong to no artifact and no
@@ -141,10 +143,17 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
   const writing = new Set<string>()
   const background = new Set<Promise<void>>()
 
-  function claimId(id: string): void {
-    if (writing.has(id) || store.isIdTaken(id))
-      throw new ConflictError('an artifact with this ID already exists')
+  /** Claims the id before the lookup: two uploads racing on one id must not both pass it. */
+  async function claimId(id: string): Promise<void> {
+    if (writing.has(id)) throw new ConflictError('an artifact with this ID already exists')
     writing.add(id)
+    let taken = true
+    try {
+      taken = await store.isIdTaken(id)
+    } finally {
+      if (taken) writing.delete(id)
+    }
+    if (taken) throw new ConflictError('an artifact with this ID already exists')
   }
 
   /**
@@ -162,7 +171,7 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
     let failure: Error
     try {
       const row = toRow(tenantId, id, meta, description, clock.now())
-      const result = store.insertArtifact(row, unwindDepends(row.depends), intentId)
+      const result = await store.insertArtifact(row, unwindDepends(row.depends), intentId)
       if (result.inserted) return
       failure = conflict(result.conflict)
     } catch (err) {
@@ -189,7 +198,7 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
     } catch (err) {
       log.warn('direct upload dropped', { artifact_id: id, reason: (err as Error).message })
       await blobs.delete(key)
-      store.deleteUploadIntent(tenantId, id)
+      await store.deleteUploadIntent(tenantId, id)
     }
   }
 
@@ -198,9 +207,9 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
     void work.finally(() => background.delete(work))
   }
 
-  function findArtifact(tenantId: string, id: string): ArtifactRow {
+  async function findArtifact(tenantId: string, id: string): Promise<ArtifactRow> {
     requireUuid(id)
-    const row = store.findArtifactById(tenantId, id)
+    const row = await store.findArtifactById(tenantId, id)
     if (!row) throw new NotFoundError(NOT_FOUND)
     return row
   }
@@ -208,7 +217,7 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
   return {
     async uploadArtifact(tenantId: string, upload: ArtifactUpload): Promise<string> {
       const id = upload.artifactId ?? ids.uuid()
-      claimId(id)
+      await claimId(id)
       try {
         const key = artifactBlobKey(tenantId, id)
         const meta = await readAndStoreArtifact(blobs, key, upload.content, config.maxArtifactSize, inflate)
@@ -231,7 +240,7 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
         await writeNewFile(payloadPath, request.content)
         const spec = generateSpec(request, payloadPath)
         const claims = unwindDepends({ device_type: spec.deviceTypes })
-        if (store.isCombinationTaken(tenantId, spec.name, claims)) throw generateConflict()
+        if (await store.isCombinationTaken(tenantId, spec.name, claims)) throw generateConflict()
         const artifactPath = join(dir, 'artifact.mender')
         await writeModuleImage(spec, artifactPath)
         const id = ids.uuid()
@@ -250,10 +259,10 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       }
     },
 
-    requestDirectUpload(tenantId: string) {
+    async requestDirectUpload(tenantId: string): Promise<DirectUploadLink> {
       const id = ids.uuid()
       const link = deps.links.signUpload(artifactBlobKey(tenantId, id))
-      store.insertUploadIntent({
+      await store.insertUploadIntent({
         id,
         tenantId,
         status: 'pending',
@@ -263,37 +272,41 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       return { id, uri: link.url, expire: link.expires.toISOString(), method: 'PUT' }
     },
 
-    acceptsUpload(key: string): boolean {
+    async acceptsUpload(key: string): Promise<boolean> {
       const slash = key.lastIndexOf('/')
       const [tenantId, id] = slash < 0 ? ['', key] : [key.slice(0, slash), key.slice(slash + 1)]
-      return store.findUploadIntent(tenantId, id)?.status === 'pending'
+      return (await store.findUploadIntent(tenantId, id))?.status === 'pending'
     },
 
     async completeDirectUpload(tenantId: string, id: string): Promise<void> {
-      const intent = store.findUploadIntent(tenantId, id)
+      const intent = await store.findUploadIntent(tenantId, id)
       if (intent?.status !== 'pending' || !(await blobs.stat(artifactBlobKey(tenantId, id)))) {
         throw new NotFoundError(NOT_FOUND)
       }
-      if (!store.setUploadIntentStatus(tenantId, id, 'pending', 'processing'))
+      if (!(await store.setUploadIntentStatus(tenantId, id, 'pending', 'processing')))
         throw new NotFoundError(NOT_FOUND)
       inBackground(processDirectUpload(tenantId, id))
     },
 
-    listArtifacts: (tenantId: string, query: SubstringQuery): ApiArtifact[] =>
-      store.listArtifacts(tenantId, substringFilter(query), BY_NAME).map(toApiArtifact),
+    listArtifacts: async (tenantId: string, query: SubstringQuery): Promise<ApiArtifact[]> =>
+      (await store.listArtifacts(tenantId, substringFilter(query), BY_NAME)).map(toApiArtifact),
 
-    listArtifactsPage(tenantId: string, query: SubstringQuery & PageQuery & { sort?: string }) {
+    async listArtifactsPage(tenantId: string, query: SubstringQuery & PageQuery & { sort?: string }) {
       const filter = substringFilter(query)
       const paging = lenientPaging(query)
       const window = { offset: pageOffset(paging), limit: paging.perPage }
-      const rows = store.listArtifacts(tenantId, filter, parseArtifactSort(query.sort), window)
-      return { artifacts: rows.map(toApiArtifact), total: store.countArtifacts(tenantId, filter), paging }
+      const rows = await store.listArtifacts(tenantId, filter, parseArtifactSort(query.sort), window)
+      return {
+        artifacts: rows.map(toApiArtifact),
+        total: await store.countArtifacts(tenantId, filter),
+        paging,
+      }
     },
 
-    listArtifactsV2(tenantId: string, query: V2Query) {
+    async listArtifactsV2(tenantId: string, query: V2Query) {
       const { filter, paging } = parseV2Query(query)
       const window = { offset: pageOffset(paging), limit: paging.perPage + 1 }
-      const rows = store.listArtifacts(tenantId, filter, BY_NAME, window)
+      const rows = await store.listArtifacts(tenantId, filter, BY_NAME, window)
       return {
         artifacts: rows.slice(0, paging.perPage).map(toApiArtifact),
         hasNext: rows.length > paging.perPage,
@@ -301,33 +314,34 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       }
     },
 
-    getArtifact: (tenantId: string, id: string): ApiArtifact => toApiArtifact(findArtifact(tenantId, id)),
+    getArtifact: async (tenantId: string, id: string): Promise<ApiArtifact> =>
+      toApiArtifact(await findArtifact(tenantId, id)),
 
-    editArtifact(tenantId: string, id: string, description: string): void {
+    async editArtifact(tenantId: string, id: string, description: string): Promise<void> {
       requireUuid(id)
       if (description.length > MAX_DESCRIPTION_LENGTH) {
         throw new BadRequestError(
           `Validating request body: description: the length must be no more than ${MAX_DESCRIPTION_LENGTH}.`,
         )
       }
-      const row = findArtifact(tenantId, id)
-      if (usage.isNameInAnyDeployment(tenantId, row.name)) {
+      const row = await findArtifact(tenantId, id)
+      if (await usage.isNameInAnyDeployment(tenantId, row.name)) {
         throw new UnprocessableError('Image has already been used in deployment')
       }
-      store.updateDescription(tenantId, id, description, clock.now())
+      await store.updateDescription(tenantId, id, description, clock.now())
     },
 
     async deleteArtifact(tenantId: string, id: string): Promise<void> {
-      const row = findArtifact(tenantId, id)
-      if (usage.activeDeploymentIds(tenantId, [row.name]).length > 0) {
+      const row = await findArtifact(tenantId, id)
+      if ((await usage.activeDeploymentIds(tenantId, [row.name])).length > 0) {
         throw new ConflictError('Artifact is used in active deployment')
       }
-      store.deleteArtifact(tenantId, id, clock.now())
+      await store.deleteArtifact(tenantId, id, clock.now())
       await removeBlob(tenantId, id)
     },
 
     async downloadLink(tenantId: string, id: string): Promise<ApiLink> {
-      const row = findArtifact(tenantId, id)
+      const row = await findArtifact(tenantId, id)
       const key = artifactBlobKey(tenantId, id)
       if (!(await blobs.stat(key))) {
         // Listed but unservable (a restore without its files, a store emptied by hand): the user
@@ -344,24 +358,24 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
     findArtifactsByName: (tenantId, name) => store.findArtifactsByName(tenantId, name),
     findArtifactById: (tenantId, id) => store.findArtifactById(tenantId, id),
 
-    limit(tenantId: string, name: string) {
+    async limit(tenantId: string, name: string) {
       if (name !== 'storage') throw new BadRequestError(`unsupported limit ${name}`)
-      return { limit: 0, usage: store.storageUsage(tenantId) }
+      return { limit: 0, usage: await store.storageUsage(tenantId) }
     },
 
     async startUp(): Promise<SweepResult> {
       const now = clock.now()
       const cutoff = orphanCutoff(config, now)
       // By the expiry its link was signed with, whatever the link lifetime is set to now.
-      for (const intent of store.listUploadIntents('pending')) {
-        if (expiredLongAgo(intent.expiresTs, now)) store.deleteUploadIntent(intent.tenantId, intent.id)
+      for (const intent of await store.listUploadIntents('pending')) {
+        if (expiredLongAgo(intent.expiresTs, now)) await store.deleteUploadIntent(intent.tenantId, intent.id)
       }
       await rm(tempRoot, { recursive: true, force: true })
       const result = await sweepOrphans(blobs, {
         isReferenced: (key) => store.isIdTaken(key.slice(key.lastIndexOf('/') + 1)),
         olderThan: cutoff,
       })
-      for (const intent of store.listUploadIntents('processing')) {
+      for (const intent of await store.listUploadIntents('processing')) {
         inBackground(processDirectUpload(intent.tenantId, intent.id))
       }
       return result

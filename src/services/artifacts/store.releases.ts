@@ -76,16 +76,21 @@ function sortKey(sort: ReleaseSort): SQL | typeof releases.name {
   }
 }
 
-/** Releases (one per artifact name) with their notes and tags. Synchronous (bun:sqlite is). */
+/** Releases (one per artifact name) with their notes and tags. */
 export interface ReleasesStore {
   /** A page of the releases matching `filter`, sorted. */
-  listReleases(tenantId: string, filter: ReleaseFilter, sort: ReleaseSort, window: Window): ReleaseRow[]
+  listReleases(
+    tenantId: string,
+    filter: ReleaseFilter,
+    sort: ReleaseSort,
+    window: Window,
+  ): Promise<ReleaseRow[]>
   /** How many releases match `filter`. */
-  countReleases(tenantId: string, filter: ReleaseFilter): number
+  countReleases(tenantId: string, filter: ReleaseFilter): Promise<number>
   /** The artifacts of these releases, each release's in upload order. */
-  artifactsOf(tenantId: string, names: string[]): ArtifactRow[]
+  artifactsOf(tenantId: string, names: string[]): Promise<ArtifactRow[]>
   /** Every tag in use, sorted. */
-  listTags(tenantId: string): string[]
+  listTags(tenantId: string): Promise<string[]>
   /**
    * Replaces a release's tags unless that would make more than `maxUnique` distinct tags in use;
    * 'missing' when there is no such release.
@@ -95,16 +100,21 @@ export interface ReleasesStore {
     name: string,
     tags: string[],
     maxUnique: number,
-  ): 'ok' | 'missing' | 'too-many'
+  ): Promise<'ok' | 'missing' | 'too-many'>
   /** Sets a release's notes; false when there is no such release. */
-  updateNotes(tenantId: string, name: string, notes: string): boolean
+  updateNotes(tenantId: string, name: string, notes: string): Promise<boolean>
   /** Every payload type of the tenant's artifacts, sorted. */
-  listUpdateTypes(tenantId: string): string[]
+  listUpdateTypes(tenantId: string): Promise<string[]>
 }
 
 export function createReleasesStore(db: Database): ReleasesStore {
   return {
-    listReleases(tenantId: string, filter: ReleaseFilter, sort: ReleaseSort, window: Window): ReleaseRow[] {
+    async listReleases(
+      tenantId: string,
+      filter: ReleaseFilter,
+      sort: ReleaseSort,
+      window: Window,
+    ): Promise<ReleaseRow[]> {
       const order = sort.order === 'asc' ? asc : desc
       return db
         .select({
@@ -123,7 +133,7 @@ export function createReleasesStore(db: Database): ReleasesStore {
         .all()
     },
 
-    countReleases: (tenantId: string, filter: ReleaseFilter): number =>
+    countReleases: async (tenantId: string, filter: ReleaseFilter): Promise<number> =>
       db
         .select({ n: count() })
         .from(releases)
@@ -131,7 +141,7 @@ export function createReleasesStore(db: Database): ReleasesStore {
         .get()?.n ?? 0,
 
     /** The artifacts of these releases, each release's in upload order. */
-    artifactsOf: (tenantId: string, names: string[]): ArtifactRow[] =>
+    artifactsOf: async (tenantId: string, names: string[]): Promise<ArtifactRow[]> =>
       names.length === 0
         ? []
         : db
@@ -142,7 +152,7 @@ export function createReleasesStore(db: Database): ReleasesStore {
             .all(),
 
     /** Every tag in use, sorted. */
-    listTags: (tenantId: string): string[] =>
+    listTags: async (tenantId: string): Promise<string[]> =>
       db
         .selectDistinct({ tag: sql<string>`value` })
         .from(sql`${releases}, json_each(${releases.tags})`)
@@ -155,12 +165,12 @@ export function createReleasesStore(db: Database): ReleasesStore {
      * Replaces a release's tags unless that would make more than `maxUnique` distinct tags in use;
      * 'missing' when there is no such release.
      */
-    replaceTags(
+    async replaceTags(
       tenantId: string,
       name: string,
       tags: string[],
       maxUnique: number,
-    ): 'ok' | 'missing' | 'too-many' {
+    ): Promise<'ok' | 'missing' | 'too-many'> {
       return db.transaction((tx) => {
         const where = and(eq(releases.tenantId, tenantId), eq(releases.name, name))
         if (!tx.select({ name: releases.name }).from(releases).where(where).get()) return 'missing'
@@ -176,7 +186,7 @@ export function createReleasesStore(db: Database): ReleasesStore {
     },
 
     /** Sets a release's notes; false when there is no such release. */
-    updateNotes: (tenantId: string, name: string, notes: string): boolean =>
+    updateNotes: async (tenantId: string, name: string, notes: string): Promise<boolean> =>
       db
         .update(releases)
         .set({ notes })
@@ -185,7 +195,7 @@ export function createReleasesStore(db: Database): ReleasesStore {
         .get() !== undefined,
 
     /** Every payload type of the tenant's artifacts, sorted. */
-    listUpdateTypes: (tenantId: string): string[] =>
+    listUpdateTypes: async (tenantId: string): Promise<string[]> =>
       db
         .selectDistinct({ type: sql<string>`json_extract(value, '$.type_info.type')` })
         .from(sql`${artifacts}, json_each(${artifacts.updates})`)

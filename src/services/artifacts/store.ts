@@ -51,51 +51,60 @@ function filterConditions(tenantId: string, filter: ArtifactFilter): SQL[] {
 
 /**
  * Artifacts (with their depends combinations and releases) and pending direct uploads.
- * Synchronous (bun:sqlite is); every write that must be atomic is one method.
+ * Every write that must be atomic is one method (one transaction).
  */
 export interface ArtifactsStore {
   /** Every artifact with this name (a release), in upload order. */
-  findArtifactsByName(tenantId: string, name: string): ArtifactRow[]
+  findArtifactsByName(tenantId: string, name: string): Promise<ArtifactRow[]>
   /** One artifact, if it exists. */
-  findArtifactById(tenantId: string, id: string): ArtifactRow | undefined
+  findArtifactById(tenantId: string, id: string): Promise<ArtifactRow | undefined>
   /**
    * Records an artifact and creates or bumps its release, unless another artifact of the same
    * name already claims one of its depends combinations: then nothing is written and the
    * combination is returned. `intentId`: the direct upload it settles, removed in the same
    * transaction.
    */
-  insertArtifact(row: ArtifactRow, combinations: DependsCombination[], intentId?: string): InsertResult
+  insertArtifact(
+    row: ArtifactRow,
+    combinations: DependsCombination[],
+    intentId?: string,
+  ): Promise<InsertResult>
   /** Sets the description; false when there is no such artifact. */
-  updateDescription(tenantId: string, id: string, description: string, at: Date): boolean
+  updateDescription(tenantId: string, id: string, description: string, at: Date): Promise<boolean>
   /** Deletes the artifact (its depends combinations go with it) and updates its release. */
-  deleteArtifact(tenantId: string, id: string, at: Date): ArtifactRow | undefined
+  deleteArtifact(tenantId: string, id: string, at: Date): Promise<ArtifactRow | undefined>
   /** Deletes every artifact of these releases, and the releases. */
-  deleteArtifactsByNames(tenantId: string, names: string[]): ArtifactRow[]
+  deleteArtifactsByNames(tenantId: string, names: string[]): Promise<ArtifactRow[]>
   /** The artifacts matching `filter`, sorted, optionally one page of them. */
-  listArtifacts(tenantId: string, filter: ArtifactFilter, sort: ArtifactSort, window?: Window): ArtifactRow[]
+  listArtifacts(
+    tenantId: string,
+    filter: ArtifactFilter,
+    sort: ArtifactSort,
+    window?: Window,
+  ): Promise<ArtifactRow[]>
   /** How many artifacts match `filter`. */
-  countArtifacts(tenantId: string, filter: ArtifactFilter): number
+  countArtifacts(tenantId: string, filter: ArtifactFilter): Promise<number>
   /** Bytes of every stored artifact of the tenant. */
-  storageUsage(tenantId: string): number
+  storageUsage(tenantId: string): Promise<number>
   /** True when an artifact row or a direct upload has this id (whatever its tenant): the orphan sweep's question. */
-  isIdTaken(id: string): boolean
+  isIdTaken(id: string): Promise<boolean>
   /** True when another artifact of this name already claims one of these combinations. */
-  isCombinationTaken(tenantId: string, name: string, combinations: DependsCombination[]): boolean
+  isCombinationTaken(tenantId: string, name: string, combinations: DependsCombination[]): Promise<boolean>
   /** Records a direct upload waiting for its object. */
-  insertUploadIntent(row: UploadIntentRow): void
+  insertUploadIntent(row: UploadIntentRow): Promise<void>
   /** One direct upload, if it exists. */
-  findUploadIntent(tenantId: string, id: string): UploadIntentRow | undefined
+  findUploadIntent(tenantId: string, id: string): Promise<UploadIntentRow | undefined>
   /** Moves an intent from one status to another; false when it was not in `from` (or is gone). */
   setUploadIntentStatus(
     tenantId: string,
     id: string,
     from: UploadIntentStatus,
     to: UploadIntentStatus,
-  ): boolean
+  ): Promise<boolean>
   /** Forgets a direct upload. */
-  deleteUploadIntent(tenantId: string, id: string): void
+  deleteUploadIntent(tenantId: string, id: string): Promise<void>
   /** Every intent in `status`, across tenants (start-up work). */
-  listUploadIntents(status: UploadIntentStatus): UploadIntentRow[]
+  listUploadIntents(status: UploadIntentStatus): Promise<UploadIntentRow[]>
 }
 
 export function createArtifactsStore(db: Database): ArtifactsStore {
@@ -135,21 +144,23 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
 
   return {
     /** Every artifact with this name (a release), in upload order. */
-    findArtifactsByName: (tenantId: string, name: string): ArtifactRow[] => byName.all({ tenantId, name }),
+    findArtifactsByName: async (tenantId: string, name: string): Promise<ArtifactRow[]> =>
+      byName.all({ tenantId, name }),
 
-    findArtifactById: (tenantId: string, id: string): ArtifactRow | undefined => byId.get({ tenantId, id }),
+    findArtifactById: async (tenantId: string, id: string): Promise<ArtifactRow | undefined> =>
+      byId.get({ tenantId, id }),
 
     /**
      * Records an artifact and creates or bumps its release, unless another artifact of the same
      * name already claims one of its depends combinations: then nothing is written and the
      * combination is returned.
      */
-    insertArtifact(
+    async insertArtifact(
       row: ArtifactRow,
       combinations: DependsCombination[],
       /** The direct upload this artifact settles, removed in the same transaction. */
       intentId?: string,
-    ): InsertResult {
+    ): Promise<InsertResult> {
       const encoded = combinations.map(encodeCombination)
       return db.transaction((tx): InsertResult => {
         const taken = tx
@@ -189,7 +200,7 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
     },
 
     /** Sets the description; false when there is no such artifact. */
-    updateDescription(tenantId: string, id: string, description: string, at: Date): boolean {
+    async updateDescription(tenantId: string, id: string, description: string, at: Date): Promise<boolean> {
       return db.transaction((tx) => {
         const row = tx
           .update(artifacts)
@@ -204,7 +215,7 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
     },
 
     /** Deletes the artifact (its depends combinations go with it) and updates its release. */
-    deleteArtifact(tenantId: string, id: string, at: Date): ArtifactRow | undefined {
+    async deleteArtifact(tenantId: string, id: string, at: Date): Promise<ArtifactRow | undefined> {
       return db.transaction((tx) => {
         const row = tx
           .delete(artifacts)
@@ -217,7 +228,7 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
     },
 
     /** Deletes every artifact of these releases, and the releases. */
-    deleteArtifactsByNames(tenantId: string, names: string[]): ArtifactRow[] {
+    async deleteArtifactsByNames(tenantId: string, names: string[]): Promise<ArtifactRow[]> {
       return db.transaction((tx) => {
         const rows = tx
           .delete(artifacts)
@@ -231,12 +242,12 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
       })
     },
 
-    listArtifacts(
+    async listArtifacts(
       tenantId: string,
       filter: ArtifactFilter,
       sort: ArtifactSort,
       window?: Window,
-    ): ArtifactRow[] {
+    ): Promise<ArtifactRow[]> {
       const column = sort.by === 'name' ? artifacts.name : artifacts.modified
       const order = sort.order === 'asc' ? asc : desc
       const query = db
@@ -247,7 +258,7 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
       return window ? query.limit(window.limit).offset(window.offset).all() : query.all()
     },
 
-    countArtifacts: (tenantId: string, filter: ArtifactFilter): number =>
+    countArtifacts: async (tenantId: string, filter: ArtifactFilter): Promise<number> =>
       db
         .select({ n: count() })
         .from(artifacts)
@@ -255,7 +266,7 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
         .get()?.n ?? 0,
 
     /** Bytes of every stored artifact of the tenant. */
-    storageUsage: (tenantId: string): number =>
+    storageUsage: async (tenantId: string): Promise<number> =>
       Number(
         db
           .select({ total: sum(artifacts.size) })
@@ -265,13 +276,17 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
       ),
 
     /** True when an artifact row or a direct upload has this id (whatever its tenant): the orphan sweep's question. */
-    isIdTaken: (id: string): boolean =>
+    isIdTaken: async (id: string): Promise<boolean> =>
       db.select({ id: artifacts.id }).from(artifacts).where(eq(artifacts.id, id)).get() !== undefined ||
       db.select({ id: uploadIntents.id }).from(uploadIntents).where(eq(uploadIntents.id, id)).get() !==
         undefined,
 
     /** True when another artifact of this name already claims one of these combinations. */
-    isCombinationTaken: (tenantId: string, name: string, combinations: DependsCombination[]): boolean =>
+    isCombinationTaken: async (
+      tenantId: string,
+      name: string,
+      combinations: DependsCombination[],
+    ): Promise<boolean> =>
       db
         .select({ name: artifactDepends.name })
         .from(artifactDepends)
@@ -285,11 +300,11 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
         .limit(1)
         .get() !== undefined,
 
-    insertUploadIntent: (row: UploadIntentRow): void => {
+    insertUploadIntent: async (row: UploadIntentRow): Promise<void> => {
       db.insert(uploadIntents).values(row).run()
     },
 
-    findUploadIntent: (tenantId: string, id: string): UploadIntentRow | undefined =>
+    findUploadIntent: async (tenantId: string, id: string): Promise<UploadIntentRow | undefined> =>
       db
         .select()
         .from(uploadIntents)
@@ -297,7 +312,12 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
         .get(),
 
     /** Moves an intent from one status to another; false when it was not in `from` (or is gone). */
-    setUploadIntentStatus: (tenantId: string, id: string, from: UploadIntentStatus, to: UploadIntentStatus) =>
+    setUploadIntentStatus: async (
+      tenantId: string,
+      id: string,
+      from: UploadIntentStatus,
+      to: UploadIntentStatus,
+    ) =>
       db
         .update(uploadIntents)
         .set({ status: to })
@@ -307,14 +327,14 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
         .returning({ id: uploadIntents.id })
         .get() !== undefined,
 
-    deleteUploadIntent: (tenantId: string, id: string): void => {
+    deleteUploadIntent: async (tenantId: string, id: string): Promise<void> => {
       db.delete(uploadIntents)
         .where(and(eq(uploadIntents.tenantId, tenantId), eq(uploadIntents.id, id)))
         .run()
     },
 
     /** Every intent in `status`, across tenants (start-up work). */
-    listUploadIntents: (status: UploadIntentStatus): UploadIntentRow[] =>
+    listUploadIntents: async (status: UploadIntentStatus): Promise<UploadIntentRow[]> =>
       db.select().from(uploadIntents).where(eq(uploadIntents.status, status)).all(),
   }
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { writeModuleImage } from '../../artifact/writer.ts'
 import { BlobExistsError, type BlobStore } from '../../storage/blobs.ts'
 import type { Links, SignedLink } from '../../storage/links.ts'
-import type { DeploymentRow } from './store.ts'
+import type { DeploymentRow } from './store.deployments.ts'
 
 /** The update module that applies a configuration on the device (Mender's `mender-configure` add-on). */
 export const CONFIGURE_TYPE = 'mender-configure'

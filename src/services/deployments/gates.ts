@@ -1,9 +1,9 @@
 import type { Clock } from '../../clock.ts'
 import { failureGateReason, type PhaseCounters, type RolloutPolicy, successGatePasses } from './policy.ts'
 import { emptyStats, statusName } from './status.ts'
-import type { DeviceDeploymentsStore } from './store.devices.ts'
-import type { PhaseRow, RolloutStore } from './store.rollout.ts'
-import type { DeploymentRow, DeploymentsStore } from './store.ts'
+import type { DeploymentRow, DeploymentRows } from './store.deployments.ts'
+import type { DeviceDeploymentRows } from './store.devices.ts'
+import type { PhaseRow, RolloutRows } from './store.rollout.ts'
 
 type PhaseRef = { tenantId: string; deploymentId: string; phase: number }
 
@@ -14,9 +14,9 @@ type PhaseRef = { tenantId: string; deploymentId: string; phase: number }
  * Every decision goes into the deployment's rollout log and onto the event stream.
  */
 export function createGates(
-  store: DeploymentsStore,
-  rollout: RolloutStore,
-  devices: DeviceDeploymentsStore,
+  rows: DeploymentRows,
+  rollout: RolloutRows,
+  devices: DeviceDeploymentRows,
   clock: Clock,
 ) {
   const log = (ref: Omit<PhaseRef, 'phase'>, kind: string, phase: number | null, reason: string) =>
@@ -35,12 +35,12 @@ export function createGates(
     // Recounted from the device deployments: devices that never asked drop out of the counts.
     const stats = emptyStats()
     for (const { status: code, n } of devices.countByStatus(tenantId, id)) stats[statusName(code)] = n
-    store.setStats(tenantId, id, stats)
-    store.setStatus(tenantId, id, 'finished', clock.now())
+    rows.setStats(tenantId, id, stats)
+    rows.setStatus(tenantId, id, 'finished', clock.now())
   }
 
   function trip(ref: PhaseRef, policy: RolloutPolicy | null, reason: string): void {
-    const deployment = store.findDeployment(ref.tenantId, ref.deploymentId)
+    const deployment = rows.findDeployment(ref.tenantId, ref.deploymentId)
     if (!deployment || deployment.finished || deployment.gateTripped) return
     if (policy?.failure_gate?.action === 'abort') {
       log(ref, 'aborted', ref.phase, reason)
@@ -57,8 +57,7 @@ export function createGates(
     rollout.openPhase(deployment.tenantId, deployment.id, phase.idx, now)
     const ref = { tenantId: deployment.tenantId, deploymentId: deployment.id }
     log(ref, 'phase-opened', phase.idx, `phase ${phase.idx + 1} opened for ${phase.size} devices`)
-    if (deployment.status === 'scheduled')
-      store.setStatus(deployment.tenantId, deployment.id, 'pending', null)
+    if (deployment.status === 'scheduled') rows.setStatus(deployment.tenantId, deployment.id, 'pending', null)
   }
 
   /**
@@ -66,7 +65,7 @@ export function createGates(
    * gate; otherwise it is held (recorded once) until a success in the phase before lets it through.
    */
   function tryOpen(phase: PhaseRow): boolean {
-    const deployment = store.findDeployment(phase.tenantId, phase.deploymentId)
+    const deployment = rows.findDeployment(phase.tenantId, phase.deploymentId)
     if (!deployment || deployment.finished || deployment.pausedAt || deployment.openPhases !== phase.idx)
       return false
     if (phase.idx > 0) {

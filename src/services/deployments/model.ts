@@ -125,11 +125,34 @@ const deviceDeployment = t.Object({
   timed_out: t.Optional(t.Boolean({ description: "Stayed in flight past the policy's timeout." })),
 })
 
+/** Mender's bound on what a device says about itself, each value checked with its own message. */
+const MAX_PROVIDES_LENGTH = 4096
+const providesText = (field: string, description?: string) =>
+  t.String({
+    maxLength: MAX_PROVIDES_LENGTH,
+    description,
+    error: `${field}: the length must be between 1 and ${MAX_PROVIDES_LENGTH}.`,
+  })
+
 const provides = t.Object({
-  artifact_name: t.String({ description: 'The artifact the device runs.' }),
-  device_type: t.String(),
-  artifact_provides: t.Optional(t.Record(t.String(), t.String())),
+  artifact_name: providesText('artifact_name', 'The artifact the device runs.'),
+  device_type: providesText('device_type'),
+  artifact_provides: t.Optional(t.Record(t.String(), providesText('artifact_provides'))),
 })
+
+/** A deployment's name: Mender's bound (blank names are refused by the service, with the other fields). */
+const MAX_NAME_LENGTH = 256
+const deploymentName = t.String({
+  maxLength: MAX_NAME_LENGTH,
+  error: `Validating request body: name: the length must be no more than ${MAX_NAME_LENGTH}.`,
+})
+const MAX_ARTIFACT_NAME_LENGTH = 4096
+const artifactName = t.String({
+  maxLength: MAX_ARTIFACT_NAME_LENGTH,
+  error: `Validating request body: artifact_name: the length must be between 1 and ${MAX_ARTIFACT_NAME_LENGTH}.`,
+})
+const MAX_STATISTICS_IDS = 100
+const MAX_SUBSTATE_LENGTH = 200
 
 const listQuery = {
   status: t.Optional(t.String({ description: 'pending, inprogress or finished.' })),
@@ -150,16 +173,16 @@ export const DeploymentsModel = {
   deviceDeployment,
   statistics,
   newDeployment: t.Object({
-    name: t.String({ description: 'At most 256 characters.' }),
-    artifact_name: t.String(),
+    name: deploymentName,
+    artifact_name: artifactName,
     devices: t.Optional(t.Array(t.String(), { description: 'Device ids; or set all_devices.' })),
     all_devices: t.Optional(t.Boolean({ description: 'Every device accepted now.' })),
     force_installation: t.Optional(t.Boolean({ description: 'Install even where already installed.' })),
     ...rolloutFields,
   }),
   newDynamicDeployment: t.Object({
-    name: t.String({ description: 'At most 256 characters.' }),
-    artifact_name: t.String(),
+    name: deploymentName,
+    artifact_name: artifactName,
     filter_id: t.String({
       maxLength: 64,
       description: 'A saved filter (/api/management/v2/inventory/filters).',
@@ -175,8 +198,8 @@ export const DeploymentsModel = {
     ...rolloutFields,
   }),
   newGroupDeployment: t.Object({
-    name: t.String(),
-    artifact_name: t.String(),
+    name: deploymentName,
+    artifact_name: artifactName,
     force_installation: t.Optional(t.Boolean()),
     ...rolloutFields,
     devices: t.Optional(t.Unknown({ description: 'Not allowed here.' })),
@@ -208,7 +231,12 @@ export const DeploymentsModel = {
     ),
   }),
   statisticsList: t.Object({
-    deployment_ids: t.Optional(t.Array(t.String(), { description: '1 to 100 ids.' })),
+    deployment_ids: t.Optional(
+      t.Array(t.String(), {
+        maxItems: MAX_STATISTICS_IDS,
+        error: `deployment_ids: the length must be between 1 and ${MAX_STATISTICS_IDS}.`,
+      }),
+    ),
   }),
   statisticsListItem: t.Object({ id: t.String(), stats: statistics }),
   devicesListQuery: deviceStatusQuery,
@@ -218,7 +246,10 @@ export const DeploymentsModel = {
     deployment: t.Optional(deployment),
     device: deviceDeployment,
   }),
-  nextQuery: t.Object({ artifact_name: t.String(), device_type: t.String() }),
+  nextQuery: t.Object({
+    artifact_name: providesText('artifact_name'),
+    device_type: providesText('device_type'),
+  }),
   nextBody: provides,
   nextBodyV2: t.Object({
     device_provides: provides,
@@ -237,7 +268,12 @@ export const DeploymentsModel = {
     status: t.String({
       description: 'downloading, installing, rebooting, success, failure, already-installed, pause_before_*.',
     }),
-    substate: t.Optional(t.String({ description: 'At most 200 characters.' })),
+    substate: t.Optional(
+      t.String({
+        maxLength: MAX_SUBSTATE_LENGTH,
+        error: `substate: the length must be no more than ${MAX_SUBSTATE_LENGTH}`,
+      }),
+    ),
   }),
   deviceLog: t.Object({
     messages: t.Array(

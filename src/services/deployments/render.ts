@@ -1,9 +1,10 @@
 import type { ApiArtifact } from '../artifacts/model.ts'
 import type { ApiDeployment, ApiDeviceDeployment } from './model.ts'
 import { statusName } from './status.ts'
+import type { DeploymentRow } from './store.deployments.ts'
 import type { DeviceDeploymentRow } from './store.devices.ts'
 import type { PhaseRow, RolloutLogEntry } from './store.rollout.ts'
-import { type DeploymentRow, statsOf } from './store.ts'
+import { statsOf } from './store.stats.ts'
 import type { LogMessage } from './tables.ts'
 
 const term = (scope: string, attribute: string, type: string, value: unknown) => ({
@@ -13,10 +14,6 @@ const term = (scope: string, attribute: string, type: string, value: unknown) =>
   value,
 })
 
-/**
- * A deployment as Mender's API shows it: `all_devices` and `force_installation` only when set;
- * `deviceIds` (its device list) is needed for the filter of a deployment made for listed devices.
- */
 /** A phase as Mender Enterprise shows it, with bender's own `device_total` and `opened`. */
 const toApiPhase = (phase: PhaseRow) => ({
   id: phase.id,
@@ -55,9 +52,13 @@ function rolloutOf(row: DeploymentRow, phases?: PhaseRow[], log?: RolloutLogEntr
   }
 }
 
+/**
+ * A deployment as Mender's API shows it: `all_devices` and `force_installation` only when set;
+ * `deviceIds` (its device list) is needed for the filter of a deployment made for listed devices.
+ */
 export function toApiDeployment(
   row: DeploymentRow,
-  deviceIds: () => string[],
+  deviceIds: readonly string[],
   rollout: { phases?: PhaseRow[]; log?: RolloutLogEntry[] } = {},
 ): ApiDeployment {
   const terms =
@@ -67,7 +68,7 @@ export function toApiDeployment(
         ? [term('system', 'group', '$eq', row.groups[0] ?? '')]
         : row.target === 'all'
           ? [term('identity', 'status', '$eq', 'accepted')]
-          : [term('identity', 'id', '$in', deviceIds())]
+          : [term('identity', 'id', '$in', [...deviceIds])]
   return {
     id: row.id,
     name: row.name,

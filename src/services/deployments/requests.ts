@@ -2,13 +2,10 @@ import { BadRequestError } from '../../gateway/errors.ts'
 import type { NewDeployment } from './model.ts'
 import { policyProblems } from './policy.ts'
 import { type DeploymentStatus, statusFilterCodes } from './status.ts'
-import type { DeploymentQuery } from './store.ts'
+import type { DeploymentQuery } from './store.query.ts'
 import type { DeploymentType } from './tables.ts'
 
 /** The checks and parsing of the management requests, as Mender makes them. */
-
-const MAX_NAME_LENGTH = 256
-const MAX_ARTIFACT_NAME_LENGTH = 4096
 
 const invalidDefinition = (what: string) =>
   new BadRequestError(`Validating request body: Invalid deployments definition: ${what}`)
@@ -37,14 +34,9 @@ export function checkInput(input: DeploymentInput, dynamic = false): void {
     )
   }
   const problems: string[] = policyProblems(input.policy)
+  // Lengths are bounded by the route's schema; blank values are refused here, with the others.
   if (input.name === '') problems.push('name: cannot be blank')
-  else if (input.name.length > MAX_NAME_LENGTH) {
-    problems.push(`name: the length must be no more than ${MAX_NAME_LENGTH}`)
-  }
   if (input.artifact_name === '') problems.push('artifact_name: cannot be blank')
-  else if (input.artifact_name.length > MAX_ARTIFACT_NAME_LENGTH) {
-    problems.push(`artifact_name: the length must be between 1 and ${MAX_ARTIFACT_NAME_LENGTH}`)
-  }
   const blank = (input.devices ?? []).indexOf('')
   if (blank >= 0) problems.push(`devices: (${blank}: cannot be blank.)`)
   if (problems.length > 0) throw new BadRequestError(`Validating request body: ${problems.join('; ')}.`)

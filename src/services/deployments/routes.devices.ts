@@ -6,14 +6,14 @@ import type { DeploymentsService } from './service.ts'
 const detail = { tags: ['deployments'] }
 const nextResponses = { 200: M.instructions, 204: t.Void() }
 
-/** 204 when there is nothing to do; the instructions (a promise: the link is signed) otherwise. */
-function next(
+/** 204 when there is nothing to do; the instructions otherwise. */
+async function next(
   svc: DeploymentsService,
   device: DevicePrincipal,
   request: NextRequest,
   set: { status?: number | string },
 ) {
-  const instructions = svc.nextDeployment(device.tenantId, device.deviceId, request)
+  const instructions = await svc.nextDeployment(device.tenantId, device.deviceId, request)
   if (instructions === undefined) set.status = 204
   return instructions
 }
@@ -62,8 +62,8 @@ export const deploymentsDeviceRoutes = (svc: DeploymentsService, auth: AuthPlugi
     )
     .put(
       '/v1/deployments/device/deployments/:id/status',
-      ({ device, params, body, set }) => {
-        svc.reportStatus(device.tenantId, device.deviceId, params.id, body.status, body.substate)
+      async ({ device, params, body, set }) => {
+        await svc.reportStatus(device.tenantId, device.deviceId, params.id, body.status, body.substate)
         set.status = 204
       },
       {
@@ -75,8 +75,8 @@ export const deploymentsDeviceRoutes = (svc: DeploymentsService, auth: AuthPlugi
     )
     .put(
       '/v1/deployments/device/deployments/:id/log',
-      ({ device, params, body, set }) => {
-        svc.saveLog(device.tenantId, device.deviceId, params.id, body.messages)
+      async ({ device, params, body, set }) => {
+        await svc.saveLog(device.tenantId, device.deviceId, params.id, body.messages)
         set.status = 204
       },
       {

@@ -31,7 +31,8 @@ export const deploymentsManagementRoutes = (svc: DeploymentsService, auth: AuthP
     .use(auth)
     .post(
       '/deployments',
-      ({ user, body, set }) => created(set, `${LOCATION}/${svc.createDeployment(user.tenantId, body)}`),
+      async ({ user, body, set }) =>
+        created(set, `${LOCATION}/${await svc.createDeployment(user.tenantId, body)}`),
       {
         user: true,
         body: M.newDeployment,
@@ -55,9 +56,9 @@ export const deploymentsManagementRoutes = (svc: DeploymentsService, auth: AuthP
     )
     .post(
       '/deployments/group/:name',
-      ({ user, params, body, set }) => {
+      async ({ user, params, body, set }) => {
         const { devices, all_devices, ...rest } = body
-        const id = svc.createDeployment(user.tenantId, {
+        const id = await svc.createDeployment(user.tenantId, {
           ...rest,
           group: params.name,
           groupDevices: devices,
@@ -79,8 +80,8 @@ export const deploymentsManagementRoutes = (svc: DeploymentsService, auth: AuthP
     })
     .put(
       '/deployments/:id/status',
-      ({ user, params, body, set }) => {
-        svc.changeDeploymentStatus(user.tenantId, params.id, body)
+      async ({ user, params, body, set }) => {
+        await svc.changeDeploymentStatus(user.tenantId, params.id, body)
         set.status = 204
       },
       {
@@ -109,9 +110,14 @@ export const deploymentsManagementRoutes = (svc: DeploymentsService, auth: AuthP
     )
     .get(
       '/deployments/:id/devices/list',
-      ({ user, params, query, request, set }) => {
+      async ({ user, params, query, request, set }) => {
         const paging = parsePaging(query)
-        const { devices, total } = svc.pageDeviceDeployments(user.tenantId, params.id, query.status, paging)
+        const { devices, total } = await svc.pageDeviceDeployments(
+          user.tenantId,
+          params.id,
+          query.status,
+          paging,
+        )
         setPageHeaders(set, request.url, paging, { total })
         return devices
       },
@@ -130,8 +136,8 @@ export const deploymentsManagementRoutes = (svc: DeploymentsService, auth: AuthP
     })
     .get(
       '/deployments/:id/devices/:device_id/log',
-      ({ user, params }) =>
-        new Response(svc.deviceLog(user.tenantId, params.id, params.device_id), {
+      async ({ user, params }) =>
+        new Response(await svc.deviceLog(user.tenantId, params.id, params.device_id), {
           headers: { 'content-type': 'text/plain' },
         }),
       {
@@ -142,9 +148,9 @@ export const deploymentsManagementRoutes = (svc: DeploymentsService, auth: AuthP
     )
     .get(
       '/deployments/devices/:id',
-      ({ user, params, query, request, set }) => {
+      async ({ user, params, query, request, set }) => {
         const paging = parsePaging(query, { maxPerPage: MAX_HISTORY_PER_PAGE })
-        const { items, total } = svc.deviceHistory(user.tenantId, params.id, query.status, paging)
+        const { items, total } = await svc.deviceHistory(user.tenantId, params.id, query.status, paging)
         setPageHeaders(set, request.url, paging, { total })
         return items
       },
@@ -158,8 +164,8 @@ export const deploymentsManagementRoutes = (svc: DeploymentsService, auth: AuthP
     )
     .delete(
       '/deployments/devices/:id',
-      ({ user, params, set }) => {
-        svc.abortDeviceDeployments(user.tenantId, params.id)
+      async ({ user, params, set }) => {
+        await svc.abortDeviceDeployments(user.tenantId, params.id)
         set.status = 204
       },
       {
@@ -170,8 +176,8 @@ export const deploymentsManagementRoutes = (svc: DeploymentsService, auth: AuthP
     )
     .delete(
       '/deployments/devices/:id/history',
-      ({ user, params, set }) => {
-        svc.deleteDeviceHistory(user.tenantId, params.id)
+      async ({ user, params, set }) => {
+        await svc.deleteDeviceHistory(user.tenantId, params.id)
         set.status = 204
       },
       {

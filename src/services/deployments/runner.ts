@@ -1,8 +1,7 @@
 import type { Clock } from '../../clock.ts'
 import { NotFoundError } from '../../gateway/errors.ts'
-import type { Gates } from './gates.ts'
-import type { RolloutStore } from './store.rollout.ts'
-import type { DeploymentRow, DeploymentsStore } from './store.ts'
+import type { DeploymentRow } from './store.deployments.ts'
+import type { DeploymentsStore } from './store.ts'
 
 /** At most this much background work per tick: a tick never holds the database for long. */
 export const SLICE = 200
@@ -20,30 +19,21 @@ export type FilterMatcher = (
  * The rollout's background work, in bounded slices: phases whose start time has come open (gates
  * permitting), devices in flight past their deployment's timeout count as failed for the gates,
  * and devices that changed (accepted, inventory written) join the active dynamic deployments whose
- * filter they now match. Each item is its own short transaction; nothing here runs per poll.
+ * filter they now match. Each item is its own short store call (one transaction); nothing here
+ * runs per poll.
  */
-export function createRolloutRunner(
-  store: DeploymentsStore,
-  rollout: RolloutStore,
-  gates: Gates,
-  clock: Clock,
-  match: FilterMatcher,
-) {
+export function createRolloutRunner(store: DeploymentsStore, clock: Clock, match: FilterMatcher) {
   /** Devices that changed since the last look, per tenant. */
   const changed = new Map<string, Set<string>>()
 
-  function timeDue(): number {
+  async function timeDue(): Promise<number> {
     const now = clock.now()
     let done = 0
-    for (const phase of rollout.duePhases(now, SLICE)) {
-      if (store.transaction(() => gates.tryOpen(phase))) done++
+    for (const phase of await store.duePhases(now, SLICE)) {
+      if (await store.openDuePhase(phase)) done++
     }
-    for (const device of rollout.overdueInFlight(now, SLICE)) {
-      store.transaction(() => {
-        rollout.markTimedOut(device.seq)
-        const deployment = store.findDeployment(device.tenantId, device.deploymentId)
-        gates.onResult(device, true, deployment?.policy ?? null)
-      })
+    for (const device of await store.overdueInFlight(now, SLICE)) {
+      await store.timeOut(device)
       done++
     }
     return done
@@ -59,14 +49,7 @@ export function createRolloutRunner(
       throw err
     }
     if (matched.length === 0) return 0
-    return store.transaction(() => {
-      const current = store.findDeployment(deployment.tenantId, deployment.id)
-      if (!current || current.finished) return 0
-      const phase = Math.max(current.phaseCount - 1, 0)
-      const added = store.addDevices(current, matched, phase)
-      if (current.phaseCount > 0) rollout.growPhase(current.tenantId, current.id, phase, added.length)
-      return added.length
-    })
+    return store.joinDynamic(deployment.tenantId, deployment.id, matched)
   }
 
   async function dynamicDue(): Promise<number> {
@@ -75,7 +58,7 @@ export function createRolloutRunner(
       const ids = [...devices].slice(0, SLICE)
       for (const id of ids) devices.delete(id)
       if (devices.size === 0) changed.delete(tenantId)
-      for (const deployment of store.activeDynamic(tenantId)) done += await join(deployment, ids)
+      for (const deployment of await store.activeDynamic(tenantId)) done += await join(deployment, ids)
     }
     return done
   }
@@ -87,7 +70,7 @@ export function createRolloutRunner(
   const run = async () => {
     busy = true
     try {
-      return timeDue() + (await dynamicDue())
+      return (await timeDue()) + (await dynamicDue())
     } finally {
       busy = false
     }

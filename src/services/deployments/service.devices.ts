@@ -4,31 +4,23 @@ import { type ArtifactRow, artifactBlobKey } from '../artifacts/model.ts'
 import type { createConfigurationArtifacts } from './configuration.ts'
 import type { Instructions, NextRequest } from './model.ts'
 import type { createSelection } from './selection.ts'
-import { DEVICE_REPORTED_STATUSES, type DeviceDeploymentStatus, statusName } from './status.ts'
-import type { DeviceDeploymentsStore } from './store.devices.ts'
-import type { DeploymentRow, DeploymentsStore } from './store.ts'
+import { DEVICE_REPORTED_STATUSES, type DeviceDeploymentStatus } from './status.ts'
+import type { DeploymentRow } from './store.deployments.ts'
+import type { DeploymentsStore } from './store.ts'
 import type { LogMessage } from './tables.ts'
-import type { Transitions } from './transitions.ts'
 
 /** Mender hands out download links valid for a day. */
 const DOWNLOAD_LINK_TTL_SECONDS = 24 * 60 * 60
-const MAX_PROVIDES_LENGTH = 4096
-const MAX_SUBSTATE_LENGTH = 200
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
 
+/** Blank values are refused (the route's schema bounds their length). */
 function checkNextRequest(request: NextRequest): void {
   const problems: string[] = []
   for (const field of ['artifact_name', 'device_type'] as const) {
-    const value = request[field]
-    if (value.length === 0) problems.push(`${field}: cannot be blank`)
-    else if (value.length > MAX_PROVIDES_LENGTH) {
-      problems.push(`${field}: the length must be between 1 and ${MAX_PROVIDES_LENGTH}`)
-    }
+    if (request[field].length === 0) problems.push(`${field}: cannot be blank`)
   }
   for (const [key, value] of Object.entries(request.artifact_provides ?? {})) {
-    if (value.length === 0 || value.length > MAX_PROVIDES_LENGTH) {
-      problems.push(`artifact_provides: (${key}: the length must be between 1 and ${MAX_PROVIDES_LENGTH})`)
-    }
+    if (value.length === 0) problems.push(`artifact_provides: (${key}: cannot be blank)`)
   }
   if (problems.length > 0) throw new BadRequestError(`${problems.join('; ')}.`)
 }
@@ -49,14 +41,12 @@ function checkLog(messages: readonly LogMessage[]): LogMessage[] {
 
 /** The device API: asking for an update, reporting status, uploading a log. */
 export function createDeviceApi(parts: {
-  store: DeploymentsStore
-  devices: DeviceDeploymentsStore
-  transitions: Transitions
+  store: Pick<DeploymentsStore, 'reportStatus' | 'saveLog'>
   selectDeployment: ReturnType<typeof createSelection>
   links: Links
   configurations: ReturnType<typeof createConfigurationArtifacts>
 }) {
-  const { store, devices, transitions, selectDeployment, links, configurations } = parts
+  const { store, selectDeployment, links, configurations } = parts
 
   async function instructions(
     tenantId: string,
@@ -99,13 +89,13 @@ export function createDeviceApi(parts: {
   }
 
   return {
-    nextDeployment(
+    async nextDeployment(
       tenantId: string,
       deviceId: string,
       request: NextRequest,
-    ): Promise<Instructions> | undefined {
+    ): Promise<Instructions | undefined> {
       checkNextRequest(request)
-      const selection = selectDeployment(tenantId, deviceId, request)
+      const selection = await selectDeployment(tenantId, deviceId, request)
       if (selection.kind === 'conflict') throw new ConflictError('Device provided conflicting request data')
       if (selection.kind === 'none') return undefined
       if (selection.kind === 'configure') {
@@ -114,46 +104,38 @@ export function createDeviceApi(parts: {
       return instructions(tenantId, selection.deploymentId, selection.artifact)
     },
 
-    reportStatus(
+    async reportStatus(
       tenantId: string,
       deviceId: string,
       deploymentId: string,
       status: string,
       substate?: string,
-    ): void {
+    ): Promise<void> {
       if (!(DEVICE_REPORTED_STATUSES as readonly string[]).includes(status)) {
         throw new BadRequestError(`status: must be a valid value`)
       }
-      if (substate !== undefined && substate.length > MAX_SUBSTATE_LENGTH) {
-        throw new BadRequestError(`substate: the length must be no more than ${MAX_SUBSTATE_LENGTH}`)
-      }
-      store.transaction(() => {
-        const row = devices.findForDevice(tenantId, deploymentId, deviceId)
-        if (!row) throw new NotFoundError('Resource not found')
-        const current = statusName(row.status)
-        if (current === 'aborted') throw new ConflictError('Deployment aborted')
-        if (current === 'decommissioned') throw new ConflictError('Device decommissioned')
-        if (current === status) return
-        if (
-          status === 'failure' &&
-          row.attempts <= (store.findDeployment(tenantId, deploymentId)?.retries ?? 0)
-        ) {
-          // Retries left: offered again at the device's next poll; only its last attempt counts.
-          transitions.retry(row)
-          return
-        }
-        transitions.setStatus(row, status as DeviceDeploymentStatus, substate)
-      })
+      const outcome = await store.reportStatus(
+        tenantId,
+        deviceId,
+        deploymentId,
+        status as DeviceDeploymentStatus,
+        substate,
+      )
+      if (outcome === 'not-found') throw new NotFoundError('Resource not found')
+      if (outcome === 'aborted') throw new ConflictError('Deployment aborted')
+      if (outcome === 'decommissioned') throw new ConflictError('Device decommissioned')
     },
 
-    saveLog(tenantId: string, deviceId: string, deploymentId: string, messages: readonly LogMessage[]): void {
+    async saveLog(
+      tenantId: string,
+      deviceId: string,
+      deploymentId: string,
+      messages: readonly LogMessage[],
+    ): Promise<void> {
       const checked = checkLog(messages)
-      store.transaction(() => {
-        const row = devices.findForDevice(tenantId, deploymentId, deviceId)
-        if (!row) throw new NotFoundError('Deployment not found')
-        store.saveLog(tenantId, deploymentId, deviceId, checked)
-        devices.setLogAvailable(row.seq)
-      })
+      if (!(await store.saveLog(tenantId, deploymentId, deviceId, checked))) {
+        throw new NotFoundError('Deployment not found')
+      }
     },
   }
 }

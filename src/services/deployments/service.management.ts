@@ -6,7 +6,6 @@ import { type ApiArtifact, toApiArtifact } from '../artifacts/model.ts'
 import type { ArtifactsService } from '../artifacts/service.ts'
 import type { InventoryService } from '../inventory/service.ts'
 import { createDeploymentMaker } from './create.ts'
-import type { Gates } from './gates.ts'
 import { formatLog, toApiDeployment, toApiDeviceDeployment } from './render.ts'
 import {
   checkInput,
@@ -18,13 +17,13 @@ import {
   parseStatusFilter,
   type StatusChange,
 } from './requests.ts'
-import type { DeviceDeploymentStatus, Stats } from './status.ts'
-import type { DeviceDeploymentRow, DeviceDeploymentsStore } from './store.devices.ts'
-import type { RolloutStore } from './store.rollout.ts'
-import { type DeploymentRow, type DeploymentsStore, statsOf } from './store.ts'
-import type { Transitions } from './transitions.ts'
+import type { Stats } from './status.ts'
+import type { DeploymentChange } from './store.changes.ts'
+import type { DeploymentRow } from './store.deployments.ts'
+import type { DeviceDeploymentRow } from './store.devices.ts'
+import { statsOf } from './store.stats.ts'
+import type { DeploymentsStore } from './store.ts'
 
-/** What deployments needs from inventory: the accepted devices (of a group), a device's group, device search. */
 /** What deployments needs from artifacts: the artifacts a deployment may hand out. */
 export type DeploymentsArtifacts = Pick<ArtifactsService, 'findArtifactsByName' | 'findArtifactById'>
 
@@ -34,31 +33,33 @@ export type DeploymentsInventory = Pick<
   'listAcceptedDeviceIds' | 'getDevice' | 'searchDevices' | 'getSavedFilter' | 'matchingDeviceIds'
 >
 
-const MAX_STATISTICS_IDS = 100
+/** The operator's status change as the store takes it; 400 for a status that is none of the three. */
+function deploymentChange(change: StatusChange): DeploymentChange {
+  if (change.status === 'aborted') return { status: 'aborted' }
+  if (change.status === 'paused') return { status: 'paused', reason: change.reason || 'paused by hand' }
+  if (change.status === 'resumed') return { status: 'resumed', override: change.override === true }
+  throw new BadRequestError('Unexpected deployment status')
+}
 
 /** The operator's API: making, listing, inspecting and aborting deployments; a device's history. */
 export function createManagementApi(parts: {
   store: DeploymentsStore
-  devices: DeviceDeploymentsStore
-  rollout: RolloutStore
-  gates: Gates
   artifacts: DeploymentsArtifacts
-  transitions: Transitions
   inventory: DeploymentsInventory
   clock: Clock
   ids: Ids
 }) {
-  const { store, devices, rollout, gates, artifacts, transitions, inventory, clock, ids } = parts
-  const make = createDeploymentMaker({ store, rollout, gates, artifacts, clock, ids })
+  const { store, artifacts, inventory, clock, ids } = parts
+  const make = createDeploymentMaker({ store, artifacts, clock, ids })
 
   /** The phase ids of phased deployments, each deployment's phases read once. */
   function phaseIds() {
     const byDeployment = new Map<string, string[]>()
-    return (row: DeviceDeploymentRow, deployment?: DeploymentRow): string | undefined => {
+    return async (row: DeviceDeploymentRow, deployment?: DeploymentRow): Promise<string | undefined> => {
       if (deployment && deployment.phaseCount === 0) return undefined
       let ids = byDeployment.get(row.deploymentId)
       if (!ids) {
-        ids = rollout.listPhases(row.tenantId, row.deploymentId).map((phase) => phase.id)
+        ids = (await store.listPhases(row.tenantId, row.deploymentId)).map((phase) => phase.id)
         byDeployment.set(row.deploymentId, ids)
       }
       return ids[row.phase]
@@ -66,36 +67,44 @@ export function createManagementApi(parts: {
   }
 
   /** Device deployments with the artifact each was given (Mender's `image`), each artifact read once. */
-  function withImages(rows: DeviceDeploymentRow[], deployment?: DeploymentRow) {
+  async function withImages(rows: DeviceDeploymentRow[], deployment?: DeploymentRow) {
     const images = new Map<string, ApiArtifact | undefined>()
     const phaseOf = phaseIds()
-    return rows.map((row) => {
+    const rendered = []
+    for (const row of rows) {
       const id = row.artifactId
       if (id !== null && !images.has(id)) {
-        const artifact = artifacts.findArtifactById(row.tenantId, id)
+        const artifact = await artifacts.findArtifactById(row.tenantId, id)
         images.set(id, artifact && toApiArtifact(artifact))
       }
-      return toApiDeviceDeployment(row, id === null ? undefined : images.get(id), phaseOf(row, deployment))
-    })
+      const image = id === null ? undefined : images.get(id)
+      rendered.push(toApiDeviceDeployment(row, image, await phaseOf(row, deployment)))
+    }
+    return rendered
   }
 
-  const render = (row: DeploymentRow, withLog = false) =>
-    toApiDeployment(row, () => store.listDeviceIds(row.tenantId, row.id), {
-      phases: row.phaseCount > 0 ? rollout.listPhases(row.tenantId, row.id) : undefined,
-      log: withLog ? rollout.listLog(row.tenantId, row.id) : undefined,
+  const render = async (row: DeploymentRow, withLog = false) =>
+    // The device list is read only where the answer shows it: a deployment made for listed devices.
+    toApiDeployment(row, row.target === 'devices' ? await store.listDeviceIds(row.tenantId, row.id) : [], {
+      phases: row.phaseCount > 0 ? await store.listPhases(row.tenantId, row.id) : undefined,
+      log: withLog ? await store.listLog(row.tenantId, row.id) : undefined,
     })
 
-  function requireDeployment(tenantId: string, id: string, message = 'Deployment not found'): DeploymentRow {
+  async function requireDeployment(
+    tenantId: string,
+    id: string,
+    message = 'Deployment not found',
+  ): Promise<DeploymentRow> {
     requireUuid(id)
-    const row = store.findDeployment(tenantId, id)
+    const row = await store.findDeployment(tenantId, id)
     if (!row) throw new NotFoundError(message)
     return row
   }
 
   /** The static group of the one device of a single-device deployment, as Mender records it. */
-  function groupsOf(tenantId: string, deviceId: string): string[] {
+  async function groupsOf(tenantId: string, deviceId: string): Promise<string[]> {
     try {
-      const { device } = inventory.getDevice(tenantId, deviceId)
+      const { device } = await inventory.getDevice(tenantId, deviceId)
       const group = device.attributes.find((a) => a.scope === 'system' && a.name === 'group')?.value
       return typeof group === 'string' ? [group] : []
     } catch (err) {
@@ -104,33 +113,15 @@ export function createManagementApi(parts: {
     }
   }
 
-  /**
-   * Ends a device's part in every active deployment listing it: its unfinished device deployments,
-   * and those it has not picked up yet (created after its newest finished one), get `status`.
-   */
-  function endForDevice(tenantId: string, deviceId: string, status: DeviceDeploymentStatus): void {
-    store.transaction(() => {
-      // Read before the active ones end: ending them must not move the device's "newest finished".
-      const unstarted = devices.unstartedDeployments(tenantId, deviceId)
-      const ids = unstarted.map((entry) => entry.id)
-      const byId = new Map(store.findDeploymentsByIds(tenantId, ids).map((d) => [d.id, d]))
-      for (const row of devices.listActiveForDevice(tenantId, deviceId)) transitions.setStatus(row, status)
-      for (const { id, phase } of unstarted) {
-        const deployment = byId.get(id)
-        if (deployment) transitions.create(deployment, deviceId, status, phase)
-      }
-    })
-  }
-
   async function findDeployments(tenantId: string, input: ListInput, paging: Paging) {
     const scope = idScope(input)
     const { query, none } = parseListInput(input)
     if (none) return { deployments: [], total: 0, hasNext: false }
-    const page = () => {
-      const rows = store.listDeployments(tenantId, query, pageOffset(paging), paging.perPage + 1)
-      return { rows, total: store.countDeployments(tenantId, query) }
+    const page = async () => {
+      const rows = await store.listDeployments(tenantId, query, pageOffset(paging), paging.perPage + 1)
+      return { rows, total: await store.countDeployments(tenantId, query) }
     }
-    let { rows, total } = page()
+    let { rows, total } = await page()
     const first = input.name?.[0]
     if (total === 0 && first !== undefined && scope && input.id_attribute) {
       // No deployment has that name: it may be a device's, whose deployments are wanted.
@@ -144,30 +135,32 @@ export function createManagementApi(parts: {
       if (deviceId === undefined) return { deployments: [], total: 0, hasNext: false }
       query.names = undefined
       query.forDevice = deviceId
-      ;({ rows, total } = page())
+      ;({ rows, total } = await page())
     }
+    const deployments = []
+    for (const row of rows.slice(0, paging.perPage)) deployments.push(await render(row))
     return {
-      deployments: rows.slice(0, paging.perPage).map((row) => render(row)),
+      deployments,
       total,
       hasNext: rows.length > paging.perPage,
     }
   }
 
   return {
-    createDeployment(tenantId: string, input: DeploymentInput): string {
+    async createDeployment(tenantId: string, input: DeploymentInput): Promise<string> {
       checkInput(input)
       const deviceIds =
         input.group !== undefined
-          ? inventory.listAcceptedDeviceIds(tenantId, input.group)
+          ? await inventory.listAcceptedDeviceIds(tenantId, input.group)
           : input.all_devices
-            ? inventory.listAcceptedDeviceIds(tenantId)
+            ? await inventory.listAcceptedDeviceIds(tenantId)
             : [...new Set(input.devices)]
       if (deviceIds.length === 0) throw new BadRequestError('No devices for the deployment')
       const groups =
         input.group !== undefined
           ? [input.group]
           : deviceIds.length === 1 && !input.all_devices
-            ? groupsOf(tenantId, deviceIds[0]!)
+            ? await groupsOf(tenantId, deviceIds[0]!)
             : []
       return make(tenantId, input, deviceIds, {
         groups,
@@ -201,114 +194,92 @@ export function createManagementApi(parts: {
 
     listDeployments: findDeployments,
 
-    getDeployment: (tenantId: string, id: string) =>
-      render(requireDeployment(tenantId, id, 'Resource not found'), true),
+    getDeployment: async (tenantId: string, id: string) =>
+      render(await requireDeployment(tenantId, id, 'Resource not found'), true),
 
-    getStatistics: (tenantId: string, id: string): Stats =>
-      statsOf(requireDeployment(tenantId, id, 'Resource not found')),
+    getStatistics: async (tenantId: string, id: string): Promise<Stats> =>
+      statsOf(await requireDeployment(tenantId, id, 'Resource not found')),
 
-    listStatistics(
+    async listStatistics(
       tenantId: string,
       ids: string[] | undefined,
-    ): { id: string; stats: Stats }[] | Record<string, never> {
+    ): Promise<{ id: string; stats: Stats }[] | Record<string, never>> {
       if (!ids || ids.length === 0) return {}
-      if (ids.length > MAX_STATISTICS_IDS) {
-        throw new BadRequestError(`deployment_ids: the length must be between 1 and ${MAX_STATISTICS_IDS}.`)
-      }
       const bad = ids.findIndex((id) => !isUuid(id))
       if (bad >= 0) throw new BadRequestError(`deployment_ids: (${bad}: must be a valid UUID.)`)
-      const rows = store.findDeploymentsByIds(tenantId, ids)
+      const rows = await store.findDeploymentsByIds(tenantId, ids)
       if (rows.length === 0) throw new NotFoundError('Deployment not found')
       return rows.map((row) => ({ id: row.id, stats: statsOf(row) }))
     },
 
     /** Every device deployment of a deployment (Mender's unpaged list). */
-    listDeviceDeployments(tenantId: string, id: string) {
-      const deployment = requireDeployment(tenantId, id)
-      return withImages(devices.listForDeployment(tenantId, id, undefined), deployment)
+    async listDeviceDeployments(tenantId: string, id: string) {
+      const deployment = await requireDeployment(tenantId, id)
+      return withImages(await store.listForDeployment(tenantId, id, undefined), deployment)
     },
 
-    pageDeviceDeployments(tenantId: string, id: string, status: string | undefined, paging: Paging) {
-      const deployment = requireDeployment(tenantId, id)
+    async pageDeviceDeployments(tenantId: string, id: string, status: string | undefined, paging: Paging) {
+      const deployment = await requireDeployment(tenantId, id)
       const phaseOf = phaseIds()
       const codes = parseStatusFilter(status)
-      const rows = devices.listForDeployment(tenantId, id, codes, {
+      const rows = await store.listForDeployment(tenantId, id, codes, {
         offset: pageOffset(paging),
         limit: paging.perPage,
       })
-      return {
-        devices: rows.map((row) => toApiDeviceDeployment(row, undefined, phaseOf(row, deployment))),
-        total: devices.countForDeployment(tenantId, id, codes),
-      }
+      const devices = []
+      for (const row of rows)
+        devices.push(toApiDeviceDeployment(row, undefined, await phaseOf(row, deployment)))
+      return { devices, total: await store.countForDeployment(tenantId, id, codes) }
     },
 
-    deviceList: (tenantId: string, id: string): string[] =>
-      store.listDeviceIds(tenantId, requireDeployment(tenantId, id, 'Resource not found').id),
+    deviceList: async (tenantId: string, id: string): Promise<string[]> =>
+      store.listDeviceIds(tenantId, (await requireDeployment(tenantId, id, 'Resource not found')).id),
 
-    deviceLog(tenantId: string, deploymentId: string, deviceId: string): string {
-      const messages = store.findLog(tenantId, deploymentId, deviceId)
+    async deviceLog(tenantId: string, deploymentId: string, deviceId: string): Promise<string> {
+      const messages = await store.findLog(tenantId, deploymentId, deviceId)
       if (!messages) throw new NotFoundError('Resource not found')
       return formatLog(messages)
     },
 
-    changeDeploymentStatus(tenantId: string, id: string, change: StatusChange): void {
+    async changeDeploymentStatus(tenantId: string, id: string, change: StatusChange): Promise<void> {
       requireUuid(id)
-      const { status } = change
-      if (status !== 'aborted' && status !== 'paused' && status !== 'resumed') {
-        throw new BadRequestError('Unexpected deployment status')
-      }
-      store.transaction(() => {
-        const row = store.findDeployment(tenantId, id)
-        if (!row) throw new NotFoundError('Deployment not found')
-        if (row.finished) throw new UnprocessableError('Deployment already finished')
-        if (status === 'aborted') {
-          gates.abort(tenantId, id)
-          return
-        }
-        if (status === 'paused') {
-          if (row.pausedAt) throw new ConflictError('Deployment already paused')
-          gates.pause(tenantId, id, change.reason || 'paused by hand')
-          return
-        }
-        if (!row.pausedAt) throw new ConflictError('Deployment is not paused')
-        if (row.gateTripped && !change.override) {
-          throw new ConflictError(
-            `Deployment paused by its failure gate (${row.pauseReason}): resume with "override": true`,
-          )
-        }
-        gates.resume(tenantId, id, row.gateTripped)
-      })
-    },
-
-    deviceHistory(tenantId: string, deviceId: string, status: string | undefined, paging: Paging) {
-      const codes = parseStatusFilter(status)
-      const rows = devices.listForDevice(tenantId, deviceId, codes, pageOffset(paging), paging.perPage)
-      const byId = new Map(
-        store
-          .findDeploymentsByIds(tenantId, [...new Set(rows.map((row) => row.deploymentId))])
-          .map((d) => [d.id, d]),
+      const outcome = await store.changeStatus(tenantId, id, deploymentChange(change))
+      if (outcome === 'done') return
+      if (outcome === 'not-found') throw new NotFoundError('Deployment not found')
+      if (outcome === 'finished') throw new UnprocessableError('Deployment already finished')
+      if (outcome === 'already-paused') throw new ConflictError('Deployment already paused')
+      if (outcome === 'not-paused') throw new ConflictError('Deployment is not paused')
+      throw new ConflictError(
+        `Deployment paused by its failure gate (${outcome.tripped}): resume with "override": true`,
       )
-      const rendered = withImages(rows)
-      const items = rows.map((row, i) => {
+    },
+
+    async deviceHistory(tenantId: string, deviceId: string, status: string | undefined, paging: Paging) {
+      const codes = parseStatusFilter(status)
+      const rows = await store.listForDevice(tenantId, deviceId, codes, pageOffset(paging), paging.perPage)
+      const deploymentIds = [...new Set(rows.map((row) => row.deploymentId))]
+      const byId = new Map((await store.findDeploymentsByIds(tenantId, deploymentIds)).map((d) => [d.id, d]))
+      const rendered = await withImages(rows)
+      const items = []
+      for (const [i, row] of rows.entries()) {
         const deployment = byId.get(row.deploymentId)
-        return {
+        items.push({
           id: row.id,
-          ...(deployment ? { deployment: render(deployment) } : {}),
+          ...(deployment ? { deployment: await render(deployment) } : {}),
           device: rendered[i]!,
-        }
-      })
-      return { items, total: devices.countForDevice(tenantId, deviceId, codes) }
+        })
+      }
+      return { items, total: await store.countForDevice(tenantId, deviceId, codes) }
     },
 
-    abortDeviceDeployments: (tenantId: string, deviceId: string): void =>
-      endForDevice(tenantId, deviceId, 'aborted'),
+    abortDeviceDeployments: (tenantId: string, deviceId: string): Promise<void> =>
+      store.endForDevice(tenantId, deviceId, 'aborted'),
 
-    deleteDeviceHistory(tenantId: string, deviceId: string): void {
-      devices.deleteHistory(tenantId, deviceId, clock.now())
-    },
+    deleteDeviceHistory: (tenantId: string, deviceId: string): Promise<void> =>
+      store.deleteHistory(tenantId, deviceId, clock.now()),
 
     /** The device is gone: its unfinished and not yet picked up deployments become `decommissioned`. */
-    markDeviceDecommissioned: (tenantId: string, deviceId: string): void =>
-      endForDevice(tenantId, deviceId, 'decommissioned'),
+    markDeviceDecommissioned: (tenantId: string, deviceId: string): Promise<void> =>
+      store.endForDevice(tenantId, deviceId, 'decommissioned'),
   }
 }

@@ -14,10 +14,10 @@ const notDeleted = sql`${dd.deleted} IS NULL`
 const ACTIVE_CODES = sql`${dd.status} BETWEEN ${sql.raw(String(CODE.pauseFirst))} AND ${sql.raw(String(CODE.pending))}`
 
 /**
- * Device deployments: the device side of a deployment, and the poll's lookups. Synchronous
- * (bun:sqlite is); the service composes them inside `DeploymentsStore.transaction`.
+ * Rows of device deployments: the device side of a deployment, and the poll's lookups.
+ * Synchronous (bun:sqlite is); the deployments store composes them inside its transactions.
  */
-export interface DeviceDeploymentsStore {
+export interface DeviceDeploymentRows {
   /** The device's unfinished device deployment (its seq), and whether a device list from `since` on names it. */
   pollLookup(tenantId: string, deviceId: string, since: number): { activeSeq: number | null; listed: boolean }
   /**
@@ -96,8 +96,8 @@ const ORDER = 'ORDER BY dl.created, dl.deployment_id'
 /** What the poll adds: the device's phase has opened and the deployment is not paused. */
 const STARTABLE = 'AND dl.phase < d.open_phases AND d.paused_at IS NULL'
 
-/** Device deployments: the device side of a deployment, and the poll's lookups. */
-export function createDeviceDeploymentsStore(db: Database): DeviceDeploymentsStore {
+/** Device deployment rows on SQLite: prepared statements, the poll's in one statement. */
+export function createDeviceDeploymentRows(db: Database): DeviceDeploymentRows {
   const ph = sql.placeholder
   const events = createDeploymentEvents(db)
   /**

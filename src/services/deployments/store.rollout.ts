@@ -13,11 +13,11 @@ export type OverdueDevice = { seq: number; tenantId: string; deploymentId: strin
 const IN_FLIGHT = [statusCode('downloading'), statusCode('installing'), statusCode('rebooting')].join(',')
 
 /**
- * Phases, their gate counters, pauses and the rollout log of deployments. Synchronous like the
- * other deployments stores: a gate is decided inside the transaction of the status write that
- * moves its counters.
+ * Rows of phases, their gate counters, pauses and the rollout log of deployments. Synchronous
+ * like the other rows: a gate is decided inside the transaction of the status write that moves
+ * its counters.
  */
-export interface RolloutStore {
+export interface RolloutRows {
   /** Adds the deployment's phases (in order; their index is their position). */
   insertPhases(rows: PhaseRow[]): void
   /** The deployment's phases, in order. */
@@ -50,7 +50,7 @@ export interface RolloutStore {
   markTimedOut(seq: number): void
 }
 
-export function createRolloutStore(db: Database): RolloutStore {
+export function createRolloutRows(db: Database): RolloutRows {
   const ph = sql.placeholder
   const outbox = outboxFor(db)
   const p = deploymentPhases

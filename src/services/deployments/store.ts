@@ -1,488 +1,185 @@
-import { and, asc, count, desc, eq, gte, inArray, lte, max, or, type SQL, sql } from 'drizzle-orm'
-import type { SQLiteColumn } from 'drizzle-orm/sqlite-core'
-import type { Database } from '../../../db/client.ts'
-import { createDeploymentEvents } from './events.ts'
-import type { RolloutPolicy } from './policy.ts'
-import type { DeploymentStatus, DeviceDeploymentStatus, Stats } from './status.ts'
+import type { Database, Window } from '../../../db/client.ts'
+import type { Clock } from '../../clock.ts'
+import type { Ids } from '../../ids.ts'
+import { findNextCandidate, type NextCandidate, type PickUp, type Selection, type Stale } from './pickup.ts'
+import type { DeviceDeploymentStatus } from './status.ts'
 import {
-  type DeploymentType,
-  deploymentDevices,
-  deploymentLogs,
-  deployments,
-  type LogMessage,
-} from './tables.ts'
-
-export type DeploymentRow = typeof deployments.$inferSelect
-
-/** The property (column) holding each status's device count. */
-const STAT_KEYS = {
-  failure: 'statFailure',
-  aborted: 'statAborted',
-  pause_before_installing: 'statPauseBeforeInstalling',
-  pause_before_committing: 'statPauseBeforeCommitting',
-  pause_before_rebooting: 'statPauseBeforeRebooting',
-  downloading: 'statDownloading',
-  installing: 'statInstalling',
-  rebooting: 'statRebooting',
-  pending: 'statPending',
-  success: 'statSuccess',
-  noartifact: 'statNoartifact',
-  'already-installed': 'statAlreadyInstalled',
-  decommissioned: 'statDecommissioned',
-} as const satisfies Record<DeviceDeploymentStatus, keyof DeploymentRow>
-
-type StatKey = (typeof STAT_KEYS)[DeviceDeploymentStatus]
-type StatFields = Pick<DeploymentRow, StatKey>
-
-const STAT_ENTRIES = Object.entries(STAT_KEYS) as [DeviceDeploymentStatus, StatKey][]
-
-export const statsOf = (row: StatFields): Stats =>
-  Object.fromEntries(STAT_ENTRIES.map(([status, key]) => [status, row[key]])) as Stats
-
-/** Every count as a column value, for `set()` and inserts. */
-export const statValues = (stats: Stats): StatFields =>
-  Object.fromEntries(STAT_ENTRIES.map(([status, key]) => [key, stats[status]])) as StatFields
-
-const STAT_RETURNING = {
-  maxDevices: deployments.maxDevices,
-  openPhases: deployments.openPhases,
-  phaseCount: deployments.phaseCount,
-  policy: deployments.policy,
-  finished: deployments.finished,
-  status: deployments.status,
-  ...Object.fromEntries(STAT_ENTRIES.map(([, key]) => [key, deployments[key]])),
-} as {
-  maxDevices: typeof deployments.maxDevices
-  openPhases: typeof deployments.openPhases
-  phaseCount: typeof deployments.phaseCount
-  policy: typeof deployments.policy
-  finished: typeof deployments.finished
-  status: typeof deployments.status
-} & {
-  [K in StatKey]: (typeof deployments)[K]
-}
-
-/** A deployment's counts after a change, with what decides its status. */
-export type StatsAfter = {
-  stats: Stats
-  maxDevices: number
-  finished: Date | null
-  status: DeploymentStatus
-  /** No phase has opened yet. */
-  scheduled: boolean
-  /** It has phase rows (phases or a policy): results move their gate counters. */
-  phased: boolean
-  policy: RolloutPolicy | null
-}
-
-export type DeploymentQuery = {
-  ids?: string[]
-  names?: string[]
-  /** Text in the name or the artifact name (case-insensitive). */
-  search?: string
-  status?: DeploymentStatus
-  createdAfter?: Date
-  createdBefore?: Date
-  sort: 'asc' | 'desc'
-  /** Deployments for this device: named after it, or listing it. */
-  forDevice?: string
-  type?: DeploymentType
-}
-
-/** `like` with its wildcards taken literally. */
-const likeContains = (column: SQLiteColumn, text: string): SQL =>
-  sql`${column} LIKE ${`%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`} ESCAPE '\\'`
-
-function queryConditions(tenantId: string, query: DeploymentQuery): SQL | undefined {
-  const where: (SQL | undefined)[] = [eq(deployments.tenantId, tenantId)]
-  if (query.ids) where.push(inArray(deployments.id, query.ids))
-  if (query.names) where.push(inArray(deployments.name, query.names))
-  if (query.search) {
-    where.push(
-      or(likeContains(deployments.name, query.search), likeContains(deployments.artifactName, query.search)),
-    )
-  }
-  if (query.status) where.push(eq(deployments.status, query.status))
-  if (query.type) where.push(eq(deployments.type, query.type))
-  if (query.createdAfter) where.push(gte(deployments.created, query.createdAfter))
-  if (query.createdBefore) where.push(lte(deployments.created, query.createdBefore))
-  if (query.forDevice) {
-    where.push(
-      or(
-        eq(deployments.name, query.forDevice),
-        sql`EXISTS (SELECT 1 FROM ${deploymentDevices} WHERE ${deploymentDevices.tenantId} = ${tenantId}
-          AND ${deploymentDevices.deviceId} = ${query.forDevice} AND ${deploymentDevices.deploymentId} = ${deployments.id})`,
-      ),
-    )
-  }
-  return and(...where)
-}
-
-/** Rows per INSERT when writing a device list (4 bound values each, well under SQLite's limit). */
-const DEVICE_LIST_CHUNK = 2000
+  type ChangeOutcome,
+  createDeploymentChanges,
+  type DeploymentChange,
+  type PhasedPlan,
+  type ReportOutcome,
+} from './store.changes.ts'
+import { createDeploymentRows, type DeploymentRow } from './store.deployments.ts'
+import { createDeviceDeploymentRows, type DeviceDeploymentRow, type Unstarted } from './store.devices.ts'
+import type { DeploymentQuery } from './store.query.ts'
+import {
+  createRolloutRows,
+  type OverdueDevice,
+  type PhaseRow,
+  type RolloutLogEntry,
+} from './store.rollout.ts'
+import type { LogMessage } from './tables.ts'
 
 /**
- * Deployments, their device lists, counts and device logs. Synchronous (bun:sqlite is): the
- * service composes calls of this store and DeviceDeploymentsStore inside `transaction`.
+ * Deployments, their device lists and device deployments, phases and logs. Every change that must
+ * be atomic is one method (a device's status report moves its deployment's counts, gates and
+ * status with it); no transaction leaves the store.
  */
 export interface DeploymentsStore {
-  /** Runs `fn` in one transaction (nested calls become savepoints); `fn` must not await. */
-  transaction<T>(fn: () => T): T
-  /** Creation time (Unix ms) of the tenant's oldest active deployment; null when none is active. */
-  oldestActiveCreated(tenantId: string): number | null
-  /** One deployment, if it exists. */
-  findDeployment(tenantId: string, id: string): DeploymentRow | undefined
-  /** The newest creation time of the tenant's deployments (new ones are made strictly later). */
-  latestCreated(tenantId: string): Date | undefined
   /**
-   * Inserts the deployment and its device list (`phases[i]`: the phase of `deviceIds[i]`, 0 when
-   * absent); false when an identical one is still active.
+   * The deployment the device would get now, with its device deployment there if it has one;
+   * undefined when none. Reads nothing while the tenant has no active deployment.
    */
-  insertDeployment(row: DeploymentRow, deviceIds: readonly string[], phases?: readonly number[]): boolean
+  findNext(tenantId: string, deviceId: string): Promise<NextCandidate | undefined>
   /**
-   * Adds devices to the device list of an active deployment (those already in it are skipped), in
-   * `phase`; they count as pending. Answers the ids added.
+   * The device picks `pick.deploymentId` up with the artifact chosen for it: its device deployment
+   * is made or updated, and the counts move. `stale` when the candidate changed since it was read.
    */
-  addDevices(row: DeploymentRow, deviceIds: readonly string[], phase: number): string[]
-  /** The tenant's active dynamic deployments, oldest first. */
-  activeDynamic(tenantId: string): DeploymentRow[]
-  /** A page of the deployments matching `query`, in its order. */
-  listDeployments(tenantId: string, query: DeploymentQuery, offset: number, limit: number): DeploymentRow[]
-  /** How many deployments match `query`. */
-  countDeployments(tenantId: string, query: DeploymentQuery): number
-  /** The deployments of these ids that exist, in no particular order. */
-  findDeploymentsByIds(tenantId: string, ids: readonly string[]): DeploymentRow[]
-  /** The device list, in the order it was given. */
-  listDeviceIds(tenantId: string, deploymentId: string): string[]
-  /** Moves one device from `from` (none: a device not counted yet) to `to`; answers the counts after. */
-  moveStat(
+  pickUp(pick: PickUp): Promise<Selection | Stale>
+  /** A device's status report: its device deployment, the deployment's counts, gates and status move together. */
+  reportStatus(
     tenantId: string,
-    id: string,
-    from: DeviceDeploymentStatus | null,
-    to: DeviceDeploymentStatus,
-  ): StatsAfter | undefined
-  /** Replaces every count. */
-  setStats(tenantId: string, id: string, stats: Stats): void
-  /** Sets the deployment's status (and when it finished). */
-  setStatus(tenantId: string, id: string, status: DeploymentStatus, finished: Date | null): void
-  /** One more device picked the deployment up. */
-  addDeviceCount(tenantId: string, id: string): void
-  /** Adds an artifact's size to the bytes the deployment hands out. */
-  addTotalSize(tenantId: string, id: string, size: number): void
-  /** Records an artifact handed out that was uploaded after the deployment was made. */
-  addArtifact(tenantId: string, id: string, artifactId: string): void
-  /** Whether any deployment deploys artifacts of this name. */
-  usesArtifactName(tenantId: string, name: string): boolean
-  /** Ids of the unfinished deployments of any of these artifact names. */
-  activeDeploymentIds(tenantId: string, artifactNames: readonly string[]): string[]
-  /** Stores the device's log for the deployment, replacing an earlier one. */
-  saveLog(tenantId: string, deploymentId: string, deviceId: string, messages: LogMessage[]): void
+    deviceId: string,
+    deploymentId: string,
+    status: DeviceDeploymentStatus,
+    substate?: string,
+  ): Promise<ReportOutcome>
+  /** Stores the device's log (replacing an earlier one) and marks it available; false when it has no device deployment there. */
+  saveLog(tenantId: string, deploymentId: string, deviceId: string, messages: LogMessage[]): Promise<boolean>
+  /**
+   * Makes the deployment with its device list and phases, opening the first when `openFirst`; its
+   * creation time is made later than the tenant's newest. Undefined when an identical one is active.
+   */
+  createDeployment(
+    row: DeploymentRow,
+    deviceIds: readonly string[],
+    plan: PhasedPlan,
+  ): Promise<DeploymentRow | undefined>
+  /** Makes a one-device configuration deployment; false when a deployment has its id. */
+  createConfigurationDeployment(row: DeploymentRow, deviceId: string): Promise<boolean>
+  /** Aborts, pauses or resumes the deployment, or answers why not. */
+  changeStatus(tenantId: string, id: string, change: DeploymentChange): Promise<ChangeOutcome>
+  /**
+   * The device's unfinished device deployments and the deployments it has not started (the same
+   * ones the poll would offer it) end in `status`. Repeating it changes nothing.
+   */
+  endForDevice(tenantId: string, deviceId: string, status: DeviceDeploymentStatus): Promise<void>
+  /** Marks the device's finished device deployments deleted: they stay listed but stop counting for selection. */
+  deleteHistory(tenantId: string, deviceId: string, at: Date): Promise<void>
+  /** Every deployment the device has not started, oldest first, opened or not. */
+  unstartedDeployments(tenantId: string, deviceId: string): Promise<Unstarted[]>
+
+  /** One deployment, if it exists. */
+  findDeployment(tenantId: string, id: string): Promise<DeploymentRow | undefined>
+  /** A page of the deployments matching `query`, in its order. */
+  listDeployments(
+    tenantId: string,
+    query: DeploymentQuery,
+    offset: number,
+    limit: number,
+  ): Promise<DeploymentRow[]>
+  /** How many deployments match `query`. */
+  countDeployments(tenantId: string, query: DeploymentQuery): Promise<number>
+  /** The deployments of these ids that exist, in no particular order. */
+  findDeploymentsByIds(tenantId: string, ids: readonly string[]): Promise<DeploymentRow[]>
+  /** The device list, in the order it was given. */
+  listDeviceIds(tenantId: string, deploymentId: string): Promise<string[]>
   /** The device's log for the deployment, if it sent one. */
-  findLog(tenantId: string, deploymentId: string, deviceId: string): LogMessage[] | undefined
+  findLog(tenantId: string, deploymentId: string, deviceId: string): Promise<LogMessage[] | undefined>
+  /** Whether any deployment deploys artifacts of this name. */
+  usesArtifactName(tenantId: string, name: string): Promise<boolean>
+  /** Ids of the unfinished deployments of any of these artifact names. */
+  activeDeploymentIds(tenantId: string, artifactNames: readonly string[]): Promise<string[]>
+  /** The deployment's phases, in order. */
+  listPhases(tenantId: string, deploymentId: string): Promise<PhaseRow[]>
+  /** The deployment's rollout log, oldest first. */
+  listLog(tenantId: string, deploymentId: string): Promise<RolloutLogEntry[]>
+  /** A deployment's device deployments (of these status codes) by status, then device id (Mender's order). */
+  listForDeployment(
+    tenantId: string,
+    deploymentId: string,
+    codes: number[] | undefined,
+    window?: Window,
+  ): Promise<DeviceDeploymentRow[]>
+  /** How many device deployments (of these status codes) the deployment has. */
+  countForDeployment(tenantId: string, deploymentId: string, codes: number[] | undefined): Promise<number>
+  /** A device's deployment history, deleted entries included: newest first, then by status code, descending. */
+  listForDevice(
+    tenantId: string,
+    deviceId: string,
+    codes: number[] | undefined,
+    offset: number,
+    limit: number,
+  ): Promise<DeviceDeploymentRow[]>
+  /** How many entries (of these status codes) the device's history has. */
+  countForDevice(tenantId: string, deviceId: string, codes: number[] | undefined): Promise<number>
+
+  /** Unopened phases of active, unpaused deployments whose start time has come, earliest first. */
+  duePhases(now: Date, limit: number): Promise<PhaseRow[]>
+  /** Opens a due phase if it is the next one and the success gate lets it (else holds it); true when opened. */
+  openDuePhase(phase: PhaseRow): Promise<boolean>
+  /** Device deployments in flight longer than their active deployment's timeout, not yet marked. */
+  overdueInFlight(now: Date, limit: number): Promise<OverdueDevice[]>
+  /** Marks the device deployment timed out and counts it as a failure for its phase's gates. */
+  timeOut(device: OverdueDevice): Promise<void>
+  /** The tenant's active dynamic deployments, oldest first. */
+  activeDynamic(tenantId: string): Promise<DeploymentRow[]>
+  /** Adds devices to an active dynamic deployment, in its last phase; answers how many joined. */
+  joinDynamic(tenantId: string, deploymentId: string, deviceIds: readonly string[]): Promise<number>
 }
 
-export function createDeploymentsStore(db: Database): DeploymentsStore {
-  const ph = sql.placeholder
-  const events = createDeploymentEvents(db)
-  const oldestActive = db
-    .select({ created: sql<number | null>`min(${deployments.created})` })
-    .from(deployments)
-    .where(and(eq(deployments.tenantId, ph('tenantId')), sql`finished IS NULL`))
-    .prepare()
-  /**
-   * The poll's first question, "when was the tenant's oldest active deployment made, if any is
-   * active?", kept in memory: every poll of an idle fleet stops here without touching the
-   * database, and a poll during a rollout only looks at device lists from then on. Only this store
-   * makes a deployment or finishes one: making one can only lower the answer, and does so at
-   * once; finishing one forgets the answer, which the next poll looks up again. A transaction
-   * rolled back after either leaves at worst an answer too early, which costs a wider look, never
-   * one that hides a deployment.
-   */
-  const oldestActiveByTenant = new Map<string, number | null>()
-  const byId = db
-    .select()
-    .from(deployments)
-    .where(and(eq(deployments.tenantId, ph('tenantId')), eq(deployments.id, ph('id'))))
-    .prepare()
-  const addDeviceCount = db
-    .update(deployments)
-    .set({ deviceCount: sql`${deployments.deviceCount} + 1` })
-    .where(and(eq(deployments.tenantId, ph('tenantId')), eq(deployments.id, ph('id'))))
-    .prepare()
-  const addTotalSize = db
-    .update(deployments)
-    .set({ totalSize: sql`${deployments.totalSize} + ${ph('size')}` })
-    .where(and(eq(deployments.tenantId, ph('tenantId')), eq(deployments.id, ph('id'))))
-    .prepare()
-  const setStatus = db
-    .update(deployments)
-    .set({ status: sql`${ph('status')}`, finished: sql`${ph('finished')}` })
-    .where(and(eq(deployments.tenantId, ph('tenantId')), eq(deployments.id, ph('id'))))
-    .prepare()
-
-  // One statement per (from, to) pair, prepared when first needed: a status report moves two counts.
-  const moves = new Map<string, ReturnType<typeof prepareMove>>()
-  function prepareMove(from: DeviceDeploymentStatus | null, to: DeviceDeploymentStatus) {
-    const toKey = STAT_KEYS[to]
-    const set: Partial<Record<StatKey, SQL>> = { [toKey]: sql`${deployments[toKey]} + 1` }
-    if (from !== null) set[STAT_KEYS[from]] = sql`${deployments[STAT_KEYS[from]]} - 1`
-    return db
-      .update(deployments)
-      .set(set)
-      .where(and(eq(deployments.tenantId, ph('tenantId')), eq(deployments.id, ph('id'))))
-      .returning(STAT_RETURNING)
-      .prepare()
-  }
+/**
+ * The deployments store on SQLite: prepared statements (store.deployments.ts, store.devices.ts,
+ * store.rollout.ts) and, for each change, one synchronous transaction (store.changes.ts).
+ */
+export function createDeploymentsStore(db: Database, parts: { clock: Clock; ids: Ids }): DeploymentsStore {
+  const rows = createDeploymentRows(db)
+  const devices = createDeviceDeploymentRows(db)
+  const rollout = createRolloutRows(db)
+  const changes = createDeploymentChanges(rows, devices, rollout, parts.clock, parts.ids)
+  /** Runs one change in one transaction; nothing inside awaits. */
+  const atomic =
+    <A extends unknown[], R>(change: (...args: A) => R) =>
+    async (...args: A): Promise<R> =>
+      db.transaction(() => change(...args))
 
   return {
-    /** Runs `fn` in one transaction (nested calls become savepoints); `fn` must not await. */
-    transaction: <T>(fn: () => T): T => db.transaction(() => fn()),
+    findNext: async (tenantId, deviceId) => findNextCandidate(rows, devices, tenantId, deviceId),
+    pickUp: atomic(changes.pickUp),
+    reportStatus: atomic(changes.reportStatus),
+    saveLog: atomic(changes.saveLog),
+    createDeployment: atomic(changes.createDeployment),
+    createConfigurationDeployment: atomic(changes.createConfigurationDeployment),
+    changeStatus: atomic(changes.changeStatus),
+    endForDevice: atomic(changes.endForDevice),
+    deleteHistory: async (tenantId, deviceId, at) => devices.deleteHistory(tenantId, deviceId, at),
+    unstartedDeployments: async (tenantId, deviceId) => devices.unstartedDeployments(tenantId, deviceId),
 
-    /** Creation time (Unix ms) of the tenant's oldest active deployment; null when none is active. */
-    oldestActiveCreated(tenantId: string): number | null {
-      let oldest = oldestActiveByTenant.get(tenantId)
-      if (oldest === undefined) {
-        oldest = oldestActive.get({ tenantId })?.created ?? null
-        oldestActiveByTenant.set(tenantId, oldest)
-      }
-      return oldest
-    },
+    findDeployment: async (tenantId, id) => rows.findDeployment(tenantId, id),
+    listDeployments: async (tenantId, query, offset, limit) =>
+      rows.listDeployments(tenantId, query, offset, limit),
+    countDeployments: async (tenantId, query) => rows.countDeployments(tenantId, query),
+    findDeploymentsByIds: async (tenantId, ids) => rows.findDeploymentsByIds(tenantId, ids),
+    listDeviceIds: async (tenantId, deploymentId) => rows.listDeviceIds(tenantId, deploymentId),
+    findLog: async (tenantId, deploymentId, deviceId) => rows.findLog(tenantId, deploymentId, deviceId),
+    usesArtifactName: async (tenantId, name) => rows.usesArtifactName(tenantId, name),
+    activeDeploymentIds: async (tenantId, names) => rows.activeDeploymentIds(tenantId, names),
+    listPhases: async (tenantId, deploymentId) => rollout.listPhases(tenantId, deploymentId),
+    listLog: async (tenantId, deploymentId) => rollout.listLog(tenantId, deploymentId),
+    listForDeployment: async (tenantId, deploymentId, codes, window) =>
+      devices.listForDeployment(tenantId, deploymentId, codes, window),
+    countForDeployment: async (tenantId, deploymentId, codes) =>
+      devices.countForDeployment(tenantId, deploymentId, codes),
+    listForDevice: async (tenantId, deviceId, codes, offset, limit) =>
+      devices.listForDevice(tenantId, deviceId, codes, offset, limit),
+    countForDevice: async (tenantId, deviceId, codes) => devices.countForDevice(tenantId, deviceId, codes),
 
-    findDeployment: (tenantId: string, id: string): DeploymentRow | undefined => byId.get({ tenantId, id }),
-
-    /** The newest creation time of the tenant's deployments (new ones are made strictly later). */
-    latestCreated: (tenantId: string): Date | undefined =>
-      db
-        .select({ created: max(deployments.created) })
-        .from(deployments)
-        .where(eq(deployments.tenantId, tenantId))
-        .get()?.created ?? undefined,
-
-    insertDeployment(row: DeploymentRow, deviceIds: readonly string[], phases?: readonly number[]): boolean {
-      const twin = db
-        .select({ id: deployments.id })
-        .from(deployments)
-        .where(
-          and(
-            eq(deployments.tenantId, row.tenantId),
-            eq(deployments.checksum, row.checksum),
-            sql`finished IS NULL`,
-          ),
-        )
-        .get()
-      if (twin) return false
-      db.insert(deployments).values(row).run()
-      events.created(row)
-      const oldest = oldestActiveByTenant.get(row.tenantId)
-      if (oldest !== undefined) {
-        oldestActiveByTenant.set(
-          row.tenantId,
-          Math.min(oldest ?? Number.POSITIVE_INFINITY, row.created.getTime()),
-        )
-      }
-      const created = row.created.getTime()
-      for (let i = 0; i < deviceIds.length; i += DEVICE_LIST_CHUNK) {
-        db.insert(deploymentDevices)
-          .values(
-            deviceIds.slice(i, i + DEVICE_LIST_CHUNK).map((deviceId, j) => ({
-              tenantId: row.tenantId,
-              deviceId,
-              created,
-              deploymentId: row.id,
-              phase: phases?.[i + j] ?? 0,
-            })),
-          )
-          .onConflictDoNothing()
-          .run()
-      }
-      return true
-    },
-
-    addDevices(row: DeploymentRow, deviceIds: readonly string[], phase: number): string[] {
-      if (deviceIds.length === 0) return []
-      const created = row.created.getTime()
-      const added = db
-        .insert(deploymentDevices)
-        .values(
-          deviceIds.map((deviceId) => ({
-            tenantId: row.tenantId,
-            deviceId,
-            created,
-            deploymentId: row.id,
-            phase,
-          })),
-        )
-        .onConflictDoNothing()
-        .returning({ deviceId: deploymentDevices.deviceId })
-        .all()
-        .map((entry) => entry.deviceId)
-      if (added.length > 0) {
-        db.update(deployments)
-          .set({ statPending: sql`${deployments.statPending} + ${added.length}` })
-          .where(and(eq(deployments.tenantId, row.tenantId), eq(deployments.id, row.id)))
-          .run()
-      }
-      return added
-    },
-
-    activeDynamic: (tenantId: string): DeploymentRow[] =>
-      db
-        .select()
-        .from(deployments)
-        .where(and(eq(deployments.tenantId, tenantId), sql`finished IS NULL`, eq(deployments.dynamic, true)))
-        .orderBy(asc(deployments.created))
-        .all(),
-
-    listDeployments(
-      tenantId: string,
-      query: DeploymentQuery,
-      offset: number,
-      limit: number,
-    ): DeploymentRow[] {
-      const order = query.sort === 'asc' ? asc : desc
-      return db
-        .select()
-        .from(deployments)
-        .where(queryConditions(tenantId, query))
-        .orderBy(order(deployments.created), order(deployments.id))
-        .limit(limit)
-        .offset(offset)
-        .all()
-    },
-
-    countDeployments: (tenantId: string, query: DeploymentQuery): number =>
-      db.select({ n: count() }).from(deployments).where(queryConditions(tenantId, query)).get()?.n ?? 0,
-
-    findDeploymentsByIds: (tenantId: string, ids: readonly string[]): DeploymentRow[] =>
-      db
-        .select()
-        .from(deployments)
-        .where(and(eq(deployments.tenantId, tenantId), inArray(deployments.id, [...ids])))
-        .all(),
-
-    /** The device list, in the order it was given. */
-    listDeviceIds: (tenantId: string, deploymentId: string): string[] =>
-      db
-        .select({ deviceId: deploymentDevices.deviceId })
-        .from(deploymentDevices)
-        .where(
-          and(eq(deploymentDevices.tenantId, tenantId), eq(deploymentDevices.deploymentId, deploymentId)),
-        )
-        .orderBy(sql`rowid`)
-        .all()
-        .map((row) => row.deviceId),
-
-    /** Moves one device from `from` (none: a device not counted yet) to `to`; answers the counts after. */
-    moveStat(
-      tenantId: string,
-      id: string,
-      from: DeviceDeploymentStatus | null,
-      to: DeviceDeploymentStatus,
-    ): StatsAfter | undefined {
-      const key = `${from}>${to}`
-      let move = moves.get(key)
-      if (!move) {
-        move = prepareMove(from, to)
-        moves.set(key, move)
-      }
-      const row = move.get({ tenantId, id })
-      return (
-        row && {
-          stats: statsOf(row),
-          maxDevices: row.maxDevices,
-          finished: row.finished,
-          status: row.status,
-          scheduled: row.openPhases === 0,
-          phased: row.phaseCount > 0,
-          policy: row.policy,
-        }
-      )
-    },
-
-    setStats(tenantId: string, id: string, stats: Stats): void {
-      db.update(deployments)
-        .set(statValues(stats))
-        .where(and(eq(deployments.tenantId, tenantId), eq(deployments.id, id)))
-        .run()
-    },
-
-    setStatus(tenantId: string, id: string, status: DeploymentStatus, finished: Date | null): void {
-      setStatus.run({ tenantId, id, status, finished: finished?.getTime() ?? null })
-      const after = byId.get({ tenantId, id })
-      if (after) events.statusChanged(after, status, statsOf(after))
-      if (finished) oldestActiveByTenant.delete(tenantId)
-    },
-
-    addDeviceCount: (tenantId: string, id: string): void => {
-      addDeviceCount.run({ tenantId, id })
-    },
-
-    addTotalSize: (tenantId: string, id: string, size: number): void => {
-      addTotalSize.run({ tenantId, id, size })
-    },
-
-    /** Records an artifact handed out that was uploaded after the deployment was made. */
-    addArtifact(tenantId: string, id: string, artifactId: string): void {
-      db.update(deployments)
-        .set({
-          artifacts: sql`json_insert(${deployments.artifacts}, '$[#]', ${artifactId})`,
-        })
-        .where(
-          and(
-            eq(deployments.tenantId, tenantId),
-            eq(deployments.id, id),
-            sql`NOT EXISTS (SELECT 1 FROM json_each(${deployments.artifacts}) WHERE value = ${artifactId})`,
-          ),
-        )
-        .run()
-    },
-
-    /** Whether any deployment deploys artifacts of this name. */
-    usesArtifactName: (tenantId: string, name: string): boolean =>
-      db
-        .select({ id: deployments.id })
-        .from(deployments)
-        .where(and(eq(deployments.tenantId, tenantId), eq(deployments.artifactName, name)))
-        .limit(1)
-        .get() !== undefined,
-
-    activeDeploymentIds: (tenantId: string, artifactNames: readonly string[]): string[] =>
-      artifactNames.length === 0
-        ? []
-        : db
-            .select({ id: deployments.id })
-            .from(deployments)
-            .where(
-              and(
-                eq(deployments.tenantId, tenantId),
-                inArray(deployments.artifactName, [...artifactNames]),
-                sql`finished IS NULL`,
-              ),
-            )
-            .all()
-            .map((row) => row.id),
-
-    saveLog(tenantId: string, deploymentId: string, deviceId: string, messages: LogMessage[]): void {
-      db.insert(deploymentLogs)
-        .values({ tenantId, deploymentId, deviceId, messages })
-        .onConflictDoUpdate({
-          target: [deploymentLogs.tenantId, deploymentLogs.deploymentId, deploymentLogs.deviceId],
-          set: { messages },
-        })
-        .run()
-    },
-
-    findLog: (tenantId: string, deploymentId: string, deviceId: string): LogMessage[] | undefined =>
-      db
-        .select({ messages: deploymentLogs.messages })
-        .from(deploymentLogs)
-        .where(
-          and(
-            eq(deploymentLogs.tenantId, tenantId),
-            eq(deploymentLogs.deploymentId, deploymentId),
-            eq(deploymentLogs.deviceId, deviceId),
-          ),
-        )
-        .get()?.messages,
+    duePhases: async (now, limit) => rollout.duePhases(now, limit),
+    openDuePhase: atomic(changes.openDuePhase),
+    overdueInFlight: async (now, limit) => rollout.overdueInFlight(now, limit),
+    timeOut: atomic(changes.timeOut),
+    activeDynamic: async (tenantId) => rows.activeDynamic(tenantId),
+    joinDynamic: atomic(changes.joinDynamic),
   }
 }

@@ -8,19 +8,19 @@ import {
   statusCode,
   statusName,
 } from './status.ts'
-import type { DeviceDeploymentRow, DeviceDeploymentsStore, NewDeviceDeployment } from './store.devices.ts'
-import type { RolloutStore } from './store.rollout.ts'
-import type { DeploymentRow, DeploymentsStore } from './store.ts'
+import type { DeploymentRow, DeploymentRows } from './store.deployments.ts'
+import type { DeviceDeploymentRow, DeviceDeploymentRows, NewDeviceDeployment } from './store.devices.ts'
+import type { RolloutRows } from './store.rollout.ts'
 
 /**
- * Every change of a device's status goes through here, inside the caller's transaction: the device
+ * Every change of a device's status goes through here, inside the store's transaction: the device
  * deployment, its deployment's counts (moved with `+ 1` / `- 1`) and the deployment's status, which
  * becomes finished when the devices in end states reach its device count.
  */
 export function createTransitions(
-  store: DeploymentsStore,
-  devices: DeviceDeploymentsStore,
-  rollout: Pick<RolloutStore, 'addPhaseDevice'>,
+  rows: DeploymentRows,
+  devices: DeviceDeploymentRows,
+  rollout: Pick<RolloutRows, 'addPhaseDevice'>,
   clock: Clock,
   ids: Ids,
   gates: Gates,
@@ -32,11 +32,11 @@ export function createTransitions(
     to: DeviceDeploymentStatus,
     now: Date,
   ) {
-    const after = store.moveStat(tenantId, deploymentId, from, to)
+    const after = rows.moveStat(tenantId, deploymentId, from, to)
     if (!after) return undefined
     const status = deploymentStatus(after.stats, after.maxDevices, after.finished !== null, after.scheduled)
     if (status !== after.status) {
-      store.setStatus(tenantId, deploymentId, status, status === 'finished' ? (after.finished ?? now) : null)
+      rows.setStatus(tenantId, deploymentId, status, status === 'finished' ? (after.finished ?? now) : null)
     }
     return after
   }
@@ -102,7 +102,7 @@ export function createTransitions(
         timedOut: false,
       }
       const seq = devices.insert(row)
-      if (!again) store.addDeviceCount(tenantId, deployment.id)
+      if (!again) rows.addDeviceCount(tenantId, deployment.id)
       if (!again && deployment.phaseCount > 0) rollout.addPhaseDevice(tenantId, deployment.id, phase)
       if (again) count(tenantId, deployment.id, null, status, now)
       else if (status !== 'pending') count(tenantId, deployment.id, 'pending', status, now)

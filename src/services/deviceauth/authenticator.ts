@@ -3,7 +3,7 @@ import type { Authenticator, DevicePrincipal } from '../../gateway/auth.ts'
 import { UnauthorizedError } from '../../gateway/errors.ts'
 import type { Tokens } from '../../tokens.ts'
 import type { CheckInBuffer } from './checkins.ts'
-import type { DeviceauthStore } from './store.ts'
+import type { DeviceauthStore, RevocationCounter } from './store.ts'
 
 /** A device's check-in time moves at most this often: a device polling every few seconds costs no more writes. */
 const CHECK_IN_RESOLUTION_MS = 60_000
@@ -14,12 +14,13 @@ const CHECK_IN_RESOLUTION_MS = 60_000
  * live request is a check-in (at most one a minute per token), buffered for the periodic flush.
  */
 export function createDeviceAuthenticator(parts: {
-  store: Pick<DeviceauthStore, 'revocationCount' | 'findTokenById'>
+  store: Pick<DeviceauthStore, 'findTokenById'>
+  revocations: RevocationCounter
   tokens: Tokens
   clock: Clock
   checkIns: Pick<CheckInBuffer, 'record'>
 }): Authenticator<DevicePrincipal> {
-  const { store, tokens, clock, checkIns } = parts
+  const { store, revocations, tokens, clock, checkIns } = parts
   /**
    * When each cached token last recorded a check-in. Keyed by the principal object the token cache
    * hands back for every request with that token, so it is as bounded as that cache and needs no
@@ -32,6 +33,17 @@ export function createDeviceAuthenticator(parts: {
    * poll then reads nothing for its token. Keyed like `lastCheckIn`.
    */
   const confirmedLive = new WeakMap<DevicePrincipal, number>()
+
+  /** A live request is a check-in, recorded at most once a minute per token. */
+  function checkedIn(principal: DevicePrincipal): true {
+    const now = clock.now()
+    const last = lastCheckIn.get(principal)
+    if (last === undefined || now.getTime() - last >= CHECK_IN_RESOLUTION_MS) {
+      lastCheckIn.set(principal, now.getTime())
+      checkIns.record(principal.tenantId, principal.deviceId, now)
+    }
+    return true
+  }
 
   return {
     async verify(token) {
@@ -48,19 +60,14 @@ export function createDeviceAuthenticator(parts: {
       }
     },
     isLive(principal) {
-      const revocations = store.revocationCount()
-      if (confirmedLive.get(principal) !== revocations) {
-        const row = store.findTokenById(principal.tenantId, principal.authSetId)
+      // Synchronous while no token was taken away since this one was found: the poll reads nothing.
+      if (confirmedLive.get(principal) === revocations.value) return checkedIn(principal)
+      const seen = revocations.value
+      return store.findTokenById(principal.tenantId, principal.authSetId).then((row) => {
         if (!row || row.deviceId !== principal.deviceId) return false
-        confirmedLive.set(principal, revocations)
-      }
-      const now = clock.now()
-      const last = lastCheckIn.get(principal)
-      if (last === undefined || now.getTime() - last >= CHECK_IN_RESOLUTION_MS) {
-        lastCheckIn.set(principal, now.getTime())
-        checkIns.record(principal.tenantId, principal.deviceId, now)
-      }
-      return true
+        confirmedLive.set(principal, seen)
+        return checkedIn(principal)
+      })
     },
   }
 }

@@ -38,20 +38,23 @@ export interface CheckInBuffer {
   record(tenantId: string, deviceId: string, at: Date): void
   /** How many devices have a check-in waiting. */
   readonly size: number
-  /** Writes up to `limit` waiting check-ins in one transaction; answers how many. */
-  flush(limit?: number): number
+  /** Writes up to `limit` waiting check-ins; answers how many. */
+  flush(limit?: number): Promise<number>
   /** Starts the periodic flush; `onError` hears about a failed batch (it stays pending). */
   start(onError: (err: unknown) => void): void
   /** Stops the timer and writes everything still pending. */
-  stop(): void
+  stop(): Promise<void>
 }
 
-export function createCheckInBuffer(write: (batch: CheckIn[]) => void, intervalMs: number): CheckInBuffer {
+export function createCheckInBuffer(
+  write: (batch: CheckIn[]) => Promise<void>,
+  intervalMs: number,
+): CheckInBuffer {
   const pending = new Map<string, CheckIn>()
   let flushing = false
 
-  /** Writes up to `limit` pending check-ins in one transaction; returns how many it wrote. */
-  function flush(limit = Number.POSITIVE_INFINITY): number {
+  /** Writes up to `limit` pending check-ins; returns how many it wrote. */
+  async function flush(limit = Number.POSITIVE_INFINITY): Promise<number> {
     if (pending.size === 0) return 0
     const batch: CheckIn[] = []
     for (const [key, checkIn] of pending) {
@@ -61,7 +64,7 @@ export function createCheckInBuffer(write: (batch: CheckIn[]) => void, intervalM
     }
     try {
       const t0 = performance.now()
-      write(batch)
+      await write(batch)
       const ms = performance.now() - t0
       if (process.env.FLEET_TRACE) console.error(`TRACE checkin-flush ${batch.length} ${ms.toFixed(1)}`)
     } catch (err) {
@@ -84,7 +87,7 @@ export function createCheckInBuffer(write: (batch: CheckIn[]) => void, intervalM
       for (;;) {
         const size = sliceSize
         const started = performance.now()
-        const wrote = flush(size)
+        const wrote = await flush(size)
         sliceSize = nextSliceSize(size, wrote, performance.now() - started, SLICE_BUDGET_MS, MAX_SLICE)
         if (wrote < size) break
         await new Promise((resolve) => setImmediate(resolve))
@@ -111,10 +114,10 @@ export function createCheckInBuffer(write: (batch: CheckIn[]) => void, intervalM
       timer ??= setInterval(() => flushInSlices().catch(onError), intervalMs)
       timer.unref()
     },
-    stop(): void {
+    async stop(): Promise<void> {
       clearInterval(timer)
       timer = undefined
-      flush()
+      await flush()
     },
   }
 }

@@ -15,9 +15,9 @@ export const deviceauthManagementRoutes = (svc: DeviceauthService, auth: AuthPlu
     .use(auth)
     .get(
       '/devices',
-      ({ user, query, request, set }) => {
+      async ({ user, query, request, set }) => {
         const paging = parsePaging(query)
-        const { devices, hasNext } = svc.listDevices(
+        const { devices, hasNext } = await svc.listDevices(
           user.tenantId,
           { statuses: query.status, ids: query.id },
           paging,
@@ -29,10 +29,10 @@ export const deviceauthManagementRoutes = (svc: DeviceauthService, auth: AuthPlu
     )
     .post(
       '/devices/search',
-      ({ user, query, body, request, set }) => {
+      async ({ user, query, body, request, set }) => {
         const paging = parsePaging(query)
         const filter = { statuses: asList(body?.status), ids: asList(body?.id) }
-        const { devices, hasNext } = svc.listDevices(user.tenantId, filter, paging)
+        const { devices, hasNext } = await svc.listDevices(user.tenantId, filter, paging)
         setPageHeaders(set, request.url, paging, { hasNext })
         return devices
       },
@@ -47,11 +47,15 @@ export const deviceauthManagementRoutes = (svc: DeviceauthService, auth: AuthPlu
         detail: { summary: 'Search devices by status and id (JSON or form-encoded body)' },
       },
     )
-    .get('/devices/count', ({ user, query }) => ({ count: svc.countDevices(user.tenantId, query.status) }), {
-      user: true,
-      query: M.countQuery,
-      response: { 200: M.count },
-    })
+    .get(
+      '/devices/count',
+      async ({ user, query }) => ({ count: await svc.countDevices(user.tenantId, query.status) }),
+      {
+        user: true,
+        query: M.countQuery,
+        response: { 200: M.count },
+      },
+    )
     .get('/devices/:id', ({ user, params }) => svc.getDevice(user.tenantId, params.id), {
       user: true,
       params: M.deviceParams,
@@ -59,8 +63,8 @@ export const deviceauthManagementRoutes = (svc: DeviceauthService, auth: AuthPlu
     })
     .post(
       '/devices',
-      ({ user, body, set }) => {
-        const result = svc.preauthorize(user.tenantId, body)
+      async ({ user, body, set }) => {
+        const result = await svc.preauthorize(user.tenantId, body)
         if (!result.created) {
           set.status = 409
           return result.existing
@@ -78,16 +82,16 @@ export const deviceauthManagementRoutes = (svc: DeviceauthService, auth: AuthPlu
     )
     .delete(
       '/devices/:id',
-      ({ user, params, set }) => {
-        svc.decommission(user.tenantId, params.id)
+      async ({ user, params, set }) => {
+        await svc.decommission(user.tenantId, params.id)
         set.status = 204
       },
       { user: true, params: M.deviceParams, detail: { summary: 'Decommission a device' } },
     )
     .delete(
       '/devices/:id/auth/:aid',
-      ({ user, params, set }) => {
-        svc.deleteAuthSet(user.tenantId, params.id, params.aid)
+      async ({ user, params, set }) => {
+        await svc.deleteAuthSet(user.tenantId, params.id, params.aid)
         set.status = 204
       },
       { user: true, params: M.authSetParams },
@@ -99,16 +103,16 @@ export const deviceauthManagementRoutes = (svc: DeviceauthService, auth: AuthPlu
     )
     .put(
       '/devices/:id/auth/:aid/status',
-      ({ user, params, body, set }) => {
-        svc.setAuthSetStatus(user.tenantId, params.id, params.aid, body.status)
+      async ({ user, params, body, set }) => {
+        await svc.setAuthSetStatus(user.tenantId, params.id, params.aid, body.status)
         set.status = 204
       },
       { user: true, params: M.authSetParams, body: M.status },
     )
     .delete(
       '/tokens/:id',
-      ({ user, params, set }) => {
-        svc.revokeToken(user.tenantId, params.id)
+      async ({ user, params, set }) => {
+        await svc.revokeToken(user.tenantId, params.id)
         set.status = 204
       },
       { user: true, params: M.deviceParams, detail: { summary: 'Revoke a device token by its jti' } },

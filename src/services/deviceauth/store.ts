@@ -1,287 +1,264 @@
-import { and, asc, count, eq, inArray, ne, type SQL, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
-import { createDeviceEvents } from './events.ts'
 import type { DeviceStatus } from './model.ts'
-import { authSets, devices, deviceTokens } from './tables.ts'
+import { deriveDeviceStatus } from './status.ts'
+import {
+  type AuthSetRow,
+  createDeviceauthRows,
+  type DeviceFilter,
+  type DeviceRow,
+  type RevocationCounter,
+} from './store.rows.ts'
 
-export type DeviceRow = typeof devices.$inferSelect
-export type AuthSetRow = typeof authSets.$inferSelect
-export type TokenRow = typeof deviceTokens.$inferSelect
+export type { AuthSetRow, DeviceFilter, DeviceRow, RevocationCounter, TokenRow } from './store.rows.ts'
+export { createRevocationCounter } from './store.rows.ts'
 
-export type DeviceFilter = { statuses?: readonly string[]; ids?: readonly string[] }
+/** A device's key as an auth request or a preauthorization brings it. */
+export type DeviceKey = { hash: string; normalised: string; pem: string }
 
-/**
- * Devices, their auth sets and tokens. Synchronous (bun:sqlite is): the service composes several
- * calls inside `transaction`, which inventory's and deployments' writes join on decommission.
- */
-export interface DeviceauthStore {
-  /** Runs `fn` in one transaction (nested calls become savepoints); `fn` must not await. */
-  transaction<T>(fn: () => T): T
-  /** The device with this id, if any. */
-  findDeviceById(tenantId: string, id: string): DeviceRow | undefined
-  /** The device holding this identity (by the hash of its normalised identity), if any. */
-  findDeviceByIdentityHash(tenantId: string, hash: string): DeviceRow | undefined
-  /** Adds a device. */
-  insertDevice(row: DeviceRow): void
-  /** Sets the device's derived status. */
-  setDeviceStatus(tenantId: string, id: string, status: DeviceStatus, at: Date): void
-  /** Deletes the device; its auth sets and tokens go with it. False when there was none. */
-  deleteDevice(tenantId: string, id: string): boolean
-  /** A page of devices sorted by status then id; `limit` is one more than the page to learn if more exist. */
-  listDevices(tenantId: string, filter: DeviceFilter, offset: number, limit: number): DeviceRow[]
-  /** How many devices have `status` (all when undefined). */
-  countDevices(tenantId: string, status?: DeviceStatus): number
-  /** The auth sets of these devices, oldest first. */
-  listAuthSets(tenantId: string, deviceIds: readonly string[]): AuthSetRow[]
-  /** One auth set by id, if any. */
-  findAuthSetById(tenantId: string, id: string): AuthSetRow | undefined
-  /** The device's auth set with this public key, if any. */
-  findAuthSetByKey(tenantId: string, deviceId: string, pubkey: string): AuthSetRow | undefined
-  /** The statuses of the device's auth sets (the device's own status derives from them). */
-  authSetStatuses(tenantId: string, deviceId: string): DeviceStatus[]
-  /** Adds an auth set. */
-  insertAuthSet(row: AuthSetRow): void
-  /** Sets an auth set's status; one that is not accepted has no token, so its token row goes. */
-  setAuthSetStatus(tenantId: string, id: string, status: DeviceStatus): void
-  /** Rejects the device's accepted auth sets other than `keepId` (at most one is accepted) and drops their tokens. */
-  rejectOtherAcceptedAuthSets(tenantId: string, deviceId: string, keepId: string): void
-  /** Deletes an auth set; its token goes with it. */
-  deleteAuthSet(tenantId: string, id: string): void
-  /** Stores the token of an accepted auth set; a repeat request replaces it (one token per auth set). */
-  upsertToken(row: TokenRow): void
-  /** The device a live token (by its jti) belongs to, if the token is still there. */
-  findTokenById(tenantId: string, id: string): { deviceId: string } | undefined
-  /** Deletes a token; false when there was none. */
-  deleteToken(tenantId: string, id: string): boolean
-  /** Grows whenever a device token is taken away: unchanged means no token was revoked since it was read. */
-  revocationCount(): number
-  /** When an accepted device last authenticated or made an authenticated request. */
-  setDeviceCheckIn(tenantId: string, deviceId: string, at: Date): void
+/** What a write needs that the store does not decide: the time, new ids, the limits. */
+export type WriteContext = {
+  now: Date
+  newId: () => string
+  /** Most devices accepted at once; 0 for no limit. */
+  maxAccepted: number
 }
 
-export function createDeviceauthStore(db: Database): DeviceauthStore {
-  const ph = sql.placeholder
-  const events = createDeviceEvents(db)
-  // Prepared once: the auth request path and the per-request token check run these constantly.
-  const deviceByIdentityHash = db
-    .select()
-    .from(devices)
-    .where(and(eq(devices.tenantId, ph('tenantId')), eq(devices.identityHash, ph('hash'))))
-    .prepare()
-  const authSetByKey = db
-    .select()
-    .from(authSets)
-    .where(
-      and(
-        eq(authSets.tenantId, ph('tenantId')),
-        eq(authSets.deviceId, ph('deviceId')),
-        eq(authSets.pubkey, ph('pubkey')),
-      ),
-    )
-    .prepare()
-  const upsertToken = db
-    .insert(deviceTokens)
-    .values({
-      id: ph('id'),
-      tenantId: ph('tenantId'),
-      deviceId: ph('deviceId'),
-      expiresTs: ph('expiresTs'),
-      createdTs: ph('createdTs'),
-    })
-    .onConflictDoUpdate({
-      target: deviceTokens.id,
-      set: {
-        expiresTs: sql`excluded.expires_ts`,
-        createdTs: sql`excluded.created_ts`,
-      },
-    })
-    .prepare()
-  const tokenById = db
-    .select({ deviceId: deviceTokens.deviceId })
-    .from(deviceTokens)
-    .where(and(eq(deviceTokens.id, ph('id')), eq(deviceTokens.tenantId, ph('tenantId'))))
-    .prepare()
-  const touchDevice = db
-    .update(devices)
-    // Inside sql`` the placeholder skips the column's Date encoding: callers pass Unix milliseconds.
-    .set({ checkInTs: sql`${ph('at')}` })
-    .where(and(eq(devices.id, ph('id')), eq(devices.tenantId, ph('tenantId'))))
-    .prepare()
+/** The status the device moved to when a write changed it (its inventory copy must follow). */
+type StatusChange = { status?: DeviceStatus }
 
-  const deviceWhere = (tenantId: string, filter: DeviceFilter): SQL | undefined => {
-    const where = [eq(devices.tenantId, tenantId)]
-    if (filter.statuses?.length) where.push(inArray(devices.status, [...filter.statuses] as DeviceStatus[]))
-    if (filter.ids?.length) where.push(inArray(devices.id, [...filter.ids]))
-    return and(...where)
-  }
+/** What recording an auth request did. */
+export type AuthRequestOutcome =
+  /** A device seen for the first time: pending, with this key. */
+  | { kind: 'new-device'; device: DeviceRow }
+  /** A known device with a new key: a new pending auth set. */
+  | ({ kind: 'new-key'; device: DeviceRow } & StatusChange)
+  /** The key is accepted (or its preauthorization was accepted now): a token was recorded. */
+  | ({ kind: 'token'; device: DeviceRow; authSetId: string; expires: Date; accepted: boolean } & StatusChange)
+  /** A preauthorized device that would exceed the accepted-device limit: nothing was written. */
+  | { kind: 'over-limit' }
+  /** The key is pending or rejected. */
+  | { kind: 'refused' }
 
+/** What a preauthorization did. */
+export type PreauthorizeOutcome =
+  | { kind: 'exists'; device: DeviceRow }
+  | ({ kind: 'preauthorized'; device: DeviceRow; created: boolean } & StatusChange)
+
+/** What setting an auth set's status did. */
+export type SetStatusOutcome =
+  | { kind: 'missing-auth-set' | 'mismatch' | 'missing-device' | 'not-allowed' | 'over-limit' | 'unchanged' }
+  | ({ kind: 'set' } & StatusChange)
+
+/** What deleting an auth set did. */
+export type DeleteAuthSetOutcome =
+  | { kind: 'missing-auth-set' | 'missing-device' }
+  | { kind: 'device-removed' }
+  | ({ kind: 'deleted' } & StatusChange)
+
+/**
+ * Devices, their auth sets and tokens. Each method is one atomic change (with the events it
+ * raises in the outbox); what it decides inside (the pending-key cap, the accepted-device limit,
+ * the device status derived from its auth sets) is decided on what it read in that transaction.
+ */
+export interface DeviceauthStore {
+  /** The device with this id, if any. */
+  findDeviceById(tenantId: string, id: string): Promise<DeviceRow | undefined>
+  /** The device holding this identity (by the hash of its normalised identity), if any. */
+  findDeviceByIdentityHash(tenantId: string, hash: string): Promise<DeviceRow | undefined>
+  /** A page of devices sorted by status then id; `limit` is one more than the page to learn if more exist. */
+  listDevices(tenantId: string, filter: DeviceFilter, offset: number, limit: number): Promise<DeviceRow[]>
+  /** How many devices have `status` (all when undefined). */
+  countDevices(tenantId: string, status?: DeviceStatus): Promise<number>
+  /** The auth sets of these devices, oldest first. */
+  listAuthSets(tenantId: string, deviceIds: readonly string[]): Promise<AuthSetRow[]>
+  /** One auth set by id, if any. */
+  findAuthSetById(tenantId: string, id: string): Promise<AuthSetRow | undefined>
+  /** The device a live token (by its jti) belongs to, if the token is still there. */
+  findTokenById(tenantId: string, id: string): Promise<{ deviceId: string } | undefined>
   /**
-   * How many times a write here took a device token away (a token row deleted, directly or with its
-   * auth set or device). Every such write goes through this store and bumps it, even one a rollback
-   * undoes: a count that moved only costs a token another lookup. Writes that take no token away
-   * (accepting a device, rejecting a pending one) leave it, so the fleet's polls keep reading nothing.
+   * Records a device's auth request: a new device (pending), a new key of a known device (pending;
+   * past `maxPending` keys the oldest pending go), or, for an accepted key or a preauthorized one
+   * that fits the limit (then accepted now), the token (expiring at `expires`) and a check-in.
    */
-  let revocations = 0
-  /** Deletes the token rows `where` selects; the count moves only when one went. */
-  const dropTokens = (where: SQL | undefined): boolean => {
-    const gone = db.delete(deviceTokens).where(where).returning({ id: deviceTokens.id }).all().length > 0
-    if (gone) revocations++
-    return gone
+  recordAuthRequest(
+    tenantId: string,
+    key: DeviceKey,
+    context: WriteContext & { maxPending: number; expires: Date },
+  ): Promise<AuthRequestOutcome>
+  /** Preauthorizes a key: a new device, or with `force` a known one (its key added or preauthorized again). */
+  preauthorize(
+    tenantId: string,
+    key: DeviceKey,
+    force: boolean,
+    context: WriteContext,
+  ): Promise<PreauthorizeOutcome>
+  /**
+   * Moves an auth set to `status`; accepting one rejects the device's other accepted one and must
+   * fit the limit. `allowed` says which moves are allowed.
+   */
+  setAuthSetStatus(
+    tenantId: string,
+    deviceId: string,
+    id: string,
+    status: DeviceStatus,
+    context: WriteContext & { allowed: (from: DeviceStatus, to: DeviceStatus) => boolean },
+  ): Promise<SetStatusOutcome>
+  /** Deletes an auth set; a device left without any after its preauthorization went is deleted too. */
+  deleteAuthSet(tenantId: string, deviceId: string, id: string, now: Date): Promise<DeleteAuthSetOutcome>
+  /** Deletes the device, its auth sets and tokens, with a `device-decommissioned` event; false when unknown. */
+  decommission(tenantId: string, id: string): Promise<boolean>
+  /** Deletes a token; false when there was none. */
+  deleteToken(tenantId: string, id: string): Promise<boolean>
+  /** Writes a batch of devices' check-in times. */
+  writeCheckIns(batch: readonly { tenantId: string; deviceId: string; at: Date }[]): Promise<void>
+}
+
+export function createDeviceauthStore(db: Database, revocations: RevocationCounter): DeviceauthStore {
+  const rows = createDeviceauthRows(db, revocations)
+  const canAccept = (tenantId: string, max: number) =>
+    max === 0 || rows.countDevices(tenantId, 'accepted') < max
+
+  /** Rewrites the device's status from its auth sets; answers the new status when it changed. */
+  function refresh(device: DeviceRow, now: Date): StatusChange {
+    const status = deriveDeviceStatus(rows.authSetStatuses(device.tenantId, device.id))
+    if (status === device.status) return {}
+    rows.setDeviceStatus(device.tenantId, device.id, status, now)
+    return { status }
   }
-  /** Before a delete whose cascade takes the tokens `where` selects: moves the count if there are any. */
-  const tokensGoing = (where: SQL | undefined): void => {
-    if (db.select({ id: deviceTokens.id }).from(deviceTokens).where(where).limit(1).get()) revocations++
+
+  /** Accepts one auth set; the device's other accepted one (at most one) becomes rejected. */
+  function accept(device: DeviceRow, authSetId: string, now: Date): StatusChange {
+    rows.rejectOtherAcceptedAuthSets(device.tenantId, device.id, authSetId)
+    rows.setAuthSetStatus(device.tenantId, authSetId, 'accepted')
+    return refresh(device, now)
+  }
+
+  function insertDevice(tenantId: string, key: DeviceKey, status: DeviceStatus, context: WriteContext) {
+    const { now, newId } = context
+    const device: DeviceRow = {
+      ...{ id: newId(), tenantId, identity: key.normalised, identityHash: key.hash, status },
+      ...{ createdTs: now, updatedTs: now, checkInTs: null },
+    }
+    rows.insertDevice(device)
+    rows.insertAuthSet({
+      id: newId(),
+      tenantId,
+      deviceId: device.id,
+      pubkey: key.pem,
+      status,
+      createdTs: now,
+    })
+    return device
+  }
+
+  /** A known identity with a new key (key rotation); past the cap the oldest pending auth sets make room. */
+  function addPendingKey(device: DeviceRow, pem: string, maxPending: number, context: WriteContext) {
+    const { tenantId, id } = device
+    const pending = rows.listAuthSets(tenantId, [id]).filter((set) => set.status === 'pending')
+    for (const old of pending.slice(0, Math.max(0, pending.length - maxPending + 1))) {
+      rows.deleteAuthSet(tenantId, old.id)
+    }
+    const authSet = { id: context.newId(), tenantId, deviceId: id, pubkey: pem, createdTs: context.now }
+    rows.insertAuthSet({ ...authSet, status: 'pending' })
+    return refresh(device, context.now)
   }
 
   return {
-    /** Runs `fn` in one transaction (nested calls become savepoints); `fn` must not await. */
-    transaction: <T>(fn: () => T): T => db.transaction(() => fn()),
+    findDeviceById: async (tenantId, id) => rows.findDeviceById(tenantId, id),
+    findDeviceByIdentityHash: async (tenantId, hash) => rows.findDeviceByIdentityHash(tenantId, hash),
+    listDevices: async (tenantId, filter, offset, limit) => rows.listDevices(tenantId, filter, offset, limit),
+    countDevices: async (tenantId, status) => rows.countDevices(tenantId, status),
+    listAuthSets: async (tenantId, deviceIds) => rows.listAuthSets(tenantId, deviceIds),
+    findAuthSetById: async (tenantId, id) => rows.findAuthSetById(tenantId, id),
+    findTokenById: async (tenantId, id) => rows.findTokenById(tenantId, id),
 
-    findDeviceById: (tenantId: string, id: string): DeviceRow | undefined =>
-      db
-        .select()
-        .from(devices)
-        .where(and(eq(devices.tenantId, tenantId), eq(devices.id, id)))
-        .get(),
+    recordAuthRequest: async (tenantId, key, context) =>
+      db.transaction((): AuthRequestOutcome => {
+        const device = rows.findDeviceByIdentityHash(tenantId, key.hash)
+        if (!device) return { kind: 'new-device', device: insertDevice(tenantId, key, 'pending', context) }
+        const authSet = rows.findAuthSetByKey(tenantId, device.id, key.pem)
+        if (!authSet) {
+          return { kind: 'new-key', device, ...addPendingKey(device, key.pem, context.maxPending, context) }
+        }
+        let change: StatusChange = {}
+        const accepted = authSet.status === 'preauthorized'
+        if (accepted) {
+          if (device.status !== 'accepted' && !canAccept(tenantId, context.maxAccepted)) {
+            return { kind: 'over-limit' }
+          }
+          change = accept(device, authSet.id, context.now)
+        } else if (authSet.status !== 'accepted') return { kind: 'refused' }
+        const { now, expires } = context
+        rows.upsertToken({
+          id: authSet.id,
+          tenantId,
+          deviceId: device.id,
+          expiresTs: expires,
+          createdTs: now,
+        })
+        rows.setDeviceCheckIn(tenantId, device.id, now)
+        return { kind: 'token', device, authSetId: authSet.id, expires, accepted, ...change }
+      }),
 
-    findDeviceByIdentityHash: (tenantId: string, hash: string): DeviceRow | undefined =>
-      deviceByIdentityHash.get({ tenantId, hash }),
+    preauthorize: async (tenantId, key, force, context) =>
+      db.transaction((): PreauthorizeOutcome => {
+        const existing = rows.findDeviceByIdentityHash(tenantId, key.hash)
+        if (!existing) {
+          const device = insertDevice(tenantId, key, 'preauthorized', context)
+          return { kind: 'preauthorized', device, created: true }
+        }
+        if (!force) return { kind: 'exists', device: existing }
+        const authSet = rows.findAuthSetByKey(tenantId, existing.id, key.pem)
+        if (authSet) rows.setAuthSetStatus(tenantId, authSet.id, 'preauthorized')
+        else {
+          rows.insertAuthSet({
+            ...{ id: context.newId(), tenantId, deviceId: existing.id, pubkey: key.pem },
+            ...{ status: 'preauthorized', createdTs: context.now },
+          })
+        }
+        return { kind: 'preauthorized', device: existing, created: false, ...refresh(existing, context.now) }
+      }),
 
-    /** A device seen for the first time (pending) or preauthorized: its status "changes" from none. */
-    insertDevice: (row: DeviceRow): void => {
-      db.insert(devices).values(row).run()
-      events.statusChanged(row.tenantId, row.id, row.status, row.createdTs)
-    },
+    setAuthSetStatus: async (tenantId, deviceId, id, status, context) =>
+      db.transaction((): SetStatusOutcome => {
+        const authSet = rows.findAuthSetById(tenantId, id)
+        if (!authSet) return { kind: 'missing-auth-set' }
+        if (authSet.deviceId !== deviceId) return { kind: 'mismatch' }
+        if (authSet.status === status) return { kind: 'unchanged' }
+        if (!context.allowed(authSet.status, status)) return { kind: 'not-allowed' }
+        const device = rows.findDeviceById(tenantId, deviceId)
+        if (!device) return { kind: 'missing-device' }
+        if (status === 'accepted') {
+          if (device.status !== 'accepted' && !canAccept(tenantId, context.maxAccepted)) {
+            return { kind: 'over-limit' }
+          }
+          return { kind: 'set', ...accept(device, id, context.now) }
+        }
+        rows.setAuthSetStatus(tenantId, id, status)
+        return { kind: 'set', ...refresh(device, context.now) }
+      }),
 
-    setDeviceStatus: (tenantId: string, id: string, status: DeviceStatus, at: Date): void => {
-      db.update(devices)
-        .set({ status, updatedTs: at })
-        .where(and(eq(devices.tenantId, tenantId), eq(devices.id, id)))
-        .run()
-      events.statusChanged(tenantId, id, status, at)
-    },
+    deleteAuthSet: async (tenantId, deviceId, id, now) =>
+      db.transaction((): DeleteAuthSetOutcome => {
+        const authSet = rows.findAuthSetById(tenantId, id)
+        if (!authSet || authSet.deviceId !== deviceId) return { kind: 'missing-auth-set' }
+        const device = rows.findDeviceById(tenantId, deviceId)
+        if (!device) return { kind: 'missing-device' }
+        rows.deleteAuthSet(tenantId, id)
+        if (authSet.status === 'preauthorized' && rows.authSetStatuses(tenantId, deviceId).length === 0) {
+          rows.deleteDevice(tenantId, deviceId)
+          return { kind: 'device-removed' }
+        }
+        return { kind: 'deleted', ...refresh(device, now) }
+      }),
 
-    /** Deletes the device; its auth sets and tokens go with it (foreign-key cascade). */
-    deleteDevice(tenantId: string, id: string): boolean {
-      tokensGoing(
-        and(
-          eq(deviceTokens.tenantId, tenantId),
-          inArray(
-            deviceTokens.id,
-            db.select({ id: authSets.id }).from(authSets).where(eq(authSets.deviceId, id)),
-          ),
-        ),
-      )
-      const deleted = db
-        .delete(devices)
-        .where(and(eq(devices.tenantId, tenantId), eq(devices.id, id)))
-        .returning({ id: devices.id })
-        .all()
-      if (deleted.length > 0) events.decommissioned(tenantId, id)
-      return deleted.length > 0
-    },
+    decommission: async (tenantId, id) => db.transaction(() => rows.deleteDevice(tenantId, id)),
 
-    /** A page of devices sorted by status then id; `limit` is one more than the page to learn if more exist. */
-    listDevices: (tenantId: string, filter: DeviceFilter, offset: number, limit: number): DeviceRow[] =>
-      db
-        .select()
-        .from(devices)
-        .where(deviceWhere(tenantId, filter))
-        .orderBy(asc(devices.status), asc(devices.id))
-        .limit(limit)
-        .offset(offset)
-        .all(),
+    deleteToken: async (tenantId, id) => rows.deleteToken(tenantId, id),
 
-    countDevices: (tenantId: string, status?: DeviceStatus): number =>
-      db
-        .select({ n: count() })
-        .from(devices)
-        .where(deviceWhere(tenantId, { statuses: status ? [status] : undefined }))
-        .get()?.n ?? 0,
-
-    /** The auth sets of these devices, oldest first. */
-    listAuthSets: (tenantId: string, deviceIds: readonly string[]): AuthSetRow[] =>
-      deviceIds.length === 0
-        ? []
-        : db
-            .select()
-            .from(authSets)
-            .where(and(eq(authSets.tenantId, tenantId), inArray(authSets.deviceId, [...deviceIds])))
-            .orderBy(asc(authSets.createdTs), asc(sql`rowid`))
-            .all(),
-
-    findAuthSetById: (tenantId: string, id: string): AuthSetRow | undefined =>
-      db
-        .select()
-        .from(authSets)
-        .where(and(eq(authSets.tenantId, tenantId), eq(authSets.id, id)))
-        .get(),
-
-    findAuthSetByKey: (tenantId: string, deviceId: string, pubkey: string): AuthSetRow | undefined =>
-      authSetByKey.get({ tenantId, deviceId, pubkey }),
-
-    authSetStatuses: (tenantId: string, deviceId: string): DeviceStatus[] =>
-      db
-        .select({ status: authSets.status })
-        .from(authSets)
-        .where(and(eq(authSets.tenantId, tenantId), eq(authSets.deviceId, deviceId)))
-        .all()
-        .map((row) => row.status),
-
-    insertAuthSet: (row: AuthSetRow): void => {
-      db.insert(authSets).values(row).run()
-    },
-
-    /** Sets an auth set's status; one that is not accepted has no token, so its token row goes. */
-    setAuthSetStatus(tenantId: string, id: string, status: DeviceStatus): void {
-      db.update(authSets)
-        .set({ status })
-        .where(and(eq(authSets.tenantId, tenantId), eq(authSets.id, id)))
-        .run()
-      if (status !== 'accepted') dropTokens(and(eq(deviceTokens.tenantId, tenantId), eq(deviceTokens.id, id)))
-    },
-
-    /** Rejects the device's accepted auth sets other than `keepId` (at most one is accepted) and drops their tokens. */
-    rejectOtherAcceptedAuthSets(tenantId: string, deviceId: string, keepId: string): void {
-      const others = and(
-        eq(authSets.tenantId, tenantId),
-        eq(authSets.deviceId, deviceId),
-        eq(authSets.status, 'accepted'),
-        ne(authSets.id, keepId),
-      )
-      dropTokens(
-        and(
-          eq(deviceTokens.tenantId, tenantId),
-          inArray(deviceTokens.id, db.select({ id: authSets.id }).from(authSets).where(others)),
-        ),
-      )
-      db.update(authSets).set({ status: 'rejected' }).where(others).run()
-    },
-
-    /** Deletes an auth set; its token goes with it (foreign-key cascade). */
-    deleteAuthSet: (tenantId: string, id: string): void => {
-      tokensGoing(and(eq(deviceTokens.tenantId, tenantId), eq(deviceTokens.id, id)))
-      db.delete(authSets)
-        .where(and(eq(authSets.tenantId, tenantId), eq(authSets.id, id)))
-        .run()
-    },
-
-    /** Stores the token of an accepted auth set; a repeat request replaces it (one token per auth set). */
-    upsertToken: (row: TokenRow): void => {
-      upsertToken.run(row)
-    },
-
-    findTokenById: (tenantId: string, id: string) => tokenById.get({ id, tenantId }),
-
-    deleteToken: (tenantId: string, id: string): boolean =>
-      dropTokens(and(eq(deviceTokens.tenantId, tenantId), eq(deviceTokens.id, id))),
-
-    /** See `revocations` above: unchanged means no device token was taken away since it was read. */
-    revocationCount: (): number => revocations,
-
-    /** When an accepted device last authenticated or made an authenticated request. */
-    setDeviceCheckIn: (tenantId: string, deviceId: string, at: Date): void => {
-      touchDevice.run({ id: deviceId, tenantId, at: at.getTime() })
-    },
+    writeCheckIns: async (batch) =>
+      db.transaction(() => {
+        for (const { tenantId, deviceId, at } of batch) rows.setDeviceCheckIn(tenantId, deviceId, at)
+      }),
   }
 }

@@ -1,12 +1,11 @@
 import { Elysia, t } from 'elysia'
 import type { AuthPlugin } from '../../gateway/auth.ts'
-import { ownTenant } from '../../gateway/tenants.ts'
+import { internalTenantRoutes, ownTenant, tenantIdParam as tenantId } from '../../gateway/tenants.ts'
 import { DeviceconfigModel as M } from './model.ts'
 import type { DeviceconfigService } from './service.ts'
 
 const detail = { tags: ['internal'] }
 
-const tenantId = t.String({ maxLength: 128 })
 const deviceId = t.String({ maxLength: 128 })
 
 /**
@@ -64,17 +63,11 @@ export const deviceconfigInternalRoutes = (svc: DeviceconfigService, auth: AuthP
       },
       { user: true, body: M.newTenant, detail: { summary: 'Provision a tenant (nothing to prepare)' } },
     )
-    .delete(
-      '/tenants/:tenantId',
-      async ({ user, params, set }) => {
-        await svc.deleteTenant(ownTenant(user, params))
-        set.status = 204
-      },
-      {
-        user: true,
-        params: t.Object({ tenantId }),
-        detail: { summary: 'Delete every device configuration of the tenant (a named tenant only)' },
-      },
+    .use(
+      internalTenantRoutes(
+        auth,
+        (tenantId) => svc.deleteTenant(tenantId),
+        'Delete every device configuration of the tenant (a named tenant only)',
+        (named) => tenantRoutes(svc, auth, named),
+      ),
     )
-    .use(tenantRoutes(svc, auth, true))
-    .use(tenantRoutes(svc, auth, false))

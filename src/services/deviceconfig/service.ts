@@ -108,7 +108,7 @@ export function createDeviceconfigService(
         )
       }
       const deploymentId = ids.uuid()
-      peers.deployments.createConfigurationDeployment(tenantId, {
+      await peers.deployments.createConfigurationDeployment(tenantId, {
         deploymentId,
         deviceId,
         name: `configuration-${deploymentId}`,

@@ -100,8 +100,8 @@ export const deviceconnectManagementRoutes = (svc: DeviceconnectService, auth: A
     )
     .post(
       '/devices/:id/:command',
-      ({ user, params, set }) => {
-        svc.sendClientCommand(user.tenantId, params.id, params.command, user.userId)
+      async ({ user, params, set }) => {
+        await svc.sendClientCommand(user.tenantId, params.id, params.command, user.userId)
         set.status = 202
       },
       {

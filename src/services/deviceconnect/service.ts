@@ -41,7 +41,7 @@ export interface DeviceconnectService {
   /** The device's connection state; NotFound when deviceconnect has never heard of it. */
   getDevice(tenantId: string, deviceId: string): Promise<DeviceConnection>
   /** Throws unless a session to the device may open now (connected, under the limits). */
-  checkSession(user: SessionUser, deviceId: string): void
+  checkSession(user: SessionUser, deviceId: string): Promise<void>
   /** Opens a relayed session for a user's websocket (after checkSession, at the upgrade). */
   openSession(user: SessionUser, deviceId: string, peer: Peer): RemoteSession
   /** Downloads a file from the device: its information at once, its bytes as they stream. */
@@ -58,7 +58,12 @@ export interface DeviceconnectService {
     file: AsyncIterable<Uint8Array>,
   ): Promise<void>
   /** Asks the device's mender client to check for an update or send its inventory; NotFound when not connected. */
-  sendClientCommand(tenantId: string, deviceId: string, command: ClientCommand, userId?: string): void
+  sendClientCommand(
+    tenantId: string,
+    deviceId: string,
+    command: ClientCommand,
+    userId?: string,
+  ): Promise<void>
   /** The session audit list, newest first. */
   listSessions(
     tenantId: string,
@@ -124,16 +129,16 @@ export function createDeviceconnectService(
    * The device's connection, if its token still holds. Tokens are checked at the upgrade; one taken
    * away since (a rejected or revoked device) ends the connection here, before anything uses it.
    */
-  function liveLink(tenantId: string, deviceId: string): DeviceLink | undefined {
+  async function liveLink(tenantId: string, deviceId: string): Promise<DeviceLink | undefined> {
     const link = hub.get(tenantId, deviceId)
-    if (!link || peers.deviceTokens.isLive(link.principal)) return link
+    if (!link || (await peers.deviceTokens.isLive(link.principal))) return link
     link.drop(CLOSE_POLICY, 'device token revoked')
     void deviceClosed(link)
     return undefined
   }
 
-  function requireLink(tenantId: string, deviceId: string): DeviceLink {
-    const link = liveLink(tenantId, deviceId)
+  async function requireLink(tenantId: string, deviceId: string): Promise<DeviceLink> {
+    const link = await liveLink(tenantId, deviceId)
     if (!link) throw new NotFoundError('failed to connect to device: device disconnected')
     return link
   }
@@ -180,7 +185,7 @@ export function createDeviceconnectService(
     path: string,
     run: (ft: FileTransfer, finish: (err?: unknown) => void) => Promise<T>,
   ): Promise<T> {
-    const link = liveLink(user.tenantId, deviceId)
+    const link = await liveLink(user.tenantId, deviceId)
     if (!link) throw new ConflictError('device not connected')
     const release = counter.acquire(user.tenantId, user.userId, deviceId)
     const record = newRecord(user, deviceId, kind, path)
@@ -239,13 +244,15 @@ export function createDeviceconnectService(
       return device
     },
 
-    checkSession(user, deviceId) {
-      requireLink(user.tenantId, deviceId)
+    async checkSession(user, deviceId) {
+      await requireLink(user.tenantId, deviceId)
       counter.check(user.tenantId, user.userId, deviceId)
     },
 
     openSession(user, deviceId, peer) {
-      const link = requireLink(user.tenantId, deviceId)
+      // The token was checked by checkSession at the upgrade, just before.
+      const link = hub.get(user.tenantId, deviceId)
+      if (!link) throw new NotFoundError('failed to connect to device: device disconnected')
       const release = counter.acquire(user.tenantId, user.userId, deviceId)
       const record = newRecord(user, deviceId, 'remote', null)
       store.insertSession(record).catch(logFailure('recording a session failed'))
@@ -271,8 +278,8 @@ export function createDeviceconnectService(
       })
     },
 
-    sendClientCommand(tenantId, deviceId, command, userId) {
-      const link = requireLink(tenantId, deviceId)
+    async sendClientCommand(tenantId, deviceId, command, userId) {
+      const link = await requireLink(tenantId, deviceId)
       link.send(
         message({ proto: PROTO_MENDER_CLIENT, typ: command, props: userId ? { user_id: userId } : {} }),
       )

@@ -1,5 +1,5 @@
 import type { NameRow } from './names.ts'
-import type { AttributeRow, DeviceRow, InventoryStore } from './store.ts'
+import type { AttributeRow, DeviceRow, InventoryRows } from './store.rows.ts'
 import { type AttributeInput, fromRows, sameValue, toRows } from './values.ts'
 
 /** A device with its attributes as stored, grouped by attribute, ready to diff against a request. */
@@ -15,7 +15,7 @@ export type LoadedDevice = {
  * inventory, the user's tags and groups, the server's system attributes) loads the device, diffs,
  * and touches only what changed, so an unchanged report costs reads only.
  */
-export function createDeviceWriter(store: InventoryStore) {
+export function createDeviceWriter(store: InventoryRows) {
   function load(tenantId: string, device: DeviceRow): LoadedDevice {
     const rows = new Map<number, AttributeRow[]>()
     for (const row of store.deviceAttributes(tenantId, device.seq)) {

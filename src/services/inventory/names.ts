@@ -33,14 +33,9 @@ export interface NameCache {
   end(committed: boolean): void
 }
 
-export function createNameCache(db: Database): NameCache {
-  const byKey = new Map<string, NameRow>()
-  const byId = new Map<number, NameRow>()
-  let pending: { tenantId: string; row: NameRow }[] = []
-  let caching = true
-  const key = (tenantId: string, scope: string, name: string) => `${tenantId}\u0000${scope}\u0000${name}`
-
-  const select = db
+/** The prepared lookup of one name by (tenant, scope, name). */
+export function prepareNameQuery(db: Database) {
+  return db
     .select()
     .from(attributeNames)
     .where(
@@ -51,6 +46,42 @@ export function createNameCache(db: Database): NameCache {
       ),
     )
     .prepare()
+}
+
+/**
+ * Rows of these ids: those in `cache` from it, the rest read in one query and added to it when
+ * `remember` (unknown ids are left out).
+ */
+export function namesById(
+  db: Database,
+  cache: Map<number, NameRow>,
+  ids: Iterable<number>,
+  remember: boolean,
+): Map<number, NameRow> {
+  const out = new Map<number, NameRow>()
+  const missing: number[] = []
+  for (const id of ids) {
+    const row = cache.get(id)
+    if (row) out.set(id, row)
+    else missing.push(id)
+  }
+  if (missing.length > 0) {
+    for (const row of db.select().from(attributeNames).where(inArray(attributeNames.id, missing)).all()) {
+      out.set(row.id, row)
+      if (remember) cache.set(row.id, row)
+    }
+  }
+  return out
+}
+
+export function createNameCache(db: Database): NameCache {
+  const byKey = new Map<string, NameRow>()
+  const byId = new Map<number, NameRow>()
+  let pending: { tenantId: string; row: NameRow }[] = []
+  let caching = true
+  const key = (tenantId: string, scope: string, name: string) => `${tenantId}\u0000${scope}\u0000${name}`
+
+  const select = prepareNameQuery(db)
   const insert = db
     .insert(attributeNames)
     .values({ tenantId: p('tenantId'), scope: p('scope'), name: p('name') })
@@ -80,22 +111,7 @@ export function createNameCache(db: Database): NameCache {
       pending.push({ tenantId, row })
       return row
     },
-    names(ids: Iterable<number>): Map<number, NameRow> {
-      const out = new Map<number, NameRow>()
-      const missing: number[] = []
-      for (const id of ids) {
-        const row = byId.get(id)
-        if (row) out.set(id, row)
-        else missing.push(id)
-      }
-      if (missing.length > 0) {
-        for (const row of db.select().from(attributeNames).where(inArray(attributeNames.id, missing)).all()) {
-          out.set(row.id, row)
-          if (caching) byId.set(row.id, row)
-        }
-      }
-      return out
-    },
+    names: (ids: Iterable<number>): Map<number, NameRow> => namesById(db, byId, ids, caching),
     forget(tenantId: string, id: number) {
       const row = byId.get(id) ?? pending.find((entry) => entry.row.id === id)?.row
       byId.delete(id)

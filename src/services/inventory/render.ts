@@ -2,8 +2,8 @@ import { and, eq, inArray, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
 import type { Attribute, AttributeValue, Device } from './model.ts'
 import type { NameRow } from './names.ts'
-import { DEVICE_ID } from './store.ts'
-import { attributes, devices } from './tables.ts'
+import { DEVICE_ID } from './names.ts'
+import { attributeRowColumns, attributes, devices } from './tables.ts'
 import { fromRows, type ValueRow } from './values.ts'
 
 const SCOPE_ORDER = ['identity', 'inventory', 'monitor', 'system', 'tags']
@@ -38,14 +38,7 @@ export function renderDevices(
       .map((row) => [row.seq, row.id]),
   )
   const rows = db
-    .select({
-      device: attributes.device,
-      attr: attributes.attr,
-      idx: attributes.idx,
-      value: attributes.value,
-      description: attributes.description,
-      timestamp: attributes.timestamp,
-    })
+    .select(attributeRowColumns)
     .from(attributes)
     .where(
       and(

@@ -11,16 +11,16 @@ export const inventoryDeviceRoutes = (svc: InventoryService, auth: AuthPlugin) =
     .use(auth)
     .put(
       '/device/attributes',
-      ({ device, body }) => {
-        svc.updateInventory(device.tenantId, device.deviceId, body, 'replace')
+      async ({ device, body }) => {
+        await svc.updateInventory(device.tenantId, device.deviceId, body, 'replace')
         return ''
       },
       { device: true, body: M.attributesInput, detail: { summary: 'Replace the inventory attributes' } },
     )
     .patch(
       '/device/attributes',
-      ({ device, body }) => {
-        svc.updateInventory(device.tenantId, device.deviceId, body, 'merge')
+      async ({ device, body }) => {
+        await svc.updateInventory(device.tenantId, device.deviceId, body, 'merge')
         return ''
       },
       { device: true, body: M.attributesInput, detail: { summary: 'Add or update inventory attributes' } },

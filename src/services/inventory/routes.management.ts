@@ -24,8 +24,8 @@ export const inventoryManagementRoutes = (svc: InventoryService, auth: AuthPlugi
     )
     .get(
       '/devices/:id',
-      ({ user, params, set }) => {
-        const { device, etag } = svc.getDevice(user.tenantId, params.id)
+      async ({ user, params, set }) => {
+        const { device, etag } = await svc.getDevice(user.tenantId, params.id)
         if (etag) set.headers.etag = etag
         return device
       },
@@ -33,45 +33,49 @@ export const inventoryManagementRoutes = (svc: InventoryService, auth: AuthPlugi
     )
     .delete(
       '/devices/:id',
-      ({ user, params, set }) => {
-        svc.deleteInventory(user.tenantId, params.id)
+      async ({ user, params, set }) => {
+        await svc.deleteInventory(user.tenantId, params.id)
         set.status = 204
       },
       { user: true, params: M.idParams, detail: { summary: "Clear the device's inventory attributes" } },
     )
     .put(
       '/devices/:id/tags',
-      ({ user, params, body, headers }) => {
-        svc.setTags(user.tenantId, params.id, body, 'replace', headers['if-match'])
+      async ({ user, params, body, headers }) => {
+        await svc.setTags(user.tenantId, params.id, body, 'replace', headers['if-match'])
         return ''
       },
       { user: true, params: M.idParams, body: M.attributesInput, headers: M.ifMatch },
     )
     .patch(
       '/devices/:id/tags',
-      ({ user, params, body, headers }) => {
-        svc.setTags(user.tenantId, params.id, body, 'merge', headers['if-match'])
+      async ({ user, params, body, headers }) => {
+        await svc.setTags(user.tenantId, params.id, body, 'merge', headers['if-match'])
         return ''
       },
       { user: true, params: M.idParams, body: M.attributesInput, headers: M.ifMatch },
     )
-    .get('/devices/:id/group', ({ user, params }) => ({ group: svc.getGroup(user.tenantId, params.id) }), {
-      user: true,
-      params: M.idParams,
-      response: { 200: M.groupReply },
-    })
+    .get(
+      '/devices/:id/group',
+      async ({ user, params }) => ({ group: await svc.getGroup(user.tenantId, params.id) }),
+      {
+        user: true,
+        params: M.idParams,
+        response: { 200: M.groupReply },
+      },
+    )
     .put(
       '/devices/:id/group',
-      ({ user, params, body, set }) => {
-        svc.setGroup(user.tenantId, params.id, body.group)
+      async ({ user, params, body, set }) => {
+        await svc.setGroup(user.tenantId, params.id, body.group)
         set.status = 204
       },
       { user: true, params: M.idParams, body: M.group },
     )
     .delete(
       '/devices/:id/group/:name',
-      ({ user, params, set }) => {
-        svc.clearGroup(user.tenantId, params.id, params.name)
+      async ({ user, params, set }) => {
+        await svc.clearGroup(user.tenantId, params.id, params.name)
         set.status = 204
       },
       { user: true, params: M.deviceGroupParams },

@@ -1,6 +1,5 @@
 import type { Deps } from '../../deps.ts'
 import { BadRequestError, NotFoundError, PreconditionFailedError } from '../../gateway/errors.ts'
-import type { DeviceWriter } from './device-writer.ts'
 import {
   ALL_STATUS_CODES,
   GROUP_NAME,
@@ -10,8 +9,8 @@ import {
   STATUS_CODES,
   statusCode,
 } from './model.ts'
-import { DEVICE_ID, type InventoryStore } from './store.ts'
-import { checkAttributes, fromRows } from './values.ts'
+import type { InventoryStore } from './store.ts'
+import { checkAttributes } from './values.ts'
 
 /** Mender's bulk answer; zero counts are left out. */
 export type UpdateResult = { matched_count?: number; updated_count?: number }
@@ -39,127 +38,74 @@ function checkGroupName(group: unknown, max = MAX_GROUP_NAME_LENGTH): string {
 
 const MAX_FILTER_ATTRIBUTES = 500
 
+const tooManyTags = () => new BadRequestError(`too many tags: a device may have at most ${MAX_TAGS}`)
+
 const deviceNotFound = () => new NotFoundError('device not found')
 
-export function createInventoryManagement(deps: Deps, store: InventoryStore, writer: DeviceWriter) {
+export function createInventoryManagement(deps: Pick<Deps, 'clock' | 'ids'>, store: InventoryStore) {
   const { clock, ids } = deps
 
-  const groupAttr = (tenantId: string) => store.names.find(tenantId, 'system', 'group')
-
-  function currentGroup(tenantId: string, seq: number): string | undefined {
-    const attr = groupAttr(tenantId)
-    if (!attr) return undefined
-    const rows = store.attributeRows(tenantId, seq, attr.id)
-    return rows.length > 0 ? String(fromRows(rows)) : undefined
-  }
-
   return {
-    getGroup(tenantId: string, deviceId: string): string | null {
-      const device = store.findDevice(tenantId, deviceId)
-      if (!device) throw deviceNotFound()
-      return currentGroup(tenantId, device.seq) ?? null
+    async getGroup(tenantId: string, deviceId: string): Promise<string | null> {
+      const group = await store.getGroup(tenantId, deviceId)
+      if (group === undefined) throw deviceNotFound()
+      return group
     },
 
-    setGroup(tenantId: string, deviceId: string, group: unknown): void {
+    async setGroup(tenantId: string, deviceId: string, group: unknown): Promise<void> {
+      if (!(await store.setGroup(tenantId, deviceId, checkGroupName(group)))) throw deviceNotFound()
+    },
+
+    async clearGroup(tenantId: string, deviceId: string, group: string): Promise<void> {
+      if (!(await store.clearGroup(tenantId, deviceId, group))) throw deviceNotFound()
+    },
+
+    async assignGroup(tenantId: string, group: string, deviceIds: unknown): Promise<UpdateResult> {
       const name = checkGroupName(group)
-      store.write(() => {
-        const device = store.findDevice(tenantId, deviceId)
-        if (!device) throw deviceNotFound()
-        const attr = store.names.ensure(tenantId, 'system', 'group')
-        store.setAttribute(tenantId, device, attr.id, [{ idx: null, value: name }])
-      })
+      const { matched, updated } = await store.assignGroup(tenantId, name, checkDeviceIds(deviceIds))
+      return result(matched, updated)
     },
 
-    clearGroup(tenantId: string, deviceId: string, group: string): void {
-      store.write(() => {
-        const device = store.findDevice(tenantId, deviceId)
-        const attr = groupAttr(tenantId)
-        if (!device || !attr || currentGroup(tenantId, device.seq) !== group) throw deviceNotFound()
-        store.removeAttribute(tenantId, device, attr.id)
-      })
-    },
-
-    assignGroup(tenantId: string, group: string, deviceIds: unknown): UpdateResult {
-      const name = checkGroupName(group)
-      const list = checkDeviceIds(deviceIds)
-      return store.write(() => {
-        const attr = store.names.ensure(tenantId, 'system', 'group')
-        let matched = 0
-        let updated = 0
-        for (const id of new Set(list)) {
-          const device = store.findDevice(tenantId, id)
-          if (!device) continue
-          matched++
-          if (currentGroup(tenantId, device.seq) === name) continue
-          store.setAttribute(tenantId, device, attr.id, [{ idx: null, value: name }])
-          updated++
-        }
-        return result(matched, updated)
-      })
-    },
-
-    unassignGroup(tenantId: string, group: string, deviceIds: unknown): UpdateResult {
+    async unassignGroup(tenantId: string, group: string, deviceIds: unknown): Promise<UpdateResult> {
       checkGroupName(group, MAX_LEGACY_GROUP_NAME_LENGTH)
-      const list = checkDeviceIds(deviceIds)
-      return store.write(() => {
-        const attr = groupAttr(tenantId)
-        let removed = 0
-        for (const id of new Set(list)) {
-          const device = store.findDevice(tenantId, id)
-          if (!device || !attr || currentGroup(tenantId, device.seq) !== group) continue
-          store.removeAttribute(tenantId, device, attr.id)
-          removed++
-        }
-        return result(removed, removed)
-      })
+      const removed = await store.unassignGroup(tenantId, group, checkDeviceIds(deviceIds))
+      return result(removed, removed)
     },
 
-    deleteGroup(tenantId: string, group: string): UpdateResult {
+    async deleteGroup(tenantId: string, group: string): Promise<UpdateResult> {
       checkGroupName(group, MAX_LEGACY_GROUP_NAME_LENGTH)
-      return store.write(() => {
-        const attr = groupAttr(tenantId)
-        if (!attr) return result(0, 0)
-        const members = store.devicesWithValue(tenantId, attr.id, group)
-        for (const device of members) store.removeAttribute(tenantId, device, attr.id)
-        return result(members.length, members.length)
-      })
+      const removed = await store.deleteGroup(tenantId, group)
+      return result(removed, removed)
     },
 
-    listGroups(tenantId: string, status?: string): string[] {
-      const attr = groupAttr(tenantId)
-      if (!attr) return []
+    async listGroups(tenantId: string, status?: string): Promise<string[]> {
       const code = status === undefined || status === '' ? undefined : statusCode(status)
       if (code === 0 || (status && code === undefined)) return []
-      return store
-        .distinctValues(tenantId, attr.id, code === undefined ? ALL_STATUS_CODES : [code])
-        .map(String)
+      return store.listGroups(tenantId, code === undefined ? ALL_STATUS_CODES : [code])
     },
 
-    setTags(tenantId: string, deviceId: string, body: unknown, mode: 'replace' | 'merge', ifMatch?: string) {
+    async setTags(
+      tenantId: string,
+      deviceId: string,
+      body: unknown,
+      mode: 'replace' | 'merge',
+      ifMatch?: string,
+    ): Promise<void> {
       const inputs = checkAttributes(body)
-      const tooMany = () => new BadRequestError(`too many tags: a device may have at most ${MAX_TAGS}`)
-      if (mode === 'replace' && inputs.length > MAX_TAGS) throw tooMany()
-      store.write(() => {
-        const device = store.findDevice(tenantId, deviceId)
-        if (ifMatch && device?.tagsEtag !== ifMatch) throw new PreconditionFailedError("ETag doesn't match")
-        if (!device) return
-        const loaded = writer.load(tenantId, device)
-        if (mode === 'merge') {
-          const added = inputs.filter((input) => !writer.hasAttribute(loaded, 'tags', input.name))
-          if (writer.countIn(loaded, 'tags') + added.length > MAX_TAGS) throw tooMany()
-        }
-        const timestamp = clock.now().getTime()
-        writer.apply(tenantId, loaded, 'tags', inputs, { replace: mode === 'replace', timestamp })
-        store.setTagsEtag(tenantId, device, ids.uuid())
+      if (mode === 'replace' && inputs.length > MAX_TAGS) throw tooManyTags()
+      const outcome = await store.setTags(tenantId, deviceId, inputs, {
+        replace: mode === 'replace',
+        ifMatch,
+        timestamp: clock.now().getTime(),
+        etag: ids.uuid(),
+        max: MAX_TAGS,
       })
+      if (outcome === 'etag-mismatch') throw new PreconditionFailedError("ETag doesn't match")
+      if (outcome === 'too-many') throw tooManyTags()
     },
 
-    statistics(tenantId: string): DeviceStatistics {
-      const idAttr = store.names.find(tenantId, DEVICE_ID.scope, DEVICE_ID.name)
-      const byStatus = new Map<number, number>()
-      for (const row of store.attributeCounts(tenantId)) {
-        if (row.attr === idAttr?.id) byStatus.set(row.status, row.devices)
-      }
+    async statistics(tenantId: string): Promise<DeviceStatistics> {
+      const byStatus = await store.statusTotals(tenantId)
       const tier = (status: number) => ({ standard: byStatus.get(status) ?? 0, micro: 0, system: 0 })
       return {
         devices_by_status: { accepted: tier(STATUS_CODES.accepted), pending: tier(STATUS_CODES.pending) },
@@ -170,18 +116,16 @@ export function createInventoryManagement(deps: Deps, store: InventoryStore, wri
      * Attributes to offer as filters: how many devices have each, most common first (then by scope
      * and name), at most 500. Exact counts from the maintained totals, where Mender samples.
      */
-    filterAttributes(tenantId: string): FilterAttribute[] {
-      const totals = new Map<number, number>()
-      for (const row of store.attributeCounts(tenantId)) {
-        totals.set(row.attr, (totals.get(row.attr) ?? 0) + row.devices)
-      }
-      const names = store.names.names(totals.keys())
-      const list: FilterAttribute[] = []
-      for (const [attr, count] of totals) {
-        const name = names.get(attr)
-        if (name && name.scope !== DEVICE_ID.scope) list.push({ name: name.name, scope: name.scope, count })
+    async filterAttributes(tenantId: string): Promise<FilterAttribute[]> {
+      const totals = new Map<string, FilterAttribute>()
+      for (const row of await store.attributeTotals(tenantId)) {
+        const key = `${row.scope}\u0000${row.name}`
+        const known = totals.get(key)
+        if (known) known.count += row.devices
+        else totals.set(key, { name: row.name, scope: row.scope, count: row.devices })
       }
       const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
+      const list = [...totals.values()]
       list.sort((a, b) => b.count - a.count || byText(a.scope, b.scope) || byText(a.name, b.name))
       return list.slice(0, MAX_FILTER_ATTRIBUTES)
     },

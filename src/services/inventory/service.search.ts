@@ -10,9 +10,9 @@ export type SearchPage = { devices: Device[]; total: number; paging: Paging }
  * The device searches; they run on the search worker (see searcher.ts), after `beforeSearch` has
  * committed what they must see.
  */
-export function createInventorySearch(searcher: () => Searcher, beforeSearch: () => void) {
+export function createInventorySearch(searcher: () => Searcher, beforeSearch: () => Promise<unknown>) {
   async function searchDevices(tenantId: string, request: SearchRequest): Promise<SearchPage> {
-    beforeSearch()
+    await beforeSearch()
     const { devices, total } = await searcher().search(tenantId, request)
     return { devices, total, paging: { page: request.page, perPage: request.perPage } }
   }

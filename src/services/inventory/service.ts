@@ -1,11 +1,8 @@
 import type { Deps } from '../../deps.ts'
 import { BadRequestError, NotFoundError } from '../../gateway/errors.ts'
 import type { Paging } from '../../gateway/paging.ts'
-import { createDeviceWriter, type LoadedDevice } from './device-writer.ts'
 import type { SearchRequest } from './filters.ts'
-import { type Device, MAX_INVENTORY_ATTRIBUTES, STATUS_CODES, statusCode } from './model.ts'
-import type { NameRow } from './names.ts'
-import { renderDevices } from './render.ts'
+import { type Device, MAX_INVENTORY_ATTRIBUTES, statusCode } from './model.ts'
 import { createSearcher, type Searcher } from './searcher.ts'
 import { type ApiFilter, createSavedFilters, type FilterDefinition } from './service.filters.ts'
 import {
@@ -38,25 +35,22 @@ function requireStatus(status: string): number {
   return code
 }
 
-const sameDay = (iso: unknown, now: Date) =>
-  typeof iso === 'string' && iso.slice(0, 10) === now.toISOString().slice(0, 10)
-
 /** Devices' attributes by scope (identity, inventory, system, tags), groups, and device search. */
 export interface InventoryService {
   /** The device's static group, or null; 404 for an unknown device. */
-  getGroup(tenantId: string, deviceId: string): string | null
+  getGroup(tenantId: string, deviceId: string): Promise<string | null>
   /** Moves the device to `group` (a device is in at most one static group). */
-  setGroup(tenantId: string, deviceId: string, group: unknown): void
+  setGroup(tenantId: string, deviceId: string, group: unknown): Promise<void>
   /** Takes the device out of `group`; 404 when it is unknown or not in that group. */
-  clearGroup(tenantId: string, deviceId: string, group: string): void
+  clearGroup(tenantId: string, deviceId: string, group: string): Promise<void>
   /** Puts the listed devices in `group`; unknown ids are skipped. */
-  assignGroup(tenantId: string, group: string, deviceIds: unknown): UpdateResult
+  assignGroup(tenantId: string, group: string, deviceIds: unknown): Promise<UpdateResult>
   /** Takes the listed devices out of `group` (those in it). */
-  unassignGroup(tenantId: string, group: string, deviceIds: unknown): UpdateResult
+  unassignGroup(tenantId: string, group: string, deviceIds: unknown): Promise<UpdateResult>
   /** Empties `group`: every device in it leaves it. */
-  deleteGroup(tenantId: string, group: string): UpdateResult
+  deleteGroup(tenantId: string, group: string): Promise<UpdateResult>
   /** Every group name in use (by devices of `status`, when given), sorted. */
-  listGroups(tenantId: string, status?: string): string[]
+  listGroups(tenantId: string, status?: string): Promise<string[]>
   /**
    * The user's tags: `replace` (PUT) makes them exactly `body`, `merge` (PATCH) upserts. With
    * `If-Match` the device's current tags ETag must match (412 otherwise, and for an unknown
@@ -68,11 +62,11 @@ export interface InventoryService {
     body: unknown,
     mode: 'replace' | 'merge',
     ifMatch?: string,
-  ): void
+  ): Promise<void>
   /** Accepted and pending devices; bender has one device tier ("standard"). */
-  statistics(tenantId: string): DeviceStatistics
+  statistics(tenantId: string): Promise<DeviceStatistics>
   /** Attributes to offer as filters: how many devices have each, most common first, at most 500. */
-  filterAttributes(tenantId: string): FilterAttribute[]
+  filterAttributes(tenantId: string): Promise<FilterAttribute[]>
   /**
    * One page of the devices matching a search (filters, sort, free text; the attributes to
    * show), with their total. Every write made before the call is seen.
@@ -94,7 +88,7 @@ export interface InventoryService {
   matchingDeviceIds(tenantId: string, filterId: string, among?: readonly string[]): Promise<string[]>
   /**
    * Calls `listener` with each device whose identity (its acceptance included) or inventory a write
-   * changed; it may be called inside the writer's transaction, so it must only take note.
+   * changed, after the write committed; it must only take note.
    */
   onDeviceChanged(listener: (tenantId: string, deviceId: string) => void): void
   /** The ids of a group's devices, oldest first; 404 when no device is in it. */
@@ -104,28 +98,36 @@ export interface InventoryService {
     paging: Paging,
   ): Promise<{ ids: string[]; total: number; paging: Paging }>
   /** Create the device if missing and set its identity scope: every id_data key (except "status") plus `status`. */
-  upsertIdentity(tenantId: string, deviceId: string, identity: Record<string, unknown>, status: string): void
+  upsertIdentity(
+    tenantId: string,
+    deviceId: string,
+    identity: Record<string, unknown>,
+    status: string,
+  ): Promise<void>
   /** Mirror a deviceauth status change into identity/status. */
-  setIdentityStatus(tenantId: string, deviceId: string, status: string): void
-  /** Remove the device and all its attributes (decommission; last preauthorized auth set deleted). */
-  removeDevice(tenantId: string, deviceId: string): void
+  setIdentityStatus(tenantId: string, deviceId: string, status: string): Promise<void>
+  /**
+   * Remove the device and all its attributes (decommission; last preauthorized auth set deleted).
+   * Idempotent: a device already gone is no error (the decommission subscription repeats it).
+   */
+  removeDevice(tenantId: string, deviceId: string): Promise<void>
   /** Ids of the accepted devices, of one static group or all of them, oldest first. */
-  listAcceptedDeviceIds(tenantId: string, group?: string): string[]
+  listAcceptedDeviceIds(tenantId: string, group?: string): Promise<string[]>
   /**
    * Writes a batch of check-ins to `system/check_in_time`; devices inventory does not know are
-   * skipped. Synchronous on the same database, so it joins the caller's transaction.
+   * skipped. One atomic write.
    */
-  writeCheckIns(checkIns: readonly { tenantId: string; deviceId: string; at: Date }[]): void
+  writeCheckIns(checkIns: readonly { tenantId: string; deviceId: string; at: Date }[]): Promise<void>
   /**
    * A device's inventory report: `replace` (PUT) makes the inventory scope exactly `body`,
    * `merge` (PATCH) upserts it. The whole body is checked before anything is written, in one
-   * transaction.
+   * atomic write.
    */
-  updateInventory(tenantId: string, deviceId: string, body: unknown, mode: 'replace' | 'merge'): void
+  updateInventory(tenantId: string, deviceId: string, body: unknown, mode: 'replace' | 'merge'): Promise<void>
   /** One device with every attribute, and its tags ETag when it has tags. */
-  getDevice(tenantId: string, deviceId: string): { device: Device; etag?: string }
+  getDevice(tenantId: string, deviceId: string): Promise<{ device: Device; etag?: string }>
   /** Clears the inventory scope (Mender's "delete device inventory"); an unknown device is a no-op. */
-  deleteInventory(tenantId: string, deviceId: string): void
+  deleteInventory(tenantId: string, deviceId: string): Promise<void>
   /** Stops background work; call before closing the database. */
   stop(): void
 }
@@ -133,7 +135,6 @@ export interface InventoryService {
 export function createInventoryService(deps: Deps): InventoryService {
   const { db, clock } = deps
   const store = createInventoryStore(db)
-  const writer = createDeviceWriter(store)
 
   const changeListeners: ((tenantId: string, deviceId: string) => void)[] = []
   const changed = (tenantId: string, deviceId: string) => {
@@ -141,23 +142,9 @@ export function createInventoryService(deps: Deps): InventoryService {
   }
 
   /** Identity attributes and the status partition, created with the device when needed. */
-  function writeIdentity(tenantId: string, deviceId: string, inputs: AttributeInput[], code: number) {
-    store.write(() => {
-      const { loaded } = writer.findOrCreate(tenantId, deviceId, code, clock.now())
-      store.setStatus(tenantId, loaded.device, code)
-      writer.apply(tenantId, loaded, 'identity', inputs)
-    })
+  async function writeIdentity(tenantId: string, deviceId: string, inputs: AttributeInput[], code: number) {
+    await store.writeIdentity(tenantId, deviceId, inputs, code, clock.now())
     changed(tenantId, deviceId)
-  }
-
-  /**
-   * `system/updated_ts` after an inventory write: moved when something changed, and at least once
-   * a (UTC) day, as Mender does; an unchanged report the same day writes nothing.
-   */
-  function touchUpdated(tenantId: string, loaded: LoadedDevice, changed: boolean, now: Date): void {
-    if (changed || !sameDay(writer.valueOf(loaded, 'system', 'updated_ts'), now)) {
-      writer.setSystem(tenantId, loaded, 'updated_ts', now.toISOString())
-    }
   }
 
   // Started on the first search, so a CLI command or a test that never searches spawns no thread.
@@ -168,17 +155,15 @@ export function createInventoryService(deps: Deps): InventoryService {
   }
 
   const textTimer = setInterval(() => {
-    try {
-      store.flushText(TEXT_FLUSH_BATCH)
-    } catch (error) {
+    store.flushText(TEXT_FLUSH_BATCH).catch((error) => {
       deps.log.error('inventory: updating the free-text index failed', { error: String(error) })
-    }
+    })
   }, TEXT_FLUSH_MS)
   textTimer.unref()
 
   const searching = createInventorySearch(search, () => store.flushText(TEXT_SEARCH_FLUSH))
   return {
-    ...createInventoryManagement(deps, store, writer),
+    ...createInventoryManagement(deps, store),
     ...searching,
     ...createSavedFilters(createSavedFiltersStore(db), searching.searchDevices, clock, deps.ids),
 
@@ -186,14 +171,14 @@ export function createInventoryService(deps: Deps): InventoryService {
       changeListeners.push(listener)
     },
 
-    // --- called by deviceauth, possibly inside its own transaction: synchronous, on deps.db ---
+    // --- called by deviceauth after its own change committed ---
 
-    upsertIdentity(
+    async upsertIdentity(
       tenantId: string,
       deviceId: string,
       identity: Record<string, unknown>,
       status: string,
-    ): void {
+    ): Promise<void> {
       const code = requireStatus(status)
       const inputs: AttributeInput[] = []
       for (const [name, value] of Object.entries(identity)) {
@@ -201,89 +186,55 @@ export function createInventoryService(deps: Deps): InventoryService {
         inputs.push({ name, value: identityValue(value) })
       }
       inputs.push({ name: 'status', value: status })
-      writeIdentity(tenantId, deviceId, inputs, code)
+      await writeIdentity(tenantId, deviceId, inputs, code)
     },
 
-    setIdentityStatus(tenantId: string, deviceId: string, status: string): void {
-      writeIdentity(tenantId, deviceId, [{ name: 'status', value: status }], requireStatus(status))
+    async setIdentityStatus(tenantId: string, deviceId: string, status: string): Promise<void> {
+      await writeIdentity(tenantId, deviceId, [{ name: 'status', value: status }], requireStatus(status))
     },
 
-    removeDevice(tenantId: string, deviceId: string): void {
-      store.write(() => {
-        const device = store.findDevice(tenantId, deviceId)
-        if (device) store.deleteDevice(tenantId, device)
-      })
+    async removeDevice(tenantId: string, deviceId: string): Promise<void> {
+      await store.removeDevice(tenantId, deviceId)
     },
 
     // --- called by deployments ---
 
-    listAcceptedDeviceIds(tenantId: string, group?: string): string[] {
-      if (group === undefined) return store.deviceIdsWithStatus(tenantId, STATUS_CODES.accepted)
-      const attr = store.names.find(tenantId, 'system', 'group')
-      return attr ? store.deviceIdsWithValue(tenantId, attr.id, STATUS_CODES.accepted, group) : []
-    },
+    listAcceptedDeviceIds: (tenantId: string, group?: string): Promise<string[]> =>
+      store.acceptedDeviceIds(tenantId, group),
 
-    /**
-     * Writes a batch of check-ins to `system/check_in_time`; devices inventory does not know are
-     * skipped. Deviceauth buffers check-ins off the request path and calls this inside the
-     * transaction that writes its own copy.
-     */
-    writeCheckIns(checkIns: readonly { tenantId: string; deviceId: string; at: Date }[]): void {
-      store.write(() => {
-        // Inside deviceauth's transaction the name cache is off: the name is resolved once a tenant.
-        const names = new Map<string, NameRow>()
-        for (const { tenantId, deviceId, at } of checkIns) {
-          const device = store.findDevice(tenantId, deviceId)
-          if (!device) continue
-          let name = names.get(tenantId)
-          if (!name) {
-            name = store.names.ensure(tenantId, 'system', 'check_in_time')
-            names.set(tenantId, name)
-          }
-          store.setAttribute(tenantId, device, name.id, [{ idx: null, value: at.toISOString() }], { name })
-        }
-      })
-    },
+    /** Deviceauth buffers check-ins off the request path and calls this after writing its own copy. */
+    writeCheckIns: (checkIns: readonly { tenantId: string; deviceId: string; at: Date }[]): Promise<void> =>
+      store.writeCheckIns(checkIns),
 
     // --- the device API ---
 
-    updateInventory(tenantId: string, deviceId: string, body: unknown, mode: 'replace' | 'merge'): void {
+    async updateInventory(
+      tenantId: string,
+      deviceId: string,
+      body: unknown,
+      mode: 'replace' | 'merge',
+    ): Promise<void> {
       const inputs = checkAttributes(body)
       if (mode === 'replace' && inputs.length > MAX_INVENTORY_ATTRIBUTES) throw tooManyAttributes()
-      const wrote = store.write(() => {
-        const now = clock.now()
-        const { loaded, created } = writer.findOrCreate(tenantId, deviceId, 0, now)
-        if (mode === 'merge') {
-          const added = inputs.filter((input) => !writer.hasAttribute(loaded, 'inventory', input.name))
-          if (writer.countIn(loaded, 'inventory') + added.length > MAX_INVENTORY_ATTRIBUTES) {
-            throw tooManyAttributes()
-          }
-        }
-        const wrote = writer.apply(tenantId, loaded, 'inventory', inputs, { replace: mode === 'replace' })
-        touchUpdated(tenantId, loaded, wrote || created, now)
-        return wrote || created
+      const outcome = await store.updateInventory(tenantId, deviceId, inputs, {
+        replace: mode === 'replace',
+        now: clock.now(),
+        max: MAX_INVENTORY_ATTRIBUTES,
       })
-      if (wrote) changed(tenantId, deviceId)
+      if (outcome === 'too-many') throw tooManyAttributes()
+      if (outcome === 'changed') changed(tenantId, deviceId)
     },
 
     // --- management ---
 
-    getDevice(tenantId: string, deviceId: string): { device: Device; etag?: string } {
-      const row = store.findDevice(tenantId, deviceId)
-      const device = row && renderDevices(db, store.names.names, tenantId, [row.seq])[0]
-      if (!row || !device) throw new NotFoundError('device not found')
-      return row.tagsEtag ? { device, etag: row.tagsEtag } : { device }
+    async getDevice(tenantId: string, deviceId: string): Promise<{ device: Device; etag?: string }> {
+      const found = await store.getDevice(tenantId, deviceId)
+      if (!found) throw new NotFoundError('device not found')
+      return found
     },
 
-    deleteInventory(tenantId: string, deviceId: string): void {
-      store.write(() => {
-        const device = store.findDevice(tenantId, deviceId)
-        if (!device) return
-        const loaded = writer.load(tenantId, device)
-        const changed = writer.apply(tenantId, loaded, 'inventory', [], { replace: true })
-        touchUpdated(tenantId, loaded, changed, clock.now())
-      })
-    },
+    deleteInventory: (tenantId: string, deviceId: string): Promise<void> =>
+      store.deleteInventory(tenantId, deviceId, clock.now()),
 
     stop(): void {
       clearInterval(textTimer)

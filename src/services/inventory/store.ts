@@ -1,408 +1,296 @@
-import { and, eq, gt, inArray, isNotNull, type SQL, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
-import { ALL_STATUS_CODES } from './model.ts'
-import { createNameCache, DEVICE_ID, type NameCache, type NameRow } from './names.ts'
-import { attributeCounts, attributeNames, attributes, devices } from './tables.ts'
-import { createTextIndex, isFullText } from './text.ts'
-import type { ValueRow } from './values.ts'
-
-export type DeviceRow = { seq: number; id: string; status: number; tagsEtag: string | null }
-
-/** What a write needs to know about a device: its key and the status its rows carry. */
-export type DeviceRef = Pick<DeviceRow, 'seq' | 'status'>
-
-export type AttributeRow = ValueRow & {
-  device: number
-  attr: number
-  description: string | null
-  /** Unix milliseconds (tags only). */
-  timestamp: number | null
-}
+import { createDeviceWriter, type LoadedDevice } from './device-writer.ts'
+import { type Device, STATUS_CODES } from './model.ts'
+import { DEVICE_ID, type NameRow } from './names.ts'
+import { renderDevices } from './render.ts'
+import { createInventoryRows } from './store.rows.ts'
+import { type AttributeInput, fromRows } from './values.ts'
 
 export { DEVICE_ID }
 
-const p = (name: string) => sql.placeholder(name)
+/** How an attribute write treats the scope: `replace` makes it exactly the inputs, else they are upserted. */
+export type ScopeWrite = { replace: boolean; now: Date; max: number }
+
+/** An attribute as offered for filtering: its name, and how many devices of each status have it. */
+export type AttributeTotal = { scope: string; name: string; status: number; devices: number }
+
+const sameDay = (iso: unknown, now: Date) =>
+  typeof iso === 'string' && iso.slice(0, 10) === now.toISOString().slice(0, 10)
 
 /**
- * Devices and their attribute rows, the per-status counts, and the free-text index. Synchronous
- * (bun:sqlite is): deviceauth's writes into inventory join its transaction through `write`.
+ * Devices' attributes by scope, groups and tags. Each method is one atomic change (or one
+ * consistent read); an unchanged value is not rewritten, so an unchanged report costs reads only.
  */
 export interface InventoryStore {
-  /** Attribute names, cached. */
-  names: NameCache
-  /** Reindexes the free text of up to `limit` changed devices (see text.ts); returns how many. */
-  flushText(limit: number): number
-  /**
-   * Runs `fn` in a transaction (a savepoint when the caller already holds one) and keeps the
-   * name cache honest about what committed.
-   */
-  write<T>(fn: () => T): T
-  /** The device with this id, if inventory knows it. */
-  findDevice(tenantId: string, id: string): DeviceRow | undefined
-  /** A new device row, with its hidden id attribute (which also makes it count in its status). */
-  insertDevice(tenantId: string, id: string, status: number): DeviceRow
-  /** Every attribute row of one device. */
-  deviceAttributes(tenantId: string, device: number): AttributeRow[]
-  /** One attribute of one device, without loading the rest. */
-  attributeRows(tenantId: string, device: number, attr: number): ValueRow[]
-  /** Devices (of any status) that have `value` for `attr`, oldest first. */
-  devicesWithValue(tenantId: string, attr: number, value: string | number): DeviceRef[]
-  /**
-   * The distinct values of `attr` among devices of `statuses`, sorted: one index seek per value
-   * (a group list over a million devices is a dozen seeks, not a million-row scan).
-   */
-  distinctValues(tenantId: string, attr: number, statuses: readonly number[]): (string | number)[]
-  /** Ids of the devices of one status, oldest first. */
-  deviceIdsWithStatus(tenantId: string, status: number): string[]
-  /** Ids of the devices of one status that have `value` for `attr`, oldest first. */
-  deviceIdsWithValue(tenantId: string, attr: number, status: number, value: string | number): string[]
-  /** Devices per status that have each attribute (the hidden id attribute: every device). */
-  attributeCounts(tenantId: string): { attr: number; status: number; devices: number }[]
-  /** Replaces one attribute's rows (the device gains it when it had none, and counts). */
-  setAttribute(
+  /** One device with every attribute, and its tags ETag when it has tags. */
+  getDevice(tenantId: string, deviceId: string): Promise<{ device: Device; etag?: string } | undefined>
+  /** The device's static group (null for none); undefined when the device is unknown. */
+  getGroup(tenantId: string, deviceId: string): Promise<string | null | undefined>
+  /** Puts the device in `group`; false when it is unknown. */
+  setGroup(tenantId: string, deviceId: string, group: string): Promise<boolean>
+  /** Takes the device out of `group`; false when it is unknown or not in that group. */
+  clearGroup(tenantId: string, deviceId: string, group: string): Promise<boolean>
+  /** Puts the known devices among `deviceIds` in `group`: how many were found, how many moved. */
+  assignGroup(
     tenantId: string,
-    device: DeviceRef,
-    attr: number,
-    rows: readonly ValueRow[],
-    extra?: { description?: string; timestamp?: number; name?: NameRow },
-  ): void
-  /** Removes one attribute of the device (and its count). */
-  removeAttribute(tenantId: string, device: DeviceRef, attr: number): void
-  /** Moves a device, its rows and its counts to another status. */
-  setStatus(tenantId: string, device: DeviceRef, status: number): void
-  /** Deletes the device with every attribute row and count. */
-  deleteDevice(tenantId: string, device: DeviceRef): void
-  /** Sets the ETag of the device's tags. */
-  setTagsEtag(tenantId: string, device: DeviceRef, etag: string): void
+    group: string,
+    deviceIds: readonly string[],
+  ): Promise<{ matched: number; updated: number }>
+  /** Takes the listed devices that are in `group` out of it; answers how many. */
+  unassignGroup(tenantId: string, group: string, deviceIds: readonly string[]): Promise<number>
+  /** Empties `group`; answers how many devices left it. */
+  deleteGroup(tenantId: string, group: string): Promise<number>
+  /** The group names in use by devices of `statuses`, sorted. */
+  listGroups(tenantId: string, statuses: readonly number[]): Promise<string[]>
+  /**
+   * Writes the user's tags with `timestamp` and a new `etag`; with `ifMatch` the current ETag must
+   * match (`etag-mismatch` otherwise, and for an unknown device); at most `max` tags.
+   */
+  setTags(
+    tenantId: string,
+    deviceId: string,
+    inputs: readonly AttributeInput[],
+    options: { replace: boolean; ifMatch?: string; timestamp: number; etag: string; max: number },
+  ): Promise<'ok' | 'missing' | 'etag-mismatch' | 'too-many'>
+  /** How many devices of each status have each attribute (the hidden id attribute left out). */
+  attributeTotals(tenantId: string): Promise<AttributeTotal[]>
+  /** How many devices each status has. */
+  statusTotals(tenantId: string): Promise<Map<number, number>>
+  /** Sets identity attributes and the device's status, creating the device when needed. */
+  writeIdentity(
+    tenantId: string,
+    deviceId: string,
+    inputs: readonly AttributeInput[],
+    status: number,
+    now: Date,
+  ): Promise<void>
+  /** Deletes the device with every attribute; false when it was not there. */
+  removeDevice(tenantId: string, deviceId: string): Promise<boolean>
+  /** Ids of the accepted devices, of one static group or all of them, oldest first. */
+  acceptedDeviceIds(tenantId: string, group?: string): Promise<string[]>
+  /** Writes `system/check_in_time` of each known device of the batch (unknown ones are skipped). */
+  writeCheckIns(batch: readonly { tenantId: string; deviceId: string; at: Date }[]): Promise<void>
+  /**
+   * A device's inventory report (the device is created when new); `system/updated_ts` moves when
+   * something changed and at least once a (UTC) day. `too-many` when the scope would exceed `max`.
+   */
+  updateInventory(
+    tenantId: string,
+    deviceId: string,
+    inputs: readonly AttributeInput[],
+    write: ScopeWrite,
+  ): Promise<'changed' | 'unchanged' | 'too-many'>
+  /** Clears the inventory scope of a known device; an unknown one is left alone. */
+  deleteInventory(tenantId: string, deviceId: string, now: Date): Promise<void>
+  /** Reindexes the free text of up to `limit` changed devices; answers how many. */
+  flushText(limit: number): Promise<number>
 }
 
 export function createInventoryStore(db: Database): InventoryStore {
-  const names = createNameCache(db)
-  const text = createTextIndex(db)
-  let depth = 0
+  const rows = createInventoryRows(db)
+  const writer = createDeviceWriter(rows)
+  const groupAttr = (tenantId: string) => rows.names.find(tenantId, 'system', 'group')
 
-  const deviceById = db
-    .select({ seq: devices.seq, id: devices.id, status: devices.status, tagsEtag: devices.tagsEtag })
-    .from(devices)
-    .where(and(eq(devices.tenantId, p('tenantId')), eq(devices.id, p('id'))))
-    .prepare()
-  const insertDeviceRow = db
-    .insert(devices)
-    .values({ tenantId: p('tenantId'), id: p('id'), status: p('status') })
-    .returning({ seq: devices.seq })
-    .prepare()
-  const attributesOfDevice = db
-    .select({
-      device: attributes.device,
-      attr: attributes.attr,
-      idx: attributes.idx,
-      value: attributes.value,
-      description: attributes.description,
-      timestamp: attributes.timestamp,
-    })
-    .from(attributes)
-    .where(and(eq(attributes.tenantId, p('tenantId')), eq(attributes.device, p('device'))))
-    .prepare()
-  const rowsOfAttribute = db
-    .select({ idx: attributes.idx, value: attributes.value })
-    .from(attributes)
-    .where(
-      and(
-        eq(attributes.tenantId, p('tenantId')),
-        eq(attributes.device, p('device')),
-        eq(attributes.attr, p('attr')),
-      ),
-    )
-    .prepare()
-  /** The smallest value of one attribute in one status that passes `bound`: a single index seek. */
-  const seekValue = (bound: SQL) =>
-    db
-      .select({ value: attributes.value })
-      .from(attributes)
-      .where(
-        and(
-          eq(attributes.tenantId, p('tenantId')),
-          eq(attributes.attr, p('attr')),
-          eq(attributes.status, p('status')),
-          bound,
-        ),
-      )
-      .orderBy(attributes.value)
-      .limit(1)
-      .prepare()
-  const firstValue = seekValue(isNotNull(attributes.value))
-  const nextValue = seekValue(gt(attributes.value, p('after')))
-  const insertRow = db
-    .insert(attributes)
-    .values({
-      tenantId: p('tenantId'),
-      device: p('device'),
-      attr: p('attr'),
-      status: p('status'),
-      idx: p('idx'),
-      value: p('value'),
-      description: p('description'),
-      timestamp: p('timestamp'),
-    })
-    .prepare()
-  const deleteRows = db
-    .delete(attributes)
-    .where(
-      and(
-        eq(attributes.tenantId, p('tenantId')),
-        eq(attributes.device, p('device')),
-        eq(attributes.attr, p('attr')),
-      ),
-    )
-    .returning({ idx: attributes.idx })
-    .prepare()
-  const addCount = db
-    .insert(attributeCounts)
-    .values({ tenantId: p('tenantId'), attr: p('attr'), status: p('status'), devices: p('delta') })
-    .onConflictDoUpdate({
-      target: [attributeCounts.tenantId, attributeCounts.attr, attributeCounts.status],
-      set: { devices: sql`${attributeCounts.devices} + excluded.devices` },
-    })
-    .prepare()
-  const markArrays = db
-    .update(attributeNames)
-    .set({ arrays: true })
-    .where(and(eq(attributeNames.id, p('id')), eq(attributeNames.arrays, false)))
-    .prepare()
-
-  const count = (tenantId: string, attr: number, status: number, delta: number) =>
-    addCount.run({ tenantId, attr, status, delta })
-
-  const devicesWith = db
-    .select({ n: sql<number>`coalesce(sum(${attributeCounts.devices}), 0)` })
-    .from(attributeCounts)
-    .where(and(eq(attributeCounts.tenantId, p('tenantId')), eq(attributeCounts.attr, p('attr'))))
-    .prepare()
-  const newestName = db
-    .select({ id: sql<number>`max(${attributeNames.id})` })
-    .from(attributeNames)
-    .prepare()
-
-  /**
-   * Deletes a name no device has any more, with its counts and cache entries, so names a device
-   * sends and replaces do not pile up. The newest name stays: SQLite gives a new row the largest id
-   * plus one, so keeping it means an id is never handed out twice (the search worker caches names
-   * by id for good).
-   */
-  const forgetIfUnused = (tenantId: string, attr: number) => {
-    if (devicesWith.get({ tenantId, attr })!.n > 0 || newestName.get()!.id === attr) return
-    db.delete(attributeCounts)
-      .where(and(eq(attributeCounts.tenantId, tenantId), eq(attributeCounts.attr, attr)))
-      .run()
-    db.delete(attributeNames).where(eq(attributeNames.id, attr)).run()
-    names.forget(tenantId, attr)
+  function currentGroup(tenantId: string, seq: number): string | undefined {
+    const attr = groupAttr(tenantId)
+    if (!attr) return undefined
+    const values = rows.attributeRows(tenantId, seq, attr.id)
+    return values.length > 0 ? String(fromRows(values)) : undefined
   }
 
-  const attrsOf = (tenantId: string, device: number) =>
-    db
-      .selectDistinct({ attr: attributes.attr })
-      .from(attributes)
-      .where(and(eq(attributes.tenantId, tenantId), eq(attributes.device, device)))
-      .all()
-      .map((row) => row.attr)
-
-  /** Marks the device's text for rebuilding when `attr` (named `known`, when the caller has it) is part of it. */
-  const textChanged = (device: DeviceRef, attr: number, known?: NameRow) => {
-    const name = known ?? names.names([attr]).get(attr)
-    if (name && isFullText(name)) text.changed(device.seq)
+  /** `system/updated_ts` after an inventory write: moved when something changed, and once a day. */
+  function touchUpdated(tenantId: string, loaded: LoadedDevice, changed: boolean, now: Date): void {
+    if (changed || !sameDay(writer.valueOf(loaded, 'system', 'updated_ts'), now)) {
+      writer.setSystem(tenantId, loaded, 'updated_ts', now.toISOString())
+    }
   }
 
-  const store = {
-    names,
+  /** Whether a write of `inputs` into `scope` would leave the device more than `max` attributes there. */
+  function exceeds(
+    loaded: LoadedDevice,
+    scope: string,
+    inputs: readonly AttributeInput[],
+    write: { replace: boolean; max: number },
+  ) {
+    if (write.replace) return inputs.length > write.max
+    const added = inputs.filter((input) => !writer.hasAttribute(loaded, scope, input.name))
+    return writer.countIn(loaded, scope) + added.length > write.max
+  }
 
-    /** Reindexes the free text of up to `limit` changed devices (see text.ts); returns how many. */
-    flushText: (limit: number) => text.flush(limit),
-
-    /**
-     * Runs `fn` in a transaction (a savepoint when the caller already holds one) and keeps the
-     * name cache honest about what committed.
-     */
-    write<T>(fn: () => T): T {
-      if (depth === 0) names.begin(db.$client.inTransaction)
-      depth++
-      let committed = false
-      try {
-        const result = db.transaction(() => fn())
-        committed = true
-        return result
-      } finally {
-        depth--
-        if (depth === 0) names.end(committed)
-      }
+  return {
+    async getDevice(tenantId, deviceId) {
+      const row = rows.findDevice(tenantId, deviceId)
+      const device = row && renderDevices(db, rows.names.names, tenantId, [row.seq])[0]
+      if (!row || !device) return undefined
+      return row.tagsEtag ? { device, etag: row.tagsEtag } : { device }
     },
 
-    findDevice: (tenantId: string, id: string): DeviceRow | undefined => deviceById.get({ tenantId, id }),
-
-    /** A new device row, with its hidden id attribute (which also makes it count in its status). */
-    insertDevice(tenantId: string, id: string, status: number): DeviceRow {
-      const { seq } = insertDeviceRow.get({ tenantId, id, status })!
-      const device = { seq, id, status, tagsEtag: null }
-      const attr = names.ensure(tenantId, DEVICE_ID.scope, DEVICE_ID.name).id
-      store.setAttribute(tenantId, device, attr, [{ idx: null, value: id }])
-      return device
+    async getGroup(tenantId, deviceId) {
+      const device = rows.findDevice(tenantId, deviceId)
+      return device && (currentGroup(tenantId, device.seq) ?? null)
     },
 
-    deviceAttributes: (tenantId: string, device: number): AttributeRow[] =>
-      attributesOfDevice.all({ tenantId, device }),
+    setGroup: async (tenantId, deviceId, group) =>
+      rows.write(() => {
+        const device = rows.findDevice(tenantId, deviceId)
+        if (!device) return false
+        const attr = rows.names.ensure(tenantId, 'system', 'group')
+        rows.setAttribute(tenantId, device, attr.id, [{ idx: null, value: group }])
+        return true
+      }),
 
-    /** One attribute of one device, without loading the rest. */
-    attributeRows: (tenantId: string, device: number, attr: number): ValueRow[] =>
-      rowsOfAttribute.all({ tenantId, device, attr }),
+    clearGroup: async (tenantId, deviceId, group) =>
+      rows.write(() => {
+        const device = rows.findDevice(tenantId, deviceId)
+        const attr = groupAttr(tenantId)
+        if (!device || !attr || currentGroup(tenantId, device.seq) !== group) return false
+        rows.removeAttribute(tenantId, device, attr.id)
+        return true
+      }),
 
-    /** Devices (of any status) that have `value` for `attr`, oldest first. */
-    devicesWithValue(
-      tenantId: string,
-      attr: number,
-      value: string | number,
-    ): { seq: number; status: number }[] {
-      // Sorted here: ordering by device in SQL tempts SQLite into walking the by-device index of the whole tenant.
-      return db
-        .selectDistinct({ seq: attributes.device, status: attributes.status })
-        .from(attributes)
-        .where(
-          and(
-            eq(attributes.tenantId, tenantId),
-            eq(attributes.attr, attr),
-            inArray(attributes.status, [...ALL_STATUS_CODES]),
-            eq(attributes.value, value),
-          ),
-        )
-        .all()
-        .sort((a, b) => a.seq - b.seq)
-    },
-
-    /**
-     * The distinct values of `attr` among devices of `statuses`, sorted: one index seek per value
-     * (a group list over a million devices is a dozen seeks, not a million-row scan).
-     */
-    distinctValues(tenantId: string, attr: number, statuses: readonly number[]): (string | number)[] {
-      const seen = new Set<string | number>()
-      for (const status of statuses) {
-        let row = firstValue.get({ tenantId, attr, status })
-        while (row && row.value !== null) {
-          seen.add(row.value)
-          row = nextValue.get({ tenantId, attr, status, after: row.value })
+    assignGroup: async (tenantId, group, deviceIds) =>
+      rows.write(() => {
+        const attr = rows.names.ensure(tenantId, 'system', 'group')
+        let matched = 0
+        let updated = 0
+        for (const id of new Set(deviceIds)) {
+          const device = rows.findDevice(tenantId, id)
+          if (!device) continue
+          matched++
+          if (currentGroup(tenantId, device.seq) === group) continue
+          rows.setAttribute(tenantId, device, attr.id, [{ idx: null, value: group }])
+          updated++
         }
-      }
-      return [...seen].sort((a, b) =>
-        typeof a !== typeof b ? (typeof a === 'number' ? -1 : 1) : a < b ? -1 : a > b ? 1 : 0,
-      )
+        return { matched, updated }
+      }),
+
+    unassignGroup: async (tenantId, group, deviceIds) =>
+      rows.write(() => {
+        const attr = groupAttr(tenantId)
+        let removed = 0
+        for (const id of new Set(deviceIds)) {
+          const device = rows.findDevice(tenantId, id)
+          if (!device || !attr || currentGroup(tenantId, device.seq) !== group) continue
+          rows.removeAttribute(tenantId, device, attr.id)
+          removed++
+        }
+        return removed
+      }),
+
+    deleteGroup: async (tenantId, group) =>
+      rows.write(() => {
+        const attr = groupAttr(tenantId)
+        if (!attr) return 0
+        const members = rows.devicesWithValue(tenantId, attr.id, group)
+        for (const device of members) rows.removeAttribute(tenantId, device, attr.id)
+        return members.length
+      }),
+
+    async listGroups(tenantId, statuses) {
+      const attr = groupAttr(tenantId)
+      return attr ? rows.distinctValues(tenantId, attr.id, statuses).map(String) : []
     },
 
-    /** Ids of the devices of one status, oldest first. */
-    deviceIdsWithStatus: (tenantId: string, status: number): string[] =>
-      db
-        .select({ id: devices.id })
-        .from(devices)
-        .where(and(eq(devices.tenantId, tenantId), eq(devices.status, status)))
-        .orderBy(devices.seq)
-        .all()
-        .map((row) => row.id),
-
-    /** Ids of the devices of one status that have `value` for `attr`, oldest first. */
-    deviceIdsWithValue: (tenantId: string, attr: number, status: number, value: string | number): string[] =>
-      db
-        .select({ id: devices.id })
-        .from(attributes)
-        .innerJoin(devices, eq(devices.seq, attributes.device))
-        .where(
-          and(
-            eq(attributes.tenantId, tenantId),
-            eq(attributes.attr, attr),
-            eq(attributes.status, status),
-            eq(attributes.value, value),
-          ),
-        )
-        .orderBy(attributes.device)
-        .all()
-        .map((row) => row.id),
-
-    /** Devices per status that have each attribute (the hidden id attribute: every device). */
-    attributeCounts: (tenantId: string) =>
-      db
-        .select({
-          attr: attributeCounts.attr,
-          status: attributeCounts.status,
-          devices: attributeCounts.devices,
+    setTags: async (tenantId, deviceId, inputs, options) =>
+      rows.write(() => {
+        const device = rows.findDevice(tenantId, deviceId)
+        if (options.ifMatch && device?.tagsEtag !== options.ifMatch) return 'etag-mismatch'
+        if (!device) return 'missing'
+        const loaded = writer.load(tenantId, device)
+        if (exceeds(loaded, 'tags', inputs, options)) return 'too-many'
+        writer.apply(tenantId, loaded, 'tags', inputs, {
+          replace: options.replace,
+          timestamp: options.timestamp,
         })
-        .from(attributeCounts)
-        .where(and(eq(attributeCounts.tenantId, tenantId), gt(attributeCounts.devices, 0)))
-        .all(),
+        rows.setTagsEtag(tenantId, device, options.etag)
+        return 'ok'
+      }),
 
-    /** Replaces one attribute's rows (the device gains it when it had none, and counts). */
-    setAttribute(
-      tenantId: string,
-      device: DeviceRef,
-      attr: number,
-      rows: readonly ValueRow[],
-      extra: { description?: string; timestamp?: number; name?: NameRow } = {},
-    ): void {
-      const existed = deleteRows.all({ tenantId, device: device.seq, attr }).length > 0
-      for (const row of rows) {
-        insertRow.run({
-          tenantId,
-          device: device.seq,
-          attr,
-          status: device.status,
-          idx: row.idx,
-          value: row.value,
-          description: extra.description ?? null,
-          timestamp: extra.timestamp ?? null,
+    async attributeTotals(tenantId) {
+      const counts = rows.attributeCounts(tenantId)
+      const names = rows.names.names(counts.map((row) => row.attr))
+      const totals: AttributeTotal[] = []
+      for (const row of counts) {
+        const name = names.get(row.attr)
+        if (!name || name.scope === DEVICE_ID.scope) continue
+        totals.push({ scope: name.scope, name: name.name, status: row.status, devices: row.devices })
+      }
+      return totals
+    },
+
+    async statusTotals(tenantId) {
+      const idAttr = rows.names.find(tenantId, DEVICE_ID.scope, DEVICE_ID.name)
+      const byStatus = new Map<number, number>()
+      for (const row of rows.attributeCounts(tenantId)) {
+        if (row.attr === idAttr?.id) byStatus.set(row.status, row.devices)
+      }
+      return byStatus
+    },
+
+    writeIdentity: async (tenantId, deviceId, inputs, status, now) =>
+      rows.write(() => {
+        const { loaded } = writer.findOrCreate(tenantId, deviceId, status, now)
+        rows.setStatus(tenantId, loaded.device, status)
+        writer.apply(tenantId, loaded, 'identity', inputs)
+      }),
+
+    removeDevice: async (tenantId, deviceId) =>
+      rows.write(() => {
+        const device = rows.findDevice(tenantId, deviceId)
+        if (device) rows.deleteDevice(tenantId, device)
+        return device !== undefined
+      }),
+
+    async acceptedDeviceIds(tenantId, group) {
+      if (group === undefined) return rows.deviceIdsWithStatus(tenantId, STATUS_CODES.accepted)
+      const attr = rows.names.find(tenantId, 'system', 'group')
+      return attr ? rows.deviceIdsWithValue(tenantId, attr.id, STATUS_CODES.accepted, group) : []
+    },
+
+    writeCheckIns: async (batch) =>
+      rows.write(() => {
+        // The name is resolved once a tenant for the whole batch.
+        const names = new Map<string, NameRow>()
+        for (const { tenantId, deviceId, at } of batch) {
+          const device = rows.findDevice(tenantId, deviceId)
+          if (!device) continue
+          let name = names.get(tenantId)
+          if (!name) {
+            name = rows.names.ensure(tenantId, 'system', 'check_in_time')
+            names.set(tenantId, name)
+          }
+          rows.setAttribute(tenantId, device, name.id, [{ idx: null, value: at.toISOString() }], { name })
+        }
+      }),
+
+    async updateInventory(tenantId, deviceId, inputs, write) {
+      try {
+        return rows.write(() => {
+          const { loaded, created } = writer.findOrCreate(tenantId, deviceId, 0, write.now)
+          // Nothing of a refused report stays, not even a device it would have created.
+          if (exceeds(loaded, 'inventory', inputs, write)) throw new RefusedReport()
+          const wrote = writer.apply(tenantId, loaded, 'inventory', inputs, { replace: write.replace })
+          touchUpdated(tenantId, loaded, wrote || created, write.now)
+          return wrote || created ? 'changed' : 'unchanged'
         })
-      }
-      if (rows.some((row) => row.idx !== null)) markArrays.run({ id: attr })
-      if (!existed) count(tenantId, attr, device.status, 1)
-      textChanged(device, attr, extra.name)
-    },
-
-    removeAttribute(tenantId: string, device: DeviceRef, attr: number): void {
-      if (deleteRows.all({ tenantId, device: device.seq, attr }).length > 0) {
-        count(tenantId, attr, device.status, -1)
-        textChanged(device, attr)
-        forgetIfUnused(tenantId, attr)
+      } catch (err) {
+        if (err instanceof RefusedReport) return 'too-many'
+        throw err
       }
     },
 
-    /** Moves a device, its rows and its counts to another status. */
-    setStatus(tenantId: string, device: DeviceRef, status: number): void {
-      if (device.status === status) return
-      for (const attr of attrsOf(tenantId, device.seq)) {
-        count(tenantId, attr, device.status, -1)
-        count(tenantId, attr, status, 1)
-      }
-      db.update(attributes)
-        .set({ status })
-        .where(and(eq(attributes.tenantId, tenantId), eq(attributes.device, device.seq)))
-        .run()
-      db.update(devices).set({ status }).where(eq(devices.seq, device.seq)).run()
-      device.status = status
-      text.changed(device.seq)
-    },
+    deleteInventory: async (tenantId, deviceId, now) =>
+      rows.write(() => {
+        const device = rows.findDevice(tenantId, deviceId)
+        if (!device) return
+        const loaded = writer.load(tenantId, device)
+        const changed = writer.apply(tenantId, loaded, 'inventory', [], { replace: true })
+        touchUpdated(tenantId, loaded, changed, now)
+      }),
 
-    deleteDevice(tenantId: string, device: DeviceRef): void {
-      const attrs = attrsOf(tenantId, device.seq)
-      for (const attr of attrs) count(tenantId, attr, device.status, -1)
-      text.removed(device.seq)
-      db.delete(attributes)
-        .where(and(eq(attributes.tenantId, tenantId), eq(attributes.device, device.seq)))
-        .run()
-      db.delete(devices)
-        .where(and(eq(devices.tenantId, tenantId), eq(devices.seq, device.seq)))
-        .run()
-      for (const attr of attrs) forgetIfUnused(tenantId, attr)
-    },
-
-    setTagsEtag(tenantId: string, device: DeviceRef, etag: string): void {
-      db.update(devices)
-        .set({ tagsEtag: etag })
-        .where(and(eq(devices.tenantId, tenantId), eq(devices.seq, device.seq)))
-        .run()
-    },
+    flushText: async (limit) => rows.flushText(limit),
   }
-  return store
 }
+
+/** Rolls back the transaction of a report refused after its device was created. */
+class RefusedReport extends Error {}

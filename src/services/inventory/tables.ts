@@ -86,6 +86,16 @@ export const attributes = sqliteTable(
   ],
 )
 
+/** The columns of an attribute row as writers and renderers read it. */
+export const attributeRowColumns = {
+  device: attributes.device,
+  attr: attributes.attr,
+  idx: attributes.idx,
+  value: attributes.value,
+  description: attributes.description,
+  timestamp: attributes.timestamp,
+}
+
 /**
  * How many devices of each status have each attribute, kept in step with every write. It answers
  * "how many devices in this status" (the hidden device-id attribute is on every device), whether

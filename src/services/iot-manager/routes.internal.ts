@@ -1,10 +1,9 @@
 import { Elysia, t } from 'elysia'
 import type { AuthPlugin } from '../../gateway/auth.ts'
-import { ownTenant } from '../../gateway/tenants.ts'
+import { internalTenantRoutes, ownTenant, tenantIdParam as tenantId } from '../../gateway/tenants.ts'
 import type { IotManagerService } from './service.ts'
 
 const detail = { tags: ['internal'] }
-const tenantId = t.String({ maxLength: 128 })
 const deviceId = t.String({ minLength: 1, maxLength: 128 })
 const STATUSES = ['accepted', 'noauth', 'pending', 'preauthorized', 'rejected'] as const
 const status = t.Union(STATUSES.map((s) => t.Literal(s)))
@@ -71,19 +70,11 @@ function tenantRoutes(svc: IotManagerService, auth: AuthPlugin, named: boolean) 
 
 /** Mender's internal iot-manager API (health and alive come with every service's). */
 export const iotManagerInternalRoutes = (svc: IotManagerService, auth: AuthPlugin) =>
-  new Elysia({ prefix: '/api/internal/v1/iot-manager', detail })
-    .use(auth)
-    .delete(
-      '/tenants/:tenantId',
-      async ({ user, params, set }) => {
-        await svc.deleteTenant(ownTenant(user, params))
-        set.status = 204
-      },
-      {
-        user: true,
-        params: t.Object({ tenantId }),
-        detail: { summary: "Delete the tenant's integrations and events (a named tenant only)" },
-      },
-    )
-    .use(tenantRoutes(svc, auth, true))
-    .use(tenantRoutes(svc, auth, false))
+  new Elysia({ prefix: '/api/internal/v1/iot-manager', detail }).use(auth).use(
+    internalTenantRoutes(
+      auth,
+      (tenantId) => svc.deleteTenant(tenantId),
+      "Delete the tenant's integrations and events (a named tenant only)",
+      (named) => tenantRoutes(svc, auth, named),
+    ),
+  )

@@ -72,7 +72,7 @@ export type ApiEvent = {
 }
 
 /** What iot-manager asks of deviceauth: whether a device exists. */
-export type IotManagerDevices = { exists(tenantId: string, deviceId: string): boolean }
+export type IotManagerDevices = { exists(tenantId: string, deviceId: string): Promise<boolean> }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 /** How often the unsent deliveries of each webhook are held to their bound. */
@@ -201,8 +201,8 @@ export function createIotManagerService(
     return integration
   }
 
-  function requireDevice(tenantId: string, deviceId: string): void {
-    if (!peers.devices.exists(tenantId, deviceId)) throw new NotFoundError('device not found')
+  async function requireDevice(tenantId: string, deviceId: string): Promise<void> {
+    if (!(await peers.devices.exists(tenantId, deviceId))) throw new NotFoundError('device not found')
   }
 
   return {
@@ -249,19 +249,19 @@ export function createIotManagerService(
     },
 
     async deviceStates(tenantId, deviceId) {
-      requireDevice(tenantId, deviceId)
+      await requireDevice(tenantId, deviceId)
       return {}
     },
 
     async deviceState(tenantId, deviceId, integrationId) {
       if (!UUID.test(integrationId)) throw new BadRequestError('integration ID is not a valid UUID')
-      requireDevice(tenantId, deviceId)
+      await requireDevice(tenantId, deviceId)
       // A device is attached only to cloud integrations, which this server does not make.
       throw new NotFoundError('integration not found')
     },
 
     async removeDevice(tenantId, deviceId) {
-      requireDevice(tenantId, deviceId)
+      await requireDevice(tenantId, deviceId)
     },
 
     async announce(tenantId, type, devices) {

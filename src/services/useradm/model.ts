@@ -2,6 +2,10 @@ import { t } from 'elysia'
 
 const timestamp = t.String({ format: 'date-time' })
 
+/** A personal access token lives at most a year. */
+export const MAX_PERSONAL_TOKEN_TTL = 31536000
+export const MAX_TOKEN_NAME_LENGTH = 256
+
 export const UseradmModel = {
   loginOptions: t.Optional(
     t.Nullable(
@@ -38,9 +42,13 @@ export const UseradmModel = {
   settingsBody: t.Unknown({ description: 'Any JSON object (at most 1024 keys).' }),
   ifMatch: t.Object({ 'if-match': t.Optional(t.String()) }),
   tokenRequest: t.Object({
-    name: t.String(),
+    name: t.String({ maxLength: MAX_TOKEN_NAME_LENGTH }),
     expires_in: t.Optional(
-      t.Integer({ description: 'Seconds until expiry; 0 or absent: never (max one year).' }),
+      t.Integer({
+        minimum: 0,
+        maximum: MAX_PERSONAL_TOKEN_TTL,
+        description: 'Seconds until expiry; 0 or absent: never (max one year).',
+      }),
     ),
   }),
   personalToken: t.Object({

@@ -31,8 +31,8 @@ export const useradmManagementRoutes = (
     )
     .post(
       '/auth/logout',
-      ({ user, set }) => {
-        svc.logout(user)
+      async ({ user, set }) => {
+        await svc.logout(user)
         set.status = 202
       },
       { user: true, detail: { summary: 'Revoke the token of this request' } },
@@ -73,16 +73,16 @@ export const useradmManagementRoutes = (
     )
     .delete(
       '/users/:id',
-      ({ user, params, set }) => {
-        svc.deleteUser(user.tenantId, userId(params.id, user.userId))
+      async ({ user, params, set }) => {
+        await svc.deleteUser(user.tenantId, userId(params.id, user.userId))
         set.status = 204
       },
       { user: true, params: M.idParams },
     )
     .get(
       '/settings',
-      ({ user, set }) => {
-        const { value, etag } = svc.getSettings(user.tenantId, '')
+      async ({ user, set }) => {
+        const { value, etag } = await svc.getSettings(user.tenantId, '')
         if (etag) set.headers.etag = etag
         return value
       },
@@ -90,16 +90,16 @@ export const useradmManagementRoutes = (
     )
     .post(
       '/settings',
-      ({ user, body, headers, set }) => {
-        svc.saveSettings(user.tenantId, '', body, headers['if-match'])
+      async ({ user, body, headers, set }) => {
+        await svc.saveSettings(user.tenantId, '', body, headers['if-match'])
         set.status = 201
       },
       { user: true, body: M.settingsBody, headers: M.ifMatch },
     )
     .get(
       '/settings/me',
-      ({ user, set }) => {
-        const { value, etag } = svc.getSettings(user.tenantId, user.userId)
+      async ({ user, set }) => {
+        const { value, etag } = await svc.getSettings(user.tenantId, user.userId)
         if (etag) set.headers.etag = etag
         return value
       },
@@ -107,8 +107,8 @@ export const useradmManagementRoutes = (
     )
     .post(
       '/settings/me',
-      ({ user, body, headers, set }) => {
-        svc.saveSettings(user.tenantId, user.userId, body, headers['if-match'])
+      async ({ user, body, headers, set }) => {
+        await svc.saveSettings(user.tenantId, user.userId, body, headers['if-match'])
         set.status = 201
       },
       { user: true, body: M.settingsBody, headers: M.ifMatch },
@@ -128,8 +128,8 @@ export const useradmManagementRoutes = (
     )
     .delete(
       '/settings/tokens/:id',
-      ({ user, params, set }) => {
-        svc.deletePersonalToken(user, params.id)
+      async ({ user, params, set }) => {
+        await svc.deletePersonalToken(user, params.id)
         set.status = 204
       },
       { user: true, params: M.idParams },

@@ -7,7 +7,7 @@ const detail = { tags: ['useradm'] }
 /** bender's own first-run setup (not in Mender): no token needed, the one-time setup token is the credential. */
 export const useradmSetupRoutes = (setup: FirstRunSetup) =>
   new Elysia({ prefix: '/api/management/v1/useradm/setup', detail })
-    .get('', () => ({ required: setup.required() }), {
+    .get('', async () => ({ required: await setup.required() }), {
       response: { 200: t.Object({ required: t.Boolean() }) },
       detail: { summary: 'Whether the first user still has to be created' },
     })

@@ -19,7 +19,6 @@ const USER_TOKEN_SCOPE = 'mender.*'
 /** Mender keeps at most ten login sessions per user; older ones are revoked. */
 const MAX_SESSIONS = 10
 const MAX_PERSONAL_TOKENS = 10
-const MAX_PERSONAL_TOKEN_TTL = 31536000
 const MIN_PASSWORD_LENGTH = 8
 const MAX_FIELD_LENGTH = 256
 const MAX_SETTINGS_KEYS = 1024
@@ -120,11 +119,11 @@ export interface UseradmService {
    */
   login(authorization: string | null, noExpiry: boolean, clientAddress?: string): Promise<string>
   /** Revokes the token the request came with. */
-  logout(principal: UserPrincipal): void
+  logout(principal: UserPrincipal): Promise<void>
   /** The tenant's users matching `filter`, by email. */
-  listUsers(tenantId: string, filter: UserFilter): User[]
+  listUsers(tenantId: string, filter: UserFilter): Promise<User[]>
   /** One user; 404 when unknown. */
-  getUser(tenantId: string, id: string): User
+  getUser(tenantId: string, id: string): Promise<User>
   /** A new user; 409 when the email is taken, 422 when the password is too weak. */
   createUser(tenantId: string, input: { email: string; password: string }): Promise<User>
   /**
@@ -133,17 +132,17 @@ export interface UseradmService {
    */
   updateUser(principal: UserPrincipal, id: string, update: UserUpdate): Promise<void>
   /** Deleting is idempotent (204 for an unknown id, as in Mender); the user's tokens die with it. */
-  deleteUser(tenantId: string, id: string): void
+  deleteUser(tenantId: string, id: string): Promise<void>
   /** The user's settings document and its ETag (none before the first save). */
-  getSettings(tenantId: string, userId: string): { value: Record<string, unknown>; etag?: string }
+  getSettings(tenantId: string, userId: string): Promise<{ value: Record<string, unknown>; etag?: string }>
   /** Replaces the settings document; with `ifMatch`, only if it is still the current ETag (412). */
-  saveSettings(tenantId: string, userId: string, value: unknown, ifMatch: string | undefined): void
+  saveSettings(tenantId: string, userId: string, value: unknown, ifMatch: string | undefined): Promise<void>
   /** A named personal access token (at most ten a user); answers the token itself, shown once. */
   createPersonalToken(principal: UserPrincipal, input: { name: string; expires_in?: number }): Promise<string>
   /** The user's personal access tokens, without their secrets. */
-  listPersonalTokens(principal: UserPrincipal): PersonalToken[]
+  listPersonalTokens(principal: UserPrincipal): Promise<PersonalToken[]>
   /** Revokes one of the user's personal access tokens. */
-  deletePersonalToken(principal: UserPrincipal, id: string): void
+  deletePersonalToken(principal: UserPrincipal, id: string): Promise<void>
   /** The `user` guard: signature and claims once per token (then cached), the token row every time. */
   authenticator: Authenticator<UserPrincipal>
   /** For the command line: set a password without the API's current-password rule. */
@@ -151,9 +150,9 @@ export interface UseradmService {
   /** The limits a user sees (`max_devices`). */
   limits(): { devices: number }
   /** Whether any user exists (the first start creates the configured admin). */
-  hasUsers(): boolean
+  hasUsers(): Promise<boolean>
   /** The single-tenant user with this email, if any. */
-  findUserByEmail(email: string): User | undefined
+  findUserByEmail(email: string): Promise<User | undefined>
 }
 
 export function createUseradmService(deps: Deps): UseradmService {
@@ -191,7 +190,7 @@ export function createUseradmService(deps: Deps): UseradmService {
     }
     const token = await tokens.sign(claims, { kid: 0 })
     try {
-      store.insertToken({
+      await store.insertToken({
         id: jti,
         tenantId,
         userId: user.id,
@@ -208,8 +207,8 @@ export function createUseradmService(deps: Deps): UseradmService {
     return token
   }
 
-  function requireUser(tenantId: string, id: string): UserRow {
-    const user = store.findUserById(tenantId, id)
+  async function requireUser(tenantId: string, id: string): Promise<UserRow> {
+    const user = await store.findUserById(tenantId, id)
     if (!user) throw new NotFoundError('user not found')
     return user
   }
@@ -226,7 +225,7 @@ export function createUseradmService(deps: Deps): UseradmService {
       const credentials = parseBasicAuth(authorization)
       if (!credentials) throw new UnauthorizedError('invalid or missing auth header')
       const email = credentials.email.trim().toLowerCase()
-      const user = store.findUserByEmail('', email)
+      const user = await store.findUserByEmail('', email)
       const valid = await throttle.attempt(email, clientAddress, async () => {
         const matches = await Bun.password.verify(credentials.password, user?.passwordHash ?? (await decoy()))
         return matches && user !== undefined
@@ -235,24 +234,25 @@ export function createUseradmService(deps: Deps): UseradmService {
       const token = await issueToken(user, user.tenantId, {
         ttlSeconds: noExpiry ? undefined : config.userTokenTtlSeconds,
       })
-      store.pruneSessions(user.id, MAX_SESSIONS)
-      store.updateUser(user.id, { loginTs: clock.now() })
+      await store.pruneSessions(user.id, MAX_SESSIONS)
+      await store.updateUser(user.id, { loginTs: clock.now() })
       return token
     },
 
-    logout(principal: UserPrincipal): void {
-      store.deleteToken(principal.tenantId, principal.userId, principal.tokenId)
+    async logout(principal: UserPrincipal): Promise<void> {
+      await store.deleteToken(principal.tenantId, principal.userId, principal.tokenId)
     },
 
-    listUsers: (tenantId: string, filter: UserFilter): User[] =>
-      store.listUsers(tenantId, filter).map(toApiUser),
+    listUsers: async (tenantId: string, filter: UserFilter): Promise<User[]> =>
+      (await store.listUsers(tenantId, filter)).map(toApiUser),
 
-    getUser: (tenantId: string, id: string): User => toApiUser(requireUser(tenantId, id)),
+    getUser: async (tenantId: string, id: string): Promise<User> =>
+      toApiUser(await requireUser(tenantId, id)),
 
     async createUser(tenantId: string, input: { email: string; password: string }): Promise<User> {
       const email = validateEmail(input.email)
       validatePassword(input.password, email)
-      if (store.findUserByEmail(tenantId, email)) {
+      if (await store.findUserByEmail(tenantId, email)) {
         throw new UnprocessableError('user with a given email already exists')
       }
       const now = clock.now()
@@ -266,7 +266,7 @@ export function createUseradmService(deps: Deps): UseradmService {
         loginTs: null,
       }
       try {
-        store.insertUser(row)
+        await store.insertUser(row)
       } catch (err) {
         if (isUniqueViolation(err)) throw new UnprocessableError('user with a given email already exists')
         throw err
@@ -275,7 +275,7 @@ export function createUseradmService(deps: Deps): UseradmService {
     },
 
     async updateUser(principal: UserPrincipal, id: string, update: UserUpdate): Promise<void> {
-      const user = requireUser(principal.tenantId, id)
+      const user = await requireUser(principal.tenantId, id)
       const own = user.id === principal.userId
       if (update.email === undefined && update.password === undefined) {
         throw new BadRequestError('no update information provided')
@@ -289,13 +289,13 @@ export function createUseradmService(deps: Deps): UseradmService {
       if (own && (emailChanges || update.password !== undefined)) {
         await checkCurrentPassword(user, update.current_password)
       }
-      if (emailChanges && store.findUserByEmail(principal.tenantId, email)) {
+      if (emailChanges && (await store.findUserByEmail(principal.tenantId, email))) {
         throw new UnprocessableError('user with a given email already exists')
       }
       const passwordHash =
         update.password === undefined ? undefined : await Bun.password.hash(update.password)
       try {
-        store.updateUser(user.id, {
+        await store.updateUser(user.id, {
           ...(emailChanges ? { email } : {}),
           ...(passwordHash ? { passwordHash } : {}),
           updatedTs: clock.now(),
@@ -304,42 +304,38 @@ export function createUseradmService(deps: Deps): UseradmService {
         if (isUniqueViolation(err)) throw new UnprocessableError('user with a given email already exists')
         throw err
       }
-      if (passwordHash) store.deleteUserTokens(user.id, own ? principal.tokenId : undefined)
+      if (passwordHash) await store.deleteUserTokens(user.id, own ? principal.tokenId : undefined)
     },
 
-    deleteUser(tenantId: string, id: string): void {
-      store.deleteUser(tenantId, id)
+    async deleteUser(tenantId: string, id: string): Promise<void> {
+      await store.deleteUser(tenantId, id)
     },
 
-    getSettings(tenantId: string, userId: string): { value: Record<string, unknown>; etag?: string } {
-      const row = store.findSettings(tenantId, userId)
+    async getSettings(tenantId: string, userId: string) {
+      const row = await store.findSettings(tenantId, userId)
       return row ? { value: row.value, etag: row.etag } : { value: {} }
     },
 
-    saveSettings(tenantId: string, userId: string, value: unknown, ifMatch: string | undefined) {
+    async saveSettings(tenantId: string, userId: string, value: unknown, ifMatch: string | undefined) {
       validateSettings(value)
-      const saved = store.saveSettings({ tenantId, userId, value, etag: ids.uuid() }, ifMatch)
+      const saved = await store.saveSettings({ tenantId, userId, value, etag: ids.uuid() }, ifMatch)
       if (!saved) throw new PreconditionFailedError("ETag doesn't match")
     },
 
     async createPersonalToken(principal: UserPrincipal, input: { name: string; expires_in?: number }) {
+      // Its length and the expiry's range are checked by the route's schema.
       const name = input.name.trim()
-      if (name === '' || name.length > MAX_FIELD_LENGTH) {
-        throw new BadRequestError(`name: must be 1 to ${MAX_FIELD_LENGTH} characters`)
-      }
+      if (name === '') throw new BadRequestError('name: must not be empty')
       const ttl = input.expires_in ?? 0
-      if (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_PERSONAL_TOKEN_TTL) {
-        throw new BadRequestError(`expires_in: must be no greater than ${MAX_PERSONAL_TOKEN_TTL}`)
-      }
-      const user = requireUser(principal.tenantId, principal.userId)
-      if (store.countPersonalTokens(user.id) >= MAX_PERSONAL_TOKENS) {
+      const user = await requireUser(principal.tenantId, principal.userId)
+      if ((await store.countPersonalTokens(user.id)) >= MAX_PERSONAL_TOKENS) {
         throw new UnprocessableError('maximum number of personal access tokens reached for this user')
       }
       return issueToken(user, principal.tenantId, { ttlSeconds: ttl || undefined, name })
     },
 
-    listPersonalTokens: (principal: UserPrincipal): PersonalToken[] =>
-      store.listPersonalTokens(principal.tenantId, principal.userId).map((row) => ({
+    listPersonalTokens: async (principal: UserPrincipal): Promise<PersonalToken[]> =>
+      (await store.listPersonalTokens(principal.tenantId, principal.userId)).map((row) => ({
         id: row.id,
         name: row.name ?? '',
         created_ts: row.createdTs.toISOString(),
@@ -347,8 +343,8 @@ export function createUseradmService(deps: Deps): UseradmService {
         ...(row.lastUsedTs ? { last_used: row.lastUsedTs.toISOString() } : {}),
       })),
 
-    deletePersonalToken(principal: UserPrincipal, id: string): void {
-      store.deleteToken(principal.tenantId, principal.userId, id)
+    async deletePersonalToken(principal: UserPrincipal, id: string): Promise<void> {
+      await store.deleteToken(principal.tenantId, principal.userId, id)
     },
 
     authenticator: {
@@ -367,13 +363,13 @@ export function createUseradmService(deps: Deps): UseradmService {
           expiresAt: typeof exp === 'number' ? exp * 1000 : undefined,
         }
       },
-      isLive(principal) {
-        const row = store.findTokenById(principal.tokenId)
+      async isLive(principal) {
+        const row = await store.findTokenById(principal.tokenId)
         if (!row || row.userId !== principal.userId) return false
         if (row.name !== null) {
           const now = clock.now()
           if (!row.lastUsedTs || now.getTime() - row.lastUsedTs.getTime() >= LAST_USED_RESOLUTION_MS) {
-            store.touchToken(row.id, now)
+            await store.touchToken(row.id, now)
           }
         }
         return true
@@ -381,19 +377,22 @@ export function createUseradmService(deps: Deps): UseradmService {
     } satisfies Authenticator<UserPrincipal>,
 
     async setPassword(email: string, password: string): Promise<User> {
-      const user = store.findUserByEmail('', validateEmail(email))
+      const user = await store.findUserByEmail('', validateEmail(email))
       if (!user) throw new NotFoundError('user not found')
       validatePassword(password, user.email)
-      store.updateUser(user.id, { passwordHash: await Bun.password.hash(password), updatedTs: clock.now() })
-      store.deleteUserTokens(user.id)
+      await store.updateUser(user.id, {
+        passwordHash: await Bun.password.hash(password),
+        updatedTs: clock.now(),
+      })
+      await store.deleteUserTokens(user.id)
       return toApiUser(user)
     },
 
     limits: () => ({ devices: config.maxDevices }),
 
-    hasUsers: (): boolean => store.countUsers('') > 0,
-    findUserByEmail(email: string): User | undefined {
-      const row = store.findUserByEmail('', email.trim().toLowerCase())
+    hasUsers: async (): Promise<boolean> => (await store.countUsers('')) > 0,
+    async findUserByEmail(email: string): Promise<User | undefined> {
+      const row = await store.findUserByEmail('', email.trim().toLowerCase())
       return row && toApiUser(row)
     },
   }

@@ -13,9 +13,9 @@ export const SETUP_TOKEN_TTL_MS = 60 * 60 * 1000
  */
 export interface FirstRunSetup {
   /** A fresh token (replacing any earlier one) valid for an hour; undefined once a user exists. */
-  issueToken(): string | undefined
+  issueToken(): Promise<string | undefined>
   /** True while no user exists, so a person reaching the console knows to look for the link. */
-  required(): boolean
+  required(): Promise<boolean>
   /** Creates the first user when `token` is the current, unexpired token; the token then stops working. */
   createFirstUser(token: string, input: { email: string; password: string }): Promise<User>
 }
@@ -43,15 +43,15 @@ export function createFirstRunSetup(
   }
 
   return {
-    issueToken() {
-      if (useradm.hasUsers()) return undefined
+    async issueToken() {
+      if (await useradm.hasUsers()) return undefined
       const token = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url')
       current = { digest: digest(token), expiresAt: now() + SETUP_TOKEN_TTL_MS }
       return token
     },
-    required: () => !useradm.hasUsers(),
+    required: async () => !(await useradm.hasUsers()),
     async createFirstUser(token, input) {
-      if (useradm.hasUsers()) throw new ConflictError('the first user already exists: sign in instead')
+      if (await useradm.hasUsers()) throw new ConflictError('the first user already exists: sign in instead')
       const held = take(token)
       try {
         return await useradm.createUser('', input)

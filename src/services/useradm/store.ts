@@ -39,47 +39,47 @@ export function isUniqueViolation(err: unknown): boolean {
 export type TokenCheck = Pick<TokenRow, 'id' | 'userId' | 'lastUsedTs' | 'name'>
 
 /**
- * Users, their tokens (login sessions and personal access tokens) and settings. Synchronous:
- * bun:sqlite is, and the per-request token check stays a single prepared read.
+ * Users, their tokens (login sessions and personal access tokens) and settings. Every method is
+ * one atomic change; the per-request token check stays a single prepared read.
  */
 export interface UseradmStore {
   /** The user with this id in the tenant, if any. */
-  findUserById(tenantId: string, id: string): UserRow | undefined
+  findUserById(tenantId: string, id: string): Promise<UserRow | undefined>
   /** The user with this (normalised) email in the tenant, if any. */
-  findUserByEmail(tenantId: string, email: string): UserRow | undefined
+  findUserByEmail(tenantId: string, email: string): Promise<UserRow | undefined>
   /** The tenant's users matching every given filter, by email. */
-  listUsers(tenantId: string, filter: UserFilter): UserRow[]
+  listUsers(tenantId: string, filter: UserFilter): Promise<UserRow[]>
   /** How many users the tenant has. */
-  countUsers(tenantId: string): number
+  countUsers(tenantId: string): Promise<number>
   /** Adds a user; a taken email throws a unique violation (see isUniqueViolation). */
-  insertUser(row: UserRow): void
+  insertUser(row: UserRow): Promise<void>
   /** Changes the given fields of a user. */
   updateUser(
     id: string,
     patch: Partial<Pick<UserRow, 'email' | 'passwordHash' | 'updatedTs' | 'loginTs'>>,
-  ): void
+  ): Promise<void>
   /** Deletes the user; its tokens and own settings go with it. */
-  deleteUser(tenantId: string, id: string): void
+  deleteUser(tenantId: string, id: string): Promise<void>
   /** The revocation check on every authenticated management request. */
-  findTokenById(id: string): TokenCheck | undefined
+  findTokenById(id: string): Promise<TokenCheck | undefined>
   /** Records an issued token (session or personal). */
-  insertToken(row: TokenRow): void
+  insertToken(row: TokenRow): Promise<void>
   /** Deletes one of the user's tokens (none: nothing happens). */
-  deleteToken(tenantId: string, userId: string, id: string): void
+  deleteToken(tenantId: string, userId: string, id: string): Promise<void>
   /** Revokes every token of a user except `keepId` (the caller's own, when it changes its password). */
-  deleteUserTokens(userId: string, keepId?: string): void
+  deleteUserTokens(userId: string, keepId?: string): Promise<void>
   /** Keeps a user's newest `keep` login sessions and drops the rest. */
-  pruneSessions(userId: string, keep: number): void
+  pruneSessions(userId: string, keep: number): Promise<void>
   /** The user's personal access tokens, oldest first. */
-  listPersonalTokens(tenantId: string, userId: string): TokenRow[]
+  listPersonalTokens(tenantId: string, userId: string): Promise<TokenRow[]>
   /** How many personal access tokens the user has. */
-  countPersonalTokens(userId: string): number
+  countPersonalTokens(userId: string): Promise<number>
   /** Records when a personal access token was last used. */
-  touchToken(id: string, at: Date): void
+  touchToken(id: string, at: Date): Promise<void>
   /** The user's settings, if ever saved. */
-  findSettings(tenantId: string, userId: string): SettingsRow | undefined
+  findSettings(tenantId: string, userId: string): Promise<SettingsRow | undefined>
   /** Replaces the settings only if their etag still equals `ifMatch` (when given); false otherwise. */
-  saveSettings(row: SettingsRow, ifMatch: string | undefined): boolean
+  saveSettings(row: SettingsRow, ifMatch: string | undefined): Promise<boolean>
 }
 
 export function createUseradmStore(db: Database): UseradmStore {
@@ -95,21 +95,21 @@ export function createUseradmStore(db: Database): UseradmStore {
     .prepare()
 
   return {
-    findUserById: (tenantId: string, id: string): UserRow | undefined =>
+    findUserById: async (tenantId: string, id: string) =>
       db
         .select()
         .from(users)
         .where(and(eq(users.tenantId, tenantId), eq(users.id, id)))
         .get(),
 
-    findUserByEmail: (tenantId: string, email: string): UserRow | undefined =>
+    findUserByEmail: async (tenantId: string, email: string) =>
       db
         .select()
         .from(users)
         .where(and(eq(users.tenantId, tenantId), eq(users.email, email)))
         .get(),
 
-    listUsers(tenantId: string, filter: UserFilter): UserRow[] {
+    async listUsers(tenantId: string, filter: UserFilter) {
       const where: SQL[] = [eq(users.tenantId, tenantId)]
       if (filter.ids?.length) where.push(inArray(users.id, filter.ids))
       if (filter.emails?.length) where.push(inArray(users.email, filter.emails))
@@ -125,14 +125,14 @@ export function createUseradmStore(db: Database): UseradmStore {
         .all()
     },
 
-    countUsers: (tenantId: string): number =>
+    countUsers: async (tenantId: string) =>
       db.select({ n: count() }).from(users).where(eq(users.tenantId, tenantId)).get()?.n ?? 0,
 
-    insertUser: (row: UserRow): void => {
+    insertUser: async (row: UserRow) => {
       db.insert(users).values(row).run()
     },
 
-    updateUser: (
+    updateUser: async (
       id: string,
       patch: Partial<Pick<UserRow, 'email' | 'passwordHash' | 'updatedTs' | 'loginTs'>>,
     ) => {
@@ -140,7 +140,7 @@ export function createUseradmStore(db: Database): UseradmStore {
     },
 
     /** Deletes the user; its tokens and own settings go with it. */
-    deleteUser(tenantId: string, id: string): void {
+    async deleteUser(tenantId: string, id: string) {
       db.transaction((tx) => {
         tx.delete(users)
           .where(and(eq(users.tenantId, tenantId), eq(users.id, id)))
@@ -152,20 +152,20 @@ export function createUseradmStore(db: Database): UseradmStore {
     },
 
     /** The revocation check on every authenticated management request. */
-    findTokenById: (id: string) => tokenById.get({ id }),
+    findTokenById: async (id: string) => tokenById.get({ id }),
 
-    insertToken: (row: TokenRow): void => {
+    insertToken: async (row: TokenRow) => {
       db.insert(userTokens).values(row).run()
     },
 
-    deleteToken(tenantId: string, userId: string, id: string): void {
+    async deleteToken(tenantId: string, userId: string, id: string) {
       db.delete(userTokens)
         .where(and(eq(userTokens.tenantId, tenantId), eq(userTokens.userId, userId), eq(userTokens.id, id)))
         .run()
     },
 
     /** Revokes every token of a user except `keepId` (the caller's own, when it changes its password). */
-    deleteUserTokens(userId: string, keepId?: string): void {
+    async deleteUserTokens(userId: string, keepId?: string) {
       const where = [eq(userTokens.userId, userId)]
       if (keepId) where.push(ne(userTokens.id, keepId))
       db.delete(userTokens)
@@ -174,7 +174,7 @@ export function createUseradmStore(db: Database): UseradmStore {
     },
 
     /** Keeps a user's newest `keep` login sessions and drops the rest. */
-    pruneSessions(userId: string, keep: number): void {
+    async pruneSessions(userId: string, keep: number) {
       const sessions = and(eq(userTokens.userId, userId), isNull(userTokens.name))
       const newest = db
         .select({ id: userTokens.id })
@@ -187,7 +187,7 @@ export function createUseradmStore(db: Database): UseradmStore {
         .run()
     },
 
-    listPersonalTokens: (tenantId: string, userId: string): TokenRow[] =>
+    listPersonalTokens: async (tenantId: string, userId: string) =>
       db
         .select()
         .from(userTokens)
@@ -197,18 +197,18 @@ export function createUseradmStore(db: Database): UseradmStore {
         .orderBy(asc(userTokens.createdTs))
         .all(),
 
-    countPersonalTokens: (userId: string): number =>
+    countPersonalTokens: async (userId: string) =>
       db
         .select({ n: count() })
         .from(userTokens)
         .where(and(eq(userTokens.userId, userId), isNotNull(userTokens.name)))
         .get()?.n ?? 0,
 
-    touchToken: (id: string, at: Date): void => {
+    touchToken: async (id: string, at: Date) => {
       db.update(userTokens).set({ lastUsedTs: at }).where(eq(userTokens.id, id)).run()
     },
 
-    findSettings: (tenantId: string, userId: string): SettingsRow | undefined =>
+    findSettings: async (tenantId: string, userId: string) =>
       db
         .select()
         .from(settings)
@@ -216,7 +216,7 @@ export function createUseradmStore(db: Database): UseradmStore {
         .get(),
 
     /** Replaces the settings only if their etag still equals `ifMatch` (when given); false otherwise. */
-    saveSettings(row: SettingsRow, ifMatch: string | undefined): boolean {
+    async saveSettings(row: SettingsRow, ifMatch: string | undefined) {
       return db.transaction((tx) => {
         if (ifMatch !== undefined) {
           const current = tx
