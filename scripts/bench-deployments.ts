@@ -4,7 +4,7 @@
  *
  *   bun scripts/bench-deployments.ts [--devices 1000000] [--pollers 50000] [--rollout 100000]
  *        [--seconds 10] [--connections 64] [--concurrency 128] [--data-dir DIR] [--keep] [--profile DIR]
- *        [--phased] [--metrics] [--baseline CHECKOUT]
+ *        [--phased] [--metrics] [--baseline CHECKOUT] [--rounds 3]
  *
  * Seeding (skipped when --data-dir already holds a seeded fleet of that size): --devices accepted
  * devices in deviceauth (device and auth set rows) and in inventory (identity, created time), the
@@ -32,6 +32,10 @@
  * With --baseline CHECKOUT a second bender runs from another checkout of the project (its own
  * node_modules installed) on the same data dir, polled right after the first in each idle round:
  * old and new code side by side in one run, on a machine both share at that moment.
+ * In each idle round the second server is polled right after the first in odd rounds and right
+ * before it in even ones, so a drift of the machine's load favours neither. A --metrics run
+ * measures the idle phase only and reports the median of the rounds' with ÷ without ratios.
+ * --rounds sets how many rounds each poll phase takes (more rounds, steadier medians).
  * Peak RSS is the bender process's high-water mark (VmHWM) after each phase. Every phase stops
  * after --seconds (the burst after all its devices, bounded by 10 minutes).
  */
@@ -81,8 +85,6 @@ type PollResult = {
   p99: number
 }
 type Round = { hello: PollResult; poll: PollResult; second?: PollResult }
-/** Poll passes per phase, each against its own hello pass; the median ratio is reported. */
-const ROUNDS = 3
 type RolloutResult = {
   devices: number
   statusWrites: number
@@ -236,11 +238,13 @@ async function seed(deps: Deps, devices: number, pollers: number, rollout: numbe
       console.error(`  seeded ${Math.min(devices, from + batch)} devices (${rate.toFixed(0)}/s)`)
     }
   }
-  await services.inventory.assignGroup(
-    '',
-    GROUP,
-    Array.from({ length: rollout }, (_, i) => deviceId(i)),
-  )
+  // A metrics-only run seeds no rollout group.
+  if (rollout > 0)
+    await services.inventory.assignGroup(
+      '',
+      GROUP,
+      Array.from({ length: rollout }, (_, i) => deviceId(i)),
+    )
   // The free-text index in one pass, rather than 2000 devices a second in the measured server.
   buildTexts(deps.db, 0)
   const exp = Math.floor(now / 1000) + 365 * 24 * 3600
@@ -292,12 +296,16 @@ async function main() {
       profile: { type: 'string' },
       metrics: { type: 'boolean', default: false },
       baseline: { type: 'string' },
+      /** Poll passes per phase, each against its own hello pass; the median ratio is reported. */
+      rounds: { type: 'string', default: '3' },
     },
   })
   const devices = Number(values.devices)
   const pollers = Number(values.pollers)
   const rollout = Number(values.rollout)
   const seconds = Number(values.seconds)
+  const rounds = Number(values.rounds)
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer')
   const connections = Number(values.connections)
   const concurrency = Number(values.concurrency)
   if (rollout + pollers > devices) throw new Error('--rollout + --pollers must not exceed --devices')
@@ -432,17 +440,16 @@ async function main() {
      * shared, and a burst of someone else's work skews one pass, not the median of the rounds.
      */
     const measure = async (secondUrl?: string): Promise<Round[]> => {
-      const rounds: Round[] = []
-      for (let i = 0; i < ROUNDS; i++) {
+      const done: Round[] = []
+      for (let i = 0; i < rounds; i++) {
         const helloPass = await pollOnce(helloUrl)
+        // With a second server, every other round polls it first.
+        const secondFirst = secondUrl && i % 2 === 1 ? await pollOnce(secondUrl) : undefined
         const poll = await pollOnce()
-        rounds.push({
-          hello: helloPass,
-          poll,
-          ...(secondUrl ? { second: await pollOnce(secondUrl) } : {}),
-        })
+        const secondPass = secondFirst ?? (secondUrl ? await pollOnce(secondUrl) : undefined)
+        done.push({ hello: helloPass, poll, ...(secondPass ? { second: secondPass } : {}) })
       }
-      return rounds.sort((a, b) => a.poll.rps / a.hello.rps - b.poll.rps / b.hello.rps)
+      return done.sort((a, b) => a.poll.rps / a.hello.rps - b.poll.rps / b.hello.rps)
     }
     // Unmeasured passes first, for a fleet's steady state: every poller's token verified once (then
     // cached) and its check-in recorded and written (flushed every 5 s; each device then checks in
@@ -457,6 +464,39 @@ async function main() {
     second?.proc.kill('SIGTERM')
     await second?.proc.exited
     const rssIdle = peakRss(server.pid)
+
+    const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`
+    const pass = (r: PollResult) =>
+      `${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  (${JSON.stringify(r.statuses)})`
+    const report = (name: string, rounds: Round[]) => {
+      const median = rounds[Math.floor(rounds.length / 2)]!
+      console.log(
+        `${name}: ${(median.poll.rps / median.hello.rps).toFixed(3)} x hello (median of ${rounds.length} rounds)`,
+      )
+      for (const round of rounds) {
+        console.log(
+          `  poll ${pass(round.poll)}   hello ${pass(round.hello)}   ratio ${(round.poll.rps / round.hello.rps).toFixed(3)}`,
+        )
+        if (round.second) {
+          const label = values.baseline ? 'baseline' : 'with metrics'
+          console.log(
+            `  ${label} ${pass(round.second)}   ratio ${(round.second.rps / round.hello.rps).toFixed(3)}, ${(round.second.rps / round.poll.rps).toFixed(3)} x this checkout`,
+          )
+        }
+      }
+    }
+    console.log(
+      `deployments bench: ${devices} accepted devices, ${pollers} polling (cached tokens), ${connections} keep-alive connections, ${seconds} s passes, loopback`,
+    )
+    report('poll, no active deployment', idle)
+    console.log(`peak RSS of bender after the polls: ${mb(rssIdle)}`)
+    if (values.metrics) {
+      const ratios = idle.map((r) => r.second!.rps / r.poll.rps).sort((a, b) => a - b)
+      console.log(
+        `poll rate with metrics ÷ without: ${ratios[Math.floor(ratios.length / 2)]!.toFixed(3)} (median of ${ratios.length} rounds: ${ratios.map((r) => r.toFixed(3)).join(' ')})`,
+      )
+      return
+    }
 
     // The rollout artifact, made here and uploaded through the API.
     /** Uploads an artifact, deploys it to the rollout group, measures the polls and the burst. */
@@ -512,31 +552,6 @@ async function main() {
       : undefined
     const rssEnd = peakRss(server.pid)
 
-    const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`
-    const pass = (r: PollResult) =>
-      `${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  (${JSON.stringify(r.statuses)})`
-    const report = (name: string, rounds: Round[]) => {
-      const median = rounds[Math.floor(rounds.length / 2)]!
-      console.log(
-        `${name}: ${(median.poll.rps / median.hello.rps).toFixed(3)} x hello (median of ${rounds.length} rounds)`,
-      )
-      for (const round of rounds) {
-        console.log(
-          `  poll ${pass(round.poll)}   hello ${pass(round.hello)}   ratio ${(round.poll.rps / round.hello.rps).toFixed(3)}`,
-        )
-        if (round.second) {
-          const label = values.baseline ? 'baseline' : 'with metrics'
-          console.log(
-            `  ${label} ${pass(round.second)}   ratio ${(round.second.rps / round.hello.rps).toFixed(3)}, ${(round.second.rps / round.poll.rps).toFixed(3)} x this checkout`,
-          )
-        }
-      }
-    }
-    console.log(
-      `deployments bench: ${devices} accepted devices, ${pollers} polling (cached tokens), ${connections} keep-alive connections, ${seconds} s passes, loopback`,
-    )
-    report('poll, no active deployment', idle)
-    console.log(`peak RSS of bender after the polls: ${mb(rssIdle)}`)
     const describe = (label: string, pass: Awaited<ReturnType<typeof rolloutPass>>) => {
       const { createSeconds, during, burst, deployment } = pass
       report(`poll, during the ${label} rollout (pollers not in it)`, during)

@@ -3,13 +3,15 @@
  * Time from start to the first answer, bender against a bare Bun.serve started the same way in the
  * same run (each bender start right after a bare one, so both see the same load).
  *
- *   bun scripts/bench-startup.ts [--data-dir DIR] [--runs 5] [--binary dist/bender]
+ *   bun scripts/bench-startup.ts [--data-dir DIR] [--runs 5] [--binary dist/bender] [--baseline OLD]
  *
  * Three cases: a fresh data dir (first start: keys made, migrations applied), the same dir started
  * again (empty fleet), and --data-dir when given (e.g. 1M devices from scripts/seed.ts; it is only
  * read and its WAL checkpointed, as any start would). bender counts as up at its first answer on
  * /api/internal/v1/useradm/alive, the bare server at its first 200. With --binary the compiled
- * executable is started instead of `bun src/main.ts`. Reported: the median of --runs starts each.
+ * executable is started instead of `bun src/main.ts`. --baseline names another executable (an older
+ * build) started in turn with the others, so before and after come from one run on one machine.
+ * Reported: the median of --runs starts each.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -22,6 +24,7 @@ const { values } = parseArgs({
     'data-dir': { type: 'string' },
     runs: { type: 'string', default: '5' },
     binary: { type: 'string' },
+    baseline: { type: 'string' },
   },
 })
 const runs = Number(values.runs)
@@ -62,11 +65,11 @@ async function bare(): Promise<number> {
   return timeToFirstAnswer([process.execPath, '-e', script], `http://127.0.0.1:${port}/`)
 }
 
-async function bender(dataDir: string): Promise<number> {
+async function bender(dataDir: string, binary = values.binary): Promise<number> {
   const apiPort = await freePort()
   const storagePort = await freePort()
-  const cmd = values.binary
-    ? [resolve(values.binary), 'serve']
+  const cmd = binary
+    ? [resolve(binary), 'serve']
     : [process.execPath, 'run', join(ROOT, 'src/main.ts'), 'serve']
   return timeToFirstAnswer(cmd, `http://127.0.0.1:${apiPort}/api/internal/v1/useradm/alive`, {
     BENDER_DATA_DIR: dataDir,
@@ -81,14 +84,18 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function measure(name: string, dir: () => string) {
   const b: number[] = []
   const s: number[] = []
+  const old: number[] = []
   for (let i = 0; i < runs; i++) {
     b.push(await bare())
+    if (values.baseline) old.push(await bender(dir(), values.baseline))
     s.push(await bender(dir()))
   }
   const ms = (x: number) => `${(x * 1000).toFixed(0)} ms`
+  const ratio = (xs: number[]) => `${(median(xs) / median(b)).toFixed(2)} x`
   console.log(
-    `${name}: bender ${ms(median(s))}, bare Bun.serve ${ms(median(b))}: ${(median(s) / median(b)).toFixed(2)} x  (bender ${s.map(ms).join(' ')}; bare ${b.map(ms).join(' ')})`,
+    `${name}: bender ${ms(median(s))}, bare Bun.serve ${ms(median(b))}: ${ratio(s)}  (bender ${s.map(ms).join(' ')}; bare ${b.map(ms).join(' ')})`,
   )
+  if (values.baseline) console.log(`  baseline ${ms(median(old))}: ${ratio(old)}  (${old.map(ms).join(' ')})`)
 }
 
 const work = mkdtempSync(join(tmpdir(), 'bender-bench-startup-'))

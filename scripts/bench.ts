@@ -18,6 +18,7 @@
  *   console      first-load size and time in chromium; the device table's page time over a seeded fleet
  *   fleet        an open-loop Mender mix (polls, inventory, auth, lists) from N distinct devices at a
  *                list of rates: per-kind p50/p99/max, errors, bender's CPU and RSS, the generator's CPU
+ *   metrics      device polls/s of a bender with metrics on ÷ one with them off, side by side in one run
  *
  * Nothing here is asserted: the tests never time anything.
  */
@@ -33,6 +34,7 @@ const AREAS = [
   'deviceconnect',
   'console',
   'fleet',
+  'metrics',
 ] as const
 
 const [area, ...rest] = Bun.argv.slice(2)

@@ -35,6 +35,8 @@ const args = [
   // Fixed so that worker entrypoints keep their source paths inside the binary (see searcher.ts).
   '--root=.',
   '--asset-naming=[name].[ext]',
+  '--bytecode',
+  '--format=esm',
   ...(values.target ? [`--target=${values.target}`] : []),
   `--outfile=${values.outfile}`,
   'src/main.ts',

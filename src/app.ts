@@ -41,6 +41,7 @@ import { deviceconfigInternalRoutes } from './services/deviceconfig/routes.inter
 import { deviceconfigManagementRoutes } from './services/deviceconfig/routes.management.ts'
 import { createDeviceconfigService, type DeviceconfigService } from './services/deviceconfig/service.ts'
 import { deviceconnectDeviceRoutes } from './services/deviceconnect/routes.devices.ts'
+import { deviceconnectInternalRoutes } from './services/deviceconnect/routes.internal.ts'
 import { deviceconnectManagementRoutes } from './services/deviceconnect/routes.management.ts'
 import { createDeviceconnectService, type DeviceconnectService } from './services/deviceconnect/service.ts'
 import { inventoryDeviceRoutes } from './services/inventory/routes.devices.ts'
@@ -221,6 +222,7 @@ export function createApp(
     .use(softwareManagementRoutes(services.releases, auth))
     .use(deviceconnectDeviceRoutes(services.deviceconnect, auth))
     .use(deviceconnectManagementRoutes(services.deviceconnect, auth))
+    .use(deviceconnectInternalRoutes(services.deviceconnect, auth))
     .use(deviceconfigDeviceRoutes(services.deviceconfig, auth))
     .use(deviceconfigManagementRoutes(services.deviceconfig, auth))
     .use(deviceconfigInternalRoutes(services.deviceconfig, auth))

@@ -75,10 +75,13 @@ async function serve(deps: Deps): Promise<void> {
     services.artifacts,
   )
   retention.start()
+  // From the process's start (performance's time origin): what an operator compares across versions.
+  deps.log.info('ready', { startup_ms: Math.round(performance.now()) })
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       deps.log.info('stopping', { signal })
-      running.stop().then(() => process.exit(0))
+      // The signal handler cannot wait; the process ends once the server has stopped.
+      void running.stop().then(() => process.exit(0))
     })
   }
 }

@@ -9,7 +9,6 @@ import { withRequestId } from './gateway/request-id.ts'
 import { withRequestLimits } from './limits/http.ts'
 import { instrument, metricsFor, serveMetrics, withMetrics } from './metrics/http.ts'
 import type { Metrics } from './metrics/metrics.ts'
-import { serveOverNodeHttp } from './storage/node-http.ts'
 import { createStorageProxy, type UploadGate } from './storage/proxy.ts'
 import { downloadsCapped } from './storage/throttle.ts'
 
@@ -86,6 +85,8 @@ export async function serveStorage(
             minVersion: 'TLSv1.2' as const,
           }
         : undefined
+    // node:http is loaded only here: it is a large share of start-up, and the default needs none of it.
+    const { serveOverNodeHttp } = await import('./storage/node-http.ts')
     return serveOverNodeHttp(proxy, { port, tls, idleTimeoutSeconds: TRANSFER_IDLE_TIMEOUT_SECONDS })
   }
   const server = Bun.serve({

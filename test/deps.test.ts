@@ -34,7 +34,7 @@ test('the data dir is 0700 and the database, keys and artifacts in it 0600', asy
     expect(files.some((file) => file.includes('artifacts'))).toBe(true)
     for (const file of files) expect([file, mode(file)]).toEqual([file, 0o600])
   } finally {
-    t.close()
+    await t.close()
   }
 })
 

@@ -1,5 +1,4 @@
 import type { Writable } from 'node:stream'
-import { createGunzip, createZstdDecompress } from 'node:zlib'
 import { ArtifactError } from './errors.ts'
 import type { XzReply, XzRequest } from './xz-worker.ts'
 
@@ -53,6 +52,8 @@ async function* inflate(
   compression: 'gzip' | 'zstd',
   label: string,
 ): AsyncGenerator<Uint8Array> {
+  // Loaded on the first compressed upload: node:zlib brings node's stream classes, slow to load.
+  const { createGunzip, createZstdDecompress } = await import('node:zlib')
   const options = { chunkSize: INFLATE_CHUNK }
   const inflater = compression === 'gzip' ? createGunzip(options) : createZstdDecompress(options)
   let inputError: unknown

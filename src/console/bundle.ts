@@ -21,6 +21,8 @@ export async function bundleConsole(): Promise<NamedBlob[]> {
   const result = await Bun.build({
     entrypoints: [ENTRY],
     minify: true,
+    // The terminal (xterm.js, msgpack) is a chunk of its own, loaded when a terminal opens.
+    splitting: true,
     publicPath: ASSET_PREFIX,
     define: { 'process.env.NODE_ENV': '"production"' },
     naming: {

@@ -14,7 +14,9 @@ export const DEPLOYMENT_EVENT_TYPES = [
   'device-deployment-status-changed',
   'deployment-rollout',
 ] as const
-export const EVENT_TYPES = [...DEVICE_EVENT_TYPES, ...DEPLOYMENT_EVENT_TYPES] as const
+/** bender's own: a device's deviceconnect websocket came or went (webhooks send it only when chosen). */
+export const CONNECT_EVENT_TYPES = ['device-connect-status-changed'] as const
+export const EVENT_TYPES = [...DEVICE_EVENT_TYPES, ...DEPLOYMENT_EVENT_TYPES, ...CONNECT_EVENT_TYPES] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 
 export const isEventType = (value: string): value is EventType =>

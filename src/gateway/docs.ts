@@ -1,4 +1,4 @@
-import { toOpenAPISchema } from '@elysiajs/openapi'
+import type { toOpenAPISchema } from '@elysiajs/openapi'
 import { type AnyElysia, Elysia } from 'elysia'
 // A path inside node_modules: the package exports no subpath for its browser bundle.
 import uiScript from '../../node_modules/@scalar/api-reference/dist/browser/standalone.js' with {
@@ -54,8 +54,10 @@ const PAGE_POLICY =
 /** `/api/docs/json`, the OpenAPI document generated from the route schemas, and a browsable UI at `/api/docs`. */
 export const apiDocs = (app: () => AnyElysia) => {
   // The routes are all registered before the first request: the document is made once.
-  let document: unknown
-  const make = () => {
+  let document: Promise<unknown> | undefined
+  const make = async () => {
+    // The generator is loaded on the first request for the document: it is a large share of start-up.
+    const { toOpenAPISchema } = await import('@elysiajs/openapi')
     const target = app()
     const { paths, components } = withJsonBodies(toOpenAPISchema(target), target.routes as Route[])
     return {
@@ -83,7 +85,11 @@ export const apiDocs = (app: () => AnyElysia) => {
         new Response(Bun.file(uiScript), { headers: { 'content-type': 'text/javascript; charset=utf-8' } }),
     )
     .get('/api/docs/json', () => {
-      document ??= make()
+      // A failed attempt is not kept: the next request tries again.
+      document ??= make().catch((err) => {
+        document = undefined
+        throw err
+      })
       return document
     })
 }

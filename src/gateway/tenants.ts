@@ -15,30 +15,52 @@ export function ownTenant(user: { tenantId: string }, params: unknown): string {
   return user.tenantId
 }
 
-/** The tenant id in an internal path, as its route schemas bound it. */
-export const tenantIdParam = t.String({ maxLength: 128 })
+const tenantId = t.String({ maxLength: 128 })
+const deviceId = t.String({ minLength: 1, maxLength: 128 })
+/** A client command as Mender's internal paths name it. */
+const command = t.Union([t.Literal('check-update'), t.Literal('send-inventory')])
 
 /**
- * The tenant part of an internal API: DELETE `/tenants/:tenantId` (a named tenant's data, through
- * `deleteTenant`) and the per-tenant routes `perTenant(named)` makes, mounted once for a named
- * tenant (`/tenants/:tenantId/...`) and once for the single tenant (`/tenants//...`).
+ * The path prefix and parameter schemas of the internal routes under `/tenants/:tenantId`, or (not
+ * `named`) under `/tenants/` for the single tenant, whose paths read `/tenants//devices`.
+ */
+export function tenantScope(named: boolean) {
+  return named
+    ? {
+        base: '/tenants/:tenantId',
+        tenantParams: { params: t.Object({ tenantId }) },
+        deviceParams: { params: t.Object({ tenantId, deviceId }) },
+        commandParams: { params: t.Object({ tenantId, deviceId, command }) },
+      }
+    : {
+        base: '/tenants/',
+        tenantParams: {},
+        deviceParams: { params: t.Object({ deviceId }) },
+        commandParams: { params: t.Object({ deviceId, command }) },
+      }
+}
+
+/**
+ * A service's internal API under `/api/internal/v1/<service>`: `DELETE /tenants/:tenantId` (a named
+ * tenant, the caller's own) calling `deleteTenant`, and the per-tenant routes `scoped` makes, once
+ * for a named tenant and once for the single tenant's `/tenants/` spelling.
  */
 export function internalTenantRoutes(
+  service: string,
   auth: AuthPlugin,
-  deleteTenant: (tenantId: string) => Promise<void>,
-  summary: string,
-  perTenant: (named: boolean) => AnyElysia,
+  tenant: { deleteTenant(tenantId: string): Promise<void>; summary: string },
+  scoped: (named: boolean) => AnyElysia,
 ) {
-  return new Elysia({ detail: { tags: ['internal'] } })
+  return new Elysia({ prefix: `/api/internal/v1/${service}`, detail: { tags: ['internal'] } })
     .use(auth)
     .delete(
       '/tenants/:tenantId',
       async ({ user, params, set }) => {
-        await deleteTenant(ownTenant(user, params))
+        await tenant.deleteTenant(ownTenant(user, params))
         set.status = 204
       },
-      { user: true, params: t.Object({ tenantId: tenantIdParam }), detail: { summary } },
+      { user: true, params: t.Object({ tenantId }), detail: { summary: tenant.summary } },
     )
-    .use(perTenant(true))
-    .use(perTenant(false))
+    .use(scoped(true))
+    .use(scoped(false))
 }

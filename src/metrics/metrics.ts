@@ -112,6 +112,16 @@ export function createMetrics(databasePath: string, fleet: FleetGaugeReader): Me
   gauge('bender_events_last_seq', 'Sequence number of the newest event.', async (g) => {
     g.set((await fleet.current()).outbox.lastSeq)
   })
+  gauge(
+    'bender_events_subscriber_backlog',
+    'Events each durable subscriber (iot-manager webhooks, deviceconfig) has not handled yet, as of its last saved position.',
+    async (g) => {
+      const { subscriberBacklog } = await fleet.current()
+      g.reset()
+      for (const [subscriber, n] of Object.entries(subscriberBacklog)) g.set({ subscriber }, n)
+    },
+    ['subscriber'],
+  )
   gauge('bender_database_bytes', 'Size of the SQLite database file.', async (g) => {
     g.set(await fileSize(databasePath))
   })

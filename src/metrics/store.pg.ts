@@ -28,7 +28,20 @@ export function createPgMetricsStore(db: PgDatabase): MetricsStore {
           SELECT count(*)::float8 AS events, coalesce(max(seq), 0)::float8 AS "lastSeq" FROM events_outbox`) as [
           { events: number; lastSeq: number },
         ]
+        // The identity's counter is the newest seq ever handed out, also once pruning emptied the
+        // outbox (a rolled-back event's number counts too: sequences ignore rollbacks).
+        const [newest] = (await tx`
+          SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('events_outbox', 'seq')), 0)::float8 AS seq`) as [
+          { seq: number },
+        ]
+        const saved = (await tx`SELECT name, seq::float8 AS seq FROM events_cursors ORDER BY name`) as {
+          name: string
+          seq: number
+        }[]
         return {
+          subscriberBacklog: Object.fromEntries(
+            saved.map((row) => [row.name, Math.max(0, newest.seq - row.seq)]),
+          ),
           devicesByStatus: Object.fromEntries(statuses.map((row) => [row.status, row.n])),
           activeDeployments: active.n,
           activeDeploymentDevices: { listed: active.listed, started: active.started },

@@ -77,7 +77,7 @@ describe('backup and restore with disk storage', () => {
       expect(list.status).toBe(200)
       expect(list.json.map((a: { id: string }) => a.id)).toEqual([kept])
     } finally {
-      restored.close()
+      await restored.close()
     }
   })
 
@@ -151,7 +151,7 @@ describe('backup with S3 storage', () => {
       const link = await restored.call('GET', `${ARTIFACTS}/${id}/download`, { token })
       expect(link.status).toBe(200)
     } finally {
-      restored.close()
+      await restored.close()
     }
   })
 })

@@ -78,11 +78,17 @@ test('the compiled binary runs every command from an empty directory', async () 
   const html = await page.text()
   const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!)
   expect(assets.length).toBeGreaterThanOrEqual(2)
+  const chunks: string[] = []
   for (const asset of assets) {
     const file = await fetch(`${server.url}${asset}`)
     expect(file.status).toBe(200)
-    expect((await file.arrayBuffer()).byteLength).toBeGreaterThan(100)
+    const text = await file.text()
+    expect(text.length).toBeGreaterThan(100)
+    chunks.push(...[...text.matchAll(/\/assets\/console-[\w-]+\.js/g)].map((m) => m[0]))
   }
+  // The terminal is a chunk the entry script loads on demand: it is in the binary too.
+  expect(chunks.some((chunk) => chunk.startsWith('/assets/console-terminal-'))).toBe(true)
+  for (const chunk of chunks) expect((await fetch(`${server.url}${chunk}`)).status).toBe(200)
   // The docs UI's script is embedded in the binary, served from bender itself.
   const ui = await fetch(`${server.url}/api/docs/scalar.js`)
   expect(ui.status).toBe(200)

@@ -6,8 +6,8 @@ import type { Browser, Page } from 'puppeteer-core'
 import { loginAs } from '../helpers/app.ts'
 import {
   type ConsolePage,
+  choose,
   clickNamed,
-  control,
   findText,
   launchBrowser,
   openPage,
@@ -45,14 +45,7 @@ async function uploadInConsole(page: Page, file: string, name: string) {
 async function deployInConsole(page: Page, release: string) {
   await clickNamed(page, 'Deployments')
   await clickNamed(page, 'Create a deployment')
-  // The releases load after the form opens: choose once this one is listed.
-  await page.waitForFunction(
-    (name: string) =>
-      [...(globalThis as any).document.querySelectorAll('option')].some((o: any) => o.value === name),
-    {},
-    release,
-  )
-  await (await control(page, 'Release')).select(release)
+  await choose(page, 'Release', release)
   await findText(page, 'This deployment reaches 1 device.', '.preview')
   await c.shot(`deployment-create-${release}`)
   await page.$eval('form[aria-label="Create a deployment"] button[type=submit]', (b: any) => b.click())

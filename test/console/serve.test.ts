@@ -42,6 +42,14 @@ test('/ is the console page under a strict CSP: no inline script, only its own a
       Buffer.from(await plain.arrayBuffer()),
     )
   }
+  // The terminal (xterm.js) is not part of the first load: the entry script names its chunk.
+  expect(assets.some((a) => a.includes('terminal'))).toBe(false)
+  const entry = await (await get(assets.find((a) => a.endsWith('.js'))!)).text()
+  const terminal = entry.match(/\/assets\/console-terminal-[\w-]+\.js/)?.[0]
+  expect(terminal).toBeDefined()
+  const chunk = await get(terminal!)
+  expect(chunk.status).toBe(200)
+  expect(await chunk.text()).toContain('xterm')
 })
 
 test('the API keeps its own answers: unknown API paths stay 404 and unknown assets are 404 in Mender form', async () => {

@@ -93,7 +93,7 @@ describe('the inflated size of a payload is bounded', () => {
       expect(res.json.error).toContain(`data/0000.tar.gz inflates to more than ${MiB} bytes`)
       await expectNothingStored(small, admin)
     } finally {
-      small.close()
+      await small.close()
     }
   })
 })

@@ -70,7 +70,7 @@ describe('nothing to do', () => {
       const second = await deploy(fresh, token, { name: 'second', artifact_name: name, devices: [d.id] })
       expect((await poll(fresh, d.token)).json.id).toBe(second)
     } finally {
-      fresh.close()
+      await fresh.close()
     }
   })
 

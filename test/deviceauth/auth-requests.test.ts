@@ -212,7 +212,7 @@ describe('the device limit', () => {
       expect((await findDevice(limited, token, second)).status).toBe('preauthorized')
       expect((await authenticate(limited, first)).status).toBe(200)
     } finally {
-      limited.close()
+      await limited.close()
     }
   })
 })

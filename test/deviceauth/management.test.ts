@@ -390,7 +390,7 @@ describe('device limit', () => {
       })
       expect(switched.status).toBe(204)
     } finally {
-      app.close()
+      await app.close()
     }
   })
 })

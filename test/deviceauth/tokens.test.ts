@@ -160,7 +160,7 @@ describe('check-in time', () => {
     } finally {
       t = saved
       admin = (await loginAs(t)).token
-      stopped.close()
+      await stopped.close()
     }
   })
 })

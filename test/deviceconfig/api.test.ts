@@ -94,7 +94,8 @@ describe('management', () => {
     const device = await acceptedDevice(t, admin)
     await configurationStatus(t, admin, device.id, 200)
     const deploy = (body?: unknown) => t.call('POST', `${MGMT}/${device.id}/deploy`, { token: admin, body })
-    expectMenderError(await deploy({ retries: 2 }), 400, 'retries')
+    expectMenderError(await deploy({ retries: 101 }), 400, 'retries')
+    expectMenderError(await deploy({ retries: 1.5 }), 400, 'retries')
     expectMenderError(await deploy({ update_control_map: { states: {} } }), 400, 'update_control_map')
     expectMenderError(await deploy({ retries: -1 }), 400)
     expectMenderError(

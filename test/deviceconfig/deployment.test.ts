@@ -104,3 +104,34 @@ test('an aborted configuration deployment is not handed out', async () => {
   expect(abort.status).toBe(204)
   expect((await poll(t, device.token)).status).toBe(204)
 })
+
+test('a configuration deployment with retries hands the configuration out again after a failed install', async () => {
+  const device = await acceptedDevice(t, admin)
+  await configurationStatus(t, admin, device.id, 200)
+  await t.call('PUT', `${MGMT}/${device.id}`, { token: admin, body: { mode: 'eco' } })
+  const deployed = await t.call('POST', `${MGMT}/${device.id}/deploy`, { token: admin, body: { retries: 1 } })
+  expect(deployed.status).toBe(200)
+  const id = deployed.json.deployment_id
+  expect(await getDeployment(t, admin, id)).toMatchObject({ retries: 1 })
+  const provides = { artifact_name: 'factory', device_type: 'kiosk-arm' }
+
+  expect((await poll(t, device.token, provides)).json.id).toBe(id)
+  for (const status of ['downloading', 'installing', 'failure'])
+    expect((await report(t, device.token, id, status)).status).toBe(204)
+  // One retry left: the same deployment again, not finished.
+  expect((await getDeployment(t, admin, id)).status).not.toBe('finished')
+  const second = await poll(t, device.token, provides)
+  expect(second.status).toBe(200)
+  expect(second.json.id).toBe(id)
+  for (const status of ['downloading', 'installing', 'failure'])
+    expect((await report(t, device.token, id, status)).status).toBe(204)
+  // Retries used up: the deployment finishes with the failure, and nothing more is handed out.
+  const done = await getDeployment(t, admin, id)
+  expect(done).toMatchObject({ status: 'finished', type: 'configuration' })
+  expect(done.statistics.status.failure).toBe(1)
+  expect((await poll(t, device.token, provides)).status).toBe(204)
+  const devices = await t.call('GET', `/api/management/v1/deployments/deployments/${id}/devices`, {
+    token: admin,
+  })
+  expect(devices.json).toEqual([expect.objectContaining({ id: device.id, status: 'failure', attempts: 2 })])
+})

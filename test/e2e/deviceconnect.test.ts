@@ -3,18 +3,18 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loginAs } from '../helpers/app.ts'
-import { createMenderClient } from '../helpers/mender.ts'
-import { startMenderConnect, startPrivateBus } from '../helpers/mender-connect.ts'
+import type { createMenderClient } from '../helpers/mender.ts'
+import { startConnectedDevice, type startMenderConnect } from '../helpers/mender-connect.ts'
 import { freePort, run, startTestServer, type TestServer, waitFor } from '../helpers/server.ts'
 
 const MGMT = '/api/management/v1/deviceconnect'
 
 let server: TestServer
 let admin: string
-let bus: Awaited<ReturnType<typeof startPrivateBus>>
 let client: ReturnType<typeof createMenderClient>
 let connect: ReturnType<typeof startMenderConnect>
 let deviceId: string
+let device: Awaited<ReturnType<typeof startConnectedDevice>>
 let work: string
 
 const api = async (method: string, path: string, body?: unknown) => {
@@ -71,36 +71,16 @@ beforeAll(async () => {
   server = await startTestServer()
   admin = (await loginAs(server)).token
   work = mkdtempSync(join(tmpdir(), 'bender-connect-e2e-'))
-  bus = await startPrivateBus()
-  client = createMenderClient(server.url, 'test-device', {
-    artifactName: 'connect-base',
-    // A long poll interval: an update check seen later was asked for.
-    config: { DBus: { Enabled: true }, UpdatePollIntervalSeconds: 1800, InventoryPollIntervalSeconds: 1800 },
-    env: { DBUS_SYSTEM_BUS_ADDRESS: bus.address },
+  device = await startConnectedDevice(server.url, admin, {
+    // Accepted, never connected: known to deviceconnect as disconnected (what the GUI asks first).
+    onAccepted: async (id) =>
+      expect((await api('GET', `${MGMT}/devices/${id}`)).json.status).toBe('disconnected'),
   })
-  const bootstrap = await client.run('bootstrap')
-  if (!bootstrap.output.includes('unauthorized')) throw new Error(`bootstrap: ${bootstrap.output}`)
-  const pending = (await api('GET', '/api/management/v2/devauth/devices')).json[0]
-  deviceId = pending.id
-  await api('PUT', `/api/management/v2/devauth/devices/${deviceId}/auth/${pending.auth_sets[0].id}/status`, {
-    status: 'accepted',
-  })
-  // Accepted, never connected: known to deviceconnect as disconnected (what the GUI asks first).
-  expect((await api('GET', `${MGMT}/devices/${deviceId}`)).json.status).toBe('disconnected')
-  client.startDaemon()
-  connect = startMenderConnect(bus.address, client.daemonPid)
-  await waitFor(
-    'mender-connect to connect',
-    async () =>
-      (await api('GET', `${MGMT}/devices/${deviceId}`)).json?.status === 'connected' ? true : undefined,
-    90_000,
-  )
+  ;({ client, connect, deviceId } = device)
 }, 120_000)
 
 afterAll(async () => {
-  await connect?.close()
-  await client?.close()
-  await bus?.close()
+  await device?.close()
   await server?.stop()
   if (work) rmSync(work, { recursive: true, force: true })
 })

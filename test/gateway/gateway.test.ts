@@ -149,7 +149,7 @@ describe('health and docs', () => {
     const res = await broken.call('GET', '/api/internal/v1/useradm/health')
     expect(res.status).toBe(503)
     expect(res.json.error).toBe('service unavailable: database')
-    broken.close()
+    await broken.close()
   })
 
   test('the OpenAPI document lists the routes, with a UI beside it', async () => {

@@ -109,6 +109,17 @@ export async function control(page: Page, label: string) {
   return handle as ElementHandle<any>
 }
 
+/** Chooses `value` in the select labelled `label`, once its options (loaded after the form opens) list it. */
+export async function choose(page: Page, label: string, value: string): Promise<void> {
+  await page.waitForFunction(
+    (name: string) =>
+      [...(globalThis as any).document.querySelectorAll('option')].some((o: any) => o.value === name),
+    {},
+    value,
+  )
+  await (await control(page, label)).select(value)
+}
+
 /** Types into the form control labelled `label`, replacing its value. */
 export async function fill(page: Page, label: string, value: string): Promise<void> {
   const input = await control(page, label)

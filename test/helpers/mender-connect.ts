@@ -2,6 +2,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
+import { createMenderClient } from './mender.ts'
+import { waitFor } from './server.ts'
 
 const RUN_TIMEOUT_MS = 5 * 60_000
 
@@ -89,6 +91,64 @@ export function startMenderConnect(
     async close() {
       await this.stop()
       rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/**
+ * A troubleshooting-ready test device: the Debian mender client (bootstrapped, accepted through the
+ * management API with `admin`, then in daemon mode with its D-Bus API on a private bus) and
+ * mender-connect beside it, returned once bender shows the device connected. `onAccepted` runs
+ * after acceptance and before the daemon starts.
+ */
+export async function startConnectedDevice(
+  serverUrl: string,
+  admin: string,
+  options: { onAccepted?: (deviceId: string) => Promise<void> } = {},
+) {
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${serverUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${admin}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    })
+    const text = await res.text()
+    return { status: res.status, json: text ? JSON.parse(text) : undefined }
+  }
+  const bus = await startPrivateBus()
+  const client = createMenderClient(serverUrl, 'test-device', {
+    artifactName: 'connect-base',
+    // A long poll interval: an update check seen later was asked for.
+    config: { DBus: { Enabled: true }, UpdatePollIntervalSeconds: 1800, InventoryPollIntervalSeconds: 1800 },
+    env: { DBUS_SYSTEM_BUS_ADDRESS: bus.address },
+  })
+  const bootstrap = await client.run('bootstrap')
+  if (!bootstrap.output.includes('unauthorized')) throw new Error(`bootstrap: ${bootstrap.output}`)
+  const pending = (await api('GET', '/api/management/v2/devauth/devices')).json[0]
+  const deviceId: string = pending.id
+  await api('PUT', `/api/management/v2/devauth/devices/${deviceId}/auth/${pending.auth_sets[0].id}/status`, {
+    status: 'accepted',
+  })
+  await options.onAccepted?.(deviceId)
+  client.startDaemon()
+  const connect = startMenderConnect(bus.address, client.daemonPid)
+  await waitFor(
+    'mender-connect to connect',
+    async () =>
+      (await api('GET', `/api/management/v1/deviceconnect/devices/${deviceId}`)).json?.status === 'connected'
+        ? true
+        : undefined,
+    90_000,
+  )
+  return {
+    bus,
+    client,
+    connect,
+    deviceId,
+    async close() {
+      await connect.close()
+      await client.close()
+      await bus.close()
     },
   }
 }

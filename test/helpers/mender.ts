@@ -112,7 +112,8 @@ export function createMenderClient(
       })
       const reader = daemon.stderr.getReader()
       const decoder = new TextDecoder()
-      ;(async () => {
+      // Collects the daemon's log while it runs; nothing waits for it, the log is read when needed.
+      void (async () => {
         for (;;) {
           const { done, value } = await reader.read()
           if (done) return

@@ -145,7 +145,7 @@ export async function startTestServer(env: Record<string, string> = {}) {
         },
       }
     } catch (err) {
-      t.close()
+      await t.close()
       if (attempt === 5 || (err as { code?: string }).code !== 'EADDRINUSE') throw err
     }
   }

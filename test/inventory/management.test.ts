@@ -337,7 +337,7 @@ describe('v2 statistics and filter attributes', () => {
       { name: 'zeta', scope: 'inventory', count: 1 },
       { name: 'name', scope: 'tags', count: 1 },
     ])
-    fleet.close()
+    await fleet.close()
   })
 })
 

@@ -73,6 +73,11 @@ describe('metrics', () => {
     // Accepting the device wrote events to the outbox.
     expect(sample(text, 'bender_events_outbox_events')).toBeGreaterThan(0)
     expect(sample(text, 'bender_events_last_seq')).toBeGreaterThan(0)
+    // The in-process durable subscribers each report how far behind the newest event they are.
+    for (const subscriber of ['iot-manager', 'deviceconfig'])
+      expect(
+        sample(text, `bender_events_subscriber_backlog{subscriber="${subscriber}"}`),
+      ).toBeGreaterThanOrEqual(0)
     expect(sample(text, 'bender_database_bytes')).toBeGreaterThan(0)
     for (const name of [
       'bender_database_wal_bytes',

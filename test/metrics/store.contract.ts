@@ -9,6 +9,8 @@ export type MetricsContractTarget = {
   insert(table: GaugedTable, rows: Record<string, unknown>[]): Promise<void>
   /** Writes `count` events into the outbox. */
   appendEvents(count: number): Promise<void>
+  /** Saves a durable subscriber's position, as the events store does. */
+  saveCursor(name: string, seq: number): Promise<void>
   close(): Promise<void>
 }
 
@@ -63,6 +65,7 @@ export function metricsStoreContract(name: string, open: () => Promise<MetricsCo
         activeDeploymentDevices: { listed: 0, started: 0 },
         artifactBytes: 0,
         outbox: { events: 0, lastSeq: 0 },
+        subscriberBacklog: {},
       })
     })
 
@@ -80,13 +83,16 @@ export function metricsStoreContract(name: string, open: () => Promise<MetricsCo
       // Past 2^32: sums are not cut to 32 bits.
       await target.insert('deployments_artifacts', [artifact('a1', 5 * 2 ** 32), artifact('a2', 7)])
       await target.appendEvents(3)
+      const last = (await target.store.fleetGauges()).outbox.lastSeq
+      await target.saveCursor('webhooks', last - 1)
       const gauges = await target.store.fleetGauges()
       expect(gauges).toEqual({
         devicesByStatus: { accepted: 2, pending: 1 },
         activeDeployments: 2,
         activeDeploymentDevices: { listed: 15, started: 9 },
         artifactBytes: 5 * 2 ** 32 + 7,
-        outbox: { events: 3, lastSeq: expect.any(Number) },
+        outbox: { events: 3, lastSeq: last },
+        subscriberBacklog: { webhooks: 1 },
       })
       expect(gauges.outbox.lastSeq).toBeGreaterThanOrEqual(3)
     })

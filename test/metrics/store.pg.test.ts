@@ -1,4 +1,5 @@
 import { pgOutboxFor } from '../../src/events/outbox.pg.ts'
+import { createPgEventsStore } from '../../src/events/store.pg.ts'
 import { createPgMetricsStore } from '../../src/metrics/store.pg.ts'
 import { artifacts } from '../../src/services/artifacts/tables.pg.ts'
 import { deployments } from '../../src/services/deployments/tables.pg.ts'
@@ -26,6 +27,7 @@ metricsStoreContract('PostgreSQL', async () => {
           await outbox.append(tx, { tenantId: '', type: 'device-provisioned', subject: 'd', data: { n } })
       })
     },
+    saveCursor: (name, seq) => createPgEventsStore(db).saveCursor(name, seq),
     close,
   }
 })

@@ -80,6 +80,6 @@ test('the download link of an artifact whose file is gone is a 410 and an error 
     // Still listed, so the user can see it and delete it.
     expect((await t.call('GET', `${ARTIFACTS}/${id}`, { token })).status).toBe(200)
   } finally {
-    t.close()
+    await t.close()
   }
 })

@@ -26,6 +26,9 @@ beforeAll(async () => {
   // Background writers would blur "this request wrote nothing": check-ins stay buffered from here on.
   await t.services.deviceauth.stop()
   t.services.inventory.stop()
+  // Nor do the event followers save their positions (about once a second) in the middle of a probe.
+  t.services.stopWorkflows()
+  t.services.events.stop()
 })
 afterAll(() => t.close())
 

@@ -80,7 +80,7 @@ test('readiness fails with 503 when the disk store is unusable; liveness does no
     expect(health.json.error).toBe('service unavailable: artifact store')
     expect((await t.call('GET', '/api/internal/v1/deployments/alive')).status).toBe(204)
   } finally {
-    t.close()
+    await t.close()
   }
 })
 
@@ -100,6 +100,6 @@ test('readiness fails with 503 when S3 does not answer', async () => {
     expect(health.status).toBe(503)
     expect(t.logLines.join('\n')).not.toContain('level=error')
   } finally {
-    t.close()
+    await t.close()
   }
 })

@@ -128,6 +128,6 @@ test('retention 0 keeps everything', async () => {
     })
     expect(await retention.purgeNow()).toEqual({ rows: 0, logs: 0 })
   } finally {
-    kept.close()
+    await kept.close()
   }
 })

@@ -31,6 +31,6 @@ test('startServer runs the API and the storage proxy, and stop closes both', asy
     await expect(fetch(storageUrl)).rejects.toThrow()
     await expect(fetch(`http://127.0.0.1:${running.api.port}/`)).rejects.toThrow()
   } finally {
-    t.close()
+    await t.close()
   }
 })

@@ -37,7 +37,7 @@ describe.each(['/settings', '/settings/me'])('%s', (path) => {
     const replaced = await fresh.call('GET', BASE + path, { token })
     expect(replaced.json).toEqual({ theme: 'light' })
     expect(replaced.headers.get('etag')).not.toBe(etag)
-    fresh.close()
+    await fresh.close()
   })
 
   test('If-Match: matching etag saves, stale etag is 412 and changes nothing', async () => {

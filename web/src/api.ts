@@ -96,7 +96,8 @@ async function failure(response: Response): Promise<ApiError> {
 
 export type Reply<T> = { data: T; headers: Headers; status: number }
 
-type Options = { body?: unknown; headers?: Record<string, string>; raw?: BodyInit }
+/** `blob`: the answer is a file, read as a Blob whatever its type. */
+type Options = { body?: unknown; headers?: Record<string, string>; raw?: BodyInit; blob?: boolean }
 
 /** One API call; a 401 on a signed-in session ends it (expired or revoked token). */
 export async function call<T = unknown>(
@@ -119,7 +120,13 @@ export async function call<T = unknown>(
     throw error
   }
   const type = response.headers.get('content-type') ?? ''
-  const data = (type.includes('json') ? await response.json() : await response.text()) as T
+  const data = (
+    options.blob
+      ? await response.blob()
+      : type.includes('json')
+        ? await response.json()
+        : await response.text()
+  ) as T
   return { data, headers: response.headers, status: response.status }
 }
 

@@ -7,13 +7,45 @@ export type Deployment = {
   artifact_name: string
   created: string
   finished?: string
-  status: 'pending' | 'inprogress' | 'finished'
+  status: 'scheduled' | 'pending' | 'inprogress' | 'finished'
   device_count: number
   max_devices: number
   groups?: string[]
   all_devices?: boolean
   force_installation?: boolean
   statistics: { status: Statistics; total_size: number }
+  phases?: Phase[]
+  /** Made for a saved filter: devices that come to match it join while it runs. */
+  dynamic?: boolean
+  filter?: { id: string; name: string }
+  retries?: number
+  policy?: RolloutPolicy
+  paused?: boolean
+  paused_at?: string
+  pause_reason?: string
+  /** A failure gate paused it: resuming takes an explicit override. */
+  resume_needs_override?: boolean
+  rollout_log?: { time: string; kind: string; phase?: number; reason: string }[]
+}
+/** A phase of a rollout: `device_total` devices placed in it, `device_count` of them started. */
+export type Phase = {
+  id: string
+  batch_size?: number
+  batch_size_devices?: number
+  start_ts: string
+  device_count: number
+  device_total: number
+  opened?: string
+}
+export type RolloutPolicy = {
+  failure_gate?: {
+    percent?: number
+    min_finished?: number
+    max_failures?: number
+    action?: 'pause' | 'abort'
+  }
+  success_gate?: { percent: number }
+  inflight_timeout?: number
 }
 export type DeviceDeployment = {
   id: string
@@ -25,6 +57,9 @@ export type DeviceDeployment = {
   log: boolean
   /** Tries so far: more than one when the deployment allows retries. */
   attempts?: number
+  phase_id?: string
+  /** Counted as failed by the in-flight timeout. */
+  timed_out?: boolean
 }
 export type LogMessage = { timestamp: string; level: string; message: string }
 

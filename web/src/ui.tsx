@@ -170,8 +170,11 @@ type FieldProps = {
   label: string
   value: string
   onValue: (value: string) => void
-  type?: 'text' | 'email' | 'password' | 'search'
+  type?: 'text' | 'email' | 'password' | 'search' | 'number'
   required?: boolean
+  min?: number
+  max?: number
+  step?: string
   autoComplete?: string
   minLength?: number
   maxLength?: number
@@ -181,7 +184,7 @@ type FieldProps = {
 
 /** A labelled text input (the label's text is its accessible name). */
 export function Field({ label, value, onValue, type = 'text', ...input }: FieldProps) {
-  // Preact types each input type separately; the union of four is one of them at run time.
+  // Preact types each input type separately; the union of five is one of them at run time.
   const attributes = { type, ...input } as InputHTMLAttributes<HTMLInputElement>
   return (
     <label>

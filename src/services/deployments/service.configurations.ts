@@ -12,6 +12,8 @@ export type ConfigurationDeploymentInput = {
   /** The deployment's name, which is also the generated artifact's name. */
   name: string
   configuration: Record<string, string>
+  /** More attempts the device gets after a failed one (0 when not given). */
+  retries?: number
 }
 
 /** Configuration deployments: made by deviceconfig for one device, with the configuration inside. */
@@ -49,7 +51,7 @@ export function createConfigurationApi(parts: {
         ...statValues({ ...emptyStats(), pending: 1 }),
         phaseCount: 0,
         openPhases: 1,
-        retries: 0,
+        retries: input.retries ?? 0,
         policy: null,
         pausedAt: null,
         pauseReason: null,

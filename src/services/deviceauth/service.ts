@@ -142,8 +142,10 @@ export function createDeviceauthService(
   const { clock, ids, tokens, config, log } = deps
   const { inventory, deployments, workflows } = services
   /** Runs a workflow after the commit; its failure is logged, never the caller's. */
-  const runWorkflow = (name: string, run: (() => Promise<void>) | undefined) =>
-    run?.().catch((err) => log.error('device workflow failed', { workflow: name, err }))
+  /** Starts a workflow and does not wait for it: it may finish after the answer, and logs its own failure. */
+  const runWorkflow = (name: string, run: (() => Promise<void>) | undefined): void => {
+    void run?.().catch((err) => log.error('device workflow failed', { workflow: name, err }))
+  }
   const context = () => ({ now: clock.now(), newId: () => ids.uuid(), maxAccepted: config.maxDevices })
 
   /**

@@ -34,7 +34,11 @@ export const DeviceconfigModel = {
   newDevice: t.Object({ device_id: t.String({ minLength: 1, maxLength: 128 }) }),
   deploy: t.Object({
     retries: t.Optional(
-      t.Integer({ minimum: 0, maximum: 1000, description: 'Only 0: bender does not retry deployments.' }),
+      t.Integer({
+        minimum: 0,
+        maximum: 100,
+        description: "More attempts the device gets after a failed one (as a deployment's retries).",
+      }),
     ),
     update_control_map: t.Optional(t.Unknown({ description: 'Not supported (an Enterprise feature).' })),
   }),

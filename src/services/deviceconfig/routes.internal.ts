@@ -1,11 +1,12 @@
 import { Elysia, t } from 'elysia'
 import type { AuthPlugin } from '../../gateway/auth.ts'
-import { internalTenantRoutes, ownTenant, tenantIdParam as tenantId } from '../../gateway/tenants.ts'
+import { internalTenantRoutes, ownTenant } from '../../gateway/tenants.ts'
 import { DeviceconfigModel as M } from './model.ts'
 import type { DeviceconfigService } from './service.ts'
 
 const detail = { tags: ['internal'] }
 
+const tenantId = t.String({ maxLength: 128 })
 const deviceId = t.String({ maxLength: 128 })
 
 /**
@@ -51,23 +52,21 @@ function tenantRoutes(svc: DeviceconfigService, auth: AuthPlugin, named: boolean
 
 /** Mender's internal deviceconfig API (health and alive come with every service's). */
 export const deviceconfigInternalRoutes = (svc: DeviceconfigService, auth: AuthPlugin) =>
-  new Elysia({ prefix: '/api/internal/v1/deviceconfig', detail })
-    .use(auth)
-    .post(
-      '/tenants',
-      ({ user, body, set }) => {
-        ownTenant(user, { tenantId: body.tenant_id })
-        // Nothing to prepare: a tenant's configurations live in the shared tables.
-        set.status = 201
-        return ''
-      },
-      { user: true, body: M.newTenant, detail: { summary: 'Provision a tenant (nothing to prepare)' } },
-    )
-    .use(
-      internalTenantRoutes(
-        auth,
-        (tenantId) => svc.deleteTenant(tenantId),
-        'Delete every device configuration of the tenant (a named tenant only)',
-        (named) => tenantRoutes(svc, auth, named),
-      ),
-    )
+  internalTenantRoutes(
+    'deviceconfig',
+    auth,
+    {
+      deleteTenant: (tenantId) => svc.deleteTenant(tenantId),
+      summary: 'Delete every device configuration of the tenant (a named tenant only)',
+    },
+    (named) => tenantRoutes(svc, auth, named),
+  ).post(
+    '/tenants',
+    ({ user, body, set }) => {
+      ownTenant(user, { tenantId: body.tenant_id })
+      // Nothing to prepare: a tenant's configurations live in the shared tables.
+      set.status = 201
+      return ''
+    },
+    { user: true, body: M.newTenant, detail: { summary: 'Provision a tenant (nothing to prepare)' } },
+  )

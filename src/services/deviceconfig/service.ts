@@ -102,17 +102,13 @@ export function createDeviceconfigService(
       if (request.update_control_map !== undefined) {
         throw new BadRequestError('update_control_map: update control maps are not supported by this server')
       }
-      if (request.retries !== undefined && request.retries !== 0) {
-        throw new BadRequestError(
-          'retries: this server does not retry failed deployments; only 0 is accepted',
-        )
-      }
       const deploymentId = ids.uuid()
       await peers.deployments.createConfigurationDeployment(tenantId, {
         deploymentId,
         deviceId,
         name: `configuration-${deploymentId}`,
         configuration: device.configured,
+        retries: request.retries ?? 0,
       })
       await store.setDeploymentId(tenantId, deviceId, deploymentId)
       return { deployment_id: deploymentId }

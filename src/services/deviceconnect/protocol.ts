@@ -1,4 +1,6 @@
-import { Packr } from 'msgpackr'
+// The plain codec: the package root also loads its optional native string extractor and its stream
+// classes, a large share of start-up for messages that are all small.
+import { Packr } from 'msgpackr/pack'
 
 /**
  * Mender's websocket envelope (`ws.ProtoMsg`): a msgpack map `{hdr: {proto, typ, sid, props}, body}`.

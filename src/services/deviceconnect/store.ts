@@ -1,6 +1,7 @@
 import { and, type Column, count, desc, eq, gt, lt, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
-import type { DeviceConnection, SessionEnd, SessionFilter, SessionRecord } from './model.ts'
+import { outboxFor } from '../../events/outbox.ts'
+import type { ConnectionStatus, DeviceConnection, SessionEnd, SessionFilter, SessionRecord } from './model.ts'
 import { connectDevices, connectRecordings, connectSessions } from './tables.ts'
 
 /** How a session ended, written once when it does. */
@@ -67,6 +68,16 @@ export function sessionWhere(
 }
 
 export function createDeviceconnectStore(db: Database): DeviceconnectStore {
+  const outbox = outboxFor(db)
+  /** Written in the transaction that changes the device's state, so an event exists exactly when the change does. */
+  const connectEvent = (tenantId: string, deviceId: string, status: ConnectionStatus, at: Date) =>
+    outbox.append({
+      tenantId,
+      type: 'device-connect-status-changed',
+      subject: deviceId,
+      time: at,
+      data: { id: deviceId, status, updated_ts: at.toISOString() },
+    })
   const findDevice = db
     .select()
     .from(connectDevices)
@@ -80,32 +91,39 @@ export function createDeviceconnectStore(db: Database): DeviceconnectStore {
 
   return {
     async connectDevice(tenantId, deviceId, at) {
-      const row = db
-        .insert(connectDevices)
-        .values({ tenantId, deviceId, status: 'connected', version: 1, createdTs: at, updatedTs: at })
-        .onConflictDoUpdate({
-          target: [connectDevices.tenantId, connectDevices.deviceId],
-          set: { status: 'connected', version: sql`${connectDevices.version} + 1`, updatedTs: at },
-        })
-        .returning({ version: connectDevices.version })
-        .get()
-      return row!.version
+      return db.transaction((tx) => {
+        const row = tx
+          .insert(connectDevices)
+          .values({ tenantId, deviceId, status: 'connected', version: 1, createdTs: at, updatedTs: at })
+          .onConflictDoUpdate({
+            target: [connectDevices.tenantId, connectDevices.deviceId],
+            set: { status: 'connected', version: sql`${connectDevices.version} + 1`, updatedTs: at },
+          })
+          .returning({ version: connectDevices.version })
+          .get()
+        connectEvent(tenantId, deviceId, 'connected', at)
+        return row!.version
+      })
     },
 
     async disconnectDevice(tenantId, deviceId, version, at) {
-      const result = db
-        .update(connectDevices)
-        .set({ status: 'disconnected', updatedTs: at })
-        .where(
-          and(
-            eq(connectDevices.tenantId, tenantId),
-            eq(connectDevices.deviceId, deviceId),
-            eq(connectDevices.version, version),
-          ),
-        )
-        .returning({ version: connectDevices.version })
-        .all()
-      return result.length > 0
+      return db.transaction((tx) => {
+        const result = tx
+          .update(connectDevices)
+          .set({ status: 'disconnected', updatedTs: at })
+          .where(
+            and(
+              eq(connectDevices.tenantId, tenantId),
+              eq(connectDevices.deviceId, deviceId),
+              eq(connectDevices.version, version),
+            ),
+          )
+          .returning({ version: connectDevices.version })
+          .all()
+        if (result.length === 0) return false
+        connectEvent(tenantId, deviceId, 'disconnected', at)
+        return true
+      })
     },
 
     async provisionDevice(tenantId, deviceId, at) {
@@ -138,10 +156,14 @@ export function createDeviceconnectStore(db: Database): DeviceconnectStore {
 
     async resetLiveState(at) {
       db.transaction((tx) => {
-        tx.update(connectDevices)
+        const dropped = tx
+          .update(connectDevices)
           .set({ status: 'disconnected', updatedTs: at })
           .where(eq(connectDevices.status, 'connected'))
-          .run()
+          .returning({ tenantId: connectDevices.tenantId, deviceId: connectDevices.deviceId })
+          .all()
+        // Those the previous process left connected: their connections ended with it.
+        for (const row of dropped) connectEvent(row.tenantId, row.deviceId, 'disconnected', at)
         tx.update(connectSessions)
           .set({ end: 'server_stopped', endTs: at })
           .where(eq(connectSessions.end, 'open'))

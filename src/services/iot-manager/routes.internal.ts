@@ -1,9 +1,10 @@
 import { Elysia, t } from 'elysia'
 import type { AuthPlugin } from '../../gateway/auth.ts'
-import { internalTenantRoutes, ownTenant, tenantIdParam as tenantId } from '../../gateway/tenants.ts'
+import { internalTenantRoutes, ownTenant } from '../../gateway/tenants.ts'
 import type { IotManagerService } from './service.ts'
 
 const detail = { tags: ['internal'] }
+const tenantId = t.String({ maxLength: 128 })
 const deviceId = t.String({ minLength: 1, maxLength: 128 })
 const STATUSES = ['accepted', 'noauth', 'pending', 'preauthorized', 'rejected'] as const
 const status = t.Union(STATUSES.map((s) => t.Literal(s)))
@@ -70,11 +71,12 @@ function tenantRoutes(svc: IotManagerService, auth: AuthPlugin, named: boolean) 
 
 /** Mender's internal iot-manager API (health and alive come with every service's). */
 export const iotManagerInternalRoutes = (svc: IotManagerService, auth: AuthPlugin) =>
-  new Elysia({ prefix: '/api/internal/v1/iot-manager', detail }).use(auth).use(
-    internalTenantRoutes(
-      auth,
-      (tenantId) => svc.deleteTenant(tenantId),
-      "Delete the tenant's integrations and events (a named tenant only)",
-      (named) => tenantRoutes(svc, auth, named),
-    ),
+  internalTenantRoutes(
+    'iot-manager',
+    auth,
+    {
+      deleteTenant: (tenantId) => svc.deleteTenant(tenantId),
+      summary: "Delete the tenant's integrations and events (a named tenant only)",
+    },
+    (named) => tenantRoutes(svc, auth, named),
   )

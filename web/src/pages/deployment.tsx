@@ -19,6 +19,7 @@ import {
   useLoad,
 } from '../ui.tsx'
 import { DeviceDeploymentCells, LogViewer } from './log.tsx'
+import { RolloutPanel } from './rollout.tsx'
 
 const PER_PAGE = 20
 const STATUS_OPTIONS = [
@@ -51,6 +52,9 @@ export function DeploymentPage({ id }: { id: string }) {
   const d = deployment.data
   const p = progress(d)
   const stats = Object.entries(d.statistics.status).filter(([, n]) => n > 0)
+  const phaseIds = d.phases?.map((phase) => phase.id) ?? []
+  const phaseOf =
+    phaseIds.length > 1 ? (phaseId?: string) => (phaseId ? phaseIds.indexOf(phaseId) + 1 : '—') : undefined
   return (
     <div class="stack">
       <p>
@@ -86,7 +90,11 @@ export function DeploymentPage({ id }: { id: string }) {
               , finished <Time value={d.finished} />
             </>
           )}
-          . <Status value={d.status} />
+          .{' '}
+          {d.dynamic &&
+            `Dynamic: devices matching the filter ${d.filter?.name ?? ''} join while it runs${d.max_devices ? `, at most ${count(d.max_devices)}` : ''}. `}
+          <Status value={d.status} />
+          {d.paused && <Status value="paused" />}
         </p>
         <div class="progress-line">
           <Progress value={p.done} max={p.total} label="Deployment progress" />
@@ -103,6 +111,7 @@ export function DeploymentPage({ id }: { id: string }) {
           ))}
         </ul>
       </div>
+      <RolloutPanel d={d} onChange={deployment.reload} />
       <div class="toolbar">
         <h2>Devices</h2>
         <Choice
@@ -126,7 +135,15 @@ export function DeploymentPage({ id }: { id: string }) {
       {devices.data && devices.data.devices.length > 0 && (
         <Table
           label="Devices of this deployment"
-          headers={['Device', 'Status', 'Started', 'Finished', 'Log', 'Attempts']}
+          headers={[
+            'Device',
+            'Status',
+            'Started',
+            'Finished',
+            'Log',
+            'Attempts',
+            ...(phaseOf ? ['Phase'] : []),
+          ]}
         >
           {devices.data.devices.map((dev) => (
             <tr key={dev.id}>
@@ -134,7 +151,11 @@ export function DeploymentPage({ id }: { id: string }) {
                 <a href={href('devices', dev.id)}>{dev.id}</a>
               </td>
               <DeviceDeploymentCells device={dev} onLog={() => setLog(dev.id)} />
-              <td>{dev.attempts ?? 1}</td>
+              <td>
+                {dev.attempts ?? 1}
+                {dev.timed_out && <Status value="timed-out" />}
+              </td>
+              {phaseOf && <td>{phaseOf(dev.phase_id)}</td>}
             </tr>
           ))}
         </Table>

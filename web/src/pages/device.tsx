@@ -26,6 +26,7 @@ import {
   useLoad,
 } from '../ui.tsx'
 import { DeviceDeploymentCells, LogViewer } from './log.tsx'
+import { Troubleshoot } from './troubleshoot.tsx'
 
 type HistoryItem = { id: string; deployment?: Deployment; device: DeviceDeployment }
 
@@ -270,6 +271,7 @@ export function DevicePage({ id }: { id: string }) {
           <Tags device={inventory.data} onChange={reload} />
         </div>
       </div>
+      {device.status === 'accepted' && <Troubleshoot id={id} />}
       <History id={id} />
       <Inventory device={inventory.data} />
     </div>
