@@ -55,6 +55,7 @@ type SessionRow = typeof connectSessions.$inferSelect
 const toSession = (row: SessionRow): SessionRecord => ({ ...row })
 
 export function createDeviceconnectStore(db: Database): DeviceconnectStore {
+  // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const outbox = outboxFor(db)
   /** Written in the transaction that changes the device's state, so an event exists exactly when the change does. */
   const connectEvent = (tenantId: string, deviceId: string, status: ConnectionStatus, at: Date) =>

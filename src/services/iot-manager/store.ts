@@ -63,6 +63,7 @@ type IntegrationRow = typeof integrations.$inferSelect
 const toIntegration = (row: IntegrationRow): Integration => ({ ...row, provider: 'webhook' })
 
 export function createIotManagerStore(db: Database): IotManagerStore {
+  // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const sqlite = db.$client
   const due = sqlite.prepare<
     {
