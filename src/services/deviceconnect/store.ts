@@ -68,6 +68,7 @@ export function sessionWhere(
 }
 
 export function createDeviceconnectStore(db: Database): DeviceconnectStore {
+  // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const outbox = outboxFor(db)
   /** Written in the transaction that changes the device's state, so an event exists exactly when the change does. */
   const connectEvent = (tenantId: string, deviceId: string, status: ConnectionStatus, at: Date) =>

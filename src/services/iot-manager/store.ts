@@ -86,6 +86,7 @@ export function toRecordedEvents(
 }
 
 export function createIotManagerStore(db: Database): IotManagerStore {
+  // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const sqlite = db.$client
   const due = sqlite.prepare<
     {
