@@ -160,7 +160,9 @@ describe('phased rollouts with three real mender clients', () => {
   test(
     'a good artifact rolls through both phases in order',
     async () => {
-      await upload(artifact('good-1', join(work, 'dest')))
+      // Each client's /etc/mender is its own (a private mount): installing devices never share a
+      // destination, whose `.tmp` file two concurrent installs of the single-file module would race on.
+      await upload(artifact('good-1', '/etc/mender/good'))
       const made = await api('POST', MGMT, {
         name: 'good',
         artifact_name: 'good-1',
@@ -188,6 +190,15 @@ describe('phased rollouts with three real mender clients', () => {
         },
         3 * STEP_MS,
       )
+      if (done.statistics.status.failure > 0) {
+        // What the failed device said, so a failure under load can be told from a bender fault.
+        for (const device of (await devicesOf(id)).filter((d) => d.status === 'failure')) {
+          const log = await fetch(`${server.url}${MGMT}/${id}/devices/${device.id}/log`, {
+            headers: { authorization: `Bearer ${admin}` },
+          })
+          console.error(`device ${device.id} failed the good rollout; its log:\n${await log.text()}`)
+        }
+      }
       expect(done.statistics.status).toMatchObject({ success: 3, failure: 0 })
       expect(done.rollout_log.map((e: any) => [e.kind, e.phase])).toEqual([
         ['phase-opened', 0],
@@ -212,7 +223,7 @@ describe('phased rollouts with three real mender clients', () => {
       })
       expect(filter.status).toBe(201)
       const filterId = filter.headers.get('location')!.split('/').pop()!
-      await upload(artifact('late-1', join(work, 'late')))
+      await upload(artifact('late-1', '/etc/mender/late'))
       const made = await api('POST', '/api/management/v2/deployments/deployments', {
         name: 'for late devices',
         artifact_name: 'late-1',

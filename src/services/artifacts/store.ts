@@ -108,6 +108,7 @@ export interface ArtifactsStore {
 }
 
 export function createArtifactsStore(db: Database): ArtifactsStore {
+  // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const ph = sql.placeholder
   // Prepared once: deployments look artifacts up by name whenever a device asks for an update.
   const byName = db

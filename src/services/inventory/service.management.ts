@@ -50,6 +50,7 @@ export function createInventoryManagement(
   store: InventoryStore,
   changed: ChangeListener,
 ) {
+  // Long as a whole: one closure over the dependencies its methods share; each method is short.
   const { clock, ids } = deps
   // Saved filters can name `system/group` and `tags/*`, so these writes are match triggers for
   // dynamic deployments. A listed device that did not move is told too: the join is idempotent
