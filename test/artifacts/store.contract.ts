@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import type { EventsStore } from '../../src/events/store.ts'
 import { unwindDepends } from '../../src/services/artifacts/depends.ts'
 import type { ArtifactRow } from '../../src/services/artifacts/model.ts'
 import type { ReleasesStore } from '../../src/services/artifacts/store.releases.ts'
 import type { ArtifactSort, ArtifactsStore, UploadIntentRow } from '../../src/services/artifacts/store.ts'
-import type { EventsStore } from '../../src/events/store.ts'
 
 export type ArtifactsContractTarget = {
   artifacts: ArtifactsStore

@@ -76,7 +76,12 @@ export async function uploadArtifact(
   })
   try {
     await call('POST', `v1/deployments/artifacts/directupload/${link.id}/complete`, { body: {} })
-    return await settled(link.id, file.size, () => refusal, (next) => (wake = next))
+    return await settled(
+      link.id,
+      file.size,
+      () => refusal,
+      (next) => (wake = next),
+    )
   } finally {
     stop()
   }
