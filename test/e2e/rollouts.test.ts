@@ -188,6 +188,15 @@ describe('phased rollouts with three real mender clients', () => {
         },
         3 * STEP_MS,
       )
+      if (done.statistics.status.failure > 0) {
+        // What the failed device said, so a failure under load can be told from a bender fault.
+        for (const device of (await devicesOf(id)).filter((d) => d.status === 'failure')) {
+          const log = await fetch(`${server.url}${MGMT}/${id}/devices/${device.id}/log`, {
+            headers: { authorization: `Bearer ${admin}` },
+          })
+          console.error(`device ${device.id} failed the good rollout; its log:\n${await log.text()}`)
+        }
+      }
       expect(done.statistics.status).toMatchObject({ success: 3, failure: 0 })
       expect(done.rollout_log.map((e: any) => [e.kind, e.phase])).toEqual([
         ['phase-opened', 0],
