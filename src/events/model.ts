@@ -38,7 +38,8 @@ export type NewEvent = {
   type: EventType
   /**
    * What the event is about: a device id for device and device-deployment events, a deployment id
-   * for deployment events, an upload id for artifact events. Events about one subject are delivered in the order they were written.
+   * for deployment events, an upload id for artifact events. Events about one subject are delivered
+   * in the order they were written.
    */
   subject: string
   /** The JSON payload (see the README's "Events" section for each type's shape). */
