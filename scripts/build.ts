@@ -15,9 +15,12 @@ const { values } = parseArgs({
   options: { outfile: { type: 'string', default: 'dist/bender' }, target: { type: 'string' } },
 })
 const root = join(import.meta.dir, '..')
-const migrations = readdirSync(join(root, 'db/migrations'))
-  .filter((name) => name.endsWith('.sql'))
-  .map((name) => join('db/migrations', name))
+// SQLite's and PostgreSQL's, found by file name (the PostgreSQL ones are named NNNN_pg_*).
+const migrations = ['db/migrations', 'db/migrations-pg'].flatMap((dir) =>
+  readdirSync(join(root, dir))
+    .filter((name) => name.endsWith('.sql'))
+    .map((name) => join(dir, name)),
+)
 
 const consoleDir = mkdtempSync(join(tmpdir(), 'bender-console-'))
 const consoleFiles: string[] = []

@@ -10,6 +10,8 @@ export type LogFormat = (typeof LOG_FORMATS)[number]
 
 export type Config = Readonly<{
   dataDir: string
+  /** A `postgres://` URL selects PostgreSQL; undefined keeps SQLite in the data dir. */
+  databaseUrl: string | undefined
   apiPort: number
   storagePort: number
   publicUrl: string
@@ -140,6 +142,24 @@ function readOptional(env: Env, name: string): string | undefined {
   return raw === undefined || raw === '' ? undefined : raw
 }
 
+/** `postgres://` or `postgresql://`, a host and a database name; the message never repeats a password. */
+function readDatabaseUrl(env: Env): string | undefined {
+  const raw = readOptional(env, 'BENDER_DATABASE_URL')
+  if (raw === undefined) return undefined
+  const bad = (why: string) =>
+    new ConfigError(`BENDER_DATABASE_URL must look like postgres://user:password@host:5432/database (${why})`)
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw bad('not a URL')
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw bad(`scheme "${url.protocol}"`)
+  if (url.hostname === '' && !url.searchParams.get('host')) throw bad('no host')
+  if (url.pathname.length <= 1 || url.pathname.slice(1).includes('/')) throw bad('no database name')
+  return raw
+}
+
 function readBool(env: Env, name: string, fallback: boolean): boolean {
   const raw = readOptional(env, name)?.toLowerCase()
   if (raw === undefined) return fallback
@@ -257,6 +277,7 @@ export function loadConfig(env: Env = process.env): Config {
   const dataDir = resolve(readOptional(env, 'BENDER_DATA_DIR') ?? './data')
   return Object.freeze({
     dataDir,
+    databaseUrl: readDatabaseUrl(env),
     apiPort,
     storagePort,
     publicUrl: readUrl(env, 'BENDER_PUBLIC_URL', `${scheme}://localhost:${apiPort}`),

@@ -1,11 +1,13 @@
 #!/usr/bin/env bun
 import { parseArgs } from 'node:util'
+import { DatabaseError } from '../db/errors.ts'
 import type { Services } from './app.ts'
 import { createApp, createServices, stopServices } from './app.ts'
 import { backupCommand, restoreCommand } from './backup/cli.ts'
 import { BackupError } from './backup/files.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { buildDeps, closeDeps, type Deps } from './deps.ts'
+import { postgresCommand } from './engine.ts'
 import { ApiError } from './gateway/errors.ts'
 import { KeyFileError } from './key-file.ts'
 import { createLogger } from './log.ts'
@@ -125,7 +127,10 @@ async function main(argv: string[]): Promise<void> {
     const config = loadConfig()
     return restoreCommand(createLogger(config.logLevel, undefined, config.logFormat), rest)
   }
-  const deps = await buildDeps(loadConfig())
+  const config = loadConfig()
+  if (config.databaseUrl)
+    return postgresCommand(command, config, createLogger(config.logLevel, undefined, config.logFormat))
+  const deps = await buildDeps(config)
   if (command === 'serve') return serve(deps)
   try {
     if (command === 'migrate') deps.log.info('database migrated', { data_dir: deps.config.dataDir })
@@ -140,7 +145,8 @@ main(process.argv.slice(2)).catch((err) => {
     err instanceof ConfigError ||
     err instanceof UsageError ||
     err instanceof KeyFileError ||
-    err instanceof BackupError
+    err instanceof BackupError ||
+    err instanceof DatabaseError
   if (known || err instanceof ApiError) console.error(`bender: ${err.message}`)
   else console.error('bender: failed:', err)
   process.exit(known ? 2 : 1)

@@ -24,6 +24,16 @@ describe('loadConfig', () => {
       },
     })
     expect(Object.isFrozen(config)).toBe(true)
+    expect(config.databaseUrl).toBeUndefined()
+  })
+
+  test('BENDER_DATABASE_URL takes postgres:// and postgresql:// URLs, sockets by ?host=', () => {
+    for (const url of [
+      'postgres://bender:pw@db.example.com:5432/bender',
+      'postgresql://db.example.com/bender?sslmode=require',
+      'postgres:///bender?host=/run/postgresql',
+    ])
+      expect(loadConfig({ BENDER_DATABASE_URL: url }).databaseUrl).toBe(url)
   })
 
   test('derived URLs follow ports and TLS; explicit URLs lose trailing slashes', () => {
@@ -57,6 +67,9 @@ describe('loadConfig', () => {
     [{ BENDER_LOG_LEVEL: 'loud' }, 'BENDER_LOG_LEVEL must be one of debug, info, warn, error'],
     [{ BENDER_MAX_DEVICES: '-1' }, 'BENDER_MAX_DEVICES must be an integer'],
     [{ BENDER_USER_TOKEN_TTL: '10' }, 'BENDER_USER_TOKEN_TTL must be an integer between 60'],
+    [{ BENDER_DATABASE_URL: 'db.example.com' }, 'BENDER_DATABASE_URL must look like postgres://'],
+    [{ BENDER_DATABASE_URL: 'mysql://u@db/bender' }, 'BENDER_DATABASE_URL must look like postgres://'],
+    [{ BENDER_DATABASE_URL: 'postgres://u@db.example.com' }, '(no database name)'],
   ])('%j is refused', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError)
     expect(() => loadConfig(env)).toThrow(message)

@@ -20,18 +20,24 @@ export type Outbox = {
   onCommit(wake: () => void): () => void
 }
 
-/** One outbox per database handle: stores reach it by their `db`, so their factories keep their signatures. */
-const outboxes = new WeakMap<Database, Outbox>()
+/**
+ * `make` called once per handle: one outbox per database handle, so stores reach it by their `db`
+ * and their factories keep their signatures.
+ */
+export function perHandle<K extends object, V>(make: (handle: K) => V): (handle: K) => V {
+  const made = new WeakMap<K, V>()
+  return (handle) => {
+    let value = made.get(handle)
+    if (value === undefined) {
+      value = make(handle)
+      made.set(handle, value)
+    }
+    return value
+  }
+}
 
 /** The outbox of this database handle, made on first use. */
-export function outboxFor(db: Database): Outbox {
-  let outbox = outboxes.get(db)
-  if (!outbox) {
-    outbox = createOutbox(db)
-    outboxes.set(db, outbox)
-  }
-  return outbox
-}
+export const outboxFor: (db: Database) => Outbox = perHandle((db: Database) => createOutbox(db))
 
 function createOutbox(db: Database): Outbox {
   const ph = sql.placeholder

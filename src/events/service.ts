@@ -1,7 +1,13 @@
 import type { Deps } from '../deps.ts'
 import type { EventListener } from './model.ts'
-import { outboxFor } from './outbox.ts'
+import { type Outbox, outboxFor } from './outbox.ts'
 import { createEventsStore, type EventsStore } from './store.ts'
+
+/**
+ * What the service reads events through on one engine: the store, and the outbox's commit notices
+ * (in-process on SQLite; LISTEN/NOTIFY on PostgreSQL, which wakes every instance).
+ */
+export type EventsEngine = { store: EventsStore; outbox: Pick<Outbox, 'onCommit' | 'useClock'> }
 
 /** Committed events, in order, to whoever in this process wants to hear them. */
 export interface EventsService {
@@ -27,6 +33,12 @@ export interface EventsService {
   stop(): void
 }
 
+/** The events of a SQLite database. */
+export const sqliteEvents = (db: Deps['db']): EventsEngine => ({
+  store: createEventsStore(db),
+  outbox: outboxFor(db),
+})
+
 /** How often durable subscribers' positions are saved. */
 const CURSOR_SAVE_MS = 1000
 /** Events read per outbox query while a subscriber catches up. */
@@ -36,10 +48,11 @@ const POLL_MS = 1000
 const PRUNE_MS = 3_600_000
 
 export function createEventsService(
-  deps: Pick<Deps, 'db' | 'config' | 'clock' | 'log'>,
-  store: EventsStore = createEventsStore(deps.db),
+  deps: Pick<Deps, 'config' | 'clock' | 'log'>,
+  engine: EventsEngine,
 ): EventsService {
   const { config, clock, log } = deps
+  const { store, outbox } = engine
   let waiters: (() => void)[] = []
   const wakeAll = () => {
     const woken = waiters
@@ -47,7 +60,6 @@ export function createEventsService(
     for (const wake of woken) wake()
   }
   const nextWake = () => new Promise<void>((resolve) => waiters.push(resolve))
-  const outbox = outboxFor(deps.db)
   outbox.useClock(clock)
   const stopNotices = outbox.onCommit(wakeAll)
   const poll = setInterval(wakeAll, POLL_MS)

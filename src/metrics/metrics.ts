@@ -47,6 +47,7 @@ const fileSize = (path: string) =>
  * gauges read at scrape time, and the library's process metrics (RSS, event-loop lag, CPU).
  */
 export function createMetrics(databasePath: string, fleet: FleetGaugeReader): Metrics {
+  // Long as a whole: one closure over the state its methods share; each method is short.
   const registers = [new Registry()]
   const [registry] = registers as [Registry]
   collectDefaultMetrics({ register: registry })

@@ -78,6 +78,7 @@ function limitTo(max: number): TransformStream<Uint8Array, Uint8Array> {
  * and body parsing (which must stay off for streaming PUTs) would only slow down.
  */
 export function createStorageProxy(deps: ProxyDeps, uploads?: UploadGate): StorageProxy {
+  // Long as a whole: one closure over the state its methods share; each method is short.
   const { blobs, links, config, log } = deps
   const gate = downloadsCapped(config) ? createDownloadGate(config) : undefined
   /** Keys with a PUT in progress: one writer per link, so concurrent PUTs cannot each fill a temp file. */

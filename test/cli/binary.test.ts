@@ -2,6 +2,9 @@ import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { SQL } from 'bun'
+import pgJournal from '../../db/migrations-pg/meta/_journal.json' with { type: 'json' }
+import { testPostgres } from '../helpers/postgres.ts'
 import { ROOT, type RunningServer, run, startBender } from '../helpers/server.ts'
 
 const work = mkdtempSync(join(tmpdir(), 'bender-binary-'))
@@ -113,4 +116,20 @@ test('the compiled binary runs every command from an empty directory', async () 
   })
   expect(again.code).toBe(2)
   expect(again.stderr).toContain('is not empty')
+}, 60_000)
+
+test('the compiled binary carries the PostgreSQL migrations too', async () => {
+  const url = await (await testPostgres()).createDatabase()
+  const migrated = await run([binary, 'migrate'], {
+    cwd: emptyDir,
+    env: { BENDER_DATA_DIR: join(emptyDir, 'pg-data'), BENDER_DATABASE_URL: url },
+  })
+  expect(migrated.stderr).toContain('database migrated')
+  expect(migrated.code).toBe(0)
+  const sql = new SQL(url, { max: 1 })
+  const [{ count }] = (await sql`SELECT count(*)::int AS count FROM drizzle.__drizzle_migrations`) as [
+    { count: number },
+  ]
+  await sql.close()
+  expect(count).toBe(pgJournal.entries.length)
 }, 60_000)

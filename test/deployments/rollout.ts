@@ -1,9 +1,8 @@
-import { expect } from 'bun:test'
 import { unwindDepends } from '../../src/services/artifacts/depends.ts'
 import type { ArtifactRow } from '../../src/services/artifacts/model.ts'
 import { createArtifactsStore } from '../../src/services/artifacts/store.ts'
 import type { Reply, TestApp } from '../helpers/app.ts'
-import { authenticate, findDevice, TestDevice } from '../helpers/device.ts'
+import { acceptedDevice as acceptDevice, TestDevice } from '../helpers/device.ts'
 
 export const MGMT = '/api/management/v1/deployments'
 export const MGMT_V2 = '/api/management/v2/deployments'
@@ -18,16 +17,9 @@ export const statusPath = (deploymentId: string) =>
 export const logPath = (deploymentId: string) =>
   `/api/devices/v1/deployments/device/deployments/${deploymentId}/log`
 
-/** An accepted device with a token, made through the device API as a real client would (Ed25519: quick to generate). */
-export async function acceptedDevice(t: TestApp, admin: string, identity: Record<string, unknown> = {}) {
-  const device = new TestDevice({ mac: crypto.randomUUID(), ...identity }, 'ed25519')
-  expect((await authenticate(t, device)).status).toBe(401)
-  const listed = await findDevice(t, admin, device)
-  await t.services.deviceauth.setAuthSetStatus('', listed.id, listed.auth_sets[0].id, 'accepted')
-  const res = await authenticate(t, device)
-  expect(res.status).toBe(200)
-  return { id: listed.id as string, token: res.text, device }
-}
+/** An accepted device with a token, seeded the shared way (Ed25519: quick to generate). */
+export const acceptedDevice = (t: TestApp, admin: string, identity: Record<string, unknown> = {}) =>
+  acceptDevice(t, admin, new TestDevice({ mac: crypto.randomUUID(), ...identity }, 'ed25519'))
 
 /** `n` accepted devices, one after another. */
 export async function acceptedDevices(t: TestApp, admin: string, n: number) {

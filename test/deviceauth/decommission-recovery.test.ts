@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createDeviceauthStore, createRevocationCounter } from '../../src/services/deviceauth/store.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
-import { authenticate, findDevice, TestDevice } from '../helpers/device.ts'
+import { acceptedDevice, TestDevice } from '../helpers/device.ts'
 
 setDefaultTimeout(60_000)
 
@@ -28,17 +28,7 @@ test('a decommission whose inventory write never happened is applied after a res
   const first = await openApp()
   const admin = (await loginAs(first)).token
   const device = new TestDevice({ mac: '0a:00:00:00:0d:01' })
-  await authenticate(first, device)
-  const { id, auth_sets } = await findDevice(first, admin, device)
-  const accepted = await first.call(
-    'PUT',
-    `/api/management/v2/devauth/devices/${id}/auth/${auth_sets[0].id}/status`,
-    {
-      token: admin,
-      body: { status: 'accepted' },
-    },
-  )
-  expect(accepted.status).toBe(204)
+  const { id } = await acceptedDevice(first, admin, device)
   expect(await inInventory(first, id)).toBe(true)
   // The durable subscriptions saved their start; the app stops cleanly.
   await first.close()

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { stopServices } from '../../src/app.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
-import { authenticate, findDevice, TestDevice } from '../helpers/device.ts'
+import { acceptedDevice, authenticate, findDevice } from '../helpers/device.ts'
 
 // Device keys (RSA among them) are generated as the tests run, which a loaded machine slows down.
 setDefaultTimeout(30_000)
@@ -18,26 +18,11 @@ beforeAll(async () => {
 })
 afterAll(() => t.close())
 
-/** A device accepted by the operator, with the token its next auth request got. */
-async function deviceWithToken() {
-  const device = new TestDevice()
-  await authenticate(t, device)
-  const listed = await findDevice(t, admin, device)
-  const authSetId = listed.auth_sets[0].id as string
-  await t.call('PUT', `${MGMT}/devices/${listed.id}/auth/${authSetId}/status`, {
-    token: admin,
-    body: { status: 'accepted' },
-  })
-  const res = await authenticate(t, device)
-  expect(res.status).toBe(200)
-  return { device, id: listed.id as string, authSetId, token: res.text }
-}
-
 const verify = async (token: string, method = 'POST') => (await t.call(method, VERIFY, { token })).status
 
 describe('tokens/verify for an outside gateway', () => {
   test('200 for a live device token (POST and GET), 401 for anything else', async () => {
-    const { token } = await deviceWithToken()
+    const { token } = await acceptedDevice(t, admin)
     expect(await verify(token)).toBe(200)
     expect(await verify(token, 'GET')).toBe(200)
     expect(await verify(admin)).toBe(401)
@@ -51,7 +36,7 @@ describe('tokens/verify for an outside gateway', () => {
 
 describe('a token stops working at once (even while cached) when', () => {
   test('it is revoked; the device then gets a new one', async () => {
-    const { device, authSetId, token } = await deviceWithToken()
+    const { device, authSetId, token } = await acceptedDevice(t, admin)
     expect(await verify(token)).toBe(200)
     expect((await t.call('DELETE', `${MGMT}/tokens/${authSetId}`, { token: admin })).status).toBe(204)
     expect(await verify(token)).toBe(401)
@@ -63,7 +48,7 @@ describe('a token stops working at once (even while cached) when', () => {
 
   test('its auth set is rejected, or sent back to pending', async () => {
     for (const status of ['rejected', 'pending']) {
-      const { id, authSetId, token } = await deviceWithToken()
+      const { id, authSetId, token } = await acceptedDevice(t, admin)
       expect(await verify(token)).toBe(200)
       await t.call('PUT', `${MGMT}/devices/${id}/auth/${authSetId}/status`, {
         token: admin,
@@ -74,7 +59,7 @@ describe('a token stops working at once (even while cached) when', () => {
   })
 
   test('another auth set of the device is accepted (key rotation)', async () => {
-    const { device, id, token } = await deviceWithToken()
+    const { device, id, token } = await acceptedDevice(t, admin)
     device.rotateKey()
     await authenticate(t, device)
     const rotated = (await findDevice(t, admin, device)).auth_sets[1].id
@@ -88,7 +73,7 @@ describe('a token stops working at once (even while cached) when', () => {
   })
 
   test('its auth set is deleted', async () => {
-    const { id, authSetId, token } = await deviceWithToken()
+    const { id, authSetId, token } = await acceptedDevice(t, admin)
     expect(await verify(token)).toBe(200)
     expect((await t.call('DELETE', `${MGMT}/devices/${id}/auth/${authSetId}`, { token: admin })).status).toBe(
       204,
@@ -97,14 +82,14 @@ describe('a token stops working at once (even while cached) when', () => {
   })
 
   test('the device is decommissioned', async () => {
-    const { id, token } = await deviceWithToken()
+    const { id, token } = await acceptedDevice(t, admin)
     expect(await verify(token)).toBe(200)
     expect((await t.call('DELETE', `${MGMT}/devices/${id}`, { token: admin })).status).toBe(204)
     expect(await verify(token)).toBe(401)
   })
 
   test('it expires (401, so the client authenticates again)', async () => {
-    const { device, token } = await deviceWithToken()
+    const { device, token } = await acceptedDevice(t, admin)
     expect(await verify(token)).toBe(200)
     t.clock.advance(3601)
     expect(await verify(token)).toBe(401)
@@ -122,7 +107,7 @@ describe('check-in time', () => {
     )?.value
 
   test('is set when the device authenticates; its requests move it (here and in inventory), at most once a minute, once the buffer is written', async () => {
-    const { id, token } = await deviceWithToken()
+    const { id, token } = await acceptedDevice(t, admin)
     const checkIn = async () =>
       (await t.call('GET', `${MGMT}/devices/${id}`, { token: admin })).json.check_in_time
     expect(await checkIn()).toBe(t.clock.now().toISOString())
@@ -150,7 +135,7 @@ describe('check-in time', () => {
     t = stopped
     try {
       admin = (await loginAs(t)).token
-      const { id, token } = await deviceWithToken()
+      const { id, token } = await acceptedDevice(t, admin)
       t.clock.advance(45)
       await verify(token)
       await stopServices(t.services)

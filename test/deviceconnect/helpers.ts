@@ -1,6 +1,5 @@
 import { Packr } from 'msgpackr'
 import { loginAs, type TestApp } from '../helpers/app.ts'
-import { authenticate, findDevice, TestDevice } from '../helpers/device.ts'
 
 /** An independent msgpack codec for the tests (Go's view: maps, bin bodies, int64 as BigInt). */
 export const codec = new Packr({
@@ -16,24 +15,6 @@ export type Msg = {
 }
 
 export const pack = (msg: Msg): Uint8Array => codec.pack(msg)
-
-/** An accepted device and its token. */
-export async function acceptedDevice(t: TestApp, admin: string) {
-  const device = new TestDevice()
-  await authenticate(t, device)
-  const listed = await findDevice(t, admin, device)
-  const res = await t.call(
-    'PUT',
-    `/api/management/v2/devauth/devices/${listed.id}/auth/${listed.auth_sets[0].id}/status`,
-    {
-      token: admin,
-      body: { status: 'accepted' },
-    },
-  )
-  if (res.status !== 204) throw new Error(`accept failed: ${res.status}`)
-  const auth = await authenticate(t, device)
-  return { id: listed.id as string, token: auth.text }
-}
 
 /** A websocket client that queues what it receives. */
 export class Socket {

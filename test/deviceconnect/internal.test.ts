@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { OutboxEvent } from '../../src/events/model.ts'
+import { acceptedDevice } from '../helpers/device.ts'
 import { expectMenderError } from '../helpers/errors.ts'
 import { startTestServer, type TestServer, waitFor } from '../helpers/server.ts'
-import { acceptedDevice, adminOf, Socket, wsUrl } from './helpers.ts'
+import { adminOf, Socket, wsUrl } from './helpers.ts'
 
 const DEVICE_WS = '/api/devices/v1/deviceconnect/connect'
 const MGMT = '/api/management/v1/deviceconnect'

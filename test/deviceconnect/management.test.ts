@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createTestApp, type TestApp } from '../helpers/app.ts'
-import { acceptedDevice, adminOf } from './helpers.ts'
+import { acceptedDevice } from '../helpers/device.ts'
+import { adminOf } from './helpers.ts'
 
 const MGMT = '/api/management/v1/deviceconnect'
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { acceptedDevice } from '../helpers/device.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
-import { acceptedDevice, adminOf, codec, pack, Socket, wsUrl } from './helpers.ts'
+import { adminOf, codec, pack, Socket, wsUrl } from './helpers.ts'
 
 const DEVICE_WS = '/api/devices/v1/deviceconnect/connect'
 const MGMT = '/api/management/v1/deviceconnect'

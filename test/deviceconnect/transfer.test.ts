@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { acceptedDevice } from '../helpers/device.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
-import { acceptedDevice, adminOf, codec, type Msg, Socket, wsUrl } from './helpers.ts'
+import { adminOf, codec, type Msg, Socket, wsUrl } from './helpers.ts'
 
 const MGMT = '/api/management/v1/deviceconnect'
 const LIMIT = 64 * 1024

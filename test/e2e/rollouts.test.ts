@@ -160,7 +160,9 @@ describe('phased rollouts with three real mender clients', () => {
   test(
     'a good artifact rolls through both phases in order',
     async () => {
-      await upload(artifact('good-1', join(work, 'dest')))
+      // Each client's /etc/mender is its own (a private mount): installing devices never share a
+      // destination, whose `.tmp` file two concurrent installs of the single-file module would race on.
+      await upload(artifact('good-1', '/etc/mender/good'))
       const made = await api('POST', MGMT, {
         name: 'good',
         artifact_name: 'good-1',
@@ -221,7 +223,7 @@ describe('phased rollouts with three real mender clients', () => {
       })
       expect(filter.status).toBe(201)
       const filterId = filter.headers.get('location')!.split('/').pop()!
-      await upload(artifact('late-1', join(work, 'late')))
+      await upload(artifact('late-1', '/etc/mender/late'))
       const made = await api('POST', '/api/management/v2/deployments/deployments', {
         name: 'for late devices',
         artifact_name: 'late-1',

@@ -1,13 +1,23 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { NewEvent } from '../../src/events/model.ts'
-import type { Outbox } from '../../src/events/outbox.ts'
 import type { EventsStore } from '../../src/events/store.ts'
+
+/** Hooks into one write transaction of the engine. */
+export type WriteHooks = {
+  /** Runs first inside the transaction. */
+  opened?(): void
+  /** Runs last inside it, just before the commit. */
+  closing?(): void
+  /** Thrown inside the transaction after the appends, which rolls it back. */
+  fail?: Error
+}
 
 export type EventsContractTarget = {
   store: EventsStore
-  outbox: Outbox
-  /** Runs `fn` in one write transaction of the engine; a throw rolls it back. */
-  transaction(fn: () => void): void
+  /** Appends `events` through the engine's outbox in one write transaction. */
+  write(events: NewEvent[], hooks?: WriteHooks): Promise<void>
+  /** The engine's outbox's commit notices. */
+  onCommit(wake: () => void): () => void
   close(): Promise<void>
 }
 
@@ -36,7 +46,7 @@ export function eventsStoreContract(name: string, open: () => Promise<EventsCont
 
     test('reads committed events in seq order, from a cursor, a page at a time', async () => {
       const start = await target.store.lastSeq()
-      for (let n = 0; n < 5; n++) target.outbox.append(event('dev-a', n))
+      await target.write([0, 1, 2, 3, 4].map((n) => event('dev-a', n)))
       const all = await target.store.readAfter(start, 100)
       expect(all.map((e) => e.data.n)).toEqual([0, 1, 2, 3, 4])
       expect(all.every((e, i) => i === 0 || e.seq > all[i - 1]!.seq)).toBe(true)
@@ -50,38 +60,45 @@ export function eventsStoreContract(name: string, open: () => Promise<EventsCont
 
     test('an event written in a transaction that rolls back never appears', async () => {
       const start = await target.store.lastSeq()
-      expect(() =>
-        target.transaction(() => {
-          target.outbox.append(event('dev-b', 1))
-          throw new Error('the change failed')
-        }),
-      ).toThrow('the change failed')
-      target.transaction(() => target.outbox.append(event('dev-b', 2)))
+      await expect(
+        target.write([event('dev-b', 1)], { fail: new Error('the change failed') }),
+      ).rejects.toThrow('the change failed')
+      await target.write([event('dev-b', 2)])
       const read = await target.store.readAfter(start, 10)
       expect(read.map((e) => e.data.n)).toEqual([2])
     })
 
-    test('wakes its listeners after the commit, not during the transaction', async () => {
+    test('wakes its listeners after the commit; nothing they read shows an uncommitted event', async () => {
       const start = await target.store.lastSeq()
-      const seen: number[] = []
-      const stop = target.outbox.onCommit(() => {
-        void target.store.readAfter(start, 10).then((events) => seen.push(events.length))
+      // Reads made by wakes while the transaction is open, and whether the commit's wake came.
+      const readsWhileOpen: Promise<number>[] = []
+      let open = false
+      let sawCommit: () => void = () => {}
+      const committed = new Promise<void>((resolve) => {
+        sawCommit = resolve
       })
-      target.transaction(() => {
-        target.outbox.append(event('dev-c', 1))
-        target.outbox.append(event('dev-c', 2))
-        expect(seen).toEqual([])
+      const stop = target.onCommit(() => {
+        const read = target.store.readAfter(start, 10).then((events) => events.length)
+        if (open) readsWhileOpen.push(read)
+        else void read.then((count) => count === 2 && sawCommit())
       })
-      await Bun.sleep(0)
-      await Bun.sleep(0)
+      await target.write([event('dev-c', 1), event('dev-c', 2)], {
+        opened: () => {
+          open = true
+        },
+        closing: () => {
+          open = false
+        },
+      })
+      await committed
       stop()
-      expect(seen).toEqual([2])
+      expect(await Promise.all(readsWhileOpen)).toEqual(readsWhileOpen.map(() => 0))
     })
 
     test('prunes by age, then down to a count, and never reuses a seq', async () => {
       const old = new Date(Date.now() - 3_600_000)
-      for (let n = 0; n < 3; n++) target.outbox.append(event('dev-d', n, old))
-      for (let n = 3; n < 10; n++) target.outbox.append(event('dev-d', n))
+      await target.write([0, 1, 2].map((n) => event('dev-d', n, old)))
+      await target.write([3, 4, 5, 6, 7, 8, 9].map((n) => event('dev-d', n)))
       const last = await target.store.lastSeq()
       const before = await target.store.readAfter(0, 1000)
       const gone = await target.store.prune(new Date(Date.now() - 60_000), 4)
@@ -91,7 +108,7 @@ export function eventsStoreContract(name: string, open: () => Promise<EventsCont
       expect(await target.store.firstSeq()).toBe(kept[0]!.seq)
       await target.store.prune(new Date(Date.now() + 60_000), 1000)
       expect(await target.store.readAfter(0, 10)).toEqual([])
-      target.outbox.append(event('dev-d', 10))
+      await target.write([event('dev-d', 10)])
       const [next] = await target.store.readAfter(0, 10)
       expect(next!.seq).toBeGreaterThan(last)
     })

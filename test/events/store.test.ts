@@ -5,10 +5,18 @@ import { eventsStoreContract } from './store.contract.ts'
 
 eventsStoreContract('SQLite', async () => {
   const { db, close } = await openTestDatabase()
+  const outbox = outboxFor(db)
   return {
     store: createEventsStore(db),
-    outbox: outboxFor(db),
-    transaction: (fn) => db.transaction(() => fn()),
+    async write(events, hooks = {}) {
+      db.transaction(() => {
+        hooks.opened?.()
+        for (const event of events) outbox.append(event)
+        if (hooks.fail) throw hooks.fail
+        hooks.closing?.()
+      })
+    },
+    onCommit: (wake) => outbox.onCommit(wake),
     close,
   }
 })

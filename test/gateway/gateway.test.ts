@@ -164,6 +164,24 @@ describe('health and docs', () => {
     expect(ui.headers.get('content-type')).toContain('text/html')
   })
 
+  test('the OpenAPI document states the inventory limits the route schemas enforce', async () => {
+    const spec = await t.call('GET', '/api/docs/json')
+    const bodyOf = (path: string, method: string) =>
+      spec.json.paths[path][method].requestBody.content['application/json'].schema
+    const search = bodyOf('/api/management/v2/inventory/filters/search', 'post').properties
+    expect(search.filters.maxItems).toBe(100)
+    expect(search.sort.maxItems).toBe(20)
+    expect(search.attributes.maxItems).toBe(1000)
+    expect(search.device_ids.maxItems).toBe(10_000)
+    for (const [path, method] of [
+      ['/api/devices/v1/inventory/device/attributes', 'patch'],
+      ['/api/management/v1/inventory/devices/{id}/tags', 'put'],
+    ] as const) {
+      const name = bodyOf(path, method).items.properties.name
+      expect([name.minLength, name.maxLength]).toEqual([1, 1024])
+    }
+  })
+
   test('the docs page loads scripts from bender only', async () => {
     const ui = await t.call('GET', '/api/docs')
     const sources = [...ui.text.matchAll(/<script[^>]*\bsrc="([^"]+)"/g)].map((match) => match[1])

@@ -119,6 +119,27 @@ describe('unbounded input is a 400, never a 500', () => {
     expect(res.json.error).toBe('sort: at most 20 entries')
   })
 
+  test('every list of a v2 search has its bound, answered with its own message', async () => {
+    const filter = { scope: 'inventory', attribute: 'a', type: '$eq', value: 'x' }
+    const bodies: [string, unknown[]][] = [
+      ['filters: at most 100 entries', Array.from({ length: 101 }, () => filter)],
+      [
+        'attributes: at most 1000 entries',
+        Array.from({ length: 1001 }, () => ({ scope: 'inventory', attribute: 'a' })),
+      ],
+      ['device_ids: at most 10000 entries', Array.from({ length: 10_001 }, (_, i) => `id-${i}`)],
+    ]
+    for (const [message, list] of bodies) {
+      const field = message.split(':')[0]!
+      const res = await t.call('POST', '/api/management/v2/inventory/filters/search', {
+        token,
+        body: { [field]: list },
+      })
+      expect(res.status).toBe(400)
+      expect(res.json.error).toBe(message)
+    }
+  })
+
   test('a v2 search on a page beyond any offset', async () => {
     const res = await t.call('POST', '/api/management/v2/inventory/filters/search', {
       token,

@@ -1,3 +1,4 @@
+import { expect } from 'bun:test'
 import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto'
 import type { Reply, TestApp } from './app.ts'
 
@@ -79,4 +80,24 @@ export async function findDevice(t: TestApp, token: string, device: TestDevice) 
   const found = (res.json as any[]).find((d) => Bun.deepEquals(d.identity_data, device.identity))
   if (!found) throw new Error('device not listed')
   return found
+}
+
+/**
+ * The one way tests seed an accepted device: its first auth request is refused (it shows up
+ * pending), the operator accepts its auth set through the management API, and its next auth
+ * request gets a token.
+ */
+export async function acceptedDevice(t: TestApp, admin: string, device = new TestDevice()) {
+  expect((await authenticate(t, device)).status).toBe(401)
+  const listed = await findDevice(t, admin, device)
+  const authSetId = listed.auth_sets[0].id as string
+  const accepted = await t.call(
+    'PUT',
+    `/api/management/v2/devauth/devices/${listed.id}/auth/${authSetId}/status`,
+    { token: admin, body: { status: 'accepted' } },
+  )
+  expect(accepted.status).toBe(204)
+  const auth = await authenticate(t, device)
+  expect(auth.status).toBe(200)
+  return { device, id: listed.id as string, authSetId, token: auth.text }
 }

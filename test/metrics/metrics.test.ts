@@ -22,6 +22,7 @@ describe('metrics', () => {
   })
   afterAll(() => s.stop())
 
+  // Over the real listener, where the auth-request counters are kept (not the shared in-process seeding).
   const authRequest = (device: TestDevice) => {
     const body = device.authRequestBody()
     return fetch(`${s.url}${AUTH_REQUESTS}`, { method: 'POST', headers: device.authHeaders(body), body })

@@ -3,7 +3,11 @@ import type { Database } from '../../db/client.ts'
 import { outboxFor } from '../../src/events/outbox.ts'
 import { createEventsStore } from '../../src/events/store.ts'
 import { createMetricsStore } from '../../src/metrics/store.ts'
+import { artifacts } from '../../src/services/artifacts/tables.ts'
+import { deployments } from '../../src/services/deployments/tables.ts'
+import { devices } from '../../src/services/deviceauth/tables.ts'
 import { openTestDatabase } from '../helpers/database.ts'
+import { metricsStoreContract } from './store.contract.ts'
 
 let db: Database
 let close: () => Promise<void>
@@ -38,4 +42,33 @@ test('the backlog counts from the newest seq ever written, also once pruning emp
   const gauges = await metrics.fleetGauges()
   expect(gauges.outbox.events).toBe(0)
   expect(gauges.subscriberBacklog).toEqual({ 'iot-manager': 4 })
+})
+
+const tables = {
+  deviceauth_devices: devices,
+  deployments_deployments: deployments,
+  deployments_artifacts: artifacts,
+}
+
+metricsStoreContract('SQLite', async () => {
+  const opened = await openTestDatabase()
+  const events = createEventsStore(opened.db)
+  return {
+    store: createMetricsStore(opened.db),
+    async insert(table, rows) {
+      opened.db
+        .insert(tables[table])
+        .values(rows as never)
+        .run()
+    },
+    async appendEvents(count) {
+      const outbox = outboxFor(opened.db)
+      opened.db.transaction(() => {
+        for (let n = 0; n < count; n++)
+          outbox.append({ tenantId: '', type: 'device-provisioned', subject: 'd', data: { n } })
+      })
+    },
+    saveCursor: (name, seq) => events.saveCursor(name, seq),
+    close: opened.close,
+  }
 })

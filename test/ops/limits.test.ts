@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createRateLimiter } from '../../src/limits/buckets.ts'
 import { loginAs } from '../helpers/app.ts'
 import { buildArtifact } from '../helpers/artifact-builder.ts'
-import { AUTH_REQUESTS, TestDevice } from '../helpers/device.ts'
+import { acceptedDevice } from '../helpers/device.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 const ARTIFACTS = '/api/management/v1/deployments/artifacts'
@@ -27,19 +27,7 @@ describe('request limits on the API', () => {
   beforeAll(async () => {
     s = await startTestServer({ BENDER_DEVICE_RATE_LIMIT: '3', BENDER_CLIENT_RATE_LIMIT: '8' })
     const { token } = await loginAs(s)
-    const device = new TestDevice()
-    const body = device.authRequestBody()
-    await s.call('POST', AUTH_REQUESTS, { raw: body, headers: device.authHeaders(body) })
-    const [listed] = (await s.call('GET', '/api/management/v2/devauth/devices', { token })).json
-    await s.call(
-      'PUT',
-      `/api/management/v2/devauth/devices/${listed.id}/auth/${listed.auth_sets[0].id}/status`,
-      {
-        token,
-        body: { status: 'accepted' },
-      },
-    )
-    deviceToken = (await s.call('POST', AUTH_REQUESTS, { raw: body, headers: device.authHeaders(body) })).text
+    deviceToken = (await acceptedDevice(s, token)).token
   })
   afterAll(() => s.stop())
 

@@ -128,6 +128,7 @@ export interface ReleasesService {
 }
 
 export function createReleasesService(deps: Deps, services: { usage: DeploymentUsage }): ReleasesService {
+  // Long as a whole: one closure over the dependencies its methods share; each method is short.
   const store = createReleasesStore(deps.db)
   const artifactsStore = createArtifactsStore(deps.db)
   const { usage } = services

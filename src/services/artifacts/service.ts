@@ -134,6 +134,7 @@ export interface ArtifactsService {
 }
 
 export function createArtifactsService(deps: Deps, services: { usage: DeploymentUsage }): ArtifactsService {
+  // Long as a whole: one closure over the dependencies its methods share; each method is short.
   const { config, blobs, clock, ids, log } = deps
   const store = createArtifactsStore(deps.db)
   const { usage } = services

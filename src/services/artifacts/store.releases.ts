@@ -108,6 +108,7 @@ export interface ReleasesStore {
 }
 
 export function createReleasesStore(db: Database): ReleasesStore {
+  // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   return {
     async listReleases(
       tenantId: string,

@@ -114,6 +114,7 @@ export interface ArtifactsStore {
 }
 
 export function createArtifactsStore(db: Database): ArtifactsStore {
+  // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const ph = sql.placeholder
   const outbox = outboxFor(db)
   // Prepared once: deployments look artifacts up by name whenever a device asks for an update.

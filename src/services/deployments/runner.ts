@@ -23,6 +23,7 @@ export type FilterMatcher = (
  * runs per poll.
  */
 export function createRolloutRunner(store: DeploymentsStore, clock: Clock, match: FilterMatcher) {
+  // Long as a whole: one closure over the state its methods share; each method is short.
   /** Devices that changed since the last look, per tenant. */
   const changed = new Map<string, Set<string>>()
 

@@ -78,6 +78,7 @@ export interface DeploymentRows {
 }
 
 export function createDeploymentRows(db: Database): DeploymentRows {
+  // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const ph = sql.placeholder
   const events = createDeploymentEvents(db)
   const oldestActive = db

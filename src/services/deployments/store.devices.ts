@@ -98,6 +98,7 @@ const STARTABLE = 'AND dl.phase < d.open_phases AND d.paused_at IS NULL'
 
 /** Device deployment rows on SQLite: prepared statements, the poll's in one statement. */
 export function createDeviceDeploymentRows(db: Database): DeviceDeploymentRows {
+  // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const ph = sql.placeholder
   const events = createDeploymentEvents(db)
   /**

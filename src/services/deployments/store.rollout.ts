@@ -51,6 +51,7 @@ export interface RolloutRows {
 }
 
 export function createRolloutRows(db: Database): RolloutRows {
+  // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const ph = sql.placeholder
   const outbox = outboxFor(db)
   const p = deploymentPhases

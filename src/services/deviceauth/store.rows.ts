@@ -29,6 +29,7 @@ export const createRevocationCounter = (): RevocationCounter => ({ value: 0 })
 export type DeviceauthRows = ReturnType<typeof createDeviceauthRows>
 
 export function createDeviceauthRows(db: Database, revocations: RevocationCounter) {
+  // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const ph = sql.placeholder
   const events = createDeviceEvents(db)
   // Prepared once: the auth request path and the per-request token check run these constantly.

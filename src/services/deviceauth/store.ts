@@ -114,6 +114,7 @@ export interface DeviceauthStore {
 }
 
 export function createDeviceauthStore(db: Database, revocations: RevocationCounter): DeviceauthStore {
+  // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const rows = createDeviceauthRows(db, revocations)
   const canAccept = (tenantId: string, max: number) =>
     max === 0 || rows.countDevices(tenantId, 'accepted') < max

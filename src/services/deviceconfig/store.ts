@@ -21,6 +21,17 @@ export interface DeviceconfigStore {
   deleteTenant(tenantId: string): Promise<number>
 }
 
+/** A device's row with nothing configured or reported (either engine's tables take it). */
+export const emptyConfiguration = (tenantId: string, id: string, at: Date) => ({
+  tenantId,
+  id,
+  configured: {},
+  reported: {},
+  deploymentId: null,
+  updatedTs: at,
+  reportedTs: null,
+})
+
 export function createDeviceconfigStore(db: Database): DeviceconfigStore {
   const ph = sql.placeholder
   const byId = db
@@ -29,20 +40,11 @@ export function createDeviceconfigStore(db: Database): DeviceconfigStore {
     .where(and(eq(devices.tenantId, ph('tenantId')), eq(devices.id, ph('id'))))
     .prepare()
   const where = (tenantId: string, id: string) => and(eq(devices.tenantId, tenantId), eq(devices.id, id))
-  const empty = (tenantId: string, id: string, at: Date) => ({
-    tenantId,
-    id,
-    configured: {},
-    reported: {},
-    deploymentId: null,
-    updatedTs: at,
-    reportedTs: null,
-  })
 
   return {
     async insertDevice(tenantId, id, at) {
       db.insert(devices)
-        .values(empty(tenantId, id, at))
+        .values(emptyConfiguration(tenantId, id, at))
         .onConflictDoNothing()
         .run()
     },
@@ -54,14 +56,14 @@ export function createDeviceconfigStore(db: Database): DeviceconfigStore {
 
     async replaceConfigured(tenantId, id, configured, at) {
       db.insert(devices)
-        .values({ ...empty(tenantId, id, at), configured })
+        .values({ ...emptyConfiguration(tenantId, id, at), configured })
         .onConflictDoUpdate({ target: [devices.tenantId, devices.id], set: { configured, updatedTs: at } })
         .run()
     },
 
     async replaceReported(tenantId, id, reported, at) {
       db.insert(devices)
-        .values({ ...empty(tenantId, id, at), reported, reportedTs: at })
+        .values({ ...emptyConfiguration(tenantId, id, at), reported, reportedTs: at })
         .onConflictDoUpdate({ target: [devices.tenantId, devices.id], set: { reported, reportedTs: at } })
         .run()
     },

@@ -35,6 +35,7 @@ const uploadForm = {
 
 /** The management side: device state, terminal and port-forward sessions, file transfer, playback, audit. */
 export const deviceconnectManagementRoutes = (svc: DeviceconnectService, auth: AuthPlugin) => {
+  // Long as a whole: one Elysia chain with a short handler per route.
   const sessions = new WeakMap<object, RemoteSession>()
   return new Elysia({ prefix: '/api/management/v1/deviceconnect', detail: { tags: ['deviceconnect'] } })
     .use(auth)

@@ -1,4 +1,4 @@
-import { and, count, desc, eq, gt, lt, sql } from 'drizzle-orm'
+import { and, type Column, count, desc, eq, gt, lt, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
 import { outboxFor } from '../../events/outbox.ts'
 import type { ConnectionStatus, DeviceConnection, SessionEnd, SessionFilter, SessionRecord } from './model.ts'
@@ -54,7 +54,21 @@ type SessionRow = typeof connectSessions.$inferSelect
 
 const toSession = (row: SessionRow): SessionRecord => ({ ...row })
 
+/** The sessions of a tenant matching `filter`, over either engine's sessions table. */
+export function sessionWhere(
+  sessions: Record<'tenantId' | 'deviceId' | 'userId', Column>,
+  tenantId: string,
+  filter: SessionFilter,
+) {
+  return and(
+    eq(sessions.tenantId, tenantId),
+    filter.deviceId !== undefined ? eq(sessions.deviceId, filter.deviceId) : undefined,
+    filter.userId !== undefined ? eq(sessions.userId, filter.userId) : undefined,
+  )
+}
+
 export function createDeviceconnectStore(db: Database): DeviceconnectStore {
+  // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const outbox = outboxFor(db)
   /** Written in the transaction that changes the device's state, so an event exists exactly when the change does. */
   const connectEvent = (tenantId: string, deviceId: string, status: ConnectionStatus, at: Date) =>
@@ -75,14 +89,6 @@ export function createDeviceconnectStore(db: Database): DeviceconnectStore {
       ),
     )
     .prepare()
-
-  function sessionWhere(tenantId: string, filter: SessionFilter) {
-    return and(
-      eq(connectSessions.tenantId, tenantId),
-      filter.deviceId !== undefined ? eq(connectSessions.deviceId, filter.deviceId) : undefined,
-      filter.userId !== undefined ? eq(connectSessions.userId, filter.userId) : undefined,
-    )
-  }
 
   return {
     async connectDevice(tenantId, deviceId, at) {
@@ -193,7 +199,7 @@ export function createDeviceconnectStore(db: Database): DeviceconnectStore {
     },
 
     async listSessions(tenantId, filter, page) {
-      const where = sessionWhere(tenantId, filter)
+      const where = sessionWhere(connectSessions, tenantId, filter)
       const rows = db
         .select()
         .from(connectSessions)

@@ -16,6 +16,7 @@ export type LoadedDevice = {
  * and touches only what changed, so an unchanged report costs reads only.
  */
 export function createDeviceWriter(store: InventoryRows) {
+  // Long as a whole: one closure over the state its methods share; each method is short.
   function load(tenantId: string, device: DeviceRow): LoadedDevice {
     const rows = new Map<number, AttributeRow[]>()
     for (const row of store.deviceAttributes(tenantId, device.seq)) {

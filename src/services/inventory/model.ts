@@ -60,13 +60,25 @@ const attributeValue = t.Union([t.String(), t.Number(), t.Array(t.String()), t.A
   description: 'A string, a number, or an array of only strings or only numbers.',
 })
 /**
- * Attributes are checked by the service (Mender's exact message, every item before anything is
- * stored), so the schema only documents them: `value` stays unknown here.
+ * The name's length is the schema's; values are checked by the service (Mender's exact message,
+ * every item before anything is stored; a union's failure would not carry its own message), so
+ * `value` stays unknown here.
  */
 const attributeInput = t.Object({
-  name: t.String(),
+  name: t.String({
+    minLength: 1,
+    maxLength: MAX_NAME_LENGTH,
+    error: `attribute name must be 1 to ${MAX_NAME_LENGTH} characters`,
+  }),
   value: t.Unknown({ description: attributeValue.description }),
   description: t.Optional(t.String()),
+})
+
+/** Longest lists a search takes: every entry is a join, a sort key or a lookup of the query. */
+const MAX_SEARCH_LIST = { filters: 100, sort: 20, attributes: 1000, device_ids: 10_000 } as const
+const searchList = (field: keyof typeof MAX_SEARCH_LIST) => ({
+  maxItems: MAX_SEARCH_LIST[field],
+  error: `${field}: at most ${MAX_SEARCH_LIST[field]} entries`,
 })
 
 const scopeSchema = t.String({ description: 'identity, inventory, system, tags or monitor' })
@@ -152,11 +164,16 @@ export const InventoryModel = {
           type: t.String({ description: '$eq $ne $gt $gte $lt $lte $in $nin $exists $regex' }),
           value: t.Unknown(),
         }),
+        searchList('filters'),
       ),
     ),
-    sort: t.Optional(t.Array(t.Object({ scope: t.String(), attribute: t.String(), order: t.String() }))),
-    attributes: t.Optional(t.Array(t.Object({ scope: t.String(), attribute: t.String() }))),
-    device_ids: t.Optional(t.Array(t.String())),
+    sort: t.Optional(
+      t.Array(t.Object({ scope: t.String(), attribute: t.String(), order: t.String() }), searchList('sort')),
+    ),
+    attributes: t.Optional(
+      t.Array(t.Object({ scope: t.String(), attribute: t.String() }), searchList('attributes')),
+    ),
+    device_ids: t.Optional(t.Array(t.String(), searchList('device_ids'))),
     text: t.Optional(t.String()),
   }),
   identitySearchBody: t.Object({

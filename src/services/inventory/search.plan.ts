@@ -59,6 +59,7 @@ export type Runner = ReturnType<typeof createRunner>
 export type StoredName = (tenantId: string, scope: string, name: string) => NameRow | undefined
 
 export function createPlanner(db: Database, runner: Runner, stored: StoredName) {
+  // Long as a whole: one closure over the state its methods share; each method is short.
   const { run, get } = runner
   /** Devices of the statuses having `attr`, from the maintained totals. */
   function devicesWith(tenantId: string, attr: number | undefined, statuses: readonly number[]): number {

@@ -43,6 +43,7 @@ const tooManyTags = () => new BadRequestError(`too many tags: a device may have 
 const deviceNotFound = () => new NotFoundError('device not found')
 
 export function createInventoryManagement(deps: Pick<Deps, 'clock' | 'ids'>, store: InventoryStore) {
+  // Long as a whole: one closure over the dependencies its methods share; each method is short.
   const { clock, ids } = deps
 
   return {

@@ -133,6 +133,7 @@ export interface InventoryService {
 }
 
 export function createInventoryService(deps: Deps): InventoryService {
+  // Long as a whole: one closure over the dependencies its methods share; each method is short.
   const { db, clock } = deps
   const store = createInventoryStore(db)
 

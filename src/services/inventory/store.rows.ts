@@ -78,6 +78,7 @@ export interface InventoryRows {
 }
 
 export function createInventoryRows(db: Database): InventoryRows {
+  // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const names = createNameCache(db)
   const text = createTextIndex(db)
   let depth = 0

@@ -87,6 +87,7 @@ export interface InventoryStore {
 }
 
 export function createInventoryStore(db: Database): InventoryStore {
+  // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const rows = createInventoryRows(db)
   const writer = createDeviceWriter(rows)
   const groupAttr = (tenantId: string) => rows.names.find(tenantId, 'system', 'group')

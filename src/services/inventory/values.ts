@@ -1,5 +1,5 @@
 import { BadRequestError } from '../../gateway/errors.ts'
-import { type AttributeValue, MAX_ARRAY_ELEMENTS, MAX_NAME_LENGTH, MAX_VALUE_BYTES } from './model.ts'
+import { type AttributeValue, MAX_ARRAY_ELEMENTS, MAX_VALUE_BYTES } from './model.ts'
 
 /** Mender's wording for a value of an unsupported type (clients and scripts match on it). */
 const UNSUPPORTED_VALUE = 'supported types are string, float64, and arrays thereof'
@@ -44,10 +44,9 @@ function checkValue(value: unknown): AttributeValue {
   return value as AttributeValue
 }
 
-export function checkName(name: unknown): string {
-  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH) {
-    throw new BadRequestError(`attribute name must be 1 to ${MAX_NAME_LENGTH} characters`)
-  }
+/** The name's length is bounded by the routes' schema (`attributesInput`); here only its type. */
+function checkName(name: unknown): string {
+  if (typeof name !== 'string') throw new BadRequestError('attribute name must be a string')
   return name
 }
 

@@ -60,9 +60,33 @@ export interface IotManagerStore {
 }
 
 type IntegrationRow = typeof integrations.$inferSelect
-const toIntegration = (row: IntegrationRow): Integration => ({ ...row, provider: 'webhook' })
+/** An integration row as the service sees it (either engine's rows have this shape). */
+export const toIntegration = (row: IntegrationRow): Integration => ({ ...row, provider: 'webhook' })
+
+/** Recorded events with their deliveries, from either engine's rows. */
+export function toRecordedEvents(
+  rows: Omit<typeof webhookEvents.$inferSelect, 'tenantId'>[],
+  all: Omit<typeof deliveries.$inferSelect, 'nextAttemptTs' | 'tenantId' | 'seq' | 'subject'>[],
+): RecordedEvent[] {
+  const byEvent = Map.groupBy(all, (d) => d.eventId)
+  return rows.map((row) => ({
+    id: row.id,
+    seq: row.seq,
+    type: row.type,
+    data: row.data,
+    time: row.time,
+    deliveries: (byEvent.get(row.id) ?? []).map((d) => ({
+      integrationId: d.integrationId,
+      state: d.state,
+      attempts: d.attempts,
+      statusCode: d.statusCode,
+      error: d.error,
+    })),
+  }))
+}
 
 export function createIotManagerStore(db: Database): IotManagerStore {
+  // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const sqlite = db.$client
   const due = sqlite.prepare<
     {
@@ -219,21 +243,7 @@ export function createIotManagerStore(db: Database): IotManagerStore {
       const ids = rows.map((row) => row.id)
       const all =
         ids.length === 0 ? [] : db.select().from(deliveries).where(inArray(deliveries.eventId, ids)).all()
-      const byEvent = Map.groupBy(all, (d) => d.eventId)
-      return rows.map((row) => ({
-        id: row.id,
-        seq: row.seq,
-        type: row.type,
-        data: row.data,
-        time: row.time,
-        deliveries: (byEvent.get(row.id) ?? []).map((d) => ({
-          integrationId: d.integrationId,
-          state: d.state,
-          attempts: d.attempts,
-          statusCode: d.statusCode,
-          error: d.error,
-        })),
-      }))
+      return toRecordedEvents(rows, all)
     },
 
     async announce(events) {

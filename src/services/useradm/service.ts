@@ -156,6 +156,7 @@ export interface UseradmService {
 }
 
 export function createUseradmService(deps: Deps): UseradmService {
+  // Long as a whole: one closure over the dependencies its methods share; each method is short.
   const store = createUseradmStore(deps.db)
   const { clock, ids, tokens, config } = deps
   const throttle = createLoginThrottle(() => clock.now().getTime())

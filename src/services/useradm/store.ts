@@ -83,6 +83,7 @@ export interface UseradmStore {
 }
 
 export function createUseradmStore(db: Database): UseradmStore {
+  // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const tokenById = db
     .select({
       id: userTokens.id,

@@ -1,0 +1,9 @@
+import { defineConfig } from 'drizzle-kit'
+
+/** PostgreSQL's schema: the same tables as drizzle.config.ts, from each service's `tables.pg.ts`. */
+export default defineConfig({
+  dialect: 'postgresql',
+  schema: ['./src/services/*/tables.pg.ts', './src/events/tables.pg.ts'],
+  out: './db/migrations-pg',
+  casing: 'snake_case',
+})

@@ -1,0 +1,55 @@
+import { expect, test } from 'bun:test'
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { is } from 'drizzle-orm'
+import { PgTable, getTableConfig as pgConfig } from 'drizzle-orm/pg-core'
+import { SQLiteTable, getTableConfig as sqliteConfig } from 'drizzle-orm/sqlite-core'
+import { ROOT } from '../helpers/server.ts'
+
+/** Every `tables.ts` beside its `tables.pg.ts`, as drizzle.config.ts and drizzle.pg.config.ts find them. */
+function tableModules(): { sqlite: string; pg: string }[] {
+  const services = readdirSync(join(ROOT, 'src/services')).map((name) => join(ROOT, 'src/services', name))
+  return [...services, join(ROOT, 'src/events')].map((dir) => ({
+    sqlite: join(dir, 'tables.ts'),
+    pg: join(dir, 'tables.pg.ts'),
+  }))
+}
+
+type Shape = Record<string, { columns: string[]; primaryKey: string[]; indexes: string[] }>
+
+async function shapes(
+  path: string,
+  isTable: (value: unknown) => boolean,
+  config: (table: never) => {
+    name: string
+    columns: { name: string; primary: boolean }[]
+    primaryKeys: { columns: { name: string }[] }[]
+    indexes: { config: { name: string } }[]
+  },
+): Promise<Shape> {
+  const shape: Shape = {}
+  for (const value of Object.values(await import(path))) {
+    if (!isTable(value)) continue
+    const table = config(value as never)
+    shape[table.name] = {
+      columns: table.columns.map((c) => c.name).sort(),
+      primaryKey: [
+        ...table.columns.filter((c) => c.primary).map((c) => c.name),
+        ...table.primaryKeys.flatMap((k) => k.columns.map((c) => c.name)),
+      ],
+      indexes: table.indexes.map((i) => i.config.name).sort(),
+    }
+  }
+  return shape
+}
+
+test('PostgreSQL and SQLite define the same tables, columns, keys and index names', async () => {
+  let tables = 0
+  for (const { sqlite, pg } of tableModules()) {
+    const onSqlite = await shapes(sqlite, (v) => is(v, SQLiteTable), sqliteConfig as never)
+    const onPg = await shapes(pg, (v) => is(v, PgTable), pgConfig as never)
+    expect({ file: pg, ...onPg }).toEqual({ file: pg, ...onSqlite })
+    tables += Object.keys(onSqlite).length
+  }
+  expect(tables).toBeGreaterThan(20)
+})
