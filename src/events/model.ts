@@ -16,7 +16,17 @@ export const DEPLOYMENT_EVENT_TYPES = [
 ] as const
 /** bender's own: a device's deviceconnect websocket came or went (webhooks send it only when chosen). */
 export const CONNECT_EVENT_TYPES = ['device-connect-status-changed'] as const
-export const EVENT_TYPES = [...DEVICE_EVENT_TYPES, ...DEPLOYMENT_EVENT_TYPES, ...CONNECT_EVENT_TYPES] as const
+/**
+ * bender's own: the server refused a direct upload after its checks, with the reason in plain words
+ * (the console's upload page shows it; webhooks send it only when chosen).
+ */
+export const ARTIFACT_EVENT_TYPES = ['artifact-upload-refused'] as const
+export const EVENT_TYPES = [
+  ...DEVICE_EVENT_TYPES,
+  ...DEPLOYMENT_EVENT_TYPES,
+  ...CONNECT_EVENT_TYPES,
+  ...ARTIFACT_EVENT_TYPES,
+] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 
 export const isEventType = (value: string): value is EventType =>
@@ -28,7 +38,8 @@ export type NewEvent = {
   type: EventType
   /**
    * What the event is about: a device id for device and device-deployment events, a deployment id
-   * for deployment events. Events about one subject are delivered in the order they were written.
+   * for deployment events, an upload id for artifact events. Events about one subject are delivered
+   * in the order they were written.
    */
   subject: string
   /** The JSON payload (see the README's "Events" section for each type's shape). */

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { artifactBlobKey } from '../../src/services/artifacts/model.ts'
 import { ARTIFACTS, blobKeys, leftovers, makeArtifact, upload } from '../deployments/helpers.ts'
 import { loginAs } from '../helpers/app.ts'
+import { readEvents, type Sse } from '../helpers/events.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 let dir: string
@@ -61,14 +62,40 @@ test('a direct upload is checked in the background and appears as an artifact', 
   expect((await api('POST', `${ARTIFACTS}/directupload/${id}/complete`)).status).toBe(404)
 })
 
-test('an invalid direct upload is dropped and its object removed', async () => {
+/** The caller's live event stream, read until an `artifact-upload-refused` event about `id` comes. */
+async function refusal(id: string): Promise<() => Promise<Sse>> {
+  const res = await fetch(`${s.url}/api/management/v1/events/stream`, {
+    headers: { authorization: `Bearer ${token}` },
+  })
+  expect(res.status).toBe(200)
+  const refused = (e: Sse) => e.event === 'artifact-upload-refused' && e.data.subject === id
+  const reading = readEvents(res, (events) => events.some(refused))
+  return async () => (await reading).find(refused)!
+}
+
+test('an invalid direct upload is dropped, its object removed, and the reason sent as an event', async () => {
   const id = await directUpload(crypto.getRandomValues(new Uint8Array(20_000)))
   expect(await blobKeys(s)).toContain(id)
+  const refused = await refusal(id)
   expect((await api('POST', `${ARTIFACTS}/directupload/${id}/complete`)).status).toBe(202)
   await s.services.artifacts.idle()
+  const event = await refused()
+  expect(event.data).toMatchObject({ type: 'artifact-upload-refused', subject: id, data: { id } })
+  // The words the synchronous upload answers the same bytes with.
+  const form = new FormData()
+  form.append('artifact', new Blob([crypto.getRandomValues(new Uint8Array(20_000))]))
+  const sync = await fetch(`${s.url}${ARTIFACTS}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+    body: form,
+  })
+  expect(sync.status).toBe(400)
+  expect(event.data.data.reason).toBe(((await sync.json()) as { error: string }).error)
   expect((await api('GET', `${ARTIFACTS}/${id}`)).status).toBe(404)
   expect(await blobKeys(s)).not.toContain(id)
   expect(leftovers(s)).toEqual([])
+  // Settled: the refused upload cannot be completed again.
+  expect((await api('POST', `${ARTIFACTS}/directupload/${id}/complete`)).status).toBe(404)
 })
 
 test('a direct upload conflicting with an artifact is dropped too', async () => {

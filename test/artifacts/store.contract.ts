@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import type { EventsStore } from '../../src/events/store.ts'
 import { unwindDepends } from '../../src/services/artifacts/depends.ts'
 import type { ArtifactRow } from '../../src/services/artifacts/model.ts'
 import type { ReleasesStore } from '../../src/services/artifacts/store.releases.ts'
@@ -7,6 +8,8 @@ import type { ArtifactSort, ArtifactsStore, UploadIntentRow } from '../../src/se
 export type ArtifactsContractTarget = {
   artifacts: ArtifactsStore
   releases: ReleasesStore
+  /** The same database's events, to read what the artifacts store wrote to the outbox. */
+  events: Pick<EventsStore, 'readAfter' | 'lastSeq'>
   close(): Promise<void>
 }
 
@@ -155,6 +158,23 @@ export function artifactsStoreContract(name: string, open: () => Promise<Artifac
       expect(await store.findUploadIntent('up', pending.id)).toBeUndefined()
       await store.deleteUploadIntent('up', other.id)
       expect(await store.findUploadIntent('up', other.id)).toBeUndefined()
+    })
+
+    test('a refused direct upload is forgotten and its reason written as an event of its tenant', async () => {
+      const refused = intent('up')
+      await store.insertUploadIntent(refused)
+      const before = await target.events.lastSeq()
+      await store.refuseUploadIntent('up', refused.id, 'the artifact is broken')
+      expect(await store.findUploadIntent('up', refused.id)).toBeUndefined()
+      expect(await store.isIdTaken(refused.id)).toBe(false)
+      const events = await target.events.readAfter(before, 10)
+      expect(events).toHaveLength(1)
+      expect(events[0]).toMatchObject({
+        tenantId: 'up',
+        type: 'artifact-upload-refused',
+        subject: refused.id,
+        data: { id: refused.id, reason: 'the artifact is broken' },
+      })
     })
 
     test('releases: one per name, listed and counted with filters, their artifacts, notes and tags', async () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { createEventsStore } from '../../src/events/store.ts'
 import { unwindDepends } from '../../src/services/artifacts/depends.ts'
 import { type ArtifactRow, artifactBlobKey } from '../../src/services/artifacts/model.ts'
 import { createReleasesStore } from '../../src/services/artifacts/store.releases.ts'
@@ -95,5 +96,10 @@ test('blob keys carry the tenant as a prefix', () => {
 
 artifactsStoreContract('SQLite', async () => {
   const { db, close } = await openTestDatabase()
-  return { artifacts: createArtifactsStore(db), releases: createReleasesStore(db), close }
+  return {
+    artifacts: createArtifactsStore(db),
+    releases: createReleasesStore(db),
+    events: createEventsStore(db),
+    close,
+  }
 })

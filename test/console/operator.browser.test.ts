@@ -225,6 +225,38 @@ test('an artifact uploads through its direct-upload link with a visible progress
   await c.shot('releases')
 }, 120_000)
 
+test("a broken artifact's upload shows the server's reason for refusing it", async () => {
+  const { page } = c
+  const file = join(work, 'broken.mender')
+  const bytes = crypto.getRandomValues(new Uint8Array(20_000))
+  writeFileSync(file, bytes)
+  // The words the server's checks use for these bytes, as the synchronous upload answers them.
+  const form = new FormData()
+  form.append('artifact', new Blob([bytes]))
+  const sync = await fetch(`${server.url}/api/management/v1/deployments/artifacts`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+    body: form,
+  })
+  expect(sync.status).toBe(400)
+  const reason = ((await sync.json()) as { error: string }).error
+  expect(reason.length).toBeGreaterThan(0)
+  const before = await (await api('GET', '/v1/deployments/artifacts')).json()
+  await clickNamed(page, 'Releases')
+  await findText(page, 'Releases', 'h1')
+  // The form may still be open from the upload before.
+  if (!(await page.$('form[aria-label="Upload an artifact"]'))) await clickNamed(page, 'Upload an artifact')
+  const input = await page.waitForSelector('input[type=file][accept=".mender"]')
+  await input!.uploadFile(file)
+  await clickNamed(page, 'Upload')
+  const alert = await findText(page, 'The server refused the artifact', '[role=alert]', 60_000)
+  const shown = (await alert.evaluate((el: any) => el.textContent)) as string
+  expect(shown).toContain(reason)
+  expect(shown).not.toContain('it is not a valid Mender artifact, or')
+  await c.shot('upload-refused')
+  expect(await (await api('GET', '/v1/deployments/artifacts')).json()).toEqual(before)
+}, 120_000)
+
 test('a personal access token is created, shown once, works, and is revoked', async () => {
   const { page } = c
   await clickNamed(page, 'Settings')

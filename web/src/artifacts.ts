@@ -1,4 +1,5 @@
 import { ApiError, call, get } from './api.ts'
+import { onLiveEvent } from './live.ts'
 
 export type Update = { type_info: { type: string | null }; files?: { name: string; size: number }[] }
 export type Artifact = {
@@ -54,7 +55,8 @@ function put(uri: string, file: File, onProgress: (sent: number) => void): Promi
 /**
  * Direct upload: a signed link from the API, the file PUT straight to the storage proxy, then
  * "complete", after which the server checks the artifact in the background. The artifact exists
- * once that check passed; if it never appears, the check refused it.
+ * once that check passed; if the check refused it, the live stream says why
+ * (`artifact-upload-refused` about this upload's id).
  */
 export async function uploadArtifact(
   file: File,
@@ -65,20 +67,56 @@ export async function uploadArtifact(
   onStage('uploading')
   await put(link.uri, file, onProgress)
   onStage('checking')
-  await call('POST', `v1/deployments/artifacts/directupload/${link.id}/complete`, { body: {} })
-  const deadline = Date.now() + 120_000 + file.size / 50_000
+  let refusal: string | undefined
+  let wake = () => {}
+  const stop = onLiveEvent((event) => {
+    if (event.type !== 'artifact-upload-refused' || event.subject !== link.id) return
+    refusal = String(event.data.reason ?? '')
+    wake()
+  })
+  try {
+    await call('POST', `v1/deployments/artifacts/directupload/${link.id}/complete`, { body: {} })
+    return await settled(
+      link.id,
+      file.size,
+      () => refusal,
+      (next) => (wake = next),
+    )
+  } finally {
+    stop()
+  }
+}
+
+/** Polls for the artifact until it exists, the server's refusal arrives, or the wait runs out. */
+async function settled(
+  id: string,
+  size: number,
+  refusal: () => string | undefined,
+  onRefusal: (wake: () => void) => void,
+): Promise<Artifact> {
+  const deadline = Date.now() + 120_000 + size / 50_000
   for (let wait = 200; Date.now() < deadline; wait = Math.min(wait * 2, 3000)) {
+    const reason = refusal()
+    if (reason !== undefined) throw new Error(`The server refused the artifact: ${sentence(reason)}`)
     try {
-      return await get<Artifact>(`v1/deployments/artifacts/${link.id}`)
+      return await get<Artifact>(`v1/deployments/artifacts/${id}`)
     } catch (err) {
       if (!(err instanceof ApiError) || err.status !== 404) throw err
     }
-    await new Promise((done) => setTimeout(done, wait))
+    await new Promise<void>((done) => {
+      const timer = setTimeout(done, wait)
+      onRefusal(() => {
+        clearTimeout(timer)
+        done()
+      })
+    })
   }
   throw new Error(
     'The server refused the artifact after checking it: it is not a valid Mender artifact, or an artifact with the same name and device types is already stored.',
   )
 }
+
+const sentence = (text: string) => (/[.!?]$/.test(text) ? text : `${text}.`)
 
 export async function generateArtifact(form: {
   name: string

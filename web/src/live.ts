@@ -80,6 +80,12 @@ export function startLiveUpdates(): void {
   restart()
 }
 
+/** Hands every event to `listener` until the answered function is called. */
+export function onLiveEvent(listener: (event: LiveEvent) => void): () => void {
+  listeners.add(listener)
+  return () => listeners.delete(listener)
+}
+
 /**
  * Calls `onChange` (at most every `quietMs`) when an event `matches`. Pages reload what they show
  * instead of patching it, so what they show is always what the API answers.

@@ -5,6 +5,7 @@ import { writeModuleImage } from '../../artifact/writer.ts'
 import type { Deps } from '../../deps.ts'
 import { writeNewFile } from '../../files.ts'
 import {
+  asApiError,
   BadRequestError,
   ConflictError,
   NotFoundError,
@@ -197,9 +198,12 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       await record(tenantId, id, meta, '', uploadConflict, id)
       log.info('direct upload recorded', { artifact_id: id, name: meta.name })
     } catch (err) {
+      // The words the synchronous upload would answer with; a failure of the server's own (the
+      // blob store, a bug) stays in the log and the person reads a generic sentence.
+      const reason = asApiError(err)?.message ?? 'the server could not check the uploaded file'
       log.warn('direct upload dropped', { artifact_id: id, reason: (err as Error).message })
       await blobs.delete(key)
-      await store.deleteUploadIntent(tenantId, id)
+      await store.refuseUploadIntent(tenantId, id, reason)
     }
   }
 

@@ -1,6 +1,7 @@
 import { and, asc, count, desc, eq, inArray, type SQL, sql, sum } from 'drizzle-orm'
 import type { AnySQLiteColumn } from 'drizzle-orm/sqlite-core'
 import type { Database, Window } from '../../../db/client.ts'
+import { outboxFor } from '../../events/outbox.ts'
 import { type DependsCombination, decodeCombination, encodeCombination } from './depends.ts'
 import type { ArtifactRow } from './model.ts'
 import { artifactDepends, artifacts, releases, type UploadIntentStatus, uploadIntents } from './tables.ts'
@@ -103,6 +104,11 @@ export interface ArtifactsStore {
   ): Promise<boolean>
   /** Forgets a direct upload. */
   deleteUploadIntent(tenantId: string, id: string): Promise<void>
+  /**
+   * Forgets a direct upload the server's checks refused and, in the same transaction, writes an
+   * `artifact-upload-refused` event carrying `reason` for the tenant's listeners.
+   */
+  refuseUploadIntent(tenantId: string, id: string, reason: string): Promise<void>
   /** Every intent in `status`, across tenants (start-up work). */
   listUploadIntents(status: UploadIntentStatus): Promise<UploadIntentRow[]>
 }
@@ -110,6 +116,7 @@ export interface ArtifactsStore {
 export function createArtifactsStore(db: Database): ArtifactsStore {
   // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const ph = sql.placeholder
+  const outbox = outboxFor(db)
   // Prepared once: deployments look artifacts up by name whenever a device asks for an update.
   const byName = db
     .select()
@@ -332,6 +339,15 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
       db.delete(uploadIntents)
         .where(and(eq(uploadIntents.tenantId, tenantId), eq(uploadIntents.id, id)))
         .run()
+    },
+
+    refuseUploadIntent: async (tenantId: string, id: string, reason: string): Promise<void> => {
+      db.transaction((tx) => {
+        tx.delete(uploadIntents)
+          .where(and(eq(uploadIntents.tenantId, tenantId), eq(uploadIntents.id, id)))
+          .run()
+        outbox.append({ tenantId, type: 'artifact-upload-refused', subject: id, data: { id, reason } })
+      })
     },
 
     /** Every intent in `status`, across tenants (start-up work). */
