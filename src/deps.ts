@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { type Database, openDatabase } from '../db/client.ts'
+import { type Database, openDatabase, pingDatabase } from '../db/client.ts'
 import { runMigrations } from '../db/migrate.ts'
 import { type Clock, systemClock } from './clock.ts'
 import type { Config } from './config.ts'
@@ -9,12 +9,32 @@ import { createLogger, type Logger } from './log.ts'
 import type { BlobStore } from './storage/blobs.ts'
 import { createDiskBlobStore } from './storage/disk.ts'
 import { createLinks, type Links } from './storage/links.ts'
+import { type Stores, sqliteStores } from './stores.ts'
 import { createTokens, type Tokens } from './tokens.ts'
+
+/** The database under the stores, whichever the engine. */
+export type DatabaseHandle = {
+  /** On the SQLite engine only: its checkpointer, backups, and the tests that look inside the file. */
+  sqlite?: Database
+  /** A cheap round trip that fails when the database is unusable (readiness). */
+  ping(): Promise<boolean>
+  close(): Promise<void>
+}
+
+function sqliteHandle(db: Database): DatabaseHandle {
+  return {
+    sqlite: db,
+    ping: async () => pingDatabase(db),
+    close: async () => db.$client.close(),
+  }
+}
 
 /** Everything a factory may depend on; built once in main.ts (or by the test helper). */
 export type Deps = {
   config: Config
-  db: Database
+  database: DatabaseHandle
+  /** Every service's store, on the engine the configuration picks. */
+  stores: Stores
   blobs: BlobStore
   /** Signed storage-proxy links (and S3 presigned downloads when enabled). */
   links: Links
@@ -43,25 +63,34 @@ export async function buildDeps(
   const db = openDatabase(join(config.dataDir, 'bender.db'))
   await runMigrations(db)
   const clock = overrides.clock ?? systemClock
+  const ids = overrides.ids ?? randomIds
   // The AWS SDK is a large share of start-up: loaded only when S3 is used.
   const blobs = config.s3
     ? await (await import('./storage/s3.ts')).createS3BlobStore(config.s3, clock)
     : createDiskBlobStore(config.storageDir)
   const deps: Deps = {
     config,
-    db,
+    database: sqliteHandle(db),
+    stores: sqliteStores(db, { clock, ids }),
     blobs,
     links: createLinks(config, clock, blobs),
     tokens: createTokens(config, clock),
     clock,
-    ids: overrides.ids ?? randomIds,
+    ids,
     log: overrides.log ?? createLogger(config.logLevel, undefined, config.logFormat),
   }
   return deps
 }
 
 /** Releases what buildDeps opened. */
-export function closeDeps(deps: Deps): void {
+export async function closeDeps(deps: Deps): Promise<void> {
   deps.blobs.close()
-  deps.db.$client.close()
+  await deps.database.close()
+}
+
+/** The SQLite database of a SQLite data dir, for what works on that engine only (seeding, SQLite's own checks). */
+export function sqliteOf(deps: Pick<Deps, 'database'>): Database {
+  const { sqlite } = deps.database
+  if (!sqlite) throw new Error('this works on a SQLite data dir only (BENDER_DATABASE_URL is set)')
+  return sqlite
 }

@@ -1,3 +1,4 @@
+import type { Database } from '../../db/client.ts'
 import type { Deps } from '../deps.ts'
 import type { EventListener } from './model.ts'
 import { type Outbox, outboxFor } from './outbox.ts'
@@ -34,7 +35,7 @@ export interface EventsService {
 }
 
 /** The events of a SQLite database. */
-export const sqliteEvents = (db: Deps['db']): EventsEngine => ({
+export const sqliteEvents = (db: Database): EventsEngine => ({
   store: createEventsStore(db),
   outbox: outboxFor(db),
 })

@@ -90,7 +90,7 @@ export async function createTestApp(env: Record<string, string> = {}) {
     call,
     async close() {
       await stopServices(services)
-      closeDeps(deps)
+      await closeDeps(deps)
       rmSync(dir, { recursive: true, force: true })
     },
   }
