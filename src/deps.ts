@@ -1,33 +1,15 @@
-import { chmodSync, existsSync, mkdirSync } from 'node:fs'
-import { join } from 'node:path'
-import { type Database, openDatabase, pingDatabase } from '../db/client.ts'
-import { runMigrations } from '../db/migrate.ts'
+import { chmodSync, mkdirSync } from 'node:fs'
+import type { Database } from '../db/client.ts'
 import { type Clock, systemClock } from './clock.ts'
 import type { Config } from './config.ts'
+import { type DatabaseHandle, openEngine } from './engine.ts'
 import { type Ids, randomIds } from './ids.ts'
 import { createLogger, type Logger } from './log.ts'
 import type { BlobStore } from './storage/blobs.ts'
 import { createDiskBlobStore } from './storage/disk.ts'
 import { createLinks, type Links } from './storage/links.ts'
-import { type Stores, sqliteStores } from './stores.ts'
+import type { Stores } from './stores.ts'
 import { createTokens, type Tokens } from './tokens.ts'
-
-/** The database under the stores, whichever the engine. */
-export type DatabaseHandle = {
-  /** On the SQLite engine only: its checkpointer, backups, and the tests that look inside the file. */
-  sqlite?: Database
-  /** A cheap round trip that fails when the database is unusable (readiness). */
-  ping(): Promise<boolean>
-  close(): Promise<void>
-}
-
-function sqliteHandle(db: Database): DatabaseHandle {
-  return {
-    sqlite: db,
-    ping: async () => pingDatabase(db),
-    close: async () => db.$client.close(),
-  }
-}
 
 /** Everything a factory may depend on; built once in main.ts (or by the test helper). */
 export type Deps = {
@@ -57,21 +39,17 @@ export async function buildDeps(
   process.umask(0o077)
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
   chmodSync(config.dataDir, 0o700)
-  for (const file of ['bender.db', 'bender.db-wal', 'bender.db-shm']) {
-    if (existsSync(join(config.dataDir, file))) chmodSync(join(config.dataDir, file), 0o600)
-  }
-  const db = openDatabase(join(config.dataDir, 'bender.db'))
-  await runMigrations(db)
   const clock = overrides.clock ?? systemClock
   const ids = overrides.ids ?? randomIds
+  const { database, stores } = await openEngine(config, { clock, ids })
   // The AWS SDK is a large share of start-up: loaded only when S3 is used.
   const blobs = config.s3
     ? await (await import('./storage/s3.ts')).createS3BlobStore(config.s3, clock)
     : createDiskBlobStore(config.storageDir)
   const deps: Deps = {
     config,
-    database: sqliteHandle(db),
-    stores: sqliteStores(db, { clock, ids }),
+    database,
+    stores,
     blobs,
     links: createLinks(config, clock, blobs),
     tokens: createTokens(config, clock),

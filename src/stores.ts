@@ -1,6 +1,6 @@
 import type { Database } from '../db/client.ts'
 import type { Clock } from './clock.ts'
-import { type EventsEngine, sqliteEvents } from './events/service.ts'
+import { type EventsEngine, sqliteEvents } from './events/engine.ts'
 import type { Ids } from './ids.ts'
 import { createRetentionStore, type RetentionStore } from './retention/store.ts'
 import { createReleasesStore, type ReleasesStore } from './services/artifacts/store.releases.ts'

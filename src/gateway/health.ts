@@ -1,5 +1,5 @@
 import { Elysia } from 'elysia'
-import type { DatabaseHandle } from '../deps.ts'
+import type { DatabaseHandle } from '../engine.ts'
 import type { Logger } from '../log.ts'
 import type { BlobStore } from '../storage/blobs.ts'
 import { ApiError } from './errors.ts'
