@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createApp } from '../../src/app.ts'
+import { sqliteOf } from '../../src/deps.ts'
 import { createReleasesService } from '../../src/services/artifacts/service.releases.ts'
 import { createArtifactsService, type DeploymentUsage } from '../../src/services/artifacts/service.ts'
 import { createStorageProxy } from '../../src/storage/proxy.ts'
@@ -227,7 +228,7 @@ describe('artifacts used by deployments', () => {
   // own plays its part.
   let used: TestApp['app']
   beforeAll(() => {
-    const sqlite = t.deps.db.$client
+    const sqlite = sqliteOf(t.deps).$client
     sqlite.run('CREATE TABLE test_deployments (id TEXT, tenant_id TEXT, artifact_name TEXT, active INTEGER)')
     const usage: DeploymentUsage = {
       activeDeploymentIds: async (tenantId, names) =>

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { sqliteOf } from '../../src/deps.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
 import { AUTH_REQUESTS, authenticate, findDevice, TestDevice } from '../helpers/device.ts'
 
@@ -25,7 +26,8 @@ const decode = (token: string) =>
 /** Rows in each deviceauth table: a refused request must leave all three unchanged. */
 const rowCounts = () =>
   ['deviceauth_devices', 'deviceauth_auth_sets', 'deviceauth_tokens'].map(
-    (table) => (t.deps.db.$client.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n,
+    (table) =>
+      (sqliteOf(t.deps).$client.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n,
   )
 
 async function setStatus(deviceId: string, authSetId: string, status: string) {
@@ -112,8 +114,8 @@ describe('an accepted device', () => {
   test('keeps one token row per auth set however often it authenticates', async () => {
     const { device, authSetId } = await acceptedDevice()
     for (let i = 0; i < 3; i++) expect((await authenticate(t, device)).status).toBe(200)
-    const rows = t.deps.db.$client
-      .query('SELECT count(*) AS n FROM deviceauth_tokens WHERE id = ?')
+    const rows = sqliteOf(t.deps)
+      .$client.query('SELECT count(*) AS n FROM deviceauth_tokens WHERE id = ?')
       .get(authSetId)
     expect(rows).toEqual({ n: 1 })
   })

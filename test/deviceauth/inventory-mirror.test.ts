@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { sqliteOf } from '../../src/deps.ts'
 import { NotFoundError } from '../../src/gateway/errors.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
 import { AUTH_REQUESTS, authenticate, findDevice, TestDevice } from '../helpers/device.ts'
@@ -96,7 +97,7 @@ describe('inventory follows deviceauth', () => {
 
   test('a refused auth request adds nothing to inventory', async () => {
     const count = () =>
-      (t.deps.db.$client.query('SELECT count(*) AS n FROM inventory_devices').get() as { n: number }).n
+      (sqliteOf(t.deps).$client.query('SELECT count(*) AS n FROM inventory_devices').get() as { n: number }).n
     const before = count()
     const device = new TestDevice()
     const raw = device.authRequestBody()

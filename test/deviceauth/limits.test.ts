@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { sqliteOf } from '../../src/deps.ts'
 import { MAX_IDENTITY_BYTES, MAX_IDENTITY_KEYS } from '../../src/services/deviceauth/identity.ts'
 import { MAX_PENDING_AUTH_SETS } from '../../src/services/deviceauth/service.ts'
 import { MAX_PEM_LENGTH, parsePublicKey } from '../../src/services/deviceauth/signature.ts'
@@ -18,7 +19,7 @@ beforeAll(async () => {
 afterAll(() => t.close())
 
 const count = (table: string) =>
-  (t.deps.db.$client.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n
+  (sqliteOf(t.deps).$client.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n
 
 /** Sends `device`'s auth request with other identity data, signed by the device's key. */
 function sendIdentity(device: TestDevice, idData: string) {
