@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import { sqliteOf } from '../../src/deps.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
 import { authenticate, findDevice, TestDevice } from '../helpers/device.ts'
 
@@ -349,11 +348,7 @@ describe('decommission', () => {
     const { device, id } = await deviceIn('accepted')
     expect((await t.call('DELETE', `${MGMT}/devices/${id}`, { token: admin })).status).toBe(204)
     expect((await get(`/devices/${id}`)).status).toBe(404)
-    expect(
-      sqliteOf(t.deps)
-        .$client.query('SELECT count(*) AS n FROM deviceauth_auth_sets WHERE device_id = ?')
-        .get(id),
-    ).toEqual({ n: 0 })
+    expect(await t.count('deviceauth_auth_sets', 'device_id = ?', id)).toBe(0)
     expect((await authenticate(t, device)).status).toBe(401)
     const again = await findDevice(t, admin, device)
     expect(again.id).not.toBe(id)

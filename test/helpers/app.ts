@@ -98,6 +98,14 @@ export async function createTestApp(env: Record<string, string> = {}) {
     /** The engine this app runs on. */
     engine: deps.stores.engine,
     sql,
+    /** Rows of `table` (matching `where`, with `?` parameters), on either engine. */
+    async count(table: string, where = '', ...params: unknown[]): Promise<number> {
+      const [row] = await sql(
+        `SELECT CAST(count(*) AS INTEGER) AS n FROM ${table} ${where && `WHERE ${where}`}`,
+        ...params,
+      )
+      return Number(row?.n)
+    },
     async close() {
       await stopServices(services)
       await closeDeps(deps)
