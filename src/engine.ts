@@ -5,6 +5,7 @@ import { DatabaseError } from '../db/errors.ts'
 import { runMigrations } from '../db/migrate.ts'
 import type { Config } from './config.ts'
 import type { Logger } from './log.ts'
+import type { MetricsSource } from './metrics/metrics.ts'
 import { type StoreParts, type Stores, sqliteStores } from './stores.ts'
 
 /** The database under the stores, whichever the engine. */
@@ -13,6 +14,8 @@ export type DatabaseHandle = {
   sqlite?: Database
   /** A cheap round trip that fails when the database is unusable (readiness). */
   ping(): Promise<boolean>
+  /** Where /metrics reads the fleet and database gauges; made when metrics are on. */
+  metricsSource(): Promise<MetricsSource>
   close(): Promise<void>
 }
 
@@ -30,6 +33,8 @@ export async function openSqliteEngine(config: Config, parts: StoreParts): Promi
     database: {
       sqlite: db,
       ping: async () => pingDatabase(db),
+      metricsSource: async () =>
+        (await import('./metrics/source.ts')).sqliteMetricsSource(db.$client.filename),
       close: async () => db.$client.close(),
     },
     stores: sqliteStores(db, parts),

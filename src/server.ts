@@ -112,7 +112,7 @@ export async function startServer(
   uploads?: UploadGate,
 ): Promise<Running> {
   const { config, log } = deps
-  const metrics = await metricsFor(config)
+  const metrics = await metricsFor(config, deps.database)
   const handler = withRequestLimits(
     config,
     withRequestId((request: Request) => app.fetch(withRoutableHost(request))),
