@@ -38,12 +38,52 @@ export type CallOptions = {
 /** One RSA key for every test app of a run: key generation is the slow part of a fresh data dir. */
 let sharedKey: string | undefined
 /** Generated once per test process and written into each app's own data dir (removed with it). */
-function jwtKeyPem(): string {
+export function jwtKeyPem(): string {
   sharedKey ??= generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
     type: 'pkcs8',
     format: 'pem',
   }) as string
   return sharedKey
+}
+
+/** Anything the tests send API calls to: an in-process app, or a server (or proxy) over HTTP. */
+export type Caller = { call(method: string, path: string, options?: CallOptions): Promise<Reply> }
+
+/** A `call` over `handle`: JSON bodies encoded, the token as a bearer header, the reply read whole. */
+function caller(handle: (request: Request) => Promise<Response>): Caller['call'] {
+  return async (method, path, options = {}) => {
+    const headers = new Headers(options.headers)
+    if (options.token) headers.set('authorization', `Bearer ${options.token}`)
+    let body = options.raw
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body)
+      if (!headers.has('content-type')) headers.set('content-type', 'application/json')
+    }
+    const response = await handle(new Request(`http://localhost${path}`, { method, headers, body }))
+    const text = await response.text()
+    let json: unknown
+    try {
+      json = text ? JSON.parse(text) : undefined
+    } catch {
+      json = undefined
+    }
+    return { status: response.status, headers: response.headers, text, json }
+  }
+}
+
+/** Calls to a server at `baseUrl` over HTTP, shaped like an in-process app's. */
+export function httpCaller(baseUrl: string): Caller {
+  return {
+    call: caller((request) => {
+      const url = new URL(request.url)
+      return fetch(baseUrl + url.pathname + url.search, {
+        method: request.method,
+        headers: request.headers,
+        body: request.body,
+        redirect: 'manual',
+      })
+    }),
+  }
 }
 
 export async function createTestApp(env: Record<string, string> = {}) {
@@ -68,24 +108,7 @@ export async function createTestApp(env: Record<string, string> = {}) {
   const pg = config.databaseUrl ? await openPgDatabase(config.databaseUrl, { max: 2 }) : undefined
   const sql: TestSql = pg ? pgSql(pg) : sqliteSql(sqliteOf(deps))
 
-  async function call(method: string, path: string, options: CallOptions = {}): Promise<Reply> {
-    const headers = new Headers(options.headers)
-    if (options.token) headers.set('authorization', `Bearer ${options.token}`)
-    let body = options.raw
-    if (options.body !== undefined) {
-      body = JSON.stringify(options.body)
-      if (!headers.has('content-type')) headers.set('content-type', 'application/json')
-    }
-    const response = await app.handle(new Request(`http://localhost${path}`, { method, headers, body }))
-    const text = await response.text()
-    let json: unknown
-    try {
-      json = text ? JSON.parse(text) : undefined
-    } catch {
-      json = undefined
-    }
-    return { status: response.status, headers: response.headers, text, json }
-  }
+  const call = caller((request) => app.handle(request))
 
   return {
     app,

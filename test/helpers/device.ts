@@ -1,6 +1,6 @@
 import { expect } from 'bun:test'
 import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto'
-import type { Reply, TestApp } from './app.ts'
+import type { Caller, Reply } from './app.ts'
 
 export const AUTH_REQUESTS = '/api/devices/v1/authentication/auth_requests'
 
@@ -68,14 +68,14 @@ export function randomMac(): string {
   )
 }
 
-/** Sends the device's auth request to an in-process app. */
-export function authenticate(t: TestApp, device: TestDevice): Promise<Reply> {
+/** Sends the device's auth request to an in-process app (or a server over HTTP). */
+export function authenticate(t: Caller, device: TestDevice): Promise<Reply> {
   const body = device.authRequestBody()
   return t.call('POST', AUTH_REQUESTS, { raw: body, headers: device.authHeaders(body) })
 }
 
 /** The id of the device with this identity, read through the management API. */
-export async function findDevice(t: TestApp, token: string, device: TestDevice) {
+export async function findDevice(t: Caller, token: string, device: TestDevice) {
   const res = await t.call('GET', '/api/management/v2/devauth/devices?per_page=500', { token })
   const found = (res.json as any[]).find((d) => Bun.deepEquals(d.identity_data, device.identity))
   if (!found) throw new Error('device not listed')
@@ -87,7 +87,7 @@ export async function findDevice(t: TestApp, token: string, device: TestDevice) 
  * pending), the operator accepts its auth set through the management API, and its next auth
  * request gets a token.
  */
-export async function acceptedDevice(t: TestApp, admin: string, device = new TestDevice()) {
+export async function acceptedDevice(t: Caller, admin: string, device = new TestDevice()) {
   expect((await authenticate(t, device)).status).toBe(401)
   const listed = await findDevice(t, admin, device)
   const authSetId = listed.auth_sets[0].id as string

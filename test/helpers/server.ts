@@ -47,11 +47,18 @@ export type RunningServer = {
  * ports over a fresh data dir, and waits until it answers.
  */
 export async function startBender(
-  options: { env?: Record<string, string>; command?: string[]; cwd?: string; dataDir?: string } = {},
+  options: {
+    env?: Record<string, string>
+    command?: string[]
+    cwd?: string
+    dataDir?: string
+    /** Ports chosen beforehand (a load balancer in front must know them); free ones otherwise. */
+    ports?: { api: number; storage: number }
+  } = {},
 ): Promise<RunningServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'bender-e2e-'))
-  const apiPort = await freePort()
-  const storagePort = await freePort()
+  const apiPort = options.ports?.api ?? (await freePort())
+  const storagePort = options.ports?.storage ?? (await freePort())
   const url = `http://127.0.0.1:${apiPort}`
   const storageUrl = `http://127.0.0.1:${storagePort}`
   const proc = Bun.spawn(options.command ?? [process.execPath, 'run', join(ROOT, 'src/main.ts'), 'serve'], {
@@ -65,7 +72,7 @@ export async function startBender(
       BENDER_PUBLIC_URL: url,
       BENDER_STORAGE_PUBLIC_URL: storageUrl,
       BENDER_LOG_LEVEL: 'info',
-      ...(await engineEnvFor(dataDir)),
+      ...(options.env?.BENDER_DATABASE_URL ? {} : await engineEnvFor(dataDir)),
       ...options.env,
     },
     stdin: 'ignore',
