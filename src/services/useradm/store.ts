@@ -30,9 +30,16 @@ export type UserFilter = {
   updatedBefore?: Date
 }
 
-/** True when a write failed on a UNIQUE constraint (the service turns it into a 409/422). */
+/**
+ * True when a write failed on a UNIQUE constraint (the service turns it into a 409/422), on either
+ * engine: SQLite says so in its message, PostgreSQL by its error code (23505), which Drizzle
+ * carries as the cause of its own error.
+ */
 export function isUniqueViolation(err: unknown): boolean {
-  return err instanceof Error && /UNIQUE constraint failed/.test(err.message)
+  if (!(err instanceof Error)) return false
+  if (/UNIQUE constraint failed/.test(err.message)) return true
+  if ((err as { errno?: unknown }).errno === '23505') return true
+  return err.cause !== undefined && isUniqueViolation(err.cause)
 }
 
 /** A token row as the per-request revocation check reads it. */
