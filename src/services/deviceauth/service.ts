@@ -10,6 +10,7 @@ import { type Paging, pageOffset } from '../../gateway/paging.ts'
 import type { Claims } from '../../tokens.ts'
 import type { InventoryService } from '../inventory/service.ts'
 import { createDeviceAuthenticator } from './authenticator.ts'
+import { withSharedRevocations } from './revocations.ts'
 import { type CheckIn, createCheckInBuffer } from './checkins.ts'
 import { identityHash } from './identity.ts'
 import type { ApiDevice, DeviceStatus } from './model.ts'
@@ -198,7 +199,10 @@ export function createDeviceauthService(
     await deployments?.markDeviceDecommissioned(tenantId, id)
   }
 
-  const authenticator = createDeviceAuthenticator({ store, revocations, tokens, clock, checkIns })
+  const authenticator = withSharedRevocations(
+    createDeviceAuthenticator({ store, revocations, tokens, clock, checkIns }),
+    revocations,
+  )
 
   return {
     authenticator,
