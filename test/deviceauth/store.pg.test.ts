@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openPgDatabase, type PgDatabase } from '../../db/pg.ts'
 import { loadConfig } from '../../src/config.ts'
+import { createPgEventsStore } from '../../src/events/store.pg.ts'
 import { createAuthResolver } from '../../src/gateway/auth.ts'
 import { UnauthorizedError } from '../../src/gateway/errors.ts'
 import { createDeviceAuthenticator } from '../../src/services/deviceauth/authenticator.ts'
 import { createCheckInBuffer } from '../../src/services/deviceauth/checkins.ts'
-import { isAllowedTransition } from '../../src/services/deviceauth/status.ts'
 import { withSharedRevocations } from '../../src/services/deviceauth/revocations.ts'
+import { isAllowedTransition } from '../../src/services/deviceauth/status.ts'
 import { createPgDeviceauthStore } from '../../src/services/deviceauth/store.pg.ts'
 import { createRevocationCounter, type DeviceauthStore } from '../../src/services/deviceauth/store.ts'
 import { createTokens } from '../../src/tokens.ts'
@@ -20,7 +21,12 @@ import { deviceauthStoreContract } from './store.contract.ts'
 deviceauthStoreContract('PostgreSQL', async () => {
   const { db, close } = await openTestPgDatabase()
   const revocations = createRevocationCounter()
-  return { store: createPgDeviceauthStore(db, revocations), revocations, close }
+  return {
+    store: createPgDeviceauthStore(db, revocations),
+    revocations,
+    events: createPgEventsStore(db),
+    close,
+  }
 })
 
 /** One bender instance's deviceauth on the shared database: its own pool, store and device guard. */
@@ -131,7 +137,9 @@ describe('two instances on one PostgreSQL database', () => {
       b.store.recordAuthRequest('', key, request()),
     ])
     expect(outcomes.map((o) => o.kind).sort()).toEqual(['new-device', 'refused'])
-    expect(await a.store.listAuthSets('', [(await a.store.findDeviceByIdentityHash('', key.hash))!.id])).toHaveLength(1)
+    expect(
+      await a.store.listAuthSets('', [(await a.store.findDeviceByIdentityHash('', key.hash))!.id]),
+    ).toHaveLength(1)
   })
 
   test('check-ins flushed late by one instance never move a device’s time back', async () => {

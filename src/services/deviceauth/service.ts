@@ -10,7 +10,6 @@ import { type Paging, pageOffset } from '../../gateway/paging.ts'
 import type { Claims } from '../../tokens.ts'
 import type { InventoryService } from '../inventory/service.ts'
 import { createDeviceAuthenticator } from './authenticator.ts'
-import { withSharedRevocations } from './revocations.ts'
 import { type CheckIn, createCheckInBuffer } from './checkins.ts'
 import { identityHash } from './identity.ts'
 import type { ApiDevice, DeviceStatus } from './model.ts'
@@ -21,6 +20,7 @@ import {
   checkStatusFilter,
   type PreauthorizationInput,
 } from './requests.ts'
+import { withSharedRevocations } from './revocations.ts'
 import { isAllowedTransition, SETTABLE_STATUSES } from './status.ts'
 import { createDeviceauthStore, createRevocationCounter, type DeviceFilter, type DeviceRow } from './store.ts'
 

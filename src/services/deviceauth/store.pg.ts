@@ -68,7 +68,13 @@ export function createPgDeviceauthStore(db: PgDatabase, revocations: RevocationC
     return refresh(w, device, now)
   }
 
-  async function insertDevice(w: PgWrite, tenantId: string, key: DeviceKey, status: DeviceStatus, context: WriteContext) {
+  async function insertDevice(
+    w: PgWrite,
+    tenantId: string,
+    key: DeviceKey,
+    status: DeviceStatus,
+    context: WriteContext,
+  ) {
     const { now, newId } = context
     const device: DeviceRow = {
       ...{ id: newId(), tenantId, identity: key.normalised, identityHash: key.hash, status },
@@ -81,7 +87,13 @@ export function createPgDeviceauthStore(db: PgDatabase, revocations: RevocationC
   }
 
   /** A known identity with a new key (key rotation); past the cap the oldest pending auth sets make room. */
-  async function addPendingKey(w: PgWrite, device: DeviceRow, pem: string, maxPending: number, context: WriteContext) {
+  async function addPendingKey(
+    w: PgWrite,
+    device: DeviceRow,
+    pem: string,
+    maxPending: number,
+    context: WriteContext,
+  ) {
     const { tenantId, id } = device
     const pending = (await rows.listAuthSets(w.tx, tenantId, [id])).filter((set) => set.status === 'pending')
     for (const old of pending.slice(0, Math.max(0, pending.length - maxPending + 1))) {

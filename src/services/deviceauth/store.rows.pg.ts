@@ -60,7 +60,9 @@ export function createPgDeviceauthRows(db: PgDatabase) {
       const accepted = await w.tx
         .select(authSetColumns)
         .from(authSets)
-        .where(and(eq(authSets.tenantId, tenantId), eq(authSets.deviceId, id), eq(authSets.status, 'accepted')))
+        .where(
+          and(eq(authSets.tenantId, tenantId), eq(authSets.deviceId, id), eq(authSets.status, 'accepted')),
+        )
         .orderBy(asc(authSets.rowid))
       if (device) w.events.push(deviceEvents.provisioned(device, accepted, at))
     }
@@ -138,7 +140,11 @@ export function createPgDeviceauthRows(db: PgDatabase) {
           .select(authSetColumns)
           .from(authSets)
           .where(
-            and(eq(authSets.tenantId, tenantId), eq(authSets.deviceId, deviceId), eq(authSets.pubkey, pubkey)),
+            and(
+              eq(authSets.tenantId, tenantId),
+              eq(authSets.deviceId, deviceId),
+              eq(authSets.pubkey, pubkey),
+            ),
           ),
       ),
 
