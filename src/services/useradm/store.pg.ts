@@ -5,18 +5,14 @@ import {
   desc,
   eq,
   getTableColumns,
-  gt,
-  inArray,
   isNotNull,
   isNull,
-  lt,
   ne,
   notInArray,
-  type SQL,
   sql,
 } from 'drizzle-orm'
 import type { PgDatabase } from '../../../db/pg.ts'
-import type { SettingsRow, TokenRow, UseradmStore, UserFilter, UserRow } from './store.ts'
+import { type SettingsRow, type TokenRow, type UseradmStore, userFilterWhere } from './store.ts'
 import { settings, users, userTokens } from './tables.pg.ts'
 
 /** A token row as the SQLite side shapes it: the insertion order stays inside the store. */
@@ -52,20 +48,12 @@ export function createPgUseradmStore(db: PgDatabase): UseradmStore {
           .where(and(eq(users.tenantId, tenantId), eq(users.email, email))),
       ),
 
-    listUsers(tenantId: string, filter: UserFilter): Promise<UserRow[]> {
-      const where: SQL[] = [eq(users.tenantId, tenantId)]
-      if (filter.ids?.length) where.push(inArray(users.id, filter.ids))
-      if (filter.emails?.length) where.push(inArray(users.email, filter.emails))
-      if (filter.createdAfter) where.push(gt(users.createdTs, filter.createdAfter))
-      if (filter.createdBefore) where.push(lt(users.createdTs, filter.createdBefore))
-      if (filter.updatedAfter) where.push(gt(users.updatedTs, filter.updatedAfter))
-      if (filter.updatedBefore) where.push(lt(users.updatedTs, filter.updatedBefore))
-      return db
+    listUsers: (tenantId, filter) =>
+      db
         .select()
         .from(users)
-        .where(and(...where))
-        .orderBy(asc(users.email))
-    },
+        .where(and(...userFilterWhere(users, tenantId, filter)))
+        .orderBy(asc(users.email)),
 
     countUsers: async (tenantId) =>
       (await db.select({ n: count() }).from(users).where(eq(users.tenantId, tenantId)))[0]?.n ?? 0,
