@@ -12,3 +12,10 @@ export const ms = () => timestamp({ mode: 'date', withTimezone: true, precision:
 
 /** Bytes (drizzle's pg-core has no `bytea` of its own); both drivers hand a Buffer back. */
 export const bytes = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' })
+
+/**
+ * Insertion order where SQLite reads its implicit `rowid` (the tie-break of rows created in the
+ * same millisecond): PostgreSQL has none, so a table that sorts by it declares this column of the
+ * same name, filled by the database and never selected into the SQLite-shaped rows.
+ */
+export const rowid = () => bigint({ mode: 'number' }).generatedAlwaysAsIdentity().notNull()

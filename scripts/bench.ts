@@ -21,6 +21,8 @@
  *   metrics      device polls/s of a bender with metrics on ÷ one with them off, side by side in one run
  *   dynamic      a bulk group assignment of 10 000 devices with and without an active dynamic
  *                deployment whose filter names the group: the call and the match work, side by side
+ *   revocations  the device check on PostgreSQL with the shared revocation count read before it,
+ *                beside the in-process count alone and a bare primary-key read
  *
  * Nothing here is asserted: the tests never time anything.
  */
@@ -38,6 +40,7 @@ const AREAS = [
   'fleet',
   'metrics',
   'dynamic',
+  'revocations',
 ] as const
 
 const [area, ...rest] = Bun.argv.slice(2)

@@ -17,6 +17,14 @@ function tableModules(): { sqlite: string; pg: string }[] {
 
 type Shape = Record<string, { columns: string[]; primaryKey: string[]; indexes: string[] }>
 
+/**
+ * Shared state only several instances need: one SQLite process keeps it in memory, so these
+ * PostgreSQL tables have no SQLite twin.
+ */
+const PG_ONLY_TABLES = new Set(['deviceauth_revocations'])
+/** A PostgreSQL column standing for SQLite's implicit rowid (see db/pg-columns.ts). */
+const IMPLICIT_ON_SQLITE = 'rowid'
+
 async function shapes(
   path: string,
   isTable: (value: unknown) => boolean,
@@ -31,8 +39,12 @@ async function shapes(
   for (const value of Object.values(await import(path))) {
     if (!isTable(value)) continue
     const table = config(value as never)
+    if (PG_ONLY_TABLES.has(table.name)) continue
     shape[table.name] = {
-      columns: table.columns.map((c) => c.name).sort(),
+      columns: table.columns
+        .map((c) => c.name)
+        .filter((c) => c !== IMPLICIT_ON_SQLITE)
+        .sort(),
       primaryKey: [
         ...table.columns.filter((c) => c.primary).map((c) => c.name),
         ...table.primaryKeys.flatMap((k) => k.columns.map((c) => c.name)),

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import type { EventsStore } from '../../src/events/store.ts'
 import type { DeviceStatus } from '../../src/services/deviceauth/model.ts'
 import { isAllowedTransition } from '../../src/services/deviceauth/status.ts'
 import type {
@@ -12,6 +13,8 @@ export type DeviceauthContractTarget = {
   store: DeviceauthStore
   /** The counter the store bumps whenever a write takes a device token away. */
   revocations: RevocationCounter
+  /** The events store of the same database: the store's events are in its outbox. */
+  events: EventsStore
   close(): Promise<void>
 }
 
@@ -214,6 +217,70 @@ export function deviceauthStoreContract(name: string, open: () => Promise<Device
       const { device } = await pending('ci')
       await store.writeCheckIns([{ tenantId: 'ci', deviceId: device.id, at: at(77) }])
       expect((await store.findDeviceById('ci', device.id))?.checkInTs).toEqual(at(77))
+    })
+
+    /** The events written about `deviceId`, oldest first, as type and data. */
+    async function eventsOf(deviceId: string) {
+      const all = await target.events.readAfter(0, 10_000)
+      return all.filter((event) => event.subject === deviceId).map(({ type, data }) => ({ type, data }))
+    }
+
+    test('status changes, provisioning and decommissioning are written as events with the change', async () => {
+      const { device, authSet, key } = await pending('ev')
+      await store.setAuthSetStatus('ev', device.id, authSet.id, 'accepted', statusContext())
+      expect(await store.recordAuthRequest('ev', key, request(1))).toMatchObject({ kind: 'token' })
+      // A write that changes nothing raises nothing.
+      expect(await store.setAuthSetStatus('ev', device.id, authSet.id, 'accepted', statusContext())).toEqual({
+        kind: 'unchanged',
+      })
+      await store.decommission('ev', device.id)
+      const events = await eventsOf(device.id)
+      expect(events.map((event) => [event.type, event.data.status])).toEqual([
+        ['device-status-changed', 'pending'],
+        ['device-provisioned', 'accepted'],
+        ['device-status-changed', 'accepted'],
+        ['device-decommissioned', undefined],
+      ])
+      expect(events[1]!.data).toEqual({
+        id: device.id,
+        status: 'accepted',
+        auth_sets: [
+          {
+            id: authSet.id,
+            device_id: device.id,
+            identity_data: JSON.parse(key.normalised),
+            pubkey: key.pem,
+            status: 'accepted',
+            ts: authSet.createdTs.toISOString(),
+          },
+        ],
+        created_ts: device.createdTs.toISOString(),
+      })
+      expect(events[3]!.data).toEqual({ id: device.id })
+    })
+
+    test('auth sets of the same millisecond are listed, and capped, in the order they came', async () => {
+      const { device, key } = await pending('tie')
+      const now = at(4000)
+      const same = () => ({ ...request(0, 3), now })
+      for (const pem of ['t2', 't3', 't4']) await store.recordAuthRequest('tie', { ...key, pem }, same())
+      expect((await store.listAuthSets('tie', [device.id])).map((set) => set.pubkey)).toEqual([
+        't2',
+        't3',
+        't4',
+      ])
+    })
+
+    test('a move the rules forbid, or of a device gone meanwhile, changes nothing', async () => {
+      const { device, authSet } = await pending('rules')
+      const never = { ...context(), allowed: () => false }
+      expect(await store.setAuthSetStatus('rules', device.id, authSet.id, 'accepted', never)).toEqual({
+        kind: 'not-allowed',
+      })
+      expect((await store.findAuthSetById('rules', authSet.id))?.status).toBe('pending')
+      expect(await store.deleteAuthSet('rules', crypto.randomUUID(), authSet.id, at(1))).toEqual({
+        kind: 'missing-auth-set',
+      })
     })
 
     test('the revocation count moves only when a write takes a token away', async () => {

@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import type { SettingsRow, TokenRow, UseradmStore, UserRow } from '../../src/services/useradm/store.ts'
+import {
+  isUniqueViolation,
+  type SettingsRow,
+  type TokenRow,
+  type UseradmStore,
+  type UserRow,
+} from '../../src/services/useradm/store.ts'
 
 export type UseradmContractTarget = { store: UseradmStore; close(): Promise<void> }
 
@@ -61,8 +67,9 @@ export function useradmStoreContract(name: string, open: () => Promise<UseradmCo
     test('an email is unique within a tenant, not across tenants', async () => {
       const a = user('t3')
       await store.insertUser(a)
-      const clash = Promise.resolve().then(() => store.insertUser(user('t3', { email: a.email })))
-      await expect(clash).rejects.toThrow()
+      const clash = await store.insertUser(user('t3', { email: a.email })).catch((err: unknown) => err)
+      expect(isUniqueViolation(clash)).toBe(true)
+      expect(isUniqueViolation(new Error('something else'))).toBe(false)
       await store.insertUser(user('t4', { email: a.email }))
       expect(await store.countUsers('t4')).toBe(1)
     })
@@ -144,6 +151,16 @@ export function useradmStoreContract(name: string, open: () => Promise<UseradmCo
       expect(await alive(personal)).toBe(true)
     })
 
+    test('sessions of the same millisecond are pruned in the order they were issued', async () => {
+      const a = user('prune-tie')
+      await store.insertUser(a)
+      const sessions = [1, 2, 3, 4].map(() => token(a, { createdTs: at(900) }))
+      for (const row of sessions) await store.insertToken(row)
+      await store.pruneSessions(a.id, 3)
+      const alive = async (row: TokenRow) => (await store.findTokenById(row.id)) !== undefined
+      expect(await Promise.all(sessions.map(alive))).toEqual([false, true, true, true])
+    })
+
     test('personal tokens: listed oldest first, counted, touched', async () => {
       const a = user('pat')
       await store.insertUser(a)
@@ -158,8 +175,8 @@ export function useradmStoreContract(name: string, open: () => Promise<UseradmCo
       expect(await store.countPersonalTokens(a.id)).toBe(2)
       await store.touchToken(first.id, at(600))
       expect((await store.findTokenById(first.id))?.lastUsedTs).toEqual(at(600))
-      const names = Promise.resolve().then(() => store.insertToken(token(a, { name: 'first' })))
-      await expect(names).rejects.toThrow()
+      const taken = await store.insertToken(token(a, { name: 'first' })).catch((err: unknown) => err)
+      expect(isUniqueViolation(taken)).toBe(true)
     })
 
     test('settings: saved, replaced, and replaced only while the etag still matches', async () => {
@@ -169,6 +186,8 @@ export function useradmStoreContract(name: string, open: () => Promise<UseradmCo
         value,
         etag,
       })
+      expect(await store.findSettings('set', '')).toBeUndefined()
+      expect(await store.saveSettings(row({ a: 0 }, 'e0'), 'e0')).toBe(false)
       expect(await store.findSettings('set', '')).toBeUndefined()
       expect(await store.saveSettings(row({ a: 1 }, 'e1'), undefined)).toBe(true)
       expect(await store.findSettings('set', '')).toEqual(row({ a: 1 }, 'e1'))

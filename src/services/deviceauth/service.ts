@@ -20,6 +20,7 @@ import {
   checkStatusFilter,
   type PreauthorizationInput,
 } from './requests.ts'
+import { withSharedRevocations } from './revocations.ts'
 import { isAllowedTransition, SETTABLE_STATUSES } from './status.ts'
 import { createRevocationCounter, type DeviceFilter, type DeviceRow } from './store.ts'
 
@@ -198,7 +199,10 @@ export function createDeviceauthService(
     await deployments?.markDeviceDecommissioned(tenantId, id)
   }
 
-  const authenticator = createDeviceAuthenticator({ store, revocations, tokens, clock, checkIns })
+  const authenticator = withSharedRevocations(
+    createDeviceAuthenticator({ store, revocations, tokens, clock, checkIns }),
+    revocations,
+  )
 
   return {
     authenticator,

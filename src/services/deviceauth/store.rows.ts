@@ -18,7 +18,15 @@ export type DeviceFilter = { statuses?: readonly string[]; ids?: readonly string
  * moved only costs a token another lookup. Writes that take no token away (accepting a device,
  * rejecting a pending one) leave it.
  */
-export type RevocationCounter = { value: number }
+export type RevocationCounter = {
+  value: number
+  /**
+   * Set by a store whose database other instances share (PostgreSQL): brings `value` up to date
+   * with every revocation committed before the call, so a token another instance took away is
+   * looked up again. Absent when this process makes every revocation (SQLite).
+   */
+  sync?: () => Promise<void>
+}
 
 export const createRevocationCounter = (): RevocationCounter => ({ value: 0 })
 

@@ -1,5 +1,5 @@
-import { index, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core'
-import { ms } from '../../../db/pg-columns.ts'
+import { index, integer, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core'
+import { int, ms, rowid } from '../../../db/pg-columns.ts'
 import type { DeviceStatus } from './model.ts'
 
 /** deviceauth's tables on PostgreSQL (see tables.ts). */
@@ -32,6 +32,7 @@ export const authSets = pgTable(
     pubkey: text().notNull(),
     status: text().$type<DeviceStatus>().notNull(),
     createdTs: ms().notNull(),
+    rowid: rowid(),
   },
   (t) => [uniqueIndex('deviceauth_auth_sets_key').on(t.deviceId, t.pubkey)],
 )
@@ -44,4 +45,15 @@ export const deviceTokens = pgTable('deviceauth_tokens', {
   deviceId: text().notNull(),
   expiresTs: ms().notNull(),
   createdTs: ms().notNull(),
+})
+
+/**
+ * PostgreSQL only: how many writes took device tokens away, shared by every instance on the
+ * database. One row (`id` 1), bumped in the same transaction as the revocation, so another
+ * instance reads the new count exactly when the revocation is visible (see store.revocations.pg.ts).
+ * SQLite serves one process, which keeps the count in memory.
+ */
+export const revocations = pgTable('deviceauth_revocations', {
+  id: integer().primaryKey(),
+  value: int().notNull(),
 })

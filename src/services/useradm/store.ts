@@ -1,6 +1,7 @@
 import {
   and,
   asc,
+  type Column,
   count,
   desc,
   eq,
@@ -30,9 +31,31 @@ export type UserFilter = {
   updatedBefore?: Date
 }
 
-/** True when a write failed on a UNIQUE constraint (the service turns it into a 409/422). */
+/**
+ * True when a write failed on a UNIQUE constraint (the service turns it into a 409/422), on either
+ * engine: SQLite says so in its message, PostgreSQL by its error code (23505), which Drizzle
+ * carries as the cause of its own error.
+ */
 export function isUniqueViolation(err: unknown): boolean {
-  return err instanceof Error && /UNIQUE constraint failed/.test(err.message)
+  if (!(err instanceof Error)) return false
+  if (/UNIQUE constraint failed/.test(err.message)) return true
+  if ((err as { errno?: unknown }).errno === '23505') return true
+  return err.cause !== undefined && isUniqueViolation(err.cause)
+}
+
+/** The columns a user filter reads, as either engine's `users` table has them. */
+type UserFilterColumns = Record<'tenantId' | 'id' | 'email' | 'createdTs' | 'updatedTs', Column>
+
+/** The conditions of `listUsers` (shared by both engines' stores). */
+export function userFilterWhere(columns: UserFilterColumns, tenantId: string, filter: UserFilter): SQL[] {
+  const where: SQL[] = [eq(columns.tenantId, tenantId)]
+  if (filter.ids?.length) where.push(inArray(columns.id, filter.ids))
+  if (filter.emails?.length) where.push(inArray(columns.email, filter.emails))
+  if (filter.createdAfter) where.push(gt(columns.createdTs, filter.createdAfter))
+  if (filter.createdBefore) where.push(lt(columns.createdTs, filter.createdBefore))
+  if (filter.updatedAfter) where.push(gt(columns.updatedTs, filter.updatedAfter))
+  if (filter.updatedBefore) where.push(lt(columns.updatedTs, filter.updatedBefore))
+  return where
 }
 
 /** A token row as the per-request revocation check reads it. */
@@ -110,21 +133,13 @@ export function createUseradmStore(db: Database): UseradmStore {
         .where(and(eq(users.tenantId, tenantId), eq(users.email, email)))
         .get(),
 
-    async listUsers(tenantId: string, filter: UserFilter) {
-      const where: SQL[] = [eq(users.tenantId, tenantId)]
-      if (filter.ids?.length) where.push(inArray(users.id, filter.ids))
-      if (filter.emails?.length) where.push(inArray(users.email, filter.emails))
-      if (filter.createdAfter) where.push(gt(users.createdTs, filter.createdAfter))
-      if (filter.createdBefore) where.push(lt(users.createdTs, filter.createdBefore))
-      if (filter.updatedAfter) where.push(gt(users.updatedTs, filter.updatedAfter))
-      if (filter.updatedBefore) where.push(lt(users.updatedTs, filter.updatedBefore))
-      return db
+    listUsers: async (tenantId: string, filter: UserFilter) =>
+      db
         .select()
         .from(users)
-        .where(and(...where))
+        .where(and(...userFilterWhere(users, tenantId, filter)))
         .orderBy(asc(users.email))
-        .all()
-    },
+        .all(),
 
     countUsers: async (tenantId: string) =>
       db.select({ n: count() }).from(users).where(eq(users.tenantId, tenantId)).get()?.n ?? 0,

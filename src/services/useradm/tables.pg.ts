@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
 import { index, json, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core'
-import { ms } from '../../../db/pg-columns.ts'
+import { ms, rowid } from '../../../db/pg-columns.ts'
 
 /** useradm's tables on PostgreSQL (see tables.ts). */
 export const users = pgTable(
@@ -29,6 +29,7 @@ export const userTokens = pgTable(
     expiresTs: ms(),
     createdTs: ms().notNull(),
     lastUsedTs: ms(),
+    rowid: rowid(),
   },
   (t) => [
     index('useradm_tokens_user').on(t.userId, t.createdTs),

@@ -1,0 +1,21 @@
+import type { Authenticator, DevicePrincipal } from '../../gateway/auth.ts'
+import type { RevocationCounter } from './store.ts'
+
+/**
+ * The device authenticator of a process that may share its database with other instances: before
+ * each liveness check the revocation count is brought up to date (see `RevocationCounter.sync`),
+ * so a token taken away on another instance is refused at the very next request here. Without a
+ * `sync` (SQLite) it is the authenticator itself, answering synchronously as before.
+ */
+export function withSharedRevocations(
+  authenticator: Authenticator<DevicePrincipal>,
+  revocations: RevocationCounter,
+): Authenticator<DevicePrincipal> {
+  return {
+    verify: (token) => authenticator.verify(token),
+    isLive(principal) {
+      const { sync } = revocations
+      return sync ? sync().then(() => authenticator.isLive(principal)) : authenticator.isLive(principal)
+    },
+  }
+}
