@@ -13,10 +13,10 @@ export type ArtifactsContractTarget = {
   close(): Promise<void>
 }
 
-const at = (minute: number) => new Date(Date.UTC(2026, 0, 1, 0, minute))
+export const at = (minute: number) => new Date(Date.UTC(2026, 0, 1, 0, minute))
 
 let serial = 0
-function artifact(
+export function artifact(
   tenantId: string,
   name: string,
   deviceTypes: string[],
@@ -41,7 +41,7 @@ function artifact(
   }
 }
 
-const intent = (tenantId: string, status: UploadIntentRow['status'] = 'pending'): UploadIntentRow => ({
+export const intent = (tenantId: string, status: UploadIntentRow['status'] = 'pending'): UploadIntentRow => ({
   id: crypto.randomUUID(),
   tenantId,
   status,
@@ -50,11 +50,11 @@ const intent = (tenantId: string, status: UploadIntentRow['status'] = 'pending')
 })
 
 /**
- * What every engine's artifacts and releases stores promise; each engine's test file runs it
+ * What every engine's artifacts store promises; each engine's test file runs it
  * against a real database. Every call is awaited, so the suite holds for promise-returning stores.
  */
 export function artifactsStoreContract(name: string, open: () => Promise<ArtifactsContractTarget>): void {
-  describe(`${name} artifacts and releases stores`, () => {
+  describe(`${name} artifacts store`, () => {
     let target: ArtifactsContractTarget
     let store: ArtifactsStore
     let releases: ReleasesStore
@@ -116,6 +116,57 @@ export function artifactsStoreContract(name: string, open: () => Promise<Artifac
       expect(await store.storageUsage('empty')).toBe(0)
     })
 
+    test('names sort by code point and match case-insensitively in ASCII only, whatever the collation', async () => {
+      const tenant = 'case'
+      for (const [name, types] of [
+        ['beta', ['Dev-Q']],
+        ['Alpha', ['dev-q']],
+        ['alpha', ['dev-r']],
+        ['\u00c9clair', ['dev-r']],
+        ['zeta', ['DEV-Q', 'x']],
+        ['a-1', ['dev-s']],
+        ['a_1', ['dev-s']],
+      ] as const) {
+        await insert(artifact(tenant, name, [...types]))
+      }
+      const byName: ArtifactSort = { by: 'name', order: 'asc' }
+      const names = async (filter: Parameters<ArtifactsStore['listArtifacts']>[1], sort = byName) =>
+        (await store.listArtifacts(tenant, filter, sort)).map((r) => r.name)
+      const codePointOrder = ['Alpha', 'a-1', 'a_1', 'alpha', 'beta', 'zeta', '\u00c9clair']
+      expect(await names({})).toEqual(codePointOrder)
+      expect(await names({}, { by: 'name', order: 'desc' })).toEqual([...codePointOrder].reverse())
+      expect(await names({ name: { containsAnyCase: 'LPH' } })).toEqual(['Alpha', 'alpha'])
+      expect(await names({ name: { startsWithAnyCase: 'aL' } })).toEqual(['Alpha', 'alpha'])
+      expect(await names({ name: { startsWith: 'al' } })).toEqual(['alpha'])
+      expect(await names({ name: { startsWith: 'A' } })).toEqual(['Alpha'])
+      // É is not an ASCII letter: it matches itself only, as SQLite's lower() leaves it.
+      expect(await names({ name: { containsAnyCase: '\u00c9CL' } })).toEqual(['\u00c9clair'])
+      expect(await names({ name: { containsAnyCase: '\u00e9cl' } })).toEqual([])
+      expect(await names({ deviceType: { containsAnyCase: 'dev-Q' } })).toEqual(['Alpha', 'beta', 'zeta'])
+      expect(await names({ deviceType: { startsWithAnyCase: 'DEV-' } })).toHaveLength(7)
+      expect(await names({ deviceType: { equals: 'dev-q' } })).toEqual(['Alpha'])
+      expect(await names({ deviceType: { startsWith: 'DEV' } })).toEqual(['zeta'])
+      expect(await store.countArtifacts(tenant, { name: { containsAnyCase: 'L' } })).toBe(3)
+    })
+
+    test('sorting by modified, ties broken by id the same way in both directions', async () => {
+      const tenant = 'when'
+      const ids = ['00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000001']
+      const rows = [
+        artifact(tenant, 'late', ['d'], { modified: at(300) }),
+        artifact(tenant, 'early', ['d'], { modified: at(100) }),
+        artifact(tenant, 'tie-b', ['d'], { modified: at(200), id: ids[0] }),
+        artifact(tenant, 'tie-a', ['d'], { modified: at(200), id: ids[1] }),
+      ]
+      for (const row of rows) await insert(row)
+      const list = async (order: 'asc' | 'desc', window?: { offset: number; limit: number }) =>
+        (await store.listArtifacts(tenant, {}, { by: 'modified', order }, window)).map((r) => r.name)
+      expect(await list('asc')).toEqual(['early', 'tie-a', 'tie-b', 'late'])
+      expect(await list('desc')).toEqual(['late', 'tie-b', 'tie-a', 'early'])
+      expect(await list('desc', { offset: 1, limit: 2 })).toEqual(['tie-b', 'tie-a'])
+      expect(await list('asc', { offset: 4, limit: 2 })).toEqual([])
+    })
+
     test('description edits; deleting one artifact or whole releases frees their combinations', async () => {
       const a = artifact('del', 'gone', ['dev-a'])
       const b = artifact('del', 'gone', ['dev-b'])
@@ -175,46 +226,6 @@ export function artifactsStoreContract(name: string, open: () => Promise<Artifac
         subject: refused.id,
         data: { id: refused.id, reason: 'the artifact is broken' },
       })
-    })
-
-    test('releases: one per name, listed and counted with filters, their artifacts, notes and tags', async () => {
-      const tenant = 'rel'
-      const one = artifact(tenant, 'one', ['dev-a'], { modified: at(100) })
-      const two = artifact(tenant, 'two', ['dev-b'], { modified: at(101), description: 'Has Notes' })
-      const twoMore = artifact(tenant, 'two', ['dev-c'], { modified: at(102) })
-      for (const row of [one, two, twoMore]) await insert(row)
-      const page = { offset: 0, limit: 10 }
-      const byName = { by: 'name', order: 'asc' } as const
-      const listed = await releases.listReleases(tenant, {}, byName, page)
-      expect(listed.map((r) => [r.name, r.artifactsCount])).toEqual([
-        ['one', 1],
-        ['two', 2],
-      ])
-      expect(listed[1]!.modified).toEqual(at(102))
-      const names = async (filter: Parameters<ReleasesStore['listReleases']>[1]) =>
-        (await releases.listReleases(tenant, filter, byName, page)).map((r) => r.name)
-      expect(await names({ name: { containsAnyCase: 'TW' } })).toEqual(['two'])
-      expect(await names({ names: ['one'] })).toEqual(['one'])
-      expect(await names({ description: 'has notes' })).toEqual(['two'])
-      expect(await names({ deviceType: 'dev-c' })).toEqual(['two'])
-      expect(await names({ updateType: 'rootfs-image' })).toEqual(['one', 'two'])
-      expect(await releases.countReleases(tenant, { deviceType: 'dev-a' })).toBe(1)
-      const sorted = await releases.listReleases(tenant, {}, { by: 'artifacts_count', order: 'desc' }, page)
-      expect(sorted.map((r) => r.name)).toEqual(['two', 'one'])
-      expect((await releases.artifactsOf(tenant, ['two'])).map((a) => a.id)).toEqual([two.id, twoMore.id])
-
-      expect(await releases.updateNotes(tenant, 'one', 'release notes')).toBe(true)
-      expect(await releases.updateNotes(tenant, 'none', 'x')).toBe(false)
-      expect((await releases.listReleases(tenant, { names: ['one'] }, byName, page))[0]?.notes).toBe(
-        'release notes',
-      )
-      expect(await releases.replaceTags(tenant, 'one', ['b', 'a'], 3)).toBe('ok')
-      expect(await releases.replaceTags(tenant, 'two', ['c', 'd'], 3)).toBe('too-many')
-      expect(await releases.replaceTags(tenant, 'none', ['a'], 3)).toBe('missing')
-      expect(await releases.replaceTags(tenant, 'two', ['a'], 3)).toBe('ok')
-      expect(await names({ tags: ['b'] })).toEqual(['one'])
-      expect(await releases.listTags(tenant)).toEqual(['a', 'b'])
-      expect(await releases.listUpdateTypes(tenant)).toEqual(['rootfs-image'])
     })
   })
 }
