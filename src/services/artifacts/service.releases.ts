@@ -11,8 +11,9 @@ import {
   type ReleaseFilter,
   type ReleaseRow,
   type ReleaseSort,
+  type ReleasesStore,
 } from './store.releases.ts'
-import { createArtifactsStore } from './store.ts'
+import { type ArtifactsStore, createArtifactsStore } from './store.ts'
 
 /** Mender's limits on release tags and notes. */
 const MAX_TAGS_PER_RELEASE = 20
@@ -127,10 +128,13 @@ export interface ReleasesService {
   listSoftwareTags(tenantId: string, kinds: readonly string[]): Promise<string[]>
 }
 
-export function createReleasesService(deps: Deps, services: { usage: DeploymentUsage }): ReleasesService {
+export function createReleasesService(
+  deps: Deps,
+  services: { usage: DeploymentUsage },
+  store: ReleasesStore = createReleasesStore(deps.db),
+  artifactsStore: ArtifactsStore = createArtifactsStore(deps.db),
+): ReleasesService {
   // Long as a whole: one closure over the dependencies its methods share; each method is short.
-  const store = createReleasesStore(deps.db)
-  const artifactsStore = createArtifactsStore(deps.db)
   const { usage } = services
 
   async function withArtifacts(tenantId: string, rows: ReleaseRow[]): Promise<ApiRelease[]> {
