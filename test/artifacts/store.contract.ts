@@ -50,23 +50,43 @@ export const intent = (tenantId: string, status: UploadIntentRow['status'] = 'pe
 })
 
 /**
+ * The suite's target, opened before its tests and closed after them (call inside `describe`);
+ * its stores are read when a test runs.
+ */
+export function openedTarget(open: () => Promise<ArtifactsContractTarget>): ArtifactsContractTarget {
+  let target: ArtifactsContractTarget | undefined
+  beforeAll(async () => {
+    target = await open()
+  })
+  afterAll(() => target?.close())
+  const current = () => {
+    if (!target) throw new Error('the suite has not opened its target')
+    return target
+  }
+  return {
+    get artifacts() {
+      return current().artifacts
+    },
+    get releases() {
+      return current().releases
+    },
+    get events() {
+      return current().events
+    },
+    close: async () => {},
+  }
+}
+
+/**
  * What every engine's artifacts store promises; each engine's test file runs it
  * against a real database. Every call is awaited, so the suite holds for promise-returning stores.
  */
 export function artifactsStoreContract(name: string, open: () => Promise<ArtifactsContractTarget>): void {
   describe(`${name} artifacts store`, () => {
-    let target: ArtifactsContractTarget
-    let store: ArtifactsStore
-    let releases: ReleasesStore
-    beforeAll(async () => {
-      target = await open()
-      store = target.artifacts
-      releases = target.releases
-    })
-    afterAll(() => target.close())
+    const target = openedTarget(open)
 
     const insert = (row: ArtifactRow, intentId?: string) =>
-      store.insertArtifact(row, unwindDepends(row.depends), intentId)
+      target.artifacts.insertArtifact(row, unwindDepends(row.depends), intentId)
 
     test('insert refuses a name and depends combination already taken; finds by name and id', async () => {
       const a = artifact('t1', 'app', ['dev-a', 'dev-b'])
@@ -78,17 +98,17 @@ export function artifactsStoreContract(name: string, open: () => Promise<Artifac
       const b = artifact('t1', 'app', ['dev-c'])
       expect(await insert(b)).toEqual({ inserted: true })
       expect(await insert(artifact('t2', 'app', ['dev-a']))).toEqual({ inserted: true })
-      expect((await store.findArtifactsByName('t1', 'app')).map((r) => r.id)).toEqual([a.id, b.id])
-      expect(await store.findArtifactById('t1', a.id)).toEqual(a)
-      expect(await store.findArtifactById('t2', a.id)).toBeUndefined()
-      expect(await store.isCombinationTaken('t1', 'app', unwindDepends({ device_type: ['dev-c'] }))).toBe(
-        true,
-      )
-      expect(await store.isCombinationTaken('t1', 'app', unwindDepends({ device_type: ['dev-z'] }))).toBe(
-        false,
-      )
-      expect(await store.isIdTaken(a.id)).toBe(true)
-      expect(await store.isIdTaken(crypto.randomUUID())).toBe(false)
+      expect((await target.artifacts.findArtifactsByName('t1', 'app')).map((r) => r.id)).toEqual([a.id, b.id])
+      expect(await target.artifacts.findArtifactById('t1', a.id)).toEqual(a)
+      expect(await target.artifacts.findArtifactById('t2', a.id)).toBeUndefined()
+      expect(
+        await target.artifacts.isCombinationTaken('t1', 'app', unwindDepends({ device_type: ['dev-c'] })),
+      ).toBe(true)
+      expect(
+        await target.artifacts.isCombinationTaken('t1', 'app', unwindDepends({ device_type: ['dev-z'] })),
+      ).toBe(false)
+      expect(await target.artifacts.isIdTaken(a.id)).toBe(true)
+      expect(await target.artifacts.isIdTaken(crypto.randomUUID())).toBe(false)
     })
 
     test('list with filters, sort and a window; count; storage usage', async () => {
@@ -101,7 +121,7 @@ export function artifactsStoreContract(name: string, open: () => Promise<Artifac
       for (const row of rows) await insert(row)
       const byName: ArtifactSort = { by: 'name', order: 'asc' }
       const names = async (filter: Parameters<ArtifactsStore['listArtifacts']>[1], sort = byName) =>
-        (await store.listArtifacts(tenant, filter, sort)).map((r) => r.name)
+        (await target.artifacts.listArtifacts(tenant, filter, sort)).map((r) => r.name)
       expect(await names({})).toEqual(['alpha', 'alphabet', 'beta'])
       expect(await names({}, { by: 'name', order: 'desc' })).toEqual(['beta', 'alphabet', 'alpha'])
       expect(await names({ name: { startsWith: 'alpha' } })).toEqual(['alpha', 'alphabet'])
@@ -109,11 +129,11 @@ export function artifactsStoreContract(name: string, open: () => Promise<Artifac
       expect(await names({ names: ['beta', 'alpha'] })).toEqual(['alpha', 'beta'])
       expect(await names({ description: { containsAnyCase: 'SECOND' } })).toEqual(['beta'])
       expect(await names({ deviceType: { equals: 'dev-x' } })).toEqual(['alphabet', 'beta'])
-      const window = await store.listArtifacts(tenant, {}, byName, { offset: 1, limit: 1 })
+      const window = await target.artifacts.listArtifacts(tenant, {}, byName, { offset: 1, limit: 1 })
       expect(window.map((r) => r.name)).toEqual(['alphabet'])
-      expect(await store.countArtifacts(tenant, { deviceType: { equals: 'dev-x' } })).toBe(2)
-      expect(await store.storageUsage(tenant)).toBe(rows.reduce((sum, r) => sum + r.size, 0))
-      expect(await store.storageUsage('empty')).toBe(0)
+      expect(await target.artifacts.countArtifacts(tenant, { deviceType: { equals: 'dev-x' } })).toBe(2)
+      expect(await target.artifacts.storageUsage(tenant)).toBe(rows.reduce((sum, r) => sum + r.size, 0))
+      expect(await target.artifacts.storageUsage('empty')).toBe(0)
     })
 
     test('names sort by code point and match case-insensitively in ASCII only, whatever the collation', async () => {
@@ -131,7 +151,7 @@ export function artifactsStoreContract(name: string, open: () => Promise<Artifac
       }
       const byName: ArtifactSort = { by: 'name', order: 'asc' }
       const names = async (filter: Parameters<ArtifactsStore['listArtifacts']>[1], sort = byName) =>
-        (await store.listArtifacts(tenant, filter, sort)).map((r) => r.name)
+        (await target.artifacts.listArtifacts(tenant, filter, sort)).map((r) => r.name)
       const codePointOrder = ['Alpha', 'a-1', 'a_1', 'alpha', 'beta', 'zeta', '\u00c9clair']
       expect(await names({})).toEqual(codePointOrder)
       expect(await names({}, { by: 'name', order: 'desc' })).toEqual([...codePointOrder].reverse())
@@ -146,7 +166,7 @@ export function artifactsStoreContract(name: string, open: () => Promise<Artifac
       expect(await names({ deviceType: { startsWithAnyCase: 'DEV-' } })).toHaveLength(7)
       expect(await names({ deviceType: { equals: 'dev-q' } })).toEqual(['Alpha'])
       expect(await names({ deviceType: { startsWith: 'DEV' } })).toEqual(['zeta'])
-      expect(await store.countArtifacts(tenant, { name: { containsAnyCase: 'L' } })).toBe(3)
+      expect(await target.artifacts.countArtifacts(tenant, { name: { containsAnyCase: 'L' } })).toBe(3)
     })
 
     test('sorting by modified, ties broken by id the same way in both directions', async () => {
@@ -160,7 +180,9 @@ export function artifactsStoreContract(name: string, open: () => Promise<Artifac
       ]
       for (const row of rows) await insert(row)
       const list = async (order: 'asc' | 'desc', window?: { offset: number; limit: number }) =>
-        (await store.listArtifacts(tenant, {}, { by: 'modified', order }, window)).map((r) => r.name)
+        (await target.artifacts.listArtifacts(tenant, {}, { by: 'modified', order }, window)).map(
+          (r) => r.name,
+        )
       expect(await list('asc')).toEqual(['early', 'tie-a', 'tie-b', 'late'])
       expect(await list('desc')).toEqual(['late', 'tie-b', 'tie-a', 'early'])
       expect(await list('desc', { offset: 1, limit: 2 })).toEqual(['tie-b', 'tie-a'])
@@ -172,52 +194,56 @@ export function artifactsStoreContract(name: string, open: () => Promise<Artifac
       const b = artifact('del', 'gone', ['dev-b'])
       const c = artifact('del', 'other', ['dev-a'])
       for (const row of [a, b, c]) await insert(row)
-      expect(await store.updateDescription('del', a.id, 'new text', at(90))).toBe(true)
-      expect(await store.findArtifactById('del', a.id)).toMatchObject({
+      expect(await target.artifacts.updateDescription('del', a.id, 'new text', at(90))).toBe(true)
+      expect(await target.artifacts.findArtifactById('del', a.id)).toMatchObject({
         description: 'new text',
         modified: at(90),
       })
-      expect(await store.updateDescription('del', crypto.randomUUID(), 'x', at(90))).toBe(false)
-      expect((await store.deleteArtifact('del', a.id, at(91)))?.id).toBe(a.id)
-      expect(await store.deleteArtifact('del', a.id, at(91))).toBeUndefined()
+      expect(await target.artifacts.updateDescription('del', crypto.randomUUID(), 'x', at(90))).toBe(false)
+      expect((await target.artifacts.deleteArtifact('del', a.id, at(91)))?.id).toBe(a.id)
+      expect(await target.artifacts.deleteArtifact('del', a.id, at(91))).toBeUndefined()
       expect(await insert(artifact('del', 'gone', ['dev-a']))).toEqual({ inserted: true })
-      const deleted = await store.deleteArtifactsByNames('del', ['gone', 'other'])
+      const deleted = await target.artifacts.deleteArtifactsByNames('del', ['gone', 'other'])
       expect(deleted.map((r) => r.id)).toContain(b.id)
       expect(deleted).toHaveLength(3)
-      expect(await store.findArtifactsByName('del', 'gone')).toEqual([])
+      expect(await target.artifacts.findArtifactsByName('del', 'gone')).toEqual([])
       expect(
-        await releases.listReleases('del', {}, { by: 'name', order: 'asc' }, { offset: 0, limit: 10 }),
+        await target.releases.listReleases('del', {}, { by: 'name', order: 'asc' }, { offset: 0, limit: 10 }),
       ).toEqual([])
     })
 
     test('direct uploads: recorded, found, moved between statuses, listed, settled by their artifact', async () => {
       const pending = intent('up')
       const other = intent('up')
-      await store.insertUploadIntent(pending)
-      await store.insertUploadIntent(other)
-      expect(await store.findUploadIntent('up', pending.id)).toEqual(pending)
-      expect(await store.findUploadIntent('elsewhere', pending.id)).toBeUndefined()
-      expect(await store.isIdTaken(pending.id)).toBe(true)
-      expect(await store.setUploadIntentStatus('up', pending.id, 'processing', 'pending')).toBe(false)
-      expect(await store.setUploadIntentStatus('up', pending.id, 'pending', 'processing')).toBe(true)
-      const processing = (await store.listUploadIntents('processing')).map((i) => i.id)
+      await target.artifacts.insertUploadIntent(pending)
+      await target.artifacts.insertUploadIntent(other)
+      expect(await target.artifacts.findUploadIntent('up', pending.id)).toEqual(pending)
+      expect(await target.artifacts.findUploadIntent('elsewhere', pending.id)).toBeUndefined()
+      expect(await target.artifacts.isIdTaken(pending.id)).toBe(true)
+      expect(await target.artifacts.setUploadIntentStatus('up', pending.id, 'processing', 'pending')).toBe(
+        false,
+      )
+      expect(await target.artifacts.setUploadIntentStatus('up', pending.id, 'pending', 'processing')).toBe(
+        true,
+      )
+      const processing = (await target.artifacts.listUploadIntents('processing')).map((i) => i.id)
       expect(processing).toContain(pending.id)
       expect(processing).not.toContain(other.id)
       expect(await insert(artifact('up', 'direct', ['dev-a'], { id: pending.id }), pending.id)).toEqual({
         inserted: true,
       })
-      expect(await store.findUploadIntent('up', pending.id)).toBeUndefined()
-      await store.deleteUploadIntent('up', other.id)
-      expect(await store.findUploadIntent('up', other.id)).toBeUndefined()
+      expect(await target.artifacts.findUploadIntent('up', pending.id)).toBeUndefined()
+      await target.artifacts.deleteUploadIntent('up', other.id)
+      expect(await target.artifacts.findUploadIntent('up', other.id)).toBeUndefined()
     })
 
     test('a refused direct upload is forgotten and its reason written as an event of its tenant', async () => {
       const refused = intent('up')
-      await store.insertUploadIntent(refused)
+      await target.artifacts.insertUploadIntent(refused)
       const before = await target.events.lastSeq()
-      await store.refuseUploadIntent('up', refused.id, 'the artifact is broken')
-      expect(await store.findUploadIntent('up', refused.id)).toBeUndefined()
-      expect(await store.isIdTaken(refused.id)).toBe(false)
+      await target.artifacts.refuseUploadIntent('up', refused.id, 'the artifact is broken')
+      expect(await target.artifacts.findUploadIntent('up', refused.id)).toBeUndefined()
+      expect(await target.artifacts.isIdTaken(refused.id)).toBe(false)
       const events = await target.events.readAfter(before, 10)
       expect(events).toHaveLength(1)
       expect(events[0]).toMatchObject({

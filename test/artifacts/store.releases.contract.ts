@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { unwindDepends } from '../../src/services/artifacts/depends.ts'
 import type { ArtifactRow } from '../../src/services/artifacts/model.ts'
 import type { ReleaseSort, ReleasesStore } from '../../src/services/artifacts/store.releases.ts'
-import type { ArtifactsStore } from '../../src/services/artifacts/store.ts'
-import { type ArtifactsContractTarget, artifact, at } from './store.contract.ts'
+import { type ArtifactsContractTarget, artifact, at, openedTarget } from './store.contract.ts'
 
 const page = { offset: 0, limit: 100 }
 const byName: ReleaseSort = { by: 'name', order: 'asc' }
@@ -15,22 +14,14 @@ const payload = (type: string | null) => ({ type_info: { type }, files: [] })
  */
 export function releasesStoreContract(name: string, open: () => Promise<ArtifactsContractTarget>): void {
   describe(`${name} releases store`, () => {
-    let target: ArtifactsContractTarget
-    let store: ArtifactsStore
-    let releases: ReleasesStore
-    beforeAll(async () => {
-      target = await open()
-      store = target.artifacts
-      releases = target.releases
-    })
-    afterAll(() => target.close())
+    const target = openedTarget(open)
 
-    const insert = (row: ArtifactRow) => store.insertArtifact(row, unwindDepends(row.depends))
+    const insert = (row: ArtifactRow) => target.artifacts.insertArtifact(row, unwindDepends(row.depends))
     const names = async (
       tenant: string,
       filter: Parameters<ReleasesStore['listReleases']>[1],
       sort = byName,
-    ) => (await releases.listReleases(tenant, filter, sort, page)).map((r) => r.name)
+    ) => (await target.releases.listReleases(tenant, filter, sort, page)).map((r) => r.name)
 
     test('one per name, listed and counted with filters, their artifacts, notes and tags', async () => {
       const tenant = 'rel'
@@ -38,7 +29,7 @@ export function releasesStoreContract(name: string, open: () => Promise<Artifact
       const two = artifact(tenant, 'two', ['dev-b'], { modified: at(101), description: 'Has Notes' })
       const twoMore = artifact(tenant, 'two', ['dev-c'], { modified: at(102) })
       for (const row of [one, two, twoMore]) await insert(row)
-      const listed = await releases.listReleases(tenant, {}, byName, page)
+      const listed = await target.releases.listReleases(tenant, {}, byName, page)
       expect(listed.map((r) => [r.name, r.artifactsCount])).toEqual([
         ['one', 1],
         ['two', 2],
@@ -57,28 +48,36 @@ export function releasesStoreContract(name: string, open: () => Promise<Artifact
       expect(await names(tenant, { deviceType: 'dev-c' })).toEqual(['two'])
       expect(await names(tenant, { deviceType: 'dev' })).toEqual([])
       expect(await names(tenant, { updateType: 'rootfs-image' })).toEqual(['one', 'two'])
-      expect(await releases.countReleases(tenant, { deviceType: 'dev-a' })).toBe(1)
-      expect(await releases.countReleases(tenant, {})).toBe(2)
-      const sorted = await releases.listReleases(tenant, {}, { by: 'artifacts_count', order: 'desc' }, page)
+      expect(await target.releases.countReleases(tenant, { deviceType: 'dev-a' })).toBe(1)
+      expect(await target.releases.countReleases(tenant, {})).toBe(2)
+      const sorted = await target.releases.listReleases(
+        tenant,
+        {},
+        { by: 'artifacts_count', order: 'desc' },
+        page,
+      )
       expect(sorted.map((r) => r.name)).toEqual(['two', 'one'])
-      expect((await releases.artifactsOf(tenant, ['two'])).map((a) => a.id)).toEqual([two.id, twoMore.id])
-      expect(await releases.artifactsOf(tenant, [])).toEqual([])
+      expect((await target.releases.artifactsOf(tenant, ['two'])).map((a) => a.id)).toEqual([
+        two.id,
+        twoMore.id,
+      ])
+      expect(await target.releases.artifactsOf(tenant, [])).toEqual([])
 
-      expect(await releases.updateNotes(tenant, 'one', 'release notes')).toBe(true)
-      expect(await releases.updateNotes(tenant, 'none', 'x')).toBe(false)
-      expect((await releases.listReleases(tenant, { names: ['one'] }, byName, page))[0]?.notes).toBe(
+      expect(await target.releases.updateNotes(tenant, 'one', 'release notes')).toBe(true)
+      expect(await target.releases.updateNotes(tenant, 'none', 'x')).toBe(false)
+      expect((await target.releases.listReleases(tenant, { names: ['one'] }, byName, page))[0]?.notes).toBe(
         'release notes',
       )
-      expect(await releases.replaceTags(tenant, 'one', ['b', 'a'], 3)).toBe('ok')
-      expect(await releases.replaceTags(tenant, 'two', ['c', 'd'], 3)).toBe('too-many')
-      expect(await releases.replaceTags(tenant, 'none', ['a'], 3)).toBe('missing')
-      expect(await releases.replaceTags(tenant, 'two', ['a'], 3)).toBe('ok')
+      expect(await target.releases.replaceTags(tenant, 'one', ['b', 'a'], 3)).toBe('ok')
+      expect(await target.releases.replaceTags(tenant, 'two', ['c', 'd'], 3)).toBe('too-many')
+      expect(await target.releases.replaceTags(tenant, 'none', ['a'], 3)).toBe('missing')
+      expect(await target.releases.replaceTags(tenant, 'two', ['a'], 3)).toBe('ok')
       // Replacing a release's own tags does not count them twice.
-      expect(await releases.replaceTags(tenant, 'one', ['a', 'b', 'e'], 3)).toBe('ok')
+      expect(await target.releases.replaceTags(tenant, 'one', ['a', 'b', 'e'], 3)).toBe('ok')
       expect(await names(tenant, { tags: ['b'] })).toEqual(['one'])
       expect(await names(tenant, { tags: ['z', 'a'] })).toEqual(['one', 'two'])
-      expect(await releases.listTags(tenant)).toEqual(['a', 'b', 'e'])
-      expect(await releases.listUpdateTypes(tenant)).toEqual(['rootfs-image'])
+      expect(await target.releases.listTags(tenant)).toEqual(['a', 'b', 'e'])
+      expect(await target.releases.listUpdateTypes(tenant)).toEqual(['rootfs-image'])
     })
 
     test('a release follows its artifacts: bumped by each change, gone with the last one', async () => {
@@ -87,22 +86,22 @@ export function releasesStoreContract(name: string, open: () => Promise<Artifact
       const second = artifact(tenant, 'app', ['dev-b'], { modified: at(20) })
       await insert(first)
       await insert(second)
-      await releases.replaceTags(tenant, 'app', ['kept'], 10)
-      await releases.updateNotes(tenant, 'app', 'noted')
-      const only = async () => (await releases.listReleases(tenant, {}, byName, page))[0]
+      await target.releases.replaceTags(tenant, 'app', ['kept'], 10)
+      await target.releases.updateNotes(tenant, 'app', 'noted')
+      const only = async () => (await target.releases.listReleases(tenant, {}, byName, page))[0]
       expect(await only()).toMatchObject({ modified: at(20), artifactsCount: 2, tags: ['kept'] })
-      await store.updateDescription(tenant, first.id, 'edited', at(30))
+      await target.artifacts.updateDescription(tenant, first.id, 'edited', at(30))
       expect(await only()).toMatchObject({ modified: at(30), artifactsCount: 2 })
-      await store.deleteArtifact(tenant, second.id, at(40))
+      await target.artifacts.deleteArtifact(tenant, second.id, at(40))
       expect(await only()).toMatchObject({
         modified: at(40),
         artifactsCount: 1,
         tags: ['kept'],
         notes: 'noted',
       })
-      await store.deleteArtifact(tenant, first.id, at(50))
+      await target.artifacts.deleteArtifact(tenant, first.id, at(50))
       expect(await only()).toBeUndefined()
-      expect(await releases.listTags(tenant)).toEqual([])
+      expect(await target.releases.listTags(tenant)).toEqual([])
       // A new artifact of the name starts a new release: the old tags and notes went with the old one.
       await insert(artifact(tenant, 'app', ['dev-a'], { modified: at(60) }))
       expect(await only()).toMatchObject({ modified: at(60), artifactsCount: 1, tags: [], notes: '' })
@@ -148,23 +147,23 @@ export function releasesStoreContract(name: string, open: () => Promise<Artifact
       expect(await names(tenant, { updateType: 'docker' })).toEqual([])
       expect(await names(tenant, { updateType: 'Docker' })).toEqual(['a_1'])
 
-      await releases.replaceTags(tenant, 'beta', ['m', 'a-z'], 100)
-      await releases.replaceTags(tenant, 'Alpha', ['a_z', 'b'], 100)
-      await releases.replaceTags(tenant, 'a_1', ['Z'], 100)
+      await target.releases.replaceTags(tenant, 'beta', ['m', 'a-z'], 100)
+      await target.releases.replaceTags(tenant, 'Alpha', ['a_z', 'b'], 100)
+      await target.releases.replaceTags(tenant, 'a_1', ['Z'], 100)
       const byTags = (order: 'asc' | 'desc') => names(tenant, {}, { by: 'tags', order })
       // Ascending by each release's smallest tag (Z < a-z < a_z), the untagged ones first by name.
       expect(await byTags('asc')).toEqual(['a-1', '\u00c9t\u00e9', 'a_1', 'beta', 'Alpha'])
       // Descending by each release's largest tag (m > b > Z), the untagged ones last by name.
       expect(await byTags('desc')).toEqual(['beta', 'Alpha', 'a_1', 'a-1', '\u00c9t\u00e9'])
-      const window = await releases.listReleases(
+      const window = await target.releases.listReleases(
         tenant,
         {},
         { by: 'tags', order: 'desc' },
         { offset: 3, limit: 1 },
       )
       expect(window.map((r) => r.name)).toEqual(['a-1'])
-      expect(await releases.listTags(tenant)).toEqual(['Z', 'a-z', 'a_z', 'b', 'm'])
-      expect(await releases.listUpdateTypes(tenant)).toEqual(['Docker', 'app', 'rootfs-image'])
+      expect(await target.releases.listTags(tenant)).toEqual(['Z', 'a-z', 'a_z', 'b', 'm'])
+      expect(await target.releases.listUpdateTypes(tenant)).toEqual(['Docker', 'app', 'rootfs-image'])
     })
   })
 }

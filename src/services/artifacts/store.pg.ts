@@ -2,11 +2,11 @@ import { and, asc, count, eq, inArray, sql, sum } from 'drizzle-orm'
 import type { PgDatabase, PgTransaction } from '../../../db/pg.ts'
 import { pgOutboxFor } from '../../events/outbox.pg.ts'
 import { decodeCombination, encodeCombination } from './depends.ts'
-import { artifactQueries, pgDialect } from './store.queries.ts'
+import { artifactQueries, dependsRows, pgDialect } from './store.queries.ts'
 import type { ArtifactsStore } from './store.ts'
 import { artifactDepends, artifacts, releases, uploadIntents } from './tables.pg.ts'
 
-const queries = artifactQueries(pgDialect, { artifacts, releases })
+const queries = artifactQueries(pgDialect, { artifacts, releases, artifactDepends })
 
 /**
  * Upload order: the identity column the `pg_artifacts_upload_order` migration adds. It stands for
@@ -83,25 +83,12 @@ export function createPgArtifactsStore(db: PgDatabase): ArtifactsStore {
         const [taken] = await tx
           .select({ combination: artifactDepends.combination })
           .from(artifactDepends)
-          .where(
-            and(
-              eq(artifactDepends.tenantId, row.tenantId),
-              eq(artifactDepends.name, row.name),
-              inArray(artifactDepends.combination, encoded),
-            ),
-          )
+          .where(queries.claimed(row.tenantId, row.name, encoded))
           .limit(1)
         if (taken) return { inserted: false, conflict: decodeCombination(taken.combination) }
         await tx.insert(artifacts).values(row)
         if (encoded.length > 0) {
-          await tx.insert(artifactDepends).values(
-            encoded.map((combination) => ({
-              tenantId: row.tenantId,
-              name: row.name,
-              combination,
-              artifactId: row.id,
-            })),
-          )
+          await tx.insert(artifactDepends).values(dependsRows(row, encoded))
         }
         await touchRelease(tx, row.tenantId, row.name, row.modified)
         if (intentId !== undefined) await tx.delete(uploadIntents).where(intentWhere(row.tenantId, intentId))
@@ -184,13 +171,7 @@ export function createPgArtifactsStore(db: PgDatabase): ArtifactsStore {
       const rows = await db
         .select({ name: artifactDepends.name })
         .from(artifactDepends)
-        .where(
-          and(
-            eq(artifactDepends.tenantId, tenantId),
-            eq(artifactDepends.name, name),
-            inArray(artifactDepends.combination, combinations.map(encodeCombination)),
-          ),
-        )
+        .where(queries.claimed(tenantId, name, combinations.map(encodeCombination)))
         .limit(1)
       return rows.length > 0
     },

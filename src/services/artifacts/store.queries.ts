@@ -1,4 +1,4 @@
-import { type Column, eq, inArray, type SQL, sql, type Table } from 'drizzle-orm'
+import { and, type Column, eq, inArray, type SQL, sql, type Table } from 'drizzle-orm'
 
 /**
  * The artifacts' and releases' filters and sort keys, built once for both engines: each store
@@ -92,14 +92,30 @@ export type ArtifactsTable = Table & {
   updates: Column
   modified: Column
 }
-export type ReleasesTable = Table & { tenantId: Column; name: Column; modified: Column; tags: Column }
+export type ReleasesTable = Table & {
+  tenantId: Column
+  name: Column
+  modified: Column
+  tags: Column
+  notes: Column
+}
+export type DependsTable = Table & { tenantId: Column; name: Column; combination: Column }
+
+/** The rows claiming an artifact's depends combinations (encoded), for the unique index to judge. */
+export const dependsRows = (artifact: { id: string; tenantId: string; name: string }, encoded: string[]) =>
+  encoded.map((combination) => ({
+    tenantId: artifact.tenantId,
+    name: artifact.name,
+    combination,
+    artifactId: artifact.id,
+  }))
 
 /** The filters and sort keys of artifact and release listings, in one engine's SQL. */
-export function artifactQueries(
+export function artifactQueries<R extends ReleasesTable>(
   dialect: Dialect,
-  tables: { artifacts: ArtifactsTable; releases: ReleasesTable },
+  tables: { artifacts: ArtifactsTable; releases: R; artifactDepends: DependsTable },
 ) {
-  const { artifacts, releases } = tables
+  const { artifacts, releases, artifactDepends } = tables
   const d = dialect
 
   function textCondition(column: Operand, match: TextMatch): SQL {
@@ -126,6 +142,25 @@ export function artifactQueries(
   return {
     textCondition,
     artifactsCount,
+
+    /** The select list of a release listing (a `ReleaseRow`). */
+    releaseColumns: {
+      // Typed as the engine's own columns (property access on R would widen them to Column).
+      tenantId: releases.tenantId as R['tenantId'],
+      name: releases.name as R['name'],
+      modified: releases.modified as R['modified'],
+      tags: releases.tags as R['tags'],
+      notes: releases.notes as R['notes'],
+      artifactsCount,
+    },
+
+    /** Depends rows of `name` claiming one of these (encoded) combinations. */
+    claimed: (tenantId: string, name: string, encoded: string[]) =>
+      and(
+        eq(artifactDepends.tenantId, tenantId),
+        eq(artifactDepends.name, name),
+        inArray(artifactDepends.combination, encoded),
+      ),
 
     artifactConditions(tenantId: string, filter: ArtifactFilter): SQL[] {
       const where: SQL[] = [eq(artifacts.tenantId, tenantId)]

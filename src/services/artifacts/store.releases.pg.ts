@@ -3,9 +3,9 @@ import type { PgDatabase } from '../../../db/pg.ts'
 import { uploadOrder } from './store.pg.ts'
 import { artifactQueries, pgDialect } from './store.queries.ts'
 import type { ReleasesStore } from './store.releases.ts'
-import { artifacts, releases } from './tables.pg.ts'
+import { artifactDepends, artifacts, releases } from './tables.pg.ts'
 
-const queries = artifactQueries(pgDialect, { artifacts, releases })
+const queries = artifactQueries(pgDialect, { artifacts, releases, artifactDepends })
 
 /** The first key of the transaction-scoped advisory lock on a tenant's tags ("tags" in ASCII). */
 const TAGS_LOCK = 0x74616773
@@ -18,14 +18,7 @@ export function createPgReleasesStore(db: PgDatabase): ReleasesStore {
   return {
     listReleases: (tenantId, filter, sort, window) =>
       db
-        .select({
-          tenantId: releases.tenantId,
-          name: releases.name,
-          modified: releases.modified,
-          tags: releases.tags,
-          notes: releases.notes,
-          artifactsCount: queries.artifactsCount,
-        })
+        .select(queries.releaseColumns)
         .from(releases)
         .where(and(...queries.releaseConditions(tenantId, filter)))
         .orderBy(...queries.releaseOrder(sort))

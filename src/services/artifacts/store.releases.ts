@@ -2,14 +2,14 @@ import { and, asc, count, eq, inArray, sql } from 'drizzle-orm'
 import type { Database, Window } from '../../../db/client.ts'
 import type { ArtifactRow } from './model.ts'
 import { artifactQueries, type ReleaseFilter, type ReleaseSort, sqliteDialect } from './store.queries.ts'
-import { artifacts, releases } from './tables.ts'
+import { artifactDepends, artifacts, releases } from './tables.ts'
 
 export type ReleaseRow = typeof releases.$inferSelect & { artifactsCount: number }
 
 export type { ReleaseFilter, ReleaseSort } from './store.queries.ts'
 export { RELEASE_SORT_FIELDS } from './store.queries.ts'
 
-const queries = artifactQueries(sqliteDialect, { artifacts, releases })
+const queries = artifactQueries(sqliteDialect, { artifacts, releases, artifactDepends })
 
 /** Releases (one per artifact name) with their notes and tags. */
 export interface ReleasesStore {
@@ -52,14 +52,7 @@ export function createReleasesStore(db: Database): ReleasesStore {
       window: Window,
     ): Promise<ReleaseRow[]> {
       return db
-        .select({
-          tenantId: releases.tenantId,
-          name: releases.name,
-          modified: releases.modified,
-          tags: releases.tags,
-          notes: releases.notes,
-          artifactsCount: queries.artifactsCount,
-        })
+        .select(queries.releaseColumns)
         .from(releases)
         .where(and(...queries.releaseConditions(tenantId, filter)))
         .orderBy(...queries.releaseOrder(sort))

@@ -3,7 +3,13 @@ import type { Database, Window } from '../../../db/client.ts'
 import { outboxFor } from '../../events/outbox.ts'
 import { type DependsCombination, decodeCombination, encodeCombination } from './depends.ts'
 import type { ArtifactRow } from './model.ts'
-import { type ArtifactFilter, type ArtifactSort, artifactQueries, sqliteDialect } from './store.queries.ts'
+import {
+  type ArtifactFilter,
+  type ArtifactSort,
+  artifactQueries,
+  dependsRows,
+  sqliteDialect,
+} from './store.queries.ts'
 import { artifactDepends, artifacts, releases, type UploadIntentStatus, uploadIntents } from './tables.ts'
 
 export type UploadIntentRow = typeof uploadIntents.$inferSelect
@@ -14,7 +20,7 @@ export type { ArtifactFilter, ArtifactSort, TextMatch } from './store.queries.ts
 
 export type InsertResult = { inserted: true } | { inserted: false; conflict: Record<string, string> }
 
-const queries = artifactQueries(sqliteDialect, { artifacts, releases })
+const queries = artifactQueries(sqliteDialect, { artifacts, releases, artifactDepends })
 
 /**
  * Artifacts (with their depends combinations and releases) and pending direct uploads.
@@ -140,28 +146,13 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
         const taken = tx
           .select({ combination: artifactDepends.combination })
           .from(artifactDepends)
-          .where(
-            and(
-              eq(artifactDepends.tenantId, row.tenantId),
-              eq(artifactDepends.name, row.name),
-              inArray(artifactDepends.combination, encoded),
-            ),
-          )
+          .where(queries.claimed(row.tenantId, row.name, encoded))
           .limit(1)
           .get()
         if (taken) return { inserted: false, conflict: decodeCombination(taken.combination) }
         tx.insert(artifacts).values(row).run()
         if (encoded.length > 0) {
-          tx.insert(artifactDepends)
-            .values(
-              encoded.map((combination) => ({
-                tenantId: row.tenantId,
-                name: row.name,
-                combination,
-                artifactId: row.id,
-              })),
-            )
-            .run()
+          tx.insert(artifactDepends).values(dependsRows(row, encoded)).run()
         }
         touchRelease(tx, row.tenantId, row.name, row.modified)
         if (intentId !== undefined) {
@@ -262,13 +253,7 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
       db
         .select({ name: artifactDepends.name })
         .from(artifactDepends)
-        .where(
-          and(
-            eq(artifactDepends.tenantId, tenantId),
-            eq(artifactDepends.name, name),
-            inArray(artifactDepends.combination, combinations.map(encodeCombination)),
-          ),
-        )
+        .where(queries.claimed(tenantId, name, combinations.map(encodeCombination)))
         .limit(1)
         .get() !== undefined,
 
