@@ -26,7 +26,7 @@ const releaseKey = (tenantId: string, name: string) => Bun.hash.crc32(`${tenantI
  * artifacts holds its lock before it reads them, so instances sharing the database see each
  * other's artifacts when deciding on depends conflicts and on the release row.
  */
-export async function lockReleases(tx: PgTransaction, tenantId: string, names: string[]): Promise<void> {
+async function lockReleases(tx: PgTransaction, tenantId: string, names: string[]): Promise<void> {
   const keys = [...new Set(names.map((name) => releaseKey(tenantId, name)))].sort((a, b) => a - b)
   if (keys.length === 0) return
   await tx.execute(
