@@ -33,7 +33,12 @@ test('the same name and device type uploaded through two instances at once: one 
     activeDeploymentIds: (tenantId, names) => deployments.activeDeploymentIds(tenantId, names),
     isNameInAnyDeployment: (tenantId, name) => deployments.isNameInAnyDeployment(tenantId, name),
   }
-  const instances = [a, b].map((db) => createArtifactsService(t.deps, { usage }, createPgArtifactsStore(db)))
+  const instances = [a, b].map((db) =>
+    createArtifactsService(
+      { ...t.deps, stores: { ...t.deps.stores, artifacts: createPgArtifactsStore(db) } },
+      { usage },
+    ),
+  )
   for (let round = 0; round < 5; round++) {
     const name = `shared-${round}`
     const upload = (deviceTypes: string[]) => ({

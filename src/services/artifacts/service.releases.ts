@@ -6,14 +6,11 @@ import { type ApiArtifact, artifactBlobKey, toApiArtifact } from './model.ts'
 import { lenientPaging, type PageQuery } from './queries.ts'
 import type { DeploymentUsage } from './service.ts'
 import {
-  createReleasesStore,
   RELEASE_SORT_FIELDS,
   type ReleaseFilter,
   type ReleaseRow,
   type ReleaseSort,
-  type ReleasesStore,
 } from './store.releases.ts'
-import { type ArtifactsStore, createArtifactsStore } from './store.ts'
 
 /** Mender's limits on release tags and notes. */
 const MAX_TAGS_PER_RELEASE = 20
@@ -128,13 +125,10 @@ export interface ReleasesService {
   listSoftwareTags(tenantId: string, kinds: readonly string[]): Promise<string[]>
 }
 
-export function createReleasesService(
-  deps: Deps,
-  services: { usage: DeploymentUsage },
-  store: ReleasesStore = createReleasesStore(deps.db),
-  artifactsStore: ArtifactsStore = createArtifactsStore(deps.db),
-): ReleasesService {
+export function createReleasesService(deps: Deps, services: { usage: DeploymentUsage }): ReleasesService {
   // Long as a whole: one closure over the dependencies its methods share; each method is short.
+  const store = deps.stores.releases
+  const artifactsStore = deps.stores.artifacts
   const { usage } = services
 
   async function withArtifacts(tenantId: string, rows: ReleaseRow[]): Promise<ApiRelease[]> {
