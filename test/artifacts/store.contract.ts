@@ -13,10 +13,10 @@ export type ArtifactsContractTarget = {
   close(): Promise<void>
 }
 
-const at = (minute: number) => new Date(Date.UTC(2026, 0, 1, 0, minute))
+export const at = (minute: number) => new Date(Date.UTC(2026, 0, 1, 0, minute))
 
 let serial = 0
-function artifact(
+export function artifact(
   tenantId: string,
   name: string,
   deviceTypes: string[],
@@ -41,7 +41,7 @@ function artifact(
   }
 }
 
-const intent = (tenantId: string, status: UploadIntentRow['status'] = 'pending'): UploadIntentRow => ({
+export const intent = (tenantId: string, status: UploadIntentRow['status'] = 'pending'): UploadIntentRow => ({
   id: crypto.randomUUID(),
   tenantId,
   status,
@@ -50,23 +50,43 @@ const intent = (tenantId: string, status: UploadIntentRow['status'] = 'pending')
 })
 
 /**
- * What every engine's artifacts and releases stores promise; each engine's test file runs it
+ * The suite's target, opened before its tests and closed after them (call inside `describe`);
+ * its stores are read when a test runs.
+ */
+export function openedTarget(open: () => Promise<ArtifactsContractTarget>): ArtifactsContractTarget {
+  let target: ArtifactsContractTarget | undefined
+  beforeAll(async () => {
+    target = await open()
+  })
+  afterAll(() => target?.close())
+  const current = () => {
+    if (!target) throw new Error('the suite has not opened its target')
+    return target
+  }
+  return {
+    get artifacts() {
+      return current().artifacts
+    },
+    get releases() {
+      return current().releases
+    },
+    get events() {
+      return current().events
+    },
+    close: async () => {},
+  }
+}
+
+/**
+ * What every engine's artifacts store promises; each engine's test file runs it
  * against a real database. Every call is awaited, so the suite holds for promise-returning stores.
  */
 export function artifactsStoreContract(name: string, open: () => Promise<ArtifactsContractTarget>): void {
-  describe(`${name} artifacts and releases stores`, () => {
-    let target: ArtifactsContractTarget
-    let store: ArtifactsStore
-    let releases: ReleasesStore
-    beforeAll(async () => {
-      target = await open()
-      store = target.artifacts
-      releases = target.releases
-    })
-    afterAll(() => target.close())
+  describe(`${name} artifacts store`, () => {
+    const target = openedTarget(open)
 
     const insert = (row: ArtifactRow, intentId?: string) =>
-      store.insertArtifact(row, unwindDepends(row.depends), intentId)
+      target.artifacts.insertArtifact(row, unwindDepends(row.depends), intentId)
 
     test('insert refuses a name and depends combination already taken; finds by name and id', async () => {
       const a = artifact('t1', 'app', ['dev-a', 'dev-b'])
@@ -78,17 +98,17 @@ export function artifactsStoreContract(name: string, open: () => Promise<Artifac
       const b = artifact('t1', 'app', ['dev-c'])
       expect(await insert(b)).toEqual({ inserted: true })
       expect(await insert(artifact('t2', 'app', ['dev-a']))).toEqual({ inserted: true })
-      expect((await store.findArtifactsByName('t1', 'app')).map((r) => r.id)).toEqual([a.id, b.id])
-      expect(await store.findArtifactById('t1', a.id)).toEqual(a)
-      expect(await store.findArtifactById('t2', a.id)).toBeUndefined()
-      expect(await store.isCombinationTaken('t1', 'app', unwindDepends({ device_type: ['dev-c'] }))).toBe(
-        true,
-      )
-      expect(await store.isCombinationTaken('t1', 'app', unwindDepends({ device_type: ['dev-z'] }))).toBe(
-        false,
-      )
-      expect(await store.isIdTaken(a.id)).toBe(true)
-      expect(await store.isIdTaken(crypto.randomUUID())).toBe(false)
+      expect((await target.artifacts.findArtifactsByName('t1', 'app')).map((r) => r.id)).toEqual([a.id, b.id])
+      expect(await target.artifacts.findArtifactById('t1', a.id)).toEqual(a)
+      expect(await target.artifacts.findArtifactById('t2', a.id)).toBeUndefined()
+      expect(
+        await target.artifacts.isCombinationTaken('t1', 'app', unwindDepends({ device_type: ['dev-c'] })),
+      ).toBe(true)
+      expect(
+        await target.artifacts.isCombinationTaken('t1', 'app', unwindDepends({ device_type: ['dev-z'] })),
+      ).toBe(false)
+      expect(await target.artifacts.isIdTaken(a.id)).toBe(true)
+      expect(await target.artifacts.isIdTaken(crypto.randomUUID())).toBe(false)
     })
 
     test('list with filters, sort and a window; count; storage usage', async () => {
@@ -101,7 +121,7 @@ export function artifactsStoreContract(name: string, open: () => Promise<Artifac
       for (const row of rows) await insert(row)
       const byName: ArtifactSort = { by: 'name', order: 'asc' }
       const names = async (filter: Parameters<ArtifactsStore['listArtifacts']>[1], sort = byName) =>
-        (await store.listArtifacts(tenant, filter, sort)).map((r) => r.name)
+        (await target.artifacts.listArtifacts(tenant, filter, sort)).map((r) => r.name)
       expect(await names({})).toEqual(['alpha', 'alphabet', 'beta'])
       expect(await names({}, { by: 'name', order: 'desc' })).toEqual(['beta', 'alphabet', 'alpha'])
       expect(await names({ name: { startsWith: 'alpha' } })).toEqual(['alpha', 'alphabet'])
@@ -109,11 +129,64 @@ export function artifactsStoreContract(name: string, open: () => Promise<Artifac
       expect(await names({ names: ['beta', 'alpha'] })).toEqual(['alpha', 'beta'])
       expect(await names({ description: { containsAnyCase: 'SECOND' } })).toEqual(['beta'])
       expect(await names({ deviceType: { equals: 'dev-x' } })).toEqual(['alphabet', 'beta'])
-      const window = await store.listArtifacts(tenant, {}, byName, { offset: 1, limit: 1 })
+      const window = await target.artifacts.listArtifacts(tenant, {}, byName, { offset: 1, limit: 1 })
       expect(window.map((r) => r.name)).toEqual(['alphabet'])
-      expect(await store.countArtifacts(tenant, { deviceType: { equals: 'dev-x' } })).toBe(2)
-      expect(await store.storageUsage(tenant)).toBe(rows.reduce((sum, r) => sum + r.size, 0))
-      expect(await store.storageUsage('empty')).toBe(0)
+      expect(await target.artifacts.countArtifacts(tenant, { deviceType: { equals: 'dev-x' } })).toBe(2)
+      expect(await target.artifacts.storageUsage(tenant)).toBe(rows.reduce((sum, r) => sum + r.size, 0))
+      expect(await target.artifacts.storageUsage('empty')).toBe(0)
+    })
+
+    test('names sort by code point and match case-insensitively in ASCII only, whatever the collation', async () => {
+      const tenant = 'case'
+      for (const [name, types] of [
+        ['beta', ['Dev-Q']],
+        ['Alpha', ['dev-q']],
+        ['alpha', ['dev-r']],
+        ['\u00c9clair', ['dev-r']],
+        ['zeta', ['DEV-Q', 'x']],
+        ['a-1', ['dev-s']],
+        ['a_1', ['dev-s']],
+      ] as const) {
+        await insert(artifact(tenant, name, [...types]))
+      }
+      const byName: ArtifactSort = { by: 'name', order: 'asc' }
+      const names = async (filter: Parameters<ArtifactsStore['listArtifacts']>[1], sort = byName) =>
+        (await target.artifacts.listArtifacts(tenant, filter, sort)).map((r) => r.name)
+      const codePointOrder = ['Alpha', 'a-1', 'a_1', 'alpha', 'beta', 'zeta', '\u00c9clair']
+      expect(await names({})).toEqual(codePointOrder)
+      expect(await names({}, { by: 'name', order: 'desc' })).toEqual([...codePointOrder].reverse())
+      expect(await names({ name: { containsAnyCase: 'LPH' } })).toEqual(['Alpha', 'alpha'])
+      expect(await names({ name: { startsWithAnyCase: 'aL' } })).toEqual(['Alpha', 'alpha'])
+      expect(await names({ name: { startsWith: 'al' } })).toEqual(['alpha'])
+      expect(await names({ name: { startsWith: 'A' } })).toEqual(['Alpha'])
+      // É is not an ASCII letter: it matches itself only, as SQLite's lower() leaves it.
+      expect(await names({ name: { containsAnyCase: '\u00c9CL' } })).toEqual(['\u00c9clair'])
+      expect(await names({ name: { containsAnyCase: '\u00e9cl' } })).toEqual([])
+      expect(await names({ deviceType: { containsAnyCase: 'dev-Q' } })).toEqual(['Alpha', 'beta', 'zeta'])
+      expect(await names({ deviceType: { startsWithAnyCase: 'DEV-' } })).toHaveLength(7)
+      expect(await names({ deviceType: { equals: 'dev-q' } })).toEqual(['Alpha'])
+      expect(await names({ deviceType: { startsWith: 'DEV' } })).toEqual(['zeta'])
+      expect(await target.artifacts.countArtifacts(tenant, { name: { containsAnyCase: 'L' } })).toBe(3)
+    })
+
+    test('sorting by modified, ties broken by id the same way in both directions', async () => {
+      const tenant = 'when'
+      const ids = ['00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000001']
+      const rows = [
+        artifact(tenant, 'late', ['d'], { modified: at(300) }),
+        artifact(tenant, 'early', ['d'], { modified: at(100) }),
+        artifact(tenant, 'tie-b', ['d'], { modified: at(200), id: ids[0] }),
+        artifact(tenant, 'tie-a', ['d'], { modified: at(200), id: ids[1] }),
+      ]
+      for (const row of rows) await insert(row)
+      const list = async (order: 'asc' | 'desc', window?: { offset: number; limit: number }) =>
+        (await target.artifacts.listArtifacts(tenant, {}, { by: 'modified', order }, window)).map(
+          (r) => r.name,
+        )
+      expect(await list('asc')).toEqual(['early', 'tie-a', 'tie-b', 'late'])
+      expect(await list('desc')).toEqual(['late', 'tie-b', 'tie-a', 'early'])
+      expect(await list('desc', { offset: 1, limit: 2 })).toEqual(['tie-b', 'tie-a'])
+      expect(await list('asc', { offset: 4, limit: 2 })).toEqual([])
     })
 
     test('description edits; deleting one artifact or whole releases frees their combinations', async () => {
@@ -121,52 +194,56 @@ export function artifactsStoreContract(name: string, open: () => Promise<Artifac
       const b = artifact('del', 'gone', ['dev-b'])
       const c = artifact('del', 'other', ['dev-a'])
       for (const row of [a, b, c]) await insert(row)
-      expect(await store.updateDescription('del', a.id, 'new text', at(90))).toBe(true)
-      expect(await store.findArtifactById('del', a.id)).toMatchObject({
+      expect(await target.artifacts.updateDescription('del', a.id, 'new text', at(90))).toBe(true)
+      expect(await target.artifacts.findArtifactById('del', a.id)).toMatchObject({
         description: 'new text',
         modified: at(90),
       })
-      expect(await store.updateDescription('del', crypto.randomUUID(), 'x', at(90))).toBe(false)
-      expect((await store.deleteArtifact('del', a.id, at(91)))?.id).toBe(a.id)
-      expect(await store.deleteArtifact('del', a.id, at(91))).toBeUndefined()
+      expect(await target.artifacts.updateDescription('del', crypto.randomUUID(), 'x', at(90))).toBe(false)
+      expect((await target.artifacts.deleteArtifact('del', a.id, at(91)))?.id).toBe(a.id)
+      expect(await target.artifacts.deleteArtifact('del', a.id, at(91))).toBeUndefined()
       expect(await insert(artifact('del', 'gone', ['dev-a']))).toEqual({ inserted: true })
-      const deleted = await store.deleteArtifactsByNames('del', ['gone', 'other'])
+      const deleted = await target.artifacts.deleteArtifactsByNames('del', ['gone', 'other'])
       expect(deleted.map((r) => r.id)).toContain(b.id)
       expect(deleted).toHaveLength(3)
-      expect(await store.findArtifactsByName('del', 'gone')).toEqual([])
+      expect(await target.artifacts.findArtifactsByName('del', 'gone')).toEqual([])
       expect(
-        await releases.listReleases('del', {}, { by: 'name', order: 'asc' }, { offset: 0, limit: 10 }),
+        await target.releases.listReleases('del', {}, { by: 'name', order: 'asc' }, { offset: 0, limit: 10 }),
       ).toEqual([])
     })
 
     test('direct uploads: recorded, found, moved between statuses, listed, settled by their artifact', async () => {
       const pending = intent('up')
       const other = intent('up')
-      await store.insertUploadIntent(pending)
-      await store.insertUploadIntent(other)
-      expect(await store.findUploadIntent('up', pending.id)).toEqual(pending)
-      expect(await store.findUploadIntent('elsewhere', pending.id)).toBeUndefined()
-      expect(await store.isIdTaken(pending.id)).toBe(true)
-      expect(await store.setUploadIntentStatus('up', pending.id, 'processing', 'pending')).toBe(false)
-      expect(await store.setUploadIntentStatus('up', pending.id, 'pending', 'processing')).toBe(true)
-      const processing = (await store.listUploadIntents('processing')).map((i) => i.id)
+      await target.artifacts.insertUploadIntent(pending)
+      await target.artifacts.insertUploadIntent(other)
+      expect(await target.artifacts.findUploadIntent('up', pending.id)).toEqual(pending)
+      expect(await target.artifacts.findUploadIntent('elsewhere', pending.id)).toBeUndefined()
+      expect(await target.artifacts.isIdTaken(pending.id)).toBe(true)
+      expect(await target.artifacts.setUploadIntentStatus('up', pending.id, 'processing', 'pending')).toBe(
+        false,
+      )
+      expect(await target.artifacts.setUploadIntentStatus('up', pending.id, 'pending', 'processing')).toBe(
+        true,
+      )
+      const processing = (await target.artifacts.listUploadIntents('processing')).map((i) => i.id)
       expect(processing).toContain(pending.id)
       expect(processing).not.toContain(other.id)
       expect(await insert(artifact('up', 'direct', ['dev-a'], { id: pending.id }), pending.id)).toEqual({
         inserted: true,
       })
-      expect(await store.findUploadIntent('up', pending.id)).toBeUndefined()
-      await store.deleteUploadIntent('up', other.id)
-      expect(await store.findUploadIntent('up', other.id)).toBeUndefined()
+      expect(await target.artifacts.findUploadIntent('up', pending.id)).toBeUndefined()
+      await target.artifacts.deleteUploadIntent('up', other.id)
+      expect(await target.artifacts.findUploadIntent('up', other.id)).toBeUndefined()
     })
 
     test('a refused direct upload is forgotten and its reason written as an event of its tenant', async () => {
       const refused = intent('up')
-      await store.insertUploadIntent(refused)
+      await target.artifacts.insertUploadIntent(refused)
       const before = await target.events.lastSeq()
-      await store.refuseUploadIntent('up', refused.id, 'the artifact is broken')
-      expect(await store.findUploadIntent('up', refused.id)).toBeUndefined()
-      expect(await store.isIdTaken(refused.id)).toBe(false)
+      await target.artifacts.refuseUploadIntent('up', refused.id, 'the artifact is broken')
+      expect(await target.artifacts.findUploadIntent('up', refused.id)).toBeUndefined()
+      expect(await target.artifacts.isIdTaken(refused.id)).toBe(false)
       const events = await target.events.readAfter(before, 10)
       expect(events).toHaveLength(1)
       expect(events[0]).toMatchObject({
@@ -175,46 +252,6 @@ export function artifactsStoreContract(name: string, open: () => Promise<Artifac
         subject: refused.id,
         data: { id: refused.id, reason: 'the artifact is broken' },
       })
-    })
-
-    test('releases: one per name, listed and counted with filters, their artifacts, notes and tags', async () => {
-      const tenant = 'rel'
-      const one = artifact(tenant, 'one', ['dev-a'], { modified: at(100) })
-      const two = artifact(tenant, 'two', ['dev-b'], { modified: at(101), description: 'Has Notes' })
-      const twoMore = artifact(tenant, 'two', ['dev-c'], { modified: at(102) })
-      for (const row of [one, two, twoMore]) await insert(row)
-      const page = { offset: 0, limit: 10 }
-      const byName = { by: 'name', order: 'asc' } as const
-      const listed = await releases.listReleases(tenant, {}, byName, page)
-      expect(listed.map((r) => [r.name, r.artifactsCount])).toEqual([
-        ['one', 1],
-        ['two', 2],
-      ])
-      expect(listed[1]!.modified).toEqual(at(102))
-      const names = async (filter: Parameters<ReleasesStore['listReleases']>[1]) =>
-        (await releases.listReleases(tenant, filter, byName, page)).map((r) => r.name)
-      expect(await names({ name: { containsAnyCase: 'TW' } })).toEqual(['two'])
-      expect(await names({ names: ['one'] })).toEqual(['one'])
-      expect(await names({ description: 'has notes' })).toEqual(['two'])
-      expect(await names({ deviceType: 'dev-c' })).toEqual(['two'])
-      expect(await names({ updateType: 'rootfs-image' })).toEqual(['one', 'two'])
-      expect(await releases.countReleases(tenant, { deviceType: 'dev-a' })).toBe(1)
-      const sorted = await releases.listReleases(tenant, {}, { by: 'artifacts_count', order: 'desc' }, page)
-      expect(sorted.map((r) => r.name)).toEqual(['two', 'one'])
-      expect((await releases.artifactsOf(tenant, ['two'])).map((a) => a.id)).toEqual([two.id, twoMore.id])
-
-      expect(await releases.updateNotes(tenant, 'one', 'release notes')).toBe(true)
-      expect(await releases.updateNotes(tenant, 'none', 'x')).toBe(false)
-      expect((await releases.listReleases(tenant, { names: ['one'] }, byName, page))[0]?.notes).toBe(
-        'release notes',
-      )
-      expect(await releases.replaceTags(tenant, 'one', ['b', 'a'], 3)).toBe('ok')
-      expect(await releases.replaceTags(tenant, 'two', ['c', 'd'], 3)).toBe('too-many')
-      expect(await releases.replaceTags(tenant, 'none', ['a'], 3)).toBe('missing')
-      expect(await releases.replaceTags(tenant, 'two', ['a'], 3)).toBe('ok')
-      expect(await names({ tags: ['b'] })).toEqual(['one'])
-      expect(await releases.listTags(tenant)).toEqual(['a', 'b'])
-      expect(await releases.listUpdateTypes(tenant)).toEqual(['rootfs-image'])
     })
   })
 }

@@ -7,6 +7,7 @@ import { createArtifactsStore } from '../../src/services/artifacts/store.ts'
 import { createTestApp, type TestApp } from '../helpers/app.ts'
 import { openTestDatabase } from '../helpers/database.ts'
 import { artifactsStoreContract } from './store.contract.ts'
+import { releasesStoreContract } from './store.releases.contract.ts'
 
 let t: TestApp
 beforeAll(async () => {
@@ -94,7 +95,7 @@ test('blob keys carry the tenant as a prefix', () => {
   expect(artifactBlobKey('tenant-1', 'f6a1')).toBe('tenant-1/f6a1')
 })
 
-artifactsStoreContract('SQLite', async () => {
+async function openSqlite() {
   const { db, close } = await openTestDatabase()
   return {
     artifacts: createArtifactsStore(db),
@@ -102,4 +103,7 @@ artifactsStoreContract('SQLite', async () => {
     events: createEventsStore(db),
     close,
   }
-})
+}
+
+artifactsStoreContract('SQLite', openSqlite)
+releasesStoreContract('SQLite', openSqlite)

@@ -1,54 +1,26 @@
-import { and, asc, count, desc, eq, inArray, type SQL, sql, sum } from 'drizzle-orm'
-import type { AnySQLiteColumn } from 'drizzle-orm/sqlite-core'
+import { and, asc, count, eq, inArray, sql, sum } from 'drizzle-orm'
 import type { Database, Window } from '../../../db/client.ts'
 import { outboxFor } from '../../events/outbox.ts'
 import { type DependsCombination, decodeCombination, encodeCombination } from './depends.ts'
 import type { ArtifactRow } from './model.ts'
+import {
+  type ArtifactFilter,
+  type ArtifactSort,
+  artifactQueries,
+  dependsRows,
+  sqliteDialect,
+} from './store.queries.ts'
 import { artifactDepends, artifacts, releases, type UploadIntentStatus, uploadIntents } from './tables.ts'
 
 export type UploadIntentRow = typeof uploadIntents.$inferSelect
 
 type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]
 
-/** How a text column is matched; `AnyCase` ignores ASCII case (as SQLite's lower() does). */
-export type TextMatch =
-  | { equals: string }
-  | { startsWith: string }
-  | { containsAnyCase: string }
-  | { startsWithAnyCase: string }
-
-export type ArtifactFilter = {
-  name?: TextMatch
-  /** Any of these names exactly. */
-  names?: string[]
-  description?: TextMatch
-  /** Matched against each compatible device type. */
-  deviceType?: TextMatch
-}
-
-export type ArtifactSort = { by: 'name' | 'modified'; order: 'asc' | 'desc' }
+export type { ArtifactFilter, ArtifactSort, TextMatch } from './store.queries.ts'
 
 export type InsertResult = { inserted: true } | { inserted: false; conflict: Record<string, string> }
 
-export function textCondition(column: SQL | AnySQLiteColumn, match: TextMatch): SQL {
-  if ('equals' in match) return sql`${column} = ${match.equals}`
-  if ('startsWith' in match)
-    return sql`substr(${column}, 1, length(${match.startsWith})) = ${match.startsWith}`
-  if ('containsAnyCase' in match) return sql`instr(lower(${column}), lower(${match.containsAnyCase})) > 0`
-  return sql`instr(lower(${column}), lower(${match.startsWithAnyCase})) = 1`
-}
-
-function filterConditions(tenantId: string, filter: ArtifactFilter): SQL[] {
-  const where: SQL[] = [eq(artifacts.tenantId, tenantId)]
-  if (filter.names) where.push(inArray(artifacts.name, filter.names))
-  if (filter.name) where.push(textCondition(artifacts.name, filter.name))
-  if (filter.description) where.push(textCondition(artifacts.description, filter.description))
-  if (filter.deviceType) {
-    const matches = textCondition(sql`value`, filter.deviceType)
-    where.push(sql`exists (select 1 from json_each(${artifacts.deviceTypes}) where ${matches})`)
-  }
-  return where
-}
+const queries = artifactQueries(sqliteDialect, { artifacts, releases, artifactDepends })
 
 /**
  * Artifacts (with their depends combinations and releases) and pending direct uploads.
@@ -174,28 +146,13 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
         const taken = tx
           .select({ combination: artifactDepends.combination })
           .from(artifactDepends)
-          .where(
-            and(
-              eq(artifactDepends.tenantId, row.tenantId),
-              eq(artifactDepends.name, row.name),
-              inArray(artifactDepends.combination, encoded),
-            ),
-          )
+          .where(queries.claimed(row.tenantId, row.name, encoded))
           .limit(1)
           .get()
         if (taken) return { inserted: false, conflict: decodeCombination(taken.combination) }
         tx.insert(artifacts).values(row).run()
         if (encoded.length > 0) {
-          tx.insert(artifactDepends)
-            .values(
-              encoded.map((combination) => ({
-                tenantId: row.tenantId,
-                name: row.name,
-                combination,
-                artifactId: row.id,
-              })),
-            )
-            .run()
+          tx.insert(artifactDepends).values(dependsRows(row, encoded)).run()
         }
         touchRelease(tx, row.tenantId, row.name, row.modified)
         if (intentId !== undefined) {
@@ -256,13 +213,11 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
       sort: ArtifactSort,
       window?: Window,
     ): Promise<ArtifactRow[]> {
-      const column = sort.by === 'name' ? artifacts.name : artifacts.modified
-      const order = sort.order === 'asc' ? asc : desc
       const query = db
         .select()
         .from(artifacts)
-        .where(and(...filterConditions(tenantId, filter)))
-        .orderBy(order(column), order(artifacts.id))
+        .where(and(...queries.artifactConditions(tenantId, filter)))
+        .orderBy(...queries.artifactOrder(sort))
       return window ? query.limit(window.limit).offset(window.offset).all() : query.all()
     },
 
@@ -270,7 +225,7 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
       db
         .select({ n: count() })
         .from(artifacts)
-        .where(and(...filterConditions(tenantId, filter)))
+        .where(and(...queries.artifactConditions(tenantId, filter)))
         .get()?.n ?? 0,
 
     /** Bytes of every stored artifact of the tenant. */
@@ -298,13 +253,7 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
       db
         .select({ name: artifactDepends.name })
         .from(artifactDepends)
-        .where(
-          and(
-            eq(artifactDepends.tenantId, tenantId),
-            eq(artifactDepends.name, name),
-            inArray(artifactDepends.combination, combinations.map(encodeCombination)),
-          ),
-        )
+        .where(queries.claimed(tenantId, name, combinations.map(encodeCombination)))
         .limit(1)
         .get() !== undefined,
 

@@ -1,5 +1,5 @@
-import { boolean, index, json, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core'
-import { int, ms } from '../../../db/pg-columns.ts'
+import { boolean, index, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core'
+import { int, json, ms } from '../../../db/pg-columns.ts'
 import type { ArtifactInfo, Depends, Provides } from '../../artifact/header.ts'
 import type { ArtifactUpdate } from '../../artifact/reader.ts'
 import type { UploadIntentStatus } from './tables.ts'
