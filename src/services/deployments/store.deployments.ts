@@ -2,12 +2,14 @@ import { and, asc, count, desc, eq, inArray, max, type SQL, sql } from 'drizzle-
 import type { Database } from '../../../db/client.ts'
 import { createDeploymentEvents } from './events.ts'
 import type { DeploymentStatus, DeviceDeploymentStatus, Stats } from './status.ts'
+import type { EitherEngine } from './steps.ts'
 import { type DeploymentQuery, queryConditions } from './store.query.ts'
 import {
   STAT_KEYS,
   STAT_RETURNING,
   type StatKey,
   type StatsAfter,
+  statsAfter,
   statsOf,
   statValues,
 } from './store.stats.ts'
@@ -28,6 +30,11 @@ export interface DeploymentRows {
   oldestActiveCreated(tenantId: string): number | null
   /** One deployment, if it exists. */
   findDeployment(tenantId: string, id: string): DeploymentRow | undefined
+  /**
+   * The deployment, held by the transaction until it ends: another transaction that holds it
+   * waits (on PostgreSQL; SQLite's write transactions exclude each other already).
+   */
+  lockDeployment(tenantId: string, id: string): DeploymentRow | undefined
   /** The newest creation time of the tenant's deployments (new ones are made strictly later). */
   latestCreated(tenantId: string): Date | undefined
   /**
@@ -77,6 +84,11 @@ export interface DeploymentRows {
   findLog(tenantId: string, deploymentId: string, deviceId: string): LogMessage[] | undefined
 }
 
+/** What both engines' deployment rows offer (SQLite's poll memo is its own). */
+export type SharedDeploymentRows = Omit<DeploymentRows, 'oldestActiveCreated'>
+/** The deployment rows as the shared rules use them, on either engine. */
+export type RuleDeploymentRows = EitherEngine<SharedDeploymentRows>
+
 export function createDeploymentRows(db: Database): DeploymentRows {
   // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const ph = sql.placeholder
@@ -100,6 +112,16 @@ export function createDeploymentRows(db: Database): DeploymentRows {
     .select()
     .from(deployments)
     .where(and(eq(deployments.tenantId, ph('tenantId')), eq(deployments.id, ph('id'))))
+    .prepare()
+  const nextPosition = db
+    .select({ next: sql<number>`coalesce(max(${deploymentDevices.position}) + 1, 0)` })
+    .from(deploymentDevices)
+    .where(
+      and(
+        eq(deploymentDevices.tenantId, ph('tenantId')),
+        eq(deploymentDevices.deploymentId, ph('deploymentId')),
+      ),
+    )
     .prepare()
   const addDeviceCount = db
     .update(deployments)
@@ -144,6 +166,8 @@ export function createDeploymentRows(db: Database): DeploymentRows {
 
     findDeployment: (tenantId: string, id: string): DeploymentRow | undefined => byId.get({ tenantId, id }),
 
+    lockDeployment: (tenantId: string, id: string): DeploymentRow | undefined => byId.get({ tenantId, id }),
+
     /** The newest creation time of the tenant's deployments (new ones are made strictly later). */
     latestCreated: (tenantId: string): Date | undefined =>
       db
@@ -184,6 +208,7 @@ export function createDeploymentRows(db: Database): DeploymentRows {
               created,
               deploymentId: row.id,
               phase: phases?.[i + j] ?? 0,
+              position: i + j,
             })),
           )
           .onConflictDoNothing()
@@ -195,15 +220,17 @@ export function createDeploymentRows(db: Database): DeploymentRows {
     addDevices(row: DeploymentRow, deviceIds: readonly string[], phase: number): string[] {
       if (deviceIds.length === 0) return []
       const created = row.created.getTime()
+      const next = nextPosition.get({ tenantId: row.tenantId, deploymentId: row.id })?.next ?? 0
       const added = db
         .insert(deploymentDevices)
         .values(
-          deviceIds.map((deviceId) => ({
+          deviceIds.map((deviceId, i) => ({
             tenantId: row.tenantId,
             deviceId,
             created,
             deploymentId: row.id,
             phase,
+            position: next + i,
           })),
         )
         .onConflictDoNothing()
@@ -262,7 +289,7 @@ export function createDeploymentRows(db: Database): DeploymentRows {
         .where(
           and(eq(deploymentDevices.tenantId, tenantId), eq(deploymentDevices.deploymentId, deploymentId)),
         )
-        .orderBy(sql`rowid`)
+        .orderBy(asc(deploymentDevices.position))
         .all()
         .map((row) => row.deviceId),
 
@@ -280,17 +307,7 @@ export function createDeploymentRows(db: Database): DeploymentRows {
         moves.set(key, move)
       }
       const row = move.get({ tenantId, id })
-      return (
-        row && {
-          stats: statsOf(row),
-          maxDevices: row.maxDevices,
-          finished: row.finished,
-          status: row.status,
-          scheduled: row.openPhases === 0,
-          phased: row.phaseCount > 0,
-          policy: row.policy,
-        }
-      )
+      return row && statsAfter(row)
     },
 
     setStats(tenantId: string, id: string, stats: Stats): void {
