@@ -130,7 +130,7 @@ export function deploymentsStoreContract(
 
     test('deployments: made once while active, created strictly later; found, listed, counted', async () => {
       const tenant = 'dep'
-      const first = await make(tenant, ['d1', 'd2'], { name: 'first' })
+      const first = await make(tenant, ['d2', 'd1'], { name: 'first' })
       const twin = deployment(tenant, ['d1'], { checksum: first.checksum })
       expect(await store.createDeployment(twin, ['d1'], NO_PHASES)).toBeUndefined()
       // Made at the same clock time: its creation time still comes after the first's.
@@ -138,7 +138,8 @@ export function deploymentsStoreContract(
       expect(second.created.getTime()).toBeGreaterThan(first.created.getTime())
       expect(await store.findDeployment(tenant, first.id)).toEqual(first)
       expect(await store.findDeployment('other', first.id)).toBeUndefined()
-      expect(await store.listDeviceIds(tenant, first.id)).toEqual(['d1', 'd2'])
+      // In the order given, not sorted.
+      expect(await store.listDeviceIds(tenant, first.id)).toEqual(['d2', 'd1'])
       const names = async (query: Parameters<DeploymentsStore['listDeployments']>[1]) =>
         (await store.listDeployments(tenant, query, 0, 10)).map((d) => d.name)
       expect(await names({ sort: 'desc' })).toEqual(['second', 'first'])
@@ -350,6 +351,8 @@ export function deploymentsStoreContract(
       const overdue = await store.overdueInFlight(clock.now(), 10)
       expect(overdue).toEqual([expect.objectContaining({ tenantId: tenant, deploymentId: row.id, phase: 0 })])
       await store.timeOut(overdue[0]!)
+      // Timed out once: a second call (another instance's, say) counts nothing more.
+      await store.timeOut(overdue[0]!)
       expect(await store.overdueInFlight(clock.now(), 10)).toEqual([])
       const tripped = await store.findDeployment(tenant, row.id)
       expect(tripped).toMatchObject({ gateTripped: true })
@@ -376,9 +379,9 @@ export function deploymentsStoreContract(
       const row = await make(tenant, [], { dynamic: true, maxDevices: 0, target: 'filter', filter })
       await make(tenant, ['d1'])
       expect((await store.activeDynamic(tenant)).map((d) => d.id)).toEqual([row.id])
-      expect(await store.joinDynamic(tenant, row.id, ['d5', 'd6'])).toBe(2)
+      expect(await store.joinDynamic(tenant, row.id, ['d6', 'd5'])).toBe(2)
       expect(await store.joinDynamic(tenant, row.id, ['d5', 'd7'])).toBe(1)
-      expect(await store.listDeviceIds(tenant, row.id)).toEqual(['d5', 'd6', 'd7'])
+      expect(await store.listDeviceIds(tenant, row.id)).toEqual(['d6', 'd5', 'd7'])
       expect(statsOf((await store.findDeployment(tenant, row.id))!).pending).toBe(3)
       expect(await store.joinDynamic(tenant, crypto.randomUUID(), ['d8'])).toBe(0)
       await store.changeStatus(tenant, row.id, { status: 'aborted' })
