@@ -9,7 +9,12 @@ import type { PhaseRow } from '../../src/services/deployments/store.rollout.ts'
 import { statsOf, statValues } from '../../src/services/deployments/store.stats.ts'
 import type { DeploymentsStore } from '../../src/services/deployments/store.ts'
 
-export type DeploymentsContractTarget = { store: DeploymentsStore; close(): Promise<void> }
+export type DeploymentsContractTarget = {
+  store: DeploymentsStore
+  /** The types of the events written about `subject` (a deployment or device id), oldest first. */
+  eventTypes(subject: string): Promise<string[]>
+  close(): Promise<void>
+}
 
 /** The suite's clock: the store reads it for the times it records, the suite moves it. */
 let now = Date.UTC(2026, 0, 1)
@@ -193,6 +198,12 @@ export function deploymentsStoreContract(
       expect(after).toMatchObject({ deviceCount: 2, totalSize: 500, status: 'finished', artifacts: [app.id] })
       expect(statsOf(after!)).toMatchObject({ pending: 0, success: 1, 'already-installed': 1 })
       expect(await store.findNext(tenant, 'd1')).toBeUndefined()
+      expect(await target.eventTypes(row.id)).toEqual([
+        'deployment-created',
+        'deployment-status-changed',
+        'deployment-finished',
+      ])
+      expect(await target.eventTypes('d1')).toEqual(Array(3).fill('device-deployment-status-changed'))
 
       expect(await store.findLog(tenant, row.id, 'd1')).toBeUndefined()
       const log = [{ timestamp: '2026-01-01T00:00:00.000Z', level: 'error', message: 'boom' }]

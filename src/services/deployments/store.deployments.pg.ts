@@ -4,16 +4,13 @@ import type { PgDatabase as PgCoreDatabase } from 'drizzle-orm/pg-core'
 import { type DeploymentEvent, deploymentEvents } from './events.ts'
 import type { DeviceDeploymentStatus, Stats } from './status.ts'
 import type { Promised } from './steps.ts'
-import type { SharedDeploymentRows } from './store.deployments.ts'
+import { deviceListChunks, type SharedDeploymentRows } from './store.deployments.ts'
 import { type DeploymentQuery, queryConditionsOn } from './store.query.ts'
 import { STAT_KEYS, type StatKey, statsAfter, statsOf, statValues } from './store.stats.ts'
 import { deploymentDevices, deploymentLogs, deployments } from './tables.pg.ts'
 
 /** What PostgreSQL rows run their statements on: the pool, or the transaction of a change. */
 export type PgQueries = PgCoreDatabase<BunSQLQueryResultHKT, Record<string, never>>
-
-/** Rows per INSERT when writing a device list (6 bound values each, well under PostgreSQL's 65535). */
-const DEVICE_LIST_CHUNK = 2000
 
 /** Transaction-scoped advisory lock keys (two int4 keys, a space apart from the one-bigint locks). */
 export const LOCK_CLASS = {
@@ -75,45 +72,27 @@ export function createPgDeploymentRows(
         .returning({ id: deployments.id })
       if (made.length === 0) return false
       events.push(deploymentEvents.created(row))
-      const created = row.created.getTime()
-      for (let i = 0; i < deviceIds.length; i += DEVICE_LIST_CHUNK) {
-        await q
-          .insert(deploymentDevices)
-          .values(
-            deviceIds.slice(i, i + DEVICE_LIST_CHUNK).map((deviceId, j) => ({
-              tenantId: row.tenantId,
-              deviceId,
-              created,
-              deploymentId: row.id,
-              phase: phases?.[i + j] ?? 0,
-              position: i + j,
-            })),
-          )
-          .onConflictDoNothing()
+      for (const chunk of deviceListChunks(row, deviceIds, (i) => phases?.[i] ?? 0)) {
+        await q.insert(deploymentDevices).values(chunk).onConflictDoNothing()
       }
       return true
     },
 
     async addDevices(row, deviceIds, phase) {
       if (deviceIds.length === 0) return []
-      const created = row.created.getTime()
       const [last] = await q
         .select({ next: sql<number>`coalesce(max(${deploymentDevices.position}) + 1, 0)`.mapWith(Number) })
         .from(deploymentDevices)
         .where(and(eq(deploymentDevices.tenantId, row.tenantId), eq(deploymentDevices.deploymentId, row.id)))
-      const next = last?.next ?? 0
-      const added = (
-        await q
+      const added: string[] = []
+      for (const chunk of deviceListChunks(row, deviceIds, () => phase, last?.next ?? 0)) {
+        const inserted = await q
           .insert(deploymentDevices)
-          .values(
-            deviceIds.map((deviceId, i) => ({
-              ...{ tenantId: row.tenantId, deviceId, created, deploymentId: row.id },
-              ...{ phase, position: next + i },
-            })),
-          )
+          .values(chunk)
           .onConflictDoNothing()
           .returning({ deviceId: deploymentDevices.deviceId })
-      ).map((entry) => entry.deviceId)
+        for (const entry of inserted) added.push(entry.deviceId)
+      }
       if (added.length > 0) {
         await q
           .update(deployments)

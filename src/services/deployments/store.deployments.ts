@@ -17,8 +17,27 @@ import { deploymentDevices, deploymentLogs, deployments, type LogMessage } from 
 
 export type DeploymentRow = typeof deployments.$inferSelect
 
-/** Rows per INSERT when writing a device list (4 bound values each, well under SQLite's limit). */
+/** Rows per INSERT when writing a device list (6 bound values each, well under either engine's limit). */
 const DEVICE_LIST_CHUNK = 2000
+
+/**
+ * A device list's rows, in chunks of one INSERT each: `deviceIds[i]` in phase `phaseOf(i)`, at
+ * position `first + i` (both engines write lists through this).
+ */
+export function* deviceListChunks(
+  row: Pick<DeploymentRow, 'tenantId' | 'id' | 'created'>,
+  deviceIds: readonly string[],
+  phaseOf: (i: number) => number,
+  first = 0,
+) {
+  const created = row.created.getTime()
+  for (let i = 0; i < deviceIds.length; i += DEVICE_LIST_CHUNK) {
+    yield deviceIds.slice(i, i + DEVICE_LIST_CHUNK).map((deviceId, j) => ({
+      ...{ tenantId: row.tenantId, deviceId, created, deploymentId: row.id },
+      ...{ phase: phaseOf(i + j), position: first + i + j },
+    }))
+  }
+}
 
 /**
  * Rows of deployments, their device lists, counts and device logs: the SQLite statements the
@@ -198,45 +217,25 @@ export function createDeploymentRows(db: Database): DeploymentRows {
           Math.min(oldest ?? Number.POSITIVE_INFINITY, row.created.getTime()),
         )
       }
-      const created = row.created.getTime()
-      for (let i = 0; i < deviceIds.length; i += DEVICE_LIST_CHUNK) {
-        db.insert(deploymentDevices)
-          .values(
-            deviceIds.slice(i, i + DEVICE_LIST_CHUNK).map((deviceId, j) => ({
-              tenantId: row.tenantId,
-              deviceId,
-              created,
-              deploymentId: row.id,
-              phase: phases?.[i + j] ?? 0,
-              position: i + j,
-            })),
-          )
-          .onConflictDoNothing()
-          .run()
+      for (const chunk of deviceListChunks(row, deviceIds, (i) => phases?.[i] ?? 0)) {
+        db.insert(deploymentDevices).values(chunk).onConflictDoNothing().run()
       }
       return true
     },
 
     addDevices(row: DeploymentRow, deviceIds: readonly string[], phase: number): string[] {
       if (deviceIds.length === 0) return []
-      const created = row.created.getTime()
       const next = nextPosition.get({ tenantId: row.tenantId, deploymentId: row.id })?.next ?? 0
-      const added = db
-        .insert(deploymentDevices)
-        .values(
-          deviceIds.map((deviceId, i) => ({
-            tenantId: row.tenantId,
-            deviceId,
-            created,
-            deploymentId: row.id,
-            phase,
-            position: next + i,
-          })),
-        )
-        .onConflictDoNothing()
-        .returning({ deviceId: deploymentDevices.deviceId })
-        .all()
-        .map((entry) => entry.deviceId)
+      const added: string[] = []
+      for (const chunk of deviceListChunks(row, deviceIds, () => phase, next)) {
+        for (const entry of db
+          .insert(deploymentDevices)
+          .values(chunk)
+          .onConflictDoNothing()
+          .returning({ deviceId: deploymentDevices.deviceId })
+          .all())
+          added.push(entry.deviceId)
+      }
       if (added.length > 0) {
         db.update(deployments)
           .set({ statPending: sql`${deployments.statPending} + ${added.length}` })

@@ -1,4 +1,4 @@
-import { and, asc, eq, sql } from 'drizzle-orm'
+import { and, asc, eq, getTableColumns, sql } from 'drizzle-orm'
 import { type DeploymentEvent, deploymentEvents } from './events.ts'
 import type { Promised } from './steps.ts'
 import { jsonOf, type PgQueries } from './store.deployments.pg.ts'
@@ -6,6 +6,8 @@ import { IN_FLIGHT, type OverdueDevice, type RolloutRows } from './store.rollout
 import { deploymentPhases, deployments, deviceDeployments, rolloutLog } from './tables.pg.ts'
 
 const p = deploymentPhases
+/** A log entry's columns: all but its key. */
+const { seq: _seq, ...logColumns } = getTableColumns(rolloutLog)
 const dd = deviceDeployments
 const timeout = sql`(${jsonOf(deployments.policy)} ->> 'inflight_timeout')`
 
@@ -124,14 +126,7 @@ export function createPgRolloutRows(q: PgQueries, events: DeploymentEvent[]): Pr
 
     listLog: async (tenantId, deploymentId) =>
       q
-        .select({
-          tenantId: rolloutLog.tenantId,
-          deploymentId: rolloutLog.deploymentId,
-          time: rolloutLog.time,
-          kind: rolloutLog.kind,
-          phase: rolloutLog.phase,
-          reason: rolloutLog.reason,
-        })
+        .select(logColumns)
         .from(rolloutLog)
         .where(and(eq(rolloutLog.tenantId, tenantId), eq(rolloutLog.deploymentId, deploymentId)))
         .orderBy(asc(rolloutLog.seq)),

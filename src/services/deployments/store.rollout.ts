@@ -1,4 +1,4 @@
-import { and, asc, eq, sql } from 'drizzle-orm'
+import { and, asc, eq, getTableColumns, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
 import { createDeploymentEvents } from './events.ts'
 import type { PhaseCounters } from './policy.ts'
@@ -10,6 +10,9 @@ export type PhaseRow = typeof deploymentPhases.$inferSelect
 export type RolloutLogEntry = Omit<typeof rolloutLog.$inferSelect, 'seq'>
 /** A device deployment in flight past its deployment's timeout. */
 export type OverdueDevice = { seq: number; tenantId: string; deploymentId: string; phase: number }
+
+/** A log entry's columns: all but its key. */
+const { seq: _seq, ...logColumns } = getTableColumns(rolloutLog)
 
 export const IN_FLIGHT = [statusCode('downloading'), statusCode('installing'), statusCode('rebooting')].join(
   ',',
@@ -194,14 +197,7 @@ export function createRolloutRows(db: Database): RolloutRows {
 
     listLog: (tenantId: string, deploymentId: string): RolloutLogEntry[] =>
       db
-        .select({
-          tenantId: rolloutLog.tenantId,
-          deploymentId: rolloutLog.deploymentId,
-          time: rolloutLog.time,
-          kind: rolloutLog.kind,
-          phase: rolloutLog.phase,
-          reason: rolloutLog.reason,
-        })
+        .select(logColumns)
         .from(rolloutLog)
         .where(and(eq(rolloutLog.tenantId, tenantId), eq(rolloutLog.deploymentId, deploymentId)))
         .orderBy(asc(rolloutLog.seq))
