@@ -52,7 +52,7 @@ export function createPgDeploymentsStore(
           parts.ids,
         )
         const result = await runAsync(pick(changes)(...args))
-        for (const event of events) await outbox.append(tx, event)
+        await outbox.appendAll(tx, events)
         return result
       })
 
