@@ -14,7 +14,6 @@ import {
   type DeploymentsInventory,
 } from './service.management.ts'
 import type { Stats } from './status.ts'
-import { createDeploymentsStore, type DeploymentsStore } from './store.ts'
 import type { LogMessage } from './tables.ts'
 
 /** A page of deployments, with the total for X-Total-Count. */
@@ -119,12 +118,11 @@ export interface DeploymentsService {
   createConfigurationDeployment(tenantId: string, input: ConfigurationDeploymentInput): Promise<void>
 }
 
-/** `store`: the deployments store of the engine in use (SQLite's on `deps.db` unless given). */
 export function createDeploymentsService(
   deps: Deps,
   services: { inventory: DeploymentsInventory; artifacts: DeploymentsArtifacts },
-  store: DeploymentsStore = createDeploymentsStore(deps.db, { clock: deps.clock, ids: deps.ids }),
 ): DeploymentsService {
+  const store = deps.stores.deployments
   const { artifacts } = services
   const selectDeployment = createSelection({ store, artifacts })
   const runner = createRolloutRunner(store, deps.clock, (tenantId, filterId, among) =>
