@@ -5,7 +5,7 @@ import { type DeploymentEvent, deploymentEvents } from './events.ts'
 import type { DeviceDeploymentStatus, Stats } from './status.ts'
 import type { Promised } from './steps.ts'
 import { deviceListChunks, type SharedDeploymentRows } from './store.deployments.ts'
-import { type DeploymentQuery, queryConditionsOn } from './store.query.ts'
+import { type DeploymentQuery, queryConditionsOn, rowConditionsOn } from './store.query.ts'
 import { STAT_KEYS, type StatKey, statsAfter, statsOf, statValues } from './store.stats.ts'
 import { deploymentDevices, deploymentLogs, deployments } from './tables.pg.ts'
 
@@ -33,6 +33,7 @@ export const advisoryLock = (q: PgQueries, kind: number, key: string) =>
 export const jsonOf = (column: Column): SQL => sql`(${column} #>> '{}')::jsonb`
 
 const pgQueryConditions = queryConditionsOn({ deployments, deploymentDevices }, 'ILIKE')
+const pgRowConditions = rowConditionsOn({ deployments, deploymentLogs })
 
 /**
  * Deployment rows on PostgreSQL (see store.deployments.ts for what each promises), run on `q`.
@@ -207,13 +208,7 @@ export function createPgDeploymentRows(
             await q
               .select({ id: deployments.id })
               .from(deployments)
-              .where(
-                and(
-                  eq(deployments.tenantId, tenantId),
-                  inArray(deployments.artifactName, [...artifactNames]),
-                  sql`finished IS NULL`,
-                ),
-              )
+              .where(pgRowConditions.activeOfNames(tenantId, artifactNames))
           ).map((row) => row.id),
 
     async saveLog(tenantId, deploymentId, deviceId, messages) {
@@ -231,13 +226,7 @@ export function createPgDeploymentRows(
         await q
           .select({ messages: deploymentLogs.messages })
           .from(deploymentLogs)
-          .where(
-            and(
-              eq(deploymentLogs.tenantId, tenantId),
-              eq(deploymentLogs.deploymentId, deploymentId),
-              eq(deploymentLogs.deviceId, deviceId),
-            ),
-          )
+          .where(pgRowConditions.logKey(tenantId, deploymentId, deviceId))
       )[0]?.messages,
   }
 }

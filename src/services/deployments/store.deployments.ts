@@ -3,7 +3,7 @@ import type { Database } from '../../../db/client.ts'
 import { createDeploymentEvents } from './events.ts'
 import type { DeploymentStatus, DeviceDeploymentStatus, Stats } from './status.ts'
 import type { EitherEngine } from './steps.ts'
-import { type DeploymentQuery, queryConditions } from './store.query.ts'
+import { type DeploymentQuery, queryConditions, rowConditions } from './store.query.ts'
 import {
   STAT_KEYS,
   STAT_RETURNING,
@@ -362,13 +362,7 @@ export function createDeploymentRows(db: Database): DeploymentRows {
         : db
             .select({ id: deployments.id })
             .from(deployments)
-            .where(
-              and(
-                eq(deployments.tenantId, tenantId),
-                inArray(deployments.artifactName, [...artifactNames]),
-                sql`finished IS NULL`,
-              ),
-            )
+            .where(rowConditions.activeOfNames(tenantId, artifactNames))
             .all()
             .map((row) => row.id),
 
@@ -386,13 +380,7 @@ export function createDeploymentRows(db: Database): DeploymentRows {
       db
         .select({ messages: deploymentLogs.messages })
         .from(deploymentLogs)
-        .where(
-          and(
-            eq(deploymentLogs.tenantId, tenantId),
-            eq(deploymentLogs.deploymentId, deploymentId),
-            eq(deploymentLogs.deviceId, deviceId),
-          ),
-        )
+        .where(rowConditions.logKey(tenantId, deploymentId, deviceId))
         .get()?.messages,
   }
 }

@@ -1,7 +1,7 @@
 import { and, type Column, eq, gte, inArray, lte, or, type SQL, sql } from 'drizzle-orm'
 import type { DeploymentStatus } from './status.ts'
 import type * as pgTables from './tables.pg.ts'
-import { type DeploymentType, deploymentDevices, deployments } from './tables.ts'
+import { type DeploymentType, deploymentDevices, deploymentLogs, deployments } from './tables.ts'
 
 export type DeploymentQuery = {
   ids?: string[]
@@ -57,3 +57,23 @@ export function queryConditionsOn(tables: QueryTables, caseless: 'LIKE' | 'ILIKE
 }
 
 export const queryConditions = queryConditionsOn({ deployments, deploymentDevices }, 'LIKE')
+
+/** WHERE clauses the row modules of both engines share, on either engine's tables. */
+export function rowConditionsOn(
+  tables: Pick<QueryTables, 'deployments'> & {
+    deploymentLogs: typeof deploymentLogs | typeof pgTables.deploymentLogs
+  },
+) {
+  const d = tables.deployments
+  const logs = tables.deploymentLogs
+  return {
+    /** The unfinished deployments of any of these artifact names (at least one). */
+    activeOfNames: (tenantId: string, artifactNames: readonly string[]): SQL | undefined =>
+      and(eq(d.tenantId, tenantId), inArray(d.artifactName, [...artifactNames]), sql`finished IS NULL`),
+    /** One device's log in one deployment. */
+    logKey: (tenantId: string, deploymentId: string, deviceId: string): SQL | undefined =>
+      and(eq(logs.tenantId, tenantId), eq(logs.deploymentId, deploymentId), eq(logs.deviceId, deviceId)),
+  }
+}
+
+export const rowConditions = rowConditionsOn({ deployments, deploymentLogs })
