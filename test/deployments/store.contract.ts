@@ -9,7 +9,12 @@ import type { PhaseRow } from '../../src/services/deployments/store.rollout.ts'
 import { statsOf, statValues } from '../../src/services/deployments/store.stats.ts'
 import type { DeploymentsStore } from '../../src/services/deployments/store.ts'
 
-export type DeploymentsContractTarget = { store: DeploymentsStore; close(): Promise<void> }
+export type DeploymentsContractTarget = {
+  store: DeploymentsStore
+  /** The types of the events written about `subject` (a deployment or device id), oldest first. */
+  eventTypes(subject: string): Promise<string[]>
+  close(): Promise<void>
+}
 
 /** The suite's clock: the store reads it for the times it records, the suite moves it. */
 let now = Date.UTC(2026, 0, 1)
@@ -130,7 +135,7 @@ export function deploymentsStoreContract(
 
     test('deployments: made once while active, created strictly later; found, listed, counted', async () => {
       const tenant = 'dep'
-      const first = await make(tenant, ['d1', 'd2'], { name: 'first' })
+      const first = await make(tenant, ['d2', 'd1'], { name: 'first' })
       const twin = deployment(tenant, ['d1'], { checksum: first.checksum })
       expect(await store.createDeployment(twin, ['d1'], NO_PHASES)).toBeUndefined()
       // Made at the same clock time: its creation time still comes after the first's.
@@ -138,7 +143,8 @@ export function deploymentsStoreContract(
       expect(second.created.getTime()).toBeGreaterThan(first.created.getTime())
       expect(await store.findDeployment(tenant, first.id)).toEqual(first)
       expect(await store.findDeployment('other', first.id)).toBeUndefined()
-      expect(await store.listDeviceIds(tenant, first.id)).toEqual(['d1', 'd2'])
+      // In the order given, not sorted.
+      expect(await store.listDeviceIds(tenant, first.id)).toEqual(['d2', 'd1'])
       const names = async (query: Parameters<DeploymentsStore['listDeployments']>[1]) =>
         (await store.listDeployments(tenant, query, 0, 10)).map((d) => d.name)
       expect(await names({ sort: 'desc' })).toEqual(['second', 'first'])
@@ -192,6 +198,12 @@ export function deploymentsStoreContract(
       expect(after).toMatchObject({ deviceCount: 2, totalSize: 500, status: 'finished', artifacts: [app.id] })
       expect(statsOf(after!)).toMatchObject({ pending: 0, success: 1, 'already-installed': 1 })
       expect(await store.findNext(tenant, 'd1')).toBeUndefined()
+      expect(await target.eventTypes(row.id)).toEqual([
+        'deployment-created',
+        'deployment-status-changed',
+        'deployment-finished',
+      ])
+      expect(await target.eventTypes('d1')).toEqual(Array(3).fill('device-deployment-status-changed'))
 
       expect(await store.findLog(tenant, row.id, 'd1')).toBeUndefined()
       const log = [{ timestamp: '2026-01-01T00:00:00.000Z', level: 'error', message: 'boom' }]
@@ -350,6 +362,8 @@ export function deploymentsStoreContract(
       const overdue = await store.overdueInFlight(clock.now(), 10)
       expect(overdue).toEqual([expect.objectContaining({ tenantId: tenant, deploymentId: row.id, phase: 0 })])
       await store.timeOut(overdue[0]!)
+      // Timed out once: a second call (another instance's, say) counts nothing more.
+      await store.timeOut(overdue[0]!)
       expect(await store.overdueInFlight(clock.now(), 10)).toEqual([])
       const tripped = await store.findDeployment(tenant, row.id)
       expect(tripped).toMatchObject({ gateTripped: true })
@@ -376,9 +390,9 @@ export function deploymentsStoreContract(
       const row = await make(tenant, [], { dynamic: true, maxDevices: 0, target: 'filter', filter })
       await make(tenant, ['d1'])
       expect((await store.activeDynamic(tenant)).map((d) => d.id)).toEqual([row.id])
-      expect(await store.joinDynamic(tenant, row.id, ['d5', 'd6'])).toBe(2)
+      expect(await store.joinDynamic(tenant, row.id, ['d6', 'd5'])).toBe(2)
       expect(await store.joinDynamic(tenant, row.id, ['d5', 'd7'])).toBe(1)
-      expect(await store.listDeviceIds(tenant, row.id)).toEqual(['d5', 'd6', 'd7'])
+      expect(await store.listDeviceIds(tenant, row.id)).toEqual(['d6', 'd5', 'd7'])
       expect(statsOf((await store.findDeployment(tenant, row.id))!).pending).toBe(3)
       expect(await store.joinDynamic(tenant, crypto.randomUUID(), ['d8'])).toBe(0)
       await store.changeStatus(tenant, row.id, { status: 'aborted' })

@@ -1,7 +1,8 @@
 import type { ArtifactRow } from '../artifacts/model.ts'
 import { statusName } from './status.ts'
-import type { DeploymentRow, DeploymentRows } from './store.deployments.ts'
-import type { DeviceDeploymentRow, DeviceDeploymentRows } from './store.devices.ts'
+import { type Awaitable, type Steps, step } from './steps.ts'
+import type { DeploymentRow, DeploymentRows, RuleDeploymentRows } from './store.deployments.ts'
+import type { DeviceDeploymentRow, DeviceDeploymentRows, RuleDeviceDeploymentRows } from './store.devices.ts'
 import type { Transitions } from './transitions.ts'
 
 /** What a device asking for an update gets: nothing (204), a conflict (409), or an artifact to install. */
@@ -47,7 +48,7 @@ export type PickUp = {
 /** The candidate moved between the read and the pick-up (another request of the device): read again. */
 export type Stale = { kind: 'stale' }
 
-/** The poll's reads: the candidate, or undefined; nothing is read while the tenant has nothing active. */
+/** The poll's reads on SQLite: the candidate, or undefined; nothing is read while the tenant has nothing active. */
 export function findNextCandidate(
   rows: DeploymentRows,
   devices: DeviceDeploymentRows,
@@ -70,16 +71,20 @@ export function findNextCandidate(
  * again and must be the one the artifacts were chosen for. A request unlike the one stored is a
  * conflict (the device deployment fails, so the client rolls back); no artifact for the device
  * type is `noartifact`; an artifact the device already runs is `already-installed`, unless the
- * deployment forces installation.
+ * deployment forces installation. The device, then the deployment, are held first (the order
+ * every change keeps), so two pick-ups of one device on two instances cannot both make one.
  */
-export function pickUpRule(
-  rows: DeploymentRows,
-  devices: DeviceDeploymentRows,
+export function* pickUpRule(
+  rows: RuleDeploymentRows,
+  devices: RuleDeviceDeploymentRows,
   transitions: Transitions,
+  findNext: (tenantId: string, deviceId: string) => Awaitable<NextCandidate | undefined>,
   pick: PickUp,
-): Selection | Stale {
+): Steps<Selection | Stale> {
   const { tenantId, deviceId } = pick
-  const next = findNextCandidate(rows, devices, tenantId, deviceId)
+  yield* step(devices.lockDevice(tenantId, deviceId))
+  yield* step(rows.lockDeployment(tenantId, pick.deploymentId))
+  const next = yield* step(findNext(tenantId, deviceId))
   const { deployment, active } = next ?? {}
   if (!deployment) return NONE
   const seen = pick.seen
@@ -89,17 +94,17 @@ export function pickUpRule(
   if (active) {
     row = active
     if (row.request !== null && row.request !== pick.requestKey) {
-      transitions.setStatus(row, 'failure')
+      yield* transitions.setStatus(row, 'failure')
       return { kind: 'conflict' }
     }
-    if (row.request === null) devices.saveRequest(row.seq, pick.requestKey)
+    if (row.request === null) yield* step(devices.saveRequest(row.seq, pick.requestKey))
     // Its artifact is made for the device's type when the device asks: there is none to choose.
     if (deployment.type === 'configuration') return { kind: 'configure', deployment }
-    if (pick.assigned && pick.artifact) devices.assignArtifact(row.seq, pick.artifact.id)
+    if (pick.assigned && pick.artifact) yield* step(devices.assignArtifact(row.seq, pick.artifact.id))
   } else {
     // A first pick-up: the request and the artifact go into the new row itself.
     const artifactId = deployment.type === 'configuration' ? null : (pick.artifact?.id ?? null)
-    row = transitions.create(deployment, deviceId, 'pending', next?.phase ?? 0, {
+    row = yield* transitions.create(deployment, deviceId, 'pending', next?.phase ?? 0, {
       request: pick.requestKey,
       artifactId,
     })
@@ -107,20 +112,20 @@ export function pickUpRule(
   }
   const { artifact, assigned } = pick
   if (!artifact) {
-    transitions.setStatus(row, 'noartifact')
+    yield* transitions.setStatus(row, 'noartifact')
     return NONE
   }
   // An artifact uploaded after the deployment was made joins it, as in Mender.
   if (assigned && !deployment.artifacts.includes(artifact.id))
-    rows.addArtifact(tenantId, deployment.id, artifact.id)
+    yield* step(rows.addArtifact(tenantId, deployment.id, artifact.id))
   if (
     !deployment.forceInstallation &&
     pick.runningArtifact === artifact.name &&
     statusName(row.status) === 'pending'
   ) {
-    transitions.setStatus(row, 'already-installed')
+    yield* transitions.setStatus(row, 'already-installed')
     return NONE
   }
-  if (assigned) rows.addTotalSize(tenantId, deployment.id, artifact.size)
+  if (assigned) yield* step(rows.addTotalSize(tenantId, deployment.id, artifact.size))
   return { kind: 'deploy', deploymentId: deployment.id, artifact }
 }

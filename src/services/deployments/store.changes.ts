@@ -1,12 +1,13 @@
 import type { Clock } from '../../clock.ts'
 import type { Ids } from '../../ids.ts'
 import { createGates } from './gates.ts'
-import { type PickUp, pickUpRule, type Selection, type Stale } from './pickup.ts'
+import { type NextCandidate, type PickUp, pickUpRule, type Selection, type Stale } from './pickup.ts'
 import type { DeviceDeploymentStatus } from './status.ts'
 import { statusName } from './status.ts'
-import type { DeploymentRow, DeploymentRows } from './store.deployments.ts'
-import type { DeviceDeploymentRows } from './store.devices.ts'
-import type { OverdueDevice, PhaseRow, RolloutRows } from './store.rollout.ts'
+import { type Awaitable, type Steps, step } from './steps.ts'
+import type { DeploymentRow, RuleDeploymentRows } from './store.deployments.ts'
+import type { DeviceDeploymentRow, RuleDeviceDeploymentRows, Unstarted } from './store.devices.ts'
+import type { OverdueDevice, PhaseRow, RuleRolloutRows } from './store.rollout.ts'
 import type { LogMessage } from './tables.ts'
 import { createTransitions } from './transitions.ts'
 
@@ -32,13 +33,17 @@ export type ChangeOutcome =
 export type PhasedPlan = { devicePhases?: readonly number[]; phases: PhaseRow[]; openFirst: boolean }
 
 /**
- * The deployments store's atomic changes on SQLite, each run by the store inside one synchronous
- * transaction: the rows, and the rules that must hold with them (counts, statuses, gates).
+ * The deployments store's atomic changes, written once for both engines (see steps.ts): each is
+ * run by its engine's store inside one transaction. The rows, and the rules that must hold with
+ * them (counts, statuses, gates). A change that moves a device deployment holds its deployment
+ * first (and a device's change holds the device before that), so that on PostgreSQL two instances
+ * serialize on the same rows in the same order instead of both deciding from what they read.
  */
 export function createDeploymentChanges(
-  rows: DeploymentRows,
-  devices: DeviceDeploymentRows,
-  rollout: RolloutRows,
+  rows: RuleDeploymentRows,
+  devices: RuleDeviceDeploymentRows,
+  rollout: RuleRolloutRows,
+  findNext: (tenantId: string, deviceId: string) => Awaitable<NextCandidate | undefined>,
   clock: Clock,
   ids: Ids,
 ) {
@@ -46,119 +51,148 @@ export function createDeploymentChanges(
   const transitions = createTransitions(rows, devices, rollout, clock, ids, gates)
 
   /** Creation times are distinct per tenant: selection compares them ("newer than the device's last"). */
-  const distinctCreated = (row: DeploymentRow): DeploymentRow => {
-    const latest = rows.latestCreated(row.tenantId)?.getTime() ?? 0
+  function* distinctCreated(row: DeploymentRow): Steps<DeploymentRow> {
+    const latest = (yield* step(rows.latestCreated(row.tenantId)))?.getTime() ?? 0
     return { ...row, created: new Date(Math.max(row.created.getTime(), latest + 1)) }
   }
 
-  return {
-    pickUp: (pick: PickUp): Selection | Stale => pickUpRule(rows, devices, transitions, pick),
+  /** Holds these deployments in id order (every change holding several does so alike). */
+  function* lockAll(tenantId: string, deploymentIds: Iterable<string>, held: Set<string>): Steps<void> {
+    for (const id of [...new Set(deploymentIds)].sort()) {
+      if (held.has(id)) continue
+      yield* step(rows.lockDeployment(tenantId, id))
+      held.add(id)
+    }
+  }
 
-    reportStatus(
+  /** The device's unstarted and unfinished device deployments, and the deployments they are in. */
+  function* readDevice(
+    tenantId: string,
+    deviceId: string,
+  ): Steps<{ unstarted: Unstarted[]; active: DeviceDeploymentRow[]; touched: string[] }> {
+    const unstarted = yield* step(devices.unstartedDeployments(tenantId, deviceId))
+    const active = yield* step(devices.listActiveForDevice(tenantId, deviceId))
+    const touched = [...unstarted.map((entry) => entry.id), ...active.map((row) => row.deploymentId)]
+    return { unstarted, active, touched }
+  }
+
+  return {
+    pickUp: (pick: PickUp): Steps<Selection | Stale> =>
+      pickUpRule(rows, devices, transitions, findNext, pick),
+
+    *reportStatus(
       tenantId: string,
       deviceId: string,
       deploymentId: string,
       status: DeviceDeploymentStatus,
       substate?: string,
-    ): ReportOutcome {
-      const row = devices.findForDevice(tenantId, deploymentId, deviceId)
+    ): Steps<ReportOutcome> {
+      // Holding the deployment is enough: a report only moves the device's row in it.
+      const deployment = yield* step(rows.lockDeployment(tenantId, deploymentId))
+      if (!deployment) return 'not-found'
+      const row = yield* step(devices.findForDevice(tenantId, deploymentId, deviceId))
       if (!row) return 'not-found'
       const current = statusName(row.status)
       if (current === 'aborted' || current === 'decommissioned') return current
       if (current === status) return 'done'
-      if (
-        status === 'failure' &&
-        row.attempts <= (rows.findDeployment(tenantId, deploymentId)?.retries ?? 0)
-      ) {
+      if (status === 'failure' && row.attempts <= deployment.retries) {
         // Retries left: offered again at the device's next poll; only its last attempt counts.
-        transitions.retry(row)
+        yield* transitions.retry(row)
       } else {
-        transitions.setStatus(row, status, substate)
+        yield* transitions.setStatus(row, status, substate)
       }
       return 'done'
     },
 
-    saveLog(tenantId: string, deploymentId: string, deviceId: string, messages: LogMessage[]): boolean {
-      const row = devices.findForDevice(tenantId, deploymentId, deviceId)
+    *saveLog(
+      tenantId: string,
+      deploymentId: string,
+      deviceId: string,
+      messages: LogMessage[],
+    ): Steps<boolean> {
+      const row = yield* step(devices.findForDevice(tenantId, deploymentId, deviceId))
       if (!row) return false
-      rows.saveLog(tenantId, deploymentId, deviceId, messages)
-      devices.setLogAvailable(row.seq)
+      yield* step(rows.saveLog(tenantId, deploymentId, deviceId, messages))
+      yield* step(devices.setLogAvailable(row.seq))
       return true
     },
 
-    createDeployment(
+    *createDeployment(
       row: DeploymentRow,
       deviceIds: readonly string[],
       plan: PhasedPlan,
-    ): DeploymentRow | undefined {
-      const made = distinctCreated(row)
-      if (!rows.insertDeployment(made, deviceIds, plan.devicePhases)) return undefined
-      rollout.insertPhases(plan.phases)
-      const first = rollout.findPhase(made.tenantId, made.id, 0)
-      if (first && plan.openFirst) gates.open({ ...made, status: 'pending' }, first)
+    ): Steps<DeploymentRow | undefined> {
+      const made = yield* distinctCreated(row)
+      if (!(yield* step(rows.insertDeployment(made, deviceIds, plan.devicePhases)))) return undefined
+      yield* step(rollout.insertPhases(plan.phases))
+      const first = yield* step(rollout.findPhase(made.tenantId, made.id, 0))
+      if (first && plan.openFirst) yield* gates.open({ ...made, status: 'pending' }, first)
       return made
     },
 
-    createConfigurationDeployment(row: DeploymentRow, deviceId: string): boolean {
-      if (rows.findDeployment(row.tenantId, row.id)) return false
-      return rows.insertDeployment(distinctCreated(row), [deviceId])
+    *createConfigurationDeployment(row: DeploymentRow, deviceId: string): Steps<boolean> {
+      if (yield* step(rows.findDeployment(row.tenantId, row.id))) return false
+      return yield* step(rows.insertDeployment(yield* distinctCreated(row), [deviceId]))
     },
 
-    changeStatus(tenantId: string, id: string, change: DeploymentChange): ChangeOutcome {
-      const row = rows.findDeployment(tenantId, id)
+    *changeStatus(tenantId: string, id: string, change: DeploymentChange): Steps<ChangeOutcome> {
+      const row = yield* step(rows.lockDeployment(tenantId, id))
       if (!row) return 'not-found'
       if (row.finished) return 'finished'
       if (change.status === 'aborted') {
-        gates.abort(tenantId, id)
+        yield* gates.abort(tenantId, id)
         return 'done'
       }
       if (change.status === 'paused') {
         if (row.pausedAt) return 'already-paused'
-        gates.pause(tenantId, id, change.reason)
+        yield* gates.pause(tenantId, id, change.reason)
         return 'done'
       }
       if (!row.pausedAt) return 'not-paused'
       if (row.gateTripped && !change.override) return { tripped: row.pauseReason }
-      gates.resume(tenantId, id, row.gateTripped)
+      yield* gates.resume(tenantId, id, row.gateTripped)
       return 'done'
     },
 
     /**
      * Ends a device's part in every active deployment listing it: its unfinished device
-     * deployments, and those it has not started, get `status`. Repeating it changes nothing.
+     * deployments, and those it has not started, get `status`. Repeating it changes nothing. The
+     * deployments are held before their rows are read again, so an abort meanwhile is seen.
      */
-    endForDevice(tenantId: string, deviceId: string, status: DeviceDeploymentStatus): void {
+    *endForDevice(tenantId: string, deviceId: string, status: DeviceDeploymentStatus): Steps<void> {
+      yield* step(devices.lockDevice(tenantId, deviceId))
+      const held = new Set<string>()
       // Read before the active ones end: ending them must not move the device's "newest finished".
-      const unstarted = devices.unstartedDeployments(tenantId, deviceId)
-      const byId = new Map(
-        rows
-          .findDeploymentsByIds(
-            tenantId,
-            unstarted.map((entry) => entry.id),
-          )
-          .map((d) => [d.id, d]),
-      )
-      for (const row of devices.listActiveForDevice(tenantId, deviceId)) transitions.setStatus(row, status)
+      let { unstarted, active, touched } = yield* readDevice(tenantId, deviceId)
+      while (touched.some((id) => !held.has(id))) {
+        yield* lockAll(tenantId, touched, held)
+        ;({ unstarted, active, touched } = yield* readDevice(tenantId, deviceId))
+      }
+      const found = held.size === 0 ? [] : yield* step(rows.findDeploymentsByIds(tenantId, [...held]))
+      const byId = new Map(found.map((d) => [d.id, d]))
+      for (const row of active) yield* transitions.setStatus(row, status)
       for (const { id, phase } of unstarted) {
         const deployment = byId.get(id)
-        if (deployment) transitions.create(deployment, deviceId, status, phase)
+        if (deployment) yield* transitions.create(deployment, deviceId, status, phase)
       }
     },
 
-    openDuePhase: (phase: PhaseRow): boolean => gates.tryOpen(phase),
+    openDuePhase: (phase: PhaseRow): Steps<boolean> => gates.tryOpen(phase),
 
-    timeOut(device: OverdueDevice): void {
-      rollout.markTimedOut(device.seq)
-      const deployment = rows.findDeployment(device.tenantId, device.deploymentId)
-      gates.onResult(device, true, deployment?.policy ?? null)
+    /** Counted once: a device deployment already marked, or no longer in flight, is left alone. */
+    *timeOut(device: OverdueDevice): Steps<void> {
+      const deployment = yield* step(rows.lockDeployment(device.tenantId, device.deploymentId))
+      if (!(yield* step(rollout.markTimedOut(device.seq)))) return
+      yield* gates.onResult(device, true, deployment?.policy ?? null)
     },
 
-    joinDynamic(tenantId: string, deploymentId: string, deviceIds: readonly string[]): number {
-      const current = rows.findDeployment(tenantId, deploymentId)
+    *joinDynamic(tenantId: string, deploymentId: string, deviceIds: readonly string[]): Steps<number> {
+      const current = yield* step(rows.lockDeployment(tenantId, deploymentId))
       if (!current || current.finished) return 0
       const phase = Math.max(current.phaseCount - 1, 0)
-      const added = rows.addDevices(current, deviceIds, phase)
-      if (current.phaseCount > 0) rollout.growPhase(current.tenantId, current.id, phase, added.length)
+      const added = yield* step(rows.addDevices(current, deviceIds, phase))
+      if (current.phaseCount > 0)
+        yield* step(rollout.growPhase(current.tenantId, current.id, phase, added.length))
       return added.length
     },
   }

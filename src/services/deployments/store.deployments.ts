@@ -2,12 +2,14 @@ import { and, asc, count, desc, eq, inArray, max, type SQL, sql } from 'drizzle-
 import type { Database } from '../../../db/client.ts'
 import { createDeploymentEvents } from './events.ts'
 import type { DeploymentStatus, DeviceDeploymentStatus, Stats } from './status.ts'
-import { type DeploymentQuery, queryConditions } from './store.query.ts'
+import type { EitherEngine } from './steps.ts'
+import { type DeploymentQuery, queryConditions, rowConditions } from './store.query.ts'
 import {
   STAT_KEYS,
   STAT_RETURNING,
   type StatKey,
   type StatsAfter,
+  statsAfter,
   statsOf,
   statValues,
 } from './store.stats.ts'
@@ -15,8 +17,27 @@ import { deploymentDevices, deploymentLogs, deployments, type LogMessage } from 
 
 export type DeploymentRow = typeof deployments.$inferSelect
 
-/** Rows per INSERT when writing a device list (4 bound values each, well under SQLite's limit). */
+/** Rows per INSERT when writing a device list (6 bound values each, well under either engine's limit). */
 const DEVICE_LIST_CHUNK = 2000
+
+/**
+ * A device list's rows, in chunks of one INSERT each: `deviceIds[i]` in phase `phaseOf(i)`, at
+ * position `first + i` (both engines write lists through this).
+ */
+export function* deviceListChunks(
+  row: Pick<DeploymentRow, 'tenantId' | 'id' | 'created'>,
+  deviceIds: readonly string[],
+  phaseOf: (i: number) => number,
+  first = 0,
+) {
+  const created = row.created.getTime()
+  for (let i = 0; i < deviceIds.length; i += DEVICE_LIST_CHUNK) {
+    yield deviceIds.slice(i, i + DEVICE_LIST_CHUNK).map((deviceId, j) => ({
+      ...{ tenantId: row.tenantId, deviceId, created, deploymentId: row.id },
+      ...{ phase: phaseOf(i + j), position: first + i + j },
+    }))
+  }
+}
 
 /**
  * Rows of deployments, their device lists, counts and device logs: the SQLite statements the
@@ -28,6 +49,11 @@ export interface DeploymentRows {
   oldestActiveCreated(tenantId: string): number | null
   /** One deployment, if it exists. */
   findDeployment(tenantId: string, id: string): DeploymentRow | undefined
+  /**
+   * The deployment, held by the transaction until it ends: another transaction that holds it
+   * waits (on PostgreSQL; SQLite's write transactions exclude each other already).
+   */
+  lockDeployment(tenantId: string, id: string): DeploymentRow | undefined
   /** The newest creation time of the tenant's deployments (new ones are made strictly later). */
   latestCreated(tenantId: string): Date | undefined
   /**
@@ -77,6 +103,11 @@ export interface DeploymentRows {
   findLog(tenantId: string, deploymentId: string, deviceId: string): LogMessage[] | undefined
 }
 
+/** What both engines' deployment rows offer (SQLite's poll memo is its own). */
+export type SharedDeploymentRows = Omit<DeploymentRows, 'oldestActiveCreated'>
+/** The deployment rows as the shared rules use them, on either engine. */
+export type RuleDeploymentRows = EitherEngine<SharedDeploymentRows>
+
 export function createDeploymentRows(db: Database): DeploymentRows {
   // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const ph = sql.placeholder
@@ -100,6 +131,16 @@ export function createDeploymentRows(db: Database): DeploymentRows {
     .select()
     .from(deployments)
     .where(and(eq(deployments.tenantId, ph('tenantId')), eq(deployments.id, ph('id'))))
+    .prepare()
+  const nextPosition = db
+    .select({ next: sql<number>`coalesce(max(${deploymentDevices.position}) + 1, 0)` })
+    .from(deploymentDevices)
+    .where(
+      and(
+        eq(deploymentDevices.tenantId, ph('tenantId')),
+        eq(deploymentDevices.deploymentId, ph('deploymentId')),
+      ),
+    )
     .prepare()
   const addDeviceCount = db
     .update(deployments)
@@ -144,6 +185,8 @@ export function createDeploymentRows(db: Database): DeploymentRows {
 
     findDeployment: (tenantId: string, id: string): DeploymentRow | undefined => byId.get({ tenantId, id }),
 
+    lockDeployment: (tenantId: string, id: string): DeploymentRow | undefined => byId.get({ tenantId, id }),
+
     /** The newest creation time of the tenant's deployments (new ones are made strictly later). */
     latestCreated: (tenantId: string): Date | undefined =>
       db
@@ -174,42 +217,25 @@ export function createDeploymentRows(db: Database): DeploymentRows {
           Math.min(oldest ?? Number.POSITIVE_INFINITY, row.created.getTime()),
         )
       }
-      const created = row.created.getTime()
-      for (let i = 0; i < deviceIds.length; i += DEVICE_LIST_CHUNK) {
-        db.insert(deploymentDevices)
-          .values(
-            deviceIds.slice(i, i + DEVICE_LIST_CHUNK).map((deviceId, j) => ({
-              tenantId: row.tenantId,
-              deviceId,
-              created,
-              deploymentId: row.id,
-              phase: phases?.[i + j] ?? 0,
-            })),
-          )
-          .onConflictDoNothing()
-          .run()
+      for (const chunk of deviceListChunks(row, deviceIds, (i) => phases?.[i] ?? 0)) {
+        db.insert(deploymentDevices).values(chunk).onConflictDoNothing().run()
       }
       return true
     },
 
     addDevices(row: DeploymentRow, deviceIds: readonly string[], phase: number): string[] {
       if (deviceIds.length === 0) return []
-      const created = row.created.getTime()
-      const added = db
-        .insert(deploymentDevices)
-        .values(
-          deviceIds.map((deviceId) => ({
-            tenantId: row.tenantId,
-            deviceId,
-            created,
-            deploymentId: row.id,
-            phase,
-          })),
-        )
-        .onConflictDoNothing()
-        .returning({ deviceId: deploymentDevices.deviceId })
-        .all()
-        .map((entry) => entry.deviceId)
+      const next = nextPosition.get({ tenantId: row.tenantId, deploymentId: row.id })?.next ?? 0
+      const added: string[] = []
+      for (const chunk of deviceListChunks(row, deviceIds, () => phase, next)) {
+        for (const entry of db
+          .insert(deploymentDevices)
+          .values(chunk)
+          .onConflictDoNothing()
+          .returning({ deviceId: deploymentDevices.deviceId })
+          .all())
+          added.push(entry.deviceId)
+      }
       if (added.length > 0) {
         db.update(deployments)
           .set({ statPending: sql`${deployments.statPending} + ${added.length}` })
@@ -262,7 +288,7 @@ export function createDeploymentRows(db: Database): DeploymentRows {
         .where(
           and(eq(deploymentDevices.tenantId, tenantId), eq(deploymentDevices.deploymentId, deploymentId)),
         )
-        .orderBy(sql`rowid`)
+        .orderBy(asc(deploymentDevices.position))
         .all()
         .map((row) => row.deviceId),
 
@@ -280,17 +306,7 @@ export function createDeploymentRows(db: Database): DeploymentRows {
         moves.set(key, move)
       }
       const row = move.get({ tenantId, id })
-      return (
-        row && {
-          stats: statsOf(row),
-          maxDevices: row.maxDevices,
-          finished: row.finished,
-          status: row.status,
-          scheduled: row.openPhases === 0,
-          phased: row.phaseCount > 0,
-          policy: row.policy,
-        }
-      )
+      return row && statsAfter(row)
     },
 
     setStats(tenantId: string, id: string, stats: Stats): void {
@@ -346,13 +362,7 @@ export function createDeploymentRows(db: Database): DeploymentRows {
         : db
             .select({ id: deployments.id })
             .from(deployments)
-            .where(
-              and(
-                eq(deployments.tenantId, tenantId),
-                inArray(deployments.artifactName, [...artifactNames]),
-                sql`finished IS NULL`,
-              ),
-            )
+            .where(rowConditions.activeOfNames(tenantId, artifactNames))
             .all()
             .map((row) => row.id),
 
@@ -370,13 +380,7 @@ export function createDeploymentRows(db: Database): DeploymentRows {
       db
         .select({ messages: deploymentLogs.messages })
         .from(deploymentLogs)
-        .where(
-          and(
-            eq(deploymentLogs.tenantId, tenantId),
-            eq(deploymentLogs.deploymentId, deploymentId),
-            eq(deploymentLogs.deviceId, deviceId),
-          ),
-        )
+        .where(rowConditions.logKey(tenantId, deploymentId, deviceId))
         .get()?.messages,
   }
 }

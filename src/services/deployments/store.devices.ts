@@ -2,6 +2,7 @@ import { and, asc, count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm'
 import type { Database, Window } from '../../../db/client.ts'
 import { createDeploymentEvents } from './events.ts'
 import { CODE } from './status.ts'
+import type { EitherEngine } from './steps.ts'
 import { deviceDeployments } from './tables.ts'
 
 export type DeviceDeploymentRow = typeof deviceDeployments.$inferSelect
@@ -27,6 +28,11 @@ export interface DeviceDeploymentRows {
   firstUnstartedDeployment(tenantId: string, deviceId: string): Unstarted | undefined
   /** Every deployment the device has not started, oldest first, opened or not. */
   unstartedDeployments(tenantId: string, deviceId: string): Unstarted[]
+  /**
+   * Holds the device's deployments for the transaction until it ends: another transaction that
+   * holds the same device waits (on PostgreSQL; SQLite's write transactions exclude each other already).
+   */
+  lockDevice(tenantId: string, deviceId: string): void
   /** One device deployment by its key. */
   findBySeq(seq: number): DeviceDeploymentRow | undefined
   /** The device's device deployment in this deployment: the one not deleted (a device has at most one). */
@@ -73,6 +79,11 @@ export interface DeviceDeploymentRows {
   /** Marks the device's finished device deployments deleted: they stay listed but stop counting for selection. */
   deleteHistory(tenantId: string, deviceId: string, at: Date): void
 }
+
+/** What both engines' device deployment rows offer (SQLite's poll lookups are its own). */
+export type SharedDeviceDeploymentRows = Omit<DeviceDeploymentRows, 'pollLookup' | 'firstUnstartedDeployment'>
+/** The device deployment rows as the shared rules use them, on either engine. */
+export type RuleDeviceDeploymentRows = EitherEngine<SharedDeviceDeploymentRows>
 
 /**
  * The deployments a device has not started, oldest first: the one definition the poll, abort and
@@ -221,6 +232,8 @@ export function createDeviceDeploymentRows(db: Database): DeviceDeploymentRows {
 
     unstartedDeployments: (tenantId: string, deviceId: string): Unstarted[] =>
       allUnstarted.all(tenantId, deviceId),
+
+    lockDevice(): void {},
 
     findBySeq: (seq: number): DeviceDeploymentRow | undefined => bySeq.get({ seq }),
 

@@ -1,8 +1,9 @@
-import { and, asc, eq, sql } from 'drizzle-orm'
+import { and, asc, eq, getTableColumns, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
-import { outboxFor } from '../../events/outbox.ts'
+import { createDeploymentEvents } from './events.ts'
 import type { PhaseCounters } from './policy.ts'
 import { statusCode } from './status.ts'
+import type { EitherEngine } from './steps.ts'
 import { deploymentPhases, deployments, rolloutLog } from './tables.ts'
 
 export type PhaseRow = typeof deploymentPhases.$inferSelect
@@ -10,7 +11,12 @@ export type RolloutLogEntry = Omit<typeof rolloutLog.$inferSelect, 'seq'>
 /** A device deployment in flight past its deployment's timeout. */
 export type OverdueDevice = { seq: number; tenantId: string; deploymentId: string; phase: number }
 
-const IN_FLIGHT = [statusCode('downloading'), statusCode('installing'), statusCode('rebooting')].join(',')
+/** A log entry's columns: all but its key. */
+const { seq: _seq, ...logColumns } = getTableColumns(rolloutLog)
+
+export const IN_FLIGHT = [statusCode('downloading'), statusCode('installing'), statusCode('rebooting')].join(
+  ',',
+)
 
 /**
  * Rows of phases, their gate counters, pauses and the rollout log of deployments. Synchronous
@@ -46,14 +52,17 @@ export interface RolloutRows {
   listLog(tenantId: string, deploymentId: string): RolloutLogEntry[]
   /** Device deployments in flight longer than their active deployment's timeout, not yet marked. */
   overdueInFlight(now: Date, limit: number): OverdueDevice[]
-  /** Marks a device deployment timed out. */
-  markTimedOut(seq: number): void
+  /** Marks a device deployment timed out; false when it was already, or is no longer in flight. */
+  markTimedOut(seq: number): boolean
 }
+
+/** The rollout rows as the shared rules use them, on either engine. */
+export type RuleRolloutRows = EitherEngine<RolloutRows>
 
 export function createRolloutRows(db: Database): RolloutRows {
   // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const ph = sql.placeholder
-  const outbox = outboxFor(db)
+  const events = createDeploymentEvents(db)
   const p = deploymentPhases
   const phaseKey = and(
     eq(p.tenantId, ph('tenantId')),
@@ -91,6 +100,10 @@ export function createRolloutRows(db: Database): RolloutRows {
        AND dd.status IN (${IN_FLIGHT}) AND dd.timed_out = 0 AND dd.deleted IS NULL
        AND dd.started + json_extract(d.policy, '$.inflight_timeout') * 1000 <= ?1
      LIMIT ?2`,
+  )
+  const markTimedOut = db.$client.prepare<never, [number]>(
+    `UPDATE deployments_device_deployments SET timed_out = 1
+     WHERE seq = ? AND timed_out = 0 AND status IN (${IN_FLIGHT})`,
   )
   const deploymentKey = (tenantId: string, id: string) =>
     and(eq(deployments.tenantId, tenantId), eq(deployments.id, id))
@@ -179,30 +192,12 @@ export function createRolloutRows(db: Database): RolloutRows {
 
     log(entry: RolloutLogEntry): void {
       db.insert(rolloutLog).values(entry).run()
-      outbox.append({
-        tenantId: entry.tenantId,
-        type: 'deployment-rollout',
-        subject: entry.deploymentId,
-        time: entry.time,
-        data: {
-          deployment_id: entry.deploymentId,
-          kind: entry.kind,
-          ...(entry.phase === null ? {} : { phase: entry.phase }),
-          reason: entry.reason,
-        },
-      })
+      events.rolloutLogged(entry)
     },
 
     listLog: (tenantId: string, deploymentId: string): RolloutLogEntry[] =>
       db
-        .select({
-          tenantId: rolloutLog.tenantId,
-          deploymentId: rolloutLog.deploymentId,
-          time: rolloutLog.time,
-          kind: rolloutLog.kind,
-          phase: rolloutLog.phase,
-          reason: rolloutLog.reason,
-        })
+        .select(logColumns)
         .from(rolloutLog)
         .where(and(eq(rolloutLog.tenantId, tenantId), eq(rolloutLog.deploymentId, deploymentId)))
         .orderBy(asc(rolloutLog.seq))
@@ -210,8 +205,6 @@ export function createRolloutRows(db: Database): RolloutRows {
 
     overdueInFlight: (now: Date, limit: number): OverdueDevice[] => overdue.all(now.getTime(), limit),
 
-    markTimedOut(seq: number): void {
-      db.$client.run('UPDATE deployments_device_deployments SET timed_out = 1 WHERE seq = ?', [seq])
-    },
+    markTimedOut: (seq: number): boolean => markTimedOut.run(seq).changes > 0,
   }
 }

@@ -65,3 +65,17 @@ export type StatsAfter = {
   phased: boolean
   policy: RolloutPolicy | null
 }
+
+/** The counts after a change, from the deployment's columns as the change answered them. */
+export const statsAfter = (
+  row: StatFields &
+    Pick<DeploymentRow, 'maxDevices' | 'finished' | 'status' | 'openPhases' | 'phaseCount' | 'policy'>,
+): StatsAfter => ({
+  stats: statsOf(row),
+  maxDevices: row.maxDevices,
+  finished: row.finished,
+  status: row.status,
+  scheduled: row.openPhases === 0,
+  phased: row.phaseCount > 0,
+  policy: row.policy,
+})

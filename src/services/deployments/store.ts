@@ -3,6 +3,7 @@ import type { Clock } from '../../clock.ts'
 import type { Ids } from '../../ids.ts'
 import { findNextCandidate, type NextCandidate, type PickUp, type Selection, type Stale } from './pickup.ts'
 import type { DeviceDeploymentStatus } from './status.ts'
+import { runSync, type Steps } from './steps.ts'
 import {
   type ChangeOutcome,
   createDeploymentChanges,
@@ -131,21 +132,24 @@ export interface DeploymentsStore {
 
 /**
  * The deployments store on SQLite: prepared statements (store.deployments.ts, store.devices.ts,
- * store.rollout.ts) and, for each change, one synchronous transaction (store.changes.ts).
+ * store.rollout.ts) and, for each change, one synchronous transaction running the shared rules
+ * (store.changes.ts) with `runSync`.
  */
 export function createDeploymentsStore(db: Database, parts: { clock: Clock; ids: Ids }): DeploymentsStore {
   const rows = createDeploymentRows(db)
   const devices = createDeviceDeploymentRows(db)
   const rollout = createRolloutRows(db)
-  const changes = createDeploymentChanges(rows, devices, rollout, parts.clock, parts.ids)
-  /** Runs one change in one transaction; nothing inside awaits. */
+  const findNext = (tenantId: string, deviceId: string) =>
+    findNextCandidate(rows, devices, tenantId, deviceId)
+  const changes = createDeploymentChanges(rows, devices, rollout, findNext, parts.clock, parts.ids)
+  /** Runs one change in one transaction; its row calls answer at once, so nothing inside awaits. */
   const atomic =
-    <A extends unknown[], R>(change: (...args: A) => R) =>
+    <A extends unknown[], R>(change: (...args: A) => Steps<R>) =>
     async (...args: A): Promise<R> =>
-      db.transaction(() => change(...args))
+      db.transaction(() => runSync(change(...args)))
 
   return {
-    findNext: async (tenantId, deviceId) => findNextCandidate(rows, devices, tenantId, deviceId),
+    findNext: async (tenantId, deviceId) => findNext(tenantId, deviceId),
     pickUp: atomic(changes.pickUp),
     reportStatus: atomic(changes.reportStatus),
     saveLog: atomic(changes.saveLog),

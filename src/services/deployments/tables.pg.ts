@@ -74,6 +74,7 @@ export const deploymentDevices = pgTable(
     created: int().notNull(),
     deploymentId: text().notNull(),
     phase: int().notNull().default(0),
+    position: int().notNull().default(0),
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.deviceId, t.created, t.deploymentId] }),

@@ -113,6 +113,8 @@ export const deploymentDevices = sqliteTable(
     deploymentId: text().notNull(),
     /** The device's phase (its index), fixed at creation. */
     phase: integer().notNull().default(0),
+    /** Its place in the list as given (devices joining a dynamic deployment come after). */
+    position: integer().notNull().default(0),
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.deviceId, t.created, t.deploymentId] }),

@@ -1,0 +1,1 @@
+ALTER TABLE "deployments_deployment_devices" ADD COLUMN "position" bigint DEFAULT 0 NOT NULL;
