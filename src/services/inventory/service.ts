@@ -3,7 +3,6 @@ import { BadRequestError, NotFoundError } from '../../gateway/errors.ts'
 import type { Paging } from '../../gateway/paging.ts'
 import type { SearchRequest } from './filters.ts'
 import { type Device, MAX_INVENTORY_ATTRIBUTES, statusCode } from './model.ts'
-import { createSearcher, type Searcher } from './searcher.ts'
 import { type ApiFilter, createSavedFilters, type FilterDefinition } from './service.filters.ts'
 import {
   createInventoryManagement,
@@ -12,8 +11,9 @@ import {
   type UpdateResult,
 } from './service.management.ts'
 import { createInventorySearch, type SearchPage } from './service.search.ts'
-import { createSavedFiltersStore } from './store.filters.ts'
-import { createInventoryStore } from './store.ts'
+import { createSavedFiltersStore, type SavedFiltersStore } from './store.filters.ts'
+import { createInventorySearchStore, type InventorySearchStore } from './store.search.ts'
+import { createInventoryStore, type InventoryStore } from './store.ts'
 import { type AttributeInput, checkAttributes, identityValue } from './values.ts'
 
 /**
@@ -132,10 +132,27 @@ export interface InventoryService {
   stop(): void
 }
 
-export function createInventoryService(deps: Deps): InventoryService {
+/** The stores inventory runs on, one engine's. */
+export type InventoryStores = {
+  devices: InventoryStore
+  search: InventorySearchStore
+  filters: SavedFiltersStore
+}
+
+/** inventory's stores on SQLite. */
+export const sqliteInventoryStores = (db: Deps['db']): InventoryStores => ({
+  devices: createInventoryStore(db),
+  search: createInventorySearchStore(db),
+  filters: createSavedFiltersStore(db),
+})
+
+export function createInventoryService(
+  deps: Deps,
+  stores: InventoryStores = sqliteInventoryStores(deps.db),
+): InventoryService {
   // Long as a whole: one closure over the dependencies its methods share; each method is short.
-  const { db, clock } = deps
-  const store = createInventoryStore(db)
+  const { clock } = deps
+  const store = stores.devices
 
   const changeListeners: ((tenantId: string, deviceId: string) => void)[] = []
   const changed = (tenantId: string, deviceId: string) => {
@@ -148,13 +165,6 @@ export function createInventoryService(deps: Deps): InventoryService {
     changed(tenantId, deviceId)
   }
 
-  // Started on the first search, so a CLI command or a test that never searches spawns no thread.
-  let searcher: Searcher | undefined
-  const search = () => {
-    searcher ??= createSearcher(db.$client.filename)
-    return searcher
-  }
-
   const textTimer = setInterval(() => {
     store.flushText(TEXT_FLUSH_BATCH).catch((error) => {
       deps.log.error('inventory: updating the free-text index failed', { error: String(error) })
@@ -162,11 +172,11 @@ export function createInventoryService(deps: Deps): InventoryService {
   }, TEXT_FLUSH_MS)
   textTimer.unref()
 
-  const searching = createInventorySearch(search, () => store.flushText(TEXT_SEARCH_FLUSH))
+  const searching = createInventorySearch(stores.search, () => store.flushText(TEXT_SEARCH_FLUSH))
   return {
     ...createInventoryManagement(deps, store, changed),
     ...searching,
-    ...createSavedFilters(createSavedFiltersStore(db), searching.searchDevices, clock, deps.ids),
+    ...createSavedFilters(stores.filters, searching.searchDevices, clock, deps.ids),
 
     onDeviceChanged(listener: (tenantId: string, deviceId: string) => void): void {
       changeListeners.push(listener)
@@ -239,7 +249,7 @@ export function createInventoryService(deps: Deps): InventoryService {
 
     stop(): void {
       clearInterval(textTimer)
-      searcher?.stop()
+      stores.search.stop()
     },
   }
 }
