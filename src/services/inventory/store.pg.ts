@@ -4,7 +4,14 @@ import { attrIdsIn, exceeds, type LoadedDevice, unchanged, valueIn } from './dev
 import { STATUS_CODES } from './model.ts'
 import { DEVICE_ID } from './names.ts'
 import { renderPgDevices } from './render.pg.ts'
-import { createPgWrite, decodeValue, findPgDevice, findPgName, valueColumns } from './store.rows.pg.ts'
+import {
+  createPgWrite,
+  decodeValue,
+  findPgDevice,
+  findPgName,
+  type PgNameCache,
+  valueColumns,
+} from './store.rows.pg.ts'
 import type { AttributeTotal, InventoryStore } from './store.ts'
 import { attributeCounts, attributeNames, attributes, devices, stringOf } from './tables.pg.ts'
 import { type AttributeInput, fromRows, toRows } from './values.ts'
@@ -25,13 +32,18 @@ class RefusedReport extends Error {}
 export function createPgInventoryStore(db: PgDatabase): InventoryStore {
   // Long as a whole: one closure over the helpers its methods share; each method is short.
   /** Runs `fn` in one transaction with a row writer, whose counts and texts are applied at the end. */
-  const writing = <T>(fn: (w: Write, tx: PgTransaction) => Promise<T>): Promise<T> =>
-    db.transaction(async (tx) => {
-      const w = createPgWrite(tx)
+  const names: PgNameCache = new Map()
+  async function writing<T>(fn: (w: Write, tx: PgTransaction) => Promise<T>): Promise<T> {
+    let w: Write | undefined
+    const result = await db.transaction(async (tx) => {
+      w = createPgWrite(tx, names)
       const result = await fn(w, tx)
       await w.finish()
       return result
     })
+    for (const [key, row] of w!.names()) names.set(key, row)
+    return result
+  }
 
   /** Upserts `inputs` into `scope` (with `replace`, the scope's other attributes go); whether anything changed. */
   async function apply(

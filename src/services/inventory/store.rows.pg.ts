@@ -66,7 +66,18 @@ export async function findPgName(q: PgQueryable, tenantId: string, scope: string
  * wait on each other's counts the other way round), and the text of the devices a write touched
  * is rebuilt there too.
  */
-export function createPgWrite(tx: PgTransaction) {
+/**
+ * Attribute names by tenant, scope and name, kept per store. A name row is never deleted on
+ * PostgreSQL (another instance may be about to use it) and its `arrays` flag only ever turns on, so
+ * a cached row stays right; names enter the cache only once their transaction has committed.
+ */
+export type PgNameCache = Map<string, NameRow>
+export const nameKey = (tenantId: string, scope: string, name: string) =>
+  `${tenantId}\u0000${scope}\u0000${name}`
+
+export function createPgWrite(tx: PgTransaction, cache: PgNameCache) {
+  /** Names this transaction read or made: cached by the store once it commits. */
+  const seen = new Map<string, NameRow>()
   const deltas = new Map<string, { tenantId: string; attr: number; status: number; delta: number }>()
   const dirty = new Map<number, string>()
   const count = (tenantId: string, attr: number, status: number, delta: number) => {
@@ -84,24 +95,37 @@ export function createPgWrite(tx: PgTransaction) {
 
   /** The names' rows, created when new (in name order, so that concurrent creators queue alike). */
   async function ensureNames(tenantId: string, scope: string, names: readonly string[]) {
-    const wanted = [...new Set(names)].sort()
     const found = new Map<string, NameRow>()
-    if (wanted.length === 0) return found
-    await tx
-      .insert(attributeNames)
-      .values(wanted.map((name) => ({ tenantId, scope, name })))
-      .onConflictDoNothing()
-    const rows = await tx
-      .select()
-      .from(attributeNames)
-      .where(
-        and(
-          eq(attributeNames.tenantId, tenantId),
-          eq(attributeNames.scope, scope),
-          inArray(attributeNames.name, wanted),
-        ),
-      )
-    for (const row of rows) found.set(row.name, row)
+    const missing: string[] = []
+    for (const name of [...new Set(names)].sort()) {
+      const known = cache.get(nameKey(tenantId, scope, name)) ?? seen.get(nameKey(tenantId, scope, name))
+      if (known) found.set(name, known)
+      else missing.push(name)
+    }
+    if (missing.length === 0) return found
+    const lookUp = () =>
+      tx
+        .select()
+        .from(attributeNames)
+        .where(
+          and(
+            eq(attributeNames.tenantId, tenantId),
+            eq(attributeNames.scope, scope),
+            inArray(attributeNames.name, missing),
+          ),
+        )
+    let rows = await lookUp()
+    if (rows.length < missing.length) {
+      await tx
+        .insert(attributeNames)
+        .values(missing.map((name) => ({ tenantId, scope, name })))
+        .onConflictDoNothing()
+      rows = await lookUp()
+    }
+    for (const row of rows) {
+      found.set(row.name, row)
+      seen.set(nameKey(tenantId, scope, row.name), row)
+    }
     return found
   }
 
@@ -164,10 +188,9 @@ export function createPgWrite(tx: PgTransaction) {
       extra: { description?: string; timestamp?: number },
     ): Promise<void> {
       const { seq, status } = loaded.device
-      const gone = await tx
-        .delete(attributes)
-        .where(attributeRows(tenantId, seq, attr.id))
-        .returning({ idx: attributes.idx })
+      // The device is locked and loaded: rows it does not have need no delete.
+      const existed = loaded.rows.has(attr.id)
+      if (existed) await tx.delete(attributes).where(attributeRows(tenantId, seq, attr.id))
       await tx.insert(attributes).values(
         rows.map((row) => ({
           tenantId,
@@ -182,8 +205,9 @@ export function createPgWrite(tx: PgTransaction) {
       )
       if (rows.some((row) => row.idx !== null) && !attr.arrays) {
         await tx.update(attributeNames).set({ arrays: true }).where(eq(attributeNames.id, attr.id))
+        seen.set(nameKey(tenantId, attr.scope, attr.name), { ...attr, arrays: true })
       }
-      if (gone.length === 0) count(tenantId, attr.id, status, 1)
+      if (!existed) count(tenantId, attr.id, status, 1)
       loaded.rows.set(attr.id, loadedRows(seq, attr.id, rows, extra))
       loaded.names.set(attr.id, attr)
       textChanged(tenantId, seq, attr)
@@ -192,11 +216,8 @@ export function createPgWrite(tx: PgTransaction) {
     /** Removes one attribute of the device (and its count). */
     async removeAttribute(tenantId: string, loaded: LoadedDevice, attr: number): Promise<void> {
       const { seq, status } = loaded.device
-      const gone = await tx
-        .delete(attributes)
-        .where(attributeRows(tenantId, seq, attr))
-        .returning({ idx: attributes.idx })
-      if (gone.length === 0) return
+      if (!loaded.rows.has(attr)) return
+      await tx.delete(attributes).where(attributeRows(tenantId, seq, attr))
       count(tenantId, attr, status, -1)
       textChanged(tenantId, seq, loaded.names.get(attr))
       loaded.rows.delete(attr)
@@ -232,20 +253,24 @@ export function createPgWrite(tx: PgTransaction) {
         .where(and(eq(devices.tenantId, tenantId), eq(devices.seq, seq)))
     },
 
+    /** The names the transaction used, to cache once it has committed. */
+    names: () => seen,
+
     /** Applies the counts and rebuilds the text of the devices the transaction touched. */
     async finish(): Promise<void> {
       const changes = [...deltas.entries()]
         .filter(([, entry]) => entry.delta !== 0)
         .sort(([a], [b]) => (a < b ? -1 : 1))
-      for (const [, { tenantId, attr, status, delta }] of changes) {
+        .map(([, { tenantId, attr, status, delta }]) => ({ tenantId, attr, status, devices: delta }))
+      // One statement; its rows are upserted in the order given.
+      if (changes.length > 0)
         await tx
           .insert(attributeCounts)
-          .values({ tenantId, attr, status, devices: delta })
+          .values(changes)
           .onConflictDoUpdate({
             target: [attributeCounts.tenantId, attributeCounts.attr, attributeCounts.status],
             set: { devices: sql`${attributeCounts.devices} + excluded.devices` },
           })
-      }
       for (const [seq, tenantId] of [...dirty].sort(([a], [b]) => a - b)) await rebuildText(tx, tenantId, seq)
     },
   }
