@@ -2,7 +2,7 @@ import { and, eq, inArray } from 'drizzle-orm'
 import type { Device } from './model.ts'
 import type { NameRow } from './names.ts'
 import { shapeDevices } from './render.ts'
-import { decodeValue, type PgQueryable, valueColumns } from './store.rows.pg.ts'
+import { decodeValue, type PgQueryable, pgRowColumns } from './store.rows.pg.ts'
 import { attributeNames, attributes, devices } from './tables.pg.ts'
 
 /**
@@ -21,16 +21,7 @@ export async function renderPgDevices(
     .from(devices)
     .where(and(eq(devices.tenantId, tenantId), inArray(devices.seq, [...seqs])))
   const rows = await q
-    .select({
-      device: attributes.device,
-      attr: attributes.attr,
-      idx: attributes.idx,
-      ...valueColumns,
-      description: attributes.description,
-      timestamp: attributes.timestamp,
-      scope: attributeNames.scope,
-      name: attributeNames.name,
-    })
+    .select({ ...pgRowColumns, scope: attributeNames.scope, name: attributeNames.name })
     .from(attributes)
     .innerJoin(attributeNames, eq(attributeNames.id, attributes.attr))
     .where(

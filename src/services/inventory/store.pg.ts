@@ -147,16 +147,6 @@ export function createPgInventoryStore(db: PgDatabase): InventoryStore {
       .orderBy(asc(attributes.device))
   }
 
-  const counts = (tenantId: string) =>
-    db
-      .select({
-        attr: attributeCounts.attr,
-        status: attributeCounts.status,
-        devices: attributeCounts.devices,
-      })
-      .from(attributeCounts)
-      .where(and(eq(attributeCounts.tenantId, tenantId), gt(attributeCounts.devices, 0)))
-
   return {
     async getDevice(tenantId, deviceId) {
       const row = await findPgDevice(db, tenantId, deviceId)
@@ -293,11 +283,14 @@ export function createPgInventoryStore(db: PgDatabase): InventoryStore {
     },
 
     async statusTotals(tenantId) {
+      // The hidden id attribute is on every device: its totals are the devices per status.
       const idAttr = await findPgName(db, tenantId, DEVICE_ID.scope, DEVICE_ID.name)
-      const byStatus = new Map<number, number>()
-      for (const row of await counts(tenantId))
-        if (row.attr === idAttr?.id) byStatus.set(row.status, row.devices)
-      return byStatus
+      if (!idAttr) return new Map()
+      const rows = await db
+        .select({ status: attributeCounts.status, devices: attributeCounts.devices })
+        .from(attributeCounts)
+        .where(and(eq(attributeCounts.tenantId, tenantId), eq(attributeCounts.attr, idAttr.id)))
+      return new Map(rows.filter((row) => row.devices > 0).map((row) => [row.status, row.devices]))
     },
 
     writeIdentity: (tenantId, deviceId, inputs, status, now) =>

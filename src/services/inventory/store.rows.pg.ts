@@ -44,28 +44,39 @@ export async function findPgDevice(
   return (lock ? await query.for('update') : await query)[0]
 }
 
-/** The name's row, if the tenant has used it. */
-export async function findPgName(q: PgQueryable, tenantId: string, scope: string, name: string) {
-  const rows = await q
+/** The rows of these names of one scope that the tenant has used. */
+export const findPgNames = (q: PgQueryable, tenantId: string, scope: string, names: readonly string[]) =>
+  q
     .select()
     .from(attributeNames)
     .where(
       and(
         eq(attributeNames.tenantId, tenantId),
         eq(attributeNames.scope, scope),
-        eq(attributeNames.name, name),
+        inArray(attributeNames.name, [...names]),
       ),
     )
-  return rows[0] as NameRow | undefined
+
+/** The name's row, if the tenant has used it. */
+export async function findPgName(
+  q: PgQueryable,
+  tenantId: string,
+  scope: string,
+  name: string,
+): Promise<NameRow | undefined> {
+  return (await findPgNames(q, tenantId, scope, [name]))[0]
 }
 
-/**
- * The row-level writes of one PostgreSQL transaction, as store.rows.ts does them on SQLite. Devices
- * are locked (`FOR UPDATE`) before they are read for a write, so concurrent writers of one device
- * queue; the per-status counts are changed once, at `finish`, in key order (two transactions never
- * wait on each other's counts the other way round), and the text of the devices a write touched
- * is rebuilt there too.
- */
+/** An attribute row's columns as writers and renderers read them. */
+export const pgRowColumns = {
+  device: attributes.device,
+  attr: attributes.attr,
+  idx: attributes.idx,
+  ...valueColumns,
+  description: attributes.description,
+  timestamp: attributes.timestamp,
+}
+
 /**
  * Attribute names by tenant, scope and name, kept per store. A name row is never deleted on
  * PostgreSQL (another instance may be about to use it) and its `arrays` flag only ever turns on, so
@@ -103,17 +114,7 @@ export function createPgWrite(tx: PgTransaction, cache: PgNameCache) {
       else missing.push(name)
     }
     if (missing.length === 0) return found
-    const lookUp = () =>
-      tx
-        .select()
-        .from(attributeNames)
-        .where(
-          and(
-            eq(attributeNames.tenantId, tenantId),
-            eq(attributeNames.scope, scope),
-            inArray(attributeNames.name, missing),
-          ),
-        )
+    const lookUp = () => findPgNames(tx, tenantId, scope, missing)
     let rows = await lookUp()
     if (rows.length < missing.length) {
       await tx
@@ -139,15 +140,7 @@ export function createPgWrite(tx: PgTransaction, cache: PgNameCache) {
     /** The device with every attribute row and name, ready to diff against a request. */
     async load(tenantId: string, device: DeviceRow): Promise<LoadedDevice> {
       const rows = await tx
-        .select({
-          device: attributes.device,
-          attr: attributes.attr,
-          idx: attributes.idx,
-          ...valueColumns,
-          description: attributes.description,
-          timestamp: attributes.timestamp,
-          name: attributeNames,
-        })
+        .select({ ...pgRowColumns, name: attributeNames })
         .from(attributes)
         .innerJoin(attributeNames, eq(attributeNames.id, attributes.attr))
         .where(deviceRows(tenantId, device.seq))

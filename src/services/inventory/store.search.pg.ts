@@ -5,6 +5,7 @@ import { DEVICE_ID, type NameRow } from './names.ts'
 import { type Described, describeFilter, type Matching, prefixEnd, splitStatusFilters } from './predicates.ts'
 import { renderPgDevices } from './render.pg.ts'
 import { predicateSql } from './search.pg.sql.ts'
+import { findPgName } from './store.rows.pg.ts'
 import type { InventorySearchStore } from './store.search.ts'
 import { attributeNames, attributes, numberOf, STRING_KEY_CHARS, stringKeyOf, stringOf } from './tables.pg.ts'
 import { queryOf } from './text.words.ts'
@@ -26,17 +27,7 @@ export function createPgInventorySearchStore(db: PgDatabase): InventorySearchSto
   async function stored(tenantId: string, scope: string, name: string): Promise<NameRow | undefined> {
     const [key, attr] =
       scope === 'identity' && name === 'id' ? [DEVICE_ID.scope, DEVICE_ID.name] : [scope, name]
-    const rows = await db
-      .select()
-      .from(attributeNames)
-      .where(
-        and(
-          eq(attributeNames.tenantId, tenantId),
-          eq(attributeNames.scope, key),
-          eq(attributeNames.name, attr),
-        ),
-      )
-    return rows[0]
+    return findPgName(db, tenantId, key, attr)
   }
 
   /** The distinct stored strings of `attr` in `statuses` starting with `prefix`. */
