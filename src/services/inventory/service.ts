@@ -11,9 +11,6 @@ import {
   type UpdateResult,
 } from './service.management.ts'
 import { createInventorySearch, type SearchPage } from './service.search.ts'
-import { createSavedFiltersStore, type SavedFiltersStore } from './store.filters.ts'
-import { createInventorySearchStore, type InventorySearchStore } from './store.search.ts'
-import { createInventoryStore, type InventoryStore } from './store.ts'
 import { type AttributeInput, checkAttributes, identityValue } from './values.ts'
 
 /**
@@ -132,27 +129,11 @@ export interface InventoryService {
   stop(): void
 }
 
-/** The stores inventory runs on, one engine's. */
-export type InventoryStores = {
-  devices: InventoryStore
-  search: InventorySearchStore
-  filters: SavedFiltersStore
-}
-
-/** inventory's stores on SQLite. */
-export const sqliteInventoryStores = (db: Deps['db']): InventoryStores => ({
-  devices: createInventoryStore(db),
-  search: createInventorySearchStore(db),
-  filters: createSavedFiltersStore(db),
-})
-
-export function createInventoryService(
-  deps: Deps,
-  stores: InventoryStores = sqliteInventoryStores(deps.db),
-): InventoryService {
+export function createInventoryService(deps: Deps): InventoryService {
   // Long as a whole: one closure over the dependencies its methods share; each method is short.
   const { clock } = deps
-  const store = stores.devices
+  const store = deps.stores.inventory
+  const searches = deps.stores.inventorySearch
 
   const changeListeners: ((tenantId: string, deviceId: string) => void)[] = []
   const changed = (tenantId: string, deviceId: string) => {
@@ -172,11 +153,11 @@ export function createInventoryService(
   }, TEXT_FLUSH_MS)
   textTimer.unref()
 
-  const searching = createInventorySearch(stores.search, () => store.flushText(TEXT_SEARCH_FLUSH))
+  const searching = createInventorySearch(searches, () => store.flushText(TEXT_SEARCH_FLUSH))
   return {
     ...createInventoryManagement(deps, store, changed),
     ...searching,
-    ...createSavedFilters(stores.filters, searching.searchDevices, clock, deps.ids),
+    ...createSavedFilters(deps.stores.savedFilters, searching.searchDevices, clock, deps.ids),
 
     onDeviceChanged(listener: (tenantId: string, deviceId: string) => void): void {
       changeListeners.push(listener)
@@ -249,7 +230,7 @@ export function createInventoryService(
 
     stop(): void {
       clearInterval(textTimer)
-      stores.search.stop()
+      searches.stop()
     },
   }
 }
