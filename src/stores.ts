@@ -14,6 +14,7 @@ import {
 import { createDeviceconfigStore, type DeviceconfigStore } from './services/deviceconfig/store.ts'
 import { createDeviceconnectStore, type DeviceconnectStore } from './services/deviceconnect/store.ts'
 import { createSavedFiltersStore, type SavedFiltersStore } from './services/inventory/store.filters.ts'
+import { createInventorySearchStore, type InventorySearchStore } from './services/inventory/store.search.ts'
 import { createInventoryStore, type InventoryStore } from './services/inventory/store.ts'
 import { createIotManagerStore, type IotManagerStore } from './services/iot-manager/store.ts'
 import { createUseradmStore, type UseradmStore } from './services/useradm/store.ts'
@@ -29,6 +30,7 @@ export type Stores = {
   /** Deviceauth's store bumps the service's revocation counter, so the service makes it first. */
   deviceauth(revocations: RevocationCounter): DeviceauthStore
   inventory: InventoryStore
+  inventorySearch: InventorySearchStore
   savedFilters: SavedFiltersStore
   deployments: DeploymentsStore
   artifacts: ArtifactsStore
@@ -50,6 +52,7 @@ export function sqliteStores(db: Database, parts: StoreParts): Stores {
     useradm: createUseradmStore(db),
     deviceauth: (revocations) => createDeviceauthStore(db, revocations),
     inventory: createInventoryStore(db),
+    inventorySearch: createInventorySearchStore(db),
     savedFilters: createSavedFiltersStore(db),
     deployments: createDeploymentsStore(db, parts),
     artifacts: createArtifactsStore(db),

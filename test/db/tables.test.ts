@@ -15,6 +15,13 @@ function tableModules(): { sqlite: string; pg: string }[] {
   }))
 }
 
+/**
+ * Tables PostgreSQL has and SQLite keeps outside Drizzle: inventory's free-text index is an FTS5
+ * virtual table of the same name on SQLite (db/migrations/0005, no Drizzle type can say it), a
+ * table with a GIN index on PostgreSQL.
+ */
+const PG_ONLY_TABLES = ['inventory_text']
+
 type Shape = Record<string, { columns: string[]; primaryKey: string[]; indexes: string[] }>
 
 /**
@@ -60,6 +67,7 @@ test('PostgreSQL and SQLite define the same tables, columns, keys and index name
   for (const { sqlite, pg } of tableModules()) {
     const onSqlite = await shapes(sqlite, (v) => is(v, SQLiteTable), sqliteConfig as never)
     const onPg = await shapes(pg, (v) => is(v, PgTable), pgConfig as never)
+    for (const name of PG_ONLY_TABLES) delete onPg[name]
     expect({ file: pg, ...onPg }).toEqual({ file: pg, ...onSqlite })
     tables += Object.keys(onSqlite).length
   }

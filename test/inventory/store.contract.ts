@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import type { SearchRequest } from '../../src/services/inventory/filters.ts'
 import { ALL_STATUS_CODES, STATUS_CODES } from '../../src/services/inventory/model.ts'
+import type { InventorySearchStore } from '../../src/services/inventory/store.search.ts'
 import type { InventoryStore } from '../../src/services/inventory/store.ts'
+import { searchStoreContract } from './search.contract.ts'
 
 export type InventoryContractTarget = {
   store: InventoryStore
-  /** How many devices of the tenant the free-text index finds for `word`. */
-  textMatches(tenantId: string, word: string): number
+  search: InventorySearchStore
   close(): Promise<void>
 }
 
@@ -22,11 +24,26 @@ export function inventoryStoreContract(name: string, open: () => Promise<Invento
   describe(`${name} inventory store`, () => {
     let target: InventoryContractTarget
     let store: InventoryStore
+    let search: InventorySearchStore
     beforeAll(async () => {
       target = await open()
       store = target.store
+      search = target.search
     })
-    afterAll(() => target.close())
+    afterAll(async () => {
+      search.stop()
+      await target.close()
+    })
+
+    /** The ids a search finds (every search method's answer is checked through it) and the total. */
+    async function found(tenantId: string, request: Partial<SearchRequest>) {
+      const page = await search.search(tenantId, { filters: [], sort: [], page: 1, perPage: 20, ...request })
+      return { ids: page.devices.map((device) => device.id), total: page.total }
+    }
+
+    /** How many devices of the tenant the free-text index finds for `word`. */
+    const textMatches = async (tenantId: string, word: string) =>
+      (await found(tenantId, { text: [word] })).total
 
     /** The device's attributes of one scope, by name. */
     async function scope(tenantId: string, id: string, name: string) {
@@ -167,11 +184,13 @@ export function inventoryStoreContract(name: string, open: () => Promise<Invento
       await store.writeIdentity('text', 'txt-1', [], ACCEPTED, at(1))
       await store.updateInventory('text', 'txt-1', [{ name: 'hostname', value: 'garage-door' }], merge())
       while ((await store.flushText(100)) > 0) {}
-      expect(target.textMatches('text', 'garage')).toBe(1)
+      expect(await textMatches('text', 'garage')).toBe(1)
       await store.updateInventory('text', 'txt-1', [{ name: 'hostname', value: 'attic' }], merge())
       while ((await store.flushText(100)) > 0) {}
-      expect(target.textMatches('text', 'garage')).toBe(0)
-      expect(target.textMatches('text', 'attic')).toBe(1)
+      expect(await textMatches('text', 'garage')).toBe(0)
+      expect(await textMatches('text', 'attic')).toBe(1)
     })
+
+    searchStoreContract(() => ({ store, search }))
   })
 }

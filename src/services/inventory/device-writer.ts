@@ -1,6 +1,6 @@
 import type { NameRow } from './names.ts'
 import type { AttributeRow, DeviceRow, InventoryRows } from './store.rows.ts'
-import { type AttributeInput, fromRows, sameValue, toRows } from './values.ts'
+import { type AttributeInput, fromRows, sameValue, toRows, type ValueRow } from './values.ts'
 
 /** A device with its attributes as stored, grouped by attribute, ready to diff against a request. */
 export type LoadedDevice = {
@@ -9,6 +9,63 @@ export type LoadedDevice = {
   rows: Map<number, AttributeRow[]>
   names: Map<number, NameRow>
 }
+
+/** The attributes the device has in `scope`. */
+export function attrIdsIn(loaded: LoadedDevice, scope: string): number[] {
+  return [...loaded.rows.keys()].filter((attr) => loaded.names.get(attr)?.scope === scope)
+}
+
+/** Whether writing `input` would change nothing (`timestamp`, on tags, rewrites even unchanged values). */
+export function unchanged(
+  current: readonly AttributeRow[] | undefined,
+  input: AttributeInput,
+  timestamp: number | undefined,
+): boolean {
+  return (
+    current !== undefined &&
+    timestamp === undefined &&
+    sameValue(fromRows(current), input.value) &&
+    (current[0]?.description ?? undefined) === input.description
+  )
+}
+
+/** The current value of one attribute, if the device has it. */
+export function valueIn(loaded: LoadedDevice, scope: string, name: string) {
+  for (const [attr, rows] of loaded.rows) {
+    const known = loaded.names.get(attr)
+    if (known?.scope === scope && known.name === name) return fromRows(rows)
+  }
+  return undefined
+}
+
+/** Whether a write of `inputs` into `scope` would leave the device more than `max` attributes there. */
+export function exceeds(
+  loaded: LoadedDevice,
+  scope: string,
+  inputs: readonly AttributeInput[],
+  write: { replace: boolean; max: number },
+): boolean {
+  if (write.replace) return inputs.length > write.max
+  const inScope = attrIdsIn(loaded, scope)
+  const has = (name: string) => inScope.some((attr) => loaded.names.get(attr)?.name === name)
+  const added = inputs.filter((input) => !has(input.name))
+  return inScope.length + added.length > write.max
+}
+
+/** Rows of `rows` as the loaded device keeps them after a write. */
+export const loadedRows = (
+  device: number,
+  attr: number,
+  rows: readonly ValueRow[],
+  extra: { description?: string; timestamp?: number },
+): AttributeRow[] =>
+  rows.map((row) => ({
+    ...row,
+    device,
+    attr,
+    description: extra.description ?? null,
+    timestamp: extra.timestamp ?? null,
+  }))
 
 /**
  * The one place attributes are written: every writer (deviceauth's identity, the device's
@@ -27,10 +84,6 @@ export function createDeviceWriter(store: InventoryRows) {
     return { device, rows, names: store.names.names(rows.keys()) }
   }
 
-  function attrIdsIn(loaded: LoadedDevice, scope: string): number[] {
-    return [...loaded.rows.keys()].filter((attr) => loaded.names.get(attr)?.scope === scope)
-  }
-
   function set(
     tenantId: string,
     loaded: LoadedDevice,
@@ -38,28 +91,11 @@ export function createDeviceWriter(store: InventoryRows) {
     input: AttributeInput,
     timestamp?: number,
   ): boolean {
-    const current = loaded.rows.get(attr.id)
+    if (unchanged(loaded.rows.get(attr.id), input, timestamp)) return false
     const description = input.description
-    if (
-      current &&
-      timestamp === undefined &&
-      sameValue(fromRows(current), input.value) &&
-      (current[0]?.description ?? undefined) === description
-    ) {
-      return false
-    }
     const rows = toRows(input.value)
     store.setAttribute(tenantId, loaded.device, attr.id, rows, { description, timestamp, name: attr })
-    loaded.rows.set(
-      attr.id,
-      rows.map((row) => ({
-        ...row,
-        device: loaded.device.seq,
-        attr: attr.id,
-        description: description ?? null,
-        timestamp: timestamp ?? null,
-      })),
-    )
+    loaded.rows.set(attr.id, loadedRows(loaded.device.seq, attr.id, rows, { description, timestamp }))
     loaded.names.set(attr.id, attr)
     return true
   }
@@ -74,13 +110,6 @@ export function createDeviceWriter(store: InventoryRows) {
       const loaded = load(tenantId, store.insertDevice(tenantId, deviceId, status))
       writer.setSystem(tenantId, loaded, 'created_ts', now.toISOString())
       return { loaded, created: true }
-    },
-
-    /** Number of attributes the device has in `scope`. */
-    countIn: (loaded: LoadedDevice, scope: string): number => attrIdsIn(loaded, scope).length,
-
-    hasAttribute(loaded: LoadedDevice, scope: string, name: string): boolean {
-      return attrIdsIn(loaded, scope).some((attr) => loaded.names.get(attr)?.name === name)
     },
 
     /**
@@ -123,13 +152,7 @@ export function createDeviceWriter(store: InventoryRows) {
     },
 
     /** The current value of one attribute, if the device has it. */
-    valueOf(loaded: LoadedDevice, scope: string, name: string) {
-      for (const [attr, rows] of loaded.rows) {
-        const known = loaded.names.get(attr)
-        if (known?.scope === scope && known.name === name) return fromRows(rows)
-      }
-      return undefined
-    },
+    valueOf: valueIn,
   }
   return writer
 }

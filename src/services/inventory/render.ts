@@ -48,10 +48,31 @@ export function renderDevices(
       ),
     )
     .all()
-  const byDevice = new Map<
-    number,
-    Map<number, (ValueRow & { description: string | null; timestamp: number | null })[]>
-  >()
+  const known = names(new Set(rows.map((row) => row.attr)))
+  return shapeDevices(ids, rows, (attr) => known.get(attr), seqs, projection !== undefined)
+}
+
+/** An attribute row as the shaping below reads it. */
+export type ShownRow = ValueRow & {
+  device: number
+  attr: number
+  description: string | null
+  timestamp: number | null
+}
+
+/**
+ * Devices as the API shows them, from their ids and attribute rows (any engine's), in the order
+ * of `seqs` (an attribute `nameOf` does not know is skipped); `projected` when only some
+ * attributes were read (no `identities` then).
+ */
+export function shapeDevices(
+  ids: ReadonlyMap<number, string>,
+  rows: readonly ShownRow[],
+  nameOf: (attr: number) => Pick<NameRow, 'scope' | 'name'> | undefined,
+  seqs: readonly number[],
+  projected: boolean,
+): Device[] {
+  const byDevice = new Map<number, Map<number, ShownRow[]>>()
   for (const row of rows) {
     let attrs = byDevice.get(row.device)
     if (!attrs) {
@@ -62,14 +83,13 @@ export function renderDevices(
     if (list) list.push(row)
     else attrs.set(row.attr, [row])
   }
-  const known = names(new Set(rows.map((row) => row.attr)))
   const out: Device[] = []
   for (const seq of seqs) {
     const id = ids.get(seq)
     if (id === undefined) continue
     const list: Attribute[] = []
     for (const [attr, attrRows] of byDevice.get(seq) ?? []) {
-      const name = known.get(attr)
+      const name = nameOf(attr)
       if (!name || name.scope === DEVICE_ID.scope) continue
       const first = attrRows[0]!
       const attribute: Attribute = { name: name.name, value: fromRows(attrRows), scope: name.scope }
@@ -83,7 +103,7 @@ export function renderDevices(
     const device: Device = { id, attributes: list }
     const updated = list.find((a) => a.scope === 'system' && a.name === 'updated_ts')
     if (typeof updated?.value === 'string') device.updated_ts = updated.value
-    if (!projection) {
+    if (!projected) {
       const identities: AttributeValue[] = list
         .filter((a) => a.scope === 'identity' || (a.scope === 'tags' && a.name === 'name'))
         .map((a) => a.value)

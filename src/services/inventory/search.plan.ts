@@ -1,10 +1,10 @@
 import { and, eq, type SQL, sql } from 'drizzle-orm'
 import { SQLiteSyncDialect } from 'drizzle-orm/sqlite-core'
 import type { Database } from '../../../db/client.ts'
-import { type Condition, matchesScalar, prefixEnd, type Resolved, resolveFilter } from './conditions.ts'
+import { type Condition, prefixEnd, type Resolved, resolveFilter } from './conditions.ts'
 import type { Filter } from './filters.ts'
-import { ALL_STATUS_CODES, STATUS_CODES } from './model.ts'
 import { DEVICE_ID, type NameRow } from './names.ts'
+import { splitStatusFilters } from './predicates.ts'
 import { type Check, candidates, rangeOf, type Scope } from './search.sql.ts'
 import { attributeCounts } from './tables.ts'
 
@@ -22,10 +22,6 @@ export const SORT_US = 0.3
 const FIRST_CAP = 10_000
 /** Distinct values tested one seek at a time before a `$regex` reads its whole range instead. */
 const SEEK_DISTINCT_LIMIT = 1000
-
-const STATUS_BY_CODE = new Map<number, string>(
-  Object.entries(STATUS_CODES).map(([name, code]) => [code, name]),
-)
 
 export type Plan = Scope & {
   /** Devices in the statuses. */
@@ -104,15 +100,10 @@ export function createPlanner(db: Database, runner: Runner, stored: StoredName) 
 
   /** The statuses the status filters leave, and every other filter resolved. */
   function resolve(tenantId: string, filters: readonly Filter[]) {
-    const isStatus = (f: Filter) => f.scope === 'identity' && f.name === 'status'
-    const statuses = ALL_STATUS_CODES.filter((code) =>
-      filters
-        .filter(isStatus)
-        .every((f) => matchesScalar(f, code === 0 ? undefined : STATUS_BY_CODE.get(code))),
+    const { statuses, others } = splitStatusFilters(filters)
+    const resolved: Resolved[] = others.map((f) =>
+      resolveFilter(f, tenantId, stored(tenantId, f.scope, f.name), matching(tenantId, statuses)),
     )
-    const resolved: Resolved[] = filters
-      .filter((f) => !isStatus(f))
-      .map((f) => resolveFilter(f, tenantId, stored(tenantId, f.scope, f.name), matching(tenantId, statuses)))
     return { statuses, resolved }
   }
 

@@ -2,18 +2,18 @@ import { NotFoundError } from '../../gateway/errors.ts'
 import type { Paging } from '../../gateway/paging.ts'
 import type { SearchRequest } from './filters.ts'
 import type { Device } from './model.ts'
-import type { Searcher } from './searcher.ts'
+import type { InventorySearchStore } from './store.search.ts'
 
 export type SearchPage = { devices: Device[]; total: number; paging: Paging }
 
 /**
- * The device searches; they run on the search worker (see searcher.ts), after `beforeSearch` has
- * committed what they must see.
+ * The device searches, run by the search store after `beforeSearch` has made the free-text index
+ * see every earlier write.
  */
-export function createInventorySearch(searcher: () => Searcher, beforeSearch: () => Promise<unknown>) {
+export function createInventorySearch(searches: InventorySearchStore, beforeSearch: () => Promise<unknown>) {
   async function searchDevices(tenantId: string, request: SearchRequest): Promise<SearchPage> {
     await beforeSearch()
-    const { devices, total } = await searcher().search(tenantId, request)
+    const { devices, total } = await searches.search(tenantId, request)
     return { devices, total, paging: { page: request.page, perPage: request.perPage } }
   }
 

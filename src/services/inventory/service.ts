@@ -3,7 +3,6 @@ import { BadRequestError, NotFoundError } from '../../gateway/errors.ts'
 import type { Paging } from '../../gateway/paging.ts'
 import type { SearchRequest } from './filters.ts'
 import { type Device, MAX_INVENTORY_ATTRIBUTES, statusCode } from './model.ts'
-import { createSearcher, type Searcher } from './searcher.ts'
 import { type ApiFilter, createSavedFilters, type FilterDefinition } from './service.filters.ts'
 import {
   createInventoryManagement,
@@ -134,6 +133,7 @@ export function createInventoryService(deps: Deps): InventoryService {
   // Long as a whole: one closure over the dependencies its methods share; each method is short.
   const { clock } = deps
   const store = deps.stores.inventory
+  const searches = deps.stores.inventorySearch
 
   const changeListeners: ((tenantId: string, deviceId: string) => void)[] = []
   const changed = (tenantId: string, deviceId: string) => {
@@ -146,15 +146,6 @@ export function createInventoryService(deps: Deps): InventoryService {
     changed(tenantId, deviceId)
   }
 
-  // Started on the first search, so a CLI command or a test that never searches spawns no thread.
-  let searcher: Searcher | undefined
-  const search = () => {
-    const sqlite = deps.database.sqlite
-    if (!sqlite) throw new Error('inventory search reads a SQLite file')
-    searcher ??= createSearcher(sqlite.$client.filename)
-    return searcher
-  }
-
   const textTimer = setInterval(() => {
     store.flushText(TEXT_FLUSH_BATCH).catch((error) => {
       deps.log.error('inventory: updating the free-text index failed', { error: String(error) })
@@ -162,7 +153,7 @@ export function createInventoryService(deps: Deps): InventoryService {
   }, TEXT_FLUSH_MS)
   textTimer.unref()
 
-  const searching = createInventorySearch(search, () => store.flushText(TEXT_SEARCH_FLUSH))
+  const searching = createInventorySearch(searches, () => store.flushText(TEXT_SEARCH_FLUSH))
   return {
     ...createInventoryManagement(deps, store, changed),
     ...searching,
@@ -239,7 +230,7 @@ export function createInventoryService(deps: Deps): InventoryService {
 
     stop(): void {
       clearInterval(textTimer)
-      searcher?.stop()
+      searches.stop()
     },
   }
 }

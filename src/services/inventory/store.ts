@@ -1,5 +1,5 @@
 import type { Database } from '../../../db/client.ts'
-import { createDeviceWriter, type LoadedDevice } from './device-writer.ts'
+import { createDeviceWriter, exceeds, type LoadedDevice } from './device-writer.ts'
 import { type Device, STATUS_CODES } from './model.ts'
 import { DEVICE_ID, type NameRow } from './names.ts'
 import { renderDevices } from './render.ts'
@@ -104,18 +104,6 @@ export function createInventoryStore(db: Database): InventoryStore {
     if (changed || !sameDay(writer.valueOf(loaded, 'system', 'updated_ts'), now)) {
       writer.setSystem(tenantId, loaded, 'updated_ts', now.toISOString())
     }
-  }
-
-  /** Whether a write of `inputs` into `scope` would leave the device more than `max` attributes there. */
-  function exceeds(
-    loaded: LoadedDevice,
-    scope: string,
-    inputs: readonly AttributeInput[],
-    write: { replace: boolean; max: number },
-  ) {
-    if (write.replace) return inputs.length > write.max
-    const added = inputs.filter((input) => !writer.hasAttribute(loaded, scope, input.name))
-    return writer.countIn(loaded, scope) + added.length > write.max
   }
 
   return {

@@ -1,4 +1,16 @@
-import { boolean, index, json, jsonb, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core'
+import { type SQL, sql } from 'drizzle-orm'
+import {
+  boolean,
+  customType,
+  index,
+  json,
+  jsonb,
+  type PgColumn,
+  pgTable,
+  primaryKey,
+  text,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core'
 import { int, ms } from '../../../db/pg-columns.ts'
 import type { FilterTerm } from './tables.ts'
 
@@ -33,6 +45,25 @@ export const attributeNames = pgTable(
   (t) => [uniqueIndex('inventory_attribute_names_name').on(t.tenantId, t.scope, t.name)],
 )
 
+/**
+ * A stored value as SQLite orders it, in two keys: a number (null for strings and the empty-array
+ * row) and a string compared byte-wise (`COLLATE "C"`, null for numbers). Ordering by (is there a
+ * value, number, string) is SQLite's null < numbers < strings; jsonb's own order puts strings
+ * first and follows the database's collation. The search writes these same expressions, so
+ * PostgreSQL matches them to the index below.
+ */
+export const numberOf = (value: PgColumn | SQL) =>
+  sql`(CASE WHEN jsonb_typeof(${value}) = 'number' THEN (${value})::float8 END)`
+export const stringOf = (value: PgColumn | SQL) =>
+  sql`(CASE WHEN jsonb_typeof(${value}) = 'string' THEN (${value} #>> '{}') END) COLLATE "C"`
+/**
+ * The indexed part of a string (a B-tree entry holds at most ~2.7 kB; a value may be 16 KiB): a
+ * search states it beside every condition on the whole string, which it implies.
+ */
+export const STRING_KEY_CHARS = 200
+export const stringKeyOf = (value: PgColumn | SQL) =>
+  sql`left(${stringOf(value)}, ${sql.raw(String(STRING_KEY_CHARS))})`
+
 export const attributes = pgTable(
   'inventory_attributes',
   {
@@ -47,8 +78,16 @@ export const attributes = pgTable(
     timestamp: int(),
   },
   (t) => [
-    index('inventory_attributes_device').on(t.tenantId, t.device, t.attr, t.value),
-    index('inventory_attributes_value').on(t.tenantId, t.attr, t.status, t.value, t.device),
+    // Without the value (see STRING_KEY_CHARS): a probe reads the device's few rows of the attribute.
+    index('inventory_attributes_device').on(t.tenantId, t.device, t.attr),
+    index('inventory_attributes_value').on(
+      t.tenantId,
+      t.attr,
+      t.status,
+      numberOf(t.value),
+      stringKeyOf(t.value),
+      t.device,
+    ),
   ],
 )
 
@@ -76,4 +115,21 @@ export const savedFilters = pgTable(
     primaryKey({ columns: [t.tenantId, t.id] }),
     uniqueIndex('inventory_saved_filters_name').on(t.tenantId, t.name),
   ],
+)
+
+/** PostgreSQL's text search type (drizzle's pg-core has none). */
+const tsvector = customType<{ data: string; driverData: string }>({ dataType: () => 'tsvector' })
+
+/**
+ * The free-text index (SQLite keeps its counterpart, an FTS5 table of the same name, outside
+ * Drizzle: db/migrations/0005): one row per device with its words as cut and stemmed by the
+ * tokenizer SQLite's index uses (see text.words.ts), looked up through a GIN index.
+ */
+export const deviceText = pgTable(
+  'inventory_text',
+  {
+    seq: int().primaryKey(),
+    words: tsvector().notNull(),
+  },
+  (t) => [index('inventory_text_words').using('gin', t.words)],
 )
