@@ -12,6 +12,8 @@ export type Config = Readonly<{
   dataDir: string
   /** A `postgres://` URL selects PostgreSQL; undefined keeps SQLite in the data dir. */
   databaseUrl: string | undefined
+  /** Connections each instance keeps to PostgreSQL at most. */
+  databasePoolSize: number
   apiPort: number
   storagePort: number
   publicUrl: string
@@ -278,6 +280,7 @@ export function loadConfig(env: Env = process.env): Config {
   return Object.freeze({
     dataDir,
     databaseUrl: readDatabaseUrl(env),
+    databasePoolSize: readInt(env, 'BENDER_DATABASE_POOL_SIZE', 20, 2, 1000),
     apiPort,
     storagePort,
     publicUrl: readUrl(env, 'BENDER_PUBLIC_URL', `${scheme}://localhost:${apiPort}`),

@@ -43,27 +43,8 @@ export async function openSqliteEngine(config: Config, parts: StoreParts): Promi
 
 /** The engine the configuration picks: PostgreSQL when BENDER_DATABASE_URL is set, else SQLite. */
 export async function openEngine(config: Config, parts: StoreParts): Promise<Engine> {
-  return openSqliteEngine(config, parts)
-}
-/** The services whose stores run on SQLite only so far: `serve` needs every one on PostgreSQL. */
-const SQLITE_ONLY = ['useradm', 'deviceauth', 'inventory', 'deployments', 'artifacts'] as const
-
-/**
- * A command run with BENDER_DATABASE_URL set: connects (an unreachable server, a refused login or
- * a missing database stops here with a DatabaseError naming the server) and applies PostgreSQL's
- * migrations under the migration lock. `migrate` is then done; the other commands need stores that
- * only SQLite has so far, and say so rather than start half on one engine.
- */
-export async function postgresCommand(command: string, config: Config, log: Logger): Promise<void> {
-  const url = config.databaseUrl
-  if (url === undefined) throw new Error('postgresCommand needs BENDER_DATABASE_URL')
-  // Loaded only when selected: a SQLite start never loads the PostgreSQL driver.
-  const { runPgMigrations } = await import('../db/migrate.pg.ts')
-  const { redactUrl } = await import('../db/pg.ts')
-  await runPgMigrations(url)
-  log.info('database migrated', { database: redactUrl(new URL(url)) })
-  if (command === 'migrate') return
-  throw new DatabaseError(
-    `"${command}" cannot run on PostgreSQL yet: the stores of ${SQLITE_ONLY.join(', ')} have no PostgreSQL implementation; unset BENDER_DATABASE_URL to run on SQLite`,
-  )
+  if (config.databaseUrl === undefined) return openSqliteEngine(config, parts)
+  // Loaded only when selected: a SQLite start never loads the PostgreSQL driver or its stores.
+  const { openPgEngine } = await import('./engine.pg.ts')
+  return openPgEngine(config.databaseUrl, config.databasePoolSize, parts)
 }

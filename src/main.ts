@@ -7,7 +7,6 @@ import { backupCommand, restoreCommand } from './backup/cli.ts'
 import { BackupError } from './backup/files.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { buildDeps, closeDeps, type Deps } from './deps.ts'
-import { postgresCommand } from './engine.ts'
 import { ApiError } from './gateway/errors.ts'
 import { KeyFileError } from './key-file.ts'
 import { createLogger } from './log.ts'
@@ -127,8 +126,6 @@ async function main(argv: string[]): Promise<void> {
     return restoreCommand(createLogger(config.logLevel, undefined, config.logFormat), rest)
   }
   const config = loadConfig()
-  if (config.databaseUrl)
-    return postgresCommand(command, config, createLogger(config.logLevel, undefined, config.logFormat))
   const deps = await buildDeps(config)
   if (command === 'serve') return serve(deps)
   try {

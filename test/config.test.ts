@@ -70,6 +70,7 @@ describe('loadConfig', () => {
     [{ BENDER_DATABASE_URL: 'db.example.com' }, 'BENDER_DATABASE_URL must look like postgres://'],
     [{ BENDER_DATABASE_URL: 'mysql://u@db/bender' }, 'BENDER_DATABASE_URL must look like postgres://'],
     [{ BENDER_DATABASE_URL: 'postgres://u@db.example.com' }, '(no database name)'],
+    [{ BENDER_DATABASE_POOL_SIZE: '1' }, 'BENDER_DATABASE_POOL_SIZE must be an integer between 2'],
   ])('%j is refused', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError)
     expect(() => loadConfig(env)).toThrow(message)

@@ -15,20 +15,15 @@ function tableModules(): { sqlite: string; pg: string }[] {
   }))
 }
 
-/**
- * Tables PostgreSQL has and SQLite keeps outside Drizzle: inventory's free-text index is an FTS5
- * virtual table of the same name on SQLite (db/migrations/0005, no Drizzle type can say it), a
- * table with a GIN index on PostgreSQL.
- */
-const PG_ONLY_TABLES = ['inventory_text']
-
 type Shape = Record<string, { columns: string[]; primaryKey: string[]; indexes: string[] }>
 
 /**
- * Shared state only several instances need: one SQLite process keeps it in memory, so these
- * PostgreSQL tables have no SQLite twin.
+ * PostgreSQL tables without a Drizzle twin on SQLite: shared state only several instances need
+ * (one SQLite process keeps it in memory), and inventory's free-text index, an FTS5 virtual table
+ * of the same name on SQLite (db/migrations/0005; no Drizzle type can say it), a table with a GIN
+ * index on PostgreSQL.
  */
-const PG_ONLY_TABLES = new Set(['deviceauth_revocations'])
+const PG_ONLY_TABLES = new Set(['deviceauth_revocations', 'inventory_text'])
 /** A PostgreSQL column standing for SQLite's implicit rowid (see db/pg-columns.ts). */
 const IMPLICIT_ON_SQLITE = 'rowid'
 
