@@ -1,6 +1,7 @@
 import { and, asc, count, desc, eq, inArray, type SQL, sql, sum } from 'drizzle-orm'
 import type { AnySQLiteColumn } from 'drizzle-orm/sqlite-core'
 import type { Database, Window } from '../../../db/client.ts'
+import { preparedOnFirstUse } from '../../../db/lazy.ts'
 import { outboxFor } from '../../events/outbox.ts'
 import { type DependsCombination, decodeCombination, encodeCombination } from './depends.ts'
 import type { ArtifactRow } from './model.ts'
@@ -118,17 +119,21 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
   const ph = sql.placeholder
   const outbox = outboxFor(db)
   // Prepared once: deployments look artifacts up by name whenever a device asks for an update.
-  const byName = db
-    .select()
-    .from(artifacts)
-    .where(and(eq(artifacts.tenantId, ph('tenantId')), eq(artifacts.name, ph('name'))))
-    .orderBy(asc(sql`rowid`))
-    .prepare()
-  const byId = db
-    .select()
-    .from(artifacts)
-    .where(and(eq(artifacts.tenantId, ph('tenantId')), eq(artifacts.id, ph('id'))))
-    .prepare()
+  const byName = preparedOnFirstUse(() =>
+    db
+      .select()
+      .from(artifacts)
+      .where(and(eq(artifacts.tenantId, ph('tenantId')), eq(artifacts.name, ph('name'))))
+      .orderBy(asc(sql`rowid`))
+      .prepare(),
+  )
+  const byId = preparedOnFirstUse(() =>
+    db
+      .select()
+      .from(artifacts)
+      .where(and(eq(artifacts.tenantId, ph('tenantId')), eq(artifacts.id, ph('id'))))
+      .prepare(),
+  )
 
   /** The release's artifacts changed: bump it, or drop it when it has none left (tags and notes go too). */
   function touchRelease(tx: Transaction, tenantId: string, name: string, at: Date) {
