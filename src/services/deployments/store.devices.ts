@@ -131,34 +131,17 @@ export function createDeviceDeploymentRows(db: Database): DeviceDeploymentRows {
       .where(eq(dd.seq, ph('seq')))
       .prepare(),
   )
+  const deviceInDeployment = and(
+    eq(dd.tenantId, ph('tenantId')),
+    eq(dd.deviceId, ph('deviceId')),
+    eq(dd.deploymentId, ph('deploymentId')),
+  )
   // The status report.
   const forDevice = preparedOnFirstUse(() =>
-    db
-      .select()
-      .from(dd)
-      .where(
-        and(
-          eq(dd.tenantId, ph('tenantId')),
-          eq(dd.deviceId, ph('deviceId')),
-          eq(dd.deploymentId, ph('deploymentId')),
-          notDeleted,
-        ),
-      )
-      .prepare(),
+    db.select().from(dd).where(and(deviceInDeployment, notDeleted)).prepare(),
   )
   const everForDevice = preparedOnFirstUse(() =>
-    db
-      .select({ seq: dd.seq })
-      .from(dd)
-      .where(
-        and(
-          eq(dd.tenantId, ph('tenantId')),
-          eq(dd.deviceId, ph('deviceId')),
-          eq(dd.deploymentId, ph('deploymentId')),
-        ),
-      )
-      .limit(1)
-      .prepare(),
+    db.select({ seq: dd.seq }).from(dd).where(deviceInDeployment).limit(1).prepare(),
   )
   const insert = preparedOnFirstUse(() =>
     db
