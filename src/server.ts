@@ -115,7 +115,7 @@ export async function startServer(
   uploads?: UploadGate,
 ): Promise<Running> {
   const { config, log } = deps
-  const metrics = await metricsFor(config)
+  const metrics = await metricsFor(config, deps.database)
   const handler = withRequestLimits(
     config,
     withRequestId((request: Request) => app.fetch(withRoutableHost(request))),
@@ -153,14 +153,18 @@ export async function startServer(
     }
     log.info('metrics listening', { url: `${metricsServer.url}metrics` })
   }
-  // Creating a worker holds this thread for tens of milliseconds: the checkpointer starts once the
-  // first requests have had their turn (its first checkpoint came a second in before too).
+  // SQLite's WAL is copied into the file off the request thread; PostgreSQL checkpoints itself.
+  // Creating the worker holds this thread for tens of milliseconds: the checkpointer starts once
+  // the first requests have had their turn (its first checkpoint came a second in before too).
+  const sqlite = deps.database.sqlite
   let checkpointer: Checkpointer | undefined
-  const checkpointerStart = setTimeout(() => {
-    checkpointer = startCheckpointer(deps.db, (error) =>
-      log.error('checkpointing the database failed; will retry', { error }),
-    )
-  }, CHECKPOINTER_DELAY_MS)
+  const checkpointerStart =
+    sqlite &&
+    setTimeout(() => {
+      checkpointer = startCheckpointer(sqlite, (error) =>
+        log.error('checkpointing the database failed; will retry', { error }),
+      )
+    }, CHECKPOINTER_DELAY_MS)
   log.info('storage proxy listening', {
     port: storage.port,
     public_url: config.storagePublicUrl,
@@ -186,7 +190,7 @@ export async function startServer(
         await beforeClose()
         clearTimeout(checkpointerStart)
         await checkpointer?.stop()
-        closeDeps(deps)
+        await closeDeps(deps)
         log.info('stopped')
       })()
       return stopping

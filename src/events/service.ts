@@ -1,13 +1,6 @@
 import type { Deps } from '../deps.ts'
+import type { EventsEngine } from './engine.ts'
 import type { EventListener } from './model.ts'
-import { type Outbox, outboxFor } from './outbox.ts'
-import { createEventsStore, type EventsStore } from './store.ts'
-
-/**
- * What the service reads events through on one engine: the store, and the outbox's commit notices
- * (in-process on SQLite; LISTEN/NOTIFY on PostgreSQL, which wakes every instance).
- */
-export type EventsEngine = { store: EventsStore; outbox: Pick<Outbox, 'onCommit' | 'useClock'> }
 
 /** Committed events, in order, to whoever in this process wants to hear them. */
 export interface EventsService {
@@ -32,12 +25,6 @@ export interface EventsService {
   /** Ends every subscription and the timers; call before closing the database. */
   stop(): void
 }
-
-/** The events of a SQLite database. */
-export const sqliteEvents = (db: Deps['db']): EventsEngine => ({
-  store: createEventsStore(db),
-  outbox: outboxFor(db),
-})
 
 /** How often durable subscribers' positions are saved. */
 const CURSOR_SAVE_MS = 1000

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
+import { sqliteOf } from '../../src/deps.ts'
 import { acceptedDevice } from '../deployments/rollout.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
 import { buildArtifact } from '../helpers/artifact-builder.ts'
@@ -98,7 +99,7 @@ function fill(path: string, value: string): string {
   })
 }
 
-const changes = () => (t.deps.db.$client.query('SELECT total_changes() AS n').get() as { n: number }).n
+const changes = () => (sqliteOf(t.deps).$client.query('SELECT total_changes() AS n').get() as { n: number }).n
 
 type Probe = { method: string; path: string; body?: Body }
 
