@@ -5,11 +5,11 @@ type Run = 'run' | 'all' | 'get' | 'values'
 type Statement = Record<Run, (...args: any[]) => unknown>
 
 /**
- * A statement prepared on its first call instead of when its store is built. The stores hold about
- * a hundred statements; building their SQL and compiling them all was a large share of start-up,
+ * A statement prepared on its first call instead of when its store is built. The stores hold
+ * dozens of statements; building their SQL and compiling them all was a large share of start-up,
  * while the first requests need a handful. Later calls cost one closure call more than the
- * statement itself. A statement with a SQL error now fails on first use: the store contract
- * suites run every method.
+ * statement itself. A statement with an SQL error fails on first use: the store contract suites
+ * run every method.
  */
 export function preparedOnFirstUse<S extends Statement>(prepare: () => S): Pick<S, Run> {
   let statement: S | undefined
