@@ -11,9 +11,11 @@
  * /api/internal/v1/useradm/alive, the bare server at its first 200. With --binary the compiled
  * executable is started instead of `bun src/main.ts`. --baseline names another executable (an older
  * build) started in turn with the others, so before and after come from one run on one machine.
- * Reported: the median of --runs starts each.
+ * Reported: the median of --runs starts each, as wall time and (on Linux) as the CPU time the
+ * process had used by then, all threads: on a loaded machine the wall time mostly measures waiting
+ * for a core, the CPU time what the start itself costs.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -36,8 +38,27 @@ async function freePort(): Promise<number> {
   return port
 }
 
-/** Starts `cmd`, polls `url` every 2 ms until it answers 2xx; returns the seconds that took. */
-async function timeToFirstAnswer(cmd: string[], url: string, env: Record<string, string> = {}) {
+/** Seconds of CPU a process's threads have used (Linux's per-thread schedstat), or NaN elsewhere. */
+function cpuSeconds(pid: number): number {
+  const tasks = `/proc/${pid}/task`
+  if (!existsSync(tasks)) return Number.NaN
+  let ns = 0
+  for (const task of readdirSync(tasks)) {
+    try {
+      ns += Number(readFileSync(`${tasks}/${task}/schedstat`, 'utf8').split(' ')[0])
+    } catch {} // a thread that ended meanwhile
+  }
+  return ns / 1e9
+}
+
+type Start = { wall: number; cpu: number }
+
+/** Starts `cmd`, polls `url` every 2 ms until it answers 2xx; returns the seconds that took (wall, CPU). */
+async function timeToFirstAnswer(
+  cmd: string[],
+  url: string,
+  env: Record<string, string> = {},
+): Promise<Start> {
   const started = performance.now()
   const proc = Bun.spawn(cmd, {
     cwd: ROOT,
@@ -49,7 +70,8 @@ async function timeToFirstAnswer(cmd: string[], url: string, env: Record<string,
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`exited early: ${await new Response(proc.stderr).text()}`)
       try {
-        if ((await fetch(url)).ok) return (performance.now() - started) / 1000
+        if ((await fetch(url)).ok)
+          return { wall: (performance.now() - started) / 1000, cpu: cpuSeconds(proc.pid) }
       } catch {}
       await Bun.sleep(2)
     }
@@ -59,13 +81,13 @@ async function timeToFirstAnswer(cmd: string[], url: string, env: Record<string,
   }
 }
 
-async function bare(): Promise<number> {
+async function bare(): Promise<Start> {
   const port = await freePort()
   const script = `Bun.serve({ port: ${port}, hostname: '127.0.0.1', fetch: () => new Response('hello') })`
   return timeToFirstAnswer([process.execPath, '-e', script], `http://127.0.0.1:${port}/`)
 }
 
-async function bender(dataDir: string, binary = values.binary): Promise<number> {
+async function bender(dataDir: string, binary = values.binary): Promise<Start> {
   const apiPort = await freePort()
   const storagePort = await freePort()
   const cmd = binary
@@ -82,20 +104,27 @@ async function bender(dataDir: string, binary = values.binary): Promise<number> 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 async function measure(name: string, dir: () => string) {
-  const b: number[] = []
-  const s: number[] = []
-  const old: number[] = []
+  const b: Start[] = []
+  const s: Start[] = []
+  const old: Start[] = []
   for (let i = 0; i < runs; i++) {
     b.push(await bare())
     if (values.baseline) old.push(await bender(dir(), values.baseline))
     s.push(await bender(dir()))
   }
   const ms = (x: number) => `${(x * 1000).toFixed(0)} ms`
-  const ratio = (xs: number[]) => `${(median(xs) / median(b)).toFixed(2)} x`
-  console.log(
-    `${name}: bender ${ms(median(s))}, bare Bun.serve ${ms(median(b))}: ${ratio(s)}  (bender ${s.map(ms).join(' ')}; bare ${b.map(ms).join(' ')})`,
-  )
-  if (values.baseline) console.log(`  baseline ${ms(median(old))}: ${ratio(old)}  (${old.map(ms).join(' ')})`)
+  const bareWall = median(b.map((x) => x.wall))
+  const bareCpu = median(b.map((x) => x.cpu))
+  const report = (label: string, xs: Start[]) => {
+    const wall = xs.map((x) => x.wall)
+    const cpu = xs.map((x) => x.cpu)
+    const times = `wall ${ms(median(wall))} (${(median(wall) / bareWall).toFixed(2)} x), CPU ${ms(median(cpu))} (${(median(cpu) / bareCpu).toFixed(2)} x)`
+    console.log(`  ${label}: ${times}  (wall ${wall.map(ms).join(' ')}; CPU ${cpu.map(ms).join(' ')})`)
+  }
+  console.log(`${name}:`)
+  report('bare Bun.serve', b)
+  report('bender', s)
+  if (values.baseline) report('baseline', old)
 }
 
 const work = mkdtempSync(join(tmpdir(), 'bender-bench-startup-'))

@@ -37,6 +37,9 @@ const args = [
   '--asset-naming=[name].[ext]',
   '--bytecode',
   '--format=esm',
+  // Modules loaded only on use (the AWS SDK, the PostgreSQL driver, node:http for the storage proxy)
+  // go to chunks of their own: in one file, the Node built-ins they import would load at start.
+  '--splitting',
   ...(values.target ? [`--target=${values.target}`] : []),
   `--outfile=${values.outfile}`,
   'src/main.ts',

@@ -1,4 +1,3 @@
-import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 
 /** Log levels in increasing severity; a logger prints its level and everything above it. */
@@ -174,6 +173,9 @@ function readBool(env: Env, name: string, fallback: boolean): boolean {
 function readAddresses(env: Env, name: string): readonly string[] {
   const list = (readOptional(env, name) ?? '').split(',').map((item) => item.trim())
   const addresses = list.filter((item) => item !== '')
+  if (addresses.length === 0) return Object.freeze(addresses)
+  // Loading node:net is a noticeable share of start-up: only when there are addresses to check.
+  const { isIP } = require('node:net') as typeof import('node:net')
   const bad = addresses.find((item) => isIP(item) === 0)
   if (bad !== undefined)
     throw new ConfigError(`${name} must be a comma-separated list of IP addresses, got "${bad}"`)

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import type { Server, WebSocketHandler } from 'bun'
 import { websocket } from 'elysia/ws'
-import { startCheckpointer } from '../db/checkpointer.ts'
+import { type Checkpointer, startCheckpointer } from '../db/checkpointer.ts'
 import type { App } from './app.ts'
 import { closeDeps, type Deps } from './deps.ts'
 import { TRANSFER_IDLE_TIMEOUT_SECONDS } from './gateway/body.ts'
@@ -16,6 +16,9 @@ import { downloadsCapped } from './storage/throttle.ts'
 export type StorageServer = { port: number; stop(force: boolean): Promise<void> }
 
 export type Running = { api: Server<undefined>; storage: StorageServer; stop(): Promise<void> }
+
+/** How long after listening the database checkpointer starts. */
+const CHECKPOINTER_DELAY_MS = 1000
 
 /** Artifact uploads stream through the API port; JSON routes keep their own 1 MiB limit. */
 const MAX_REQUEST_BODY = 16 * 1024 ** 3
@@ -151,12 +154,17 @@ export async function startServer(
     log.info('metrics listening', { url: `${metricsServer.url}metrics` })
   }
   // SQLite's WAL is copied into the file off the request thread; PostgreSQL checkpoints itself.
+  // Creating the worker holds this thread for tens of milliseconds: the checkpointer starts once
+  // the first requests have had their turn (its first checkpoint came a second in before too).
   const sqlite = deps.database.sqlite
-  const checkpointer =
+  let checkpointer: Checkpointer | undefined
+  const checkpointerStart =
     sqlite &&
-    startCheckpointer(sqlite, (error) =>
-      log.error('checkpointing the database failed; will retry', { error }),
-    )
+    setTimeout(() => {
+      checkpointer = startCheckpointer(sqlite, (error) =>
+        log.error('checkpointing the database failed; will retry', { error }),
+      )
+    }, CHECKPOINTER_DELAY_MS)
   log.info('storage proxy listening', {
     port: storage.port,
     public_url: config.storagePublicUrl,
@@ -180,6 +188,7 @@ export async function startServer(
         metricsServer?.stop(true)
         metrics?.stop()
         await beforeClose()
+        clearTimeout(checkpointerStart)
         await checkpointer?.stop()
         await closeDeps(deps)
         log.info('stopped')

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import type { Database } from '../../db/client.ts'
+import { preparedOnFirstUse } from '../../db/lazy.ts'
 import { type Clock, systemClock } from '../clock.ts'
 import type { NewEvent } from './model.ts'
 import { outboxEvents } from './tables.ts'
@@ -41,17 +42,19 @@ export const outboxFor: (db: Database) => Outbox = perHandle((db: Database) => c
 
 function createOutbox(db: Database): Outbox {
   const ph = sql.placeholder
-  const insert = db
-    .insert(outboxEvents)
-    .values({
-      id: ph('id'),
-      tenantId: ph('tenantId'),
-      type: ph('type'),
-      subject: ph('subject'),
-      data: sql`${ph('data')}`,
-      time: sql`${ph('time')}`,
-    })
-    .prepare()
+  const insert = preparedOnFirstUse(() =>
+    db
+      .insert(outboxEvents)
+      .values({
+        id: ph('id'),
+        tenantId: ph('tenantId'),
+        type: ph('type'),
+        subject: ph('subject'),
+        data: sql`${ph('data')}`,
+        time: sql`${ph('time')}`,
+      })
+      .prepare(),
+  )
   const wakers = new Set<() => void>()
   let clock = systemClock
   let scheduled = false

@@ -1,5 +1,6 @@
 import { asc, eq, gt, max, sql } from 'drizzle-orm'
 import type { Database } from '../../db/client.ts'
+import { preparedOnFirstUse } from '../../db/lazy.ts'
 import type { OutboxEvent } from './model.ts'
 import { eventCursors, outboxEvents } from './tables.ts'
 
@@ -21,17 +22,21 @@ export interface EventsStore {
 
 export function createEventsStore(db: Database): EventsStore {
   const ph = sql.placeholder
-  const after = db
-    .select()
-    .from(outboxEvents)
-    .where(gt(outboxEvents.seq, ph('afterSeq')))
-    .orderBy(asc(outboxEvents.seq))
-    .limit(ph('limit'))
-    .prepare()
-  const newest = db
-    .select({ seq: max(outboxEvents.seq) })
-    .from(outboxEvents)
-    .prepare()
+  const after = preparedOnFirstUse(() =>
+    db
+      .select()
+      .from(outboxEvents)
+      .where(gt(outboxEvents.seq, ph('afterSeq')))
+      .orderBy(asc(outboxEvents.seq))
+      .limit(ph('limit'))
+      .prepare(),
+  )
+  const newest = preparedOnFirstUse(() =>
+    db
+      .select({ seq: max(outboxEvents.seq) })
+      .from(outboxEvents)
+      .prepare(),
+  )
   const toEvent = (row: typeof outboxEvents.$inferSelect): OutboxEvent => ({ ...row })
 
   return {

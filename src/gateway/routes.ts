@@ -37,15 +37,15 @@ function declaresRawParser(hooks: RouteEntry['hooks']): boolean {
 const routeKey = (method: string, path: string) => `${method.toUpperCase()} ${path.replace(/(.)\/$/, '$1')}`
 
 export function createRouteIndex(): RouteIndex {
-  let entries: { pattern: RegExp; method: string }[] = []
+  let loaded: readonly RouteEntry[] = []
+  // Compiled on the first 405 or OPTIONS answer rather than at start: a regular expression per route.
+  let entries: { pattern: RegExp; method: string }[] | undefined
   // Exact paths only: a raw-body route has no path parameters, so the lookup stays a set probe per request.
   let rawBodyRoutes = new Set<string>()
   return {
     load(routes) {
-      entries = routes.map((route) => ({
-        pattern: toPattern(route.path),
-        method: route.method.toUpperCase(),
-      }))
+      loaded = routes
+      entries = undefined
       rawBodyRoutes = new Set(
         routes
           .filter((route) => declaresRawParser(route.hooks))
@@ -53,6 +53,10 @@ export function createRouteIndex(): RouteIndex {
       )
     },
     methodsFor(path) {
+      entries ??= loaded.map((route) => ({
+        pattern: toPattern(route.path),
+        method: route.method.toUpperCase(),
+      }))
       const methods = new Set<string>()
       for (const entry of entries) if (entry.pattern.test(path)) methods.add(entry.method)
       if (methods.has('GET')) methods.add('HEAD')

@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SQL } from 'bun'
+import { startFauxqs } from 'fauxqs'
 import pgJournal from '../../db/migrations-pg/meta/_journal.json' with { type: 'json' }
 import { testPostgres } from '../helpers/postgres.ts'
 import { ROOT, type RunningServer, run, startBender } from '../helpers/server.ts'
@@ -132,4 +133,34 @@ test('the compiled binary carries the PostgreSQL migrations too', async () => {
   ]
   await sql.close()
   expect(count).toBe(pgJournal.entries.length)
+}, 60_000)
+
+test('the compiled binary loads what it loads on first use: S3, the node:http storage proxy, the API doc', async () => {
+  // Each is a chunk of its own in the binary (built with code splitting), imported only when used.
+  const s3 = await startFauxqs({ port: 0, host: '127.0.0.1', logger: false })
+  const s3Server = await startBender({
+    command: [binary, 'serve'],
+    cwd: emptyDir,
+    env: {
+      BENDER_STORAGE: 's3',
+      BENDER_S3_ENDPOINT: `http://127.0.0.1:${s3.port}`,
+      BENDER_S3_BUCKET: `bender-binary-${process.pid}`,
+      BENDER_S3_ACCESS_KEY: 'bender',
+      BENDER_S3_SECRET_KEY: 'bender-secret',
+    },
+  })
+  try {
+    expect(s3Server.output()).toContain('blob_store=s3')
+    // With S3 the storage proxy runs on node:http: a path it does not serve is a 4xx, not a crash.
+    const refused = await fetch(`${s3Server.storageUrl}/nothing`)
+    expect(refused.status).toBeGreaterThanOrEqual(400)
+    expect(refused.status).toBeLessThan(500)
+    const doc = await fetch(`${s3Server.url}/api/docs/json`)
+    expect(doc.status).toBe(200)
+    const paths = Object.keys(((await doc.json()) as { paths: Record<string, unknown> }).paths)
+    expect(paths).toContain('/api/devices/v1/deployments/device/deployments/next')
+  } finally {
+    expect(await s3Server.stop()).toBe(0)
+    await s3.stop()
+  }
 }, 60_000)

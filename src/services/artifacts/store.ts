@@ -1,5 +1,6 @@
 import { and, asc, count, eq, inArray, sql, sum } from 'drizzle-orm'
 import type { Database, Window } from '../../../db/client.ts'
+import { preparedOnFirstUse } from '../../../db/lazy.ts'
 import { outboxFor } from '../../events/outbox.ts'
 import { type DependsCombination, decodeCombination, encodeCombination } from './depends.ts'
 import type { ArtifactRow } from './model.ts'
@@ -90,17 +91,21 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
   const ph = sql.placeholder
   const outbox = outboxFor(db)
   // Prepared once: deployments look artifacts up by name whenever a device asks for an update.
-  const byName = db
-    .select()
-    .from(artifacts)
-    .where(and(eq(artifacts.tenantId, ph('tenantId')), eq(artifacts.name, ph('name'))))
-    .orderBy(asc(sql`rowid`))
-    .prepare()
-  const byId = db
-    .select()
-    .from(artifacts)
-    .where(and(eq(artifacts.tenantId, ph('tenantId')), eq(artifacts.id, ph('id'))))
-    .prepare()
+  const byName = preparedOnFirstUse(() =>
+    db
+      .select()
+      .from(artifacts)
+      .where(and(eq(artifacts.tenantId, ph('tenantId')), eq(artifacts.name, ph('name'))))
+      .orderBy(asc(sql`rowid`))
+      .prepare(),
+  )
+  const byId = preparedOnFirstUse(() =>
+    db
+      .select()
+      .from(artifacts)
+      .where(and(eq(artifacts.tenantId, ph('tenantId')), eq(artifacts.id, ph('id'))))
+      .prepare(),
+  )
 
   /** The release's artifacts changed: bump it, or drop it when it has none left (tags and notes go too). */
   function touchRelease(tx: Transaction, tenantId: string, name: string, at: Date) {

@@ -1,5 +1,6 @@
 import { and, asc, count, desc, eq, inArray, max, type SQL, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
+import { preparedOnFirstUse } from '../../../db/lazy.ts'
 import { createDeploymentEvents } from './events.ts'
 import type { DeploymentStatus, DeviceDeploymentStatus, Stats } from './status.ts'
 import type { EitherEngine } from './steps.ts'
@@ -112,11 +113,13 @@ export function createDeploymentRows(db: Database): DeploymentRows {
   // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const ph = sql.placeholder
   const events = createDeploymentEvents(db)
-  const oldestActive = db
-    .select({ created: sql<number | null>`min(${deployments.created})` })
-    .from(deployments)
-    .where(and(eq(deployments.tenantId, ph('tenantId')), sql`finished IS NULL`))
-    .prepare()
+  const oldestActive = preparedOnFirstUse(() =>
+    db
+      .select({ created: sql<number | null>`min(${deployments.created})` })
+      .from(deployments)
+      .where(and(eq(deployments.tenantId, ph('tenantId')), sql`finished IS NULL`))
+      .prepare(),
+  )
   /**
    * The poll's first question, "when was the tenant's oldest active deployment made, if any is
    * active?", kept in memory: every poll of an idle fleet stops here without touching the
@@ -127,36 +130,46 @@ export function createDeploymentRows(db: Database): DeploymentRows {
    * one that hides a deployment.
    */
   const oldestActiveByTenant = new Map<string, number | null>()
-  const byId = db
-    .select()
-    .from(deployments)
-    .where(and(eq(deployments.tenantId, ph('tenantId')), eq(deployments.id, ph('id'))))
-    .prepare()
-  const nextPosition = db
-    .select({ next: sql<number>`coalesce(max(${deploymentDevices.position}) + 1, 0)` })
-    .from(deploymentDevices)
-    .where(
-      and(
-        eq(deploymentDevices.tenantId, ph('tenantId')),
-        eq(deploymentDevices.deploymentId, ph('deploymentId')),
-      ),
-    )
-    .prepare()
-  const addDeviceCount = db
-    .update(deployments)
-    .set({ deviceCount: sql`${deployments.deviceCount} + 1` })
-    .where(and(eq(deployments.tenantId, ph('tenantId')), eq(deployments.id, ph('id'))))
-    .prepare()
-  const addTotalSize = db
-    .update(deployments)
-    .set({ totalSize: sql`${deployments.totalSize} + ${ph('size')}` })
-    .where(and(eq(deployments.tenantId, ph('tenantId')), eq(deployments.id, ph('id'))))
-    .prepare()
-  const setStatus = db
-    .update(deployments)
-    .set({ status: sql`${ph('status')}`, finished: sql`${ph('finished')}` })
-    .where(and(eq(deployments.tenantId, ph('tenantId')), eq(deployments.id, ph('id'))))
-    .prepare()
+  const byId = preparedOnFirstUse(() =>
+    db
+      .select()
+      .from(deployments)
+      .where(and(eq(deployments.tenantId, ph('tenantId')), eq(deployments.id, ph('id'))))
+      .prepare(),
+  )
+  const nextPosition = preparedOnFirstUse(() =>
+    db
+      .select({ next: sql<number>`coalesce(max(${deploymentDevices.position}) + 1, 0)` })
+      .from(deploymentDevices)
+      .where(
+        and(
+          eq(deploymentDevices.tenantId, ph('tenantId')),
+          eq(deploymentDevices.deploymentId, ph('deploymentId')),
+        ),
+      )
+      .prepare(),
+  )
+  const addDeviceCount = preparedOnFirstUse(() =>
+    db
+      .update(deployments)
+      .set({ deviceCount: sql`${deployments.deviceCount} + 1` })
+      .where(and(eq(deployments.tenantId, ph('tenantId')), eq(deployments.id, ph('id'))))
+      .prepare(),
+  )
+  const addTotalSize = preparedOnFirstUse(() =>
+    db
+      .update(deployments)
+      .set({ totalSize: sql`${deployments.totalSize} + ${ph('size')}` })
+      .where(and(eq(deployments.tenantId, ph('tenantId')), eq(deployments.id, ph('id'))))
+      .prepare(),
+  )
+  const setStatus = preparedOnFirstUse(() =>
+    db
+      .update(deployments)
+      .set({ status: sql`${ph('status')}`, finished: sql`${ph('finished')}` })
+      .where(and(eq(deployments.tenantId, ph('tenantId')), eq(deployments.id, ph('id'))))
+      .prepare(),
+  )
 
   // One statement per (from, to) pair, prepared when first needed: a status report moves two counts.
   const moves = new Map<string, ReturnType<typeof prepareMove>>()

@@ -1,5 +1,6 @@
 import { and, asc, count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm'
 import type { Database, Window } from '../../../db/client.ts'
+import { preparedOnFirstUse } from '../../../db/lazy.ts'
 import { createDeploymentEvents } from './events.ts'
 import { CODE } from './status.ts'
 import type { EitherEngine } from './steps.ts'
@@ -134,77 +135,74 @@ export function createDeviceDeploymentRows(db: Database): DeviceDeploymentRows {
     `${UNSTARTED_DEPLOYMENTS} ${STARTABLE} ${ORDER} LIMIT 1`,
   )
   const allUnstarted = db.$client.prepare<Unstarted, [string, string]>(`${UNSTARTED_DEPLOYMENTS} ${ORDER}`)
-  const bySeq = db
-    .select()
-    .from(dd)
-    .where(eq(dd.seq, ph('seq')))
-    .prepare()
+  const bySeq = preparedOnFirstUse(() =>
+    db
+      .select()
+      .from(dd)
+      .where(eq(dd.seq, ph('seq')))
+      .prepare(),
+  )
+  const deviceInDeployment = and(
+    eq(dd.tenantId, ph('tenantId')),
+    eq(dd.deviceId, ph('deviceId')),
+    eq(dd.deploymentId, ph('deploymentId')),
+  )
   // The status report.
-  const forDevice = db
-    .select()
-    .from(dd)
-    .where(
-      and(
-        eq(dd.tenantId, ph('tenantId')),
-        eq(dd.deviceId, ph('deviceId')),
-        eq(dd.deploymentId, ph('deploymentId')),
-        notDeleted,
-      ),
-    )
-    .prepare()
-  const everForDevice = db
-    .select({ seq: dd.seq })
-    .from(dd)
-    .where(
-      and(
-        eq(dd.tenantId, ph('tenantId')),
-        eq(dd.deviceId, ph('deviceId')),
-        eq(dd.deploymentId, ph('deploymentId')),
-      ),
-    )
-    .limit(1)
-    .prepare()
-  const insert = db
-    .insert(dd)
-    .values({
-      id: ph('id'),
-      tenantId: ph('tenantId'),
-      deploymentId: ph('deploymentId'),
-      deviceId: ph('deviceId'),
-      status: ph('status'),
-      active: ph('active'),
-      created: ph('created'),
-      // Nullable times go in as Unix milliseconds: drizzle's Date mapping cannot bind a null placeholder.
-      started: sql`${ph('started')}`,
-      finished: sql`${ph('finished')}`,
-      artifactId: sql`${ph('artifactId')}`,
-      request: sql`${ph('request')}`,
-      phase: ph('phase'),
-    })
-    .returning({ seq: dd.seq })
-    .prepare()
-  const updateStatus = db
-    .update(dd)
-    .set({
-      status: sql`${ph('status')}`,
-      active: sql`${ph('active')}`,
-      // Mender's times: started when the device first leaves pending, finished on every end state.
-      started: sql`CASE WHEN ${dd.started} IS NULL AND ${ph('status')} <> ${CODE.pending} THEN ${ph('now')} ELSE ${dd.started} END`,
-      finished: sql`CASE WHEN ${ph('active')} = 0 THEN ${ph('now')} ELSE ${dd.finished} END`,
-      substate: sql`coalesce(${ph('substate')}, ${dd.substate})`,
-    })
-    .where(eq(dd.seq, ph('seq')))
-    .prepare()
-  const saveRequest = db
-    .update(dd)
-    .set({ request: sql`${ph('request')}` })
-    .where(eq(dd.seq, ph('seq')))
-    .prepare()
-  const assignArtifact = db
-    .update(dd)
-    .set({ artifactId: sql`${ph('artifactId')}` })
-    .where(eq(dd.seq, ph('seq')))
-    .prepare()
+  const forDevice = preparedOnFirstUse(() =>
+    db.select().from(dd).where(and(deviceInDeployment, notDeleted)).prepare(),
+  )
+  const everForDevice = preparedOnFirstUse(() =>
+    db.select({ seq: dd.seq }).from(dd).where(deviceInDeployment).limit(1).prepare(),
+  )
+  const insert = preparedOnFirstUse(() =>
+    db
+      .insert(dd)
+      .values({
+        id: ph('id'),
+        tenantId: ph('tenantId'),
+        deploymentId: ph('deploymentId'),
+        deviceId: ph('deviceId'),
+        status: ph('status'),
+        active: ph('active'),
+        created: ph('created'),
+        // Nullable times go in as Unix milliseconds: drizzle's Date mapping cannot bind a null placeholder.
+        started: sql`${ph('started')}`,
+        finished: sql`${ph('finished')}`,
+        artifactId: sql`${ph('artifactId')}`,
+        request: sql`${ph('request')}`,
+        phase: ph('phase'),
+      })
+      .returning({ seq: dd.seq })
+      .prepare(),
+  )
+  const updateStatus = preparedOnFirstUse(() =>
+    db
+      .update(dd)
+      .set({
+        status: sql`${ph('status')}`,
+        active: sql`${ph('active')}`,
+        // Mender's times: started when the device first leaves pending, finished on every end state.
+        started: sql`CASE WHEN ${dd.started} IS NULL AND ${ph('status')} <> ${CODE.pending} THEN ${ph('now')} ELSE ${dd.started} END`,
+        finished: sql`CASE WHEN ${ph('active')} = 0 THEN ${ph('now')} ELSE ${dd.finished} END`,
+        substate: sql`coalesce(${ph('substate')}, ${dd.substate})`,
+      })
+      .where(eq(dd.seq, ph('seq')))
+      .prepare(),
+  )
+  const saveRequest = preparedOnFirstUse(() =>
+    db
+      .update(dd)
+      .set({ request: sql`${ph('request')}` })
+      .where(eq(dd.seq, ph('seq')))
+      .prepare(),
+  )
+  const assignArtifact = preparedOnFirstUse(() =>
+    db
+      .update(dd)
+      .set({ artifactId: sql`${ph('artifactId')}` })
+      .where(eq(dd.seq, ph('seq')))
+      .prepare(),
+  )
 
   const deploymentWhere = (tenantId: string, deploymentId: string, codes?: number[]): SQL | undefined =>
     and(

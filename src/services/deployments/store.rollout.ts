@@ -1,5 +1,6 @@
 import { and, asc, eq, getTableColumns, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
+import { preparedOnFirstUse } from '../../../db/lazy.ts'
 import { createDeploymentEvents } from './events.ts'
 import type { PhaseCounters } from './policy.ts'
 import { statusCode } from './status.ts'
@@ -69,22 +70,26 @@ export function createRolloutRows(db: Database): RolloutRows {
     eq(p.deploymentId, ph('deploymentId')),
     eq(p.idx, ph('idx')),
   )
-  const countResult = db
-    .update(p)
-    .set({
-      finished: sql`${p.finished} + 1`,
-      failed: sql`${p.failed} + ${ph('failed')}`,
-      succeeded: sql`${p.succeeded} + 1 - ${ph('failed')}`,
-    })
-    .where(phaseKey)
-    .returning({ size: p.size, finished: p.finished, failed: p.failed, succeeded: p.succeeded })
-    .prepare()
-  const byKey = db.select().from(p).where(phaseKey).prepare()
-  const addDevice = db
-    .update(p)
-    .set({ deviceCount: sql`${p.deviceCount} + 1` })
-    .where(phaseKey)
-    .prepare()
+  const countResult = preparedOnFirstUse(() =>
+    db
+      .update(p)
+      .set({
+        finished: sql`${p.finished} + 1`,
+        failed: sql`${p.failed} + ${ph('failed')}`,
+        succeeded: sql`${p.succeeded} + 1 - ${ph('failed')}`,
+      })
+      .where(phaseKey)
+      .returning({ size: p.size, finished: p.finished, failed: p.failed, succeeded: p.succeeded })
+      .prepare(),
+  )
+  const byKey = preparedOnFirstUse(() => db.select().from(p).where(phaseKey).prepare())
+  const addDevice = preparedOnFirstUse(() =>
+    db
+      .update(p)
+      .set({ deviceCount: sql`${p.deviceCount} + 1` })
+      .where(phaseKey)
+      .prepare(),
+  )
   const due = db.$client.prepare<Record<string, unknown>, [number, number]>(
     `SELECT p.* FROM deployments_phases p JOIN deployments_deployments d
        ON d.tenant_id = p.tenant_id AND d.id = p.deployment_id

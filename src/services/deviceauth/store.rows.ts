@@ -1,5 +1,6 @@
 import { and, asc, count, eq, inArray, ne, type SQL, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
+import { preparedOnFirstUse } from '../../../db/lazy.ts'
 import { createDeviceEvents } from './events.ts'
 import type { DeviceStatus } from './model.ts'
 import { authSets, devices, deviceTokens } from './tables.ts'
@@ -41,50 +42,60 @@ export function createDeviceauthRows(db: Database, revocations: RevocationCounte
   const ph = sql.placeholder
   const events = createDeviceEvents(db)
   // Prepared once: the auth request path and the per-request token check run these constantly.
-  const deviceByIdentityHash = db
-    .select()
-    .from(devices)
-    .where(and(eq(devices.tenantId, ph('tenantId')), eq(devices.identityHash, ph('hash'))))
-    .prepare()
-  const authSetByKey = db
-    .select()
-    .from(authSets)
-    .where(
-      and(
-        eq(authSets.tenantId, ph('tenantId')),
-        eq(authSets.deviceId, ph('deviceId')),
-        eq(authSets.pubkey, ph('pubkey')),
-      ),
-    )
-    .prepare()
-  const upsertToken = db
-    .insert(deviceTokens)
-    .values({
-      id: ph('id'),
-      tenantId: ph('tenantId'),
-      deviceId: ph('deviceId'),
-      expiresTs: ph('expiresTs'),
-      createdTs: ph('createdTs'),
-    })
-    .onConflictDoUpdate({
-      target: deviceTokens.id,
-      set: {
-        expiresTs: sql`excluded.expires_ts`,
-        createdTs: sql`excluded.created_ts`,
-      },
-    })
-    .prepare()
-  const tokenById = db
-    .select({ deviceId: deviceTokens.deviceId })
-    .from(deviceTokens)
-    .where(and(eq(deviceTokens.id, ph('id')), eq(deviceTokens.tenantId, ph('tenantId'))))
-    .prepare()
-  const touchDevice = db
-    .update(devices)
-    // Inside sql`` the placeholder skips the column's Date encoding: callers pass Unix milliseconds.
-    .set({ checkInTs: sql`${ph('at')}` })
-    .where(and(eq(devices.id, ph('id')), eq(devices.tenantId, ph('tenantId'))))
-    .prepare()
+  const deviceByIdentityHash = preparedOnFirstUse(() =>
+    db
+      .select()
+      .from(devices)
+      .where(and(eq(devices.tenantId, ph('tenantId')), eq(devices.identityHash, ph('hash'))))
+      .prepare(),
+  )
+  const authSetByKey = preparedOnFirstUse(() =>
+    db
+      .select()
+      .from(authSets)
+      .where(
+        and(
+          eq(authSets.tenantId, ph('tenantId')),
+          eq(authSets.deviceId, ph('deviceId')),
+          eq(authSets.pubkey, ph('pubkey')),
+        ),
+      )
+      .prepare(),
+  )
+  const upsertToken = preparedOnFirstUse(() =>
+    db
+      .insert(deviceTokens)
+      .values({
+        id: ph('id'),
+        tenantId: ph('tenantId'),
+        deviceId: ph('deviceId'),
+        expiresTs: ph('expiresTs'),
+        createdTs: ph('createdTs'),
+      })
+      .onConflictDoUpdate({
+        target: deviceTokens.id,
+        set: {
+          expiresTs: sql`excluded.expires_ts`,
+          createdTs: sql`excluded.created_ts`,
+        },
+      })
+      .prepare(),
+  )
+  const tokenById = preparedOnFirstUse(() =>
+    db
+      .select({ deviceId: deviceTokens.deviceId })
+      .from(deviceTokens)
+      .where(and(eq(deviceTokens.id, ph('id')), eq(deviceTokens.tenantId, ph('tenantId'))))
+      .prepare(),
+  )
+  const touchDevice = preparedOnFirstUse(() =>
+    db
+      .update(devices)
+      // Inside sql`` the placeholder skips the column's Date encoding: callers pass Unix milliseconds.
+      .set({ checkInTs: sql`${ph('at')}` })
+      .where(and(eq(devices.id, ph('id')), eq(devices.tenantId, ph('tenantId'))))
+      .prepare(),
+  )
 
   const deviceWhere = (tenantId: string, filter: DeviceFilter): SQL | undefined => {
     const where = [eq(devices.tenantId, tenantId)]

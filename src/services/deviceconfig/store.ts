@@ -1,5 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
+import { preparedOnFirstUse } from '../../../db/lazy.ts'
 import type { Attributes, DeviceConfiguration } from './model.ts'
 import { deviceConfigurations as devices } from './tables.ts'
 
@@ -34,11 +35,13 @@ export const emptyConfiguration = (tenantId: string, id: string, at: Date) => ({
 
 export function createDeviceconfigStore(db: Database): DeviceconfigStore {
   const ph = sql.placeholder
-  const byId = db
-    .select()
-    .from(devices)
-    .where(and(eq(devices.tenantId, ph('tenantId')), eq(devices.id, ph('id'))))
-    .prepare()
+  const byId = preparedOnFirstUse(() =>
+    db
+      .select()
+      .from(devices)
+      .where(and(eq(devices.tenantId, ph('tenantId')), eq(devices.id, ph('id'))))
+      .prepare(),
+  )
   const where = (tenantId: string, id: string) => and(eq(devices.tenantId, tenantId), eq(devices.id, id))
 
   return {

@@ -1,5 +1,6 @@
 import { and, type Column, count, desc, eq, gt, lt, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
+import { preparedOnFirstUse } from '../../../db/lazy.ts'
 import { outboxFor } from '../../events/outbox.ts'
 import type { ConnectionStatus, DeviceConnection, SessionEnd, SessionFilter, SessionRecord } from './model.ts'
 import { connectDevices, connectRecordings, connectSessions } from './tables.ts'
@@ -79,16 +80,18 @@ export function createDeviceconnectStore(db: Database): DeviceconnectStore {
       time: at,
       data: { id: deviceId, status, updated_ts: at.toISOString() },
     })
-  const findDevice = db
-    .select()
-    .from(connectDevices)
-    .where(
-      and(
-        eq(connectDevices.tenantId, sql.placeholder('tenantId')),
-        eq(connectDevices.deviceId, sql.placeholder('deviceId')),
-      ),
-    )
-    .prepare()
+  const findDevice = preparedOnFirstUse(() =>
+    db
+      .select()
+      .from(connectDevices)
+      .where(
+        and(
+          eq(connectDevices.tenantId, sql.placeholder('tenantId')),
+          eq(connectDevices.deviceId, sql.placeholder('deviceId')),
+        ),
+      )
+      .prepare(),
+  )
 
   return {
     async connectDevice(tenantId, deviceId, at) {

@@ -1,5 +1,6 @@
 import { and, eq, inArray, sql } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
+import { preparedOnFirstUse } from '../../../db/lazy.ts'
 import { attributeNames } from './tables.ts'
 
 export type NameRow = { id: number; scope: string; name: string; arrays: boolean }
@@ -81,13 +82,15 @@ export function createNameCache(db: Database): NameCache {
   let caching = true
   const key = (tenantId: string, scope: string, name: string) => `${tenantId}\u0000${scope}\u0000${name}`
 
-  const select = prepareNameQuery(db)
-  const insert = db
-    .insert(attributeNames)
-    .values({ tenantId: p('tenantId'), scope: p('scope'), name: p('name') })
-    .onConflictDoNothing()
-    .returning()
-    .prepare()
+  const select = preparedOnFirstUse(() => prepareNameQuery(db))
+  const insert = preparedOnFirstUse(() =>
+    db
+      .insert(attributeNames)
+      .values({ tenantId: p('tenantId'), scope: p('scope'), name: p('name') })
+      .onConflictDoNothing()
+      .returning()
+      .prepare(),
+  )
 
   const remember = (tenantId: string, row: NameRow) => {
     byKey.set(key(tenantId, row.scope, row.name), row)

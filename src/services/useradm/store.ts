@@ -16,6 +16,7 @@ import {
   sql,
 } from 'drizzle-orm'
 import type { Database } from '../../../db/client.ts'
+import { preparedOnFirstUse } from '../../../db/lazy.ts'
 import { settings, users, userTokens } from './tables.ts'
 
 export type UserRow = typeof users.$inferSelect
@@ -107,16 +108,18 @@ export interface UseradmStore {
 
 export function createUseradmStore(db: Database): UseradmStore {
   // Long as a whole: one closure over the prepared statements its methods share; each method is short.
-  const tokenById = db
-    .select({
-      id: userTokens.id,
-      userId: userTokens.userId,
-      lastUsedTs: userTokens.lastUsedTs,
-      name: userTokens.name,
-    })
-    .from(userTokens)
-    .where(eq(userTokens.id, sql.placeholder('id')))
-    .prepare()
+  const tokenById = preparedOnFirstUse(() =>
+    db
+      .select({
+        id: userTokens.id,
+        userId: userTokens.userId,
+        lastUsedTs: userTokens.lastUsedTs,
+        name: userTokens.name,
+      })
+      .from(userTokens)
+      .where(eq(userTokens.id, sql.placeholder('id')))
+      .prepare(),
+  )
 
   return {
     findUserById: async (tenantId: string, id: string) =>
