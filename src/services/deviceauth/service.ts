@@ -198,7 +198,14 @@ export function createDeviceauthService(
     await deployments?.markDeviceDecommissioned(tenantId, id)
   }
 
-  const authenticator = createDeviceAuthenticator({ store, revocations, tokens, clock, checkIns })
+  const authenticator = createDeviceAuthenticator({
+    store,
+    revocations,
+    tokens,
+    clock,
+    checkIns,
+    cacheBytes: config.deviceTokenCacheBytes,
+  })
 
   return {
     authenticator,
