@@ -5,7 +5,7 @@
  *
  *   bun scripts/bench-fleet.ts [--devices 100000] [--rates 63,125,250,500,1000] [--seconds 20]
  *        [--data-dir DIR] [--keep] [--profile DIR] [--timeout-ms 5000] [--max-in-flight 4000]
- *        [--baseline DIR] [--warm-gap G]
+ *        [--baseline DIR] [--warm-gap G] [--mark-text N]
  *
  * Seeding (skipped when --data-dir already holds this many): scripts/seed.ts --tokens, i.e. the
  * inventory of a real fleet (~15 attributes a device) plus deviceauth's rows and a live token row
@@ -25,6 +25,8 @@
  * runs each rate against it and then against this checkout, alternating on the same data dir, and
  * prints both tables: before and after from the same run. --warm-gap G puts the server in a running
  * fleet's state before each step: the step's devices poll once, then G others (see `warm`).
+ * --mark-text N marks N devices' free text for reindexing at the start of each step, as a bulk
+ * change leaves it (see `markTexts`).
  * Bounded: steps × --seconds (plus a 5 s warm-up per server start, and the --warm-gap polls and at
  * most 2 minutes of settling per step) plus seeding; loopback only.
  */
@@ -70,6 +72,7 @@ const { values } = parseArgs({
     'max-in-flight': { type: 'string', default: '4000' },
     baseline: { type: 'string' },
     'warm-gap': { type: 'string' },
+    'mark-text': { type: 'string', default: '0' },
   },
 })
 const devices = Number(values.devices)
@@ -79,6 +82,9 @@ const timeoutMs = Number(values['timeout-ms'])
 const maxInFlight = Number(values['max-in-flight'])
 if (!Number.isInteger(devices) || devices < 1) throw new Error('--devices must be a positive integer')
 if (!(seconds > 0) || seconds > 600) throw new Error('--seconds must be in (0, 600]')
+const markText = Number(values['mark-text'])
+if (!(Number.isInteger(markText) && markText >= 0))
+  throw new Error('--mark-text must be a whole number of devices')
 const warmGap = values['warm-gap'] === undefined ? undefined : Number(values['warm-gap'])
 if (warmGap !== undefined && !(Number.isInteger(warmGap) && warmGap >= 0)) {
   throw new Error('--warm-gap must be a whole number of devices')
@@ -148,6 +154,7 @@ function processUsage(pid: number): { cpu: number; rss: number } {
 
 type Target = {
   base: string
+  dataDir: string
   userToken: string
   key: KeyObject
   /** Accepted devices: [jti, device id], in the order their polls come. */
@@ -170,6 +177,22 @@ type StepResult = {
 }
 
 let cursor = 0
+let markedFrom = 0
+
+/**
+ * A bulk change's wake (--mark-text N): N devices' free text marked for reindexing, as a group
+ * assignment or a mass import of N devices leaves it; the server reindexes them during the step.
+ */
+function markTexts(dataDir: string, count: number): void {
+  const db = new Database(join(dataDir, 'bender.db'))
+  db.run('PRAGMA busy_timeout = 5000')
+  db.run(
+    'INSERT OR IGNORE INTO inventory_text_dirty (seq) SELECT seq FROM inventory_devices ORDER BY seq LIMIT ? OFFSET ?',
+    [count, markedFrom],
+  )
+  markedFrom += count
+  db.close()
+}
 
 /**
  * A running fleet's state before a step (--warm-gap G): every device the step will reach has polled
@@ -216,6 +239,7 @@ async function runStep(
   // Tokens for the devices this step reaches, signed before the clock starts.
   const deviceCount = kinds.filter((k) => k === 'next' || k === 'inventory').length
   if (warmGap !== undefined && reported) await warm(target, deviceCount, warmGap, benderPid)
+  if (markText > 0 && reported) markTexts(target.dataDir, markText)
   const tokens = new Map<number, string>()
   for (let n = 0; n < deviceCount; n++) {
     const i = (cursor + n) % target.fleet.length
@@ -367,6 +391,7 @@ async function runServer(setup: Setup, root: string, rates: number[]): Promise<S
     if (login.status !== 200) throw new Error(`login failed: ${login.status}`)
     const target: Target = {
       base,
+      dataDir: setup.dataDir,
       userToken: await login.text(),
       key: createPrivateKey(readFileSync(setup.keyFile)),
       fleet: setup.fleet,
