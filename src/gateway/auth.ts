@@ -124,8 +124,8 @@ export function createAuthResolver<P>(
 }
 
 /**
- * Cache bounds (~150 bytes an entry). 100k devices stay verified; a larger fleet polling every
- * 30 minutes re-verifies a share of its polls at ~0.1 ms each, a few percent of one core.
+ * Cache bounds (~150 bytes an entry), for an authenticator without a cache of its own (deviceauth
+ * brings one sized for the whole fleet, see its token-cache.ts).
  */
 const USER_CACHE_SIZE = 10_000
 const DEVICE_CACHE_SIZE = 100_000
