@@ -3,7 +3,7 @@ import { type ConsoleBundle, loadConsole } from './console/bundle.ts'
 import { consoleEventRoutes } from './console/routes.events.ts'
 import { consoleRoutes } from './console/routes.ts'
 import type { Deps } from './deps.ts'
-import { createEventsService, type EventsService, sqliteEvents } from './events/service.ts'
+import { createEventsService, type EventsService } from './events/service.ts'
 import { authPlugin } from './gateway/auth.ts'
 import { apiDocs } from './gateway/docs.ts'
 import { NotFoundError } from './gateway/errors.ts'
@@ -122,7 +122,7 @@ function deviceExistence(deviceauth: Pick<DeviceauthService, 'getDevice'>) {
  */
 export function createServices(deps: Deps): Services {
   // First: it gives the outbox the app's clock before any store writes an event.
-  const events = createEventsService(deps, sqliteEvents(deps.db))
+  const events = createEventsService(deps, deps.stores.events)
   const useradm = createUseradmService(deps)
   const setup = createFirstRunSetup(deps, { useradm })
   const inventory = createInventoryService(deps)
@@ -176,7 +176,7 @@ export async function stopServices(services: Services): Promise<void> {
   services.inventory.stop()
   services.deployments.stop()
   services.stopWorkflows()
-  services.events.stop()
+  await services.events.stop()
 }
 
 /** The API app: gateway plugins first (so their error handler covers every route), then each service. */

@@ -15,7 +15,7 @@ import { replayRecording } from './playback.ts'
 import { message, PROTO_MENDER_CLIENT } from './protocol.ts'
 import { SessionCounter } from './registry.ts'
 import { RemoteSession } from './session.ts'
-import { createDeviceconnectStore, type DeviceconnectStore } from './store.ts'
+import type { DeviceconnectStore } from './store.ts'
 import { FileTransfer } from './transfer.ts'
 
 /** Who opens a session: a user of a tenant. */
@@ -95,7 +95,7 @@ export type DeviceconnectDeviceTokens = Pick<Authenticator<DevicePrincipal>, 'is
 export function createDeviceconnectService(
   deps: Deps,
   peers: { deviceTokens: DeviceconnectDeviceTokens },
-  store: DeviceconnectStore = createDeviceconnectStore(deps.db),
+  store: DeviceconnectStore = deps.stores.deviceconnect,
 ): DeviceconnectService {
   const { clock, ids, log, config } = deps
   const limits = config.connect
