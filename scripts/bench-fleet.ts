@@ -5,7 +5,7 @@
  *
  *   bun scripts/bench-fleet.ts [--devices 100000] [--rates 63,125,250,500,1000] [--seconds 20]
  *        [--data-dir DIR] [--keep] [--profile DIR] [--timeout-ms 5000] [--max-in-flight 4000]
- *        [--baseline DIR]
+ *        [--baseline DIR] [--warm-gap G] [--mark-text N]
  *
  * Seeding (skipped when --data-dir already holds this many): scripts/seed.ts --tokens, i.e. the
  * inventory of a real fleet (~15 attributes a device) plus deviceauth's rows and a live token row
@@ -23,8 +23,12 @@
  * that held p99 ≤ 50 ms with no errors, and the devices that rate carries (rate × 86 400 / 51).
  * --baseline DIR (another checkout of bender, e.g. a git worktree of the commit before a change)
  * runs each rate against it and then against this checkout, alternating on the same data dir, and
- * prints both tables: before and after from the same run. Bounded: steps × --seconds (plus a 5 s
- * warm-up per server start) plus seeding; loopback only.
+ * prints both tables: before and after from the same run. --warm-gap G puts the server in a running
+ * fleet's state before each step: the step's devices poll once, then G others (see `warm`).
+ * --mark-text N marks N devices' free text for reindexing at the start of each step, as a bulk
+ * change leaves it (see `markTexts`).
+ * Bounded: steps × --seconds (plus a 5 s warm-up per server start, and the --warm-gap polls and at
+ * most 2 minutes of settling per step) plus seeding; loopback only.
  */
 import { Database } from 'bun:sqlite'
 import { createPrivateKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto'
@@ -67,6 +71,8 @@ const { values } = parseArgs({
     'timeout-ms': { type: 'string', default: '5000' },
     'max-in-flight': { type: 'string', default: '4000' },
     baseline: { type: 'string' },
+    'warm-gap': { type: 'string' },
+    'mark-text': { type: 'string', default: '0' },
   },
 })
 const devices = Number(values.devices)
@@ -76,6 +82,13 @@ const timeoutMs = Number(values['timeout-ms'])
 const maxInFlight = Number(values['max-in-flight'])
 if (!Number.isInteger(devices) || devices < 1) throw new Error('--devices must be a positive integer')
 if (!(seconds > 0) || seconds > 600) throw new Error('--seconds must be in (0, 600]')
+const markText = Number(values['mark-text'])
+if (!(Number.isInteger(markText) && markText >= 0))
+  throw new Error('--mark-text must be a whole number of devices')
+const warmGap = values['warm-gap'] === undefined ? undefined : Number(values['warm-gap'])
+if (warmGap !== undefined && !(Number.isInteger(warmGap) && warmGap >= 0)) {
+  throw new Error('--warm-gap must be a whole number of devices')
+}
 
 // --- tokens and requests --------------------------------------------------------------------
 
@@ -141,6 +154,7 @@ function processUsage(pid: number): { cpu: number; rss: number } {
 
 type Target = {
   base: string
+  dataDir: string
   userToken: string
   key: KeyObject
   /** Accepted devices: [jti, device id], in the order their polls come. */
@@ -163,18 +177,69 @@ type StepResult = {
 }
 
 let cursor = 0
+let markedFrom = 0
+
+/**
+ * A bulk change's wake (--mark-text N): N devices' free text marked for reindexing, as a group
+ * assignment or a mass import of N devices leaves it; the server reindexes them during the step.
+ */
+function markTexts(dataDir: string, count: number): void {
+  const db = new Database(join(dataDir, 'bender.db'))
+  db.run('PRAGMA busy_timeout = 5000')
+  db.run(
+    'INSERT OR IGNORE INTO inventory_text_dirty (seq) SELECT seq FROM inventory_devices ORDER BY seq LIMIT ? OFFSET ?',
+    [count, markedFrom],
+  )
+  markedFrom += count
+  db.close()
+}
+
+/**
+ * A running fleet's state before a step (--warm-gap G): every device the step will reach has polled
+ * once with the token it will send, and G other devices have polled since (in a fleet of N polling
+ * in turn, N − 1 have); untimed, 64 at a time. Then it waits for bender to go idle (the check-ins
+ * of those polls written), at most two minutes.
+ */
+async function warm(target: Target, devicesInStep: number, gap: number, benderPid: number): Promise<void> {
+  const total = devicesInStep + gap
+  let n = 0
+  const worker = async () => {
+    while (n < total) {
+      const i = (cursor + n++) % target.fleet.length
+      const [jti, deviceId] = target.fleet[i]!
+      const response = await fetch(`${target.base}${NEXT_V2}`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${deviceToken(target.key, jti, deviceId, target.exp)}`,
+          'content-type': 'application/json',
+        },
+        body: POLL_BODY,
+      })
+      await response.arrayBuffer()
+    }
+  }
+  await Promise.all(Array.from({ length: 64 }, worker))
+  for (let waited = 0; waited < 120; waited++) {
+    const before = processUsage(benderPid).cpu
+    await Bun.sleep(1000)
+    if (processUsage(benderPid).cpu - before < 0.1) break
+  }
+}
 
 async function runStep(
   target: Target,
   rate: number,
   benderPid: number,
   stepSeconds = seconds,
+  reported = true,
 ): Promise<StepResult> {
   const schedule = arrivals(rate, stepSeconds)
   const nextKind = mixSequence(MENDER_MIX)
   const kinds = Array.from(schedule, nextKind)
   // Tokens for the devices this step reaches, signed before the clock starts.
   const deviceCount = kinds.filter((k) => k === 'next' || k === 'inventory').length
+  if (warmGap !== undefined && reported) await warm(target, deviceCount, warmGap, benderPid)
+  if (markText > 0 && reported) markTexts(target.dataDir, markText)
   const tokens = new Map<number, string>()
   for (let n = 0; n < deviceCount; n++) {
     const i = (cursor + n) % target.fleet.length
@@ -326,6 +391,7 @@ async function runServer(setup: Setup, root: string, rates: number[]): Promise<S
     if (login.status !== 200) throw new Error(`login failed: ${login.status}`)
     const target: Target = {
       base,
+      dataDir: setup.dataDir,
       userToken: await login.text(),
       key: createPrivateKey(readFileSync(setup.keyFile)),
       fleet: setup.fleet,
@@ -333,7 +399,7 @@ async function runServer(setup: Setup, root: string, rates: number[]): Promise<S
       exp: Math.floor(Date.now() / 1000) + 30 * 86_400,
     }
     // Unreported: the server's code warmed up and its caches past the first requests.
-    await runStep(target, rates[0]!, server.pid, Math.min(5, seconds))
+    await runStep(target, rates[0]!, server.pid, Math.min(5, seconds), false)
     const results: StepResult[] = []
     for (const rate of rates) {
       const r = await runStep(target, rate, server.pid)

@@ -98,7 +98,7 @@ function deviceCheck(db: PgDatabase, dataDir: string, mode: 'local' | 'shared' |
   }
   const checkIns = createCheckInBuffer(async () => {}, 3_600_000)
   const guard = withSharedRevocations(
-    createDeviceAuthenticator({ store, revocations, tokens, clock, checkIns }),
+    createDeviceAuthenticator({ store, revocations, tokens, clock, checkIns, cacheBytes: 16 * 1024 * 1024 }),
     revocations,
   )
   return { resolver: createAuthResolver(guard, 'DeviceJWT', DEVICES * 2, () => Date.now()), counted }

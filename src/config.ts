@@ -26,6 +26,8 @@ export type Config = Readonly<{
   jwtKeyFile: string | undefined
   userTokenTtlSeconds: number
   deviceTokenTtlSeconds: number
+  /** Bytes the cache of verified device tokens may take (64 bytes a device; see deviceauth/token-cache.ts). */
+  deviceTokenCacheBytes: number
   maxDevices: number
   shutdownGraceSeconds: number
   storage: StorageDriver
@@ -296,6 +298,8 @@ export function loadConfig(env: Env = process.env): Config {
     jwtKeyFile: readOptional(env, 'BENDER_JWT_KEY'),
     userTokenTtlSeconds: readInt(env, 'BENDER_USER_TOKEN_TTL', 604800, 60, 31536000),
     deviceTokenTtlSeconds: readInt(env, 'BENDER_DEVICE_TOKEN_TTL', 604800, 60, 31536000),
+    // 256 MiB hold two million devices' tokens; a fleet beyond re-verifies the tokens evicted.
+    deviceTokenCacheBytes: readInt(env, 'BENDER_DEVICE_TOKEN_CACHE_MB', 256, 2, 1_048_576) * 1024 ** 2,
     maxDevices: readInt(env, 'BENDER_MAX_DEVICES', 0, 0, Number.MAX_SAFE_INTEGER),
     shutdownGraceSeconds: readInt(env, 'BENDER_SHUTDOWN_GRACE', 10, 0, 3600),
     ...readStorage(env),

@@ -13,6 +13,7 @@ describe('loadConfig', () => {
       storagePublicUrl: 'http://localhost:9000',
       logLevel: 'info',
       maxDevices: 0,
+      deviceTokenCacheBytes: 256 * 1024 ** 2,
       connect: {
         sessionsPerUser: 10,
         sessionsPerDevice: 16,
@@ -25,6 +26,7 @@ describe('loadConfig', () => {
     })
     expect(Object.isFrozen(config)).toBe(true)
     expect(config.databaseUrl).toBeUndefined()
+    expect(loadConfig({ BENDER_DEVICE_TOKEN_CACHE_MB: '1536' }).deviceTokenCacheBytes).toBe(1536 * 1024 ** 2)
   })
 
   test('BENDER_DATABASE_URL takes postgres:// and postgresql:// URLs, sockets by ?host=', () => {
@@ -67,6 +69,7 @@ describe('loadConfig', () => {
     [{ BENDER_LOG_LEVEL: 'loud' }, 'BENDER_LOG_LEVEL must be one of debug, info, warn, error'],
     [{ BENDER_MAX_DEVICES: '-1' }, 'BENDER_MAX_DEVICES must be an integer'],
     [{ BENDER_USER_TOKEN_TTL: '10' }, 'BENDER_USER_TOKEN_TTL must be an integer between 60'],
+    [{ BENDER_DEVICE_TOKEN_CACHE_MB: '1' }, 'BENDER_DEVICE_TOKEN_CACHE_MB must be an integer between 2'],
     [{ BENDER_DATABASE_URL: 'db.example.com' }, 'BENDER_DATABASE_URL must look like postgres://'],
     [{ BENDER_DATABASE_URL: 'mysql://u@db/bender' }, 'BENDER_DATABASE_URL must look like postgres://'],
     [{ BENDER_DATABASE_URL: 'postgres://u@db.example.com' }, '(no database name)'],

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { type CheckIn, createCheckInBuffer, nextSliceSize } from '../../src/services/deviceauth/checkins.ts'
+import { type CheckIn, createCheckInBuffer } from '../../src/services/deviceauth/checkins.ts'
 
 const at = (second: number) => new Date(Date.UTC(2025, 0, 1, 0, 0, second))
 
@@ -48,18 +48,5 @@ describe('the check-in buffer', () => {
       { tenantId: '', deviceId: 'a', at: at(1) },
     ])
     expect(buffer.size).toBe(0)
-  })
-
-  test('a slice holds what the time budget allows at the last cost, growing at most twofold', () => {
-    // 500 check-ins took 250 ms: 0.5 ms each, 4 ms hold 8.
-    expect(nextSliceSize(500, 500, 250, 4, 2000)).toBe(8)
-    // 64 took 1 ms: 256 would fit, but a slice at most doubles.
-    expect(nextSliceSize(64, 64, 1, 4, 2000)).toBe(128)
-    // A partial slice (3 of 64 pending) measures the cost without shrinking the size for it.
-    expect(nextSliceSize(64, 3, 0.03, 4, 2000)).toBe(128)
-    // Never below one, never above the bound.
-    expect(nextSliceSize(1, 1, 40, 4, 2000)).toBe(1)
-    expect(nextSliceSize(1500, 1500, 0.5, 4, 2000)).toBe(2000)
-    expect(nextSliceSize(8, 0, 0, 4, 2000)).toBe(16)
   })
 })

@@ -37,7 +37,7 @@ function instance(db: PgDatabase, dataDir: string) {
   const tokens = createTokens(loadConfig({ BENDER_DATA_DIR: dataDir }), clock)
   const checkIns = createCheckInBuffer((batch) => store.writeCheckIns(batch), 60_000)
   const guard = withSharedRevocations(
-    createDeviceAuthenticator({ store, revocations, tokens, clock, checkIns }),
+    createDeviceAuthenticator({ store, revocations, tokens, clock, checkIns, cacheBytes: 16 * 1024 * 1024 }),
     revocations,
   )
   // The gateway's own resolver: it caches each verified token, so a check reads no token row

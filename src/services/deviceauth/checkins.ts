@@ -1,30 +1,10 @@
+import { createSlicer } from '../../slices.ts'
+
 /** One device's latest check-in, waiting to be written. */
 export type CheckIn = { tenantId: string; deviceId: string; at: Date }
 
-/**
- * What one slice of a flush may hold the thread answering devices: the slice's size follows the
- * measured cost of the last one (a check-in costs ~0.05 ms on a small idle database, ten times
- * that on a large busy one), so a fixed count would stall for hundreds of milliseconds.
- */
-const SLICE_BUDGET_MS = 4
 /** Bounds of a slice's size: one transaction per check-in at worst, a large batch when cheap. */
 const MAX_SLICE = 2000
-
-/**
- * The next slice's size after a slice of `size` wrote `wrote` check-ins in `ms`: as many as
- * `budgetMs` holds at that cost per check-in, at most double `size` (a cheap slice may have been a
- * lucky one), within 1..`max`.
- */
-export function nextSliceSize(
-  size: number,
-  wrote: number,
-  ms: number,
-  budgetMs: number,
-  max: number,
-): number {
-  const fits = wrote > 0 && ms > 0 ? Math.floor((budgetMs * wrote) / ms) : max
-  return Math.max(1, Math.min(max, 2 * size, fits))
-}
 
 /**
  * A device's check-in time moves on every device request, the hottest path there is, so it is not
@@ -63,10 +43,7 @@ export function createCheckInBuffer(
       pending.delete(key)
     }
     try {
-      const t0 = performance.now()
       await write(batch)
-      const ms = performance.now() - t0
-      if (process.env.FLEET_TRACE) console.error(`TRACE checkin-flush ${batch.length} ${ms.toFixed(1)}`)
     } catch (err) {
       // Put them back (unless the device checked in again meanwhile) so the next flush retries.
       for (const checkIn of batch) {
@@ -78,20 +55,13 @@ export function createCheckInBuffer(
     return batch.length
   }
 
-  let sliceSize = 64
-  /** Writes what is pending in slices of about SLICE_BUDGET_MS, letting requests in between. */
+  const slicer = createSlicer(MAX_SLICE)
+  /** Writes what is pending in slices (see slices.ts), letting requests in between. */
   async function flushInSlices(): Promise<void> {
     if (flushing) return
     flushing = true
     try {
-      for (;;) {
-        const size = sliceSize
-        const started = performance.now()
-        const wrote = await flush(size)
-        sliceSize = nextSliceSize(size, wrote, performance.now() - started, SLICE_BUDGET_MS, MAX_SLICE)
-        if (wrote < size) break
-        await new Promise((resolve) => setImmediate(resolve))
-      }
+      await slicer.run(flush)
     } finally {
       flushing = false
     }

@@ -11,11 +11,12 @@ export function withSharedRevocations(
   authenticator: Authenticator<DevicePrincipal>,
   revocations: RevocationCounter,
 ): Authenticator<DevicePrincipal> {
+  const { sync } = revocations
+  if (!sync) return authenticator
   return {
+    // The fleet-sized cache stays: only the liveness check changes.
+    cache: authenticator.cache,
     verify: (token) => authenticator.verify(token),
-    isLive(principal) {
-      const { sync } = revocations
-      return sync ? sync().then(() => authenticator.isLive(principal)) : authenticator.isLive(principal)
-    },
+    isLive: (principal) => sync().then(() => authenticator.isLive(principal)),
   }
 }

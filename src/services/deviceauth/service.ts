@@ -200,7 +200,14 @@ export function createDeviceauthService(
   }
 
   const authenticator = withSharedRevocations(
-    createDeviceAuthenticator({ store, revocations, tokens, clock, checkIns }),
+    createDeviceAuthenticator({
+      store,
+      revocations,
+      tokens,
+      clock,
+      checkIns,
+      cacheBytes: config.deviceTokenCacheBytes,
+    }),
     revocations,
   )
 

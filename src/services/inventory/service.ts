@@ -1,6 +1,7 @@
 import type { Deps } from '../../deps.ts'
 import { BadRequestError, NotFoundError } from '../../gateway/errors.ts'
 import type { Paging } from '../../gateway/paging.ts'
+import { createSlicer } from '../../slices.ts'
 import type { SearchRequest } from './filters.ts'
 import { type Device, MAX_INVENTORY_ATTRIBUTES, statusCode } from './model.ts'
 import { type ApiFilter, createSavedFilters, type FilterDefinition } from './service.filters.ts'
@@ -14,13 +15,14 @@ import { createInventorySearch, type SearchPage } from './service.search.ts'
 import { type AttributeInput, checkAttributes, identityValue } from './values.ts'
 
 /**
- * Devices whose free text changed are reindexed every second, at most 2000 at a time (about a
- * tenth of a millisecond each), and before each search, at most 10 000: a search sees every
- * earlier write unless a bulk change (a large group assignment, a mass import) left more than
- * that, which then catches up at 2000 devices a second without holding the event loop.
+ * Devices whose free text changed are reindexed every second, and before each search (at most
+ * 10 000 then: a search sees every earlier write unless a bulk change, a large group assignment
+ * or a mass import, left more than that, which the timer then catches up with). Both in slices
+ * of a few milliseconds (see slices.ts) between which requests run: a device's reindex costs a
+ * tenth of a millisecond on a small database and ten times that on a large busy one.
  */
 const TEXT_FLUSH_MS = 1000
-const TEXT_FLUSH_BATCH = 2000
+const TEXT_SLICE_MAX = 2000
 const TEXT_SEARCH_FLUSH = 10_000
 
 const tooManyAttributes = () =>
@@ -146,14 +148,23 @@ export function createInventoryService(deps: Deps): InventoryService {
     changed(tenantId, deviceId)
   }
 
+  const textSlices = createSlicer(TEXT_SLICE_MAX)
+  const reindex = (limit?: number) => textSlices.run((size) => store.flushText(size), limit)
+  let reindexing = false
   const textTimer = setInterval(() => {
-    store.flushText(TEXT_FLUSH_BATCH).catch((error) => {
-      deps.log.error('inventory: updating the free-text index failed', { error: String(error) })
-    })
+    if (reindexing) return
+    reindexing = true
+    reindex()
+      .catch((error) => {
+        deps.log.error('inventory: updating the free-text index failed', { error: String(error) })
+      })
+      .finally(() => {
+        reindexing = false
+      })
   }, TEXT_FLUSH_MS)
   textTimer.unref()
 
-  const searching = createInventorySearch(searches, () => store.flushText(TEXT_SEARCH_FLUSH))
+  const searching = createInventorySearch(searches, () => reindex(TEXT_SEARCH_FLUSH))
   return {
     ...createInventoryManagement(deps, store, changed),
     ...searching,
