@@ -176,7 +176,7 @@ export async function stopServices(services: Services): Promise<void> {
   services.inventory.stop()
   services.deployments.stop()
   services.stopWorkflows()
-  services.events.stop()
+  await services.events.stop()
 }
 
 /** The API app: gateway plugins first (so their error handler covers every route), then each service. */

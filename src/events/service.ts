@@ -22,8 +22,8 @@ export interface EventsService {
   lastSeq(): Promise<number>
   /** Deletes the events past the retention (age, then count); also runs on its own every hour. */
   prune(): Promise<number>
-  /** Ends every subscription and the timers; call before closing the database. */
-  stop(): void
+  /** Ends every subscription and the timers, and waits for the positions being saved; call before closing the database. */
+  stop(): Promise<void>
 }
 
 /** How often durable subscribers' positions are saved. */
@@ -96,10 +96,16 @@ export function createEventsService(
 
   /** Durable subscribers' positions not saved yet. */
   const unsaved = new Map<string, number>()
+  /** Saves under way, so that stop can wait for them before the database closes. */
+  const saving = new Set<Promise<void>>()
   const saveCursors = () => {
     for (const [name, seq] of unsaved) {
       unsaved.delete(name)
-      store.saveCursor(name, seq).catch((err) => log.error('saving an event cursor failed', { err, name }))
+      const save = store
+        .saveCursor(name, seq)
+        .catch((err) => log.error('saving an event cursor failed', { err, name }))
+      saving.add(save)
+      void save.finally(() => saving.delete(save)) // settles when the save does; failures are logged above
     }
   }
   const saver = setInterval(saveCursors, CURSOR_SAVE_MS)
@@ -135,13 +141,14 @@ export function createEventsService(
 
     prune,
 
-    stop() {
+    async stop() {
       for (const stop of [...subscriptions]) stop()
       saveCursors()
       clearInterval(saver)
       stopNotices()
       clearInterval(poll)
       clearInterval(pruner)
+      await Promise.all(saving)
     },
   }
 }

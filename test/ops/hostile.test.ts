@@ -29,7 +29,7 @@ beforeAll(async () => {
   t.services.inventory.stop()
   // Nor do the event followers save their positions (about once a second) in the middle of a probe.
   t.services.stopWorkflows()
-  t.services.events.stop()
+  await t.services.events.stop()
 })
 afterAll(() => t.close())
 
