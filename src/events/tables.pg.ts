@@ -1,5 +1,5 @@
-import { index, json, pgTable, text } from 'drizzle-orm/pg-core'
-import { int, ms } from '../../db/pg-columns.ts'
+import { index, pgTable, text } from 'drizzle-orm/pg-core'
+import { int, json, ms } from '../../db/pg-columns.ts'
 import type { EventType } from './model.ts'
 
 /**

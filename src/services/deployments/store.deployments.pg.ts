@@ -24,13 +24,8 @@ export const LOCK_CLASS = {
 export const advisoryLock = (q: PgQueries, kind: number, key: string) =>
   q.execute(sql`SELECT pg_advisory_xact_lock(${kind}::int4, hashtext(${key}))`)
 
-/**
- * A json column's value as jsonb, for SQL that looks inside it. Drizzle's json columns reach
- * PostgreSQL through Bun's client as a JSON string holding the text (what drizzle reads back);
- * `#>> '{}'` unwraps that string (and leaves a plain JSON value's text as it is). A value written
- * here is wrapped the same way (`to_json(text)`), so drizzle reads it like its own.
- */
-export const jsonOf = (column: Column): SQL => sql`(${column} #>> '{}')::jsonb`
+/** A json column's value as jsonb, for SQL that looks inside it (see `json` in db/pg-columns.ts). */
+export const jsonOf = (column: Column): SQL => sql`${column}::jsonb`
 
 const pgQueryConditions = queryConditionsOn({ deployments, deploymentDevices }, 'ILIKE')
 const pgRowConditions = rowConditionsOn({ deployments, deploymentLogs })
@@ -187,7 +182,7 @@ export function createPgDeploymentRows(
       await q
         .update(deployments)
         .set({
-          artifacts: sql`to_json((${jsonOf(deployments.artifacts)} || to_jsonb(${artifactId}::text))::text)`,
+          artifacts: sql`(${jsonOf(deployments.artifacts)} || to_jsonb(${artifactId}::text))::json`,
         })
         .where(and(key(tenantId, id), sql`NOT (${jsonOf(deployments.artifacts)} ? ${artifactId})`))
     },

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
-import { boolean, index, json, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core'
-import { int, ms } from '../../../db/pg-columns.ts'
+import { boolean, index, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core'
+import { int, json, ms } from '../../../db/pg-columns.ts'
 import type { RolloutPolicy } from './policy.ts'
 import type { DeploymentStatus } from './status.ts'
 import type { DeploymentTarget, DeploymentType, LogMessage } from './tables.ts'

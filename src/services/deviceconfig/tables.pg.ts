@@ -1,5 +1,5 @@
-import { json, pgTable, primaryKey, text } from 'drizzle-orm/pg-core'
-import { ms } from '../../../db/pg-columns.ts'
+import { pgTable, primaryKey, text } from 'drizzle-orm/pg-core'
+import { json, ms } from '../../../db/pg-columns.ts'
 
 /** deviceconfig's table on PostgreSQL (see tables.ts). */
 export const deviceConfigurations = pgTable(

@@ -3,7 +3,6 @@ import {
   boolean,
   customType,
   index,
-  json,
   jsonb,
   type PgColumn,
   pgTable,
@@ -11,7 +10,7 @@ import {
   text,
   uniqueIndex,
 } from 'drizzle-orm/pg-core'
-import { int, ms } from '../../../db/pg-columns.ts'
+import { int, json, ms } from '../../../db/pg-columns.ts'
 import type { FilterTerm } from './tables.ts'
 
 /**

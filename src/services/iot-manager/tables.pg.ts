@@ -1,5 +1,5 @@
-import { index, json, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core'
-import { int, ms } from '../../../db/pg-columns.ts'
+import { index, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core'
+import { int, json, ms } from '../../../db/pg-columns.ts'
 import type { EventType } from '../../events/model.ts'
 import type { DeliveryState } from './model.ts'
 

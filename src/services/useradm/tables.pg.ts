@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
-import { index, json, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core'
-import { ms, rowid } from '../../../db/pg-columns.ts'
+import { index, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core'
+import { json, ms, rowid } from '../../../db/pg-columns.ts'
 
 /** useradm's tables on PostgreSQL (see tables.ts). */
 export const users = pgTable(
