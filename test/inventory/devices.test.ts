@@ -29,7 +29,7 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
     expect(scopeOf(device, 'inventory')).toEqual({ device_type: 'rpi4', artifact_name: 'v2' })
     expect(scopeOf(device, 'identity')).toEqual({ mac: 'mac-dev-1', status: 'accepted' })
     expect(Object.keys(scopeOf(device, 'system')).sort()).toEqual(['created_ts', 'updated_ts'])
-    expectCountsConsistent(t)
+    await expectCountsConsistent(t)
   })
 
   test('PATCH upserts the listed attributes and keeps the rest', async () => {
@@ -77,7 +77,7 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
       twice: 'second',
     })
     expect(device.attributes.find((a) => a.name === 'described')?.description).toBe('what it is')
-    expectCountsConsistent(t)
+    await expectCountsConsistent(t)
   })
 
   test('both create a device inventory does not know yet, with created_ts and updated_ts', async () => {
@@ -194,7 +194,7 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
     report('dev-1', attrs(3, 'b'), 'replace')
     report('dev-1', attrs(97), 'merge')
     expect(Object.keys(scopeOf(await get('dev-1'), 'inventory'))).toHaveLength(100)
-    expectCountsConsistent(t)
+    await expectCountsConsistent(t)
   })
 })
 

@@ -1,22 +1,16 @@
 import { expect } from 'bun:test'
-import { sqliteOf } from '../../src/deps.ts'
 import type { TestApp } from '../helpers/app.ts'
 
-/** The stored per-status attribute counts equal what the attribute rows say. */
-export function expectCountsConsistent(t: TestApp): void {
-  const sqlite = sqliteOf(t.deps).$client
-  const actual = sqlite
-    .query(
-      `SELECT tenant_id, attr, status, count(DISTINCT device) AS devices FROM inventory_attributes
-       GROUP BY tenant_id, attr, status ORDER BY tenant_id, attr, status`,
-    )
-    .all()
-  const stored = sqlite
-    .query(
-      `SELECT tenant_id, attr, status, devices FROM inventory_attribute_counts WHERE devices <> 0
-       ORDER BY tenant_id, attr, status`,
-    )
-    .all()
+/** The stored per-status attribute counts equal what the attribute rows say (on either engine). */
+export async function expectCountsConsistent(t: TestApp): Promise<void> {
+  const actual = await t.sql(
+    `SELECT tenant_id, attr, CAST(status AS INTEGER) AS status, CAST(count(DISTINCT device) AS INTEGER) AS devices
+       FROM inventory_attributes GROUP BY tenant_id, attr, status ORDER BY tenant_id, attr, status`,
+  )
+  const stored = await t.sql(
+    `SELECT tenant_id, attr, CAST(status AS INTEGER) AS status, CAST(devices AS INTEGER) AS devices
+       FROM inventory_attribute_counts WHERE devices <> 0 ORDER BY tenant_id, attr, status`,
+  )
   expect(stored).toEqual(actual)
 }
 

@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
-import { sqliteOf } from '../../src/deps.ts'
 import { createTestApp, type TestApp } from '../helpers/app.ts'
 import { addDevice, expectCountsConsistent, scopeOf } from './helpers.ts'
 
@@ -20,7 +19,7 @@ describe('identity API (called by deviceauth)', () => {
     expect(scopeOf(device, 'system')).toEqual({ created_ts: t.clock.now().toISOString() })
     expect(device.updated_ts).toBeUndefined()
     expect(device.identities).toEqual(['00:11:22:33:44:55', 7, 'pending'])
-    expectCountsConsistent(t)
+    await expectCountsConsistent(t)
   })
 
   test('a "status" key in id_data never overrides the status; odd values are kept as JSON text', async () => {
@@ -46,7 +45,7 @@ describe('identity API (called by deviceauth)', () => {
     const device = await get('dev-1')
     expect(scopeOf(device, 'identity')).toEqual({ mac: 'm1', status: 'accepted' })
     expect(scopeOf(device, 'inventory')).toEqual({ device_type: 'rpi4' })
-    expectCountsConsistent(t)
+    await expectCountsConsistent(t)
   })
 
   test('setIdentityStatus mirrors status changes and moves the device between statuses', async () => {
@@ -57,13 +56,11 @@ describe('identity API (called by deviceauth)', () => {
     for (const status of ['accepted', 'rejected', 'pending', 'noauth', 'preauthorized']) {
       await t.services.inventory.setIdentityStatus('', 'dev-1', status)
       expect(scopeOf(await get('dev-1'), 'identity').status).toBe(status)
-      const statuses = sqliteOf(t.deps)
-        .$client.query(
-          'SELECT DISTINCT status FROM inventory_attributes WHERE device = (SELECT seq FROM inventory_devices)',
-        )
-        .all()
+      const statuses = await t.sql(
+        'SELECT DISTINCT status FROM inventory_attributes WHERE device = (SELECT seq FROM inventory_devices)',
+      )
       expect(statuses).toHaveLength(1)
-      expectCountsConsistent(t)
+      await expectCountsConsistent(t)
     }
   })
 
@@ -85,11 +82,8 @@ describe('identity API (called by deviceauth)', () => {
     await t.services.inventory.removeDevice('', 'nope')
     await expect(get('dev-1')).rejects.toThrow('device not found')
     expect((await get('dev-2')).id).toBe('dev-2')
-    const left = sqliteOf(t.deps)
-      .$client.query('SELECT count(*) AS n FROM inventory_attributes WHERE device = 1')
-      .get()
-    expect(left).toEqual({ n: 0 })
-    expectCountsConsistent(t)
+    expect(await t.count('inventory_attributes', 'device = 1')).toBe(0)
+    await expectCountsConsistent(t)
   })
 
   test('tenants are separate', async () => {
@@ -132,6 +126,6 @@ describe('for deployments', () => {
     await expect(get('unknown-device')).rejects.toThrow('device not found')
     await t.services.inventory.writeCheckIns([{ tenantId: '', deviceId: 'dev-1', at: later }])
     expect(scopeOf(await get('dev-1'), 'system').check_in_time).toBe(later.toISOString())
-    expectCountsConsistent(t)
+    await expectCountsConsistent(t)
   })
 })

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { sqliteOf } from '../../src/deps.ts'
 import { MAX_ARRAY_ELEMENTS, MAX_VALUE_BYTES } from '../../src/services/inventory/model.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
 import { addDevice, expectCountsConsistent } from './helpers.ts'
@@ -13,12 +12,10 @@ beforeAll(async () => {
 })
 afterAll(() => t.close())
 
-const inventoryNames = () =>
-  (
-    sqliteOf(t.deps)
-      .$client.query(`SELECT name FROM inventory_attribute_names WHERE scope = 'inventory' ORDER BY id`)
-      .all() as { name: string }[]
-  ).map((row) => row.name)
+const inventoryNames = async () =>
+  (await t.sql(`SELECT name FROM inventory_attribute_names WHERE scope = 'inventory' ORDER BY id`)).map(
+    (row) => row.name as string,
+  )
 
 const report = (prefix: string, count: number) =>
   Array.from({ length: count }, (_, i) => ({ name: `${prefix}-${i}-${'n'.repeat(200)}`, value: 'v' }))
@@ -34,32 +31,32 @@ test('names a device replaces are forgotten: the name table does not grow with i
   for (let round = 0; round < 20; round++) {
     await t.services.inventory.updateInventory('', 'churn', report(`r${round}`, 100), 'replace')
   }
-  const names = inventoryNames()
+  const names = await inventoryNames()
   expect(names).toHaveLength(100)
   expect(names.every((name) => name.startsWith('r19-'))).toBe(true)
-  expectCountsConsistent(t)
+  await expectCountsConsistent(t)
 })
 
 test('a forgotten name can come back, and is found again', async () => {
   await addDevice(t, 'again')
   await t.services.inventory.updateInventory('', 'again', [{ name: 'comeback', value: 'v' }], 'replace')
   await t.services.inventory.updateInventory('', 'again', [{ name: 'other', value: 'v' }], 'replace')
-  expect(inventoryNames()).not.toContain('comeback')
+  expect(await inventoryNames()).not.toContain('comeback')
   await t.services.inventory.updateInventory('', 'again', [{ name: 'comeback', value: 'v' }], 'replace')
   const found = await search('comeback')
   expect(found.status).toBe(200)
   expect(found.json.map((d: { id: string }) => d.id)).toEqual(['again'])
-  expectCountsConsistent(t)
+  await expectCountsConsistent(t)
 })
 
 test('a removed device takes the names only it had with it', async () => {
   await addDevice(t, 'lonely', { inventory: { only_mine: 'v', shared: 'v' } })
   await addDevice(t, 'friend', { inventory: { shared: 'v', last: 'v' } })
   await t.services.inventory.removeDevice('', 'lonely')
-  const names = inventoryNames()
+  const names = await inventoryNames()
   expect(names).not.toContain('only_mine')
   expect(names).toContain('shared')
-  expectCountsConsistent(t)
+  await expectCountsConsistent(t)
 })
 
 test.each([
@@ -73,12 +70,12 @@ test.each([
   ).rejects.toThrow(
     `attribute value too large: at most ${MAX_ARRAY_ELEMENTS} elements and ${MAX_VALUE_BYTES} bytes`,
   )
-  expect(inventoryNames()).not.toContain('huge')
+  expect(await inventoryNames()).not.toContain('huge')
 })
 
 test('values at the bounds are kept', async () => {
   await addDevice(t, 'edge')
   const elements = Array.from({ length: MAX_ARRAY_ELEMENTS }, (_, i) => i)
   await t.services.inventory.updateInventory('', 'edge', [{ name: 'elements', value: elements }], 'merge')
-  expect(inventoryNames()).toContain('elements')
+  expect(await inventoryNames()).toContain('elements')
 })

@@ -99,7 +99,7 @@ describe('devices', () => {
     expect(scopeOf(device, 'system').group).toBe('g1')
     expect((await call('DELETE', '/devices/nope')).status).toBe(204)
     expectError(await call('GET', '/devices/nope'), 404)
-    expectCountsConsistent(t)
+    await expectCountsConsistent(t)
   })
 })
 
@@ -187,7 +187,7 @@ describe('tags', () => {
     )
     expectError(await call('PUT', `/devices/${id}/tags`, { body: { name: 'a' } }), 400)
     expect(Object.keys(scopeOf((await call('GET', `/devices/${id}`)).json, 'tags'))).toHaveLength(20)
-    expectCountsConsistent(t)
+    await expectCountsConsistent(t)
   })
 })
 
@@ -203,7 +203,7 @@ describe('a device group', () => {
     expect((await call('DELETE', `/devices/${id}/group/beta`)).status).toBe(204)
     expect((await call('GET', `/devices/${id}/group`)).json).toEqual({ group: null })
     expectError(await call('DELETE', `/devices/${id}/group/beta`), 404)
-    expectCountsConsistent(t)
+    await expectCountsConsistent(t)
   })
 
   test('group names: 1-256 of letters, digits, - and _', async () => {
@@ -299,7 +299,7 @@ describe('groups', () => {
     expect((await call('GET', '/groups')).json).toEqual(['red'])
     expect((await call('DELETE', '/groups/blue')).json).toEqual({})
     expectError(await call('DELETE', '/groups/no%20pe'), 400)
-    expectCountsConsistent(t)
+    await expectCountsConsistent(t)
   })
 })
 
