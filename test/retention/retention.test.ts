@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
-import { sqliteOf } from '../../src/deps.ts'
 import { createRetentionService } from '../../src/retention/service.ts'
 import type { RetentionStore } from '../../src/retention/store.ts'
 import {
@@ -99,18 +98,22 @@ test('a pass runs in small batches until the history is done', async () => {
   expect((await poll(t, device.token)).status).toBe(200)
   expect((await report(t, device.token, id, 'success')).status).toBe(204)
   // 1,200 more finished device deployments of that device, as years of updates would leave.
-  const sqlite = sqliteOf(t.deps).$client
-  const insert = sqlite.prepare(
-    `INSERT INTO deployments_device_deployments (id, tenant_id, deployment_id, device_id, status, active, created, finished, log)
-     SELECT ?, tenant_id, deployment_id, device_id, status, 0, created - ?, finished - ?, 0
-     FROM deployments_device_deployments WHERE seq = ?`,
+  const [{ seq }] = (await t.sql(
+    'SELECT seq FROM deployments_device_deployments WHERE deployment_id = ? AND device_id = ?',
+    id,
+    device.id,
+  )) as [{ seq: number }]
+  // One statement on either engine: the copies are i seconds older than the original, i = 1..1200.
+  const pg = t.engine === 'postgres'
+  const ago = (column: string) => (pg ? `${column} - n.i * interval '1 second'` : `${column} - n.i * 1000`)
+  await t.sql(
+    `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200)
+     INSERT INTO deployments_device_deployments (id, tenant_id, deployment_id, device_id, status, active, created, finished, log)
+     SELECT ${pg ? 'gen_random_uuid()::text' : 'lower(hex(randomblob(16)))'}, tenant_id, deployment_id, device_id, status,
+            ${pg ? 'false' : '0'}, ${ago('created')}, ${ago('finished')}, ${pg ? 'false' : '0'}
+       FROM deployments_device_deployments, n WHERE seq = ?`,
+    seq,
   )
-  const { seq } = sqlite
-    .query('SELECT seq FROM deployments_device_deployments WHERE deployment_id = ? AND device_id = ?')
-    .get(id, device.id) as { seq: number }
-  sqlite.transaction(() => {
-    for (let i = 1; i <= 1200; i++) insert.run(crypto.randomUUID(), i * 1000, i * 1000, seq)
-  })()
   t.clock.advance(31 * 86_400)
   admin = (await loginAs(t)).token
   const { spy, calls } = counting(t.deps.stores.retention)
