@@ -68,13 +68,13 @@ async function serve(deps: Deps): Promise<void> {
   const running = await startServer(
     deps,
     createApp(deps, services),
-    async () => {
-      retention.stop()
-      await stopServices(services)
-    },
+    () => stopServices(services),
     services.artifacts,
   )
-  retention.start()
+  services.leases.run('retention', () => {
+    retention.start()
+    return () => retention.stop()
+  })
   // From the process's start (performance's time origin): what an operator compares across versions.
   deps.log.info('ready', { startup_ms: Math.round(performance.now()) })
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -1,3 +1,4 @@
+import { type Leases, localLeases } from '../../cluster/leases.ts'
 import type { Deps } from '../../deps.ts'
 import type { Authenticator, DevicePrincipal } from '../../gateway/auth.ts'
 import { ConflictError, NotFoundError } from '../../gateway/errors.ts'
@@ -94,7 +95,7 @@ export type DeviceconnectDeviceTokens = Pick<Authenticator<DevicePrincipal>, 'is
 
 export function createDeviceconnectService(
   deps: Deps,
-  peers: { deviceTokens: DeviceconnectDeviceTokens },
+  peers: { deviceTokens: DeviceconnectDeviceTokens; leases?: Leases },
   store: DeviceconnectStore = createDeviceconnectStore(deps.db),
 ): DeviceconnectService {
   const { clock, ids, log, config } = deps
@@ -119,11 +120,15 @@ export function createDeviceconnectService(
     const before = new Date(clock.now().getTime() - limits.recordingDays * 86_400_000)
     store.deleteRecordingsBefore(before).catch(logFailure('deleting old recordings failed'))
   }
+  // Sessions are this instance's; recordings are the database's: one instance drops old ones.
   const sweeper = setInterval(sweep, SWEEP_MS)
-  const retention = setInterval(dropOldRecordings, RETENTION_SWEEP_MS)
   sweeper.unref()
-  retention.unref()
-  dropOldRecordings()
+  const endRetention = (peers.leases ?? localLeases()).run('deviceconnect.recordings', () => {
+    const retention = setInterval(dropOldRecordings, RETENTION_SWEEP_MS)
+    retention.unref()
+    dropOldRecordings()
+    return () => clearInterval(retention)
+  })
 
   /**
    * The device's connection, if its token still holds. Tokens are checked at the upgrade; one taken
@@ -327,7 +332,8 @@ export function createDeviceconnectService(
 
     stop() {
       clearInterval(sweeper)
-      clearInterval(retention)
+      // Local leases end at once; a PostgreSQL lease is given up in the background.
+      void endRetention()
       for (const session of [...sessions]) session.expire('server_stopped')
       for (const link of [...hub.all()]) link.drop(1001, 'server stopping')
     },
