@@ -1,5 +1,6 @@
 import { type AnyElysia, Elysia } from 'elysia'
-import { type Leases, localLeases } from './cluster/leases.ts'
+import { type Cluster, localCluster } from './cluster/cluster.ts'
+import type { Leases } from './cluster/leases.ts'
 import { type ConsoleBundle, loadConsole } from './console/bundle.ts'
 import { consoleEventRoutes } from './console/routes.events.ts'
 import { consoleRoutes } from './console/routes.ts'
@@ -123,10 +124,11 @@ function deviceExistence(deviceauth: Pick<DeviceauthService, 'getDevice'>) {
  * Every service, built once. Calls go deviceauth -> inventory, deployments; deployments ->
  * inventory, artifacts; artifacts -> deployments (which deployments use an artifact).
  */
-export function createServices(deps: Deps, leases: Leases = localLeases()): Services {
+export function createServices(deps: Deps, cluster: Cluster = localCluster()): Services {
+  const { leases } = cluster
   // First: it gives the outbox the app's clock before any store writes an event.
   const events = createEventsService(deps, sqliteEvents(deps.db), leases)
-  const useradm = createUseradmService(deps)
+  const useradm = createUseradmService(deps, { loginThrottle: cluster.loginThrottle })
   const setup = createFirstRunSetup(deps, { useradm })
   const inventory = createInventoryService(deps)
   // Artifacts and deployments know each other: artifacts asks which deployments use a name,
