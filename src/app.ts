@@ -1,6 +1,5 @@
 import { type AnyElysia, Elysia } from 'elysia'
 import { type Cluster, localCluster } from './cluster/cluster.ts'
-import type { Leases } from './cluster/leases.ts'
 import { type ConsoleBundle, loadConsole } from './console/bundle.ts'
 import { consoleEventRoutes } from './console/routes.events.ts'
 import { consoleRoutes } from './console/routes.ts'
@@ -75,8 +74,8 @@ export type Services = {
   deviceconnect: DeviceconnectService
   deviceconfig: DeviceconfigService
   iotManager: IotManagerService
-  /** Background jobs run by one instance at a time (on SQLite: this process, always). */
-  leases: Leases
+  /** What instances share: background jobs' leases, the login throttle, deviceconnect's relay. */
+  cluster: Cluster
   /** Ends the in-process workflows that follow events. */
   stopWorkflows(): void
 }
@@ -147,6 +146,7 @@ export function createServices(deps: Deps, cluster: Cluster = localCluster()): S
   const deviceconnect = createDeviceconnectService(deps, {
     deviceTokens: { isLive: (device) => deviceauth.authenticator.isLive(device) },
     leases,
+    relay: cluster.relay,
   })
   const deviceauth = createDeviceauthService(deps, {
     inventory,
@@ -163,7 +163,7 @@ export function createServices(deps: Deps, cluster: Cluster = localCluster()): S
   const iotManager = createIotManagerService(deps, { events, devices: deviceExistence(deviceauth), leases })
   return {
     ...{ events, useradm, setup, inventory, deployments, deviceauth, artifacts, releases },
-    ...{ deviceconnect, deviceconfig, iotManager, leases },
+    ...{ deviceconnect, deviceconfig, iotManager, cluster },
     stopWorkflows: () => {
       stopLifecycle()
       stopDecommissions()
@@ -183,7 +183,7 @@ export async function stopServices(services: Services): Promise<void> {
   services.deployments.stop()
   services.stopWorkflows()
   services.events.stop()
-  await services.leases.close()
+  await services.cluster.close()
 }
 
 /** The API app: gateway plugins first (so their error handler covers every route), then each service. */

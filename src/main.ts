@@ -71,7 +71,7 @@ async function serve(deps: Deps): Promise<void> {
     () => stopServices(services),
     services.artifacts,
   )
-  services.leases.run('retention', () => {
+  services.cluster.leases.run('retention', () => {
     retention.start()
     return () => retention.stop()
   })
