@@ -8,7 +8,7 @@ export const LEASE_RETRY_MS = 2000
  * The first key of every lease's two-key advisory lock ("bndr" in ASCII): the second is a hash of
  * the job's name. The one-key (bigint) locks of migrations and the outbox never collide with it.
  */
-const LEASE_CLASS = 0x626e6472
+export const LEASE_CLASS = 0x626e6472
 /**
  * The server's TCP keepalive on the leases' connection: an instance whose host vanished (no FIN
  * ever comes) is declared dead after about idle + interval × count seconds, and its leases freed.

@@ -9,6 +9,8 @@ import { deviceHolders } from './tables.pg.ts'
  * payload of 8000 bytes or more (the sender's id and the piece's number take the rest).
  */
 const PIECE_BYTES = 5700
+/** Notifications sent by one statement (one round trip and one commit for up to ~250 KB). */
+const NOTIFIES_PER_STATEMENT = 32
 const KIND_CODES: Record<Piece, string> = { batch: 'b', first: 'f', middle: 'm', last: 'l' }
 const KINDS: Record<string, Piece> = { b: 'batch', f: 'first', m: 'middle', l: 'last' }
 
@@ -55,12 +57,16 @@ export async function createPgRelay(db: PgDatabase, log: Logger): Promise<Relay>
 
   async function drain(to: string, queue: { messages: Uint8Array[]; seq: number }): Promise<void> {
     while (queue.messages.length > 0 && !closed) {
-      const messages = queue.messages.splice(0)
-      for (const piece of packMessages(messages, PIECE_BYTES)) {
+      const payloads = packMessages(queue.messages.splice(0), PIECE_BYTES).map((piece) => {
         const body = Buffer.from(piece.bytes.buffer, piece.bytes.byteOffset, piece.bytes.byteLength)
-        const payload = `${instanceId}|${queue.seq++}|${KIND_CODES[piece.kind]}|${body.toString('base64')}`
+        return `${instanceId}|${queue.seq++}|${KIND_CODES[piece.kind]}|${body.toString('base64')}`
+      })
+      for (let at = 0; at < payloads.length; at += NOTIFIES_PER_STATEMENT) {
+        const some = payloads.slice(at, at + NOTIFIES_PER_STATEMENT)
+        // One statement, one commit: its notifications are queued left to right and delivered so.
+        const calls = some.map((_, i) => `pg_notify($1, $${i + 2})`).join(', ')
         try {
-          await db.$client`SELECT pg_notify(${channelOf(to)}, ${payload})`
+          await db.$client.unsafe(`SELECT ${calls}`, [channelOf(to), ...some])
         } catch (err) {
           log.warn('relaying a message to another instance failed', { to, err })
         }
