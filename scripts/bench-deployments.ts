@@ -48,7 +48,7 @@ import { runMigrations } from '../db/migrate.ts'
 import { createServices, stopServices } from '../src/app.ts'
 import { fileFromBytes, writeModuleImage } from '../src/artifact/writer.ts'
 import { loadConfig } from '../src/config.ts'
-import { buildDeps, closeDeps, type Deps } from '../src/deps.ts'
+import { buildDeps, closeDeps, type Deps, sqliteOf } from '../src/deps.ts'
 import { failureGateReason } from '../src/services/deployments/policy.ts'
 import { createRolloutRows } from '../src/services/deployments/store.rollout.ts'
 import { buildTexts } from '../src/services/inventory/text.ts'
@@ -209,7 +209,7 @@ const deviceId = (i: number) => `00000000-0000-4000-8000-${hex(i, 12)}`
 const authSetId = (i: number) => `00000000-0000-4000-9000-${hex(i, 12)}`
 
 async function seed(deps: Deps, devices: number, pollers: number, rollout: number, files: TokenFiles) {
-  const sqlite = deps.db.$client
+  const sqlite = sqliteOf(deps).$client
   sqlite.run('PRAGMA synchronous = OFF')
   const services = createServices(deps)
   const now = Date.now()
@@ -246,7 +246,7 @@ async function seed(deps: Deps, devices: number, pollers: number, rollout: numbe
       Array.from({ length: rollout }, (_, i) => deviceId(i)),
     )
   // The free-text index in one pass, rather than 2000 devices a second in the measured server.
-  buildTexts(deps.db, 0)
+  buildTexts(sqliteOf(deps), 0)
   const exp = Math.floor(now / 1000) + 365 * 24 * 3600
   const insertToken = sqlite.prepare(
     `INSERT OR REPLACE INTO deviceauth_tokens (id, tenant_id, device_id, expires_ts, created_ts) VALUES (?, '', ?, ?, ?)`,
@@ -337,7 +337,7 @@ async function main() {
     console.error(`seeding ${devices} devices into ${dataDir}`)
     const deps = await buildDeps(loadConfig(env))
     await seed(deps, devices, pollers, rollout, files)
-    closeDeps(deps)
+    await closeDeps(deps)
     await Bun.write(marker, '')
   }
 

@@ -24,7 +24,7 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Packr } from 'msgpackr'
 import { loadConfig } from '../src/config.ts'
-import { buildDeps, closeDeps } from '../src/deps.ts'
+import { buildDeps, closeDeps, sqliteOf } from '../src/deps.ts'
 
 const ROOT = resolve(import.meta.dir, '..')
 const ADMIN = { email: 'bench@example.com', password: 'bench-password-1' }
@@ -46,7 +46,7 @@ const authSetId = (i: number) => `00000000-0000-4000-9000-${hex(i, 12)}`
 /** Accepted devices written straight into deviceauth's tables, with a token each. */
 async function seed(env: Record<string, string>, devices: number): Promise<string[]> {
   const deps = await buildDeps(loadConfig(env))
-  const sqlite = deps.db.$client
+  const sqlite = sqliteOf(deps).$client
   const now = Date.now()
   const exp = Math.floor(now / 1000) + 24 * 3600
   const insert = sqlite.transaction(() => {
@@ -73,7 +73,7 @@ async function seed(env: Record<string, string>, devices: number): Promise<strin
     const claims = { jti: authSetId(i), sub: deviceId(i), iss: 'Mender', exp, iat: Math.floor(now / 1000) }
     tokens.push(await deps.tokens.sign({ ...claims, 'mender.device': true }))
   }
-  closeDeps(deps)
+  await closeDeps(deps)
   return tokens
 }
 

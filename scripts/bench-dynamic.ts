@@ -26,7 +26,6 @@ import { loadConfig } from '../src/config.ts'
 import { buildDeps, closeDeps } from '../src/deps.ts'
 import { unwindDepends } from '../src/services/artifacts/depends.ts'
 import type { ArtifactRow } from '../src/services/artifacts/model.ts'
-import { createArtifactsStore } from '../src/services/artifacts/store.ts'
 import { SLICE } from '../src/services/deployments/runner.ts'
 
 const { values: opts } = parseArgs({
@@ -75,7 +74,7 @@ async function dynamicDeployment(): Promise<string> {
     size: 4096,
     modified: new Date(),
   }
-  await createArtifactsStore(deps.db).insertArtifact(row, unwindDepends(row.depends))
+  await deps.stores.artifacts.insertArtifact(row, unwindDepends(row.depends))
   const filterId = await services.inventory.createSavedFilter(DYNAMIC, {
     name: 'in target',
     terms: [{ scope: 'system', attribute: 'group', type: '$eq', value: 'target' }],
@@ -138,7 +137,7 @@ try {
   }
 } finally {
   await stopServices(services)
-  closeDeps(deps)
+  await closeDeps(deps)
   if (!opts.keep) rmSync(dataDir, { recursive: true, force: true })
   else console.error(`data dir kept: ${dataDir}`)
 }

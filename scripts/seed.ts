@@ -18,7 +18,7 @@ import { generateKeyPairSync } from 'node:crypto'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config.ts'
-import { buildDeps } from '../src/deps.ts'
+import { buildDeps, sqliteOf } from '../src/deps.ts'
 import { identityHash, normaliseIdentity } from '../src/services/deviceauth/identity.ts'
 import { STATUS_CODES } from '../src/services/inventory/model.ts'
 import { DEVICE_ID } from '../src/services/inventory/names.ts'
@@ -151,11 +151,11 @@ function device(i: number) {
 
 const config = loadConfig({ ...process.env, BENDER_DATA_DIR: args['data-dir'], BENDER_LOG_LEVEL: 'warn' })
 const deps = await buildDeps(config)
-const sqlite = deps.db.$client
+const sqlite = sqliteOf(deps).$client
 // A seed is rebuilt, not recovered: skip fsyncs and give the sorter and index builds room.
 sqlite.run('PRAGMA synchronous = OFF')
 sqlite.run('PRAGMA cache_size = -2000000')
-const store = createInventoryRows(deps.db)
+const store = createInventoryRows(sqliteOf(deps))
 
 const empty = (sqlite.query('SELECT count(*) AS n FROM inventory_attributes').get() as { n: number }).n === 0
 const indexes = empty
@@ -278,7 +278,7 @@ if (indexes.length > 0) {
   console.log(`indexes rebuilt in ${((performance.now() - indexStart) / 1000).toFixed(1)} s`)
 }
 const textStart = performance.now()
-buildTexts(deps.db, lastSeq)
+buildTexts(sqliteOf(deps), lastSeq)
 console.log(`free-text index built in ${((performance.now() - textStart) / 1000).toFixed(1)} s`)
 sqlite.run('PRAGMA wal_checkpoint(TRUNCATE)')
 const seconds = (performance.now() - started) / 1000

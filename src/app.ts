@@ -4,7 +4,7 @@ import { type ConsoleBundle, loadConsole } from './console/bundle.ts'
 import { consoleEventRoutes } from './console/routes.events.ts'
 import { consoleRoutes } from './console/routes.ts'
 import type { Deps } from './deps.ts'
-import { createEventsService, type EventsService, sqliteEvents } from './events/service.ts'
+import { createEventsService, type EventsService } from './events/service.ts'
 import { authPlugin } from './gateway/auth.ts'
 import { apiDocs } from './gateway/docs.ts'
 import { NotFoundError } from './gateway/errors.ts'
@@ -126,7 +126,7 @@ function deviceExistence(deviceauth: Pick<DeviceauthService, 'getDevice'>) {
 export function createServices(deps: Deps, cluster: Cluster = localCluster()): Services {
   const { leases } = cluster
   // First: it gives the outbox the app's clock before any store writes an event.
-  const events = createEventsService(deps, sqliteEvents(deps.db), leases)
+  const events = createEventsService(deps, deps.stores.events, leases)
   const useradm = createUseradmService(deps, { loginThrottle: cluster.loginThrottle })
   const setup = createFirstRunSetup(deps, { useradm })
   const inventory = createInventoryService(deps)
@@ -182,7 +182,7 @@ export async function stopServices(services: Services): Promise<void> {
   services.inventory.stop()
   services.deployments.stop()
   services.stopWorkflows()
-  services.events.stop()
+  await services.events.stop()
   await services.cluster.close()
 }
 

@@ -12,7 +12,6 @@ import { ApiError } from './gateway/errors.ts'
 import { KeyFileError } from './key-file.ts'
 import { createLogger } from './log.ts'
 import { createRetentionService } from './retention/service.ts'
-import { createRetentionStore } from './retention/store.ts'
 import { startServer } from './server.ts'
 import { createUseradmService } from './services/useradm/service.ts'
 import { VERSION } from './version.ts'
@@ -64,7 +63,7 @@ async function serve(deps: Deps): Promise<void> {
       temp_files: swept.staleTemp,
     })
   }
-  const retention = createRetentionService(deps, createRetentionStore(deps.db))
+  const retention = createRetentionService(deps, deps.stores.retention)
   const running = await startServer(
     deps,
     createApp(deps, services),
@@ -136,7 +135,7 @@ async function main(argv: string[]): Promise<void> {
     if (command === 'migrate') deps.log.info('database migrated', { data_dir: deps.config.dataDir })
     else await userCommand(deps, rest)
   } finally {
-    closeDeps(deps)
+    await closeDeps(deps)
   }
 }
 

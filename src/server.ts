@@ -112,7 +112,7 @@ export async function startServer(
   uploads?: UploadGate,
 ): Promise<Running> {
   const { config, log } = deps
-  const metrics = await metricsFor(config)
+  const metrics = await metricsFor(config, deps.database)
   const handler = withRequestLimits(
     config,
     withRequestId((request: Request) => app.fetch(withRoutableHost(request))),
@@ -150,9 +150,13 @@ export async function startServer(
     }
     log.info('metrics listening', { url: `${metricsServer.url}metrics` })
   }
-  const checkpointer = startCheckpointer(deps.db, (error) =>
-    log.error('checkpointing the database failed; will retry', { error }),
-  )
+  // SQLite's WAL is copied into the file off the request thread; PostgreSQL checkpoints itself.
+  const sqlite = deps.database.sqlite
+  const checkpointer =
+    sqlite &&
+    startCheckpointer(sqlite, (error) =>
+      log.error('checkpointing the database failed; will retry', { error }),
+    )
   log.info('storage proxy listening', {
     port: storage.port,
     public_url: config.storagePublicUrl,
@@ -176,8 +180,8 @@ export async function startServer(
         metricsServer?.stop(true)
         metrics?.stop()
         await beforeClose()
-        await checkpointer.stop()
-        closeDeps(deps)
+        await checkpointer?.stop()
+        await closeDeps(deps)
         log.info('stopped')
       })()
       return stopping

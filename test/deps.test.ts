@@ -41,10 +41,10 @@ test('the data dir is 0700 and the database, keys and artifacts in it 0600', asy
 test('a data dir made with wider modes is narrowed at start', async () => {
   const dataDir = join(root, 'old')
   const config = loadConfig({ BENDER_DATA_DIR: dataDir, BENDER_LOG_LEVEL: 'error' })
-  closeDeps(await buildDeps(config, { log: createLogger('error') }))
+  await closeDeps(await buildDeps(config, { log: createLogger('error') }))
   chmodSync(dataDir, 0o755)
   chmodSync(join(dataDir, 'bender.db'), 0o644)
-  closeDeps(await buildDeps(config, { log: createLogger('error') }))
+  await closeDeps(await buildDeps(config, { log: createLogger('error') }))
   expect(mode(dataDir)).toBe(0o700)
   expect(mode(join(dataDir, 'bender.db'))).toBe(0o600)
 })

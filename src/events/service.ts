@@ -1,14 +1,7 @@
 import { type Leases, localLeases } from '../cluster/leases.ts'
 import type { Deps } from '../deps.ts'
+import type { EventsEngine } from './engine.ts'
 import type { EventListener } from './model.ts'
-import { type Outbox, outboxFor } from './outbox.ts'
-import { createEventsStore, type EventsStore } from './store.ts'
-
-/**
- * What the service reads events through on one engine: the store, and the outbox's commit notices
- * (in-process on SQLite; LISTEN/NOTIFY on PostgreSQL, which wakes every instance).
- */
-export type EventsEngine = { store: EventsStore; outbox: Pick<Outbox, 'onCommit' | 'useClock'> }
 
 /** Committed events, in order, to whoever in this process wants to hear them. */
 export interface EventsService {
@@ -31,15 +24,9 @@ export interface EventsService {
   lastSeq(): Promise<number>
   /** Deletes the events past the retention (age, then count); also runs on its own every hour. */
   prune(): Promise<number>
-  /** Ends every subscription and the timers; call before closing the database. */
-  stop(): void
+  /** Ends every subscription and the timers, and waits for the positions being saved; call before closing the database. */
+  stop(): Promise<void>
 }
-
-/** The events of a SQLite database. */
-export const sqliteEvents = (db: Deps['db']): EventsEngine => ({
-  store: createEventsStore(db),
-  outbox: outboxFor(db),
-})
 
 /** How often durable subscribers' positions are saved. */
 const CURSOR_SAVE_MS = 1000
@@ -115,10 +102,16 @@ export function createEventsService(
 
   /** Durable subscribers' positions not saved yet. */
   const unsaved = new Map<string, number>()
+  /** Saves under way, so that stop can wait for them before the database closes. */
+  const saving = new Set<Promise<void>>()
   const saveCursors = () => {
     for (const [name, seq] of unsaved) {
       unsaved.delete(name)
-      store.saveCursor(name, seq).catch((err) => log.error('saving an event cursor failed', { err, name }))
+      const save = store
+        .saveCursor(name, seq)
+        .catch((err) => log.error('saving an event cursor failed', { err, name }))
+      saving.add(save)
+      void save.finally(() => saving.delete(save)) // settles when the save does; failures are logged above
     }
   }
   const saver = setInterval(saveCursors, CURSOR_SAVE_MS)
@@ -152,7 +145,7 @@ export function createEventsService(
     durable.add(end)
     return () => {
       durable.delete(end)
-      void end()
+      void end() // local leases end at once; a PostgreSQL lease is given up in the background
     }
   }
 
@@ -165,16 +158,17 @@ export function createEventsService(
 
     prune,
 
-    stop() {
+    async stop() {
       // Ending a durable subscription stops it on this instance and gives its lease up.
-      for (const end of [...durable]) void end()
+      const ending = [...durable].map((end) => end())
       durable.clear()
       for (const stop of [...subscriptions]) stop()
       saveCursors()
       clearInterval(saver)
       stopNotices()
       clearInterval(poll)
-      void endPruner()
+      await Promise.all([...ending, endPruner()])
+      await Promise.all(saving)
     },
   }
 }

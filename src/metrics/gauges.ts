@@ -12,15 +12,14 @@ const MAX_AGE_MS = 30_000
 type Reply = { id: number; gauges?: FleetGauges; error?: string }
 
 /**
- * Reads the fleet gauges on a worker thread with its own read connection, keeps the last answer
- * for 30 s, and lets concurrent scrapes share one read.
+ * Reads the fleet gauges on a worker thread with its own read connection (SQLite: counting a big
+ * fleet must not hold the thread serving devices), keeps the last answer for 30 s, and lets
+ * concurrent scrapes share one read.
  */
-export function createFleetGauges(databasePath: string) {
+export function createFleetGauges(databasePath: string): FleetGaugeReader {
   let worker: Worker | undefined
   let nextId = 1
   const waiting = new Map<number, (reply: Reply) => void>()
-  let last: { at: number; gauges: FleetGauges } | undefined
-  let inFlight: Promise<FleetGauges> | undefined
 
   function start(): Worker {
     const created = new Worker(WORKER_URL)
@@ -48,6 +47,24 @@ export function createFleetGauges(databasePath: string) {
     return reply
   }
 
+  return cachedGauges(read, () => {
+    worker?.terminate()
+    worker = undefined
+    for (const done of waiting.values()) done({ id: 0, error: 'metrics stopped' })
+    waiting.clear()
+  })
+}
+
+/** The fleet gauges as a scrape reads them: at most once per 30 s, one read shared by concurrent scrapes. */
+export type FleetGaugeReader = { current(now?: number): Promise<FleetGauges>; stop(): void }
+
+/** Wraps `read` (one round trip to wherever the gauges are counted) in the 30 s cache. */
+export function cachedGauges(
+  read: () => Promise<FleetGauges>,
+  stop: () => void = () => {},
+): FleetGaugeReader {
+  let last: { at: number; gauges: FleetGauges } | undefined
+  let inFlight: Promise<FleetGauges> | undefined
   return {
     async current(now = Date.now()): Promise<FleetGauges> {
       if (last && now - last.at < MAX_AGE_MS) return last.gauges
@@ -58,13 +75,6 @@ export function createFleetGauges(databasePath: string) {
       last = { at: now, gauges }
       return gauges
     },
-    stop(): void {
-      worker?.terminate()
-      worker = undefined
-      for (const done of waiting.values()) done({ id: 0, error: 'metrics stopped' })
-      waiting.clear()
-    },
+    stop,
   }
 }
-
-export type FleetGaugeReader = ReturnType<typeof createFleetGauges>

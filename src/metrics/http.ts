@@ -1,22 +1,21 @@
 import { timingSafeEqual } from 'node:crypto'
-import { join } from 'node:path'
 import type { Server } from 'bun'
 import type { Config } from '../config.ts'
+import type { DatabaseHandle } from '../engine.ts'
 import type { Metrics } from './metrics.ts'
 
 /** A fetch handler; `A` is what else the server passes (Bun.serve: the server). */
 type Handler<A extends unknown[]> = (request: Request, ...rest: A) => Response | Promise<Response>
 
 /** Metrics exist only when they can be read: on their own port, or behind a token on the API port. */
-export async function metricsFor(config: Config): Promise<Metrics | undefined> {
+export async function metricsFor(
+  config: Config,
+  database: Pick<DatabaseHandle, 'metricsSource'>,
+): Promise<Metrics | undefined> {
   if (!config.metricsPort && !config.metricsToken) return undefined
   // prom-client is loaded only when metrics are on: it costs start-up time.
-  const [{ createMetrics }, { createFleetGauges }] = await Promise.all([
-    import('./metrics.ts'),
-    import('./gauges.ts'),
-  ])
-  const database = join(config.dataDir, 'bender.db')
-  return createMetrics(database, createFleetGauges(database))
+  const { createMetrics } = await import('./metrics.ts')
+  return createMetrics(await database.metricsSource())
 }
 
 /** The path of a request URL without its query, cut from the string (no URL object per request). */

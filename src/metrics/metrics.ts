@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import type { FleetGaugeReader } from './gauges.ts'
 
@@ -35,18 +34,22 @@ export type Metrics = {
   stop(): void
 }
 
-const fileSize = (path: string) =>
-  stat(path).then(
-    (info) => info.size,
-    () => 0,
-  )
+/** Where the fleet and database gauges come from, on the engine in use. */
+export type MetricsSource = {
+  fleet: FleetGaugeReader
+  /** The database's size in bytes (SQLite's file, or PostgreSQL's `pg_database_size`). */
+  databaseBytes(): Promise<number>
+  /** SQLite's write-ahead log; PostgreSQL's WAL belongs to the whole server, so it has none here. */
+  walBytes?(): Promise<number>
+}
 
 /**
  * Prometheus metrics with prom-client: request latency histograms by route group and status (their
  * `_count` is the request count), device polls, status writes and auth requests, fleet and storage
  * gauges read at scrape time, and the library's process metrics (RSS, event-loop lag, CPU).
  */
-export function createMetrics(databasePath: string, fleet: FleetGaugeReader): Metrics {
+export function createMetrics(source: MetricsSource): Metrics {
+  const { fleet } = source
   // Long as a whole: one closure over the state its methods share; each method is short.
   const registers = [new Registry()]
   const [registry] = registers as [Registry]
@@ -123,12 +126,19 @@ export function createMetrics(databasePath: string, fleet: FleetGaugeReader): Me
     },
     ['subscriber'],
   )
-  gauge('bender_database_bytes', 'Size of the SQLite database file.', async (g) => {
-    g.set(await fileSize(databasePath))
-  })
-  gauge('bender_database_wal_bytes', 'Size of the SQLite write-ahead log.', async (g) => {
-    g.set(await fileSize(`${databasePath}-wal`))
-  })
+  gauge(
+    'bender_database_bytes',
+    'Size of the database (the SQLite file, or the PostgreSQL database).',
+    async (g) => {
+      g.set(await source.databaseBytes())
+    },
+  )
+  const { walBytes } = source
+  if (walBytes) {
+    gauge('bender_database_wal_bytes', 'Size of the SQLite write-ahead log.', async (g) => {
+      g.set(await walBytes())
+    })
+  }
 
   return {
     observe(method, path, status, seconds, group) {

@@ -223,33 +223,27 @@ describe('one artifact', () => {
 })
 
 describe('artifacts used by deployments', () => {
-  // The deployments service answers these questions from its own tables; here a table of the test's
-  // own plays its part.
+  // The deployments service answers these questions from its own tables; here a list of the
+  // test's own plays its part.
   let used: TestApp['app']
   beforeAll(() => {
-    const sqlite = t.deps.db.$client
-    sqlite.run('CREATE TABLE test_deployments (id TEXT, tenant_id TEXT, artifact_name TEXT, active INTEGER)')
+    const deployments = [
+      { id: 'd-active', tenantId: '', name: 'Beta-App', active: true },
+      { id: 'd-done', tenantId: '', name: 'star*', active: false },
+    ]
     const usage: DeploymentUsage = {
       activeDeploymentIds: async (tenantId, names) =>
-        sqlite
-          .query<{ id: string }, string[]>(
-            `SELECT id FROM test_deployments WHERE active = 1 AND tenant_id = ? AND artifact_name IN (${names.map(() => '?').join(',')})`,
-          )
-          .all(tenantId, ...names)
-          .map((row) => row.id),
+        deployments
+          .filter((d) => d.active && d.tenantId === tenantId && names.includes(d.name))
+          .map((d) => d.id),
       isNameInAnyDeployment: async (tenantId, name) =>
-        sqlite
-          .query('SELECT 1 FROM test_deployments WHERE tenant_id = ? AND artifact_name = ?')
-          .get(tenantId, name) !== null,
+        deployments.some((d) => d.tenantId === tenantId && d.name === name),
     }
     used = createApp(t.deps, {
       ...t.services,
       artifacts: createArtifactsService(t.deps, { usage }),
       releases: createReleasesService(t.deps, { usage }),
     })
-    sqlite.run(
-      "INSERT INTO test_deployments VALUES ('d-active', '', 'Beta-App', 1), ('d-done', '', 'star*', 0)",
-    )
   })
 
   const call = async (method: string, path: string, body?: unknown) => {

@@ -3,7 +3,6 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { artifactBlobKey } from '../../src/services/artifacts/model.ts'
-import { createArtifactsStore } from '../../src/services/artifacts/store.ts'
 import { ARTIFACTS, blobKeys, makeArtifact, upload } from '../deployments/helpers.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
 
@@ -51,7 +50,7 @@ test('the start-up sweep keeps what artifacts and pending uploads refer to, and 
   // Completed just before a stop: checked again at start-up.
   const interrupted = await artifacts.requestDirectUpload('')
   await t.deps.blobs.put(interrupted.id, Bun.file(await makeArtifact(dir, { name: 'resumed' })).stream())
-  await createArtifactsStore(t.deps.db).setUploadIntentStatus('', interrupted.id, 'pending', 'processing')
+  await t.deps.stores.artifacts.setUploadIntentStatus('', interrupted.id, 'pending', 'processing')
 
   mkdirSync(join(t.deps.config.dataDir, 'tmp', 'generate-x'), { recursive: true })
   writeFileSync(join(t.deps.config.dataDir, 'tmp', 'generate-x', 'payload'), 'half a file')
@@ -59,7 +58,7 @@ test('the start-up sweep keeps what artifacts and pending uploads refer to, and 
   // Two days on, the first links are long expired. `pending` was signed three days ago with a
   // link lifetime longer than today's setting: its own expiry, still ahead, keeps it.
   t.clock.advance(2 * 86_400)
-  const stillPending = createArtifactsStore(t.deps.db)
+  const stillPending = t.deps.stores.artifacts
   await stillPending.deleteUploadIntent('', pending.id)
   await stillPending.insertUploadIntent({
     id: pending.id,
@@ -80,7 +79,7 @@ test('the start-up sweep keeps what artifacts and pending uploads refer to, and 
     [artifactBlobKey('', artifactId), recentOrphan, pending.id, interrupted.id].sort(),
   )
   expect((await t.call('GET', `${ARTIFACTS}/${interrupted.id}`, { token })).json.name).toBe('resumed')
-  expect(await createArtifactsStore(t.deps.db).findUploadIntent('', abandoned.id)).toBeUndefined()
-  expect((await createArtifactsStore(t.deps.db).findUploadIntent('', pending.id))?.status).toBe('pending')
+  expect(await t.deps.stores.artifacts.findUploadIntent('', abandoned.id)).toBeUndefined()
+  expect((await t.deps.stores.artifacts.findUploadIntent('', pending.id))?.status).toBe('pending')
   expect(Bun.file(join(t.deps.config.dataDir, 'tmp', 'generate-x', 'payload')).size).toBe(0)
 })

@@ -34,7 +34,7 @@ function row(id: string, name: string, depends: ArtifactRow['depends'], tenantId
 }
 
 function insert(r: ArtifactRow) {
-  return createArtifactsStore(t.deps.db).insertArtifact(r, unwindDepends(r.depends))
+  return t.deps.stores.artifacts.insertArtifact(r, unwindDepends(r.depends))
 }
 
 test('depends unwind into every combination, keys sorted', () => {
@@ -79,7 +79,7 @@ test('an artifact conflicts with one of the same name sharing a depends combinat
   expect(await insert(row('a5', 'app-2', { device_type: ['dev-a'] }))).toEqual({ inserted: true })
   expect(await insert(row('a6', 'app-1', { device_type: ['dev-a'] }, 'tenant-2'))).toEqual({ inserted: true })
 
-  const store = createArtifactsStore(t.deps.db)
+  const store = t.deps.stores.artifacts
   expect((await store.findArtifactsByName('', 'app-1')).map((r) => r.id)).toEqual(['a1', 'a3', 'a4'])
   expect((await store.findArtifactsByName('tenant-2', 'app-1')).map((r) => r.id)).toEqual(['a6'])
   expect(await store.findArtifactById('', 'a2')).toBeUndefined()

@@ -20,27 +20,23 @@ const log = createLogger('error')
 async function instance(url: string) {
   const db = await openPgDatabase(url)
   const leases = createPgLeases(url, { log, retryMs: 20 })
-  const deps = {
-    config: loadConfig({}),
-    clock: systemClock,
-    log,
-    ids: randomIds,
-    db: db as unknown as Deps['db'],
-  }
+  // Only iot-manager's store is used: the other services have no part in this test.
+  const stores = { iotManager: createPgIotManagerStore(db) } as Partial<Deps['stores']> as Deps['stores']
+  const deps = { config: loadConfig({}), clock: systemClock, log, ids: randomIds, stores }
   const events = createEventsService(
     deps,
     { store: createPgEventsStore(db), outbox: pgOutboxFor(db) },
     leases,
   )
   const devices = { exists: async () => true }
-  const iot = createIotManagerService(deps, { events, devices, leases }, createPgIotManagerStore(db))
+  const iot = createIotManagerService(deps, { events, devices, leases })
   return {
     db,
     leases,
     iot,
     async stop() {
       iot.stop()
-      events.stop()
+      await events.stop()
       await leases.close()
       await db.$client.close()
     },

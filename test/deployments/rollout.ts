@@ -1,6 +1,5 @@
 import { unwindDepends } from '../../src/services/artifacts/depends.ts'
 import type { ArtifactRow } from '../../src/services/artifacts/model.ts'
-import { createArtifactsStore } from '../../src/services/artifacts/store.ts'
 import type { Reply, TestApp } from '../helpers/app.ts'
 import { acceptedDevice as acceptDevice, TestDevice } from '../helpers/device.ts'
 
@@ -50,7 +49,7 @@ export async function addArtifact(
     size: options.size ?? 4096,
     modified: t.clock.now(),
   }
-  const result = await createArtifactsStore(t.deps.db).insertArtifact(row, unwindDepends(row.depends))
+  const result = await t.deps.stores.artifacts.insertArtifact(row, unwindDepends(row.depends))
   if (!result.inserted) throw new Error(`artifact ${name} conflicts`)
   return row
 }

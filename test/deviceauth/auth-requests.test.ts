@@ -24,8 +24,8 @@ const decode = (token: string) =>
 
 /** Rows in each deviceauth table: a refused request must leave all three unchanged. */
 const rowCounts = () =>
-  ['deviceauth_devices', 'deviceauth_auth_sets', 'deviceauth_tokens'].map(
-    (table) => (t.deps.db.$client.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n,
+  Promise.all(
+    ['deviceauth_devices', 'deviceauth_auth_sets', 'deviceauth_tokens'].map((table) => t.count(table)),
   )
 
 async function setStatus(deviceId: string, authSetId: string, status: string) {
@@ -112,10 +112,7 @@ describe('an accepted device', () => {
   test('keeps one token row per auth set however often it authenticates', async () => {
     const { device, authSetId } = await acceptedDevice()
     for (let i = 0; i < 3; i++) expect((await authenticate(t, device)).status).toBe(200)
-    const rows = t.deps.db.$client
-      .query('SELECT count(*) AS n FROM deviceauth_tokens WHERE id = ?')
-      .get(authSetId)
-    expect(rows).toEqual({ n: 1 })
+    expect(await t.count('deviceauth_tokens', 'id = ?', authSetId)).toBe(1)
   })
 
   test('once rejected, is refused again', async () => {
@@ -270,7 +267,7 @@ describe('refused auth requests, in check order, store nothing', () => {
   ]
 
   test.each(cases)('%s', async (_name, raw, headers, status, message) => {
-    const before = rowCounts()
+    const before = await rowCounts()
     const res = await t.call('POST', AUTH_REQUESTS, {
       raw,
       headers: headers ?? { 'content-type': 'application/json', 'x-men-signature': device.sign(raw) },
@@ -278,12 +275,12 @@ describe('refused auth requests, in check order, store nothing', () => {
     expect(res.status).toBe(status)
     if (typeof message === 'string') expect(res.json.error).toBe(message)
     else expect(res.json.error).toMatch(message)
-    expect(rowCounts()).toEqual(before)
+    expect(await rowCounts()).toEqual(before)
   })
 
   test('a bad signature is 401: another key, the body without its newline, garbage', async () => {
     const raw = device.authRequestBody()
-    const before = rowCounts()
+    const before = await rowCounts()
     for (const signature of [new TestDevice().sign(raw), device.sign(raw.trimEnd()), 'not base64!']) {
       const res = await t.call('POST', AUTH_REQUESTS, {
         raw,
@@ -292,24 +289,24 @@ describe('refused auth requests, in check order, store nothing', () => {
       expect(res.status).toBe(401)
       expect(res.json.error).toBe('signature verification failed')
     }
-    expect(rowCounts()).toEqual(before)
+    expect(await rowCounts()).toEqual(before)
   })
 
   test('a forged request for an accepted device (its public key, another signer) gets no token', async () => {
     const { device: victim } = await acceptedDevice()
     const raw = victim.authRequestBody()
-    const before = rowCounts()
+    const before = await rowCounts()
     const res = await t.call('POST', AUTH_REQUESTS, {
       raw,
       headers: { 'content-type': 'application/json', 'x-men-signature': new TestDevice().sign(raw) },
     })
     expect(res.status).toBe(401)
-    expect(rowCounts()).toEqual(before)
+    expect(await rowCounts()).toEqual(before)
   })
 
   test('a non-JSON content type is 415; a body over 1 MiB is 413', async () => {
     const raw = device.authRequestBody()
-    const before = rowCounts()
+    const before = await rowCounts()
     const wrongType = await t.call('POST', AUTH_REQUESTS, {
       raw,
       headers: {
@@ -325,7 +322,7 @@ describe('refused auth requests, in check order, store nothing', () => {
       headers: { 'content-type': 'application/json', 'x-men-signature': device.sign(big) },
     })
     expect(tooBig.status).toBe(413)
-    expect(rowCounts()).toEqual(before)
+    expect(await rowCounts()).toEqual(before)
   })
 })
 

@@ -2,6 +2,7 @@ import { afterAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { sqliteOf } from '../../src/deps.ts'
 import { createDeviceauthStore, createRevocationCounter } from '../../src/services/deviceauth/store.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
 import { acceptedDevice, TestDevice } from '../helpers/device.ts'
@@ -39,7 +40,7 @@ test('a decommission whose inventory write never happened is applied after a res
     const app = await openApp()
     // The app's subscriptions must not see the event in this run: stop them before the write.
     app.services.stopWorkflows()
-    return { db: app.deps.db, close: () => app.close() }
+    return { db: sqliteOf(app.deps), close: () => app.close() }
   })()
   expect(await createDeviceauthStore(db, createRevocationCounter()).decommission('', id)).toBe(true)
   await close()

@@ -95,9 +95,8 @@ describe('inventory follows deviceauth', () => {
   })
 
   test('a refused auth request adds nothing to inventory', async () => {
-    const count = () =>
-      (t.deps.db.$client.query('SELECT count(*) AS n FROM inventory_devices').get() as { n: number }).n
-    const before = count()
+    const count = () => t.count('inventory_devices')
+    const before = await count()
     const device = new TestDevice()
     const raw = device.authRequestBody()
     const res = await t.call('POST', AUTH_REQUESTS, {
@@ -105,6 +104,6 @@ describe('inventory follows deviceauth', () => {
       headers: { 'content-type': 'application/json', 'x-men-signature': new TestDevice().sign(raw) },
     })
     expect(res.status).toBe(401)
-    expect(count()).toBe(before)
+    expect(await count()).toBe(before)
   })
 })

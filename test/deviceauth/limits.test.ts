@@ -17,8 +17,7 @@ beforeAll(async () => {
 })
 afterAll(() => t.close())
 
-const count = (table: string) =>
-  (t.deps.db.$client.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n
+const count = (table: string) => t.count(table)
 
 /** Sends `device`'s auth request with other identity data, signed by the device's key. */
 function sendIdentity(device: TestDevice, idData: string) {
@@ -35,12 +34,12 @@ describe('a hostile pubkey', () => {
 
   test('an oversized pubkey is a 400 naming the limit, and stores nothing', async () => {
     const device = new TestDevice()
-    const before = count('deviceauth_devices')
+    const before = await count('deviceauth_devices')
     const body = `${JSON.stringify({ id_data: '{"mac":"x"}', pubkey: '-----BEGIN A-----\n'.repeat(16_000) })}\n`
     const res = await t.call('POST', AUTH_REQUESTS, { raw: body, headers: device.authHeaders(body) })
     expect(res.status).toBe(400)
     expect(res.json.error).toBe(`invalid auth request: public key longer than ${MAX_PEM_LENGTH} bytes`)
-    expect(count('deviceauth_devices')).toBe(before)
+    expect(await count('deviceauth_devices')).toBe(before)
   })
 
   test('a valid key after junk lines is still found', () => {
@@ -53,14 +52,14 @@ describe('a hostile pubkey', () => {
 describe('bounded identity data', () => {
   test(`more than ${MAX_IDENTITY_KEYS} keys, signed by the key it carries, is refused and nothing is interned`, async () => {
     const device = new TestDevice()
-    const names = count('inventory_attribute_names')
-    const devices = count('deviceauth_devices')
+    const names = await count('inventory_attribute_names')
+    const devices = await count('deviceauth_devices')
     const keys = Object.fromEntries(Array.from({ length: MAX_IDENTITY_KEYS + 1 }, (_, i) => [`k${i}`, 'v']))
     const res = await sendIdentity(device, JSON.stringify(keys))
     expect(res.status).toBe(400)
     expect(res.json.error).toBe(`invalid auth request: identity data has more than ${MAX_IDENTITY_KEYS} keys`)
-    expect(count('inventory_attribute_names')).toBe(names)
-    expect(count('deviceauth_devices')).toBe(devices)
+    expect(await count('inventory_attribute_names')).toBe(names)
+    expect(await count('deviceauth_devices')).toBe(devices)
   })
 
   test(`more than ${MAX_IDENTITY_BYTES} bytes is refused`, async () => {

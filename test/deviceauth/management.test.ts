@@ -348,9 +348,7 @@ describe('decommission', () => {
     const { device, id } = await deviceIn('accepted')
     expect((await t.call('DELETE', `${MGMT}/devices/${id}`, { token: admin })).status).toBe(204)
     expect((await get(`/devices/${id}`)).status).toBe(404)
-    expect(
-      t.deps.db.$client.query('SELECT count(*) AS n FROM deviceauth_auth_sets WHERE device_id = ?').get(id),
-    ).toEqual({ n: 0 })
+    expect(await t.count('deviceauth_auth_sets', 'device_id = ?', id)).toBe(0)
     expect((await authenticate(t, device)).status).toBe(401)
     const again = await findDevice(t, admin, device)
     expect(again.id).not.toBe(id)

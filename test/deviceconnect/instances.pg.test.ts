@@ -44,7 +44,7 @@ type Instance = { svc: DeviceconnectService; relay: Relay; db: PgDatabase }
 async function instance(url: string): Promise<Instance> {
   const db = await openPgDatabase(url)
   const relay = await createPgRelay(db, log)
-  const deps = { config: loadConfig({}), clock: systemClock, ids: randomIds, log, db: db as unknown } as Deps
+  const deps = { config: loadConfig({}), clock: systemClock, ids: randomIds, log, db } as unknown as Deps
   const svc = createDeviceconnectService(
     deps,
     {

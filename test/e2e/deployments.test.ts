@@ -243,10 +243,11 @@ describe('the Debian mender client 3.4 in daemon mode', () => {
       await upload(singleFileArtifact('app-2', dest(), next))
       const nextId = await deploy('after the abort', 'app-2')
       expect((await finished(nextId)).statistics.status).toMatchObject({ success: 1 })
-      const asked = server.deps.db.$client
-        .query('SELECT request FROM deployments_device_deployments WHERE deployment_id = ?')
-        .get(nextId) as { request: string }
-      expect(JSON.parse(asked.request)[0]).toBe('app-1')
+      const [asked] = await server.sql(
+        'SELECT request FROM deployments_device_deployments WHERE deployment_id = ?',
+        nextId,
+      )
+      expect(JSON.parse(String(asked?.request))[0]).toBe('app-1')
       expect(installed()).toEqual(next)
       expect(await deviceStatus(id)).toBe('aborted')
       await waitFor(

@@ -53,7 +53,7 @@ test('an instance’s subscribers hear, in order, the events another instance co
     stop()
     expect(heard.numbers()).toEqual([1, 2, 3])
   } finally {
-    here.stop()
+    await here.stop()
     await otherDb.$client.close()
     await close()
   }
@@ -74,9 +74,10 @@ test('a durable subscription resumes on another instance where the first one sto
     // A macrotask: the subscription notes the event as handled once the listener has returned.
     await Bun.sleep(1)
     stopFirst()
-    first.stop()
+    await first.stop()
+    // stop() waits for the last position to be written: it is there at once.
     const firstLast = before.events.at(-1)!.seq
-    while ((await createPgEventsStore(db).readCursor('webhooks')) !== firstLast) await Bun.sleep(10)
+    expect(await createPgEventsStore(db).readCursor('webhooks')).toBe(firstLast)
     await write(db, 'dev-2', 2)
     const second = eventsOn(secondDb)
     const after = collector()
@@ -85,10 +86,9 @@ test('a durable subscription resumes on another instance where the first one sto
     await after.until(3)
     await Bun.sleep(1)
     stopSecond()
-    second.stop()
-    // stop() sends the last position without waiting for it; the pool must outlive the write.
+    await second.stop()
     const last = after.events.at(-1)!.seq
-    while ((await createPgEventsStore(secondDb).readCursor('webhooks')) !== last) await Bun.sleep(10)
+    expect(await createPgEventsStore(secondDb).readCursor('webhooks')).toBe(last)
     expect(before.numbers()).toEqual([1])
     expect(after.numbers()).toEqual([2, 3])
   } finally {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { Elysia, t as schema } from 'elysia'
+import { sqliteOf } from '../../src/deps.ts'
 import { ConflictError } from '../../src/gateway/errors.ts'
 import { gateway } from '../../src/gateway/gateway.ts'
 import { createRouteIndex } from '../../src/gateway/routes.ts'
@@ -145,7 +146,7 @@ describe('health and docs', () => {
 
   test('health is 503 when the database is gone', async () => {
     const broken = await createTestApp()
-    broken.deps.db.$client.close()
+    sqliteOf(broken.deps).$client.close()
     const res = await broken.call('GET', '/api/internal/v1/useradm/health')
     expect(res.status).toBe(503)
     expect(res.json.error).toBe('service unavailable: database')

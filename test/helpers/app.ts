@@ -2,11 +2,13 @@ import { generateKeyPairSync } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { openPgDatabase } from '../../db/pg.ts'
 import { createApp, createServices, stopServices } from '../../src/app.ts'
 import type { Clock } from '../../src/clock.ts'
 import { loadConfig } from '../../src/config.ts'
-import { buildDeps, closeDeps } from '../../src/deps.ts'
+import { buildDeps, closeDeps, sqliteOf } from '../../src/deps.ts'
 import { createLogger } from '../../src/log.ts'
+import { pgSql, sqliteSql, type TestSql, testEngineEnv } from './database.ts'
 
 /** A clock tests can move. */
 export class TestClock implements Clock {
@@ -46,7 +48,9 @@ function jwtKeyPem(): string {
 
 export async function createTestApp(env: Record<string, string> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'bender-test-'))
+  const engineEnv = await testEngineEnv()
   const config = loadConfig({
+    ...engineEnv,
     BENDER_DATA_DIR: dir,
     BENDER_LOG_LEVEL: 'error',
     BENDER_JWT_KEY: join(dir, 'keys', 'jwt.pem'),
@@ -60,6 +64,9 @@ export async function createTestApp(env: Record<string, string> = {}) {
   const deps = await buildDeps(config, { clock, log })
   const services = createServices(deps)
   const app = createApp(deps, services)
+  // Tests read what was stored through their own connection, whichever the engine.
+  const pg = config.databaseUrl ? await openPgDatabase(config.databaseUrl, { max: 2 }) : undefined
+  const sql: TestSql = pg ? pgSql(pg) : sqliteSql(sqliteOf(deps))
 
   async function call(method: string, path: string, options: CallOptions = {}): Promise<Reply> {
     const headers = new Headers(options.headers)
@@ -88,9 +95,21 @@ export async function createTestApp(env: Record<string, string> = {}) {
     dir,
     logLines,
     call,
+    /** The engine this app runs on. */
+    engine: deps.stores.engine,
+    sql,
+    /** Rows of `table` (matching `where`, with `?` parameters), on either engine. */
+    async count(table: string, where = '', ...params: unknown[]): Promise<number> {
+      const [row] = await sql(
+        `SELECT CAST(count(*) AS INTEGER) AS n FROM ${table} ${where && `WHERE ${where}`}`,
+        ...params,
+      )
+      return Number(row?.n)
+    },
     async close() {
       await stopServices(services)
-      closeDeps(deps)
+      await closeDeps(deps)
+      await pg?.$client.close()
       rmSync(dir, { recursive: true, force: true })
     },
   }

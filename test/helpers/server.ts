@@ -6,6 +6,7 @@ import type { Subprocess } from 'bun'
 import { stopServices } from '../../src/app.ts'
 import { startServer } from '../../src/server.ts'
 import { createTestApp } from './app.ts'
+import { testEngineEnv } from './database.ts'
 
 export const ROOT = resolve(import.meta.dir, '../..')
 
@@ -19,6 +20,16 @@ export function freePort(): Promise<number> {
       server.close(() => done(typeof address === 'object' && address ? address.port : 0))
     })
   })
+}
+
+/** A data dir's database on the test engine: a restart over the same data dir finds the same database. */
+const databases = new Map<string, Promise<Record<string, string>>>()
+function engineEnvFor(dataDir: string): Promise<Record<string, string>> {
+  const known = databases.get(dataDir)
+  if (known) return known
+  const env = testEngineEnv()
+  databases.set(dataDir, env)
+  return env
 }
 
 export type RunningServer = {
@@ -54,6 +65,7 @@ export async function startBender(
       BENDER_PUBLIC_URL: url,
       BENDER_STORAGE_PUBLIC_URL: storageUrl,
       BENDER_LOG_LEVEL: 'info',
+      ...(await engineEnvFor(dataDir)),
       ...options.env,
     },
     stdin: 'ignore',

@@ -1,9 +1,10 @@
 import { expect } from 'bun:test'
+import { sqliteOf } from '../../src/deps.ts'
 import type { TestApp } from '../helpers/app.ts'
 
 /** The stored per-status attribute counts equal what the attribute rows say. */
 export function expectCountsConsistent(t: TestApp): void {
-  const sqlite = t.deps.db.$client
+  const sqlite = sqliteOf(t.deps).$client
   const actual = sqlite
     .query(
       `SELECT tenant_id, attr, status, count(DISTINCT device) AS devices FROM inventory_attributes

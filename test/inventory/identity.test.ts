@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
+import { sqliteOf } from '../../src/deps.ts'
 import { createTestApp, type TestApp } from '../helpers/app.ts'
 import { addDevice, expectCountsConsistent, scopeOf } from './helpers.ts'
 
@@ -56,8 +57,8 @@ describe('identity API (called by deviceauth)', () => {
     for (const status of ['accepted', 'rejected', 'pending', 'noauth', 'preauthorized']) {
       await t.services.inventory.setIdentityStatus('', 'dev-1', status)
       expect(scopeOf(await get('dev-1'), 'identity').status).toBe(status)
-      const statuses = t.deps.db.$client
-        .query(
+      const statuses = sqliteOf(t.deps)
+        .$client.query(
           'SELECT DISTINCT status FROM inventory_attributes WHERE device = (SELECT seq FROM inventory_devices)',
         )
         .all()
@@ -84,8 +85,8 @@ describe('identity API (called by deviceauth)', () => {
     await t.services.inventory.removeDevice('', 'nope')
     await expect(get('dev-1')).rejects.toThrow('device not found')
     expect((await get('dev-2')).id).toBe('dev-2')
-    const left = t.deps.db.$client
-      .query('SELECT count(*) AS n FROM inventory_attributes WHERE device = 1')
+    const left = sqliteOf(t.deps)
+      .$client.query('SELECT count(*) AS n FROM inventory_attributes WHERE device = 1')
       .get()
     expect(left).toEqual({ n: 0 })
     expectCountsConsistent(t)

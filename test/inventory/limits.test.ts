@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { sqliteOf } from '../../src/deps.ts'
 import { MAX_ARRAY_ELEMENTS, MAX_VALUE_BYTES } from '../../src/services/inventory/model.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
 import { addDevice, expectCountsConsistent } from './helpers.ts'
@@ -14,8 +15,8 @@ afterAll(() => t.close())
 
 const inventoryNames = () =>
   (
-    t.deps.db.$client
-      .query(`SELECT name FROM inventory_attribute_names WHERE scope = 'inventory' ORDER BY id`)
+    sqliteOf(t.deps)
+      .$client.query(`SELECT name FROM inventory_attribute_names WHERE scope = 'inventory' ORDER BY id`)
       .all() as { name: string }[]
   ).map((row) => row.name)
 

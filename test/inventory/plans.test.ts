@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { sqliteOf } from '../../src/deps.ts'
 import { parseSearchBody } from '../../src/services/inventory/filters.ts'
 import { createDeviceSearch } from '../../src/services/inventory/search.ts'
 import { createInventoryService } from '../../src/services/inventory/service.ts'
@@ -32,7 +33,7 @@ afterAll(() => t.close())
 
 /** The SQL of every statement compiled while `work` runs. */
 function captureStatements(work: () => void): string[] {
-  const sqlite = t.deps.db.$client
+  const sqlite = sqliteOf(t.deps).$client
   const seen = new Set<string>()
   const query = sqlite.query.bind(sqlite)
   const prepare = sqlite.prepare.bind(sqlite)
@@ -63,7 +64,7 @@ const FTS_MATCH = /^SCAN inventory_text VIRTUAL TABLE INDEX \d+:M/
 function scans(statement: string): string[] {
   if (!/inventory_(attributes|devices)/.test(statement) || /^\s*(CREATE|DROP|PRAGMA)/i.test(statement))
     return []
-  const plan = t.deps.db.$client.query(`EXPLAIN QUERY PLAN ${statement}`).all() as { detail: string }[]
+  const plan = sqliteOf(t.deps).$client.query(`EXPLAIN QUERY PLAN ${statement}`).all() as { detail: string }[]
   const ageWalk = /NOT INDEXED/.test(statement)
   return plan
     .map((row) => row.detail)
@@ -125,7 +126,7 @@ const SHAPES: Record<string, unknown> = {
 }
 
 describe('searches read indexes only', () => {
-  const search = () => createDeviceSearch(t.deps.db)
+  const search = () => createDeviceSearch(sqliteOf(t.deps))
   for (const [name, body] of Object.entries(SHAPES)) {
     test(name, () => {
       const engine = search()
@@ -142,9 +143,9 @@ describe('searches read indexes only', () => {
       engine.search('', parseSearchBody({ filters: [accepted], sort: [s('inventory', 'hostname', 'desc')] })),
     )
     const walk = statements.find((text) => text.includes('UNION ALL') || text.includes('"w".attr'))!
-    const plan = (t.deps.db.$client.query(`EXPLAIN QUERY PLAN ${walk}`).all() as { detail: string }[]).map(
-      (r) => r.detail,
-    )
+    const plan = (
+      sqliteOf(t.deps).$client.query(`EXPLAIN QUERY PLAN ${walk}`).all() as { detail: string }[]
+    ).map((r) => r.detail)
     expect(plan.some((line) => line.includes('USING COVERING INDEX inventory_attributes_value'))).toBe(true)
     expect(plan.filter((line) => line.includes('TEMP B-TREE'))).toEqual([])
   })

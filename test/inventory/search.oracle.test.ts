@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { sqliteOf } from '../../src/deps.ts'
 import type { Filter, SearchRequest, SortKey } from '../../src/services/inventory/filters.ts'
 import { createDeviceSearch } from '../../src/services/inventory/search.ts'
 import { createTestApp, type TestApp } from '../helpers/app.ts'
@@ -206,8 +207,8 @@ function randomRequest(): SearchRequest {
 test('every search agrees with a plain reading of Mongo semantics, whichever plan runs', {
   timeout: 60_000,
 }, () => {
-  const search = createDeviceSearch(t.deps.db)
-  const sqlite = t.deps.db.$client
+  const search = createDeviceSearch(sqliteOf(t.deps))
+  const sqlite = sqliteOf(t.deps).$client
   const statements: string[] = []
   const query = sqlite.query.bind(sqlite)
   sqlite.query = ((text: string) => {

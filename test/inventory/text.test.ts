@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { sqliteOf } from '../../src/deps.ts'
 import { keywords } from '../../src/services/inventory/filters.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
 import { waitFor } from '../helpers/server.ts'
@@ -132,12 +133,14 @@ describe('v2 search: free text', () => {
     expect(await text('alice')).toEqual([])
     inv.removeDevice('', 'dev-b2')
     expect(await text('beaglebone')).toEqual([])
-    const left = t.deps.db.$client.query('SELECT count(*) AS n FROM inventory_text').get() as { n: number }
+    const left = sqliteOf(t.deps).$client.query('SELECT count(*) AS n FROM inventory_text').get() as {
+      n: number
+    }
     expect(left.n).toBe(3)
   })
 
   test('a write marks its device in its own transaction; a timer reindexes it without a search', async () => {
-    const sqlite = t.deps.db.$client
+    const sqlite = sqliteOf(t.deps).$client
     const indexed = (word: string) =>
       sqlite.query('SELECT rowid FROM inventory_text WHERE inventory_text MATCH ?').all(`{body} : "${word}"`)
         .length
@@ -164,7 +167,7 @@ describe('v2 search: free text', () => {
     const words = 'raspberrypi4 pantry garage 00 pending'
     const before = await text(words)
     expect(before.length).toBeGreaterThan(0)
-    const sqlite = t.deps.db.$client
+    const sqlite = sqliteOf(t.deps).$client
     sqlite.run('DELETE FROM inventory_text')
     expect(await text(words)).toEqual([])
     const migration = readFileSync(

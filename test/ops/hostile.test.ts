@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
+import { sqliteOf } from '../../src/deps.ts'
 import { acceptedDevice } from '../deployments/rollout.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
 import { buildArtifact } from '../helpers/artifact-builder.ts'
@@ -28,7 +29,7 @@ beforeAll(async () => {
   t.services.inventory.stop()
   // Nor do the event followers save their positions (about once a second) in the middle of a probe.
   t.services.stopWorkflows()
-  t.services.events.stop()
+  await t.services.events.stop()
 })
 afterAll(() => t.close())
 
@@ -98,7 +99,7 @@ function fill(path: string, value: string): string {
   })
 }
 
-const changes = () => (t.deps.db.$client.query('SELECT total_changes() AS n').get() as { n: number }).n
+const changes = () => (sqliteOf(t.deps).$client.query('SELECT total_changes() AS n').get() as { n: number }).n
 
 type Probe = { method: string; path: string; body?: Body }
 

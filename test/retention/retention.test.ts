@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
+import { sqliteOf } from '../../src/deps.ts'
 import { createRetentionService } from '../../src/retention/service.ts'
-import { createRetentionStore, type RetentionStore } from '../../src/retention/store.ts'
+import type { RetentionStore } from '../../src/retention/store.ts'
 import {
   acceptedDevice,
   addArtifact,
@@ -71,7 +72,7 @@ test('old finished history goes; a device keeps its newest, active deployments k
   expect((await poll(t, b.token)).status).toBe(200)
   expect((await report(t, b.token, d3, 'success')).status).toBe(204)
 
-  const retention = createRetentionService(t.deps, createRetentionStore(t.deps.db))
+  const retention = createRetentionService(t.deps, t.deps.stores.retention)
   expect(await retention.purgeNow()).toEqual({ rows: 0, logs: 0 })
   t.clock.advance(31 * 86_400)
   expect(await retention.purgeNow()).toEqual({ rows: 1, logs: 1 })
@@ -98,7 +99,7 @@ test('a pass runs in small batches until the history is done', async () => {
   expect((await poll(t, device.token)).status).toBe(200)
   expect((await report(t, device.token, id, 'success')).status).toBe(204)
   // 1,200 more finished device deployments of that device, as years of updates would leave.
-  const sqlite = t.deps.db.$client
+  const sqlite = sqliteOf(t.deps).$client
   const insert = sqlite.prepare(
     `INSERT INTO deployments_device_deployments (id, tenant_id, deployment_id, device_id, status, active, created, finished, log)
      SELECT ?, tenant_id, deployment_id, device_id, status, 0, created - ?, finished - ?, 0
@@ -112,7 +113,7 @@ test('a pass runs in small batches until the history is done', async () => {
   })()
   t.clock.advance(31 * 86_400)
   admin = (await loginAs(t)).token
-  const { spy, calls } = counting(createRetentionStore(t.deps.db))
+  const { spy, calls } = counting(t.deps.stores.retention)
   const totals = await createRetentionService(t.deps, spy).purgeNow()
   expect(totals.rows).toBe(1200)
   expect(calls.length).toBeGreaterThanOrEqual(3)

@@ -6,13 +6,11 @@ import { type ApiArtifact, artifactBlobKey, toApiArtifact } from './model.ts'
 import { lenientPaging, type PageQuery } from './queries.ts'
 import type { DeploymentUsage } from './service.ts'
 import {
-  createReleasesStore,
   RELEASE_SORT_FIELDS,
   type ReleaseFilter,
   type ReleaseRow,
   type ReleaseSort,
 } from './store.releases.ts'
-import { createArtifactsStore } from './store.ts'
 
 /** Mender's limits on release tags and notes. */
 const MAX_TAGS_PER_RELEASE = 20
@@ -129,8 +127,8 @@ export interface ReleasesService {
 
 export function createReleasesService(deps: Deps, services: { usage: DeploymentUsage }): ReleasesService {
   // Long as a whole: one closure over the dependencies its methods share; each method is short.
-  const store = createReleasesStore(deps.db)
-  const artifactsStore = createArtifactsStore(deps.db)
+  const store = deps.stores.releases
+  const artifactsStore = deps.stores.artifacts
   const { usage } = services
 
   async function withArtifacts(tenantId: string, rows: ReleaseRow[]): Promise<ApiRelease[]> {

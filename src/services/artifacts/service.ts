@@ -36,7 +36,7 @@ import {
   substringFilter,
   type V2Query,
 } from './queries.ts'
-import { type ArtifactSort, createArtifactsStore } from './store.ts'
+import type { ArtifactSort } from './store.ts'
 
 /**
  * What the artifact rules need to know about deployments (which deployments own): an artifact
@@ -136,7 +136,7 @@ export interface ArtifactsService {
 export function createArtifactsService(deps: Deps, services: { usage: DeploymentUsage }): ArtifactsService {
   // Long as a whole: one closure over the dependencies its methods share; each method is short.
   const { config, blobs, clock, ids, log } = deps
-  const store = createArtifactsStore(deps.db)
+  const store = deps.stores.artifacts
   const { usage } = services
   const inflate = { ratio: config.maxInflateRatio, maxSize: config.maxInflatedSize }
   const tempRoot = join(config.dataDir, 'tmp')

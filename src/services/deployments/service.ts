@@ -15,7 +15,6 @@ import {
   type DeploymentsInventory,
 } from './service.management.ts'
 import type { Stats } from './status.ts'
-import { createDeploymentsStore } from './store.ts'
 import type { LogMessage } from './tables.ts'
 
 /** A page of deployments, with the total for X-Total-Count. */
@@ -124,7 +123,7 @@ export function createDeploymentsService(
   deps: Deps,
   services: { inventory: DeploymentsInventory; artifacts: DeploymentsArtifacts; leases?: Leases },
 ): DeploymentsService {
-  const store = createDeploymentsStore(deps.db, { clock: deps.clock, ids: deps.ids })
+  const store = deps.stores.deployments
   const { artifacts } = services
   const selectDeployment = createSelection({ store, artifacts })
   const runner = createRolloutRunner(

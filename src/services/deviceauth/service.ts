@@ -21,7 +21,7 @@ import {
   type PreauthorizationInput,
 } from './requests.ts'
 import { isAllowedTransition, SETTABLE_STATUSES } from './status.ts'
-import { createDeviceauthStore, createRevocationCounter, type DeviceFilter, type DeviceRow } from './store.ts'
+import { createRevocationCounter, type DeviceFilter, type DeviceRow } from './store.ts'
 
 const DEVICE_TOKEN_ISSUER = 'Mender'
 /** Claims Mender puts in every device token; bender has no plans or add-ons to withhold. */
@@ -138,7 +138,7 @@ export function createDeviceauthService(
   },
 ): DeviceauthService {
   const revocations = createRevocationCounter()
-  const store = createDeviceauthStore(deps.db, revocations)
+  const store = deps.stores.deviceauth(revocations)
   const { clock, ids, tokens, config, log } = deps
   const { inventory, deployments, workflows } = services
   /** Runs a workflow after the commit; its failure is logged, never the caller's. */

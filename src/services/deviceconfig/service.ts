@@ -8,7 +8,7 @@ import {
   MAX_KEY_LENGTH,
   MAX_VALUE_LENGTH,
 } from './model.ts'
-import { createDeviceconfigStore, type DeviceconfigStore } from './store.ts'
+import type { DeviceconfigStore } from './store.ts'
 
 /** Device configuration (Mender's "configure" add-on): what operators set, what devices report, deploying it. */
 export interface DeviceconfigService {
@@ -54,9 +54,9 @@ function checkAttributes(attributes: Attributes): void {
 }
 
 export function createDeviceconfigService(
-  deps: Pick<Deps, 'db' | 'clock' | 'ids'>,
+  deps: Pick<Deps, 'stores' | 'clock' | 'ids'>,
   peers: { deployments: DeviceconfigDeployments },
-  store: DeviceconfigStore = createDeviceconfigStore(deps.db),
+  store: DeviceconfigStore = deps.stores.deviceconfig,
 ): DeviceconfigService {
   const { clock, ids } = deps
 

@@ -18,7 +18,7 @@ import { message, PROTO_MENDER_CLIENT } from './protocol.ts'
 import { SessionCounter } from './registry.ts'
 import { createRemoteLinks } from './remote.ts'
 import { RemoteSession } from './session.ts'
-import { createDeviceconnectStore, type DeviceconnectStore } from './store.ts'
+import type { DeviceconnectStore } from './store.ts'
 import { FileTransfer } from './transfer.ts'
 
 /** Who opens a session: a user of a tenant. */
@@ -103,7 +103,7 @@ export function createDeviceconnectService(
     /** Several instances: devices held by another one are reached through the relay. */
     relay?: { relay: Relay; holders: DeviceHolders }
   },
-  store: DeviceconnectStore = createDeviceconnectStore(deps.db),
+  store: DeviceconnectStore = deps.stores.deviceconnect,
 ): DeviceconnectService {
   const { clock, ids, log, config } = deps
   const limits = config.connect

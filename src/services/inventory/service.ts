@@ -12,8 +12,6 @@ import {
   type UpdateResult,
 } from './service.management.ts'
 import { createInventorySearch, type SearchPage } from './service.search.ts'
-import { createSavedFiltersStore } from './store.filters.ts'
-import { createInventoryStore } from './store.ts'
 import { type AttributeInput, checkAttributes, identityValue } from './values.ts'
 
 /**
@@ -134,8 +132,8 @@ export interface InventoryService {
 
 export function createInventoryService(deps: Deps): InventoryService {
   // Long as a whole: one closure over the dependencies its methods share; each method is short.
-  const { db, clock } = deps
-  const store = createInventoryStore(db)
+  const { clock } = deps
+  const store = deps.stores.inventory
 
   const changeListeners: ((tenantId: string, deviceId: string) => void)[] = []
   const changed = (tenantId: string, deviceId: string) => {
@@ -151,7 +149,9 @@ export function createInventoryService(deps: Deps): InventoryService {
   // Started on the first search, so a CLI command or a test that never searches spawns no thread.
   let searcher: Searcher | undefined
   const search = () => {
-    searcher ??= createSearcher(db.$client.filename)
+    const sqlite = deps.database.sqlite
+    if (!sqlite) throw new Error('inventory search reads a SQLite file')
+    searcher ??= createSearcher(sqlite.$client.filename)
     return searcher
   }
 
@@ -166,7 +166,7 @@ export function createInventoryService(deps: Deps): InventoryService {
   return {
     ...createInventoryManagement(deps, store, changed),
     ...searching,
-    ...createSavedFilters(createSavedFiltersStore(db), searching.searchDevices, clock, deps.ids),
+    ...createSavedFilters(deps.stores.savedFilters, searching.searchDevices, clock, deps.ids),
 
     onDeviceChanged(listener: (tenantId: string, deviceId: string) => void): void {
       changeListeners.push(listener)

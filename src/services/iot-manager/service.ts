@@ -20,7 +20,7 @@ import {
   type NewIntegration,
   type RecordedEvent,
 } from './model.ts'
-import { createIotManagerStore, type IotManagerStore } from './store.ts'
+import type { IotManagerStore } from './store.ts'
 
 /** Webhooks (Mender's iot-manager, webhook provider only): integrations, and the events sent to them. */
 export interface IotManagerService {
@@ -155,9 +155,9 @@ const toApiEvent = (event: RecordedEvent): ApiEvent => ({
 })
 
 export function createIotManagerService(
-  deps: Pick<Deps, 'db' | 'clock' | 'ids' | 'log' | 'config'>,
+  deps: Pick<Deps, 'stores' | 'clock' | 'ids' | 'log' | 'config'>,
   peers: { events: Pick<EventsService, 'subscribeDurable'>; devices: IotManagerDevices; leases?: Leases },
-  store: IotManagerStore = createIotManagerStore(deps.db),
+  store: IotManagerStore = deps.stores.iotManager,
 ): IotManagerService {
   const leases = peers.leases ?? localLeases()
   const { clock, ids, log, config } = deps

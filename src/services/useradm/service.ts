@@ -11,7 +11,7 @@ import {
 } from '../../gateway/errors.ts'
 import type { Claims } from '../../tokens.ts'
 import { ADMIN_ROLE, organizationClaims } from './organization.ts'
-import { createUseradmStore, isUniqueViolation, type UserFilter, type UserRow } from './store.ts'
+import { isUniqueViolation, type UserFilter, type UserRow } from './store.ts'
 import { createLoginThrottle, type ThrottleStore } from './throttle.ts'
 
 const USER_TOKEN_ISSUER = 'mender.useradm'
@@ -160,7 +160,7 @@ export function createUseradmService(
   peers: { loginThrottle?: ThrottleStore } = {},
 ): UseradmService {
   // Long as a whole: one closure over the dependencies its methods share; each method is short.
-  const store = createUseradmStore(deps.db)
+  const store = deps.stores.useradm
   const { clock, ids, tokens, config } = deps
   const throttle = createLoginThrottle(() => clock.now().getTime(), peers.loginThrottle)
   // Checking a password against this keeps a login for an unknown email as slow as a real one.
