@@ -1,4 +1,5 @@
 import { type AnyElysia, Elysia } from 'elysia'
+import { type Cluster, localCluster } from './cluster/cluster.ts'
 import { type ConsoleBundle, loadConsole } from './console/bundle.ts'
 import { consoleEventRoutes } from './console/routes.events.ts'
 import { consoleRoutes } from './console/routes.ts'
@@ -73,6 +74,8 @@ export type Services = {
   deviceconnect: DeviceconnectService
   deviceconfig: DeviceconfigService
   iotManager: IotManagerService
+  /** What instances share: background jobs' leases, the login throttle, deviceconnect's relay. */
+  cluster: Cluster
   /** Ends the in-process workflows that follow events. */
   stopWorkflows(): void
 }
@@ -120,10 +123,11 @@ function deviceExistence(deviceauth: Pick<DeviceauthService, 'getDevice'>) {
  * Every service, built once. Calls go deviceauth -> inventory, deployments; deployments ->
  * inventory, artifacts; artifacts -> deployments (which deployments use an artifact).
  */
-export function createServices(deps: Deps): Services {
+export function createServices(deps: Deps, cluster: Cluster = localCluster()): Services {
+  const { leases } = cluster
   // First: it gives the outbox the app's clock before any store writes an event.
-  const events = createEventsService(deps, deps.stores.events)
-  const useradm = createUseradmService(deps)
+  const events = createEventsService(deps, deps.stores.events, leases)
+  const useradm = createUseradmService(deps, { loginThrottle: cluster.loginThrottle })
   const setup = createFirstRunSetup(deps, { useradm })
   const inventory = createInventoryService(deps)
   // Artifacts and deployments know each other: artifacts asks which deployments use a name,
@@ -135,12 +139,14 @@ export function createServices(deps: Deps): Services {
   }
   const artifacts = createArtifactsService(deps, { usage })
   const releases = createReleasesService(deps, { usage })
-  const deployments = createDeploymentsService(deps, { inventory, artifacts })
+  const deployments = createDeploymentsService(deps, { inventory, artifacts, leases })
   // Devices that change are matched against dynamic deployments when they change, never per poll.
   inventory.onDeviceChanged((tenantId, deviceId) => deployments.deviceChanged(tenantId, deviceId))
   // Device tokens are deviceauth's; read when a session opens, after both exist.
   const deviceconnect = createDeviceconnectService(deps, {
     deviceTokens: { isLive: (device) => deviceauth.authenticator.isLive(device) },
+    leases,
+    relay: cluster.relay,
   })
   const deviceauth = createDeviceauthService(deps, {
     inventory,
@@ -154,10 +160,10 @@ export function createServices(deps: Deps): Services {
   const deviceconfig = createDeviceconfigService(deps, { deployments })
   const stopLifecycle = followDeviceLifecycle(events, deviceconfig)
   const stopDecommissions = followDecommissions(events, inventory, deployments)
-  const iotManager = createIotManagerService(deps, { events, devices: deviceExistence(deviceauth) })
+  const iotManager = createIotManagerService(deps, { events, devices: deviceExistence(deviceauth), leases })
   return {
     ...{ events, useradm, setup, inventory, deployments, deviceauth, artifacts, releases },
-    ...{ deviceconnect, deviceconfig, iotManager },
+    ...{ deviceconnect, deviceconfig, iotManager, cluster },
     stopWorkflows: () => {
       stopLifecycle()
       stopDecommissions()
@@ -177,6 +183,7 @@ export async function stopServices(services: Services): Promise<void> {
   services.deployments.stop()
   services.stopWorkflows()
   await services.events.stop()
+  await services.cluster.close()
 }
 
 /** The API app: gateway plugins first (so their error handler covers every route), then each service. */

@@ -32,6 +32,7 @@ export async function openPgEngine(url: string, poolSize: number, parts: StorePa
   return {
     database: {
       ping: () => pingPgDatabase(db),
+      openCluster: async (log) => (await import('./cluster/cluster.pg.ts')).pgCluster(db, url, log),
       metricsSource: async () => ({
         // PostgreSQL counts on its own backend: no worker needed to keep this thread free.
         fleet: cachedGauges(() => metrics.fleetGauges()),

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { type Database, openDatabase, pingDatabase } from '../db/client.ts'
 import { DatabaseError } from '../db/errors.ts'
 import { runMigrations } from '../db/migrate.ts'
+import { type Cluster, localCluster } from './cluster/cluster.ts'
 import type { Config } from './config.ts'
 import type { Logger } from './log.ts'
 import type { MetricsSource } from './metrics/metrics.ts'
@@ -14,6 +15,11 @@ export type DatabaseHandle = {
   sqlite?: Database
   /** A cheap round trip that fails when the database is unusable (readiness). */
   ping(): Promise<boolean>
+  /**
+   * What the instances sharing this database coordinate through (leases, the login throttle, the
+   * deviceconnect relay); on SQLite, one process alone. Made by whoever builds the services.
+   */
+  openCluster(log: Logger): Promise<Cluster>
   /** Where /metrics reads the fleet and database gauges; made when metrics are on. */
   metricsSource(): Promise<MetricsSource>
   close(): Promise<void>
@@ -33,6 +39,7 @@ export async function openSqliteEngine(config: Config, parts: StoreParts): Promi
     database: {
       sqlite: db,
       ping: async () => pingDatabase(db),
+      openCluster: async () => localCluster(),
       metricsSource: async () =>
         (await import('./metrics/source.ts')).sqliteMetricsSource(db.$client.filename),
       close: async () => db.$client.close(),

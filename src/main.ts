@@ -52,7 +52,7 @@ async function ensureFirstUser(deps: Deps, services: Pick<Services, 'useradm' | 
 }
 
 async function serve(deps: Deps): Promise<void> {
-  const services = createServices(deps)
+  const services = createServices(deps, await deps.database.openCluster(deps.log))
   await ensureFirstUser(deps, services)
   // Before listening: no upload is in flight, so whatever nothing refers to is an orphan.
   const swept = await services.artifacts.startUp()
@@ -66,13 +66,13 @@ async function serve(deps: Deps): Promise<void> {
   const running = await startServer(
     deps,
     createApp(deps, services),
-    async () => {
-      retention.stop()
-      await stopServices(services)
-    },
+    () => stopServices(services),
     services.artifacts,
   )
-  retention.start()
+  services.cluster.leases.run('retention', () => {
+    retention.start()
+    return () => retention.stop()
+  })
   // From the process's start (performance's time origin): what an operator compares across versions.
   deps.log.info('ready', { startup_ms: Math.round(performance.now()) })
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

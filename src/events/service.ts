@@ -1,3 +1,4 @@
+import { type Leases, localLeases } from '../cluster/leases.ts'
 import type { Deps } from '../deps.ts'
 import type { EventsEngine } from './engine.ts'
 import type { EventListener } from './model.ts'
@@ -15,7 +16,8 @@ export interface EventsService {
    * A subscription that survives restarts: it resumes after the last event it saved as handled
    * under `name` (the first time: from now on). The position is saved at most once a second and
    * on stop, so after a crash the listener may get again the events of its last second: at least
-   * once, never skipped; listeners must tolerate a repeat.
+   * once, never skipped; listeners must tolerate a repeat. With several instances it runs on one
+   * of them at a time (the lease `events.subscription.<name>`); another resumes it when that one dies.
    */
   subscribeDurable(name: string, listener: EventListener): () => void
   /** The newest committed `seq` (0 while there is none). */
@@ -37,6 +39,7 @@ const PRUNE_MS = 3_600_000
 export function createEventsService(
   deps: Pick<Deps, 'config' | 'clock' | 'log'>,
   engine: EventsEngine,
+  leases: Leases = localLeases(),
 ): EventsService {
   const { config, clock, log } = deps
   const { store, outbox } = engine
@@ -56,11 +59,14 @@ export function createEventsService(
     const before = new Date(clock.now().getTime() - config.eventRetentionSeconds * 1000)
     return store.prune(before, config.eventMaxCount)
   }
-  const pruner = setInterval(() => {
-    prune().catch((err) => log.error('pruning events failed', { err }))
-  }, PRUNE_MS)
+  const endPruner = leases.run('events.prune', () => {
+    const pruner = setInterval(() => {
+      prune().catch((err) => log.error('pruning events failed', { err }))
+    }, PRUNE_MS)
+    pruner.unref()
+    return () => clearInterval(pruner)
+  })
   poll.unref()
-  pruner.unref()
 
   function subscribe(listener: EventListener, options: { afterSeq?: number | Promise<number> } = {}) {
     let stopped = false
@@ -111,7 +117,10 @@ export function createEventsService(
   const saver = setInterval(saveCursors, CURSOR_SAVE_MS)
   saver.unref()
 
-  function subscribeDurable(name: string, listener: EventListener): () => void {
+  /** The durable subscriptions' ends, for `stop`. */
+  const durable = new Set<() => Promise<void>>()
+  function followDurable(name: string, listener: EventListener): () => void {
+    // Read when the lease is taken: another instance may have moved the position since.
     const start = (async () => {
       const saved = await store.readCursor(name)
       if (saved !== undefined) return saved
@@ -131,6 +140,14 @@ export function createEventsService(
       saveCursors()
     }
   }
+  function subscribeDurable(name: string, listener: EventListener): () => void {
+    const end = leases.run(`events.subscription.${name}`, () => followDurable(name, listener))
+    durable.add(end)
+    return () => {
+      durable.delete(end)
+      void end() // local leases end at once; a PostgreSQL lease is given up in the background
+    }
+  }
 
   return {
     subscribe,
@@ -142,12 +159,15 @@ export function createEventsService(
     prune,
 
     async stop() {
+      // Ending a durable subscription stops it on this instance and gives its lease up.
+      const ending = [...durable].map((end) => end())
+      durable.clear()
       for (const stop of [...subscriptions]) stop()
       saveCursors()
       clearInterval(saver)
       stopNotices()
       clearInterval(poll)
-      clearInterval(pruner)
+      await Promise.all([...ending, endPruner()])
       await Promise.all(saving)
     },
   }

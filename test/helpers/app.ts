@@ -102,7 +102,7 @@ export async function createTestApp(env: Record<string, string> = {}) {
   mkdirSync(join(dir, 'keys'), { recursive: true })
   writeFileSync(config.jwtKeyFile!, jwtKeyPem(), { mode: 0o600 })
   const deps = await buildDeps(config, { clock, log })
-  const services = createServices(deps)
+  const services = createServices(deps, await deps.database.openCluster(log))
   const app = createApp(deps, services)
   // Tests read what was stored through their own connection, whichever the engine.
   const pg = config.databaseUrl ? await openPgDatabase(config.databaseUrl, { max: 2 }) : undefined

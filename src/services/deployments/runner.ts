@@ -1,4 +1,5 @@
 import type { Clock } from '../../clock.ts'
+import { type Leases, localLeases } from '../../cluster/leases.ts'
 import { NotFoundError } from '../../gateway/errors.ts'
 import type { DeploymentRow } from './store.deployments.ts'
 import type { DeploymentsStore } from './store.ts'
@@ -20,9 +21,16 @@ export type FilterMatcher = (
  * permitting), devices in flight past their deployment's timeout count as failed for the gates,
  * and devices that changed (accepted, inventory written, static group or tags changed) join the
  * active dynamic deployments whose filter they now match. Each item is its own short store call (one transaction); nothing here
- * runs per poll.
+ * runs per poll. The timed work is the database's, so one instance does it (the lease
+ * `deployments.schedule`); the changed devices are the ones this instance heard of, so each
+ * instance joins its own.
  */
-export function createRolloutRunner(store: DeploymentsStore, clock: Clock, match: FilterMatcher) {
+export function createRolloutRunner(
+  store: DeploymentsStore,
+  clock: Clock,
+  match: FilterMatcher,
+  leases: Leases = localLeases(),
+) {
   // Long as a whole: one closure over the state its methods share; each method is short.
   /** Devices that changed since the last look, per tenant. */
   const changed = new Map<string, Set<string>>()
@@ -79,25 +87,30 @@ export function createRolloutRunner(store: DeploymentsStore, clock: Clock, match
   // everything noted before the call has been handled).
   let last: Promise<number> = Promise.resolve(0)
   let busy = false
-  const run = async () => {
-    busy = true
-    try {
-      return (await timeDue()) + (await dynamicDue())
-    } finally {
-      busy = false
+  const inTurn = (work: () => Promise<number>) => {
+    const run = async () => {
+      busy = true
+      try {
+        return await work()
+      } finally {
+        busy = false
+      }
     }
-  }
-  function runDue(): Promise<number> {
     last = last.then(run, run)
     return last
   }
-
-  let timer: ReturnType<typeof setInterval> | undefined = setInterval(() => {
-    // A failed slice is tried again on the next tick.
-    if (!busy) runDue().catch(() => undefined)
-  }, TICK_MS)
-  // The timer alone must not keep the process (or a test) running.
-  timer.unref?.()
+  const runDue = () => inTurn(async () => (await timeDue()) + (await dynamicDue()))
+  const every = (work: () => Promise<number>) => {
+    const timer = setInterval(() => {
+      // A failed slice is tried again on the next tick.
+      if (!busy) inTurn(work).catch(() => undefined)
+    }, TICK_MS)
+    // The timer alone must not keep the process (or a test) running.
+    timer.unref?.()
+    return () => clearInterval(timer)
+  }
+  let stopJoining: (() => void) | undefined = every(dynamicDue)
+  const endTimed = leases.run('deployments.schedule', () => every(timeDue))
 
   return {
     runDue,
@@ -110,8 +123,10 @@ export function createRolloutRunner(store: DeploymentsStore, clock: Clock, match
       devices.add(deviceId)
     },
     stop(): void {
-      if (timer) clearInterval(timer)
-      timer = undefined
+      stopJoining?.()
+      stopJoining = undefined
+      // Local leases end at once; a PostgreSQL lease is given up in the background.
+      void endTimed()
     },
   }
 }

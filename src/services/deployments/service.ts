@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import type { Leases } from '../../cluster/leases.ts'
 import type { Deps } from '../../deps.ts'
 import type { Paging } from '../../gateway/paging.ts'
 import { createConfigurationArtifacts } from './configuration.ts'
@@ -120,13 +121,16 @@ export interface DeploymentsService {
 
 export function createDeploymentsService(
   deps: Deps,
-  services: { inventory: DeploymentsInventory; artifacts: DeploymentsArtifacts },
+  services: { inventory: DeploymentsInventory; artifacts: DeploymentsArtifacts; leases?: Leases },
 ): DeploymentsService {
   const store = deps.stores.deployments
   const { artifacts } = services
   const selectDeployment = createSelection({ store, artifacts })
-  const runner = createRolloutRunner(store, deps.clock, (tenantId, filterId, among) =>
-    services.inventory.matchingDeviceIds(tenantId, filterId, among),
+  const runner = createRolloutRunner(
+    store,
+    deps.clock,
+    (tenantId, filterId, among) => services.inventory.matchingDeviceIds(tenantId, filterId, among),
+    services.leases,
   )
 
   return {

@@ -15,13 +15,29 @@ export type Peer = {
 
 /** A session multiplexed over a device connection, receiving the device's messages for its sid. */
 export type SessionRoute = {
-  onDeviceMessage(msg: ProtoMsg): void
+  /** `raw` is the message as the device sent it (what a relay passes on unchanged). */
+  onDeviceMessage(msg: ProtoMsg, raw: Uint8Array): void
   /** The device connection is gone (closed, replaced or removed). */
   onDeviceGone(): void
 }
 
+/**
+ * The way to a device's websocket as sessions see it: held by this instance (DeviceLink), or by
+ * another one and reached through the relay (RemoteLink in remote.ts).
+ */
+export interface Link {
+  readonly tenantId: string
+  readonly deviceId: string
+  /** Encodes and sends a message; throws ProtocolError when mender-connect could not read it. */
+  send(msg: ProtoMsg): number
+  /** Hands the device's messages of `sid` to `route` from now on. */
+  route(sid: string, route: SessionRoute): void
+  /** Stops handing `sid`'s messages to `route` (nothing when another route took the sid over). */
+  unroute(sid: string, route: SessionRoute): void
+}
+
 /** A device's live websocket and the sessions routed over it. */
-export class DeviceLink {
+export class DeviceLink implements Link {
   readonly routes = new Map<string, SessionRoute>()
 
   constructor(
@@ -40,10 +56,22 @@ export class DeviceLink {
 
   /** Encodes and sends a message; throws ProtocolError when mender-connect could not read it. */
   send(msg: ProtoMsg): number {
-    const bytes = encodeMessage(msg)
+    return this.sendBytes(encodeMessage(msg))
+  }
+
+  /** Sends an encoded message (one relayed from another instance); throws ProtocolError when too large. */
+  sendBytes(bytes: Uint8Array): number {
     if (bytes.length >= DEVICE_MESSAGE_LIMIT) throw new ProtocolError('message too large for the device')
     this.peer.send(bytes)
     return bytes.length
+  }
+
+  route(sid: string, route: SessionRoute): void {
+    this.routes.set(sid, route)
+  }
+
+  unroute(sid: string, route: SessionRoute): void {
+    if (this.routes.get(sid) === route) this.routes.delete(sid)
   }
 
   /** Hands a device's message to the session of its sid; messages of unknown sessions are dropped. */
@@ -55,7 +83,7 @@ export class DeviceLink {
       return undefined
     }
     const route = this.routes.get(msg.sid)
-    if (route) route.onDeviceMessage(msg)
+    if (route) route.onDeviceMessage(msg, data)
     return msg
   }
 

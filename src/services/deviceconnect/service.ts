@@ -1,8 +1,10 @@
+import { type Leases, localLeases } from '../../cluster/leases.ts'
+import type { DeviceHolders, Relay } from '../../cluster/relay.ts'
 import type { Deps } from '../../deps.ts'
 import type { Authenticator, DevicePrincipal } from '../../gateway/auth.ts'
 import { ConflictError, NotFoundError } from '../../gateway/errors.ts'
 import { type Paging, pageOffset } from '../../gateway/paging.ts'
-import { DeviceLink, Hub, type Peer } from './hub.ts'
+import { DeviceLink, Hub, type Link, type Peer } from './hub.ts'
 import type {
   DeviceConnection,
   FileInfo,
@@ -14,6 +16,7 @@ import type {
 import { replayRecording } from './playback.ts'
 import { message, PROTO_MENDER_CLIENT } from './protocol.ts'
 import { SessionCounter } from './registry.ts'
+import { createRemoteLinks } from './remote.ts'
 import { RemoteSession } from './session.ts'
 import type { DeviceconnectStore } from './store.ts'
 import { FileTransfer } from './transfer.ts'
@@ -94,7 +97,12 @@ export type DeviceconnectDeviceTokens = Pick<Authenticator<DevicePrincipal>, 'is
 
 export function createDeviceconnectService(
   deps: Deps,
-  peers: { deviceTokens: DeviceconnectDeviceTokens },
+  peers: {
+    deviceTokens: DeviceconnectDeviceTokens
+    leases?: Leases
+    /** Several instances: devices held by another one are reached through the relay. */
+    relay?: { relay: Relay; holders: DeviceHolders }
+  },
   store: DeviceconnectStore = deps.stores.deviceconnect,
 ): DeviceconnectService {
   const { clock, ids, log, config } = deps
@@ -106,7 +114,9 @@ export function createDeviceconnectService(
   const context = { store, clock, log, limits }
   const logFailure = (what: string) => (err: unknown) => log.error(what, { err })
 
-  void store.resetLiveState(clock.now()).catch(logFailure('resetting deviceconnect state failed'))
+  // One process: every connection it knew of ended with it. Several: the others' connections stay.
+  if (!peers.relay)
+    void store.resetLiveState(clock.now()).catch(logFailure('resetting deviceconnect state failed'))
 
   function sweep(): void {
     const idleBefore = clock.now().getTime() - limits.idleTimeoutSeconds * 1000
@@ -119,25 +129,44 @@ export function createDeviceconnectService(
     const before = new Date(clock.now().getTime() - limits.recordingDays * 86_400_000)
     store.deleteRecordingsBefore(before).catch(logFailure('deleting old recordings failed'))
   }
+  // Sessions are this instance's; recordings are the database's: one instance drops old ones.
   const sweeper = setInterval(sweep, SWEEP_MS)
-  const retention = setInterval(dropOldRecordings, RETENTION_SWEEP_MS)
   sweeper.unref()
-  retention.unref()
-  dropOldRecordings()
+  const endRetention = (peers.leases ?? localLeases()).run('deviceconnect.recordings', () => {
+    const retention = setInterval(dropOldRecordings, RETENTION_SWEEP_MS)
+    retention.unref()
+    dropOldRecordings()
+    return () => clearInterval(retention)
+  })
 
   /**
    * The device's connection, if its token still holds. Tokens are checked at the upgrade; one taken
    * away since (a rejected or revoked device) ends the connection here, before anything uses it.
    */
-  async function liveLink(tenantId: string, deviceId: string): Promise<DeviceLink | undefined> {
+  async function liveHere(tenantId: string, deviceId: string): Promise<DeviceLink | undefined> {
     const link = hub.get(tenantId, deviceId)
     if (!link || (await peers.deviceTokens.isLive(link.principal))) return link
     link.drop(CLOSE_POLICY, 'device token revoked')
     void deviceClosed(link)
     return undefined
   }
+  const remote =
+    peers.relay &&
+    createRemoteLinks({
+      ...peers.relay,
+      clock,
+      log,
+      held: (tenantId, deviceId) => hub.get(tenantId, deviceId),
+      live: liveHere,
+    })
 
-  async function requireLink(tenantId: string, deviceId: string): Promise<DeviceLink> {
+  /** The device's connection here, or through the instance holding it (which checks the token). */
+  async function liveLink(tenantId: string, deviceId: string): Promise<Link | undefined> {
+    if (hub.get(tenantId, deviceId)) return liveHere(tenantId, deviceId)
+    return remote?.find(tenantId, deviceId)
+  }
+
+  async function requireLink(tenantId: string, deviceId: string): Promise<Link> {
     const link = await liveLink(tenantId, deviceId)
     if (!link) throw new NotFoundError('failed to connect to device: device disconnected')
     return link
@@ -148,6 +177,7 @@ export function createDeviceconnectService(
     link.drop()
     if (!current) return
     try {
+      await remote?.release(link)
       const version = await versions.get(link)
       if (version !== undefined)
         await store.disconnectDevice(link.tenantId, link.deviceId, version, clock.now())
@@ -219,6 +249,7 @@ export function createDeviceconnectService(
       versions.set(link, version)
       const previous = hub.add(link)
       previous?.drop(CLOSE_REPLACED, 'replaced by a newer connection')
+      remote?.claim(link).catch(logFailure('recording the instance holding a device failed'))
       return link
     },
 
@@ -229,14 +260,7 @@ export function createDeviceconnectService(
       }
     },
 
-    async deviceClosed(link) {
-      const current = hub.remove(link)
-      link.drop()
-      if (!current) return
-      const version = await versions.get(link)
-      if (version !== undefined)
-        await store.disconnectDevice(link.tenantId, link.deviceId, version, clock.now())
-    },
+    deviceClosed,
 
     async getDevice(tenantId, deviceId) {
       const device = await store.findDevice(tenantId, deviceId)
@@ -251,7 +275,7 @@ export function createDeviceconnectService(
 
     openSession(user, deviceId, peer) {
       // The token was checked by checkSession at the upgrade, just before.
-      const link = hub.get(user.tenantId, deviceId)
+      const link = hub.get(user.tenantId, deviceId) ?? remote?.found(user.tenantId, deviceId)
       if (!link) throw new NotFoundError('failed to connect to device: device disconnected')
       const release = counter.acquire(user.tenantId, user.userId, deviceId)
       const record = newRecord(user, deviceId, 'remote', null)
@@ -310,7 +334,7 @@ export function createDeviceconnectService(
       if (link) {
         hub.remove(link)
         link.drop(1000, 'device decommissioned')
-      }
+      } else await remote?.drop(tenantId, deviceId, 1000, 'device decommissioned')
       await store.deleteDevice(tenantId, deviceId)
     },
 
@@ -327,9 +351,12 @@ export function createDeviceconnectService(
 
     stop() {
       clearInterval(sweeper)
-      clearInterval(retention)
+      // Local leases end at once; a PostgreSQL lease is given up in the background.
+      void endRetention()
       for (const session of [...sessions]) session.expire('server_stopped')
       for (const link of [...hub.all()]) link.drop(1001, 'server stopping')
+      // Before the database closes (the services stop first): the other instances stop sending here.
+      remote?.close().catch(logFailure('clearing the devices this instance held failed'))
     },
   }
 }

@@ -1,6 +1,6 @@
 import type { Deps } from '../../deps.ts'
 import type { Logger } from '../../log.ts'
-import type { DeviceLink, Peer, SessionRoute } from './hub.ts'
+import type { Link, Peer, SessionRoute } from './hub.ts'
 import type { SessionEnd, SessionRecord } from './model.ts'
 import {
   decodeMessage,
@@ -73,12 +73,12 @@ export class RemoteSession implements SessionRoute {
   constructor(
     private readonly ctx: SessionContext,
     readonly record: SessionRecord,
-    private readonly link: DeviceLink,
+    private readonly link: Link,
     private readonly user: Peer,
     private readonly onEnd: (session: RemoteSession) => void,
   ) {
     this.lastActive = ctx.clock.now().getTime()
-    link.routes.set(record.id, this)
+    link.route(record.id, this)
   }
 
   get id(): string {
@@ -209,7 +209,7 @@ export class RemoteSession implements SessionRoute {
   private end(reason: RemoteEnd | 'user_closed'): void {
     if (this.ended) return
     this.ended = true
-    if (this.link.routes.get(this.id) === this) this.link.routes.delete(this.id)
+    this.link.unroute(this.id, this)
     if (reason !== 'device_disconnected') {
       this.stopOnDevice(reason === 'user_closed' ? 'user disconnected' : CLOSE_TEXT[reason][1])
     }

@@ -1,5 +1,5 @@
 import { ApiError, BadRequestError, PayloadTooLargeError } from '../../gateway/errors.ts'
-import type { DeviceLink, SessionRoute } from './hub.ts'
+import type { Link, SessionRoute } from './hub.ts'
 import type { FileInfo, UploadTarget } from './model.ts'
 import {
   decodeBody,
@@ -100,11 +100,11 @@ export class FileTransfer {
   private closed = false
 
   constructor(
-    private readonly link: DeviceLink,
+    private readonly link: Link,
     readonly sid: string,
     private readonly userId: string,
   ) {
-    link.routes.set(sid, this.inbox)
+    link.route(sid, this.inbox)
   }
 
   private send(typ: string, fields: Partial<ProtoMsg> = {}, proto = PROTO_FILE_TRANSFER): void {
@@ -234,7 +234,7 @@ export class FileTransfer {
   close(): void {
     if (this.closed) return
     this.closed = true
-    if (this.link.routes.get(this.sid) === this.inbox) this.link.routes.delete(this.sid)
+    this.link.unroute(this.sid, this.inbox)
     this.inbox.fail(new Error('transfer closed'))
     try {
       this.send('close', {}, PROTO_CONTROL)

@@ -32,6 +32,13 @@ export function createDeliverer(parts: {
   const abort = new AbortController()
   let pumping = false
   let again = false
+  /**
+   * Deliveries whose attempt was recorded while the due ones were being read: that read may have
+   * seen their rows from before (on PostgreSQL the query and the write overlap), so they are not
+   * sent again from it.
+   */
+  const recordedDuringRead = new Set<string>()
+  const deliveryKey = (d: DueDelivery) => `${d.eventId}\n${d.integrationId}`
 
   async function attempt(delivery: DueDelivery): Promise<void> {
     const body = webhookBody(delivery.event)
@@ -63,15 +70,17 @@ export function createDeliverer(parts: {
       do {
         again = false
         if (inFlight.size >= MAX_IN_FLIGHT) break
+        recordedDuringRead.clear()
         const due = await store.dueDeliveries(clock.now(), MAX_IN_FLIGHT + inFlight.size)
         for (const delivery of due) {
           const key = `${delivery.integrationId}\n${delivery.subject}`
-          if (inFlight.has(key)) continue
+          if (inFlight.has(key) || recordedDuringRead.has(deliveryKey(delivery))) continue
           if (inFlight.size >= MAX_IN_FLIGHT) break
           inFlight.add(key)
           attempt(delivery)
             .catch((err) => log.error('a webhook delivery failed to record', { err }))
             .finally(() => {
+              recordedDuringRead.add(deliveryKey(delivery))
               inFlight.delete(key)
               void pump()
             })

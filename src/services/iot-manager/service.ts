@@ -1,3 +1,4 @@
+import { type Leases, localLeases } from '../../cluster/leases.ts'
 import type { Deps } from '../../deps.ts'
 import {
   type DEVICE_EVENT_TYPES,
@@ -155,19 +156,51 @@ const toApiEvent = (event: RecordedEvent): ApiEvent => ({
 
 export function createIotManagerService(
   deps: Pick<Deps, 'stores' | 'clock' | 'ids' | 'log' | 'config'>,
-  peers: { events: Pick<EventsService, 'subscribeDurable'>; devices: IotManagerDevices },
+  peers: { events: Pick<EventsService, 'subscribeDurable'>; devices: IotManagerDevices; leases?: Leases },
   store: IotManagerStore = deps.stores.iotManager,
 ): IotManagerService {
+  const leases = peers.leases ?? localLeases()
   const { clock, ids, log, config } = deps
-  const deliverer = createDeliverer({
-    store,
-    clock,
-    log,
-    timeoutMs: config.webhookTimeoutSeconds * 1000,
-    maxAttempts: config.webhookMaxAttempts,
+  /**
+   * Sending, bounding and pruning run on one instance at a time (the lease `webhooks`): deliveries
+   * are rows, so the instance that takes the lease over sends what its predecessor left unsent,
+   * and no two instances send the same delivery.
+   */
+  let deliverer: ReturnType<typeof createDeliverer> | undefined
+  const endDelivering = leases.run('webhooks', () => {
+    const sending = createDeliverer({
+      store,
+      clock,
+      log,
+      timeoutMs: config.webhookTimeoutSeconds * 1000,
+      maxAttempts: config.webhookMaxAttempts,
+    })
+    deliverer = sending
+    const bound = setInterval(() => {
+      store
+        .dropExcess(config.webhookMaxPending)
+        .catch((err) => log.error('bounding webhook queues failed', { err }))
+    }, BOUND_MS)
+    const pruner = setInterval(() => {
+      const before = new Date(clock.now().getTime() - config.eventRetentionSeconds * 1000)
+      store
+        .prune(before, config.eventMaxCount)
+        .catch((err) => log.error('pruning webhook events failed', { err }))
+    }, PRUNE_MS)
+    bound.unref()
+    pruner.unref()
+    return () => {
+      clearInterval(bound)
+      clearInterval(pruner)
+      sending.stop()
+      if (deliverer === sending) deliverer = undefined
+    }
   })
 
-  /** Records an event for every integration of its tenant that wants it; they are sent from there. */
+  /**
+   * Records an event for every integration of its tenant that wants it; they are sent from there.
+   * Recording is idempotent (a repeat after a restart or a lease moving records nothing new).
+   */
   async function record(event: OutboxEvent): Promise<void> {
     const wanted = (await store.listIntegrations(event.tenantId)).filter((i) =>
       i.eventTypes.includes(event.type),
@@ -178,22 +211,10 @@ export function createIotManagerService(
       wanted.map((i) => i.id),
       clock.now(),
     )
-    deliverer.wake()
+    // Another instance holding the lease finds the new rows at its next tick.
+    deliverer?.wake()
   }
   const stopFollowing = peers.events.subscribeDurable('iot-manager', record)
-  const bound = setInterval(() => {
-    store
-      .dropExcess(config.webhookMaxPending)
-      .catch((err) => log.error('bounding webhook queues failed', { err }))
-  }, BOUND_MS)
-  const pruner = setInterval(() => {
-    const before = new Date(clock.now().getTime() - config.eventRetentionSeconds * 1000)
-    store
-      .prune(before, config.eventMaxCount)
-      .catch((err) => log.error('pruning webhook events failed', { err }))
-  }, PRUNE_MS)
-  bound.unref()
-  pruner.unref()
 
   async function requireIntegration(tenantId: string, id: string): Promise<Integration> {
     const integration = await store.findIntegration(tenantId, id)
@@ -274,9 +295,8 @@ export function createIotManagerService(
 
     stop() {
       stopFollowing()
-      clearInterval(bound)
-      clearInterval(pruner)
-      deliverer.stop()
+      // Local leases end at once; a PostgreSQL lease is given up in the background.
+      void endDelivering()
     },
   }
 }

@@ -12,7 +12,7 @@ import {
 import type { Claims } from '../../tokens.ts'
 import { ADMIN_ROLE, organizationClaims } from './organization.ts'
 import { isUniqueViolation, type UserFilter, type UserRow } from './store.ts'
-import { createLoginThrottle } from './throttle.ts'
+import { createLoginThrottle, type ThrottleStore } from './throttle.ts'
 
 const USER_TOKEN_ISSUER = 'mender.useradm'
 const USER_TOKEN_SCOPE = 'mender.*'
@@ -155,11 +155,14 @@ export interface UseradmService {
   findUserByEmail(email: string): Promise<User | undefined>
 }
 
-export function createUseradmService(deps: Deps): UseradmService {
+export function createUseradmService(
+  deps: Deps,
+  peers: { loginThrottle?: ThrottleStore } = {},
+): UseradmService {
   // Long as a whole: one closure over the dependencies its methods share; each method is short.
   const store = deps.stores.useradm
   const { clock, ids, tokens, config } = deps
-  const throttle = createLoginThrottle(() => clock.now().getTime())
+  const throttle = createLoginThrottle(() => clock.now().getTime(), peers.loginThrottle)
   // Checking a password against this keeps a login for an unknown email as slow as a real one.
   // Made on the first such login, not at every start (an argon2 hash costs ~150 ms and 64 MiB).
   let decoyHash: Promise<string> | undefined
