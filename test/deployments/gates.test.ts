@@ -85,9 +85,13 @@ describe('failure gate', () => {
 
   test('every gate decision is on the event stream', async () => {
     const events: OutboxEvent[] = []
-    const stop = t.services.events.subscribe((event) => {
-      if (event.type === 'deployment-rollout') events.push(event)
-    })
+    const afterSeq = await t.services.events.lastSeq()
+    const stop = t.services.events.subscribe(
+      (event) => {
+        if (event.type === 'deployment-rollout') events.push(event)
+      },
+      { afterSeq },
+    )
     const devices = await fleet(2)
     const id = await deployWith(devices, { failure_gate: { max_failures: 1 } })
     await run(devices[0]!, id, 'failure')

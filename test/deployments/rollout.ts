@@ -1,6 +1,6 @@
 import { unwindDepends } from '../../src/services/artifacts/depends.ts'
 import type { ArtifactRow } from '../../src/services/artifacts/model.ts'
-import type { Reply, TestApp } from '../helpers/app.ts'
+import type { Caller, Reply, TestApp } from '../helpers/app.ts'
 import { acceptedDevice as acceptDevice, TestDevice } from '../helpers/device.ts'
 
 export const MGMT = '/api/management/v1/deployments'
@@ -17,7 +17,7 @@ export const logPath = (deploymentId: string) =>
   `/api/devices/v1/deployments/device/deployments/${deploymentId}/log`
 
 /** An accepted device with a token, seeded the shared way (Ed25519: quick to generate). */
-export const acceptedDevice = (t: TestApp, admin: string, identity: Record<string, unknown> = {}) =>
+export const acceptedDevice = (t: Caller, admin: string, identity: Record<string, unknown> = {}) =>
   acceptDevice(t, admin, new TestDevice({ mac: crypto.randomUUID(), ...identity }, 'ed25519'))
 
 /** `n` accepted devices, one after another. */
@@ -55,7 +55,7 @@ export async function addArtifact(
 }
 
 /** Creates a deployment through the API; answers its id. */
-export async function deploy(t: TestApp, admin: string, body: Record<string, unknown>): Promise<string> {
+export async function deploy(t: Caller, admin: string, body: Record<string, unknown>): Promise<string> {
   const res = await t.call('POST', `${MGMT}/deployments`, {
     token: admin,
     body: { name: 'rollout', ...body },
@@ -66,13 +66,13 @@ export async function deploy(t: TestApp, admin: string, body: Record<string, unk
 
 /** The device's update check (v1 POST with the flat provides body the Go client sends). */
 export const poll = (
-  t: TestApp,
+  t: Caller,
   token: string,
   provides: Record<string, string> = { artifact_name: 'factory', device_type: 'dev-a' },
 ): Promise<Reply> => t.call('POST', NEXT, { token, body: provides })
 
-export const report = (t: TestApp, token: string, deploymentId: string, status: string, substate?: string) =>
+export const report = (t: Caller, token: string, deploymentId: string, status: string, substate?: string) =>
   t.call('PUT', statusPath(deploymentId), { token, body: { status, ...(substate ? { substate } : {}) } })
 
-export const getDeployment = async (t: TestApp, admin: string, id: string) =>
+export const getDeployment = async (t: Caller, admin: string, id: string) =>
   (await t.call('GET', `${MGMT}/deployments/${id}`, { token: admin })).json

@@ -92,9 +92,13 @@ describe("Mender's tenant-scoped internal deviceconnect routes", () => {
 
 test('a device connecting and disconnecting writes events to the outbox, in order', async () => {
   const seen: OutboxEvent[] = []
-  const stop = server.services.events.subscribe((event) => {
-    if (event.type === 'device-connect-status-changed' && event.subject === device.id) seen.push(event)
-  })
+  const afterSeq = await server.services.events.lastSeq()
+  const stop = server.services.events.subscribe(
+    (event) => {
+      if (event.type === 'device-connect-status-changed' && event.subject === device.id) seen.push(event)
+    },
+    { afterSeq },
+  )
   try {
     const ws = new Socket(wsUrl(server.url, DEVICE_WS), bearer(device.token))
     await ws.opened

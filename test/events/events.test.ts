@@ -12,14 +12,21 @@ beforeEach(async () => {
 })
 afterEach(() => t.close())
 
-/** Collects what a subscription hears; `until` resolves once `n` events arrived. */
-function collect(options: { afterSeq?: number } = {}) {
+/**
+ * Collects what a subscription hears, from now on unless `afterSeq` says otherwise (read first: on
+ * PostgreSQL "now" is a round trip away); `until` resolves once `n` events arrived.
+ */
+async function collect(options: { afterSeq?: number } = {}) {
+  const afterSeq = options.afterSeq ?? (await t.services.events.lastSeq())
   const events: OutboxEvent[] = []
   let waiting: { n: number; resolve: () => void } | undefined
-  const stop = t.services.events.subscribe((event) => {
-    events.push(event)
-    if (waiting && events.length >= waiting.n) waiting.resolve()
-  }, options)
+  const stop = t.services.events.subscribe(
+    (event) => {
+      events.push(event)
+      if (waiting && events.length >= waiting.n) waiting.resolve()
+    },
+    { afterSeq },
+  )
   const until = (n: number) =>
     events.length >= n ? Promise.resolve() : new Promise<void>((resolve) => (waiting = { n, resolve }))
   return { events, stop, until, types: () => events.map((e) => e.type) }
@@ -27,7 +34,7 @@ function collect(options: { afterSeq?: number } = {}) {
 
 describe('device events', () => {
   test('a new device is pending; accepting it provisions it and changes its status; decommissioning says so', async () => {
-    const heard = collect()
+    const heard = await collect()
     const device = await acceptedDevice(t, admin)
     await heard.until(3)
     expect(heard.types()).toEqual(['device-status-changed', 'device-provisioned', 'device-status-changed'])
@@ -76,7 +83,7 @@ describe('subscriptions', () => {
   test('replays from a seq, in order, then keeps following', async () => {
     await acceptedDevice(t, admin)
     await acceptedDevice(t, admin)
-    const replay = collect({ afterSeq: 0 })
+    const replay = await collect({ afterSeq: 0 })
     await replay.until(6)
     const seqs = replay.events.map((e) => e.seq)
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b))
@@ -94,7 +101,7 @@ describe('subscriptions', () => {
       slow.push(event)
       await held
     })
-    const fast = collect()
+    const fast = await collect()
     const first = await acceptedDevice(t, admin)
     const second = await acceptedDevice(t, admin)
     // Both devices were accepted (six events written) while the slow listener sat on the first.
@@ -127,7 +134,7 @@ describe('subscriptions', () => {
   })
 
   test('a stopped subscription hears nothing more', async () => {
-    const heard = collect()
+    const heard = await collect()
     heard.stop()
     await acceptedDevice(t, admin)
     await Bun.sleep(20)
@@ -140,7 +147,7 @@ describe('deployment events', () => {
     const device = await acceptedDevice(t, admin)
     const name = uniqueName('events')
     await addArtifact(t, name, ['dev-a'])
-    const heard = collect()
+    const heard = await collect()
     const id = await deploy(t, admin, { artifact_name: name, devices: [device.id] })
     expect((await poll(t, device.token)).status).toBe(200)
     for (const status of ['downloading', 'installing', 'success'])
