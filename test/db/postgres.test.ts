@@ -6,7 +6,7 @@ import { SQL } from 'bun'
 import { runPgMigrations } from '../../db/migrate.pg.ts'
 import journal from '../../db/migrations-pg/meta/_journal.json' with { type: 'json' }
 import { testPostgres } from '../helpers/postgres.ts'
-import { ROOT, run } from '../helpers/server.ts'
+import { ROOT, run, startBender } from '../helpers/server.ts'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'bender-pg-cli-'))
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
@@ -65,7 +65,7 @@ describe('BENDER_DATABASE_URL selects PostgreSQL', () => {
     expect(res.stderr).toContain('BENDER_DATABASE_URL must look like postgres://')
   })
 
-  test('migrate applies the PostgreSQL schema; serve says which stores are missing', async () => {
+  test('migrate applies the PostgreSQL schema; user and serve then run on it', async () => {
     const url = await (await testPostgres()).createDatabase()
     const migrated = await bender(['migrate'], url)
     expect(migrated.code).toBe(0)
@@ -74,10 +74,22 @@ describe('BENDER_DATABASE_URL selects PostgreSQL', () => {
     expect(tables).toContain('events_outbox')
     expect(tables).toContain('deployments_deployments')
     expect(applied).toBe(journal.entries.length)
-    const served = await bender(['serve'], url)
-    expect(served.code).toBe(2)
-    expect(served.stderr).toContain('"serve" cannot run on PostgreSQL yet')
-    expect(served.stderr).toContain('useradm, deviceauth, inventory, deployments, artifacts')
+    const created = await bender(
+      ['user', 'create', '--email', 'pg@example.com', '--password', 'pg-password-1'],
+      url,
+    )
+    expect(created.code).toBe(0)
+    const server = await startBender({ env: { BENDER_DATABASE_URL: url } })
+    try {
+      expect((await fetch(`${server.url}/api/internal/v1/useradm/health`)).status).toBe(204)
+      const login = await fetch(`${server.url}/api/management/v1/useradm/auth/login`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${btoa('pg@example.com:pg-password-1')}` },
+      })
+      expect(login.status).toBe(200)
+    } finally {
+      expect(await server.stop()).toBe(0)
+    }
   })
 })
 

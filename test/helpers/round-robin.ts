@@ -54,14 +54,19 @@ export function startRoundRobin(upstreams: string[]): RoundRobin {
         if (srv.upgrade(request, { data })) return undefined
         return new Response('upgrade failed', { status: 400 })
       }
-      return fetch(target, {
+      const answer = await fetch(target, {
         method: request.method,
         headers: forwardHeaders(request.headers),
         body: request.body,
         redirect: 'manual',
-        // Bodies stream through: an artifact upload is not buffered here.
+        // Requests stream through (an upload is not buffered); answers are passed on as sent, not inflated.
         duplex: 'half',
+        decompress: false,
       } as RequestInit)
+      // Read whole, so the answer keeps a Content-Length (the mender client refuses a download of
+      // unknown size; Bun sends a streamed body chunked). The tests' answers are small.
+      const body = request.method === 'HEAD' ? null : await answer.arrayBuffer()
+      return new Response(body, { status: answer.status, headers: answer.headers })
     },
     websocket: {
       open(ws: ServerWebSocket<Relay>) {
