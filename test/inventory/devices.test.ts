@@ -17,7 +17,7 @@ const report = (id: string, body: unknown, mode: 'replace' | 'merge') =>
 describe('device inventory reports (PUT replaces, PATCH merges)', () => {
   test('PUT makes the inventory scope exactly the body and leaves other scopes alone', async () => {
     await addDevice(t, 'dev-1', { inventory: { device_type: 'rpi4', kernel: '5.10', ifaces: ['eth0'] } })
-    report(
+    await report(
       'dev-1',
       [
         { name: 'device_type', value: 'rpi4' },
@@ -34,7 +34,7 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
 
   test('PATCH upserts the listed attributes and keeps the rest', async () => {
     await addDevice(t, 'dev-1', { inventory: { device_type: 'rpi4', kernel: '5.10' } })
-    report(
+    await report(
       'dev-1',
       [
         { name: 'kernel', value: '6.1' },
@@ -50,7 +50,7 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
   })
 
   test('values keep their JSON types, descriptions are kept, the last of a repeated name wins', async () => {
-    report(
+    await report(
       'dev-1',
       [
         { name: 'n', value: 1.5 },
@@ -81,8 +81,8 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
   })
 
   test('both create a device inventory does not know yet, with created_ts and updated_ts', async () => {
-    report('new-1', [{ name: 'device_type', value: 'x' }], 'merge')
-    report('new-2', [{ name: 'device_type', value: 'y' }], 'replace')
+    await report('new-1', [{ name: 'device_type', value: 'x' }], 'merge')
+    await report('new-2', [{ name: 'device_type', value: 'y' }], 'replace')
     for (const id of ['new-1', 'new-2']) {
       const device = await get(id)
       expect(device.updated_ts).toBe(t.clock.now().toISOString())
@@ -92,23 +92,23 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
 
   test('updated_ts moves on a change, and at least daily, but an unchanged report the same day writes nothing', async () => {
     const body = [{ name: 'device_type', value: 'rpi4' }]
-    report('dev-1', body, 'replace')
+    await report('dev-1', body, 'replace')
     const first = (await get('dev-1')).updated_ts
     t.clock.advance(60)
-    report('dev-1', body, 'replace')
-    report('dev-1', body, 'merge')
+    await report('dev-1', body, 'replace')
+    await report('dev-1', body, 'merge')
     expect((await get('dev-1')).updated_ts).toBe(first!)
     t.clock.advance(60)
-    report('dev-1', [{ name: 'device_type', value: 'rpi5' }], 'merge')
+    await report('dev-1', [{ name: 'device_type', value: 'rpi5' }], 'merge')
     const changed = (await get('dev-1')).updated_ts!
     expect(changed > first!).toBe(true)
     t.clock.advance(86400)
-    report('dev-1', [{ name: 'device_type', value: 'rpi5' }], 'merge')
+    await report('dev-1', [{ name: 'device_type', value: 'rpi5' }], 'merge')
     expect((await get('dev-1')).updated_ts! > changed).toBe(true)
   })
 
   test('PUT with a removed attribute is a change', async () => {
-    report(
+    await report(
       'dev-1',
       [
         { name: 'a', value: '1' },
@@ -118,7 +118,7 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
     )
     const first = (await get('dev-1')).updated_ts!
     t.clock.advance(1)
-    report('dev-1', [{ name: 'a', value: '1' }], 'replace')
+    await report('dev-1', [{ name: 'a', value: '1' }], 'replace')
     expect((await get('dev-1')).updated_ts! > first).toBe(true)
     expect(scopeOf(await get('dev-1'), 'inventory')).toEqual({ a: '1' })
   })
@@ -144,15 +144,16 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
           mode,
         ),
       ).toThrow(message)
-      expect(async () =>
-        report(
-          'unknown',
-          [
-            { name: 'ok', value: 'fine' },
-            { name: 'bad', value },
-          ],
-          mode,
-        ),
+      expect(
+        async () =>
+          await report(
+            'unknown',
+            [
+              { name: 'ok', value: 'fine' },
+              { name: 'bad', value },
+            ],
+            mode,
+          ),
       ).toThrow(message)
     }
     expect(await get('dev-1')).toEqual(before)
@@ -175,7 +176,7 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
       expect(res.json.error).toBe('attribute name must be 1 to 1024 characters')
     }
     expect((await tags([{ name: 'n'.repeat(1024), value: 'x' }])).status).toBe(200)
-    report('dev-1', [{ name: 'n'.repeat(1024), value: 'x' }], 'merge')
+    await report('dev-1', [{ name: 'n'.repeat(1024), value: 'x' }], 'merge')
     expect(() => report('dev-2', { name: 'a', value: 'x' }, 'merge')).toThrow('expected a JSON array')
     expect(() => report('dev-2', ['a'], 'merge')).toThrow('expected an array of attributes')
     expect(() => report('dev-2', [{ name: 'a', value: 'x', description: 5 }], 'merge')).toThrow('description')
@@ -187,12 +188,12 @@ describe('device inventory reports (PUT replaces, PATCH merges)', () => {
       Array.from({ length: n }, (_, i) => ({ name: `${prefix}${i}`, value: i }))
     expect(() => report('dev-1', attrs(101), 'replace')).toThrow('at most 100')
     await expect(get('dev-1')).rejects.toThrow('device not found')
-    report('dev-1', attrs(100), 'replace')
-    report('dev-1', attrs(100), 'merge')
+    await report('dev-1', attrs(100), 'replace')
+    await report('dev-1', attrs(100), 'merge')
     expect(() => report('dev-1', attrs(1, 'b'), 'merge')).toThrow('at most 100')
     expect(Object.keys(scopeOf(await get('dev-1'), 'inventory'))).toHaveLength(100)
-    report('dev-1', attrs(3, 'b'), 'replace')
-    report('dev-1', attrs(97), 'merge')
+    await report('dev-1', attrs(3, 'b'), 'replace')
+    await report('dev-1', attrs(97), 'merge')
     expect(Object.keys(scopeOf(await get('dev-1'), 'inventory'))).toHaveLength(100)
     await expectCountsConsistent(t)
   })

@@ -41,16 +41,16 @@ beforeAll(async () => {
   const inv = t.services.inventory
   for (const d of FIXTURE) {
     if (d.status !== '')
-      inv.upsertIdentity('', d.id, { mac: `00:11:22:33:44:0${d.id[1]}` }, d.status ?? 'accepted')
-    inv.updateInventory(
+      await inv.upsertIdentity('', d.id, { mac: `00:11:22:33:44:0${d.id[1]}` }, d.status ?? 'accepted')
+    await inv.updateInventory(
       '',
       d.id,
       Object.entries(d.inventory).map(([name, value]) => ({ name, value })),
       'replace',
     )
-    if (d.group) inv.setGroup('', d.id, d.group)
+    if (d.group) await inv.setGroup('', d.id, d.group)
     if (d.tags)
-      inv.setTags(
+      await inv.setTags(
         '',
         d.id,
         Object.entries(d.tags).map(([name, value]) => ({ name, value })),
@@ -59,8 +59,8 @@ beforeAll(async () => {
     t.clock.advance(1)
   }
   // Another tenant's devices never show up.
-  inv.upsertIdentity('other', 'x1', { mac: '00:11:22:33:44:01' }, 'accepted')
-  inv.updateInventory('other', 'x1', [{ name: 'device_type', value: 'rpi4' }], 'replace')
+  await inv.upsertIdentity('other', 'x1', { mac: '00:11:22:33:44:01' }, 'accepted')
+  await inv.updateInventory('other', 'x1', [{ name: 'device_type', value: 'rpi4' }], 'replace')
 })
 afterAll(() => t.close())
 

@@ -35,8 +35,8 @@ beforeAll(async () => {
     inventory: { device_type: 'raspberrypi4', hostname: 'attic-devices' },
   })
   t.clock.advance(1)
-  inv.setGroup('', 'dev-a1', 'northwing')
-  inv.setTags('', 'dev-b2', [{ name: 'owner', value: 'Alice Smith' }], 'replace')
+  await inv.setGroup('', 'dev-a1', 'northwing')
+  await inv.setTags('', 'dev-b2', [{ name: 'owner', value: 'Alice Smith' }], 'replace')
   // Another tenant's device with the same words never shows up.
   await addDevice(t, 'dev-x9', { tenantId: 'other', inventory: { device_type: 'raspberrypi4' } })
 })
@@ -122,16 +122,16 @@ describe('v2 search: free text', () => {
 
   test('follows every write: reports, groups, tags and removal', async () => {
     const inv = t.services.inventory
-    inv.updateInventory('', 'dev-a1', [{ name: 'hostname', value: 'pantry-sensor' }], 'merge')
+    await inv.updateInventory('', 'dev-a1', [{ name: 'hostname', value: 'pantry-sensor' }], 'merge')
     expect(await text('kitchen')).toEqual([])
     expect(await text('pantry')).toEqual(['dev-a1'])
-    inv.setGroup('', 'dev-c3', 'loft')
+    await inv.setGroup('', 'dev-c3', 'loft')
     expect(await text('loft')).toEqual(['dev-c3'])
-    inv.clearGroup('', 'dev-c3', 'loft')
+    await inv.clearGroup('', 'dev-c3', 'loft')
     expect(await text('loft')).toEqual([])
-    inv.setTags('', 'dev-b2', [], 'replace')
+    await inv.setTags('', 'dev-b2', [], 'replace')
     expect(await text('alice')).toEqual([])
-    inv.removeDevice('', 'dev-b2')
+    await inv.removeDevice('', 'dev-b2')
     expect(await text('beaglebone')).toEqual([])
     const left = sqliteOf(t.deps).$client.query('SELECT count(*) AS n FROM inventory_text').get() as {
       n: number

@@ -1,10 +1,12 @@
 import { and, count, desc, eq, gt, lt, sql } from 'drizzle-orm'
 import type { PgDatabase } from '../../../db/pg.ts'
-import { type DeviceconnectStore, sessionWhere } from './store.ts'
+import { pgOutboxFor } from '../../events/outbox.pg.ts'
+import { connectEvent, type DeviceconnectStore, sessionWhere } from './store.ts'
 import { connectDevices, connectRecordings, connectSessions } from './tables.pg.ts'
 
 /** deviceconnect's store on PostgreSQL (see store.ts for what each method promises). */
 export function createPgDeviceconnectStore(db: PgDatabase): DeviceconnectStore {
+  const outbox = pgOutboxFor(db)
   const findDevice = db
     .select()
     .from(connectDevices)
@@ -18,30 +20,37 @@ export function createPgDeviceconnectStore(db: PgDatabase): DeviceconnectStore {
 
   return {
     async connectDevice(tenantId, deviceId, at) {
-      const [row] = await db
-        .insert(connectDevices)
-        .values({ tenantId, deviceId, status: 'connected', version: 1, createdTs: at, updatedTs: at })
-        .onConflictDoUpdate({
-          target: [connectDevices.tenantId, connectDevices.deviceId],
-          set: { status: 'connected', version: sql`${connectDevices.version} + 1`, updatedTs: at },
-        })
-        .returning({ version: connectDevices.version })
-      return row!.version
+      return db.transaction(async (tx) => {
+        const [row] = await tx
+          .insert(connectDevices)
+          .values({ tenantId, deviceId, status: 'connected', version: 1, createdTs: at, updatedTs: at })
+          .onConflictDoUpdate({
+            target: [connectDevices.tenantId, connectDevices.deviceId],
+            set: { status: 'connected', version: sql`${connectDevices.version} + 1`, updatedTs: at },
+          })
+          .returning({ version: connectDevices.version })
+        await outbox.append(tx, connectEvent(tenantId, deviceId, 'connected', at))
+        return row!.version
+      })
     },
 
     async disconnectDevice(tenantId, deviceId, version, at) {
-      const result = await db
-        .update(connectDevices)
-        .set({ status: 'disconnected', updatedTs: at })
-        .where(
-          and(
-            eq(connectDevices.tenantId, tenantId),
-            eq(connectDevices.deviceId, deviceId),
-            eq(connectDevices.version, version),
-          ),
-        )
-        .returning({ version: connectDevices.version })
-      return result.length > 0
+      return db.transaction(async (tx) => {
+        const result = await tx
+          .update(connectDevices)
+          .set({ status: 'disconnected', updatedTs: at })
+          .where(
+            and(
+              eq(connectDevices.tenantId, tenantId),
+              eq(connectDevices.deviceId, deviceId),
+              eq(connectDevices.version, version),
+            ),
+          )
+          .returning({ version: connectDevices.version })
+        if (result.length === 0) return false
+        await outbox.append(tx, connectEvent(tenantId, deviceId, 'disconnected', at))
+        return true
+      })
     },
 
     async provisionDevice(tenantId, deviceId, at) {

@@ -68,18 +68,21 @@ export function sessionWhere(
   )
 }
 
+/** The event of a device's connection changing, as both engines write it. */
+export const connectEvent = (tenantId: string, deviceId: string, status: ConnectionStatus, at: Date) => ({
+  tenantId,
+  type: 'device-connect-status-changed' as const,
+  subject: deviceId,
+  time: at,
+  data: { id: deviceId, status, updated_ts: at.toISOString() },
+})
+
 export function createDeviceconnectStore(db: Database): DeviceconnectStore {
   // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const outbox = outboxFor(db)
   /** Written in the transaction that changes the device's state, so an event exists exactly when the change does. */
-  const connectEvent = (tenantId: string, deviceId: string, status: ConnectionStatus, at: Date) =>
-    outbox.append({
-      tenantId,
-      type: 'device-connect-status-changed',
-      subject: deviceId,
-      time: at,
-      data: { id: deviceId, status, updated_ts: at.toISOString() },
-    })
+  const appendConnectEvent = (tenantId: string, deviceId: string, status: ConnectionStatus, at: Date) =>
+    outbox.append(connectEvent(tenantId, deviceId, status, at))
   const findDevice = preparedOnFirstUse(() =>
     db
       .select()
@@ -105,7 +108,7 @@ export function createDeviceconnectStore(db: Database): DeviceconnectStore {
           })
           .returning({ version: connectDevices.version })
           .get()
-        connectEvent(tenantId, deviceId, 'connected', at)
+        appendConnectEvent(tenantId, deviceId, 'connected', at)
         return row!.version
       })
     },
@@ -125,7 +128,7 @@ export function createDeviceconnectStore(db: Database): DeviceconnectStore {
           .returning({ version: connectDevices.version })
           .all()
         if (result.length === 0) return false
-        connectEvent(tenantId, deviceId, 'disconnected', at)
+        appendConnectEvent(tenantId, deviceId, 'disconnected', at)
         return true
       })
     },
@@ -167,7 +170,7 @@ export function createDeviceconnectStore(db: Database): DeviceconnectStore {
           .returning({ tenantId: connectDevices.tenantId, deviceId: connectDevices.deviceId })
           .all()
         // Those the previous process left connected: their connections ended with it.
-        for (const row of dropped) connectEvent(row.tenantId, row.deviceId, 'disconnected', at)
+        for (const row of dropped) appendConnectEvent(row.tenantId, row.deviceId, 'disconnected', at)
         tx.update(connectSessions)
           .set({ end: 'server_stopped', endTs: at })
           .where(eq(connectSessions.end, 'open'))
