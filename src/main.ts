@@ -119,6 +119,10 @@ async function main(argv: string[]): Promise<void> {
   // Neither opens the data dir the way serve does: a backup reads a live one, a restore makes one.
   if (command === 'backup') {
     const config = loadConfig()
+    if (config.databaseUrl)
+      throw new ConfigError(
+        "bender backup copies a SQLite data dir; with BENDER_DATABASE_URL, back the database up with pg_dump (or your service's snapshots) and the S3 bucket with its versioning",
+      )
     return backupCommand(config, createLogger(config.logLevel, undefined, config.logFormat), rest)
   }
   if (command === 'restore') {

@@ -59,6 +59,15 @@ describe('BENDER_DATABASE_URL selects PostgreSQL', () => {
     expect(res.stderr).toContain('no_such_database')
   })
 
+  test('backup refuses a PostgreSQL database and names the tools that back it up', async () => {
+    const res = await bender(
+      ['backup', '--to', '/tmp/never-written'],
+      await (await testPostgres()).createDatabase(),
+    )
+    expect(res.code).toBe(2)
+    expect(res.stderr).toContain('pg_dump')
+  })
+
   test('an invalid URL is refused before anything is opened', async () => {
     const res = await bender(['serve'], 'mysql://bender@localhost/bender')
     expect(res.code).toBe(2)
