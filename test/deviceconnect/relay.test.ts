@@ -29,6 +29,8 @@ beforeAll(async () => {
   device = await acceptedDevice(server, admin)
   deviceWs = new Socket(wsUrl(server.url, DEVICE_WS), bearer(device.token))
   await deviceWs.opened
+  // The connection is recorded just after the socket opens (a round trip later on PostgreSQL).
+  await waitForStatus('connected')
 })
 
 afterAll(async () => {
@@ -235,7 +237,7 @@ describe('limits and state', () => {
     const newer = new Socket(wsUrl(server.url, DEVICE_WS), bearer(device.token))
     await newer.opened
     await deviceWs.closed
-    expect((await status()).status).toBe('connected')
+    await waitForStatus('connected')
     const user = await userSession()
     user.send({ hdr: { proto: 1, typ: 'new' } })
     await newer.next((m) => m.hdr.typ === 'new')
