@@ -1,7 +1,6 @@
 import { chmodSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Database, openDatabase, pingDatabase } from '../db/client.ts'
-import { DatabaseError } from '../db/errors.ts'
 import { runMigrations } from '../db/migrate.ts'
 import { type Cluster, localCluster } from './cluster/cluster.ts'
 import type { Config } from './config.ts'
