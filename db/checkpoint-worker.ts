@@ -1,25 +1,44 @@
 import { Database } from 'bun:sqlite'
 
-/** What the main thread sends: open the database and checkpoint every `intervalMs`, or stop. */
-export type CheckpointRequest = { kind: 'start'; path: string; intervalMs: number } | { kind: 'stop' }
-/** What the worker answers: after `stop`, that its last checkpoint ran; an error as its text. */
-export type CheckpointReply = { kind: 'stopped' } | { kind: 'error'; error: string }
+/**
+ * What the main thread sends: open the database and checkpoint every `intervalMs`; carry on after
+ * the writer has finished a catch-up (`resume`); or stop.
+ */
+export type CheckpointRequest =
+  | { kind: 'start'; path: string; intervalMs: number; restartBytes: number }
+  | { kind: 'resume' }
+  | { kind: 'stop' }
+/**
+ * What the worker answers: after `stop`, that its last checkpoint ran; an error as its text; and
+ * `catch-up` when the WAL has grown past `restartBytes`: the writer's connection should copy the
+ * frames written since, then send `resume` (the worker waits, so the two never contend).
+ */
+export type CheckpointReply = { kind: 'stopped' } | { kind: 'error'; error: string } | { kind: 'catch-up' }
 
 declare const self: Worker
 
 let db: Database | undefined
-let timer: ReturnType<typeof setInterval> | undefined
+let timer: ReturnType<typeof setTimeout> | undefined
+let intervalMs = 1000
+let restartFrames = Number.POSITIVE_INFINITY
 
 /**
  * PASSIVE copies committed WAL frames into the database file without waiting for, or blocking,
- * the readers and the writer; the writer starts the WAL over once everything has been copied.
+ * the readers and the writer. Returns how many frames the WAL holds (-1 when it could not run).
  */
-function checkpoint(): void {
+function checkpoint(): number {
   try {
-    db?.query('PRAGMA wal_checkpoint(PASSIVE)').get()
+    const result = db?.query('PRAGMA wal_checkpoint(PASSIVE)').get() as { log: number } | null
+    return result?.log ?? -1
   } catch (err) {
     self.postMessage({ kind: 'error', error: String(err) } satisfies CheckpointReply)
+    return -1
   }
+}
+
+function tick(): void {
+  if (checkpoint() > restartFrames) self.postMessage({ kind: 'catch-up' } satisfies CheckpointReply)
+  else timer = setTimeout(tick, intervalMs)
 }
 
 self.onmessage = (event: MessageEvent<CheckpointRequest>) => {
@@ -27,10 +46,17 @@ self.onmessage = (event: MessageEvent<CheckpointRequest>) => {
   if (request.kind === 'start') {
     db = new Database(request.path)
     db.run('PRAGMA busy_timeout = 5000')
-    timer = setInterval(checkpoint, request.intervalMs)
+    intervalMs = request.intervalMs
+    const { page_size } = db.query('PRAGMA page_size').get() as { page_size: number }
+    restartFrames = Math.floor(request.restartBytes / page_size)
+    timer = setTimeout(tick, intervalMs)
     return
   }
-  clearInterval(timer)
+  if (request.kind === 'resume') {
+    if (db) timer = setTimeout(tick, intervalMs)
+    return
+  }
+  clearTimeout(timer)
   checkpoint()
   db?.close()
   db = undefined

@@ -19,39 +19,63 @@ export interface Checkpointer {
 }
 
 /**
+ * The WAL size past which the writer's own connection finishes the worker's checkpoint, so that its
+ * next commit starts the WAL over (and the file is cut back to this size).
+ */
+export const WAL_RESTART_BYTES = 64 * 1024 * 1024
+
+/**
  * By default SQLite checkpoints inside the commit that grows the WAL past 1000 pages: that commit,
  * on the thread answering devices, then copies and syncs megabytes of pages (a stall of a hundred
  * milliseconds and more on a large database). The server turns that off and checkpoints from a
  * worker thread with its own connection instead. Durability is unchanged: a commit is durable once
  * in the WAL, checkpointed or not.
+ *
+ * A checkpoint alone never shortens the WAL: the writer starts it over at its next commit only if
+ * every frame has been copied, and under steady writes some always arrive while the worker copies
+ * (a rollout to 100 000 devices grew it past ten gigabytes). So when the worker reports
+ * a WAL past `restartBytes`, the writer's connection copies the few frames written since, between
+ * two requests (the worker has already copied and synced the rest): with nothing left to copy, the
+ * next commit writes the WAL from its start, and `journal_size_limit` cuts the file back.
  */
 export function startCheckpointer(
   db: Database,
   onError: (error: string) => void,
   intervalMs = CHECKPOINT_INTERVAL_MS,
+  restartBytes = WAL_RESTART_BYTES,
 ): Checkpointer {
   const sqlite = db.$client
   sqlite.run('PRAGMA wal_autocheckpoint = 0')
+  sqlite.run(`PRAGMA journal_size_limit = ${restartBytes}`)
   const worker = new Worker(WORKER_URL)
   let stopped: Promise<void> | undefined
+  let onStopped: (() => void) | undefined
   worker.onmessage = (event: MessageEvent<CheckpointReply>) => {
-    if (event.data.kind === 'error') onError(event.data.error)
+    const reply = event.data
+    if (reply.kind === 'error') onError(reply.error)
+    else if (reply.kind === 'stopped') onStopped?.()
+    else if (!stopped) {
+      try {
+        sqlite.query('PRAGMA wal_checkpoint(PASSIVE)').get()
+      } catch (err) {
+        onError(String(err))
+      }
+      worker.postMessage({ kind: 'resume' } satisfies CheckpointRequest)
+    }
   }
   worker.postMessage({
     kind: 'start',
     path: sqlite.filename,
     intervalMs,
+    restartBytes,
   } satisfies CheckpointRequest)
   worker.unref()
   return {
     stop() {
       stopped ??= new Promise<void>((resolve) => {
-        worker.onmessage = (event: MessageEvent<CheckpointReply>) => {
-          if (event.data.kind === 'error') onError(event.data.error)
-          else {
-            worker.terminate()
-            resolve()
-          }
+        onStopped = () => {
+          worker.terminate()
+          resolve()
         }
         worker.onerror = () => resolve()
         worker.postMessage({ kind: 'stop' } satisfies CheckpointRequest)

@@ -37,6 +37,35 @@ test('commits no longer checkpoint on the writing thread; the worker copies the 
   sqlite.close()
 })
 
+test('under steady writes the WAL starts over once past its limit, instead of growing with every write', async () => {
+  const { db, path } = open()
+  const restartBytes = 2 * 1024 * 1024
+  const checkpointer = startCheckpointer(db, () => {}, 20, restartBytes)
+  const sqlite = db.$client
+  sqlite.run('CREATE TABLE t (v BLOB)')
+  const insert = sqlite.prepare('INSERT INTO t (v) VALUES (?)')
+  // 96 MiB in 64 KiB commits, one after another: the worker's checkpoints never find the WAL still,
+  // so without the writer's catch-up SQLite never starts the WAL over and the file only grows.
+  // Between commits the thread takes its messages, as the server does between requests. A restart
+  // shows as the file cut back (journal_size_limit) to the limit.
+  let restarts = 0
+  let previous = 0
+  for (let i = 0; i < 1536; i++) {
+    sqlite.transaction(() => insert.run(new Uint8Array(64 * 1024)))()
+    const size = statSync(`${path}-wal`).size
+    if (size < previous) {
+      restarts++
+      expect(size).toBeLessThanOrEqual(restartBytes)
+    }
+    previous = size
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  await checkpointer.stop()
+  expect(sqlite.query('SELECT count(*) AS n FROM t').get()).toEqual({ n: 1536 })
+  expect(restarts).toBeGreaterThanOrEqual(2)
+  sqlite.close()
+})
+
 test('stopping twice waits for the same last checkpoint', async () => {
   const { db } = open()
   const checkpointer = startCheckpointer(db, () => {})
