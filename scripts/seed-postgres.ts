@@ -26,6 +26,7 @@ import { Database } from 'bun:sqlite'
 import { totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { isMainThread, parentPort } from 'node:worker_threads'
 import { SQL } from 'bun'
 import { runPgMigrations } from '../db/migrate.pg.ts'
 import { isFullText } from '../src/services/inventory/text.ts'
@@ -187,90 +188,65 @@ export async function copyToPostgres(
         .map((t) => t.name),
     )
 
-    for (const [table, all] of pgColumns) {
-      // The free text is rebuilt below; PostgreSQL-only tables keep what the migrations put there.
-      if (table === 'inventory_text' || !sqliteTables.has(table)) continue
-      const { n } = sqlite.query<{ n: number }, []>(`SELECT count(*) AS n FROM "${table}"`).get()!
-      if (n === 0) continue
-      const names = new Set(
-        sqlite
-          .query<{ name: string }, []>(`PRAGMA table_info("${table}")`)
-          .all()
-          .map((c) => c.name),
-      )
-      const columns = all.filter((c) => names.has(c.name))
-      const select = `SELECT ${columns.map((c) => `"${c.name}"`).join(', ')} FROM "${table}"`
-      const hasRowid = (() => {
-        try {
-          sqlite.query(`SELECT rowid FROM "${table}" LIMIT 1`).get()
-          return true
-        } catch {
-          return false
-        }
-      })()
-      const rows = sqlite.query<Record<string, unknown>, []>(hasRowid ? `${select} ORDER BY rowid` : select)
-      const t0 = performance.now()
-      await withoutIndexes(conn, table, async () => {
-        await copyLines(
-          conn,
-          table,
-          columns.map((c) => c.name),
-          (function* () {
-            for (const row of rows.iterate())
-              yield `${columns.map((c) => field(row[c.name], c.type)).join('\t')}\n`
-          })(),
-        )
-      })
-      for (const c of columns.filter((c) => c.identity))
-        await conn.unsafe(
-          `SELECT setval(pg_get_serial_sequence($1, $2), (SELECT coalesce(max("${c.name}"), 0) + 1 FROM "${table}"), false)`,
-          [table, c.name],
-        )
-      log(`  ${table}: ${n} rows in ${secondsSince(t0)}`)
-    }
-
-    // The free text: each device's string values of the text's attributes, in the order the
-    // PostgreSQL store reads them (attribute, then value byte-wise), cut as that store cuts them.
-    const t0 = performance.now()
-    const names = sqlite
-      .query<{ id: number; scope: string; name: string }, []>(
-        'SELECT id, scope, name FROM inventory_attribute_names',
-      )
-      .all()
-    const textAttrs = names.filter(isFullText).map((n) => n.id)
-    const tenants = sqlite
-      .query<{ tenant_id: string }, []>('SELECT DISTINCT tenant_id FROM inventory_devices')
-      .all()
+    // The free text is cut on a thread of its own (that work is this side's, the other tables'
+    // is the server's), into the table whose index is built once it is full.
     let texts = 0
+    let textSeconds = ''
+    const textStarted = performance.now()
     await withoutIndexes(conn, 'inventory_text', async () => {
-      for (const { tenant_id } of tenants) {
-        const values = sqlite.query<{ device: number; value: string }, [string]>(
-          `SELECT device, value FROM inventory_attributes INDEXED BY inventory_attributes_device
-           WHERE tenant_id = ? AND attr IN (${textAttrs.join(', ') || 'NULL'}) AND typeof(value) = 'text'
-           ORDER BY device, attr, value`,
+      const text = textInWorker(sqliteFile, url).then((n) => {
+        textSeconds = secondsSince(textStarted)
+        return n
+      })
+      // Awaited below, after the other tables; a failure meanwhile must not go unhandled.
+      text.catch(() => {})
+      for (const [table, all] of pgColumns) {
+        // The free text is the worker's; PostgreSQL-only tables keep what the migrations put there.
+        if (table === 'inventory_text' || !sqliteTables.has(table)) continue
+        const { n } = sqlite.query<{ n: number }, []>(`SELECT count(*) AS n FROM "${table}"`).get()!
+        if (n === 0) continue
+        const names = new Set(
+          sqlite
+            .query<{ name: string }, []>(`PRAGMA table_info("${table}")`)
+            .all()
+            .map((c) => c.name),
         )
-        texts += await copyLines(
-          conn,
-          'inventory_text',
-          ['seq', 'words'],
-          (function* () {
-            let device = -1
-            let words: string[] = []
-            const line = () => `${device}\t${copyText(vectorOf(words.join(' ')))}\n`
-            for (const row of values.iterate(tenant_id)) {
-              if (row.device !== device) {
-                if (device >= 0) yield line()
-                device = row.device
-                words = []
-              }
-              words.push(row.value)
-            }
-            if (device >= 0) yield line()
-          })(),
-        )
+        const columns = all.filter((c) => names.has(c.name))
+        const select = `SELECT ${columns.map((c) => `"${c.name}"`).join(', ')} FROM "${table}"`
+        const hasRowid = (() => {
+          try {
+            sqlite.query(`SELECT rowid FROM "${table}" LIMIT 1`).get()
+            return true
+          } catch {
+            return false
+          }
+        })()
+        const rows = sqlite.query<Record<string, unknown>, []>(hasRowid ? `${select} ORDER BY rowid` : select)
+        const t0 = performance.now()
+        await withoutIndexes(conn, table, async () => {
+          await copyLines(
+            conn,
+            table,
+            columns.map((c) => c.name),
+            (function* () {
+              for (const row of rows.iterate())
+                yield `${columns.map((c) => field(row[c.name], c.type)).join('\t')}\n`
+            })(),
+          )
+        })
+        for (const c of columns.filter((c) => c.identity))
+          await conn.unsafe(
+            `SELECT setval(pg_get_serial_sequence($1, $2), (SELECT coalesce(max("${c.name}"), 0) + 1 FROM "${table}"), false)`,
+            [table, c.name],
+          )
+        log(`  ${table}: ${n} rows in ${secondsSince(t0)}`)
       }
+
+      texts = await text
     })
-    log(`  inventory_text: ${texts} devices' words in ${secondsSince(t0)}`)
+    log(
+      `  inventory_text: ${texts} devices' words in ${textSeconds} (alongside the tables above), indexed by ${secondsSince(textStarted)}`,
+    )
     const t1 = performance.now()
     await conn.unsafe("SET session_replication_role = 'origin'")
     await conn.unsafe('VACUUM ANALYZE')
@@ -286,7 +262,81 @@ export async function copyToPostgres(
   }
 }
 
-if (import.meta.main) {
+/**
+ * inventory_text from the attribute rows: each device's string values of the text's attributes, in
+ * the order the PostgreSQL store reads them (attribute, then value byte-wise), cut as that store
+ * cuts them. Answers the devices written.
+ */
+async function copyFreeText(sqliteFile: string, url: string): Promise<number> {
+  const sqlite = new Database(sqliteFile, { readonly: true })
+  const pg = new SQL({ url, max: 1 })
+  const conn = await pg.reserve()
+  try {
+    const names = sqlite
+      .query<{ id: number; scope: string; name: string }, []>(
+        'SELECT id, scope, name FROM inventory_attribute_names',
+      )
+      .all()
+    const textAttrs = names.filter(isFullText).map((n) => n.id)
+    const tenants = sqlite
+      .query<{ tenant_id: string }, []>('SELECT DISTINCT tenant_id FROM inventory_devices')
+      .all()
+    let texts = 0
+    for (const { tenant_id } of tenants) {
+      const values = sqlite.query<{ device: number; value: string }, [string]>(
+        `SELECT device, value FROM inventory_attributes INDEXED BY inventory_attributes_device
+         WHERE tenant_id = ? AND attr IN (${textAttrs.join(', ') || 'NULL'}) AND typeof(value) = 'text'
+         ORDER BY device, attr, value`,
+      )
+      texts += await copyLines(
+        conn,
+        'inventory_text',
+        ['seq', 'words'],
+        (function* () {
+          let device = -1
+          let words: string[] = []
+          const line = () => `${device}\t${copyText(vectorOf(words.join(' ')))}\n`
+          for (const row of values.iterate(tenant_id)) {
+            if (row.device !== device) {
+              if (device >= 0) yield line()
+              device = row.device
+              words = []
+            }
+            words.push(row.value)
+          }
+          if (device >= 0) yield line()
+        })(),
+      )
+    }
+    return texts
+  } finally {
+    conn.release()
+    await pg.close()
+    sqlite.close()
+  }
+}
+
+/** copyFreeText on a worker thread of this module. */
+function textInWorker(sqliteFile: string, url: string): Promise<number> {
+  const worker = new Worker(import.meta.path)
+  return new Promise<number>((resolve, reject) => {
+    worker.onmessage = (event: MessageEvent<{ texts?: number; error?: string }>) => {
+      if (event.data.error !== undefined) reject(new Error(`free text: ${event.data.error}`))
+      else resolve(event.data.texts ?? 0)
+    }
+    worker.onerror = (event) => reject(new Error(`free text: ${event.message}`))
+    worker.postMessage({ sqliteFile, url })
+  }).finally(() => worker.terminate())
+}
+
+if (!isMainThread) {
+  parentPort!.once('message', ({ sqliteFile, url }: { sqliteFile: string; url: string }) => {
+    copyFreeText(sqliteFile, url).then(
+      (texts) => parentPort!.postMessage({ texts }),
+      (err: unknown) => parentPort!.postMessage({ error: err instanceof Error ? err.message : String(err) }),
+    )
+  })
+} else if (import.meta.main) {
   const { values } = parseArgs({
     options: { 'data-dir': { type: 'string', default: './data' }, 'database-url': { type: 'string' } },
   })
