@@ -101,7 +101,9 @@ async function bench(env: Record<string, string | undefined>): Promise<Figures> 
     const devices = await deviceTokens(200, userToken)
     const rss = () => memory(server.pid)
     const iterations = Number(args.iterations)
-    const engine = env.BENDER_DATABASE_URL ? 'PostgreSQL' : 'SQLite'
+    const engine = env.BENDER_DATABASE_URL
+      ? `PostgreSQL (bender's pool ${loadConfig(env).databasePoolSize})`
+      : 'SQLite'
     console.log(
       `${engine}: server up, RSS ${rss().rss} MiB; ${iterations} searches per shape, one at a time\n`,
     )

@@ -23,8 +23,8 @@
  * visibility map of a database that has been running a while (autovacuum would, later).
  */
 import { Database } from 'bun:sqlite'
-import { totalmem } from 'node:os'
-import { join, resolve } from 'node:path'
+import { tmpdir, totalmem } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { isMainThread, parentPort } from 'node:worker_threads'
 import { SQL } from 'bun'
@@ -72,9 +72,18 @@ export function benchPostgresSettings(): Record<string, string> {
   }
 }
 
-/** A server of its own for a bench (Debian's binaries), its files beside `near` (same disk as the data dir). */
+/**
+ * A server of its own for a bench (Debian's binaries), its files beside `near` (on the data dir's
+ * disk), or in the temp dir when PostgreSQL's user may not write there (run as root, the server
+ * runs as `postgres`, which e.g. /root keeps out).
+ */
 export async function startBenchPostgres(near: string): Promise<TestPostgres> {
-  return startPostgres({ settings: benchPostgresSettings(), parent: resolve(near, '..') })
+  const parent = dirname(resolve(near))
+  const asPostgres =
+    process.getuid?.() === 0 ? ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups'] : []
+  const writable = Bun.spawnSync([...asPostgres, 'test', '-w', parent, '-a', '-x', parent]).exitCode === 0
+  if (!writable) console.error(`PostgreSQL's files go to ${tmpdir()}: its user may not write to ${parent}`)
+  return startPostgres({ settings: benchPostgresSettings(), ...(writable ? { parent } : {}) })
 }
 
 type Column = { name: string; type: string; identity: boolean }
