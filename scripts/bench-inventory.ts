@@ -3,6 +3,12 @@
  * Inventory search at fleet size, against a seeded data dir (scripts/seed.ts):
  *
  *   bun scripts/bench-inventory.ts --data-dir ./data [--iterations 40] [--load-seconds 15]
+ *        [--engines sqlite,postgres]
+ *
+ * --engines runs the whole bench once per engine, in the order given, on the same fleet: `postgres`
+ * starts a PostgreSQL server of its own (tuned as scripts/seed-postgres.ts documents, its files
+ * beside the data dir) and copies the data dir's SQLite database into it before the first run, and
+ * bender uses it at its default pool size. A side-by-side table of the figures ends the output.
  *
  * Starts the server in a child process, then from this process measures:
  * - v2 `filters/search` latency (p50/p99) for representative "2 filters + sort" shapes, each run
@@ -15,11 +21,14 @@
  */
 import { generateKeyPairSync, sign } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createApp, createServices, stopServices } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
 import { buildDeps } from '../src/deps.ts'
 import { startServer } from '../src/server.ts'
+import type { TestPostgres } from '../test/helpers/postgres.ts'
+import { copyToPostgres, startBenchPostgres } from './seed-postgres.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -28,10 +37,16 @@ const { values: args } = parseArgs({
     iterations: { type: 'string', default: '40' },
     'load-seconds': { type: 'string', default: '15' },
     serve: { type: 'boolean', default: false },
+    engines: { type: 'string', default: 'sqlite' },
   },
 })
-const env = {
-  ...process.env,
+const engines = args.engines.split(',')
+for (const engine of engines)
+  if (engine !== 'sqlite' && engine !== 'postgres') throw new Error(`unknown engine ${engine}`)
+const { BENDER_DATABASE_URL: _url, BENDER_DATABASE_POOL_SIZE: _pool, ...inherited } = process.env
+/** The SQLite run's environment; a PostgreSQL run adds BENDER_DATABASE_URL (the pool at its default size). */
+const sqliteEnv = {
+  ...inherited,
   BENDER_DATA_DIR: args['data-dir'],
   BENDER_API_PORT: args.port,
   BENDER_STORAGE_PORT: String(Number(args.port) + 1),
@@ -40,11 +55,17 @@ const env = {
   BENDER_CLIENT_RATE_LIMIT: '0',
   BENDER_DEVICE_RATE_LIMIT: '0',
 }
-const config = loadConfig(env)
 
 const base = `http://127.0.0.1:${args.port}`
 
-async function bench() {
+type Figures = {
+  shapes: { name: string; p50: number; p99: number }[]
+  patchIdle: number
+  patchBusy: number
+  rss: number
+}
+
+async function bench(env: Record<string, string | undefined>): Promise<Figures> {
   const email = 'bench@example.com'
   const password = 'bench-password-1'
   const cli = Bun.spawnSync(
@@ -80,7 +101,13 @@ async function bench() {
     const devices = await deviceTokens(200, userToken)
     const rss = () => memory(server.pid)
     const iterations = Number(args.iterations)
-    console.log(`server up, RSS ${rss().rss} MiB; ${iterations} searches per shape, one at a time\n`)
+    const engine = env.BENDER_DATABASE_URL
+      ? `PostgreSQL (bender's pool ${loadConfig(env).databasePoolSize})`
+      : 'SQLite'
+    console.log(
+      `${engine}: server up, RSS ${rss().rss} MiB; ${iterations} searches per shape, one at a time\n`,
+    )
+    const figures: Figures = { shapes: [], patchIdle: 0, patchBusy: 0, rss: 0 }
 
     const search = async (body: unknown) => {
       const started = performance.now()
@@ -104,6 +131,7 @@ async function bench() {
         totals.push(total)
       }
       const matches = `${Math.min(...totals)}-${Math.max(...totals)} matches`
+      figures.shapes.push({ name: shape.name, p50: pct(times, 50), p99: pct(times, 99) })
       console.log(
         `${shape.name.padEnd(72)} p50 ${fmt(pct(times, 50))}  p99 ${fmt(pct(times, 99))}  (${matches})`,
       )
@@ -154,8 +182,9 @@ async function bench() {
     )
     const { rss: now, anon, file, peak } = rss()
     console.log(
-      `server memory: RSS ${now} MiB (${anon} MiB heap, ${file} MiB mapped database pages), peak ${peak} MiB`,
+      `server memory: RSS ${now} MiB (${anon} MiB heap, ${file} MiB mapped database pages), peak ${peak} MiB\n`,
     )
+    return { ...figures, patchIdle: pct(idle, 50), patchBusy: pct(busy, 50), rss: now }
   } finally {
     server.kill('SIGTERM')
     await server.exited
@@ -292,11 +321,45 @@ function memory(pid: number) {
 }
 
 async function serve() {
-  const deps = await buildDeps(config)
+  const deps = await buildDeps(loadConfig(process.env))
   const services = createServices(deps)
   const running = await startServer(deps, createApp(deps, services), () => stopServices(services))
   process.on('SIGTERM', () => running.stop().then(() => process.exit(0)))
 }
 
+/** Runs the bench on each engine in turn, then prints their figures side by side. */
+async function benchEngines() {
+  let postgres: TestPostgres | undefined
+  const results: [string, Figures][] = []
+  try {
+    let url: string | undefined
+    if (engines.includes('postgres')) {
+      const dataDir = resolve(args['data-dir'])
+      postgres = await startBenchPostgres(dataDir)
+      url = await postgres.createDatabase()
+      console.error(`copying ${dataDir} into PostgreSQL`)
+      await copyToPostgres(join(dataDir, 'bender.db'), url)
+    }
+    for (const engine of engines) {
+      const env = engine === 'postgres' ? { ...sqliteEnv, BENDER_DATABASE_URL: url } : sqliteEnv
+      results.push([engine === 'postgres' ? 'PostgreSQL' : 'SQLite', await bench(env)])
+    }
+  } finally {
+    postgres?.stop()
+  }
+  if (results.length < 2) return
+  const [, first] = results[0]!
+  console.log(`p50 side by side:`)
+  console.log(`${''.padEnd(72)} ${results.map(([name]) => name.padStart(12)).join(' ')}`)
+  const row = (label: string, of: (f: Figures) => number) =>
+    console.log(`${label.padEnd(72)} ${results.map(([, f]) => fmt(of(f)).padStart(12)).join(' ')}`)
+  for (const [i, shape] of first.shapes.entries()) row(shape.name, (f) => f.shapes[i]!.p50)
+  row('device PATCH idle', (f) => f.patchIdle)
+  row('device PATCH during search load', (f) => f.patchBusy)
+  console.log(
+    `${'server RSS after the run (MiB)'.padEnd(72)} ${results.map(([, f]) => String(f.rss).padStart(12)).join(' ')}`,
+  )
+}
+
 if (args.serve) await serve()
-else await bench()
+else await benchEngines()

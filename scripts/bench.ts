@@ -8,10 +8,12 @@
  * Areas (each script's header documents its options):
  *   storage      download through the storage proxy ÷ raw Bun.file serving; RSS over a 2 GiB download
  *   deviceauth   device auth requests/s and cached-token device requests/s ÷ a bare Bun.serve hello
- *   inventory    v2 search p50/p99 over a seeded data dir (scripts/seed.ts), device requests under load
+ *   inventory    v2 search p50/p99 over a seeded data dir (scripts/seed.ts), device requests under load;
+ *                --engines sqlite,postgres: on both engines (the data dir copied into PostgreSQL), side by side
  *   artifacts    upload + parse ÷ raw disk write (uncompressed and gzip payloads); RSS over a 2 GiB upload
  *   deployments  device polls over 1M seeded devices ÷ a bare Bun.serve hello, p50/p99, RSS; a rollout
- *                burst to 100 000 devices: status writes/s and time to finished
+ *                burst to 100 000 devices: status writes/s and time to finished; --engines sqlite,postgres
+ *                --instances 2: on SQLite, PostgreSQL with one bender and with two, side by side
  *   startup      time from start to the first answer (fresh, empty, a seeded data dir) ÷ a bare Bun.serve's
  *   deviceconnect 10 000 idle device websockets: RSS per connection, idle CPU, device polls/s while
  *                held ÷ without them; terminal round trip through the relay ÷ a bare Bun websocket echo

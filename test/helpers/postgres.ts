@@ -69,10 +69,26 @@ async function waitReady(url: string, server: { exitCode: number | null }): Prom
   throw new Error('PostgreSQL did not start within 15 s')
 }
 
+/** The tests' settings: no durability (the data dies with the run), room for many pools. */
+const TEST_SETTINGS: Record<string, string> = {
+  fsync: 'off',
+  synchronous_commit: 'off',
+  full_page_writes: 'off',
+  max_connections: '300',
+  log_min_messages: 'fatal',
+}
+
+export type PostgresOptions = {
+  /** Server settings (`-c name=value`) over the tests' own; a bench states its tuning here. */
+  settings?: Record<string, string>
+  /** The directory the cluster's temp dir is made in (default: the system's temp dir). */
+  parent?: string
+}
+
 /** Starts a new server (initdb + postgres); `stop` ends it and removes its files. */
-export async function startPostgres(): Promise<TestPostgres> {
+export async function startPostgres(options: PostgresOptions = {}): Promise<TestPostgres> {
   const bin = binDir()
-  const dir = mkdtempSync(join(tmpdir(), 'bender-pg-'))
+  const dir = mkdtempSync(join(options.parent ?? tmpdir(), 'bender-pg-'))
   if (process.getuid?.() === 0) {
     const id = (flag: string) => Number(Bun.spawnSync(['id', flag, 'postgres']).stdout.toString())
     chownSync(dir, id('-u'), id('-g'))
@@ -95,8 +111,10 @@ export async function startPostgres(): Promise<TestPostgres> {
     asOwner([
       join(bin, 'postgres'),
       ...['-D', data, '-h', '127.0.0.1', '-p', String(port), '-k', dir],
-      ...['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
-      ...['-c', 'max_connections=300', '-c', 'log_min_messages=fatal'],
+      ...Object.entries({ ...TEST_SETTINGS, ...options.settings }).flatMap(([name, value]) => [
+        '-c',
+        `${name}=${value}`,
+      ]),
     ]),
     { stdout: 'ignore', stderr: 'ignore' },
   )
