@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { type AddressInfo, connect, createServer } from 'node:net'
+import { UPLOAD_CLAIM_MS, UPLOAD_CLAIM_RENEW_MS } from '../../src/services/artifacts/service.ts'
 import { buildArtifact } from '../helpers/artifact-builder.ts'
 import { type Instances, startInstances } from '../helpers/instances.ts'
 import { waitFor } from '../helpers/server.ts'
@@ -106,13 +107,14 @@ function postArtifact(node: typeof a, bytes: Uint8Array, artifactId: string): Pr
   })
 }
 
-/** The artifact's file, downloaded through the balancers as a device would. */
-async function download(id: string): Promise<Uint8Array> {
-  const link = await fetch(`${cluster.url}${ARTIFACTS}/${id}/download`, {
+/** The artifact's file, downloaded through the balancers as a device would (or through `node` alone). */
+async function download(id: string, node?: typeof a): Promise<Uint8Array> {
+  const link = await fetch(`${node?.url ?? cluster.url}${ARTIFACTS}/${id}/download`, {
     headers: { authorization: `Bearer ${admin}` },
   })
   expect(link.status).toBe(200)
-  const file = await fetch(((await link.json()) as { uri: string }).uri)
+  const uri = new URL(((await link.json()) as { uri: string }).uri)
+  const file = await fetch(node ? `${node.storageUrl}${uri.pathname}${uri.search}` : uri)
   expect(file.status).toBe(200)
   return new Uint8Array(await file.arrayBuffer())
 }
@@ -202,4 +204,43 @@ describe('uploads across two instances', () => {
     expect(got.status).toBe(200)
     expect(Buffer.from(await download(id)).equals(Buffer.from(bytes))).toBe(true)
   }, 60_000)
+
+  test("a direct upload being checked by A when A is killed is checked by B once A's claim has run out", async () => {
+    const bytes = randomArtifact('direct-killed', 64 * 1024)
+    const link = await a.call('POST', `${ARTIFACTS}/directupload`, { token: admin })
+    const { id, uri } = link.json as { id: string; uri: string }
+    const signed = new URL(uri)
+    const put = await fetch(`${a.storageUrl}${signed.pathname}${signed.search}`, {
+      method: 'PUT',
+      body: bytes,
+    })
+    expect(put.status).toBe(200)
+    const checking = gate.hold(id)
+    const complete = await a.call('POST', `${ARTIFACTS}/directupload/${id}/complete`, {
+      token: admin,
+      body: { size: bytes.length },
+    })
+    expect(complete.status).toBe(202)
+    await checking
+    a.proc.kill('SIGKILL')
+    await a.proc.exited
+    const killed = Date.now()
+    gate.release()
+    const bound = UPLOAD_CLAIM_MS + UPLOAD_CLAIM_RENEW_MS + 5000
+    await waitFor(
+      'B to record the upload',
+      async () => (await b.call('GET', `${ARTIFACTS}/${id}`, { token: admin })).status === 200 || undefined,
+      bound,
+    )
+    const tookOver = Date.now() - killed
+    console.log(`direct upload taken over ${tookOver} ms after its checker was killed`)
+    expect(tookOver).toBeLessThan(bound)
+    expect(
+      b
+        .output()
+        .split('\n')
+        .filter((line) => line.includes(id) && line.includes('direct upload recorded')),
+    ).toHaveLength(1)
+    expect(Buffer.from(await download(id, b)).equals(Buffer.from(bytes))).toBe(true)
+  }, 90_000)
 })
