@@ -177,6 +177,7 @@ export function createServices(deps: Deps, cluster: Cluster = localCluster()): S
  * inventory too, so deviceauth stops first. Call before closing the database.
  */
 export async function stopServices(services: Services): Promise<void> {
+  await services.artifacts.stop()
   services.deviceconnect.stop()
   await services.deviceauth.stop()
   services.inventory.stop()

@@ -2,7 +2,11 @@ import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { openPgDatabase, type PgDatabase } from '../../db/pg.ts'
 import { ConflictError } from '../../src/gateway/errors.ts'
 import { artifactBlobKey } from '../../src/services/artifacts/model.ts'
-import { createArtifactsService, type DeploymentUsage } from '../../src/services/artifacts/service.ts'
+import {
+  createArtifactsService,
+  type DeploymentUsage,
+  UPLOAD_CLAIM_MS,
+} from '../../src/services/artifacts/service.ts'
 import { createPgArtifactsStore } from '../../src/services/artifacts/store.pg.ts'
 import { createTestApp, type TestApp } from '../helpers/app.ts'
 import { buildArtifact, chunked } from '../helpers/artifact-builder.ts'
@@ -76,4 +80,52 @@ test('the same name and device type uploaded through two instances at once: one 
       .map((row) => artifactBlobKey('', row.id))
       .sort(),
   )
+})
+
+test("a direct upload being checked by an instance that died is checked by another once the dead one's claim runs out", async () => {
+  const { deployments } = t.services
+  const usage: DeploymentUsage = {
+    activeDeploymentIds: (tenantId, names) => deployments.activeDeploymentIds(tenantId, names),
+    isNameInAnyDeployment: (tenantId, name) => deployments.isNameInAnyDeployment(tenantId, name),
+  }
+  const store = createPgArtifactsStore(a)
+  const survivor = createArtifactsService(
+    { ...t.deps, stores: { ...t.deps.stores, artifacts: createPgArtifactsStore(b) } },
+    { usage },
+  )
+  // The dead instance had completed the upload and claimed its check, then stopped renewing.
+  const id = crypto.randomUUID()
+  const now = t.clock.now().getTime()
+  await store.insertUploadIntent({
+    id,
+    tenantId: '',
+    status: 'pending',
+    createdTs: new Date(now),
+    expiresTs: new Date(now + 3_600_000),
+  })
+  const bytes = buildArtifact({ name: 'orphaned-check', deviceTypes: ['dev-a'] })
+  await t.deps.blobs.put(artifactBlobKey('', id), new Blob([bytes]).stream())
+  const claim = { owner: 'dead-instance', until: new Date(now + UPLOAD_CLAIM_MS) }
+  expect(await store.setUploadIntentStatus('', id, 'pending', 'processing', claim)).toBe(true)
+  try {
+    // While the claim holds, the other instance leaves the upload alone.
+    await survivor.startUp()
+    await survivor.idle()
+    expect(await survivor.findArtifactById('', id)).toBeUndefined()
+    expect(await store.findUploadIntent('', id)).toMatchObject({
+      status: 'processing',
+      claimedBy: 'dead-instance',
+    })
+    // Once it runs out, the survivor takes the upload over and records it, its object untouched.
+    t.clock.advance(UPLOAD_CLAIM_MS / 1000 + 1)
+    await survivor.startUp()
+    await survivor.idle()
+    expect((await survivor.findArtifactById('', id))?.name).toBe('orphaned-check')
+    expect(await store.findUploadIntent('', id)).toBeUndefined()
+    const stored = await t.deps.blobs.get(artifactBlobKey('', id))
+    const body = stored!.body instanceof Blob ? stored!.body : new Response(stored!.body)
+    expect(Buffer.from(await body.arrayBuffer()).equals(Buffer.from(bytes))).toBe(true)
+  } finally {
+    await survivor.stop()
+  }
 })

@@ -3,7 +3,12 @@ import type { EventsStore } from '../../src/events/store.ts'
 import { unwindDepends } from '../../src/services/artifacts/depends.ts'
 import type { ArtifactRow } from '../../src/services/artifacts/model.ts'
 import type { ReleasesStore } from '../../src/services/artifacts/store.releases.ts'
-import type { ArtifactSort, ArtifactsStore, UploadIntentRow } from '../../src/services/artifacts/store.ts'
+import type {
+  ArtifactSort,
+  ArtifactsStore,
+  SettledIntent,
+  UploadIntentRow,
+} from '../../src/services/artifacts/store.ts'
 
 export type ArtifactsContractTarget = {
   artifacts: ArtifactsStore
@@ -47,6 +52,8 @@ export const intent = (tenantId: string, status: UploadIntentRow['status'] = 'pe
   status,
   createdTs: at(1),
   expiresTs: at(60),
+  claimedBy: null,
+  claimedUntil: null,
 })
 
 /**
@@ -85,8 +92,8 @@ export function artifactsStoreContract(name: string, open: () => Promise<Artifac
   describe(`${name} artifacts store`, () => {
     const target = openedTarget(open)
 
-    const insert = (row: ArtifactRow, intentId?: string) =>
-      target.artifacts.insertArtifact(row, unwindDepends(row.depends), intentId)
+    const insert = (row: ArtifactRow, settles?: SettledIntent) =>
+      target.artifacts.insertArtifact(row, unwindDepends(row.depends), settles)
 
     test('insert refuses a name and depends combination already taken; finds by name and id', async () => {
       const a = artifact('t1', 'app', ['dev-a', 'dev-b'])
@@ -223,18 +230,113 @@ export function artifactsStoreContract(name: string, open: () => Promise<Artifac
       expect(await target.artifacts.setUploadIntentStatus('up', pending.id, 'processing', 'pending')).toBe(
         false,
       )
-      expect(await target.artifacts.setUploadIntentStatus('up', pending.id, 'pending', 'processing')).toBe(
-        true,
-      )
+      const claim = { owner: 'instance-1', until: at(30) }
+      expect(
+        await target.artifacts.setUploadIntentStatus('up', pending.id, 'pending', 'processing', claim),
+      ).toBe(true)
+      expect(await target.artifacts.findUploadIntent('up', pending.id)).toEqual({
+        ...pending,
+        status: 'processing',
+        claimedBy: 'instance-1',
+        claimedUntil: at(30),
+      })
       const processing = (await target.artifacts.listUploadIntents('processing')).map((i) => i.id)
       expect(processing).toContain(pending.id)
       expect(processing).not.toContain(other.id)
-      expect(await insert(artifact('up', 'direct', ['dev-a'], { id: pending.id }), pending.id)).toEqual({
-        inserted: true,
+      const row = artifact('up', 'direct', ['dev-a'], { id: pending.id })
+      // Only the claim's owner settles it.
+      expect(await insert(row, { id: pending.id, owner: 'instance-2' })).toEqual({
+        inserted: false,
+        lost: true,
       })
+      expect(await target.artifacts.findArtifactById('up', pending.id)).toBeUndefined()
+      expect(await insert(row, { id: pending.id, owner: 'instance-1' })).toEqual({ inserted: true })
       expect(await target.artifacts.findUploadIntent('up', pending.id)).toBeUndefined()
       await target.artifacts.deleteUploadIntent('up', other.id)
       expect(await target.artifacts.findUploadIntent('up', other.id)).toBeUndefined()
+    })
+
+    test('an artifact id is claimed once, by whichever upload comes first; the claim settles with its artifact', async () => {
+      const id = crypto.randomUUID()
+      const one = { owner: 'instance-1', until: at(30) }
+      const two = { owner: 'instance-2', until: at(30) }
+      expect(await target.artifacts.claimArtifactId('ids', id, one, at(1))).toBe(true)
+      expect(await target.artifacts.claimArtifactId('ids', id, two, at(1))).toBe(false)
+      expect(await target.artifacts.claimArtifactId('other-tenant', id, two, at(1))).toBe(false)
+      expect(await target.artifacts.findUploadIntent('ids', id)).toMatchObject({
+        status: 'uploading',
+        claimedBy: 'instance-1',
+      })
+      expect(await target.artifacts.isIdTaken(id)).toBe(true)
+      expect(await target.artifacts.releaseUploadClaim('ids', id, 'instance-2')).toBe(false)
+      expect(await target.artifacts.releaseUploadClaim('ids', id, 'instance-1')).toBe(true)
+      expect(await target.artifacts.isIdTaken(id)).toBe(false)
+      // Claimed again, then recorded: the artifact keeps the id from any later claim.
+      expect(await target.artifacts.claimArtifactId('ids', id, two, at(2))).toBe(true)
+      expect(
+        await insert(artifact('ids', 'claimed', ['dev-a'], { id }), { id, owner: 'instance-2' }),
+      ).toEqual({
+        inserted: true,
+      })
+      expect(await target.artifacts.findUploadIntent('ids', id)).toBeUndefined()
+      expect(await target.artifacts.claimArtifactId('ids', id, one, at(3))).toBe(false)
+      expect(await target.artifacts.findUploadIntent('ids', id)).toBeUndefined()
+      // A direct upload's id is taken too.
+      const direct = intent('ids')
+      await target.artifacts.insertUploadIntent(direct)
+      expect(await target.artifacts.claimArtifactId('ids', direct.id, one, at(3))).toBe(false)
+      expect(await target.artifacts.findUploadIntent('ids', direct.id)).toEqual(direct)
+    })
+
+    test('claims are renewed by their owner, and taken over once when they run out', async () => {
+      const tenant = `claims-${crypto.randomUUID()}`
+      const dead = intent(tenant, 'pending')
+      const live = intent(tenant, 'pending')
+      const unclaimed = intent(tenant, 'processing')
+      const waiting = intent(tenant, 'pending')
+      for (const row of [dead, live, unclaimed, waiting]) await target.artifacts.insertUploadIntent(row)
+      await target.artifacts.setUploadIntentStatus(tenant, dead.id, 'pending', 'processing', {
+        owner: 'dead',
+        until: at(10),
+      })
+      await target.artifacts.setUploadIntentStatus(tenant, live.id, 'pending', 'processing', {
+        owner: 'live',
+        until: at(10),
+      })
+      const uploading = crypto.randomUUID()
+      expect(
+        await target.artifacts.claimArtifactId(tenant, uploading, { owner: 'dead', until: at(10) }, at(1)),
+      ).toBe(true)
+      expect(await target.artifacts.renewUploadClaims('live', at(100))).toEqual([live.id])
+      expect(
+        await target.artifacts.renewUploadClaim(tenant, live.id, { owner: 'dead', until: at(100) }),
+      ).toBe(false)
+      expect(
+        await target.artifacts.renewUploadClaim(tenant, live.id, { owner: 'live', until: at(110) }),
+      ).toBe(true)
+
+      const taken = (await target.artifacts.takeStaleUploadClaims({ owner: 'new', until: at(200) }, at(50)))
+        .filter((row) => row.tenantId === tenant)
+        .map((row) => [row.id, row.status, row.claimedBy, row.claimedUntil])
+      expect(taken.sort()).toEqual(
+        [
+          [dead.id, 'processing', 'new', at(200)],
+          [unclaimed.id, 'processing', 'new', at(200)],
+          [uploading, 'uploading', 'new', at(200)],
+        ].sort(),
+      )
+      // Taken once: the new claims are live, and the old owner can no longer settle or renew.
+      const again = await target.artifacts.takeStaleUploadClaims({ owner: 'other', until: at(200) }, at(60))
+      expect(again.filter((row) => row.tenantId === tenant)).toEqual([])
+      expect(await target.artifacts.renewUploadClaims('dead', at(300))).toEqual([])
+      expect(await target.artifacts.refuseUploadIntent(tenant, dead.id, 'late', 'dead')).toBe(false)
+      expect(await target.artifacts.releaseUploadClaim(tenant, uploading, 'dead')).toBe(false)
+      expect((await target.artifacts.findUploadIntent(tenant, waiting.id))?.claimedBy).toBeNull()
+      // A claim given up (moved to the past) is taken at the next look.
+      await target.artifacts.renewUploadClaims('live', new Date(0))
+      const given = await target.artifacts.takeStaleUploadClaims({ owner: 'new', until: at(200) }, at(60))
+      expect(given.filter((row) => row.tenantId === tenant).map((row) => row.id)).toEqual([live.id])
+      expect(await target.artifacts.refuseUploadIntent(tenant, dead.id, 'checked', 'new')).toBe(true)
     })
 
     test('a refused direct upload is forgotten and its reason written as an event of its tenant', async () => {

@@ -115,6 +115,38 @@ describe('PostgreSQL artifacts shared by two instances', () => {
     }
   })
 
+  test('one artifact id claimed on both at once: one claim wins', async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const id = crypto.randomUUID()
+      const results = await Promise.all(
+        [a, b].map((db, i) =>
+          createPgArtifactsStore(db).claimArtifactId(
+            'claim',
+            id,
+            { owner: `instance-${i}`, until: at(30) },
+            at(1),
+          ),
+        ),
+      )
+      expect(results.filter(Boolean)).toHaveLength(1)
+    }
+  })
+
+  test('claims run out on both at once: each is taken over by one of them', async () => {
+    const tenant = 'takeover'
+    const ids = Array.from({ length: 40 }, () => crypto.randomUUID())
+    for (const id of ids) {
+      await createPgArtifactsStore(a).claimArtifactId(tenant, id, { owner: 'dead', until: at(1) }, at(1))
+    }
+    const [fromA, fromB] = await Promise.all(
+      [a, b].map((db, i) =>
+        createPgArtifactsStore(db).takeStaleUploadClaims({ owner: `instance-${i}`, until: at(100) }, at(50)),
+      ),
+    )
+    const taken = [...fromA!, ...fromB!].filter((row) => row.tenantId === tenant).map((row) => row.id)
+    expect(taken.sort()).toEqual(ids.sort())
+  })
+
   test('tag replacements on both at once never pass the bound on distinct tags together', async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const tenant = `tags-${round}`

@@ -29,7 +29,12 @@ export type Instances = {
   stop(): Promise<void>
 }
 
-export async function startInstances(count = 2, extraEnv: Record<string, string> = {}): Promise<Instances> {
+export async function startInstances(
+  count = 2,
+  extraEnv: Record<string, string> = {},
+  /** Settings of instance `i` alone, given the shared ones (e.g. its own way to the bucket). */
+  nodeEnv: (i: number, shared: Record<string, string>) => Record<string, string> = () => ({}),
+): Promise<Instances> {
   const s3: FauxqsServer = await startFauxqs({ port: 0, host: '127.0.0.1', logger: false })
   const shared = mkdtempSync(join(tmpdir(), 'bender-instances-'))
   writeFileSync(join(shared, 'jwt.pem'), jwtKeyPem(), { mode: 0o600 })
@@ -60,7 +65,11 @@ export async function startInstances(count = 2, extraEnv: Record<string, string>
     return dir
   })
   const start = async (i: number) => {
-    const running = await startBender({ dataDir: dataDirs[i], ports: ports[i], env })
+    const running = await startBender({
+      dataDir: dataDirs[i],
+      ports: ports[i],
+      env: { ...env, ...nodeEnv(i, env) },
+    })
     return Object.assign(running, httpCaller(running.url))
   }
   const nodes: Instances['nodes'] = []

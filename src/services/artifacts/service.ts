@@ -36,7 +36,7 @@ import {
   substringFilter,
   type V2Query,
 } from './queries.ts'
-import type { ArtifactSort } from './store.ts'
+import type { ArtifactSort, UploadClaim, UploadIntentRow } from './store.ts'
 
 /**
  * What the artifact rules need to know about deployments (which deployments own): an artifact
@@ -52,6 +52,18 @@ const NOT_FOUND = 'Resource not found'
 const MAX_DESCRIPTION_LENGTH = 4096
 const CONFLICT = 'an artifact with the same name and depends already exists'
 const BY_NAME: ArtifactSort = { by: 'name', order: 'asc' }
+const ID_TAKEN = 'an artifact with this ID already exists'
+
+/**
+ * How long a claim on an upload (a direct upload being checked, an `artifact_id` being written)
+ * holds unless renewed: the work of an instance that died is taken over about this long after.
+ */
+export const UPLOAD_CLAIM_MS = 30_000
+/** How often an instance renews its claims and looks for claims left to run out. */
+export const UPLOAD_CLAIM_RENEW_MS = 10_000
+
+/** The upload's claim moved to another instance (this one stalled past it): its object is no longer ours. */
+class ClaimLostError extends ConflictError {}
 
 function toRow(tenantId: string, id: string, meta: ArtifactMeta, description: string, at: Date): ArtifactRow {
   return {
@@ -131,6 +143,11 @@ export interface ArtifactsService {
   startUp(): Promise<SweepResult>
   /** Resolves once background work (direct uploads being checked) has finished. */
   idle(): Promise<void>
+  /**
+   * Stops renewing this instance's claims on uploads and looking for others' left to run out, and
+   * gives its claims up, so that another instance takes their work over at its next look.
+   */
+  stop(): Promise<void>
 }
 
 export function createArtifactsService(deps: Deps, services: { usage: DeploymentUsage }): ArtifactsService {
@@ -140,27 +157,80 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
   const { usage } = services
   const inflate = { ratio: config.maxInflateRatio, maxSize: config.maxInflatedSize }
   const tempRoot = join(config.dataDir, 'tmp')
-  // Ids whose file is being written right now: two uploads naming the same artifact_id must not
-  // write over each other's object before the row decides between them.
-  const writing = new Set<string>()
   const background = new Set<Promise<void>>()
+  // This instance, as the owner of its claims on uploads (new at each start).
+  const owner = ids.uuid()
+  const claim = (): UploadClaim => ({ owner, until: new Date(clock.now().getTime() + UPLOAD_CLAIM_MS) })
+  // The ids this instance holds a claim on; renewed every UPLOAD_CLAIM_RENEW_MS while any is held
+  // (and, from startUp on, the timer also takes over claims left to run out).
+  const held = new Set<string>()
+  let watching = false
+  let timer: ReturnType<typeof setInterval> | undefined
+  let round: Promise<void> = Promise.resolve()
 
-  /** Claims the id before the lookup: two uploads racing on one id must not both pass it. */
-  async function claimId(id: string): Promise<void> {
-    if (writing.has(id)) throw new ConflictError('an artifact with this ID already exists')
-    writing.add(id)
-    let taken = true
+  function startTimer(): void {
+    if (timer) return
+    timer = setInterval(() => {
+      round = round.then(renewAndTakeOver)
+    }, UPLOAD_CLAIM_RENEW_MS)
+    timer.unref()
+  }
+
+  function hold(id: string): void {
+    held.add(id)
+    startTimer()
+  }
+
+  function unhold(id: string): void {
+    held.delete(id)
+    if (held.size > 0 || watching || !timer) return
+    clearInterval(timer)
+    timer = undefined
+  }
+
+  async function renewAndTakeOver(): Promise<void> {
     try {
-      taken = await store.isIdTaken(id)
-    } finally {
-      if (taken) writing.delete(id)
+      if (held.size > 0) {
+        const kept = new Set(await store.renewUploadClaims(owner, claim().until))
+        const lost = [...held].filter((id) => !kept.has(id))
+        // Settled meanwhile, or taken over: the work finds out when it records, and leaves the object.
+        if (lost.length > 0) log.debug('upload claims not renewed', { artifact_ids: lost })
+      }
+      if (watching) await takeOver()
+    } catch (err) {
+      log.warn('renewing upload claims failed', { err })
     }
-    if (taken) throw new ConflictError('an artifact with this ID already exists')
+  }
+
+  /** Takes the uploads whose claims ran out (their instance died) and finishes them. */
+  async function takeOver(): Promise<void> {
+    for (const intent of await store.takeStaleUploadClaims(claim(), clock.now())) {
+      hold(intent.id)
+      if (intent.status === 'processing') {
+        log.info('checking a direct upload another run left unfinished', { artifact_id: intent.id })
+        inBackground(processDirectUpload(intent.tenantId, intent.id))
+      } else inBackground(dropDeadUpload(intent))
+    }
+  }
+
+  /** An upload whose instance died while writing its object: removes what it wrote and frees its id. */
+  async function dropDeadUpload(intent: UploadIntentRow): Promise<void> {
+    try {
+      await blobs.delete(artifactBlobKey(intent.tenantId, intent.id))
+      await store.releaseUploadClaim(intent.tenantId, intent.id, owner)
+      log.info('removed an upload its instance left unfinished', { artifact_id: intent.id })
+    } catch (err) {
+      log.warn('could not remove an unfinished upload', { artifact_id: intent.id, err })
+    } finally {
+      unhold(intent.id)
+    }
   }
 
   /**
    * Records a stored artifact: its row and its release, unless the same name and depends are taken,
    * in which case its object is removed and the conflict thrown. `conflict` makes that error.
+   * `claimed`: the id is claimed by this instance (an upload intent), settled by the same
+   * transaction; if the claim was lost, the object is left to the new owner and ClaimLostError thrown.
    */
   async function record(
     tenantId: string,
@@ -168,19 +238,42 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
     meta: ArtifactMeta,
     description: string,
     conflict: (taken: Record<string, string>) => Error,
-    intentId?: string,
+    claimed = false,
   ): Promise<void> {
     let failure: Error
     try {
       const row = toRow(tenantId, id, meta, description, clock.now())
-      const result = await store.insertArtifact(row, unwindDepends(row.depends), intentId)
+      const result = await store.insertArtifact(
+        row,
+        unwindDepends(row.depends),
+        claimed ? { id, owner } : undefined,
+      )
       if (result.inserted) return
+      if ('lost' in result) throw new ClaimLostError(ID_TAKEN)
       failure = conflict(result.conflict)
     } catch (err) {
+      if (err instanceof ClaimLostError) throw err
       failure = err as Error
     }
     await blobs.delete(artifactBlobKey(tenantId, id))
     throw failure
+  }
+
+  /** Frees an id this instance claimed; if that fails, the claim runs out and is taken over. */
+  async function releaseId(tenantId: string, id: string): Promise<void> {
+    try {
+      await store.releaseUploadClaim(tenantId, id, owner)
+    } catch (err) {
+      log.warn('could not free the id of a failed upload', { artifact_id: id, err })
+    }
+  }
+
+  /** Stores and records an upload whose id no other upload can be using. */
+  async function storeUpload(tenantId: string, id: string, upload: ArtifactUpload, claimed: boolean) {
+    const key = artifactBlobKey(tenantId, id)
+    const meta = await readAndStoreArtifact(blobs, key, upload.content, config.maxArtifactSize, inflate)
+    await record(tenantId, id, meta, upload.description, uploadConflict, claimed)
+    return id
   }
 
   const uploadConflict = (taken: Record<string, string>) =>
@@ -195,15 +288,31 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       if (!content) throw new Error('the uploaded object is gone')
       const body = content.body instanceof Blob ? content.body.stream() : content.body
       const meta = await readArtifact(body, { maxSize: config.maxArtifactSize, inflate })
-      await record(tenantId, id, meta, '', uploadConflict, id)
+      await record(tenantId, id, meta, '', uploadConflict, true)
       log.info('direct upload recorded', { artifact_id: id, name: meta.name })
     } catch (err) {
+      await dropDirectUpload(tenantId, id, err as Error)
+    } finally {
+      unhold(id)
+    }
+  }
+
+  /** Removes a direct upload the checks refused, unless another instance took it over meanwhile. */
+  async function dropDirectUpload(tenantId: string, id: string, err: Error): Promise<void> {
+    try {
+      if (err instanceof ClaimLostError || !(await store.renewUploadClaim(tenantId, id, claim()))) {
+        log.info('direct upload left to the instance that took it over', { artifact_id: id })
+        return
+      }
       // The words the synchronous upload would answer with; a failure of the server's own (the
       // blob store, a bug) stays in the log and the person reads a generic sentence.
       const reason = asApiError(err)?.message ?? 'the server could not check the uploaded file'
-      log.warn('direct upload dropped', { artifact_id: id, reason: (err as Error).message })
-      await blobs.delete(key)
-      await store.refuseUploadIntent(tenantId, id, reason)
+      log.warn('direct upload dropped', { artifact_id: id, reason: err.message })
+      await blobs.delete(artifactBlobKey(tenantId, id))
+      await store.refuseUploadIntent(tenantId, id, reason, owner)
+    } catch (failure) {
+      // Its claim runs out and the upload is checked again, here or on another instance.
+      log.error('could not drop a direct upload; it will be checked again', { artifact_id: id, err: failure })
     }
   }
 
@@ -221,15 +330,22 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
 
   return {
     async uploadArtifact(tenantId: string, upload: ArtifactUpload): Promise<string> {
-      const id = upload.artifactId ?? ids.uuid()
-      await claimId(id)
+      const id = upload.artifactId
+      if (id === undefined) return storeUpload(tenantId, ids.uuid(), upload, false)
+      // A chosen id is claimed in the database before anything is written: of two uploads of one
+      // id, on any instances, the second is refused here and never touches the first one's object.
+      if (!(await store.claimArtifactId(tenantId, id, claim(), clock.now())))
+        throw new ConflictError(ID_TAKEN)
+      hold(id)
+      let stored = false
       try {
-        const key = artifactBlobKey(tenantId, id)
-        const meta = await readAndStoreArtifact(blobs, key, upload.content, config.maxArtifactSize, inflate)
-        await record(tenantId, id, meta, upload.description, uploadConflict)
+        await storeUpload(tenantId, id, upload, true)
+        stored = true
         return id
       } finally {
-        writing.delete(id)
+        // A refused or broken upload left nothing (or removed its object): the id is free again.
+        if (!stored) await releaseId(tenantId, id)
+        unhold(id)
       }
     },
 
@@ -288,8 +404,9 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       if (intent?.status !== 'pending' || !(await blobs.stat(artifactBlobKey(tenantId, id)))) {
         throw new NotFoundError(NOT_FOUND)
       }
-      if (!(await store.setUploadIntentStatus(tenantId, id, 'pending', 'processing')))
+      if (!(await store.setUploadIntentStatus(tenantId, id, 'pending', 'processing', claim())))
         throw new NotFoundError(NOT_FOUND)
+      hold(id)
       inBackground(processDirectUpload(tenantId, id))
     },
 
@@ -380,14 +497,26 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
         isReferenced: (key) => store.isIdTaken(key.slice(key.lastIndexOf('/') + 1)),
         olderThan: cutoff,
       })
-      for (const intent of await store.listUploadIntents('processing')) {
-        inBackground(processDirectUpload(intent.tenantId, intent.id))
-      }
+      // Uploads a stopped or dead instance left: each is claimed here, so one instance takes each.
+      // Those another instance is working on keep their claims and are left to it.
+      watching = true
+      startTimer()
+      await takeOver()
       return result
     },
 
     async idle(): Promise<void> {
       while (background.size > 0) await Promise.allSettled([...background])
+    },
+
+    async stop(): Promise<void> {
+      watching = false
+      if (timer) clearInterval(timer)
+      timer = undefined
+      await round
+      // Run out at once: another instance takes them at its next look. Until it does, whatever this
+      // one still settles counts, and once it has, this one's settling finds the claim gone.
+      if (held.size > 0) await store.renewUploadClaims(owner, new Date(0)).catch(() => undefined)
     },
   }
 

@@ -1,9 +1,9 @@
-import { and, asc, count, eq, inArray, sql, sum } from 'drizzle-orm'
+import { and, asc, count, eq, inArray, isNull, lt, or, sql, sum } from 'drizzle-orm'
 import type { PgDatabase, PgTransaction } from '../../../db/pg.ts'
 import { pgOutboxFor } from '../../events/outbox.pg.ts'
 import { decodeCombination, encodeCombination } from './depends.ts'
 import { artifactQueries, dependsRows, pgDialect } from './store.queries.ts'
-import type { ArtifactsStore } from './store.ts'
+import { type ArtifactsStore, CLAIMED_STATUSES, claimOf, type SettledIntent } from './store.ts'
 import { artifactDepends, artifacts, releases, uploadIntents } from './tables.pg.ts'
 
 const queries = artifactQueries(pgDialect, { artifacts, releases, artifactDepends })
@@ -42,6 +42,9 @@ export function createPgArtifactsStore(db: PgDatabase): ArtifactsStore {
     and(eq(artifacts.tenantId, tenantId), eq(artifacts.id, id))
   const intentWhere = (tenantId: string, id: string) =>
     and(eq(uploadIntents.tenantId, tenantId), eq(uploadIntents.id, id))
+  /** The intent, while `owner` holds its claim. */
+  const held = (tenantId: string, intent: SettledIntent) =>
+    and(intentWhere(tenantId, intent.id), eq(uploadIntents.claimedBy, intent.owner))
 
   /** The release's artifacts changed (its lock held): bump it, or drop it when it has none left. */
   async function touchRelease(tx: PgTransaction, tenantId: string, name: string, at: Date) {
@@ -76,9 +79,18 @@ export function createPgArtifactsStore(db: PgDatabase): ArtifactsStore {
       return row
     },
 
-    async insertArtifact(row, combinations, intentId) {
+    async insertArtifact(row, combinations, intent) {
       const encoded = combinations.map(encodeCombination)
       return db.transaction(async (tx) => {
+        // Locked until the commit: a takeover of the claim waits, then finds it settled.
+        if (intent) {
+          const [claim] = await tx
+            .select({ id: uploadIntents.id })
+            .from(uploadIntents)
+            .where(held(row.tenantId, intent))
+            .for('update')
+          if (!claim) return { inserted: false, lost: true }
+        }
         await lockReleases(tx, row.tenantId, [row.name])
         const [taken] = await tx
           .select({ combination: artifactDepends.combination })
@@ -91,7 +103,7 @@ export function createPgArtifactsStore(db: PgDatabase): ArtifactsStore {
           await tx.insert(artifactDepends).values(dependsRows(row, encoded))
         }
         await touchRelease(tx, row.tenantId, row.name, row.modified)
-        if (intentId !== undefined) await tx.delete(uploadIntents).where(intentWhere(row.tenantId, intentId))
+        if (intent) await tx.delete(uploadIntents).where(held(row.tenantId, intent))
         return { inserted: true }
       })
     },
@@ -185,11 +197,11 @@ export function createPgArtifactsStore(db: PgDatabase): ArtifactsStore {
       return row
     },
 
-    setUploadIntentStatus: async (tenantId, id, from, to) =>
+    setUploadIntentStatus: async (tenantId, id, from, to, claim) =>
       (
         await db
           .update(uploadIntents)
-          .set({ status: to })
+          .set({ status: to, ...(claim && claimOf(claim)) })
           .where(and(intentWhere(tenantId, id), eq(uploadIntents.status, from)))
           .returning({ id: uploadIntents.id })
       ).length > 0,
@@ -198,18 +210,87 @@ export function createPgArtifactsStore(db: PgDatabase): ArtifactsStore {
       await db.delete(uploadIntents).where(intentWhere(tenantId, id))
     },
 
-    async refuseUploadIntent(tenantId, id, reason) {
-      await db.transaction(async (tx) => {
-        await tx.delete(uploadIntents).where(intentWhere(tenantId, id))
+    refuseUploadIntent: (tenantId, id, reason, owner) =>
+      db.transaction(async (tx) => {
+        const where = owner === undefined ? intentWhere(tenantId, id) : held(tenantId, { id, owner })
+        const gone = await tx.delete(uploadIntents).where(where).returning({ id: uploadIntents.id })
+        if (gone.length === 0) return false
         await outbox.append(tx, {
           tenantId,
           type: 'artifact-upload-refused',
           subject: id,
           data: { id, reason },
         })
-      })
-    },
+        return true
+      }),
 
     listUploadIntents: (status) => db.select().from(uploadIntents).where(eq(uploadIntents.status, status)),
+
+    async claimArtifactId(tenantId, id, claim, at) {
+      // The primary key decides between two claims of one id; an intent being settled into an
+      // artifact holds its row until it commits, so the artifact is seen below once it exists.
+      const claimed = await db
+        .insert(uploadIntents)
+        .values({
+          id,
+          tenantId,
+          status: 'uploading',
+          createdTs: at,
+          expiresTs: claim.until,
+          ...claimOf(claim),
+        })
+        .onConflictDoNothing()
+        .returning({ id: uploadIntents.id })
+      if (claimed.length === 0) return false
+      const [taken] = await db.select({ id: artifacts.id }).from(artifacts).where(eq(artifacts.id, id))
+      if (!taken) return true
+      await db.delete(uploadIntents).where(held(tenantId, { id, owner: claim.owner }))
+      return false
+    },
+
+    renewUploadClaims: async (owner, until) =>
+      (
+        await db
+          .update(uploadIntents)
+          .set({ claimedUntil: until })
+          .where(eq(uploadIntents.claimedBy, owner))
+          .returning({ id: uploadIntents.id })
+      ).map((row) => row.id),
+
+    renewUploadClaim: async (tenantId, id, claim) =>
+      (
+        await db
+          .update(uploadIntents)
+          .set({ claimedUntil: claim.until })
+          .where(held(tenantId, { id, owner: claim.owner }))
+          .returning({ id: uploadIntents.id })
+      ).length > 0,
+
+    takeStaleUploadClaims(claim, now) {
+      const stale = and(
+        inArray(uploadIntents.status, CLAIMED_STATUSES),
+        or(isNull(uploadIntents.claimedUntil), lt(uploadIntents.claimedUntil, now)),
+      )
+      // SKIP LOCKED: instances looking at once each take different intents, none waits on another.
+      const candidates = db
+        .select({ id: uploadIntents.id })
+        .from(uploadIntents)
+        .where(stale)
+        .limit(100)
+        .for('update', { skipLocked: true })
+      return db
+        .update(uploadIntents)
+        .set(claimOf(claim))
+        .where(and(inArray(uploadIntents.id, candidates), stale))
+        .returning()
+    },
+
+    releaseUploadClaim: async (tenantId, id, owner) =>
+      (
+        await db
+          .delete(uploadIntents)
+          .where(held(tenantId, { id, owner }))
+          .returning({ id: uploadIntents.id })
+      ).length > 0,
   }
 }

@@ -1,4 +1,4 @@
-import { and, asc, count, eq, inArray, sql, sum } from 'drizzle-orm'
+import { and, asc, count, eq, inArray, isNull, lt, or, sql, sum } from 'drizzle-orm'
 import type { Database, Window } from '../../../db/client.ts'
 import { preparedOnFirstUse } from '../../../db/lazy.ts'
 import { outboxFor } from '../../events/outbox.ts'
@@ -14,12 +14,26 @@ import {
 import { artifactDepends, artifacts, releases, type UploadIntentStatus, uploadIntents } from './tables.ts'
 
 export type UploadIntentRow = typeof uploadIntents.$inferSelect
+export type NewUploadIntent = typeof uploadIntents.$inferInsert
 
 type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0]
 
 export type { ArtifactFilter, ArtifactSort, TextMatch } from './store.queries.ts'
 
-export type InsertResult = { inserted: true } | { inserted: false; conflict: Record<string, string> }
+export type InsertResult =
+  | { inserted: true }
+  | { inserted: false; conflict: Record<string, string> }
+  /** The upload intent it was to settle is no longer held by its owner (gone, or taken over). */
+  | { inserted: false; lost: true }
+
+/** Which server process works on an upload intent, and until when unless it renews the claim. */
+export type UploadClaim = { owner: string; until: Date }
+
+/** The intent an artifact settles, and the owner that must still hold its claim. */
+export type SettledIntent = { id: string; owner: string }
+
+/** The statuses whose rows are claimed by a server process while it works on them. */
+export const CLAIMED_STATUSES: UploadIntentStatus[] = ['processing', 'uploading']
 
 const queries = artifactQueries(sqliteDialect, { artifacts, releases, artifactDepends })
 
@@ -35,13 +49,13 @@ export interface ArtifactsStore {
   /**
    * Records an artifact and creates or bumps its release, unless another artifact of the same
    * name already claims one of its depends combinations: then nothing is written and the
-   * combination is returned. `intentId`: the direct upload it settles, removed in the same
-   * transaction.
+   * combination is returned. `intent`: the upload intent it settles, removed in the same
+   * transaction; when `intent.owner` no longer holds it, nothing is written and `lost` answered.
    */
   insertArtifact(
     row: ArtifactRow,
     combinations: DependsCombination[],
-    intentId?: string,
+    intent?: SettledIntent,
   ): Promise<InsertResult>
   /** Sets the description; false when there is no such artifact. */
   updateDescription(tenantId: string, id: string, description: string, at: Date): Promise<boolean>
@@ -65,25 +79,48 @@ export interface ArtifactsStore {
   /** True when another artifact of this name already claims one of these combinations. */
   isCombinationTaken(tenantId: string, name: string, combinations: DependsCombination[]): Promise<boolean>
   /** Records a direct upload waiting for its object. */
-  insertUploadIntent(row: UploadIntentRow): Promise<void>
+  insertUploadIntent(row: NewUploadIntent): Promise<void>
   /** One direct upload, if it exists. */
   findUploadIntent(tenantId: string, id: string): Promise<UploadIntentRow | undefined>
-  /** Moves an intent from one status to another; false when it was not in `from` (or is gone). */
+  /**
+   * Moves an intent from one status to another, claimed by `claim` when given; false when it was
+   * not in `from` (or is gone).
+   */
   setUploadIntentStatus(
     tenantId: string,
     id: string,
     from: UploadIntentStatus,
     to: UploadIntentStatus,
+    claim?: UploadClaim,
   ): Promise<boolean>
   /** Forgets a direct upload. */
   deleteUploadIntent(tenantId: string, id: string): Promise<void>
   /**
    * Forgets a direct upload the server's checks refused and, in the same transaction, writes an
-   * `artifact-upload-refused` event carrying `reason` for the tenant's listeners.
+   * `artifact-upload-refused` event carrying `reason` for the tenant's listeners. With `owner`,
+   * only while that owner holds its claim; false when nothing was forgotten.
    */
-  refuseUploadIntent(tenantId: string, id: string, reason: string): Promise<void>
+  refuseUploadIntent(tenantId: string, id: string, reason: string, owner?: string): Promise<boolean>
   /** Every intent in `status`, across tenants (start-up work). */
   listUploadIntents(status: UploadIntentStatus): Promise<UploadIntentRow[]>
+  /**
+   * Claims `id` for an upload about to write its object (an `uploading` intent held by
+   * `claim.owner`), unless an artifact or an intent already has it, whatever its tenant: false then.
+   * Of two claims of one id at once, on any number of instances, one wins.
+   */
+  claimArtifactId(tenantId: string, id: string, claim: UploadClaim, at: Date): Promise<boolean>
+  /** Moves every claim `owner` holds to `until`; answers the ids it still holds. */
+  renewUploadClaims(owner: string, until: Date): Promise<string[]>
+  /** Moves one claim to `claim.until` if `claim.owner` still holds it; false when it does not. */
+  renewUploadClaim(tenantId: string, id: string, claim: UploadClaim): Promise<boolean>
+  /**
+   * Claims for `claim.owner` the `processing` and `uploading` intents whose claim ran out before
+   * `now` (or that have none), and answers them: the work of a server process that died, or
+   * stopped and gave its claims up. Each is taken by one caller, however many look at once.
+   */
+  takeStaleUploadClaims(claim: UploadClaim, now: Date): Promise<UploadIntentRow[]>
+  /** Forgets an intent while `owner` holds its claim; false when it does not. */
+  releaseUploadClaim(tenantId: string, id: string, owner: string): Promise<boolean>
 }
 
 export function createArtifactsStore(db: Database): ArtifactsStore {
@@ -106,6 +143,12 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
       .where(and(eq(artifacts.tenantId, ph('tenantId')), eq(artifacts.id, ph('id'))))
       .prepare(),
   )
+
+  const intentWhere = (tenantId: string, id: string) =>
+    and(eq(uploadIntents.tenantId, tenantId), eq(uploadIntents.id, id))
+  /** The intent, while `owner` holds its claim. */
+  const held = (tenantId: string, intent: SettledIntent) =>
+    and(intentWhere(tenantId, intent.id), eq(uploadIntents.claimedBy, intent.owner))
 
   /** The release's artifacts changed: bump it, or drop it when it has none left (tags and notes go too). */
   function touchRelease(tx: Transaction, tenantId: string, name: string, at: Date) {
@@ -143,11 +186,16 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
     async insertArtifact(
       row: ArtifactRow,
       combinations: DependsCombination[],
-      /** The direct upload this artifact settles, removed in the same transaction. */
-      intentId?: string,
+      /** The upload intent this artifact settles, removed in the same transaction. */
+      intent?: SettledIntent,
     ): Promise<InsertResult> {
       const encoded = combinations.map(encodeCombination)
       return db.transaction((tx): InsertResult => {
+        if (
+          intent &&
+          !tx.select({ id: uploadIntents.id }).from(uploadIntents).where(held(row.tenantId, intent)).get()
+        )
+          return { inserted: false, lost: true }
         const taken = tx
           .select({ combination: artifactDepends.combination })
           .from(artifactDepends)
@@ -160,11 +208,7 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
           tx.insert(artifactDepends).values(dependsRows(row, encoded)).run()
         }
         touchRelease(tx, row.tenantId, row.name, row.modified)
-        if (intentId !== undefined) {
-          tx.delete(uploadIntents)
-            .where(and(eq(uploadIntents.tenantId, row.tenantId), eq(uploadIntents.id, intentId)))
-            .run()
-        }
+        if (intent) tx.delete(uploadIntents).where(held(row.tenantId, intent)).run()
         return { inserted: true }
       })
     },
@@ -262,7 +306,7 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
         .limit(1)
         .get() !== undefined,
 
-    insertUploadIntent: async (row: UploadIntentRow): Promise<void> => {
+    insertUploadIntent: async (row: NewUploadIntent): Promise<void> => {
       db.insert(uploadIntents).values(row).run()
     },
 
@@ -279,10 +323,11 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
       id: string,
       from: UploadIntentStatus,
       to: UploadIntentStatus,
+      claim?: UploadClaim,
     ) =>
       db
         .update(uploadIntents)
-        .set({ status: to })
+        .set({ status: to, ...(claim && { claimedBy: claim.owner, claimedUntil: claim.until }) })
         .where(
           and(eq(uploadIntents.tenantId, tenantId), eq(uploadIntents.id, id), eq(uploadIntents.status, from)),
         )
@@ -295,17 +340,76 @@ export function createArtifactsStore(db: Database): ArtifactsStore {
         .run()
     },
 
-    refuseUploadIntent: async (tenantId: string, id: string, reason: string): Promise<void> => {
+    refuseUploadIntent: async (tenantId: string, id: string, reason: string, owner?: string) =>
       db.transaction((tx) => {
-        tx.delete(uploadIntents)
-          .where(and(eq(uploadIntents.tenantId, tenantId), eq(uploadIntents.id, id)))
-          .run()
+        const where = owner === undefined ? intentWhere(tenantId, id) : held(tenantId, { id, owner })
+        if (!tx.delete(uploadIntents).where(where).returning({ id: uploadIntents.id }).get()) return false
         outbox.append({ tenantId, type: 'artifact-upload-refused', subject: id, data: { id, reason } })
-      })
-    },
+        return true
+      }),
 
     /** Every intent in `status`, across tenants (start-up work). */
     listUploadIntents: async (status: UploadIntentStatus): Promise<UploadIntentRow[]> =>
       db.select().from(uploadIntents).where(eq(uploadIntents.status, status)).all(),
+
+    claimArtifactId: async (tenantId: string, id: string, claim: UploadClaim, at: Date) =>
+      db.transaction((tx) => {
+        const taken =
+          tx.select({ id: artifacts.id }).from(artifacts).where(eq(artifacts.id, id)).get() ??
+          tx.select({ id: uploadIntents.id }).from(uploadIntents).where(eq(uploadIntents.id, id)).get()
+        if (taken) return false
+        tx.insert(uploadIntents)
+          .values({
+            id,
+            tenantId,
+            status: 'uploading',
+            createdTs: at,
+            expiresTs: claim.until,
+            ...claimOf(claim),
+          })
+          .run()
+        return true
+      }),
+
+    renewUploadClaims: async (owner: string, until: Date): Promise<string[]> =>
+      db
+        .update(uploadIntents)
+        .set({ claimedUntil: until })
+        .where(eq(uploadIntents.claimedBy, owner))
+        .returning({ id: uploadIntents.id })
+        .all()
+        .map((row) => row.id),
+
+    renewUploadClaim: async (tenantId: string, id: string, claim: UploadClaim): Promise<boolean> =>
+      db
+        .update(uploadIntents)
+        .set({ claimedUntil: claim.until })
+        .where(held(tenantId, { id, owner: claim.owner }))
+        .returning({ id: uploadIntents.id })
+        .get() !== undefined,
+
+    // One transaction: nothing else writes meanwhile, so each stale intent is taken once.
+    takeStaleUploadClaims: async (claim: UploadClaim, now: Date): Promise<UploadIntentRow[]> =>
+      db
+        .update(uploadIntents)
+        .set(claimOf(claim))
+        .where(
+          and(
+            inArray(uploadIntents.status, CLAIMED_STATUSES),
+            or(isNull(uploadIntents.claimedUntil), lt(uploadIntents.claimedUntil, now)),
+          ),
+        )
+        .returning()
+        .all(),
+
+    releaseUploadClaim: async (tenantId: string, id: string, owner: string): Promise<boolean> =>
+      db
+        .delete(uploadIntents)
+        .where(held(tenantId, { id, owner }))
+        .returning({ id: uploadIntents.id })
+        .get() !== undefined,
   }
 }
+
+/** The columns of a claim. */
+export const claimOf = (claim: UploadClaim) => ({ claimedBy: claim.owner, claimedUntil: claim.until })

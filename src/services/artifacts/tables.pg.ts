@@ -61,6 +61,11 @@ export const uploadIntents = pgTable(
     status: text().$type<UploadIntentStatus>().notNull(),
     createdTs: ms().notNull(),
     expiresTs: ms().notNull(),
+    claimedBy: text(),
+    claimedUntil: ms(),
   },
-  (t) => [index('deployments_upload_intents_tenant').on(t.tenantId, t.status)],
+  (t) => [
+    index('deployments_upload_intents_tenant').on(t.tenantId, t.status),
+    index('deployments_upload_intents_claim').on(t.status, t.claimedUntil),
+  ],
 )

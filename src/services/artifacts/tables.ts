@@ -70,11 +70,19 @@ export const releases = sqliteTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.name] })],
 )
 
-export type UploadIntentStatus = 'pending' | 'processing'
+/**
+ * `pending`: a direct upload's link is out, its object may be arriving. `processing`: its object
+ * is being checked. `uploading`: an upload naming its own `artifact_id` is writing its object (the
+ * row claims the id, so a second upload of that id is refused before it writes anything).
+ */
+export type UploadIntentStatus = 'pending' | 'processing' | 'uploading'
 
 /**
- * Direct uploads handed out and not yet settled: the object at the artifact's blob key belongs to
- * one of these until processing either records the artifact or removes the object.
+ * Direct uploads handed out and not yet settled, and ids claimed by uploads in flight: the object
+ * at the artifact's blob key belongs to one of these until its owner either records the artifact
+ * or removes the object. A `processing` or `uploading` row is claimed by one server process
+ * (`claimedBy`) until `claimedUntil`, which that process keeps moving ahead while it works; a
+ * claim left to run out is a dead process's, and another takes the work over.
  */
 export const uploadIntents = sqliteTable(
   'deployments_upload_intents',
@@ -83,8 +91,15 @@ export const uploadIntents = sqliteTable(
     tenantId: text().notNull().default(''),
     status: text().$type<UploadIntentStatus>().notNull(),
     createdTs: integer({ mode: 'timestamp_ms' }).notNull(),
-    /** When the upload link stops working. */
+    /** When the upload link stops working (`uploading`: when its first claim ran out). */
     expiresTs: integer({ mode: 'timestamp_ms' }).notNull(),
+    /** The server process working on it (an id new at each start); null while `pending`. */
+    claimedBy: text(),
+    /** When the claim runs out unless renewed. */
+    claimedUntil: integer({ mode: 'timestamp_ms' }),
   },
-  (t) => [index('deployments_upload_intents_tenant').on(t.tenantId, t.status)],
+  (t) => [
+    index('deployments_upload_intents_tenant').on(t.tenantId, t.status),
+    index('deployments_upload_intents_claim').on(t.status, t.claimedUntil),
+  ],
 )
