@@ -22,7 +22,17 @@ export interface Checkpointer {
  * The WAL size past which the writer's own connection finishes the worker's checkpoint, so that its
  * next commit starts the WAL over (and the file is cut back to this size).
  */
-export const WAL_RESTART_BYTES = 64 * 1024 * 1024
+export const WAL_RESTART_BYTES = 256 * 1024 * 1024
+
+/** Who hears from the checkpointer, and how often it runs (the defaults are the server's). */
+export type CheckpointerOptions = {
+  /** A checkpoint that failed (the next one retries). */
+  onError: (error: string) => void
+  /** The writer's catch-up ran, taking `ms` of its thread. */
+  onCatchUp?: (ms: number) => void
+  intervalMs?: number
+  restartBytes?: number
+}
 
 /**
  * By default SQLite checkpoints inside the commit that grows the WAL past 1000 pages: that commit,
@@ -34,16 +44,14 @@ export const WAL_RESTART_BYTES = 64 * 1024 * 1024
  * A checkpoint alone never shortens the WAL: the writer starts it over at its next commit only if
  * every frame has been copied, and under steady writes some always arrive while the worker copies
  * (a rollout to 100 000 devices grew it past ten gigabytes). So when the worker reports
- * a WAL past `restartBytes`, the writer's connection copies the few frames written since, between
+ * a WAL past `restartBytes` (256 MiB: at fleet rates a catch-up every ten seconds or more), the writer's connection copies the few frames written since, between
  * two requests (the worker has already copied and synced the rest): with nothing left to copy, the
  * next commit writes the WAL from its start, and `journal_size_limit` cuts the file back.
  */
-export function startCheckpointer(
-  db: Database,
-  onError: (error: string) => void,
-  intervalMs = CHECKPOINT_INTERVAL_MS,
-  restartBytes = WAL_RESTART_BYTES,
-): Checkpointer {
+export function startCheckpointer(db: Database, options: CheckpointerOptions): Checkpointer {
+  const { onError, onCatchUp } = options
+  const intervalMs = options.intervalMs ?? CHECKPOINT_INTERVAL_MS
+  const restartBytes = options.restartBytes ?? WAL_RESTART_BYTES
   const sqlite = db.$client
   sqlite.run('PRAGMA wal_autocheckpoint = 0')
   sqlite.run(`PRAGMA journal_size_limit = ${restartBytes}`)
@@ -55,8 +63,10 @@ export function startCheckpointer(
     if (reply.kind === 'error') onError(reply.error)
     else if (reply.kind === 'stopped') onStopped?.()
     else if (!stopped) {
+      const started = performance.now()
       try {
         sqlite.query('PRAGMA wal_checkpoint(PASSIVE)').get()
+        onCatchUp?.(performance.now() - started)
       } catch (err) {
         onError(String(err))
       }

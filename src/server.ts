@@ -161,9 +161,10 @@ export async function startServer(
   const checkpointerStart =
     sqlite &&
     setTimeout(() => {
-      checkpointer = startCheckpointer(sqlite, (error) =>
-        log.error('checkpointing the database failed; will retry', { error }),
-      )
+      checkpointer = startCheckpointer(sqlite, {
+        onError: (error) => log.error('checkpointing the database failed; will retry', { error }),
+        onCatchUp: (ms) => log.debug('WAL copied up to date; it starts over', { ms: Math.round(ms) }),
+      })
     }, CHECKPOINTER_DELAY_MS)
   log.info('storage proxy listening', {
     port: storage.port,

@@ -21,7 +21,7 @@ test('commits no longer checkpoint on the writing thread; the worker copies the 
   const { db, path } = open()
   const errors: string[] = []
   // An hour apart: only the last checkpoint, at stop, runs during the test.
-  const checkpointer = startCheckpointer(db, (error) => errors.push(error), 3_600_000)
+  const checkpointer = startCheckpointer(db, { onError: (error) => errors.push(error), intervalMs: 3_600_000 })
   const sqlite = db.$client
   expect(sqlite.query('PRAGMA wal_autocheckpoint').get()).toEqual({ wal_autocheckpoint: 0 })
   sqlite.run('CREATE TABLE t (v BLOB)')
@@ -40,7 +40,7 @@ test('commits no longer checkpoint on the writing thread; the worker copies the 
 test('under steady writes the WAL starts over once past its limit, instead of growing with every write', async () => {
   const { db, path } = open()
   const restartBytes = 2 * 1024 * 1024
-  const checkpointer = startCheckpointer(db, () => {}, 20, restartBytes)
+  const checkpointer = startCheckpointer(db, { onError: () => {}, intervalMs: 20, restartBytes })
   const sqlite = db.$client
   sqlite.run('CREATE TABLE t (v BLOB)')
   const insert = sqlite.prepare('INSERT INTO t (v) VALUES (?)')
@@ -68,7 +68,7 @@ test('under steady writes the WAL starts over once past its limit, instead of gr
 
 test('stopping twice waits for the same last checkpoint', async () => {
   const { db } = open()
-  const checkpointer = startCheckpointer(db, () => {})
+  const checkpointer = startCheckpointer(db, { onError: () => {} })
   await Promise.all([checkpointer.stop(), checkpointer.stop()])
   db.$client.close()
 })
