@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { MAX_ARRAY_ELEMENTS, MAX_VALUE_BYTES } from '../../src/services/inventory/model.ts'
 import { createTestApp, loginAs, type TestApp } from '../helpers/app.ts'
-import { testEngine } from '../helpers/database.ts'
 import { addDevice, expectCountsConsistent } from './helpers.ts'
 
 let t: TestApp
@@ -27,25 +26,18 @@ const search = (name: string) =>
     body: { filters: [{ scope: 'inventory', attribute: name, type: '$eq', value: 'v' }] },
   })
 
-// SQLite forgets a name no device has any more. PostgreSQL keeps every name, since another instance
-// may be about to use one it sees (README, "What is not shared yet"): these hold on SQLite only.
-const forgetting = testEngine === 'sqlite' ? test : test.skip
+test('names a device replaces are forgotten: the name table does not grow with its reports', async () => {
+  await addDevice(t, 'churn')
+  for (let round = 0; round < 20; round++) {
+    await t.services.inventory.updateInventory('', 'churn', report(`r${round}`, 100), 'replace')
+  }
+  const names = await inventoryNames()
+  expect(names).toHaveLength(100)
+  expect(names.every((name) => name.startsWith('r19-'))).toBe(true)
+  await expectCountsConsistent(t)
+})
 
-forgetting(
-  'names a device replaces are forgotten: the name table does not grow with its reports',
-  async () => {
-    await addDevice(t, 'churn')
-    for (let round = 0; round < 20; round++) {
-      await t.services.inventory.updateInventory('', 'churn', report(`r${round}`, 100), 'replace')
-    }
-    const names = await inventoryNames()
-    expect(names).toHaveLength(100)
-    expect(names.every((name) => name.startsWith('r19-'))).toBe(true)
-    await expectCountsConsistent(t)
-  },
-)
-
-forgetting('a forgotten name can come back, and is found again', async () => {
+test('a forgotten name can come back, and is found again', async () => {
   await addDevice(t, 'again')
   await t.services.inventory.updateInventory('', 'again', [{ name: 'comeback', value: 'v' }], 'replace')
   await t.services.inventory.updateInventory('', 'again', [{ name: 'other', value: 'v' }], 'replace')
@@ -57,7 +49,7 @@ forgetting('a forgotten name can come back, and is found again', async () => {
   await expectCountsConsistent(t)
 })
 
-forgetting('a removed device takes the names only it had with it', async () => {
+test('a removed device takes the names only it had with it', async () => {
   await addDevice(t, 'lonely', { inventory: { only_mine: 'v', shared: 'v' } })
   await addDevice(t, 'friend', { inventory: { shared: 'v', last: 'v' } })
   await t.services.inventory.removeDevice('', 'lonely')

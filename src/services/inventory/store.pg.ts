@@ -9,7 +9,7 @@ import {
   decodeValue,
   findPgDevice,
   findPgName,
-  type PgNameCache,
+  forgetUnusedNames,
   valueColumns,
 } from './store.rows.pg.ts'
 import type { AttributeTotal, InventoryStore } from './store.ts'
@@ -31,17 +31,19 @@ class RefusedReport extends Error {}
  */
 export function createPgInventoryStore(db: PgDatabase): InventoryStore {
   // Long as a whole: one closure over the helpers its methods share; each method is short.
-  /** Runs `fn` in one transaction with a row writer, whose counts and texts are applied at the end. */
-  const names: PgNameCache = new Map()
+  /**
+   * Runs `fn` in one transaction with a row writer, whose counts and texts are applied at the end;
+   * once it has committed, the names whose last rows it deleted are forgotten.
+   */
   async function writing<T>(fn: (w: Write, tx: PgTransaction) => Promise<T>): Promise<T> {
     let w: Write | undefined
     const result = await db.transaction(async (tx) => {
-      w = createPgWrite(tx, names)
+      w = createPgWrite(tx)
       const result = await fn(w, tx)
       await w.finish()
       return result
     })
-    for (const [key, row] of w!.names()) names.set(key, row)
+    await forgetUnusedNames(db, w!.removed())
     return result
   }
 

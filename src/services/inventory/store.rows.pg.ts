@@ -77,18 +77,23 @@ export const pgRowColumns = {
   timestamp: attributes.timestamp,
 }
 
-/**
- * Attribute names by tenant, scope and name, kept per store. A name row is never deleted on
- * PostgreSQL (another instance may be about to use it) and its `arrays` flag only ever turns on, so
- * a cached row stays right; names enter the cache only once their transaction has committed.
- */
-export type PgNameCache = Map<string, NameRow>
-export const nameKey = (tenantId: string, scope: string, name: string) =>
-  `${tenantId}\u0000${scope}\u0000${name}`
+/** The key of a name within one transaction's names. */
+const nameKey = (tenantId: string, scope: string, name: string) => `${tenantId}\u0000${scope}\u0000${name}`
 
-export function createPgWrite(tx: PgTransaction, cache: PgNameCache) {
-  /** Names this transaction read or made: cached by the store once it commits. */
-  const seen = new Map<string, NameRow>()
+/** No attribute row of the tenant refers to the name (an index probe: tenant, attr lead the value index). */
+const unreferenced = sql`NOT EXISTS (SELECT 1 FROM ${attributes} WHERE ${attributes.tenantId} = ${attributeNames.tenantId} AND ${attributes.attr} = ${attributeNames.id})`
+
+/**
+ * A transaction's writer. Names are not cached across transactions on PostgreSQL: a name no device
+ * has any more is deleted (forgetUnusedNames), possibly by another instance, so a writer refers only
+ * to names it holds for the whole transaction: names it locked `FOR KEY SHARE` (which a deleter's
+ * `FOR UPDATE` waits for), names it created, and names a device it has locked already has rows of
+ * (a deleter sees those rows until this transaction commits).
+ */
+export function createPgWrite(tx: PgTransaction) {
+  const held = new Map<string, NameRow>()
+  /** Names whose rows this transaction deleted (ids): maybe unused once it commits. */
+  const removed = new Set<number>()
   const deltas = new Map<string, { tenantId: string; attr: number; status: number; delta: number }>()
   const dirty = new Map<number, string>()
   const count = (tenantId: string, attr: number, status: number, delta: number) => {
@@ -104,28 +109,36 @@ export function createPgWrite(tx: PgTransaction, cache: PgNameCache) {
   const attributeRows = (tenantId: string, seq: number, attr: number) =>
     and(deviceRows(tenantId, seq), eq(attributes.attr, attr))
 
-  /** The names' rows, created when new (in name order, so that concurrent creators queue alike). */
+  /**
+   * The names' rows, locked (`FOR KEY SHARE`) or created, in name order. A name deleted meanwhile
+   * is not returned by the lock: it is created again (a new id) on the next round.
+   */
   async function ensureNames(tenantId: string, scope: string, names: readonly string[]) {
     const found = new Map<string, NameRow>()
-    const missing: string[] = []
+    let missing: string[] = []
     for (const name of [...new Set(names)].sort()) {
-      const known = cache.get(nameKey(tenantId, scope, name)) ?? seen.get(nameKey(tenantId, scope, name))
+      const known = held.get(nameKey(tenantId, scope, name))
       if (known) found.set(name, known)
       else missing.push(name)
     }
-    if (missing.length === 0) return found
-    const lookUp = () => findPgNames(tx, tenantId, scope, missing)
-    let rows = await lookUp()
-    if (rows.length < missing.length) {
-      await tx
-        .insert(attributeNames)
-        .values(missing.map((name) => ({ tenantId, scope, name })))
-        .onConflictDoNothing()
-      rows = await lookUp()
-    }
-    for (const row of rows) {
-      found.set(row.name, row)
-      seen.set(nameKey(tenantId, scope, row.name), row)
+    const lock = (names: string[]) =>
+      findPgNames(tx, tenantId, scope, names).orderBy(asc(attributeNames.name)).for('key share')
+    for (let round = 0; missing.length > 0; round++) {
+      // Each round needs a deletion committed between two statements of this one: never in practice.
+      if (round === 5) throw new Error(`inventory names ${scope}/${missing.join(', ')} keep being deleted`)
+      let rows = await lock(missing)
+      if (rows.length < missing.length) {
+        await tx
+          .insert(attributeNames)
+          .values(missing.map((name) => ({ tenantId, scope, name })))
+          .onConflictDoNothing()
+        rows = await lock(missing)
+      }
+      for (const row of rows) {
+        found.set(row.name, row)
+        held.set(nameKey(tenantId, scope, row.name), row)
+      }
+      missing = missing.filter((name) => !found.has(name))
     }
     return found
   }
@@ -151,6 +164,7 @@ export function createPgWrite(tx: PgTransaction, cache: PgNameCache) {
         if (list) list.push(attributeRow)
         else loaded.rows.set(row.attr, [attributeRow])
         loaded.names.set(row.attr, row.name)
+        held.set(nameKey(tenantId, row.name.scope, row.name.name), row.name)
       }
       return loaded
     },
@@ -198,7 +212,7 @@ export function createPgWrite(tx: PgTransaction, cache: PgNameCache) {
       )
       if (rows.some((row) => row.idx !== null) && !attr.arrays) {
         await tx.update(attributeNames).set({ arrays: true }).where(eq(attributeNames.id, attr.id))
-        seen.set(nameKey(tenantId, attr.scope, attr.name), { ...attr, arrays: true })
+        held.set(nameKey(tenantId, attr.scope, attr.name), { ...attr, arrays: true })
       }
       if (!existed) count(tenantId, attr.id, status, 1)
       loaded.rows.set(attr.id, loadedRows(seq, attr.id, rows, extra))
@@ -212,6 +226,7 @@ export function createPgWrite(tx: PgTransaction, cache: PgNameCache) {
       if (!loaded.rows.has(attr)) return
       await tx.delete(attributes).where(attributeRows(tenantId, seq, attr))
       count(tenantId, attr, status, -1)
+      removed.add(attr)
       textChanged(tenantId, seq, loaded.names.get(attr))
       loaded.rows.delete(attr)
     },
@@ -232,7 +247,10 @@ export function createPgWrite(tx: PgTransaction, cache: PgNameCache) {
     /** Deletes the device with every attribute row, count and its text. */
     async deleteDevice(tenantId: string, loaded: LoadedDevice): Promise<void> {
       const { seq, status } = loaded.device
-      for (const attr of loaded.rows.keys()) count(tenantId, attr, status, -1)
+      for (const attr of loaded.rows.keys()) {
+        count(tenantId, attr, status, -1)
+        removed.add(attr)
+      }
       await tx.delete(attributes).where(deviceRows(tenantId, seq))
       await tx.delete(devices).where(and(eq(devices.tenantId, tenantId), eq(devices.seq, seq)))
       await tx.delete(deviceText).where(eq(deviceText.seq, seq))
@@ -246,8 +264,8 @@ export function createPgWrite(tx: PgTransaction, cache: PgNameCache) {
         .where(and(eq(devices.tenantId, tenantId), eq(devices.seq, seq)))
     },
 
-    /** The names the transaction used, to cache once it has committed. */
-    names: () => seen,
+    /** The names whose rows the transaction deleted: for forgetUnusedNames once it has committed. */
+    removed: () => removed,
 
     /** Applies the counts and rebuilds the text of the devices the transaction touched. */
     async finish(): Promise<void> {
@@ -268,6 +286,68 @@ export function createPgWrite(tx: PgTransaction, cache: PgNameCache) {
     },
   }
   return write
+}
+
+/**
+ * Deletes those of these names (by id) that no attribute row refers to any more, with their counts,
+ * so that names devices send and replace do not pile up. Called after the transaction that deleted
+ * their rows has committed: of several transactions removing a name's last rows at once, the last to
+ * commit sees the others' deletions. A name is deleted in a transaction that locks its row
+ * `FOR UPDATE` (waiting for the writers holding it `FOR KEY SHARE`, see createPgWrite) and then, in a
+ * new statement that sees what they committed, deletes it if still unreferenced; a writer asking for it meanwhile waits, finds it gone and creates it anew. Locks are
+ * taken without waiting (`SKIP LOCKED`) or one row at a time, so this never deadlocks with writers.
+ * Ids come from a sequence: a deleted name's id is never handed out again.
+ */
+export async function forgetUnusedNames(db: PgDatabase, removed: ReadonlySet<number>): Promise<void> {
+  if (removed.size === 0) return
+  const candidates = await db
+    .select({ id: attributeNames.id })
+    .from(attributeNames)
+    .where(and(inArray(attributeNames.id, [...removed]), unreferenced))
+  if (candidates.length === 0) return
+  // First all at once, skipping rows a writer holds; then those one by one, waiting for their writers.
+  const busy = await forgetNames(
+    db,
+    candidates.map((row) => row.id),
+    'skip',
+  )
+  for (const id of busy) await forgetNames(db, [id], 'wait')
+}
+
+/**
+ * One transaction: locks these names `FOR UPDATE` and deletes those still unreferenced, with their
+ * counts; answers the ids it skipped (`skip`: locked by a writer). Only `wait` waits, and for one row.
+ */
+async function forgetNames(db: PgDatabase, ids: number[], mode: 'skip' | 'wait'): Promise<number[]> {
+  return db.transaction(async (tx) => {
+    const locked = (
+      await tx
+        .select({ id: attributeNames.id })
+        .from(attributeNames)
+        .where(inArray(attributeNames.id, ids))
+        .for('update', mode === 'skip' ? { skipLocked: true } : {})
+    ).map((row) => row.id)
+    if (locked.length > 0) {
+      // A new statement: it sees the rows of every writer that held a name until the lock was ours.
+      const deleted = await tx
+        .delete(attributeNames)
+        .where(and(inArray(attributeNames.id, locked), unreferenced))
+        .returning({ id: attributeNames.id, tenantId: attributeNames.tenantId })
+      const byTenant = Map.groupBy(deleted, (row) => row.tenantId)
+      for (const [tenantId, rows] of byTenant)
+        await tx.delete(attributeCounts).where(
+          and(
+            eq(attributeCounts.tenantId, tenantId),
+            inArray(
+              attributeCounts.attr,
+              rows.map((row) => row.id),
+            ),
+          ),
+        )
+    }
+    // Skipped: locked by a writer, or deleted meanwhile (then there is nothing left to wait for).
+    return mode === 'skip' ? ids.filter((id) => !locked.includes(id)) : []
+  })
 }
 
 /** The names of the attributes that are part of a device's text (see text.ts). */
