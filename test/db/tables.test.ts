@@ -23,7 +23,7 @@ type Shape = Record<string, { columns: string[]; primaryKey: string[]; indexes: 
  * of the same name on SQLite (db/migrations/0005; no Drizzle type can say it), a table with a GIN
  * index on PostgreSQL.
  */
-const PG_ONLY_TABLES = new Set(['deviceauth_revocations', 'inventory_text'])
+const PG_ONLY_TABLES = new Set(['deviceauth_revocations', 'deviceconnect_open_sessions', 'inventory_text'])
 /** A PostgreSQL column standing for SQLite's implicit rowid (see db/pg-columns.ts). */
 const IMPLICIT_ON_SQLITE = 'rowid'
 

@@ -52,3 +52,26 @@ export const connectRecordings = pgTable(
     index('deviceconnect_recordings_created').on(t.createdTs),
   ],
 )
+
+/**
+ * The sessions open now on any instance, one row each, counted against the limits per user and per
+ * device. PostgreSQL only: one SQLite process counts its sessions in memory. A row counts until
+ * `expiresTs`, which its instance (`instanceId`, the relay's id) pushes forward while the session
+ * runs, so the sessions of an instance that died stop counting by themselves.
+ */
+export const connectOpenSessions = pgTable(
+  'deviceconnect_open_sessions',
+  {
+    id: text().primaryKey(),
+    tenantId: text().notNull(),
+    userId: text().notNull(),
+    deviceId: text().notNull(),
+    instanceId: text().notNull(),
+    expiresTs: ms().notNull(),
+  },
+  (t) => [
+    index('deviceconnect_open_sessions_user').on(t.tenantId, t.userId),
+    index('deviceconnect_open_sessions_device').on(t.tenantId, t.deviceId),
+    index('deviceconnect_open_sessions_expires').on(t.expiresTs),
+  ],
+)
