@@ -31,6 +31,8 @@ class RefusedReport extends Error {}
  */
 export function createPgInventoryStore(db: PgDatabase): InventoryStore {
   // Long as a whole: one closure over the helpers its methods share; each method is short.
+  /** Names a committed write emptied but could not forget (the database failed in between). */
+  const unforgotten = new Set<number>()
   /**
    * Runs `fn` in one transaction with a row writer, whose counts and texts are applied at the end;
    * once it has committed, the names whose last rows it deleted are forgotten.
@@ -43,7 +45,14 @@ export function createPgInventoryStore(db: PgDatabase): InventoryStore {
       await w.finish()
       return result
     })
-    await forgetUnusedNames(db, w!.removed())
+    const removed = new Set([...unforgotten, ...w!.removed()])
+    try {
+      await forgetUnusedNames(db, removed)
+      for (const id of removed) unforgotten.delete(id)
+    } catch {
+      // The write has committed and is answered as done; its names are forgotten after a later write.
+      for (const id of removed) unforgotten.add(id)
+    }
     return result
   }
 
