@@ -187,6 +187,11 @@ const auth = args.tokens ? deviceauthRows() : undefined
 const insertRow = sqlite.prepare(
   'INSERT INTO inventory_attributes (tenant_id, device, attr, status, idx, value) VALUES (?, ?, ?, ?, ?, ?)',
 )
+// Check-in times have their own table (see the inventory's tables.ts).
+const insertCheckIn = sqlite.prepare(
+  'INSERT INTO inventory_check_ins (tenant_id, device, attr, status, value) VALUES (?, ?, ?, ?, ?)',
+)
+const checkInAttr = attrId('system', 'check_in_time')
 const counts = new Map<string, number>()
 const arrays = new Set<number>()
 
@@ -239,7 +244,8 @@ for (let start = 0; start < total; start += BATCH) {
       const { seq } = insertDevice.get(tenantId, d.id, code) as { seq: number }
       const write = (attr: number, value: AttributeInput['value']) => {
         const rows = toRows(value)
-        for (const row of rows) insertRow.run(tenantId, seq, attr, code, row.idx, row.value)
+        if (attr === checkInAttr) insertCheckIn.run(tenantId, seq, attr, code, value as string)
+        else for (const row of rows) insertRow.run(tenantId, seq, attr, code, row.idx, row.value)
         if (Array.isArray(value)) arrays.add(attr)
         const key = `${attr}/${code}`
         counts.set(key, (counts.get(key) ?? 0) + 1)

@@ -13,6 +13,8 @@ import { withSharedRevocations } from '../../src/services/deviceauth/revocations
 import { isAllowedTransition } from '../../src/services/deviceauth/status.ts'
 import { createPgDeviceauthStore } from '../../src/services/deviceauth/store.pg.ts'
 import { createRevocationCounter, type DeviceauthStore } from '../../src/services/deviceauth/store.ts'
+import { STATUS_CODES } from '../../src/services/inventory/model.ts'
+import { createPgInventoryStore } from '../../src/services/inventory/store.pg.ts'
 import { createTokens } from '../../src/tokens.ts'
 import { TestClock } from '../helpers/app.ts'
 import { openTestPgDatabase } from '../helpers/database.ts'
@@ -35,7 +37,9 @@ function instance(db: PgDatabase, dataDir: string) {
   const revocations = createRevocationCounter()
   const store = createPgDeviceauthStore(db, revocations)
   const tokens = createTokens(loadConfig({ BENDER_DATA_DIR: dataDir }), clock)
-  const checkIns = createCheckInBuffer((batch) => store.writeCheckIns(batch), 60_000)
+  // Check-ins are written to inventory (see deviceauth's service.ts).
+  const inventory = createPgInventoryStore(db)
+  const checkIns = createCheckInBuffer((batch) => inventory.writeCheckIns(batch), 60_000)
   const guard = withSharedRevocations(
     createDeviceAuthenticator({ store, revocations, tokens, clock, checkIns, cacheBytes: 16 * 1024 * 1024 }),
     revocations,
@@ -43,7 +47,7 @@ function instance(db: PgDatabase, dataDir: string) {
   // The gateway's own resolver: it caches each verified token, so a check reads no token row
   // while the revocation count stays put.
   const resolver = createAuthResolver(guard, 'DeviceJWT', 100, () => clock.now().getTime())
-  return { store, tokens, resolver }
+  return { store, inventory, tokens, resolver }
 }
 
 describe('two instances on one PostgreSQL database', () => {
@@ -144,9 +148,12 @@ describe('two instances on one PostgreSQL database', () => {
 
   test('check-ins flushed late by one instance never move a device’s time back', async () => {
     const { device } = await acceptedDevice(a.store)
+    await a.inventory.writeIdentity('', device.id, [], STATUS_CODES.accepted, new Date())
     const later = new Date(Date.UTC(2029, 0, 1))
-    await b.store.writeCheckIns([{ tenantId: '', deviceId: device.id, at: later }])
-    await a.store.writeCheckIns([{ tenantId: '', deviceId: device.id, at: new Date(Date.UTC(2028, 0, 1)) }])
-    expect((await a.store.findDeviceById('', device.id))?.checkInTs).toEqual(later)
+    await b.inventory.writeCheckIns([{ tenantId: '', deviceId: device.id, at: later }])
+    await a.inventory.writeCheckIns([
+      { tenantId: '', deviceId: device.id, at: new Date(Date.UTC(2028, 0, 1)) },
+    ])
+    expect((await a.inventory.checkInTimes('', [device.id])).get(device.id)).toEqual(later)
   })
 })

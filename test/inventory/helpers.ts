@@ -5,7 +5,9 @@ import type { TestApp } from '../helpers/app.ts'
 export async function expectCountsConsistent(t: TestApp): Promise<void> {
   const actual = await t.sql(
     `SELECT tenant_id, attr, CAST(status AS INTEGER) AS status, CAST(count(DISTINCT device) AS INTEGER) AS devices
-       FROM inventory_attributes GROUP BY tenant_id, attr, status ORDER BY tenant_id, attr, status`,
+       FROM (SELECT tenant_id, attr, status, device FROM inventory_attributes
+         UNION ALL SELECT tenant_id, attr, status, device FROM inventory_check_ins) r
+       GROUP BY tenant_id, attr, status ORDER BY tenant_id, attr, status`,
   )
   const stored = await t.sql(
     `SELECT tenant_id, attr, CAST(status AS INTEGER) AS status, CAST(devices AS INTEGER) AS devices

@@ -26,6 +26,8 @@ const random = () => {
 const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!
 
 const TYPES = ['rpi4', 'rpi3', 'bbb', 'nuc', 'x86']
+/** A check-in time `hours` after the first of January (kept in a table of its own by the stores). */
+const checkInAt = (hours: number) => new Date(Date.UTC(2026, 0, 1) + hours * 3_600_000).toISOString()
 let fixtures: Fixture[] = []
 
 function makeDevice(i: number): Fixture {
@@ -49,6 +51,8 @@ function makeDevice(i: number): Fixture {
   if (random() < 0.6) attrs.set('system/group', pick(['blue', 'red', 'green']))
   const status = pick(['accepted', 'accepted', 'accepted', 'accepted', 'pending', 'rejected', ''])
   if (status) attrs.set('identity/status', status)
+  // Drawn from the index, not the random sequence, so the other attributes stay as they were.
+  if (i % 10 < 7) attrs.set('system/check_in_time', checkInAt((i * 37) % 60))
   return { id: `dev-${String(i).padStart(5, '0')}`, seq: i + 1, status, attrs }
 }
 
@@ -164,6 +168,25 @@ const FILTERS: (() => Filter)[] = [
   () => ({ scope: 'system', name: 'group', op: pick(['$eq', '$ne']), value: pick(['blue', 'red']) }),
   () => ({ scope: 'system', name: 'group', op: '$exists', value: pick([true, false]) }),
   () => ({
+    scope: 'system',
+    name: 'check_in_time',
+    op: pick(['$gt', '$gte', '$lt', '$lte', '$eq', '$ne']),
+    value: pick([checkInAt(10), checkInAt(30), checkInAt(59), 5]),
+  }),
+  () => ({ scope: 'system', name: 'check_in_time', op: '$exists', value: pick([true, false]) }),
+  () => ({
+    scope: 'system',
+    name: 'check_in_time',
+    op: pick(['$in', '$nin']),
+    value: [checkInAt(pick([3, 20, 40])), checkInAt(7)],
+  }),
+  () => ({
+    scope: 'system',
+    name: 'check_in_time',
+    op: '$regex',
+    value: pick(['2026-01-02', '2026-01-01T1']),
+  }),
+  () => ({
     scope: 'identity',
     name: 'id',
     op: '$in',
@@ -181,6 +204,7 @@ const SORTS: (() => SortKey)[] = [
   () => ({ scope: 'inventory', name: 'device_type', desc: random() < 0.5 }),
   () => ({ scope: 'system', name: 'group', desc: random() < 0.5 }),
   () => ({ scope: 'identity', name: 'id', desc: random() < 0.5 }),
+  () => ({ scope: 'system', name: 'check_in_time', desc: random() < 0.5 }),
 ]
 
 function randomRequest(): SearchRequest {
@@ -216,6 +240,11 @@ async function seedDevices(store: InventoryStore, devices: number): Promise<void
     if (typeof group === 'string') await store.setGroup('', d.id, group)
   }
   for (let i = 0; i < fixtures.length; i += 8) await Promise.all(fixtures.slice(i, i + 8).map(fill))
+  const checkIns = fixtures.flatMap((d) => {
+    const at = d.attrs.get('system/check_in_time')
+    return typeof at === 'string' ? [{ tenantId: '', deviceId: d.id, at: new Date(at) }] : []
+  })
+  for (let i = 0; i < checkIns.length; i += 500) await store.writeCheckIns(checkIns.slice(i, i + 500))
 }
 
 /** `searches` random searches over `devices` random devices must agree with the plain reading. */

@@ -23,7 +23,9 @@ test(
     // The per-status totals match the rows, and every index is back.
     const counted = sqlite
       .query(
-        `SELECT attr, status, count(DISTINCT device) AS devices FROM inventory_attributes GROUP BY 1, 2 ORDER BY 1, 2`,
+        `SELECT attr, status, count(DISTINCT device) AS devices FROM (SELECT attr, status, device
+        FROM inventory_attributes UNION ALL SELECT attr, status, device FROM inventory_check_ins)
+        GROUP BY 1, 2 ORDER BY 1, 2`,
       )
       .all()
     const kept = sqlite

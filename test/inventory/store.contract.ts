@@ -172,6 +172,81 @@ export function inventoryStoreContract(name: string, open: () => Promise<Invento
       expect(await store.getDevice('ci', 'unknown')).toBeUndefined()
     })
 
+    test('check-in times, kept apart, are filtered, sorted, shown and counted like attributes', async () => {
+      const t = 'cit'
+      for (const id of ['a', 'b', 'c', 'd']) await store.writeIdentity(t, id, [], ACCEPTED, at(1))
+      await store.writeIdentity(t, 'p', [], PENDING, at(1))
+      for (const [id, kind] of [
+        ['a', 'x'],
+        ['b', 'y'],
+        ['c', 'x'],
+      ])
+        await store.updateInventory(t, id!, [{ name: 'kind', value: kind! }], merge())
+      // d never checks in.
+      await store.writeCheckIns([
+        { tenantId: t, deviceId: 'a', at: at(3) },
+        { tenantId: t, deviceId: 'b', at: at(5) },
+        { tenantId: t, deviceId: 'c', at: at(4) },
+        { tenantId: t, deviceId: 'p', at: at(2) },
+      ])
+      const time = (op: string, value: unknown) =>
+        ({ scope: 'system', name: 'check_in_time', op, value }) as SearchRequest['filters'][number]
+      const ids = async (filters: SearchRequest['filters'], sort: SearchRequest['sort'] = []) =>
+        (await found(t, { filters, sort })).ids
+      expect(await ids([time('$gt', at(3).toISOString())])).toEqual(['b', 'c'])
+      expect(await ids([time('$gte', at(3).toISOString())])).toEqual(['a', 'b', 'c'])
+      expect(await ids([time('$lt', at(4).toISOString())])).toEqual(['a', 'p'])
+      // A time in another form is compared in the stored one; a number only ever meets numbers.
+      expect(await ids([time('$lte', '2026-01-04T12:00:00Z')])).toEqual(['a', 'c', 'p'])
+      expect(await ids([time('$lt', 5)])).toEqual([])
+      expect(await ids([time('$eq', at(5).toISOString())])).toEqual(['b'])
+      expect(await ids([time('$ne', at(5).toISOString())])).toEqual(['a', 'c', 'd', 'p'])
+      expect(await ids([time('$in', [at(3).toISOString(), at(4).toISOString()])])).toEqual(['a', 'c'])
+      expect(await ids([time('$exists', false)])).toEqual(['d'])
+      expect(await ids([time('$regex', '2026-01-0[34]')])).toEqual(['a', 'c'])
+      const kindX = { scope: 'inventory', name: 'kind', op: '$eq', value: 'x' } as const
+      const accepted = { scope: 'identity', name: 'status', op: '$eq', value: 'accepted' } as const
+      expect(await ids([kindX, time('$gt', at(3).toISOString())])).toEqual(['c'])
+      expect(await ids([accepted, time('$exists', true)])).toEqual(['a', 'b', 'c'])
+      const byTime = (desc: boolean) => [{ scope: 'system', name: 'check_in_time', desc }]
+      expect(await ids([], byTime(false))).toEqual(['d', 'p', 'a', 'c', 'b'])
+      expect(await ids([], byTime(true))).toEqual(['b', 'c', 'a', 'p', 'd'])
+      expect(await ids([kindX], byTime(true))).toEqual(['c', 'a'])
+      const shown = await search.search(t, {
+        filters: [time('$eq', at(5).toISOString())],
+        sort: [],
+        page: 1,
+        perPage: 20,
+        attributes: [{ scope: 'system', name: 'check_in_time' }],
+      })
+      expect(shown.devices[0]!.attributes).toContainEqual({
+        scope: 'system',
+        name: 'check_in_time',
+        value: at(5).toISOString(),
+      })
+      const checkedIn = async () =>
+        (await store.attributeTotals(t))
+          .filter((row) => row.name === 'check_in_time')
+          .map(({ status, devices }) => ({ status, devices }))
+          .sort((x, y) => x.status - y.status)
+      expect(await checkedIn()).toEqual(
+        [
+          { status: ACCEPTED, devices: 3 },
+          { status: PENDING, devices: 1 },
+        ].sort((x, y) => x.status - y.status),
+      )
+      // The time follows its device: to another status, overwritten, and away with it.
+      await store.writeIdentity(t, 'p', [], ACCEPTED, at(6))
+      expect(await ids([accepted, time('$exists', true)])).toEqual(['a', 'b', 'c', 'p'])
+      await store.writeCheckIns([{ tenantId: t, deviceId: 'a', at: at(7) }])
+      expect(await ids([], byTime(true))).toEqual(['a', 'b', 'c', 'p', 'd'])
+      expect((await store.checkInTimes(t, ['a', 'd', 'unknown'])).get('a')).toEqual(at(7))
+      expect([...(await store.checkInTimes(t, ['a', 'd', 'unknown'])).keys()]).toEqual(['a'])
+      expect(await store.removeDevice(t, 'b')).toBe(true)
+      expect(await ids([time('$exists', true)])).toEqual(['a', 'c', 'p'])
+      expect(await checkedIn()).toEqual([{ status: ACCEPTED, devices: 3 }])
+    })
+
     test('removing a device takes every attribute and count; a repeat is no error', async () => {
       await store.writeIdentity('rm', 'a', [{ name: 'mac', value: '1' }], ACCEPTED, at(1))
       expect(await store.removeDevice('rm', 'a')).toBe(true)

@@ -48,7 +48,7 @@ const CHECK_IN_FLUSH_MS = 5000
  */
 export type DeviceauthInventory = Pick<
   InventoryService,
-  'upsertIdentity' | 'setIdentityStatus' | 'removeDevice' | 'writeCheckIns'
+  'upsertIdentity' | 'setIdentityStatus' | 'removeDevice' | 'writeCheckIns' | 'checkInTimes'
 >
 
 /**
@@ -150,13 +150,23 @@ export function createDeviceauthService(
   const context = () => ({ now: clock.now(), newId: () => ids.uuid(), maxAccepted: config.maxDevices })
 
   /**
-   * One batch of check-ins: the device's `check_in_time` here, then `system/check_in_time` in
-   * inventory, as two atomic writes. Check-in times are best effort: should the process stop in
-   * between, inventory's copy stays one flush behind until the device's next check-in.
+   * One batch of check-ins, written once: to inventory's `system/check_in_time`, which this
+   * service's device listings read too (see `withCheckIns`), so a check-in rewrites no device row.
    */
   async function writeCheckIns(batch: CheckIn[]): Promise<void> {
-    await store.writeCheckIns(batch)
     await inventory.writeCheckIns(batch)
+  }
+
+  /**
+   * The devices with their check-in times from inventory. A device inventory has none for keeps
+   * the time of its row, where check-ins were written before they went to inventory only.
+   */
+  async function withCheckIns(tenantId: string, rows: DeviceRow[]): Promise<DeviceRow[]> {
+    const times = await inventory.checkInTimes(
+      tenantId,
+      rows.map((row) => row.id),
+    )
+    return rows.map((row) => ({ ...row, checkInTs: times.get(row.id) ?? row.checkInTs }))
   }
   const checkIns = createCheckInBuffer(writeCheckIns, CHECK_IN_FLUSH_MS)
   checkIns.start((err) => log.error('writing device check-ins failed; will retry', { err }))
@@ -190,7 +200,8 @@ export function createDeviceauthService(
   }
 
   async function apiDevice(device: DeviceRow): Promise<ApiDevice> {
-    return toApiDevice(device, await store.listAuthSets(device.tenantId, [device.id]))
+    const [shown] = await withCheckIns(device.tenantId, [device])
+    return toApiDevice(shown!, await store.listAuthSets(device.tenantId, [device.id]))
   }
 
   /** After a device went here: its inventory, then its deployments, in this order. */
@@ -251,8 +262,10 @@ export function createDeviceauthService(
       }
       const { device, authSetId } = outcome
       await mirrorStatus('', device.id, outcome)
-      // Inventory's copy of the check-in follows with the next flush.
+      // An authentication shows as a check-in at once (it is rare: the token lasts a week); the
+      // buffer also takes it, so that a time it holds from an earlier request cannot follow it.
       checkIns.record('', device.id, now)
+      await inventory.writeCheckIns([{ tenantId: '', deviceId: device.id, at: now }])
       // A preauthorized device is accepted here; provisioning an already known device changes nothing.
       runWorkflow('provision', workflows && (() => workflows.deviceAccepted('', device.id)))
       return tokens.sign(claimsOf(device, authSetId, now, expires))
@@ -261,7 +274,7 @@ export function createDeviceauthService(
     async listDevices(tenantId: string, filter: DeviceFilter, paging: Paging) {
       checkStatusFilter(filter.statuses)
       const rows = await store.listDevices(tenantId, filter, pageOffset(paging), paging.perPage + 1)
-      const shown = rows.slice(0, paging.perPage)
+      const shown = await withCheckIns(tenantId, rows.slice(0, paging.perPage))
       const authSets = await store.listAuthSets(
         tenantId,
         shown.map((device) => device.id),

@@ -135,7 +135,6 @@ export function createPgDeviceauthStore(db: PgDatabase, revocations: RevocationC
         const { now, expires } = context
         const token = { id: authSet.id, tenantId, deviceId: device.id, expiresTs: expires, createdTs: now }
         await rows.upsertToken(w, token)
-        await rows.setDeviceCheckIns(w.tx, [{ tenantId, deviceId: device.id, at: now }])
         return { kind: 'token', device, authSetId: authSet.id, expires, accepted, ...change }
       }),
 
@@ -196,7 +195,5 @@ export function createPgDeviceauthStore(db: PgDatabase, revocations: RevocationC
     decommission: (tenantId, id) => write(tenantId, (w) => rows.deleteDevice(w, tenantId, id)),
 
     deleteToken: (tenantId, id) => write(tenantId, (w) => rows.deleteToken(w, tenantId, id)),
-
-    writeCheckIns: (batch) => rows.setDeviceCheckIns(db, batch),
   }
 }

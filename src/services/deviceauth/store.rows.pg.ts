@@ -204,21 +204,6 @@ export function createPgDeviceauthRows(db: PgDatabase) {
     deleteToken: (w: PgWrite, tenantId: string, id: string): Promise<boolean> =>
       dropTokens(w, tokenKey(tenantId, id)),
 
-    /**
-     * When accepted devices last authenticated or made an authenticated request. Each instance
-     * flushes its own buffer, so an older time arriving late never replaces a newer one.
-     */
-    async setDeviceCheckIns(q: Reader, batch: readonly { tenantId: string; deviceId: string; at: Date }[]) {
-      if (batch.length === 0) return
-      const rows = batch.map(
-        ({ tenantId, deviceId, at }) => sql`(${tenantId}, ${deviceId}, ${at.toISOString()}::timestamptz)`,
-      )
-      await q.execute(sql`
-        UPDATE deviceauth_devices d SET check_in_ts = GREATEST(d.check_in_ts, v.at)
-          FROM (VALUES ${sql.join(rows, sql`, `)}) AS v(tenant_id, id, at)
-         WHERE d.tenant_id = v.tenant_id AND d.id = v.id`)
-    },
-
     /** Counts a revocation in the shared count (in `tx`: it becomes visible with the revocation). */
     async countRevocation(tx: PgTransaction): Promise<number> {
       const [row] = await tx

@@ -88,14 +88,6 @@ export function createDeviceauthRows(db: Database, revocations: RevocationCounte
       .where(and(eq(deviceTokens.id, ph('id')), eq(deviceTokens.tenantId, ph('tenantId'))))
       .prepare(),
   )
-  const touchDevice = preparedOnFirstUse(() =>
-    db
-      .update(devices)
-      // Inside sql`` the placeholder skips the column's Date encoding: callers pass Unix milliseconds.
-      .set({ checkInTs: sql`${ph('at')}` })
-      .where(and(eq(devices.id, ph('id')), eq(devices.tenantId, ph('tenantId'))))
-      .prepare(),
-  )
 
   const deviceWhere = (tenantId: string, filter: DeviceFilter): SQL | undefined => {
     const where = [eq(devices.tenantId, tenantId)]
@@ -255,10 +247,5 @@ export function createDeviceauthRows(db: Database, revocations: RevocationCounte
 
     deleteToken: (tenantId: string, id: string): boolean =>
       dropTokens(and(eq(deviceTokens.tenantId, tenantId), eq(deviceTokens.id, id))),
-
-    /** When an accepted device last authenticated or made an authenticated request. */
-    setDeviceCheckIn: (tenantId: string, deviceId: string, at: Date): void => {
-      touchDevice.run({ id: deviceId, tenantId, at: at.getTime() })
-    },
   }
 }

@@ -109,8 +109,6 @@ export interface DeviceauthStore {
   decommission(tenantId: string, id: string): Promise<boolean>
   /** Deletes a token; false when there was none. */
   deleteToken(tenantId: string, id: string): Promise<boolean>
-  /** Writes a batch of devices' check-in times. */
-  writeCheckIns(batch: readonly { tenantId: string; deviceId: string; at: Date }[]): Promise<void>
 }
 
 export function createDeviceauthStore(db: Database, revocations: RevocationCounter): DeviceauthStore {
@@ -197,7 +195,6 @@ export function createDeviceauthStore(db: Database, revocations: RevocationCount
           expiresTs: expires,
           createdTs: now,
         })
-        rows.setDeviceCheckIn(tenantId, device.id, now)
         return { kind: 'token', device, authSetId: authSet.id, expires, accepted, ...change }
       }),
 
@@ -256,10 +253,5 @@ export function createDeviceauthStore(db: Database, revocations: RevocationCount
     decommission: async (tenantId, id) => db.transaction(() => rows.deleteDevice(tenantId, id)),
 
     deleteToken: async (tenantId, id) => rows.deleteToken(tenantId, id),
-
-    writeCheckIns: async (batch) =>
-      db.transaction(() => {
-        for (const { tenantId, deviceId, at } of batch) rows.setDeviceCheckIn(tenantId, deviceId, at)
-      }),
   }
 }

@@ -1,9 +1,9 @@
-import { and, eq, inArray } from 'drizzle-orm'
+import { and, eq, inArray, sql } from 'drizzle-orm'
 import type { Device } from './model.ts'
 import type { NameRow } from './names.ts'
-import { shapeDevices } from './render.ts'
+import { type ShownRow, shapeDevices } from './render.ts'
 import { decodeValue, type PgQueryable, pgRowColumns } from './store.rows.pg.ts'
-import { attributeNames, attributes, devices } from './tables.pg.ts'
+import { attributeNames, attributes, checkIns, devices } from './tables.pg.ts'
 
 /**
  * Devices as the API shows them, read from PostgreSQL, in the order of `seqs` (see renderDevices
@@ -31,11 +31,40 @@ export async function renderPgDevices(
         projection ? inArray(attributes.attr, [...projection]) : undefined,
       ),
     )
+  // `system/check_in_time` is kept apart (see tables.ts): its rows join the others here.
+  const times = await q
+    .select({
+      device: checkIns.device,
+      attr: checkIns.attr,
+      text: sql<string>`${checkIns.value} #>> '{}'`,
+      scope: attributeNames.scope,
+      name: attributeNames.name,
+    })
+    .from(checkIns)
+    .innerJoin(attributeNames, eq(attributeNames.id, checkIns.attr))
+    .where(
+      and(
+        eq(checkIns.tenantId, tenantId),
+        inArray(checkIns.device, [...seqs]),
+        projection ? inArray(checkIns.attr, [...projection]) : undefined,
+      ),
+    )
   const names = new Map<number, Pick<NameRow, 'scope' | 'name'>>()
-  const shown = rows.map((row) => {
+  const shown: ShownRow[] = rows.map((row) => {
     names.set(row.attr, row)
     return { ...row, value: decodeValue(row) }
   })
+  for (const t of times) {
+    names.set(t.attr, t)
+    shown.push({
+      device: t.device,
+      attr: t.attr,
+      idx: null,
+      value: t.text,
+      description: null,
+      timestamp: null,
+    })
+  }
   const ids = new Map(idRows.map((row) => [row.seq, row.id]))
   return shapeDevices(ids, shown, (attr) => names.get(attr), seqs, projection !== undefined)
 }

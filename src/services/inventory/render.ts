@@ -3,7 +3,7 @@ import type { Database } from '../../../db/client.ts'
 import type { Attribute, AttributeValue, Device } from './model.ts'
 import type { NameRow } from './names.ts'
 import { DEVICE_ID } from './names.ts'
-import { attributeRowColumns, attributes, devices } from './tables.ts'
+import { attributeRowColumns, attributes, checkIns, devices } from './tables.ts'
 import { fromRows, type ValueRow } from './values.ts'
 
 const SCOPE_ORDER = ['identity', 'inventory', 'monitor', 'system', 'tags']
@@ -48,6 +48,19 @@ export function renderDevices(
       ),
     )
     .all()
+  // `system/check_in_time` is kept apart (see tables.ts): its rows join the others here.
+  const times = db
+    .select({ device: checkIns.device, attr: checkIns.attr, value: checkIns.value })
+    .from(checkIns)
+    .where(
+      and(
+        eq(checkIns.tenantId, tenantId),
+        inArray(checkIns.device, [...seqs]),
+        projection ? inArray(checkIns.attr, [...projection]) : undefined,
+      ),
+    )
+    .all()
+  for (const t of times) rows.push({ ...t, idx: null, description: null, timestamp: null })
   const known = names(new Set(rows.map((row) => row.attr)))
   return shapeDevices(ids, rows, (attr) => known.get(attr), seqs, projection !== undefined)
 }

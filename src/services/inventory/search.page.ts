@@ -14,6 +14,7 @@ import {
   type Check,
   candidates,
   lackingDevices,
+  rowsOf,
   type SortRef,
   sorted,
   walkAge,
@@ -156,11 +157,12 @@ export function createPager(
     const devs = JSON.stringify(order.map((o) => o.dev))
     const values = keys.map((key) => {
       if (key.attr === undefined) return new Map<number, unknown>()
+      const { table, byDevice } = rowsOf(p, key.attr)
       const rows = all<{
         dev: number
         v: unknown
       }>(sql`SELECT device AS dev, ${sql.raw(key.desc ? 'max' : 'min')}(value) AS v
-        FROM inventory_attributes INDEXED BY inventory_attributes_device WHERE tenant_id = ${p.tenantId}
+        FROM ${table} ${byDevice} WHERE tenant_id = ${p.tenantId}
         AND device IN (SELECT value FROM json_each(${devs})) AND attr = ${key.attr} GROUP BY device`)
       return new Map(rows.map((row) => [row.dev, row.v]))
     })

@@ -5,7 +5,7 @@ import { type Condition, prefixEnd, type Resolved, resolveFilter } from './condi
 import type { Filter } from './filters.ts'
 import { DEVICE_ID, type NameRow } from './names.ts'
 import { splitStatusFilters } from './predicates.ts'
-import { type Check, candidates, rangeOf, type Scope } from './search.sql.ts'
+import { type Check, candidates, rangeOf, rowsOf, type Scope } from './search.sql.ts'
 import { attributeCounts } from './tables.ts'
 
 /*
@@ -69,9 +69,13 @@ export function createPlanner(db: Database, runner: Runner, stored: StoredName) 
       .reduce((sum, row) => sum + row.devices, 0)
   }
 
+  /** The tenant's `system/check_in_time` name, whose rows have their own table (see search.sql.ts). */
+  const checkInsOf = (tenantId: string) => stored(tenantId, 'system', 'check_in_time')?.id
+
   /** Distinct stored strings of `attr` starting with `prefix` that `regex` matches. */
   const matching =
     (tenantId: string, statuses: readonly number[]) => (attr: number, regex: RegExp, prefix: string) => {
+      const { table, byValue } = rowsOf({ tenantId, statuses, checkIns: checkInsOf(tenantId) }, attr)
       const hi = prefix ? prefixEnd(prefix) : '\u{10FFFF}'
       const found = new Set<string>()
       for (const status of statuses) {
@@ -80,7 +84,7 @@ export function createPlanner(db: Database, runner: Runner, stored: StoredName) 
         const next = (after: string | undefined) =>
           get<{
             value: string
-          }>(sql`SELECT value FROM inventory_attributes INDEXED BY inventory_attributes_value
+          }>(sql`SELECT value FROM ${table} ${byValue}
           WHERE ${range} ${after === undefined ? sql`` : sql`AND value > ${after}`} ORDER BY value LIMIT 1`)
         let row = next(undefined)
         for (let seeks = 0; row && seeks < SEEK_DISTINCT_LIMIT; seeks++) {
@@ -89,8 +93,8 @@ export function createPlanner(db: Database, runner: Runner, stored: StoredName) 
         }
         if (!row) continue
         // Many distinct values: read the rest of the range once instead of seeking each.
-        const { statement, params } = run(sql`SELECT DISTINCT value FROM inventory_attributes
-        INDEXED BY inventory_attributes_value WHERE ${range} AND value >= ${row.value}`)
+        const { statement, params } = run(sql`SELECT DISTINCT value FROM ${table}
+        ${byValue} WHERE ${range} AND value >= ${row.value}`)
         for (const rest of statement.iterate(...params) as Iterable<{ value: string }>) {
           if (regex.test(rest.value)) found.add(rest.value)
         }
@@ -114,8 +118,9 @@ export function createPlanner(db: Database, runner: Runner, stored: StoredName) 
       const n = get<{ n: number }>(sql`SELECT count(*) AS n FROM (${condition.devices})`)?.n ?? 0
       return { condition, rows: n, exact: true }
     }
-    const row = get<{ n: number }>(sql`SELECT count(*) AS n FROM (SELECT 1 FROM inventory_attributes "e"
-      INDEXED BY inventory_attributes_value WHERE ${rangeOf(scope, condition, 'e')} LIMIT ${cap})`)
+    const { table, byValue } = rowsOf(scope, condition.attr)
+    const row = get<{ n: number }>(sql`SELECT count(*) AS n FROM (SELECT 1 FROM ${table} "e"
+      ${byValue} WHERE ${rangeOf(scope, condition, 'e')} LIMIT ${cap})`)
     const n = row?.n ?? 0
     return { condition, rows: n, exact: n < cap }
   }
@@ -128,7 +133,7 @@ export function createPlanner(db: Database, runner: Runner, stored: StoredName) 
    * short of its end carries the count reached, a lower bound.
    */
   function plan(tenantId: string, statuses: number[], conditions: Condition[]): Plan {
-    const scope = { tenantId, statuses }
+    const scope = { tenantId, statuses, checkIns: checkInsOf(tenantId) }
     const devices = devicesWith(tenantId, stored(tenantId, DEVICE_ID.scope, DEVICE_ID.name)?.id, statuses)
     let cap = FIRST_CAP
     let positive = conditions.filter((c) => !c.negate).map((c) => countUpTo(scope, c, cap))

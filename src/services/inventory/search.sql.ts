@@ -4,13 +4,36 @@ import type { Condition } from './conditions.ts'
 /** A filter of a plan with its estimated rows (`exact` when counted to the end). */
 export type Check = { condition: Condition; rows: number; exact: boolean }
 
-/** What every query of one search shares. */
-export type Scope = { tenantId: string; statuses: readonly number[] }
+/**
+ * What every query of one search shares. `checkIns` is the tenant's `system/check_in_time` name,
+ * whose rows are in a table of their own (see tables.ts).
+ */
+export type Scope = { tenantId: string; statuses: readonly number[]; checkIns?: number | undefined }
 
 /** A sort key resolved to its attribute (undefined: no device has it, every value is missing). */
 export type SortRef = { attr: number | undefined; desc: boolean }
 
 const ident = (name: string) => sql.raw(`"${name}"`)
+
+/**
+ * The table holding an attribute's value rows, with the hints naming its by-value and by-device
+ * indexes: the check-in times have their own table, with the same columns and a by-value index of
+ * the same shape (its primary key serves by device).
+ */
+export function rowsOf(scope: Scope, attr: number | undefined) {
+  if (attr !== undefined && attr === scope.checkIns) {
+    return {
+      table: sql.raw('inventory_check_ins'),
+      byValue: sql.raw('INDEXED BY inventory_check_ins_value'),
+      byDevice: sql``,
+    }
+  }
+  return {
+    table: sql.raw('inventory_attributes'),
+    byValue: sql.raw('INDEXED BY inventory_attributes_value'),
+    byDevice: sql.raw('INDEXED BY inventory_attributes_device'),
+  }
+}
 const statusList = (statuses: readonly number[]) =>
   sql.raw(statuses.length > 0 ? statuses.join(', ') : 'NULL')
 
@@ -29,12 +52,13 @@ export function rangeOf(scope: Scope, c: Condition, alias: string): SQL {
 export function test(scope: Scope, c: Condition, dev: SQL, asList: boolean, k: number): SQL {
   const alias = `c${k}`
   const a = ident(alias)
+  const rows = rowsOf(scope, c.attr)
   const positive = c.devices
     ? sql`+${dev} IN (${c.devices})`
     : asList
-      ? sql`+${dev} IN (SELECT ${a}.device FROM inventory_attributes ${a} INDEXED BY inventory_attributes_value
+      ? sql`+${dev} IN (SELECT ${a}.device FROM ${rows.table} ${a} ${rows.byValue}
         WHERE ${rangeOf(scope, c, alias)})`
-      : sql`EXISTS (SELECT 1 FROM inventory_attributes ${a} INDEXED BY inventory_attributes_device
+      : sql`EXISTS (SELECT 1 FROM ${rows.table} ${a} ${rows.byDevice}
         WHERE ${a}.tenant_id = ${scope.tenantId} AND ${a}.device = ${dev} AND ${a}.attr = ${c.attr}
         AND ${c.where(alias)})`
   return c.negate ? sql`NOT ${positive}` : positive
@@ -66,7 +90,8 @@ export function candidates(
     return sql`SELECT dev FROM (${driver.condition.devices}) WHERE 1 ${tests(scope, others, sql.raw('dev'), asList)}`
   }
   const distinct = driver.condition.arrays ? sql`DISTINCT` : sql``
-  return sql`SELECT ${distinct} "d".device AS dev FROM inventory_attributes "d" INDEXED BY inventory_attributes_value
+  const rows = rowsOf(scope, driver.condition.attr)
+  return sql`SELECT ${distinct} "d".device AS dev FROM ${rows.table} "d" ${rows.byValue}
     WHERE ${rangeOf(scope, driver.condition, 'd')} ${tests(scope, others, sql.raw('"d".device'), asList)}`
 }
 
@@ -74,8 +99,9 @@ export function candidates(
 export function sortValue(scope: Scope, key: SortRef, dev: SQL, k: number): SQL {
   if (key.attr === undefined) return sql`NULL`
   const a = ident(`s${k}`)
-  return sql`(SELECT ${sql.raw(key.desc ? 'max' : 'min')}(${a}.value) FROM inventory_attributes ${a}
-    INDEXED BY inventory_attributes_device WHERE ${a}.tenant_id = ${scope.tenantId} AND ${a}.device = ${dev}
+  const rows = rowsOf(scope, key.attr)
+  return sql`(SELECT ${sql.raw(key.desc ? 'max' : 'min')}(${a}.value) FROM ${rows.table} ${a}
+    ${rows.byDevice} WHERE ${a}.tenant_id = ${scope.tenantId} AND ${a}.device = ${dev}
     AND ${a}.attr = ${key.attr})`
 }
 
@@ -115,9 +141,10 @@ export function walkSortKey(
   asList: (check: Check) => boolean,
 ): SQL {
   const dir = sql.raw(key.desc ? 'DESC' : 'ASC')
+  const rows = rowsOf(scope, key.attr)
   const arms = scope.statuses.map(
-    (status) => sql`SELECT "w".value AS v, "w".device AS dev FROM inventory_attributes "w"
-      INDEXED BY inventory_attributes_value WHERE "w".tenant_id = ${scope.tenantId} AND "w".attr = ${key.attr}
+    (status) => sql`SELECT "w".value AS v, "w".device AS dev FROM ${rows.table} "w"
+      ${rows.byValue} WHERE "w".tenant_id = ${scope.tenantId} AND "w".attr = ${key.attr}
       AND "w".status = ${status}`,
   )
   return sql`SELECT v, dev FROM (SELECT v, dev FROM (${sql.join(arms, sql` UNION ALL `)})
@@ -147,9 +174,10 @@ export function lackingDevices(
   budget: number,
   asList: (check: Check) => boolean,
 ): SQL {
+  const rows = rowsOf(scope, attr)
   return sql`SELECT dev, (1 ${tests(scope, checks, sql.raw('dev'), asList)}) AS ok FROM (SELECT "dv".seq AS dev
     FROM inventory_devices "dv" NOT INDEXED WHERE "dv".tenant_id = ${scope.tenantId}
     AND "dv".status IN (${statusList(scope.statuses)}) ORDER BY "dv".seq DESC LIMIT ${budget})
-    WHERE NOT EXISTS (SELECT 1 FROM inventory_attributes "m" INDEXED BY inventory_attributes_device
+    WHERE NOT EXISTS (SELECT 1 FROM ${rows.table} "m" ${rows.byDevice}
     WHERE "m".tenant_id = ${scope.tenantId} AND "m".device = dev AND "m".attr = ${attr})`
 }

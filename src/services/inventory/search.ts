@@ -13,6 +13,8 @@ import { textCondition } from './text.ts'
  *
  * Rows: one per attribute value, indexed by (tenant, attribute, status, value, device) and by
  * (tenant, device, attribute, value). Both cover every search read: no query touches the table.
+ * `system/check_in_time` has a table of its own with the same columns and value index (its key
+ * serves by device); each query picks the table by attribute (`rowsOf` in search.sql.ts).
  *
  * 1. The status is a partition, not a filter: `identity/status` predicates are decided in
  *    JavaScript against the five statuses and become `status IN (...)` on every index range, so

@@ -117,6 +117,8 @@ export interface InventoryService {
    * skipped. One atomic write.
    */
   writeCheckIns(checkIns: readonly { tenantId: string; deviceId: string; at: Date }[]): Promise<void>
+  /** The check-in times (as written by `writeCheckIns`) of those of `deviceIds` that have one. */
+  checkInTimes(tenantId: string, deviceIds: readonly string[]): Promise<Map<string, Date>>
   /**
    * A device's inventory report: `replace` (PUT) makes the inventory scope exactly `body`,
    * `merge` (PATCH) upserts it. The whole body is checked before anything is written, in one
@@ -205,9 +207,12 @@ export function createInventoryService(deps: Deps): InventoryService {
     listAcceptedDeviceIds: (tenantId: string, group?: string): Promise<string[]> =>
       store.acceptedDeviceIds(tenantId, group),
 
-    /** Deviceauth buffers check-ins off the request path and calls this after writing its own copy. */
+    /** Deviceauth buffers check-ins off the request path and writes them here, the only copy. */
     writeCheckIns: (checkIns: readonly { tenantId: string; deviceId: string; at: Date }[]): Promise<void> =>
       store.writeCheckIns(checkIns),
+
+    checkInTimes: (tenantId: string, deviceIds: readonly string[]): Promise<Map<string, Date>> =>
+      store.checkInTimes(tenantId, deviceIds),
 
     // --- the device API ---
 

@@ -13,7 +13,7 @@ import {
   valueColumns,
 } from './store.rows.pg.ts'
 import type { AttributeTotal, InventoryStore } from './store.ts'
-import { attributeCounts, attributeNames, attributes, devices, stringOf } from './tables.pg.ts'
+import { attributeCounts, attributeNames, attributes, checkIns, devices, stringOf } from './tables.pg.ts'
 import { type AttributeInput, fromRows, toRows } from './values.ts'
 
 type Write = ReturnType<typeof createPgWrite>
@@ -341,15 +341,38 @@ export function createPgInventoryStore(db: PgDatabase): InventoryStore {
           byTenant.set(tenantId, ats)
         }
         for (const [tenantId, ats] of [...byTenant].sort(([a], [b]) => (a < b ? -1 : 1))) {
-          const found = await lockDevices(tx, w, tenantId, [...ats.keys()])
-          if (found.length === 0) continue
           const attr = await w.ensureName(tenantId, 'system', 'check_in_time')
-          for (const loaded of found) {
-            const at = ats.get(loaded.device.id)!
-            await w.setAttribute(tenantId, loaded, attr, [{ idx: null, value: at.toISOString() }], {})
-          }
+          // One statement a tenant into the check-ins' own table (see tables.ts): the known devices,
+          // held against removal and status changes until the commit, in seq order like every
+          // writer that locks several devices.
+          const list = JSON.stringify([...ats].map(([id, at]) => ({ id, at: at.toISOString() })))
+          const written = await tx.execute<{
+            inserted: number | string
+            status: number | string
+          }>(sql`WITH "d" AS (
+            SELECT "dv".seq, "dv".status, "v".at FROM inventory_devices "dv"
+            JOIN jsonb_to_recordset(${list}::text::jsonb) AS "v"(id text, at text) ON "v".id = "dv".id
+            WHERE "dv".tenant_id = ${tenantId} ORDER BY "dv".seq FOR SHARE OF "dv")
+            INSERT INTO inventory_check_ins (tenant_id, device, attr, status, value)
+            SELECT ${tenantId}, seq, ${attr.id}, status, to_jsonb(at) FROM "d" ORDER BY seq
+            ON CONFLICT (tenant_id, device) DO UPDATE
+            SET value = excluded.value, status = excluded.status, attr = excluded.attr
+            WHERE inventory_check_ins.value #>> '{}' < excluded.value #>> '{}'
+            RETURNING (xmax = 0)::int AS inserted, status`)
+          for (const row of written)
+            if (Number(row.inserted) === 1) w.count(tenantId, attr.id, Number(row.status), 1)
         }
       }),
+
+    async checkInTimes(tenantId, deviceIds) {
+      if (deviceIds.length === 0) return new Map()
+      const rows = await db
+        .select({ id: devices.id, value: sql<string>`${checkIns.value} #>> '{}'` })
+        .from(devices)
+        .innerJoin(checkIns, and(eq(checkIns.tenantId, devices.tenantId), eq(checkIns.device, devices.seq)))
+        .where(and(eq(devices.tenantId, tenantId), inArray(devices.id, [...deviceIds])))
+      return new Map(rows.map((row) => [row.id, new Date(row.value)]))
+    },
 
     async updateInventory(tenantId, deviceId, inputs, write) {
       try {

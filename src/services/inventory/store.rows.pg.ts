@@ -3,7 +3,15 @@ import type { PgDatabase, PgTransaction } from '../../../db/pg.ts'
 import { type LoadedDevice, loadedRows } from './device-writer.ts'
 import { DEVICE_ID, type NameRow } from './names.ts'
 import type { AttributeRow, DeviceRow } from './store.rows.ts'
-import { attributeCounts, attributeNames, attributes, devices, deviceText, stringOf } from './tables.pg.ts'
+import {
+  attributeCounts,
+  attributeNames,
+  attributes,
+  checkIns,
+  devices,
+  deviceText,
+  stringOf,
+} from './tables.pg.ts'
 import { isFullText } from './text.ts'
 import { vectorOf } from './text.words.ts'
 import type { ValueRow } from './values.ts'
@@ -80,8 +88,12 @@ export const pgRowColumns = {
 /** The key of a name within one transaction's names. */
 const nameKey = (tenantId: string, scope: string, name: string) => `${tenantId}\u0000${scope}\u0000${name}`
 
-/** No attribute row of the tenant refers to the name (an index probe: tenant, attr lead the value index). */
-const unreferenced = sql`NOT EXISTS (SELECT 1 FROM ${attributes} WHERE ${attributes.tenantId} = ${attributeNames.tenantId} AND ${attributes.attr} = ${attributeNames.id})`
+/**
+ * No attribute row of the tenant refers to the name, nor a check-in row (index probes: tenant, attr
+ * lead both value indexes).
+ */
+const unreferenced = sql`NOT EXISTS (SELECT 1 FROM ${attributes} WHERE ${attributes.tenantId} = ${attributeNames.tenantId} AND ${attributes.attr} = ${attributeNames.id})
+  AND NOT EXISTS (SELECT 1 FROM ${checkIns} WHERE ${checkIns.tenantId} = ${attributeNames.tenantId} AND ${checkIns.attr} = ${attributeNames.id})`
 
 /**
  * A transaction's writer. Names are not cached across transactions on PostgreSQL: a name no device
@@ -145,6 +157,9 @@ export function createPgWrite(tx: PgTransaction) {
 
   const write = {
     ensureNames,
+
+    /** Adds `delta` devices to the count of `attr` in `status`, applied by finish(). */
+    count,
 
     async ensureName(tenantId: string, scope: string, name: string): Promise<NameRow> {
       return (await ensureNames(tenantId, scope, [name])).get(name)!
@@ -240,6 +255,16 @@ export function createPgWrite(tx: PgTransaction) {
         count(tenantId, attr, status, 1)
       }
       await tx.update(attributes).set({ status }).where(deviceRows(tenantId, device.seq))
+      // The check-in time, in its own table (see tables.ts), is not among the loaded rows.
+      const moved = await tx
+        .update(checkIns)
+        .set({ status })
+        .where(and(eq(checkIns.tenantId, tenantId), eq(checkIns.device, device.seq)))
+        .returning({ attr: checkIns.attr })
+      for (const { attr } of moved) {
+        count(tenantId, attr, device.status, -1)
+        count(tenantId, attr, status, 1)
+      }
       await tx.update(devices).set({ status }).where(eq(devices.seq, device.seq))
       device.status = status
     },
@@ -252,6 +277,14 @@ export function createPgWrite(tx: PgTransaction) {
         removed.add(attr)
       }
       await tx.delete(attributes).where(deviceRows(tenantId, seq))
+      const gone = await tx
+        .delete(checkIns)
+        .where(and(eq(checkIns.tenantId, tenantId), eq(checkIns.device, seq)))
+        .returning({ attr: checkIns.attr })
+      for (const { attr } of gone) {
+        count(tenantId, attr, status, -1)
+        removed.add(attr)
+      }
       await tx.delete(devices).where(and(eq(devices.tenantId, tenantId), eq(devices.seq, seq)))
       await tx.delete(deviceText).where(eq(deviceText.seq, seq))
       dirty.delete(seq)

@@ -3,7 +3,14 @@ import type { Database } from '../../../db/client.ts'
 import { preparedOnFirstUse } from '../../../db/lazy.ts'
 import { ALL_STATUS_CODES } from './model.ts'
 import { createNameCache, DEVICE_ID, type NameCache, type NameRow } from './names.ts'
-import { attributeCounts, attributeNames, attributeRowColumns, attributes, devices } from './tables.ts'
+import {
+  attributeCounts,
+  attributeNames,
+  attributeRowColumns,
+  attributes,
+  checkIns,
+  devices,
+} from './tables.ts'
 import { createTextIndex, isFullText } from './text.ts'
 import type { ValueRow } from './values.ts'
 
@@ -68,6 +75,13 @@ export interface InventoryRows {
     rows: readonly ValueRow[],
     extra?: { description?: string; timestamp?: number; name?: NameRow },
   ): void
+  /**
+   * Sets the device's `system/check_in_time` (name `attr`) to `value`: one row of its own table
+   * (see tables.ts); the device gains it (and counts) on its first check-in.
+   */
+  setCheckIn(tenantId: string, device: DeviceRef, attr: number, value: string): void
+  /** The check-in times of those of `ids` that have one. */
+  checkInTimes(tenantId: string, ids: readonly string[]): Map<string, Date>
   /** Removes one attribute of the device (and its count). */
   removeAttribute(tenantId: string, device: DeviceRef, attr: number): void
   /** Moves a device, its rows and its counts to another status. */
@@ -214,13 +228,22 @@ export function createInventoryRows(db: Database): InventoryRows {
     names.forget(tenantId, attr)
   }
 
-  const attrsOf = (tenantId: string, device: number) =>
-    db
+  const attrsOf = (tenantId: string, device: number) => [
+    ...db
       .selectDistinct({ attr: attributes.attr })
       .from(attributes)
       .where(and(eq(attributes.tenantId, tenantId), eq(attributes.device, device)))
       .all()
-      .map((row) => row.attr)
+      .map((row) => row.attr),
+    ...db
+      .select({ attr: checkIns.attr })
+      .from(checkIns)
+      .where(and(eq(checkIns.tenantId, tenantId), eq(checkIns.device, device)))
+      .all()
+      .map((row) => row.attr),
+  ]
+  const checkInKey = (tenantId: string, device: number) =>
+    and(eq(checkIns.tenantId, tenantId), eq(checkIns.device, device))
 
   /** Marks the device's text for rebuilding when `attr` (named `known`, when the caller has it) is part of it. */
   const textChanged = (device: DeviceRef, attr: number, known?: NameRow) => {
@@ -376,6 +399,33 @@ export function createInventoryRows(db: Database): InventoryRows {
       textChanged(device, attr, extra.name)
     },
 
+    setCheckIn(tenantId: string, device: DeviceRef, attr: number, value: string): void {
+      // Plain statements, cached by bun:sqlite: this runs for every check-in of the fleet.
+      const changed = db.$client
+        .query(
+          'UPDATE inventory_check_ins SET value = ?, status = ?, attr = ? WHERE tenant_id = ? AND device = ?',
+        )
+        .run(value, device.status, attr, tenantId, device.seq).changes
+      if (changed > 0) return
+      db.$client
+        .query(
+          'INSERT INTO inventory_check_ins (tenant_id, device, attr, status, value) VALUES (?, ?, ?, ?, ?)',
+        )
+        .run(tenantId, device.seq, attr, device.status, value)
+      count(tenantId, attr, device.status, 1)
+    },
+
+    checkInTimes(tenantId: string, ids: readonly string[]): Map<string, Date> {
+      if (ids.length === 0) return new Map()
+      const rows = db
+        .select({ id: devices.id, value: checkIns.value })
+        .from(devices)
+        .innerJoin(checkIns, and(eq(checkIns.tenantId, devices.tenantId), eq(checkIns.device, devices.seq)))
+        .where(and(eq(devices.tenantId, tenantId), inArray(devices.id, [...ids])))
+        .all()
+      return new Map(rows.map((row) => [row.id, new Date(String(row.value))]))
+    },
+
     removeAttribute(tenantId: string, device: DeviceRef, attr: number): void {
       if (deleteRows.all({ tenantId, device: device.seq, attr }).length > 0) {
         count(tenantId, attr, device.status, -1)
@@ -395,6 +445,7 @@ export function createInventoryRows(db: Database): InventoryRows {
         .set({ status })
         .where(and(eq(attributes.tenantId, tenantId), eq(attributes.device, device.seq)))
         .run()
+      db.update(checkIns).set({ status }).where(checkInKey(tenantId, device.seq)).run()
       db.update(devices).set({ status }).where(eq(devices.seq, device.seq)).run()
       device.status = status
       text.changed(device.seq)
@@ -407,6 +458,7 @@ export function createInventoryRows(db: Database): InventoryRows {
       db.delete(attributes)
         .where(and(eq(attributes.tenantId, tenantId), eq(attributes.device, device.seq)))
         .run()
+      db.delete(checkIns).where(checkInKey(tenantId, device.seq)).run()
       db.delete(devices)
         .where(and(eq(devices.tenantId, tenantId), eq(devices.seq, device.seq)))
         .run()

@@ -22,6 +22,10 @@ type Found = { dev: string | number; total: string | number }
 
 const statusList = (statuses: readonly number[]) => sql.raw(statuses.join(', '))
 
+/** The table of an attribute's rows: the check-in times (name `checkIns`) have their own (see tables.ts). */
+const rowsOf = (attr: number, checkIns: number | undefined) =>
+  sql.raw(attr === checkIns ? 'inventory_check_ins' : 'inventory_attributes')
+
 export function createPgInventorySearchStore(db: PgDatabase): InventorySearchStore {
   /** A name's row; `identity/id` is the device id, kept under the hidden attribute. */
   async function stored(tenantId: string, scope: string, name: string): Promise<NameRow | undefined> {
@@ -30,12 +34,15 @@ export function createPgInventorySearchStore(db: PgDatabase): InventorySearchSto
     return findPgName(db, tenantId, key, attr)
   }
 
+  const checkInsOf = (tenantId: string) => stored(tenantId, 'system', 'check_in_time')
+
   /** The distinct stored strings of `attr` in `statuses` starting with `prefix`. */
   async function strings(tenantId: string, statuses: readonly number[], attr: number, prefix: string) {
     const v = attributes.value
+    const table = rowsOf(attr, (await checkInsOf(tenantId))?.id)
     const rows = await db.execute<{
       v: string
-    }>(sql`SELECT DISTINCT ${stringOf(v)} AS v FROM inventory_attributes
+    }>(sql`SELECT DISTINCT ${stringOf(v)} AS v FROM ${table} "inventory_attributes"
       WHERE tenant_id = ${tenantId} AND attr = ${attr} AND status IN (${statusList(statuses)})
       AND ${numberOf(v)} IS NULL AND ${stringKeyOf(v)} >= left(${prefix}, ${sql.raw(String(STRING_KEY_CHARS))})
       AND ${stringOf(v)} >= ${prefix} AND ${stringOf(v)} < ${prefixEnd(prefix)}`)
@@ -67,14 +74,19 @@ export function createPgInventorySearchStore(db: PgDatabase): InventorySearchSto
     tenantId: string,
     statuses: readonly number[],
     described: Described[],
-    text?: string,
+    text: string | undefined,
+    checkIns: number | undefined,
   ): SQL {
     const parts = [sql`"d".tenant_id = ${tenantId} AND "d".status IN (${statusList(statuses)})`]
     for (const [k, d] of described.entries()) {
       if (d.kind !== 'rows') continue
       const alias = `c${k}`
       const a = sql.raw(`"${alias}"`)
-      const exists = sql`EXISTS (SELECT 1 FROM inventory_attributes ${a} WHERE ${a}.tenant_id = ${tenantId}
+      // A check-in time is a string, never an array.
+      const wholeArray = d.attr.id === checkIns && d.predicate.kind === 'array'
+      const exists = wholeArray
+        ? sql`FALSE`
+        : sql`EXISTS (SELECT 1 FROM ${rowsOf(d.attr.id, checkIns)} ${a} WHERE ${a}.tenant_id = ${tenantId}
         AND ${a}.device = "d".seq AND ${a}.attr = ${d.attr.id} AND ${a}.status IN (${statusList(statuses)})
         AND ${predicateSql(d.predicate, alias, tenantId, d.attr.id)})`
       parts.push(d.negate ? sql`NOT ${exists}` : exists)
@@ -89,7 +101,11 @@ export function createPgInventorySearchStore(db: PgDatabase): InventorySearchSto
    * `"k<n>"` with its number and string; the ORDER BY puts missing values first ascending and last
    * descending, numbers before strings, ties by device age in the first key's direction.
    */
-  async function sortOf(tenantId: string, request: SearchRequest): Promise<{ joins: SQL; order: SQL }> {
+  async function sortOf(
+    tenantId: string,
+    request: SearchRequest,
+    checkIns: number | undefined,
+  ): Promise<{ joins: SQL; order: SQL }> {
     const joins: SQL[] = []
     const order: SQL[] = []
     for (const [k, key] of request.sort.entries()) {
@@ -100,7 +116,7 @@ export function createPgInventorySearchStore(db: PgDatabase): InventorySearchSto
       const dir = sql.raw(key.desc ? 'DESC' : 'ASC')
       const [j, s] = [sql.raw(`"k${k}"`), sql.raw(`"s${k}"`)]
       joins.push(sql` CROSS JOIN LATERAL (SELECT ${agg}(${numberOf(sql`${s}.value`)}) AS n, ${agg}(${stringOf(sql`${s}.value`)}) AS s
-        FROM inventory_attributes ${s} WHERE ${s}.tenant_id = ${tenantId} AND ${s}.device = "d".seq AND ${s}.attr = ${attr}) ${j}`)
+        FROM ${rowsOf(attr, checkIns)} ${s} WHERE ${s}.tenant_id = ${tenantId} AND ${s}.device = "d".seq AND ${s}.attr = ${attr}) ${j}`)
       order.push(
         sql`(CASE WHEN ${j}.n IS NOT NULL THEN 1 WHEN ${j}.s IS NOT NULL THEN 2 ELSE 0 END) ${dir}, ${j}.n ${dir}, ${j}.s ${dir}`,
       )
@@ -137,8 +153,9 @@ export function createPgInventorySearchStore(db: PgDatabase): InventorySearchSto
       const text = request.text && queryOf(request.text)
       if (statuses.length === 0 || described.some((d) => d.kind === 'none') || (request.text && !text))
         return { devices: [], total: 0 }
-      const where = whereOf(tenantId, statuses, described, text)
-      const { joins, order } = await sortOf(tenantId, request)
+      const checkIns = (await checkInsOf(tenantId))?.id
+      const where = whereOf(tenantId, statuses, described, text, checkIns)
+      const { joins, order } = await sortOf(tenantId, request, checkIns)
       const offset = (request.page - 1) * request.perPage
       const rows = await db.execute<Found>(sql`SELECT "d".seq AS dev, count(*) OVER () AS total
         FROM inventory_devices "d" ${joins} WHERE ${where} ORDER BY ${order} LIMIT ${request.perPage} OFFSET ${offset}`)

@@ -68,8 +68,13 @@ export interface InventoryStore {
   removeDevice(tenantId: string, deviceId: string): Promise<boolean>
   /** Ids of the accepted devices, of one static group or all of them, oldest first. */
   acceptedDeviceIds(tenantId: string, group?: string): Promise<string[]>
-  /** Writes `system/check_in_time` of each known device of the batch (unknown ones are skipped). */
+  /**
+   * Writes `system/check_in_time` of each known device of the batch (unknown ones are skipped), in
+   * its own table (see tables.ts).
+   */
   writeCheckIns(batch: readonly { tenantId: string; deviceId: string; at: Date }[]): Promise<void>
+  /** The check-in times of those of `deviceIds` that have one. */
+  checkInTimes(tenantId: string, deviceIds: readonly string[]): Promise<Map<string, Date>>
   /**
    * A device's inventory report (the device is created when new); `system/updated_ts` moves when
    * something changed and at least once a (UTC) day. `too-many` when the scope would exceed `max`.
@@ -248,9 +253,11 @@ export function createInventoryStore(db: Database): InventoryStore {
             name = rows.names.ensure(tenantId, 'system', 'check_in_time')
             names.set(tenantId, name)
           }
-          rows.setAttribute(tenantId, device, name.id, [{ idx: null, value: at.toISOString() }], { name })
+          rows.setCheckIn(tenantId, device, name.id, at.toISOString())
         }
       }),
+
+    checkInTimes: async (tenantId, deviceIds) => rows.checkInTimes(tenantId, deviceIds),
 
     async updateInventory(tenantId, deviceId, inputs, write) {
       try {

@@ -90,6 +90,32 @@ export const attributes = pgTable(
   ],
 )
 
+/**
+ * `system/check_in_time`, apart from the other attributes (see tables.ts): one row per device that
+ * has checked in, the columns and value index of an attribute row's.
+ */
+export const checkIns = pgTable(
+  'inventory_check_ins',
+  {
+    tenantId: text().notNull().default(''),
+    device: int().notNull(),
+    attr: int().notNull(),
+    status: int().notNull(),
+    value: jsonb().$type<string>().notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.device] }),
+    index('inventory_check_ins_value').on(
+      t.tenantId,
+      t.attr,
+      t.status,
+      numberOf(t.value),
+      stringKeyOf(t.value),
+      t.device,
+    ),
+  ],
+)
+
 export const attributeCounts = pgTable(
   'inventory_attribute_counts',
   {

@@ -86,6 +86,31 @@ export const attributes = sqliteTable(
   ],
 )
 
+/**
+ * `system/check_in_time`, one row per device that has checked in, apart from the other attributes:
+ * it moves on every device request (written in batches, see deviceauth's checkins.ts), so a
+ * check-in rewrites one short row here (WITHOUT ROWID in the migration: the key is the row) and
+ * one entry of the value index, whose new entry lands at its end (times arrive in order), instead
+ * of an attribute row and both of its indexes. The columns are named as the attribute rows' so
+ * that a search reads either table through the same SQL (see search.sql.ts); `attr` is the
+ * tenant's `system/check_in_time` name and `status` the device's, as on attribute rows.
+ */
+export const checkIns = sqliteTable(
+  'inventory_check_ins',
+  {
+    tenantId: text().notNull().default(''),
+    device: integer().notNull(),
+    attr: integer().notNull(),
+    status: integer().notNull(),
+    /** BLOB affinity like an attribute value, so that comparisons with numbers behave alike. */
+    value: scalar().notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.device] }),
+    index('inventory_check_ins_value').on(t.tenantId, t.attr, t.status, t.value, t.device),
+  ],
+)
+
 /** The columns of an attribute row as writers and renderers read it. */
 export const attributeRowColumns = {
   device: attributes.device,
