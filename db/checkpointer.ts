@@ -43,10 +43,10 @@ export type CheckpointerOptions = {
  *
  * A checkpoint alone never shortens the WAL: the writer starts it over at its next commit only if
  * every frame has been copied, and under steady writes some always arrive while the worker copies
- * (a rollout to 100 000 devices grew it past ten gigabytes). So when the worker reports
- * a WAL past `restartBytes` (256 MiB: at fleet rates a catch-up every ten seconds or more), the writer's connection copies the few frames written since, between
- * two requests (the worker has already copied and synced the rest): with nothing left to copy, the
- * next commit writes the WAL from its start, and `journal_size_limit` cuts the file back.
+ * (a rollout to 100 000 devices grew it past ten gigabytes). So past `restartBytes` (256 MiB: at
+ * fleet rates every few seconds) the worker copies until a pass is quick, then asks the writer's
+ * connection to copy the few frames written since, between two requests: with nothing left to copy,
+ * the next commit writes the WAL from its start, and `journal_size_limit` cuts the file back.
  */
 export function startCheckpointer(db: Database, options: CheckpointerOptions): Checkpointer {
   const { onError, onCatchUp } = options
