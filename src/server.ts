@@ -187,8 +187,11 @@ export async function startServer(
           await Promise.all([api.stop(true), storage.stop(true)])
         }
         metricsServer?.stop(true)
-        metrics?.stop()
+        // The services' last writes (the check-in flush) come before the metrics worker lets its
+        // connection go: a connection closing runs a checkpoint of its own, which a write beside it
+        // can find the database locked by.
         await beforeClose()
+        metrics?.stop()
         clearTimeout(checkpointerStart)
         await checkpointer?.stop()
         await closeDeps(deps)
