@@ -6,8 +6,8 @@ import type { EventsStore } from '../../src/events/store.ts'
 export type WriteHooks = {
   /** Runs first inside the transaction. */
   opened?(): void
-  /** Runs last inside it, just before the commit. */
-  closing?(): void
+  /** Runs last inside it, just before the commit (awaited where the engine's transaction can wait). */
+  closing?(): void | Promise<void>
   /** Thrown inside the transaction after the appends, which rolls it back. */
   fail?: Error
 }
@@ -86,8 +86,11 @@ export function eventsStoreContract(name: string, open: () => Promise<EventsCont
         opened: () => {
           open = true
         },
-        closing: () => {
+        // Reads a wake started while the transaction was open finish before it commits (where the
+        // engine can wait inside a transaction), so what they saw is what an uncommitted write shows.
+        closing: async () => {
           open = false
+          await Promise.all(readsWhileOpen)
         },
       })
       await committed

@@ -15,7 +15,7 @@ eventsStoreContract('PostgreSQL', async () => {
         hooks.opened?.()
         for (const event of events) await outbox.append(tx, event)
         if (hooks.fail) throw hooks.fail
-        hooks.closing?.()
+        await hooks.closing?.()
       })
     },
     onCommit: (wake) => outbox.onCommit(wake),

@@ -13,7 +13,8 @@ eventsStoreContract('SQLite', async () => {
         hooks.opened?.()
         for (const event of events) outbox.append(event)
         if (hooks.fail) throw hooks.fail
-        hooks.closing?.()
+        // A bun:sqlite transaction cannot wait; the store's reads here run when called.
+        void hooks.closing?.()
       })
     },
     onCommit: (wake) => outbox.onCommit(wake),
