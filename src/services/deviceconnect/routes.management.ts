@@ -37,7 +37,6 @@ const uploadForm = {
 export const deviceconnectManagementRoutes = (svc: DeviceconnectService, auth: AuthPlugin) => {
   // Long as a whole: one Elysia chain with a short handler per route.
   const sessions = new WeakMap<object, RemoteSession>()
-  const reservations = new WeakMap<Request, Promise<void>>()
   return new Elysia({ prefix: '/api/management/v1/deviceconnect', detail: { tags: ['deviceconnect'] } })
     .use(auth)
     .use(streamBodyParser)
@@ -52,15 +51,7 @@ export const deviceconnectManagementRoutes = (svc: DeviceconnectService, auth: A
       detail: {
         summary: 'Websocket session to a device (terminal, port forward); Bearer token or JWT cookie',
       },
-      // Elysia runs a websocket route's beforeHandle twice per request: the place is taken once.
-      beforeHandle: async ({ user, params, request }) => {
-        let reserving = reservations.get(request)
-        if (!reserving) {
-          reserving = svc.reserveSession(sessionUser(user), params.id)
-          reservations.set(request, reserving)
-        }
-        await reserving
-      },
+      beforeHandle: ({ user, params }) => svc.checkSession(sessionUser(user), params.id),
       open(ws) {
         const { user, params } = ws.data
         try {
