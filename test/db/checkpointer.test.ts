@@ -21,7 +21,10 @@ test('commits no longer checkpoint on the writing thread; the worker copies the 
   const { db, path } = open()
   const errors: string[] = []
   // An hour apart: only the last checkpoint, at stop, runs during the test.
-  const checkpointer = startCheckpointer(db, { onError: (error) => errors.push(error), intervalMs: 3_600_000 })
+  const checkpointer = startCheckpointer(db, {
+    onError: (error) => errors.push(error),
+    intervalMs: 3_600_000,
+  })
   const sqlite = db.$client
   expect(sqlite.query('PRAGMA wal_autocheckpoint').get()).toEqual({ wal_autocheckpoint: 0 })
   sqlite.run('CREATE TABLE t (v BLOB)')
