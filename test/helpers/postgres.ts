@@ -1,4 +1,4 @@
-import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SQL } from 'bun'
@@ -85,10 +85,44 @@ export type PostgresOptions = {
   parent?: string
 }
 
+const OWNER = 'owner.pid'
+
+/**
+ * Removes the clusters of runs that ended without stopping theirs: `bun test` runs no exit
+ * handlers and a killed run runs nothing, so each cluster records the process that made it and
+ * the next start sweeps those whose process is gone.
+ */
+function sweepAbandoned(parent: string): void {
+  for (const name of readdirSync(parent)) {
+    if (!name.startsWith('bender-pg-')) continue
+    const dir = join(parent, name)
+    let pid: number
+    try {
+      pid = Number(readFileSync(join(dir, OWNER), 'utf8'))
+    } catch {
+      continue // not one of ours, or still being made
+    }
+    if (isAlive(pid)) continue
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 /** Starts a new server (initdb + postgres); `stop` ends it and removes its files. */
 export async function startPostgres(options: PostgresOptions = {}): Promise<TestPostgres> {
   const bin = binDir()
-  const dir = mkdtempSync(join(options.parent ?? tmpdir(), 'bender-pg-'))
+  const parent = options.parent ?? tmpdir()
+  sweepAbandoned(parent)
+  const dir = mkdtempSync(join(parent, 'bender-pg-'))
+  writeFileSync(join(dir, OWNER), String(process.pid))
   if (process.getuid?.() === 0) {
     const id = (flag: string) => Number(Bun.spawnSync(['id', flag, 'postgres']).stdout.toString())
     chownSync(dir, id('-u'), id('-g'))
@@ -119,10 +153,14 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
     { stdout: 'ignore', stderr: 'ignore' },
   )
   const stop = () => {
-    // SIGQUIT: immediate shutdown; nothing here needs to survive.
+    // SIGQUIT: immediate shutdown; nothing here needs to survive. The files go once the server has
+    // let go of them (its lock file is the last it removes): removed earlier, a server still writing
+    // left its whole cluster behind in the temp dir. This runs at process exit too, so it waits
+    // synchronously.
     server.kill('SIGQUIT')
-    Bun.spawnSync(['sleep', '0.2'])
-    rmSync(dir, { recursive: true, force: true })
+    const deadline = Date.now() + 10_000
+    while (existsSync(join(data, 'postmaster.pid')) && Date.now() < deadline) Bun.sleepSync(20)
+    rmSync(dir, { recursive: true, force: true, maxRetries: 3 })
   }
   process.once('exit', stop)
   const base = `postgres://${USER}@127.0.0.1:${port}`
@@ -161,4 +199,12 @@ let shared: Promise<TestPostgres> | undefined
 export function testPostgres(): Promise<TestPostgres> {
   shared ??= startPostgres()
   return shared
+}
+
+/** Stops the shared server if this run started one (the preload calls it after the last file). */
+export async function stopTestPostgres(): Promise<void> {
+  if (!shared) return
+  const server = shared
+  shared = undefined
+  ;(await server.catch(() => undefined))?.stop()
 }
