@@ -102,21 +102,21 @@ test('a device connecting and disconnecting writes events to the outbox, in orde
   try {
     const ws = new Socket(wsUrl(server.url, DEVICE_WS), bearer(device.token))
     await ws.opened
-    // An earlier test's connection of this device may end just as this one starts: its
-    // disconnection then comes first, and is not this connection's.
-    const mine = () =>
-      seen.slice(
-        Math.max(
-          0,
-          seen.findIndex((e) => e.data.status === 'connected'),
-        ),
-      )
+    // An earlier test's connection of this device may still be recorded as this one starts (its
+    // connected event, or its disconnection, then comes first), and is not this connection's: the
+    // pair that counts is the last disconnection and the last connection before it.
+    const mine = () => {
+      const last = seen.length - 1
+      if (seen[last]?.data.status !== 'disconnected') return []
+      const before = seen.slice(0, last).findLastIndex((e) => e.data.status === 'connected')
+      return before >= 0 ? [seen[before]!, seen[last]!] : []
+    }
     await waitFor('the connected event', () =>
       seen.some((e) => e.data.status === 'connected') ? true : undefined,
     )
     ws.close()
     await ws.closed
-    await waitFor('the disconnected event', () => (mine().length >= 2 ? true : undefined))
+    await waitFor('the disconnected event', () => (mine().length === 2 ? true : undefined))
     const [connected, disconnected] = mine()
     expect([connected!.data, disconnected!.data]).toEqual([
       { id: device.id, status: 'connected', updated_ts: expect.any(String) },
