@@ -99,7 +99,7 @@ const text = (msg: ProtoMsg) => new TextDecoder().decode(msg.body)
 test('a terminal opened on one instance reaches the device held by the other, both ways, in order', async () => {
   const { a, b, device, link } = await setUp()
   const user = peer()
-  await b.svc.checkSession(USER, DEVICE.deviceId)
+  await b.svc.reserveSession(USER, DEVICE.deviceId)
   const session = b.svc.openSession(USER, DEVICE.deviceId, user.peer)
   session.fromUser(shell('new', '', ''))
   for (let i = 0; i < 50; i++) session.fromUser(shell('shell', '', `in-${i}`))
@@ -121,19 +121,19 @@ test('a terminal opened on one instance reaches the device held by the other, bo
 test('when the device’s connection ends on its instance, the session on the other one ends', async () => {
   const { a, b, link } = await setUp()
   const user = peer()
-  await b.svc.checkSession(USER, DEVICE.deviceId)
+  await b.svc.reserveSession(USER, DEVICE.deviceId)
   b.svc.openSession(USER, DEVICE.deviceId, user.peer)
   await until(() => link.routes.size === 1)
   await a.svc.deviceClosed(link)
   await until(() => user.closed() !== undefined)
   // And it is no longer found from the other instance.
-  await expect(b.svc.checkSession(USER, DEVICE.deviceId)).rejects.toThrow('device disconnected')
+  await expect(b.svc.reserveSession(USER, DEVICE.deviceId)).rejects.toThrow('device disconnected')
 })
 
 test('a device whose token was revoked is refused from the other instance, and its connection ends', async () => {
   const { b, device } = await setUp()
   revoked.add(DEVICE.deviceId)
-  await expect(b.svc.checkSession(USER, DEVICE.deviceId)).rejects.toThrow('device disconnected')
+  await expect(b.svc.reserveSession(USER, DEVICE.deviceId)).rejects.toThrow('device disconnected')
   expect(device.closed()?.code).toBe(1008)
 })
 
@@ -151,5 +151,5 @@ test('a device recorded as held by an instance that no longer answers counts as 
   const { a, b } = await setUp()
   // The holder is gone without clearing its records (as after kill -9): nobody listens any more.
   await a.relay.close()
-  await expect(b.svc.checkSession(USER, DEVICE.deviceId)).rejects.toThrow('device disconnected')
+  await expect(b.svc.reserveSession(USER, DEVICE.deviceId)).rejects.toThrow('device disconnected')
 })

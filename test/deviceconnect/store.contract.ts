@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, test } from 'bun:test'
 import type { SessionRecord } from '../../src/services/deviceconnect/model.ts'
+import type { SessionSlot } from '../../src/services/deviceconnect/registry.ts'
 import type { DeviceconnectStore } from '../../src/services/deviceconnect/store.ts'
 
 const at = (seconds: number) => new Date(Date.UTC(2026, 0, 1) + seconds * 1000)
@@ -18,6 +19,16 @@ const session = (id: string, fields: Partial<SessionRecord> = {}): SessionRecord
   path: null,
   ...fields,
 })
+
+export const slot = (id: string, fields: Partial<SessionSlot> = {}): SessionSlot => ({
+  id,
+  tenantId: 't1',
+  userId: 'user-1',
+  deviceId: 'device-1',
+  instanceId: 'instance-1',
+  ...fields,
+})
+export const LIMITS = { perUser: 2, perDevice: 3, leaseMs: 60_000 }
 
 /** What every deviceconnect store promises; each engine's test file runs it against a fresh store. */
 export function deviceconnectStoreContract(name: string, open: () => Promise<DeviceconnectStore>): void {
@@ -100,6 +111,46 @@ export function deviceconnectStoreContract(name: string, open: () => Promise<Dev
       expect((await store.readRecording('', 'rec', 1, 10)).map((c) => c.seq)).toEqual([2, 3, 4])
       expect(await store.deleteRecordingsBefore(at(3))).toBe(3)
       expect((await store.readRecording('', 'rec', -1, 10)).map((c) => c.seq)).toEqual([3, 4])
+    })
+
+    test('open sessions: counted per user and per device, whichever instance holds them', async () => {
+      expect(await store.takeSlot(slot('u1', { instanceId: 'a' }), LIMITS)).toBeUndefined()
+      expect(await store.takeSlot(slot('u2', { instanceId: 'b' }), LIMITS)).toBeUndefined()
+      // The user's third, on any device: the user's limit.
+      expect(await store.takeSlot(slot('u3', { deviceId: 'device-2' }), LIMITS)).toBe('user')
+      // Other users on the same device, up to the device's limit.
+      expect(await store.takeSlot(slot('o1', { userId: 'user-2' }), LIMITS)).toBeUndefined()
+      expect(await store.takeSlot(slot('o2', { userId: 'user-3' }), LIMITS)).toBe('device')
+      // Another tenant's user and device of the same names count apart.
+      expect(await store.takeSlot(slot('t2', { tenantId: 't2' }), LIMITS)).toBeUndefined()
+      // A place given back is free again; giving it back twice changes nothing.
+      await store.releaseSlot('u1')
+      await store.releaseSlot('u1')
+      expect(await store.takeSlot(slot('o2', { userId: 'user-3' }), LIMITS)).toBeUndefined()
+      expect(await store.takeSlot(slot('u3', { deviceId: 'device-2' }), LIMITS)).toBeUndefined()
+      expect(await store.takeSlot(slot('u4', { deviceId: 'device-2' }), LIMITS)).toBe('user')
+      // Renewing is a heartbeat: it frees nothing and takes nothing.
+      await store.renewSlots(['u2', 'o1', 'o2'], LIMITS.leaseMs)
+      await store.renewSlots([], LIMITS.leaseMs)
+      expect(await store.takeSlot(slot('u4', { deviceId: 'device-2' }), LIMITS)).toBe('user')
+      // Places within their lease are never dropped.
+      expect(await store.dropExpiredSlots(at(10))).toBe(0)
+      expect(await store.takeSlot(slot('u4', { deviceId: 'device-2' }), LIMITS)).toBe('user')
+    })
+
+    test('places being given back do not count', async () => {
+      const one = { ...LIMITS, perUser: 1 }
+      expect(await store.takeSlot(slot('a'), one)).toBeUndefined()
+      expect(await store.takeSlot(slot('b'), one, ['a'])).toBeUndefined()
+      expect(await store.takeSlot(slot('c'), one, ['a'])).toBe('user')
+    })
+
+    test("a deleted tenant's open sessions no longer count", async () => {
+      const one = { ...LIMITS, perUser: 1 }
+      expect(await store.takeSlot(slot('a'), one)).toBeUndefined()
+      expect(await store.takeSlot(slot('b'), one)).toBe('user')
+      await store.deleteTenant('t1')
+      expect(await store.takeSlot(slot('b'), one)).toBeUndefined()
     })
   })
 }

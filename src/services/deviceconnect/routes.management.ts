@@ -37,6 +37,7 @@ const uploadForm = {
 export const deviceconnectManagementRoutes = (svc: DeviceconnectService, auth: AuthPlugin) => {
   // Long as a whole: one Elysia chain with a short handler per route.
   const sessions = new WeakMap<object, RemoteSession>()
+  const reservations = new WeakMap<Request, Promise<void>>()
   return new Elysia({ prefix: '/api/management/v1/deviceconnect', detail: { tags: ['deviceconnect'] } })
     .use(auth)
     .use(streamBodyParser)
@@ -51,7 +52,15 @@ export const deviceconnectManagementRoutes = (svc: DeviceconnectService, auth: A
       detail: {
         summary: 'Websocket session to a device (terminal, port forward); Bearer token or JWT cookie',
       },
-      beforeHandle: ({ user, params }) => svc.checkSession(sessionUser(user), params.id),
+      // Elysia runs a websocket route's beforeHandle twice per request: the place is taken once.
+      beforeHandle: async ({ user, params, request }) => {
+        let reserving = reservations.get(request)
+        if (!reserving) {
+          reserving = svc.reserveSession(sessionUser(user), params.id)
+          reservations.set(request, reserving)
+        }
+        await reserving
+      },
       open(ws) {
         const { user, params } = ws.data
         try {

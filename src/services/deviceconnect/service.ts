@@ -15,7 +15,7 @@ import type {
 } from './model.ts'
 import { replayRecording } from './playback.ts'
 import { message, PROTO_MENDER_CLIENT } from './protocol.ts'
-import { SessionCounter } from './registry.ts'
+import { type SlotLimits, tooManySessions } from './registry.ts'
 import { createRemoteLinks } from './remote.ts'
 import { RemoteSession } from './session.ts'
 import type { DeviceconnectStore } from './store.ts'
@@ -30,6 +30,15 @@ export type ClientCommand = 'check-update' | 'send-inventory'
 /** How often idle sessions are looked for and buffered recordings written. */
 const SWEEP_MS = 10_000
 const RETENTION_SWEEP_MS = 60 * 60_000
+/**
+ * How long an open session's place under the limits counts without its instance renewing it, and
+ * how often each instance renews its places. On PostgreSQL the places of an instance that died
+ * stop counting at most this long after its last renewal; one process (SQLite) counts in memory.
+ */
+export const SLOT_LEASE_MS = 20_000
+const SLOT_RENEW_MS = 5_000
+/** How long a place taken at a websocket's upgrade waits for the socket to open before it is given back. */
+const RESERVATION_MS = 30_000
 /** Websocket close codes for a device connection replaced by a newer one, or whose token is gone. */
 const CLOSE_REPLACED = 1000
 const CLOSE_POLICY = 1008
@@ -43,9 +52,13 @@ export interface DeviceconnectService {
   deviceClosed(link: DeviceLink): Promise<void>
   /** The device's connection state; NotFound when deviceconnect has never heard of it. */
   getDevice(tenantId: string, deviceId: string): Promise<DeviceConnection>
-  /** Throws unless a session to the device may open now (connected, under the limits). */
-  checkSession(user: SessionUser, deviceId: string): Promise<void>
-  /** Opens a relayed session for a user's websocket (after checkSession, at the upgrade). */
+  /**
+   * Throws unless a session to the device may open now (connected, under the limits, counted over
+   * every instance); otherwise takes its place under the limits, kept for the next openSession of
+   * the same user and device (given back when none comes within 30 s).
+   */
+  reserveSession(user: SessionUser, deviceId: string): Promise<void>
+  /** Opens a relayed session for a user's websocket (after reserveSession, at the upgrade). */
   openSession(user: SessionUser, deviceId: string, peer: Peer): RemoteSession
   /** Downloads a file from the device: its information at once, its bytes as they stream. */
   download(
@@ -108,7 +121,6 @@ export function createDeviceconnectService(
   const { clock, ids, log, config } = deps
   const limits = config.connect
   const hub = new Hub()
-  const counter = new SessionCounter(limits.sessionsPerUser, limits.sessionsPerDevice)
   const sessions = new Set<RemoteSession>()
   const versions = new WeakMap<DeviceLink, Promise<number>>()
   const context = { store, clock, log, limits }
@@ -117,6 +129,47 @@ export function createDeviceconnectService(
   // One process: every connection it knew of ended with it. Several: the others' connections stay.
   if (!peers.relay)
     void store.resetLiveState(clock.now()).catch(logFailure('resetting deviceconnect state failed'))
+
+  // Open sessions are counted against the limits by the store, over every instance sharing it.
+  const instanceId = peers.relay?.relay.instanceId ?? ids.uuid()
+  const slotLimits: SlotLimits = {
+    perUser: limits.sessionsPerUser,
+    perDevice: limits.sessionsPerDevice,
+    leaseMs: SLOT_LEASE_MS,
+  }
+  /** Places taken at an upgrade, per user and device, waiting for their websocket to open. */
+  const reserved = new Map<string, { id: string; timer: Timer }[]>()
+  const reservedKey = (user: SessionUser, deviceId: string) =>
+    `${user.tenantId}\u0000${user.userId}\u0000${deviceId}`
+
+  /**
+   * Places of sessions ended here whose release is still under way: they no longer count, so a
+   * user closing a session and opening the next at once is never refused for the one just closed.
+   */
+  const releasing = new Set<string>()
+  /** The places this instance holds (open sessions, transfers, reservations): those it renews. */
+  const held = new Set<string>()
+
+  /** Takes a place for one more session of the user on the device; throws (429) past a limit. */
+  async function takeSlot(user: SessionUser, deviceId: string): Promise<string> {
+    const id = ids.uuid()
+    const full = await store.takeSlot({ id, ...user, deviceId, instanceId }, slotLimits, [...releasing])
+    if (full) throw tooManySessions(full)
+    held.add(id)
+    return id
+  }
+  /** Gives a place back; one whose release fails is no longer renewed, so it expires. */
+  async function releaseSlot(id: string): Promise<void> {
+    held.delete(id)
+    releasing.add(id)
+    try {
+      await store.releaseSlot(id)
+    } catch (err) {
+      log.error('giving back the place of a session failed', { err })
+    } finally {
+      releasing.delete(id)
+    }
+  }
 
   function sweep(): void {
     const idleBefore = clock.now().getTime() - limits.idleTimeoutSeconds * 1000
@@ -132,6 +185,21 @@ export function createDeviceconnectService(
   // Sessions are this instance's; recordings are the database's: one instance drops old ones.
   const sweeper = setInterval(sweep, SWEEP_MS)
   sweeper.unref()
+  // This instance's heartbeat: its places keep counting while it runs.
+  const renewer = setInterval(
+    () => void store.renewSlots([...held], SLOT_LEASE_MS).catch(logFailure('renewing open sessions failed')),
+    SLOT_RENEW_MS,
+  )
+  renewer.unref()
+  // The places of instances gone without giving them back: one instance drops them.
+  const endSlotSweep = (peers.leases ?? localLeases()).run('deviceconnect.open-sessions', () => {
+    const drop = () =>
+      void store.dropExpiredSlots(clock.now()).catch(logFailure('dropping expired open sessions failed'))
+    const timer = setInterval(drop, SLOT_LEASE_MS)
+    timer.unref()
+    drop()
+    return () => clearInterval(timer)
+  })
   const endRetention = (peers.leases ?? localLeases()).run('deviceconnect.recordings', () => {
     const retention = setInterval(dropOldRecordings, RETENTION_SWEEP_MS)
     retention.unref()
@@ -187,13 +255,14 @@ export function createDeviceconnectService(
   }
 
   function newRecord(
+    id: string,
     user: SessionUser,
     deviceId: string,
     kind: SessionKind,
     path: string | null,
   ): SessionRecord {
     return {
-      id: ids.uuid(),
+      id,
       tenantId: user.tenantId,
       userId: user.userId,
       deviceId,
@@ -217,16 +286,20 @@ export function createDeviceconnectService(
   ): Promise<T> {
     const link = await liveLink(user.tenantId, deviceId)
     if (!link) throw new ConflictError('device not connected')
-    const release = counter.acquire(user.tenantId, user.userId, deviceId)
-    const record = newRecord(user, deviceId, kind, path)
-    await store.insertSession(record)
+    const record = newRecord(await takeSlot(user, deviceId), user, deviceId, kind, path)
+    try {
+      await store.insertSession(record)
+    } catch (err) {
+      void releaseSlot(record.id)
+      throw err
+    }
     const ft = new FileTransfer(link, record.id, user.userId)
     let finished = false
     const finish = (err?: unknown) => {
       if (finished) return
       finished = true
       ft.close()
-      release()
+      void releaseSlot(record.id)
       const end = err ? 'failed' : 'completed'
       store
         .endSession(user.tenantId, record.id, { end, endTs: clock.now(), bytes: ft.bytes, recordedBytes: 0 })
@@ -268,21 +341,44 @@ export function createDeviceconnectService(
       return device
     },
 
-    async checkSession(user, deviceId) {
+    async reserveSession(user, deviceId) {
       await requireLink(user.tenantId, deviceId)
-      counter.check(user.tenantId, user.userId, deviceId)
+      const id = await takeSlot(user, deviceId)
+      const key = reservedKey(user, deviceId)
+      const waiting = reserved.get(key) ?? []
+      const reservation = {
+        id,
+        // The upgrade failed or the client left before the socket opened: the place goes back.
+        timer: setTimeout(() => {
+          const left = (reserved.get(key) ?? []).filter((r) => r !== reservation)
+          if (left.length > 0) reserved.set(key, left)
+          else reserved.delete(key)
+          void releaseSlot(id)
+        }, RESERVATION_MS),
+      }
+      reservation.timer.unref()
+      waiting.push(reservation)
+      reserved.set(key, waiting)
     },
 
     openSession(user, deviceId, peer) {
-      // The token was checked by checkSession at the upgrade, just before.
+      // The token was checked and the place taken by reserveSession at the upgrade, just before.
+      const key = reservedKey(user, deviceId)
+      const reservation = reserved.get(key)?.shift()
+      if (reserved.get(key)?.length === 0) reserved.delete(key)
+      // Only when the socket took longer than the reservation to open (its place was given back).
+      if (!reservation) throw new Error('session refused: its place under the limits expired')
+      clearTimeout(reservation.timer)
       const link = hub.get(user.tenantId, deviceId) ?? remote?.found(user.tenantId, deviceId)
-      if (!link) throw new NotFoundError('failed to connect to device: device disconnected')
-      const release = counter.acquire(user.tenantId, user.userId, deviceId)
-      const record = newRecord(user, deviceId, 'remote', null)
+      if (!link) {
+        void releaseSlot(reservation.id)
+        throw new NotFoundError('failed to connect to device: device disconnected')
+      }
+      const record = newRecord(reservation.id, user, deviceId, 'remote', null)
       store.insertSession(record).catch(logFailure('recording a session failed'))
       const session = new RemoteSession(context, record, link, peer, (ended) => {
         sessions.delete(ended)
-        release()
+        void releaseSlot(ended.id)
       })
       sessions.add(session)
       return session
@@ -351,8 +447,17 @@ export function createDeviceconnectService(
 
     stop() {
       clearInterval(sweeper)
+      clearInterval(renewer)
       // Local leases end at once; a PostgreSQL lease is given up in the background.
       void endRetention()
+      void endSlotSweep()
+      for (const waiting of reserved.values()) {
+        for (const reservation of waiting) {
+          clearTimeout(reservation.timer)
+          void releaseSlot(reservation.id)
+        }
+      }
+      reserved.clear()
       for (const session of [...sessions]) session.expire('server_stopped')
       for (const link of [...hub.all()]) link.drop(1001, 'server stopping')
       // Before the database closes (the services stop first): the other instances stop sending here.

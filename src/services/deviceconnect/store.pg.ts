@@ -1,10 +1,25 @@
-import { and, count, desc, eq, gt, lt, sql } from 'drizzle-orm'
+import { and, count, desc, eq, gt, inArray, lt, lte, notInArray, or, sql } from 'drizzle-orm'
 import type { PgDatabase } from '../../../db/pg.ts'
 import { pgOutboxFor } from '../../events/outbox.pg.ts'
 import { connectEvent, type DeviceconnectStore, sessionWhere } from './store.ts'
-import { connectDevices, connectRecordings, connectSessions } from './tables.pg.ts'
+import { connectDevices, connectOpenSessions, connectRecordings, connectSessions } from './tables.pg.ts'
 
-/** deviceconnect's store on PostgreSQL (see store.ts for what each method promises). */
+/**
+ * The classes of the transaction-scoped advisory locks on a user's and a device's open sessions
+ * ("dcsu", "dcsd" in ASCII); the key is the hash of tenant and user, or tenant and device.
+ */
+const SLOT_LOCK = { user: 0x64637375, device: 0x64637364 } as const
+
+/** The database's clock `ms` milliseconds from now: every instance reads the same clock. */
+const dbClockIn = (ms: number) => sql`clock_timestamp() + ${ms}::int * interval '1 millisecond'`
+
+/**
+ * deviceconnect's store on PostgreSQL (see store.ts for what each method promises). The places of
+ * open sessions are rows of `deviceconnect_open_sessions`: taking one locks the user's and then the
+ * device's advisory lock (always in that order, so two takers never wait on each other crosswise),
+ * counts the rows still within their lease, and inserts, so instances taking places for the same
+ * user or device at the same moment decide one at a time.
+ */
 export function createPgDeviceconnectStore(db: PgDatabase): DeviceconnectStore {
   const outbox = pgOutboxFor(db)
   const findDevice = db
@@ -77,6 +92,7 @@ export function createPgDeviceconnectStore(db: PgDatabase): DeviceconnectStore {
         await tx.delete(connectDevices).where(eq(connectDevices.tenantId, tenantId))
         await tx.delete(connectSessions).where(eq(connectSessions.tenantId, tenantId))
         await tx.delete(connectRecordings).where(eq(connectRecordings.tenantId, tenantId))
+        await tx.delete(connectOpenSessions).where(eq(connectOpenSessions.tenantId, tenantId))
       })
     },
 
@@ -90,6 +106,7 @@ export function createPgDeviceconnectStore(db: PgDatabase): DeviceconnectStore {
           .update(connectSessions)
           .set({ end: 'server_stopped', endTs: at })
           .where(eq(connectSessions.end, 'open'))
+        await tx.delete(connectOpenSessions)
       })
     },
 
@@ -159,6 +176,75 @@ export function createPgDeviceconnectStore(db: PgDatabase): DeviceconnectStore {
         .where(lt(connectRecordings.createdTs, before))
         .returning({ seq: connectRecordings.seq })
       return gone.length
+    },
+
+    async takeSlot(slot, limits, releasing = []) {
+      const { tenantId, userId, deviceId } = slot
+      return db.transaction(async (tx) => {
+        await tx.execute(
+          sql`SELECT pg_advisory_xact_lock(${SLOT_LOCK.user}::int4, hashtext(${`${tenantId}/${userId}`}))`,
+        )
+        await tx.execute(
+          sql`SELECT pg_advisory_xact_lock(${SLOT_LOCK.device}::int4, hashtext(${`${tenantId}/${deviceId}`}))`,
+        )
+        const o = connectOpenSessions
+        const [counted] = await tx
+          .select({
+            users: sql<number>`count(*) FILTER (WHERE ${o.userId} = ${userId})::int`,
+            devices: sql<number>`count(*) FILTER (WHERE ${o.deviceId} = ${deviceId})::int`,
+          })
+          .from(o)
+          .where(
+            and(
+              eq(o.tenantId, tenantId),
+              or(eq(o.userId, userId), eq(o.deviceId, deviceId)),
+              gt(o.expiresTs, sql`clock_timestamp()`),
+              releasing.length > 0 ? notInArray(o.id, [...releasing]) : undefined,
+            ),
+          )
+        if ((counted?.users ?? 0) >= limits.perUser) return 'user'
+        if ((counted?.devices ?? 0) >= limits.perDevice) return 'device'
+        await tx
+          .insert(o)
+          .values({ ...slot, expiresTs: dbClockIn(limits.leaseMs) })
+          .onConflictDoNothing()
+        return undefined
+      })
+    },
+
+    async releaseSlot(id) {
+      await db.delete(connectOpenSessions).where(eq(connectOpenSessions.id, id))
+    },
+
+    async renewSlots(ids, leaseMs) {
+      if (ids.length === 0) return
+      await db
+        .update(connectOpenSessions)
+        .set({ expiresTs: dbClockIn(leaseMs) })
+        .where(inArray(connectOpenSessions.id, [...ids]))
+    },
+
+    async dropExpiredSlots(at) {
+      return db.transaction(async (tx) => {
+        const gone = await tx
+          .delete(connectOpenSessions)
+          .where(lte(connectOpenSessions.expiresTs, sql`clock_timestamp()`))
+          .returning({ id: connectOpenSessions.id, tenantId: connectOpenSessions.tenantId })
+        if (gone.length === 0) return 0
+        await tx
+          .update(connectSessions)
+          .set({ end: 'server_stopped', endTs: at })
+          .where(
+            and(
+              inArray(
+                connectSessions.id,
+                gone.map((row) => row.id),
+              ),
+              eq(connectSessions.end, 'open'),
+            ),
+          )
+        return gone.length
+      })
     },
   }
 }

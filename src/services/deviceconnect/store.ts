@@ -3,6 +3,7 @@ import type { Database } from '../../../db/client.ts'
 import { preparedOnFirstUse } from '../../../db/lazy.ts'
 import { outboxFor } from '../../events/outbox.ts'
 import type { ConnectionStatus, DeviceConnection, SessionEnd, SessionFilter, SessionRecord } from './model.ts'
+import { type FullLimit, MemorySlots, type SessionSlot, type SlotLimits } from './registry.ts'
 import { connectDevices, connectRecordings, connectSessions } from './tables.ts'
 
 /** How a session ended, written once when it does. */
@@ -49,6 +50,26 @@ export interface DeviceconnectStore {
   ): Promise<RecordingChunk[]>
   /** Deletes recordings made before `before`; resolves to how many pieces went. */
   deleteRecordingsBefore(before: Date): Promise<number>
+  /**
+   * Takes the place of one more open session unless the user's or the device's limit is reached
+   * (counting every instance's sessions); resolves to the limit reached, if any. A place counts
+   * for `leaseMs` unless its instance renews it. `releasing` are places being given back (their
+   * sessions ended) that do not count any more, whether or not their release has landed yet.
+   */
+  takeSlot(
+    slot: SessionSlot,
+    limits: SlotLimits,
+    releasing?: readonly string[],
+  ): Promise<FullLimit | undefined>
+  /** Gives a session's place back (nothing when it is gone already). */
+  releaseSlot(id: string): Promise<void>
+  /** Keeps the places an instance holds counting for `leaseMs` more (its heartbeat). */
+  renewSlots(ids: readonly string[], leaseMs: number): Promise<void>
+  /**
+   * Drops the places no longer renewed (their instance stopped without giving them back, or died)
+   * and ends their sessions still open in the audit list as `server_stopped`; resolves to how many.
+   */
+  dropExpiredSlots(at: Date): Promise<number>
 }
 
 type SessionRow = typeof connectSessions.$inferSelect
@@ -80,6 +101,8 @@ export const connectEvent = (tenantId: string, deviceId: string, status: Connect
 export function createDeviceconnectStore(db: Database): DeviceconnectStore {
   // Long as a whole: one closure over the prepared statements its methods share; each method is short.
   const outbox = outboxFor(db)
+  // One process: every session runs here, so the places are counted in memory, and never expire.
+  const slots = new MemorySlots()
   /** Written in the transaction that changes the device's state, so an event exists exactly when the change does. */
   const appendConnectEvent = (tenantId: string, deviceId: string, status: ConnectionStatus, at: Date) =>
     outbox.append(connectEvent(tenantId, deviceId, status, at))
@@ -159,6 +182,7 @@ export function createDeviceconnectStore(db: Database): DeviceconnectStore {
         tx.delete(connectSessions).where(eq(connectSessions.tenantId, tenantId)).run()
         tx.delete(connectRecordings).where(eq(connectRecordings.tenantId, tenantId)).run()
       })
+      slots.releaseTenant(tenantId)
     },
 
     async resetLiveState(at) {
@@ -246,6 +270,20 @@ export function createDeviceconnectStore(db: Database): DeviceconnectStore {
         .where(lt(connectRecordings.createdTs, before))
         .returning({ seq: connectRecordings.seq })
         .all().length
+    },
+
+    async takeSlot(slot, limits, releasing) {
+      return slots.take(slot, limits, releasing)
+    },
+
+    async releaseSlot(id) {
+      slots.release(id)
+    },
+
+    async renewSlots() {},
+
+    async dropExpiredSlots() {
+      return 0
     },
   }
 }
