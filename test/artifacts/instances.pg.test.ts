@@ -1,12 +1,9 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { openPgDatabase, type PgDatabase } from '../../db/pg.ts'
 import { ConflictError } from '../../src/gateway/errors.ts'
+import { UPLOAD_CLAIM_MS } from '../../src/services/artifacts/claims.ts'
 import { artifactBlobKey } from '../../src/services/artifacts/model.ts'
-import {
-  createArtifactsService,
-  type DeploymentUsage,
-  UPLOAD_CLAIM_MS,
-} from '../../src/services/artifacts/service.ts'
+import { createArtifactsService, type DeploymentUsage } from '../../src/services/artifacts/service.ts'
 import { createPgArtifactsStore } from '../../src/services/artifacts/store.pg.ts'
 import { createTestApp, type TestApp } from '../helpers/app.ts'
 import { buildArtifact, chunked } from '../helpers/artifact-builder.ts'

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { type AddressInfo, connect, createServer } from 'node:net'
-import { UPLOAD_CLAIM_MS, UPLOAD_CLAIM_RENEW_MS } from '../../src/services/artifacts/service.ts'
+import { UPLOAD_CLAIM_MS, UPLOAD_CLAIM_RENEW_MS } from '../../src/services/artifacts/claims.ts'
 import { buildArtifact } from '../helpers/artifact-builder.ts'
 import { type Instances, startInstances } from '../helpers/instances.ts'
 import { waitFor } from '../helpers/server.ts'

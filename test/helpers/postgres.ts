@@ -154,11 +154,10 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
   )
   const stop = () => {
     // SIGQUIT: immediate shutdown; nothing here needs to survive. The files go once the server has
-    // let go of them (its lock file is the last it removes): removed earlier, a server still writing
-    // left its whole cluster behind in the temp dir. This runs at process exit too, so it waits
-    // synchronously.
+    // let go of them (its lock file is the last it removes), or after 3 s at most (under a test
+    // hook's time limit); what a server still writing leaves, the next start's sweep removes.
     server.kill('SIGQUIT')
-    const deadline = Date.now() + 10_000
+    const deadline = Date.now() + 3_000
     while (existsSync(join(data, 'postmaster.pid')) && Date.now() < deadline) Bun.sleepSync(20)
     rmSync(dir, { recursive: true, force: true, maxRetries: 3 })
   }

@@ -15,6 +15,7 @@ import {
 import { type Paging, pageOffset } from '../../gateway/paging.ts'
 import { requireUuid } from '../../ids.ts'
 import { expiredLongAgo, orphanCutoff, type SweepResult, sweepOrphans } from '../../storage/orphans.ts'
+import { createUploadClaims } from './claims.ts'
 import { unwindDepends } from './depends.ts'
 import { generateSpec } from './generate.ts'
 import { readAndStoreArtifact } from './ingest.ts'
@@ -36,7 +37,7 @@ import {
   substringFilter,
   type V2Query,
 } from './queries.ts'
-import type { ArtifactSort, UploadClaim, UploadIntentRow } from './store.ts'
+import type { ArtifactSort, UploadIntentRow } from './store.ts'
 
 /**
  * What the artifact rules need to know about deployments (which deployments own): an artifact
@@ -53,14 +54,6 @@ const MAX_DESCRIPTION_LENGTH = 4096
 const CONFLICT = 'an artifact with the same name and depends already exists'
 const BY_NAME: ArtifactSort = { by: 'name', order: 'asc' }
 const ID_TAKEN = 'an artifact with this ID already exists'
-
-/**
- * How long a claim on an upload (a direct upload being checked, an `artifact_id` being written)
- * holds unless renewed: the work of an instance that died is taken over about this long after.
- */
-export const UPLOAD_CLAIM_MS = 30_000
-/** How often an instance renews its claims and looks for claims left to run out. */
-export const UPLOAD_CLAIM_RENEW_MS = 10_000
 
 /** The upload's claim moved to another instance (this one stalled past it): its object is no longer ours. */
 class ClaimLostError extends ConflictError {}
@@ -158,60 +151,15 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
   const inflate = { ratio: config.maxInflateRatio, maxSize: config.maxInflatedSize }
   const tempRoot = join(config.dataDir, 'tmp')
   const background = new Set<Promise<void>>()
-  // This instance, as the owner of its claims on uploads (new at each start).
-  const owner = ids.uuid()
-  const claim = (): UploadClaim => ({ owner, until: new Date(clock.now().getTime() + UPLOAD_CLAIM_MS) })
-  // The ids this instance holds a claim on; renewed every UPLOAD_CLAIM_RENEW_MS while any is held
-  // (and, from startUp on, the timer also takes over claims left to run out).
-  const held = new Set<string>()
-  let watching = false
-  let timer: ReturnType<typeof setInterval> | undefined
-  let round: Promise<void> = Promise.resolve()
-
-  function startTimer(): void {
-    if (timer) return
-    timer = setInterval(() => {
-      round = round.then(renewAndTakeOver)
-    }, UPLOAD_CLAIM_RENEW_MS)
-    timer.unref()
-  }
-
-  function hold(id: string): void {
-    held.add(id)
-    startTimer()
-  }
-
-  function unhold(id: string): void {
-    held.delete(id)
-    if (held.size > 0 || watching || !timer) return
-    clearInterval(timer)
-    timer = undefined
-  }
-
-  async function renewAndTakeOver(): Promise<void> {
-    try {
-      if (held.size > 0) {
-        const kept = new Set(await store.renewUploadClaims(owner, claim().until))
-        const lost = [...held].filter((id) => !kept.has(id))
-        // Settled meanwhile, or taken over: the work finds out when it records, and leaves the object.
-        if (lost.length > 0) log.debug('upload claims not renewed', { artifact_ids: lost })
-      }
-      if (watching) await takeOver()
-    } catch (err) {
-      log.warn('renewing upload claims failed', { err })
-    }
-  }
-
-  /** Takes the uploads whose claims ran out (their instance died) and finishes them. */
-  async function takeOver(): Promise<void> {
-    for (const intent of await store.takeStaleUploadClaims(claim(), clock.now())) {
-      hold(intent.id)
-      if (intent.status === 'processing') {
-        log.info('checking a direct upload another run left unfinished', { artifact_id: intent.id })
-        inBackground(processDirectUpload(intent.tenantId, intent.id))
-      } else inBackground(dropDeadUpload(intent))
-    }
-  }
+  // Uploads this instance works on, claimed so that one instance does each; those whose instance
+  // died are taken over here.
+  const claims = createUploadClaims(deps, store, (intent) => {
+    if (intent.status === 'processing') {
+      log.info('checking a direct upload another run left unfinished', { artifact_id: intent.id })
+      inBackground(processDirectUpload(intent.tenantId, intent.id))
+    } else inBackground(dropDeadUpload(intent))
+  })
+  const { owner, claim, hold, unhold } = claims
 
   /** An upload whose instance died while writing its object: removes what it wrote and frees its id. */
   async function dropDeadUpload(intent: UploadIntentRow): Promise<void> {
@@ -499,9 +447,7 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       })
       // Uploads a stopped or dead instance left: each is claimed here, so one instance takes each.
       // Those another instance is working on keep their claims and are left to it.
-      watching = true
-      startTimer()
-      await takeOver()
+      await claims.watch()
       return result
     },
 
@@ -509,15 +455,7 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       while (background.size > 0) await Promise.allSettled([...background])
     },
 
-    async stop(): Promise<void> {
-      watching = false
-      if (timer) clearInterval(timer)
-      timer = undefined
-      await round
-      // Run out at once: another instance takes them at its next look. Until it does, whatever this
-      // one still settles counts, and once it has, this one's settling finds the claim gone.
-      if (held.size > 0) await store.renewUploadClaims(owner, new Date(0)).catch(() => undefined)
-    },
+    stop: () => claims.stop(),
   }
 
   async function removeBlob(tenantId: string, id: string): Promise<void> {
