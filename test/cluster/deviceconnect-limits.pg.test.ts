@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { SLOT_LEASE_MS } from '../../src/services/deviceconnect/service.ts'
 import { acceptedDevice } from '../deployments/rollout.ts'
-import { Socket, wsUrl } from '../deviceconnect/helpers.ts'
+import { Socket, UPGRADE_HEADERS, wsUrl } from '../deviceconnect/helpers.ts'
 import { type Instances, startInstances } from '../helpers/instances.ts'
 import { waitFor } from '../helpers/server.ts'
 
@@ -32,13 +32,7 @@ async function session(node: Node): Promise<Socket> {
 /** The answer to an upgrade refused before it happens: its status and Mender error body. */
 async function refusal(node: Node): Promise<{ status: number; error?: string }> {
   const res = await fetch(`${node.url}${MGMT}/devices/${device.id}/connect`, {
-    headers: {
-      ...bearer(admin),
-      connection: 'Upgrade',
-      upgrade: 'websocket',
-      'sec-websocket-version': '13',
-      'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
-    },
+    headers: { ...bearer(admin), ...UPGRADE_HEADERS },
   })
   const body = (await res.json().catch(() => ({}))) as { error?: string }
   return { status: res.status, error: body.error }

@@ -77,3 +77,11 @@ export const wsUrl = (httpUrl: string, path: string) => httpUrl.replace(/^http/,
 export async function adminOf(t: TestApp) {
   return (await loginAs(t)).token
 }
+
+/** The headers of a websocket upgrade, for asking one with plain fetch (to read a refusal). */
+export const UPGRADE_HEADERS = {
+  connection: 'Upgrade',
+  upgrade: 'websocket',
+  'sec-websocket-version': '13',
+  'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+}

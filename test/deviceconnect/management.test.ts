@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createTestApp, type TestApp } from '../helpers/app.ts'
 import { acceptedDevice } from '../helpers/device.ts'
 import { waitFor } from '../helpers/server.ts'
-import { adminOf } from './helpers.ts'
+import { adminOf, UPGRADE_HEADERS } from './helpers.ts'
 
 const MGMT = '/api/management/v1/deviceconnect'
 
@@ -17,13 +17,6 @@ beforeAll(async () => {
 })
 
 afterAll(() => t?.close())
-
-const UPGRADE = {
-  connection: 'Upgrade',
-  upgrade: 'websocket',
-  'sec-websocket-version': '13',
-  'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
-}
 
 const form = (fields: Record<string, string>, file?: string) => {
   const data = new FormData()
@@ -59,12 +52,7 @@ describe('deviceconnect management API', () => {
   test('a session to a disconnected device is refused before the upgrade', async () => {
     const res = await t.call('GET', `${MGMT}/devices/${deviceId}/connect`, {
       token: admin,
-      headers: {
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
-      },
+      headers: UPGRADE_HEADERS,
     })
     expect(res.status).toBe(404)
   })
@@ -98,7 +86,10 @@ describe('deviceconnect management API', () => {
     expect(list.headers.get('x-total-count')).toBe('0')
     expect(list.json).toEqual([])
     expect((await t.call('GET', `${MGMT}/sessions?per_page=501`, { token: admin })).status).toBe(400)
-    const playback = await t.call('GET', `${MGMT}/sessions/nope/playback`, { token: admin, headers: UPGRADE })
+    const playback = await t.call('GET', `${MGMT}/sessions/nope/playback`, {
+      token: admin,
+      headers: UPGRADE_HEADERS,
+    })
     expect(playback.status).toBe(404)
   })
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { acceptedDevice } from '../helpers/device.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
-import { adminOf, codec, pack, Socket, wsUrl } from './helpers.ts'
+import { adminOf, codec, pack, Socket, UPGRADE_HEADERS, wsUrl } from './helpers.ts'
 
 const DEVICE_WS = '/api/devices/v1/deviceconnect/connect'
 const MGMT = '/api/management/v1/deviceconnect'
@@ -145,13 +145,7 @@ describe('limits and state', () => {
     const open: Socket[] = []
     for (let i = 0; i < 3; i++) open.push(await userSession())
     const refused = await fetch(`${server.url}${MGMT}/devices/${device.id}/connect`, {
-      headers: {
-        ...bearer(admin),
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
-      },
+      headers: { ...bearer(admin), ...UPGRADE_HEADERS },
     })
     expect(refused.status).toBe(429)
     expect(((await refused.json()) as any).error).toBe('user has too many open sessions')
