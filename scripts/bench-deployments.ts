@@ -117,6 +117,9 @@ type RolloutResult = {
   failures: number
 }
 
+/** A duration in seconds, or why there is none (a burst cut by --burst-seconds leaves the deployment unfinished). */
+const duration = (s: number) => (Number.isNaN(s) ? 'not finished' : `${s.toFixed(1)} s`)
+
 const percentile = (sorted: Float64Array, p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0
 
@@ -443,7 +446,7 @@ async function main() {
     row('poll, no active deployment (x hello)', (s) => `${s.idle.toFixed(3)} (${s.idleRps.toFixed(0)}/s)`)
     row('poll, during the rollout (x hello)', (s) => s.during.toFixed(3))
     row(`rollout to ${rollout}: status writes/s`, (s) => s.writesPerSecond.toFixed(0))
-    row('rollout: finished after', (s) => `${s.finishedAfter.toFixed(1)} s`)
+    row('rollout: finished after', (s) => duration(s.finishedAfter))
     row('peak RSS after the polls (each instance)', (s) => `${(s.rssIdle / 1024 / 1024).toFixed(0)} MB`)
   }
 
@@ -692,7 +695,7 @@ async function main() {
           `  ${burst.statusWrites} status writes in ${burst.seconds.toFixed(1)} s = ${(burst.statusWrites / burst.seconds).toFixed(0)} writes/s (plus ${burst.started} update checks), ${burst.failures} failures${cut}`,
         )
         console.log(
-          `  deployment ${deployment.status} ${finishedAfter(pass).toFixed(1)} s after the burst began; success ${deployment.statistics.status.success}`,
+          `  deployment ${deployment.status}, finished after ${duration(finishedAfter(pass))}; success ${deployment.statistics.status.success}`,
         )
       }
       describe('unphased', plain)
