@@ -89,23 +89,10 @@ export function createInventoryRows(db: Database): InventoryRows {
   const text = createTextIndex(db)
   let depth = 0
 
-  const {
-    deviceById,
-    insertDeviceRow,
-    attributesOfDevice,
-    rowsOfAttribute,
-    firstValue,
-    nextValue,
-    insertRow,
-    deleteRows,
-    addCount,
-    markArrays,
-    devicesWith,
-    newestName,
-  } = inventoryStatements(db)
+  const q = inventoryStatements(db)
 
   const count = (tenantId: string, attr: number, status: number, delta: number) =>
-    addCount.run({ tenantId, attr, status, delta })
+    q.addCount.run({ tenantId, attr, status, delta })
 
   /**
    * Deletes a name no device has any more, with its counts and cache entries, so names a device
@@ -114,7 +101,7 @@ export function createInventoryRows(db: Database): InventoryRows {
    * by id for good).
    */
   const forgetIfUnused = (tenantId: string, attr: number) => {
-    if (devicesWith.get({ tenantId, attr })!.n > 0 || newestName.get()!.id === attr) return
+    if (q.devicesWith.get({ tenantId, attr })!.n > 0 || q.newestName.get()!.id === attr) return
     db.delete(attributeCounts)
       .where(and(eq(attributeCounts.tenantId, tenantId), eq(attributeCounts.attr, attr)))
       .run()
@@ -169,11 +156,11 @@ export function createInventoryRows(db: Database): InventoryRows {
       }
     },
 
-    findDevice: (tenantId: string, id: string): DeviceRow | undefined => deviceById.get({ tenantId, id }),
+    findDevice: (tenantId: string, id: string): DeviceRow | undefined => q.deviceById.get({ tenantId, id }),
 
     /** A new device row, with its hidden id attribute (which also makes it count in its status). */
     insertDevice(tenantId: string, id: string, status: number): DeviceRow {
-      const { seq } = insertDeviceRow.get({ tenantId, id, status })!
+      const { seq } = q.insertDeviceRow.get({ tenantId, id, status })!
       const device = { seq, id, status, tagsEtag: null }
       const attr = names.ensure(tenantId, DEVICE_ID.scope, DEVICE_ID.name).id
       store.setAttribute(tenantId, device, attr, [{ idx: null, value: id }])
@@ -181,11 +168,11 @@ export function createInventoryRows(db: Database): InventoryRows {
     },
 
     deviceAttributes: (tenantId: string, device: number): AttributeRow[] =>
-      attributesOfDevice.all({ tenantId, device }),
+      q.attributesOfDevice.all({ tenantId, device }),
 
     /** One attribute of one device, without loading the rest. */
     attributeRows: (tenantId: string, device: number, attr: number): ValueRow[] =>
-      rowsOfAttribute.all({ tenantId, device, attr }),
+      q.rowsOfAttribute.all({ tenantId, device, attr }),
 
     /** Devices (of any status) that have `value` for `attr`, oldest first. */
     devicesWithValue(
@@ -216,10 +203,10 @@ export function createInventoryRows(db: Database): InventoryRows {
     distinctValues(tenantId: string, attr: number, statuses: readonly number[]): (string | number)[] {
       const seen = new Set<string | number>()
       for (const status of statuses) {
-        let row = firstValue.get({ tenantId, attr, status })
+        let row = q.firstValue.get({ tenantId, attr, status })
         while (row && row.value !== null) {
           seen.add(row.value)
-          row = nextValue.get({ tenantId, attr, status, after: row.value })
+          row = q.nextValue.get({ tenantId, attr, status, after: row.value })
         }
       }
       return [...seen].sort((a, b) =>
@@ -275,9 +262,9 @@ export function createInventoryRows(db: Database): InventoryRows {
       rows: readonly ValueRow[],
       extra: { description?: string; timestamp?: number; name?: NameRow } = {},
     ): void {
-      const existed = deleteRows.all({ tenantId, device: device.seq, attr }).length > 0
+      const existed = q.deleteRows.all({ tenantId, device: device.seq, attr }).length > 0
       for (const row of rows) {
-        insertRow.run({
+        q.insertRow.run({
           tenantId,
           device: device.seq,
           attr,
@@ -288,7 +275,7 @@ export function createInventoryRows(db: Database): InventoryRows {
           timestamp: extra.timestamp ?? null,
         })
       }
-      if (rows.some((row) => row.idx !== null)) markArrays.run({ id: attr })
+      if (rows.some((row) => row.idx !== null)) q.markArrays.run({ id: attr })
       if (!existed) count(tenantId, attr, device.status, 1)
       textChanged(device, attr, extra.name)
     },
@@ -321,7 +308,7 @@ export function createInventoryRows(db: Database): InventoryRows {
     },
 
     removeAttribute(tenantId: string, device: DeviceRef, attr: number): void {
-      if (deleteRows.all({ tenantId, device: device.seq, attr }).length > 0) {
+      if (q.deleteRows.all({ tenantId, device: device.seq, attr }).length > 0) {
         count(tenantId, attr, device.status, -1)
         textChanged(device, attr)
         forgetIfUnused(tenantId, attr)
