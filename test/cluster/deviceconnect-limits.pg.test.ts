@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { SLOT_LEASE_MS } from '../../src/services/deviceconnect/service.ts'
+import { SLOT_LEASE_MS } from '../../src/services/deviceconnect/places.ts'
 import { acceptedDevice } from '../deployments/rollout.ts'
 import { Socket, UPGRADE_HEADERS, wsUrl } from '../deviceconnect/helpers.ts'
 import { type Instances, startInstances } from '../helpers/instances.ts'

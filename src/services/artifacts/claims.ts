@@ -1,4 +1,5 @@
 import type { Deps } from '../../deps.ts'
+import { ConflictError } from '../../gateway/errors.ts'
 import type { ArtifactsStore, UploadClaim, UploadIntentRow } from './store.ts'
 
 /**
@@ -103,5 +104,15 @@ export function createUploadClaims(
       // one still settles counts, and once it has, this one's settling finds the claim gone.
       if (held.size > 0) await store.renewUploadClaims(owner, new Date(0)).catch(() => undefined)
     },
+  }
+}
+
+/** The answer to an artifact id taken by another artifact or another upload. */
+export const ID_TAKEN = 'an artifact with this ID already exists'
+
+/** The upload's claim moved to another instance (this one stalled past it): its object is no longer ours. */
+export class ClaimLostError extends ConflictError {
+  constructor() {
+    super(ID_TAKEN)
   }
 }

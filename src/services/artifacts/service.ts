@@ -1,11 +1,10 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type ArtifactMeta, readArtifact } from '../../artifact/reader.ts'
+import type { ArtifactMeta } from '../../artifact/reader.ts'
 import { writeModuleImage } from '../../artifact/writer.ts'
 import type { Deps } from '../../deps.ts'
 import { writeNewFile } from '../../files.ts'
 import {
-  asApiError,
   BadRequestError,
   ConflictError,
   NotFoundError,
@@ -15,8 +14,9 @@ import {
 import { type Paging, pageOffset } from '../../gateway/paging.ts'
 import { requireUuid } from '../../ids.ts'
 import { expiredLongAgo, orphanCutoff, type SweepResult, sweepOrphans } from '../../storage/orphans.ts'
-import { createUploadClaims } from './claims.ts'
+import { ClaimLostError, createUploadClaims, ID_TAKEN } from './claims.ts'
 import { unwindDepends } from './depends.ts'
+import { createDirectUploads, type DirectUploadLink } from './direct.ts'
 import { generateSpec } from './generate.ts'
 import { readAndStoreArtifact } from './ingest.ts'
 import {
@@ -37,7 +37,7 @@ import {
   substringFilter,
   type V2Query,
 } from './queries.ts'
-import type { ArtifactSort, UploadIntentRow } from './store.ts'
+import type { ArtifactSort } from './store.ts'
 
 /**
  * What the artifact rules need to know about deployments (which deployments own): an artifact
@@ -53,10 +53,6 @@ const NOT_FOUND = 'Resource not found'
 const MAX_DESCRIPTION_LENGTH = 4096
 const CONFLICT = 'an artifact with the same name and depends already exists'
 const BY_NAME: ArtifactSort = { by: 'name', order: 'asc' }
-const ID_TAKEN = 'an artifact with this ID already exists'
-
-/** The upload's claim moved to another instance (this one stalled past it): its object is no longer ours. */
-class ClaimLostError extends ConflictError {}
 
 function toRow(tenantId: string, id: string, meta: ArtifactMeta, description: string, at: Date): ArtifactRow {
   return {
@@ -82,7 +78,6 @@ export type ArtifactPage = { artifacts: ApiArtifact[]; total: number; paging: Pa
 /** A page of artifacts without a total; `hasNext` when more follow (v2). */
 export type ArtifactPageV2 = { artifacts: ApiArtifact[]; hasNext: boolean; paging: Paging }
 /** Where a client PUTs an artifact for a direct upload. */
-export type DirectUploadLink = { id: string; uri: string; expire: string; method: string }
 
 /** Artifacts: uploading (streamed, checked), generating, listing, editing and deleting them; their files. */
 export interface ArtifactsService {
@@ -153,26 +148,13 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
   const background = new Set<Promise<void>>()
   // Uploads this instance works on, claimed so that one instance does each; those whose instance
   // died are taken over here.
-  const claims = createUploadClaims(deps, store, (intent) => {
-    if (intent.status === 'processing') {
-      log.info('checking a direct upload another run left unfinished', { artifact_id: intent.id })
-      inBackground(processDirectUpload(intent.tenantId, intent.id))
-    } else inBackground(dropDeadUpload(intent))
-  })
+  const claims = createUploadClaims(deps, store, (intent) => direct.takeOver(intent))
   const { owner, claim, hold, unhold } = claims
-
-  /** An upload whose instance died while writing its object: removes what it wrote and frees its id. */
-  async function dropDeadUpload(intent: UploadIntentRow): Promise<void> {
-    try {
-      await blobs.delete(artifactBlobKey(intent.tenantId, intent.id))
-      await store.releaseUploadClaim(intent.tenantId, intent.id, owner)
-      log.info('removed an upload its instance left unfinished', { artifact_id: intent.id })
-    } catch (err) {
-      log.warn('could not remove an unfinished upload', { artifact_id: intent.id, err })
-    } finally {
-      unhold(intent.id)
-    }
-  }
+  const direct = createDirectUploads(deps, store, {
+    claims,
+    record: (tenantId, id, meta) => record(tenantId, id, meta, '', uploadConflict, true),
+    inBackground,
+  })
 
   /**
    * Records a stored artifact: its row and its release, unless the same name and depends are taken,
@@ -197,7 +179,7 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
         claimed ? { id, owner } : undefined,
       )
       if (result.inserted) return
-      if ('lost' in result) throw new ClaimLostError(ID_TAKEN)
+      if ('lost' in result) throw new ClaimLostError()
       failure = conflict(result.conflict)
     } catch (err) {
       if (err instanceof ClaimLostError) throw err
@@ -228,41 +210,6 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
     new ConflictError(CONFLICT, { metadata: { conflict: taken } })
   // Mender's generator checks uniqueness up front and answers 422 without details.
   const generateConflict = () => new UnprocessableError('Artifact not unique')
-
-  async function processDirectUpload(tenantId: string, id: string): Promise<void> {
-    const key = artifactBlobKey(tenantId, id)
-    try {
-      const content = await blobs.get(key)
-      if (!content) throw new Error('the uploaded object is gone')
-      const body = content.body instanceof Blob ? content.body.stream() : content.body
-      const meta = await readArtifact(body, { maxSize: config.maxArtifactSize, inflate })
-      await record(tenantId, id, meta, '', uploadConflict, true)
-      log.info('direct upload recorded', { artifact_id: id, name: meta.name })
-    } catch (err) {
-      await dropDirectUpload(tenantId, id, err as Error)
-    } finally {
-      unhold(id)
-    }
-  }
-
-  /** Removes a direct upload the checks refused, unless another instance took it over meanwhile. */
-  async function dropDirectUpload(tenantId: string, id: string, err: Error): Promise<void> {
-    try {
-      if (err instanceof ClaimLostError || !(await store.renewUploadClaim(tenantId, id, claim()))) {
-        log.info('direct upload left to the instance that took it over', { artifact_id: id })
-        return
-      }
-      // The words the synchronous upload would answer with; a failure of the server's own (the
-      // blob store, a bug) stays in the log and the person reads a generic sentence.
-      const reason = asApiError(err)?.message ?? 'the server could not check the uploaded file'
-      log.warn('direct upload dropped', { artifact_id: id, reason: err.message })
-      await blobs.delete(artifactBlobKey(tenantId, id))
-      await store.refuseUploadIntent(tenantId, id, reason, owner)
-    } catch (failure) {
-      // Its claim runs out and the upload is checked again, here or on another instance.
-      log.error('could not drop a direct upload; it will be checked again', { artifact_id: id, err: failure })
-    }
-  }
 
   function inBackground(work: Promise<void>): void {
     background.add(work)
@@ -328,35 +275,9 @@ export function createArtifactsService(deps: Deps, services: { usage: Deployment
       }
     },
 
-    async requestDirectUpload(tenantId: string): Promise<DirectUploadLink> {
-      const id = ids.uuid()
-      const link = deps.links.signUpload(artifactBlobKey(tenantId, id))
-      await store.insertUploadIntent({
-        id,
-        tenantId,
-        status: 'pending',
-        createdTs: clock.now(),
-        expiresTs: link.expires,
-      })
-      return { id, uri: link.url, expire: link.expires.toISOString(), method: 'PUT' }
-    },
-
-    async acceptsUpload(key: string): Promise<boolean> {
-      const slash = key.lastIndexOf('/')
-      const [tenantId, id] = slash < 0 ? ['', key] : [key.slice(0, slash), key.slice(slash + 1)]
-      return (await store.findUploadIntent(tenantId, id))?.status === 'pending'
-    },
-
-    async completeDirectUpload(tenantId: string, id: string): Promise<void> {
-      const intent = await store.findUploadIntent(tenantId, id)
-      if (intent?.status !== 'pending' || !(await blobs.stat(artifactBlobKey(tenantId, id)))) {
-        throw new NotFoundError(NOT_FOUND)
-      }
-      if (!(await store.setUploadIntentStatus(tenantId, id, 'pending', 'processing', claim())))
-        throw new NotFoundError(NOT_FOUND)
-      hold(id)
-      inBackground(processDirectUpload(tenantId, id))
-    },
+    requestDirectUpload: (tenantId) => direct.request(tenantId),
+    acceptsUpload: (key) => direct.accepts(key),
+    completeDirectUpload: (tenantId, id) => direct.complete(tenantId, id),
 
     listArtifacts: async (tenantId: string, query: SubstringQuery): Promise<ApiArtifact[]> =>
       (await store.listArtifacts(tenantId, substringFilter(query), BY_NAME)).map(toApiArtifact),

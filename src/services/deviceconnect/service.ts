@@ -13,16 +13,13 @@ import type {
   SessionRecord,
   UploadTarget,
 } from './model.ts'
+import { createSessionPlaces, type SessionUser } from './places.ts'
 import { replayRecording } from './playback.ts'
 import { message, PROTO_MENDER_CLIENT } from './protocol.ts'
-import { type SlotLimits, tooManySessions } from './registry.ts'
 import { createRemoteLinks } from './remote.ts'
 import { RemoteSession } from './session.ts'
 import type { DeviceconnectStore } from './store.ts'
 import { FileTransfer } from './transfer.ts'
-
-/** Who opens a session: a user of a tenant. */
-export type SessionUser = { tenantId: string; userId: string }
 
 /** What the device's mender-connect can ask its mender client to do. */
 export type ClientCommand = 'check-update' | 'send-inventory'
@@ -30,16 +27,6 @@ export type ClientCommand = 'check-update' | 'send-inventory'
 /** How often idle sessions are looked for and buffered recordings written. */
 const SWEEP_MS = 10_000
 const RETENTION_SWEEP_MS = 60 * 60_000
-/**
- * How long an open session's place under the limits counts without its instance renewing it, and
- * how often each instance renews its places. On PostgreSQL the places of an instance that died
- * stop counting at most this long after its last renewal; one process (SQLite) counts in memory.
- */
-export const SLOT_LEASE_MS = 20_000
-const SLOT_RENEW_MS = 5_000
-/** How long a place taken at a websocket's upgrade waits for the socket to open before it is given back. */
-const RESERVATION_MS = 30_000
-/** Websocket close codes for a device connection replaced by a newer one, or whose token is gone. */
 const CLOSE_REPLACED = 1000
 const CLOSE_POLICY = 1008
 
@@ -131,45 +118,12 @@ export function createDeviceconnectService(
     void store.resetLiveState(clock.now()).catch(logFailure('resetting deviceconnect state failed'))
 
   // Open sessions are counted against the limits by the store, over every instance sharing it.
-  const instanceId = peers.relay?.relay.instanceId ?? ids.uuid()
-  const slotLimits: SlotLimits = {
+  const places = createSessionPlaces(deps, store, {
+    instanceId: peers.relay?.relay.instanceId ?? ids.uuid(),
     perUser: limits.sessionsPerUser,
     perDevice: limits.sessionsPerDevice,
-    leaseMs: SLOT_LEASE_MS,
-  }
-  /** Places taken at an upgrade, per user and device, waiting for their websocket to open. */
-  const reserved = new Map<string, { id: string; timer: Timer }[]>()
-  const reservedKey = (user: SessionUser, deviceId: string) =>
-    `${user.tenantId}\u0000${user.userId}\u0000${deviceId}`
-
-  /**
-   * Places of sessions ended here whose release is still under way: they no longer count, so a
-   * user closing a session and opening the next at once is never refused for the one just closed.
-   */
-  const releasing = new Set<string>()
-  /** The places this instance holds (open sessions, transfers, reservations): those it renews. */
-  const held = new Set<string>()
-
-  /** Takes a place for one more session of the user on the device; throws (429) past a limit. */
-  async function takeSlot(user: SessionUser, deviceId: string): Promise<string> {
-    const id = ids.uuid()
-    const full = await store.takeSlot({ id, ...user, deviceId, instanceId }, slotLimits, [...releasing])
-    if (full) throw tooManySessions(full)
-    held.add(id)
-    return id
-  }
-  /** Gives a place back; one whose release fails is no longer renewed, so it expires. */
-  async function releaseSlot(id: string): Promise<void> {
-    held.delete(id)
-    releasing.add(id)
-    try {
-      await store.releaseSlot(id)
-    } catch (err) {
-      log.error('giving back the place of a session failed', { err })
-    } finally {
-      releasing.delete(id)
-    }
-  }
+    leases: peers.leases,
+  })
 
   function sweep(): void {
     const idleBefore = clock.now().getTime() - limits.idleTimeoutSeconds * 1000
@@ -185,21 +139,6 @@ export function createDeviceconnectService(
   // Sessions are this instance's; recordings are the database's: one instance drops old ones.
   const sweeper = setInterval(sweep, SWEEP_MS)
   sweeper.unref()
-  // This instance's heartbeat: its places keep counting while it runs.
-  const renewer = setInterval(
-    () => void store.renewSlots([...held], SLOT_LEASE_MS).catch(logFailure('renewing open sessions failed')),
-    SLOT_RENEW_MS,
-  )
-  renewer.unref()
-  // The places of instances gone without giving them back: one instance drops them.
-  const endSlotSweep = (peers.leases ?? localLeases()).run('deviceconnect.open-sessions', () => {
-    const drop = () =>
-      void store.dropExpiredSlots(clock.now()).catch(logFailure('dropping expired open sessions failed'))
-    const timer = setInterval(drop, SLOT_LEASE_MS)
-    timer.unref()
-    drop()
-    return () => clearInterval(timer)
-  })
   const endRetention = (peers.leases ?? localLeases()).run('deviceconnect.recordings', () => {
     const retention = setInterval(dropOldRecordings, RETENTION_SWEEP_MS)
     retention.unref()
@@ -286,11 +225,11 @@ export function createDeviceconnectService(
   ): Promise<T> {
     const link = await liveLink(user.tenantId, deviceId)
     if (!link) throw new ConflictError('device not connected')
-    const record = newRecord(await takeSlot(user, deviceId), user, deviceId, kind, path)
+    const record = newRecord(await places.take(user, deviceId), user, deviceId, kind, path)
     try {
       await store.insertSession(record)
     } catch (err) {
-      void releaseSlot(record.id)
+      void places.release(record.id)
       throw err
     }
     const ft = new FileTransfer(link, record.id, user.userId)
@@ -299,7 +238,7 @@ export function createDeviceconnectService(
       if (finished) return
       finished = true
       ft.close()
-      void releaseSlot(record.id)
+      void places.release(record.id)
       const end = err ? 'failed' : 'completed'
       store
         .endSession(user.tenantId, record.id, { end, endTs: clock.now(), bytes: ft.bytes, recordedBytes: 0 })
@@ -343,42 +282,24 @@ export function createDeviceconnectService(
 
     async reserveSession(user, deviceId) {
       await requireLink(user.tenantId, deviceId)
-      const id = await takeSlot(user, deviceId)
-      const key = reservedKey(user, deviceId)
-      const waiting = reserved.get(key) ?? []
-      const reservation = {
-        id,
-        // The upgrade failed or the client left before the socket opened: the place goes back.
-        timer: setTimeout(() => {
-          const left = (reserved.get(key) ?? []).filter((r) => r !== reservation)
-          if (left.length > 0) reserved.set(key, left)
-          else reserved.delete(key)
-          void releaseSlot(id)
-        }, RESERVATION_MS),
-      }
-      reservation.timer.unref()
-      waiting.push(reservation)
-      reserved.set(key, waiting)
+      await places.reserve(user, deviceId)
     },
 
     openSession(user, deviceId, peer) {
       // The token was checked and the place taken by reserveSession at the upgrade, just before.
-      const key = reservedKey(user, deviceId)
-      const reservation = reserved.get(key)?.shift()
-      if (reserved.get(key)?.length === 0) reserved.delete(key)
+      const placeId = places.claim(user, deviceId)
       // Only when the socket took longer than the reservation to open (its place was given back).
-      if (!reservation) throw new Error('session refused: its place under the limits expired')
-      clearTimeout(reservation.timer)
+      if (!placeId) throw new Error('session refused: its place under the limits expired')
       const link = hub.get(user.tenantId, deviceId) ?? remote?.found(user.tenantId, deviceId)
       if (!link) {
-        void releaseSlot(reservation.id)
+        void places.release(placeId)
         throw new NotFoundError('failed to connect to device: device disconnected')
       }
-      const record = newRecord(reservation.id, user, deviceId, 'remote', null)
+      const record = newRecord(placeId, user, deviceId, 'remote', null)
       store.insertSession(record).catch(logFailure('recording a session failed'))
       const session = new RemoteSession(context, record, link, peer, (ended) => {
         sessions.delete(ended)
-        void releaseSlot(ended.id)
+        void places.release(ended.id)
       })
       sessions.add(session)
       return session
@@ -447,17 +368,9 @@ export function createDeviceconnectService(
 
     stop() {
       clearInterval(sweeper)
-      clearInterval(renewer)
       // Local leases end at once; a PostgreSQL lease is given up in the background.
       void endRetention()
-      void endSlotSweep()
-      for (const waiting of reserved.values()) {
-        for (const reservation of waiting) {
-          clearTimeout(reservation.timer)
-          void releaseSlot(reservation.id)
-        }
-      }
-      reserved.clear()
+      places.stop()
       for (const session of [...sessions]) session.expire('server_stopped')
       for (const link of [...hub.all()]) link.drop(1001, 'server stopping')
       // Before the database closes (the services stop first): the other instances stop sending here.
