@@ -24,7 +24,9 @@
  * --baseline DIR (another checkout of bender, e.g. a git worktree of the commit before a change)
  * runs each rate against it and then against this checkout, alternating on the same data dir, and
  * prints both tables: before and after from the same run. --warm-gap G puts the server in a running
- * fleet's state before each step: the step's devices poll once, then G others (see `warm`).
+ * fleet's state before each step: the step's devices poll once (and those that report in the step
+ * send their previous report), then G others (see `warm`). Without it, each timed inventory report
+ * is the device's first since seeding: most of its attributes differ from the stored ones.
  * --mark-text N marks N devices' free text for reindexing at the start of each step, as a bulk
  * change leaves it (see `markTexts`).
  * Bounded: steps × --seconds (plus a 5 s warm-up per server start, and the --warm-gap polls and at
@@ -54,6 +56,7 @@ import {
 const ROOT = resolve(import.meta.dir, '..')
 const ADMIN = { email: 'fleet-bench@example.com', password: 'fleet-bench-password-1' }
 const NEXT_V2 = '/api/devices/v2/deployments/device/deployments/next'
+const INVENTORY = '/api/devices/v1/inventory/device/attributes'
 const P99_BAR_MS = 50
 const POLL_BODY = JSON.stringify({
   device_provides: { artifact_name: 'release-1.0.0', device_type: 'raspberrypi4' },
@@ -104,8 +107,11 @@ function deviceToken(key: KeyObject, jti: string, deviceId: string, exp: number)
   return `${JWT_HEADER}.${payload}.${b64url(signature)}`
 }
 
-/** A device's inventory report as the Mender client sends it: about fifteen attributes. */
-function inventoryBody(i: number): string {
+/**
+ * A device's inventory report as the Mender client sends it: about fifteen attributes. Report `n`
+ * differs from report n − 1 in uptime and free memory only, as a device's reports 8 hours apart do.
+ */
+function inventoryBody(i: number, n = 1): string {
   const attrs: { name: string; value: unknown }[] = [
     { name: 'device_type', value: 'raspberrypi4' },
     { name: 'artifact_name', value: 'release-1.0.0' },
@@ -117,11 +123,11 @@ function inventoryBody(i: number): string {
     { name: 'ipv4_eth0', value: `10.${(i >>> 8) & 255}.${i & 255}.7/16` },
     { name: 'cpu_model', value: 'ARMv8 Processor rev 3 (v8l)' },
     { name: 'mem_total_kB', value: 3884096 },
-    { name: 'mem_free_kB', value: 1_000_000 + (i % 1000) * 1000 },
+    { name: 'mem_free_kB', value: 1_000_000 + ((i + 7 * n) % 1000) * 1000 },
     { name: 'network_interfaces', value: ['eth0', 'wlan0'] },
     { name: 'update_modules', value: ['deb', 'directory', 'rootfs-image', 'script', 'single-file'] },
     { name: 'os', value: 'Debian GNU/Linux 12 (bookworm)' },
-    { name: 'uptime_s', value: 3600 + (i % 86_400) },
+    { name: 'uptime_s', value: 3600 + (i % 86_400) + n * 28_800 },
   ]
   return JSON.stringify(attrs)
 }
@@ -197,25 +203,35 @@ function markTexts(dataDir: string, count: number): void {
 /**
  * A running fleet's state before a step (--warm-gap G): every device the step will reach has polled
  * once with the token it will send, and G other devices have polled since (in a fleet of N polling
- * in turn, N − 1 have); untimed, 64 at a time. Then it waits for bender to go idle (the check-ins
- * of those polls written), at most two minutes.
+ * in turn, N − 1 have); a device that reports its inventory in the step has sent its previous
+ * report (so the timed one changes what a fleet's next report changes, not every attribute the
+ * seed gave it). Untimed, 64 at a time. Then it waits for bender to go idle (the check-ins and
+ * reports written), at most two minutes. `deviceKinds[n]` is what the step's n-th device sends.
  */
-async function warm(target: Target, devicesInStep: number, gap: number, benderPid: number): Promise<void> {
-  const total = devicesInStep + gap
+async function warm(
+  target: Target,
+  deviceKinds: readonly Kind[],
+  gap: number,
+  benderPid: number,
+): Promise<void> {
+  const total = deviceKinds.length + gap
   let n = 0
+  const send = async (path: string, method: string, headers: Record<string, string>, body: string) => {
+    const response = await fetch(`${target.base}${path}`, { method, headers, body })
+    await response.arrayBuffer()
+    if (response.status >= 300) throw new Error(`warm-up ${method} ${path}: HTTP ${response.status}`)
+  }
   const worker = async () => {
     while (n < total) {
-      const i = (cursor + n++) % target.fleet.length
+      const at = n++
+      const i = (cursor + at) % target.fleet.length
       const [jti, deviceId] = target.fleet[i]!
-      const response = await fetch(`${target.base}${NEXT_V2}`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${deviceToken(target.key, jti, deviceId, target.exp)}`,
-          'content-type': 'application/json',
-        },
-        body: POLL_BODY,
-      })
-      await response.arrayBuffer()
+      const headers = {
+        authorization: `Bearer ${deviceToken(target.key, jti, deviceId, target.exp)}`,
+        'content-type': 'application/json',
+      }
+      await send(NEXT_V2, 'POST', headers, POLL_BODY)
+      if (deviceKinds[at] === 'inventory') await send(INVENTORY, 'PATCH', headers, inventoryBody(i, 0))
     }
   }
   await Promise.all(Array.from({ length: 64 }, worker))
@@ -237,8 +253,9 @@ async function runStep(
   const nextKind = mixSequence(MENDER_MIX)
   const kinds = Array.from(schedule, nextKind)
   // Tokens for the devices this step reaches, signed before the clock starts.
-  const deviceCount = kinds.filter((k) => k === 'next' || k === 'inventory').length
-  if (warmGap !== undefined && reported) await warm(target, deviceCount, warmGap, benderPid)
+  const deviceKinds = kinds.filter((k) => k === 'next' || k === 'inventory')
+  const deviceCount = deviceKinds.length
+  if (warmGap !== undefined && reported) await warm(target, deviceKinds, warmGap, benderPid)
   if (markText > 0 && reported) markTexts(target.dataDir, markText)
   const tokens = new Map<number, string>()
   for (let n = 0; n < deviceCount; n++) {
@@ -279,7 +296,7 @@ async function runStep(
     const headers = { authorization: `Bearer ${tokens.get(device)}`, 'content-type': 'application/json' }
     if (kind === 'next')
       return fetch(`${target.base}${NEXT_V2}`, { method: 'POST', headers, body: POLL_BODY, signal })
-    return fetch(`${target.base}/api/devices/v1/inventory/device/attributes`, {
+    return fetch(`${target.base}${INVENTORY}`, {
       method: 'PATCH',
       headers,
       body: inventoryBody(device),
