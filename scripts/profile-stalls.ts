@@ -3,6 +3,7 @@
  * i.e. bun's `--cpu-prof`):
  *
  *   bun scripts/profile-stalls.ts FILE.cpuprofile [--gap-ms 3] [--min-ms 20] [--top 12]
+ *        [--from S] [--to S] [--timeline]
  *
  * The profiler samples the JS thread only while it runs (about every millisecond), so samples closer
  * than --gap-ms apart belong to one busy stretch: the thread did not go back to its event loop
@@ -10,7 +11,9 @@
  * how many there were and how long, then the functions they spent their time in: by self time (the
  * frame on top, native calls like SQLite's included) and by the application's own frame nearest
  * the top (what code asked for that work). A stretch of many short requests back to back shows as a
- * stall too; the second list tells them apart from one long piece of work.
+ * stall too; the second list tells them apart from one long piece of work. --from/--to keep the
+ * samples between those seconds of the profile (e.g. a bench's timed step, not its warm-up);
+ * --timeline prints the busy milliseconds of every 5 seconds first, to find them.
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
@@ -26,6 +29,9 @@ const { values, positionals } = parseArgs({
     'gap-ms': { type: 'string', default: '3' },
     'min-ms': { type: 'string', default: '20' },
     top: { type: 'string', default: '12' },
+    from: { type: 'string', default: '0' },
+    to: { type: 'string', default: 'Infinity' },
+    timeline: { type: 'boolean', default: false },
   },
 })
 const file = positionals[0]
@@ -33,6 +39,8 @@ if (!file) throw new Error('usage: bun scripts/profile-stalls.ts FILE.cpuprofile
 const gapMs = Number(values['gap-ms'])
 const minMs = Number(values['min-ms'])
 const top = Number(values.top)
+const fromMs = Number(values.from) * 1000
+const toMs = Number(values.to) * 1000
 
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile
 const byId = new Map(profile.nodes.map((node) => [node.id, node]))
@@ -57,12 +65,19 @@ function ownFrame(id: number): string | undefined {
 // Busy stretches: runs of samples each within gapMs of the one before.
 type Stretch = { start: number; end: number; samples: { id: number; ms: number }[] }
 const stretches: Stretch[] = []
+const timeline = new Map<number, number>()
 let t = 0
 let current: Stretch | undefined
 for (let i = 0; i < profile.samples.length; i++) {
   const delta = (profile.timeDeltas[i] ?? 0) / 1000
   t += delta
   const id = profile.samples[i] as number
+  const slot = Math.floor(t / 5000) * 5
+  if (delta <= gapMs) timeline.set(slot, (timeline.get(slot) ?? 0) + delta)
+  if (t < fromMs || t > toMs) {
+    current = undefined
+    continue
+  }
   if (current && delta <= gapMs) {
     current.end = t
     current.samples.push({ id, ms: delta })
@@ -71,11 +86,15 @@ for (let i = 0; i < profile.samples.length; i++) {
     stretches.push(current)
   }
 }
+if (values.timeline) {
+  console.log('busy ms in each 5 s of the profile:')
+  for (const [slot, ms] of timeline) console.log(`  ${String(slot).padStart(5)} s  ${ms.toFixed(0)}`)
+}
 const busy = stretches.reduce((sum, s) => sum + (s.end - s.start), 0)
 const stalls = stretches.filter((s) => s.end - s.start >= minMs)
 const lengths = stalls.map((s) => s.end - s.start).sort((a, b) => b - a)
 console.log(
-  `${(t / 1000).toFixed(1)} s profiled, ${(busy / 1000).toFixed(1)} s in busy stretches; ` +
+  `${(t / 1000).toFixed(1)} s profiled, ${(busy / 1000).toFixed(1)} s in busy stretches of the part kept; ` +
     `${stalls.length} stretches of ${minMs} ms or more (longest ${lengths
       .slice(0, 5)
       .map((ms) => `${ms.toFixed(0)} ms`)

@@ -21,6 +21,19 @@ test('a bucket allows its burst, then one request per 60/N seconds; a full bucke
   expect(limiter.size()).toBe(1)
 })
 
+test('a bucket spent just before the minute turns keeps what it spent; one a minute idle is dropped whole', () => {
+  const limiter = createRateLimiter(3)
+  const t0 = 1_000_000
+  limiter.take('x', t0)
+  for (let i = 0; i < 3; i++) expect(limiter.take('a', t0 + 50_000)).toBe(0)
+  // The minute turns at this request: 'a' comes from the previous minute with 10 s earned (half a request).
+  expect(limiter.take('a', t0 + 60_000)).toBeCloseTo(10, 5)
+  expect(limiter.size()).toBe(2)
+  // A minute on, 'x' (idle since t0) is gone; 'a' was touched in the last minute and stays.
+  limiter.take('a', t0 + 120_000)
+  expect(limiter.size()).toBe(1)
+})
+
 describe('request limits on the API', () => {
   let s: TestServer
   let deviceToken: string
