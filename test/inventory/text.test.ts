@@ -163,6 +163,39 @@ describe('v2 search: free text', () => {
     expect(marks()).toEqual({ n: 0 })
   })
 
+  test('a report that moves only numbers leaves the text alone; one that turns a number into a string marks it', async () => {
+    const sqlite = sqliteOf(t.deps).$client
+    const marks = () => sqlite.query('SELECT count(*) AS n FROM inventory_text_dirty').get()
+    const inv = t.services.inventory
+    await waitFor('no device left to reindex', () => ((marks() as { n: number }).n === 0 ? true : undefined))
+    // mem is a number already: a new number, and a new numeric attribute, are not text.
+    await inv.updateInventory(
+      '',
+      'dev-a1',
+      [
+        { name: 'mem', value: 2048 },
+        { name: 'uptime_s', value: 7 },
+      ],
+      'merge',
+    )
+    expect(marks()).toEqual({ n: 0 })
+    expect(await text('2048')).toEqual([])
+    // Removing a number (a replace without it) is not a text change either.
+    const current = await t.call('GET', '/api/management/v1/inventory/devices/dev-a1', { token })
+    const kept = current.json.attributes
+      .filter((a: { scope: string; name: string }) => a.scope === 'inventory' && a.name !== 'uptime_s')
+      .map((a: { name: string; value: unknown }) => ({ name: a.name, value: a.value }))
+    await inv.updateInventory('', 'dev-a1', kept, 'replace')
+    expect(marks()).toEqual({ n: 0 })
+    // A string where the number was is text: the device is marked, and its word found.
+    await inv.updateInventory('', 'dev-a1', [{ name: 'mem', value: 'wombat' }], 'merge')
+    expect(marks()).toEqual({ n: 1 })
+    expect(await text('wombat')).toEqual(['dev-a1'])
+    // And back to a number: the word goes.
+    await inv.updateInventory('', 'dev-a1', [{ name: 'mem', value: 1024 }], 'merge')
+    expect(await text('wombat')).toEqual([])
+  })
+
   test('the migration builds the same index from the devices already stored', async () => {
     const words = 'raspberrypi4 pantry garage 00 pending'
     const before = await text(words)

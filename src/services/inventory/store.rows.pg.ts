@@ -12,7 +12,7 @@ import {
   deviceText,
   stringOf,
 } from './tables.pg.ts'
-import { isFullText } from './text.ts'
+import { changesText, isFullText } from './text.ts'
 import { vectorOf } from './text.words.ts'
 import type { ValueRow } from './values.ts'
 
@@ -211,7 +211,8 @@ export function createPgWrite(tx: PgTransaction) {
     ): Promise<void> {
       const { seq, status } = loaded.device
       // The device is locked and loaded: rows it does not have need no delete.
-      const existed = loaded.rows.has(attr.id)
+      const before = loaded.rows.get(attr.id)
+      const existed = before !== undefined
       if (existed) await tx.delete(attributes).where(attributeRows(tenantId, seq, attr.id))
       await tx.insert(attributes).values(
         rows.map((row) => ({
@@ -232,17 +233,18 @@ export function createPgWrite(tx: PgTransaction) {
       if (!existed) count(tenantId, attr.id, status, 1)
       loaded.rows.set(attr.id, loadedRows(seq, attr.id, rows, extra))
       loaded.names.set(attr.id, attr)
-      textChanged(tenantId, seq, attr)
+      if (changesText(before ?? [], rows)) textChanged(tenantId, seq, attr)
     },
 
     /** Removes one attribute of the device (and its count). */
     async removeAttribute(tenantId: string, loaded: LoadedDevice, attr: number): Promise<void> {
       const { seq, status } = loaded.device
-      if (!loaded.rows.has(attr)) return
+      const before = loaded.rows.get(attr)
+      if (!before) return
       await tx.delete(attributes).where(attributeRows(tenantId, seq, attr))
       count(tenantId, attr, status, -1)
       removed.add(attr)
-      textChanged(tenantId, seq, loaded.names.get(attr))
+      if (changesText(before)) textChanged(tenantId, seq, loaded.names.get(attr))
       loaded.rows.delete(attr)
     },
 

@@ -4,7 +4,7 @@ import { ALL_STATUS_CODES } from './model.ts'
 import { createNameCache, DEVICE_ID, type NameCache, type NameRow } from './names.ts'
 import { inventoryStatements } from './store.statements.ts'
 import { attributeCounts, attributeNames, attributes, checkIns, devices } from './tables.ts'
-import { createTextIndex, isFullText } from './text.ts'
+import { changesText, createTextIndex, isFullText } from './text.ts'
 import type { ValueRow } from './values.ts'
 
 export type DeviceRow = { seq: number; id: string; status: number; tagsEtag: string | null }
@@ -262,7 +262,7 @@ export function createInventoryRows(db: Database): InventoryRows {
       rows: readonly ValueRow[],
       extra: { description?: string; timestamp?: number; name?: NameRow } = {},
     ): void {
-      const existed = q.deleteRows.all({ tenantId, device: device.seq, attr }).length > 0
+      const before = q.deleteRows.all({ tenantId, device: device.seq, attr })
       for (const row of rows) {
         q.insertRow.run({
           tenantId,
@@ -276,8 +276,8 @@ export function createInventoryRows(db: Database): InventoryRows {
         })
       }
       if (rows.some((row) => row.idx !== null)) q.markArrays.run({ id: attr })
-      if (!existed) count(tenantId, attr, device.status, 1)
-      textChanged(device, attr, extra.name)
+      if (before.length === 0) count(tenantId, attr, device.status, 1)
+      if (changesText(before, rows)) textChanged(device, attr, extra.name)
     },
 
     setCheckIn(tenantId: string, device: DeviceRef, attr: number, value: string): void {
@@ -308,9 +308,10 @@ export function createInventoryRows(db: Database): InventoryRows {
     },
 
     removeAttribute(tenantId: string, device: DeviceRef, attr: number): void {
-      if (q.deleteRows.all({ tenantId, device: device.seq, attr }).length > 0) {
+      const before = q.deleteRows.all({ tenantId, device: device.seq, attr })
+      if (before.length > 0) {
         count(tenantId, attr, device.status, -1)
-        textChanged(device, attr)
+        if (changesText(before)) textChanged(device, attr)
         forgetIfUnused(tenantId, attr)
       }
     },

@@ -84,7 +84,7 @@ export function inventoryStatements(db: Database) {
           eq(attributes.attr, p('attr')),
         ),
       )
-      .returning({ idx: attributes.idx })
+      .returning({ value: attributes.value })
       .prepare(),
   )
   const addCount = preparedOnFirstUse(() =>

@@ -24,6 +24,16 @@ export const isFullText = (name: Pick<NameRow, 'scope' | 'name'>) =>
   (name.scope === 'system' && name.name === 'group') ||
   (name.scope === DEVICE_ID.scope && name.name === DEVICE_ID.name)
 
+/**
+ * Whether replacing an attribute's rows `before` by `after` can change its device's text: only
+ * string values are in it, so a number moving (uptime, free memory) leaves the text as it was.
+ */
+export const changesText = (
+  before: readonly { value: unknown }[],
+  after: readonly { value: unknown }[] = [],
+): boolean =>
+  before.some((row) => typeof row.value === 'string') || after.some((row) => typeof row.value === 'string')
+
 /** A device's body, for the device `d` of `inventory_devices` (the same in the migration). */
 const BODY = `coalesce((SELECT group_concat(a.value, ' ') FROM inventory_attributes a
   INDEXED BY inventory_attributes_device JOIN inventory_attribute_names n ON n.id = a.attr
