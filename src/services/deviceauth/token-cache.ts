@@ -57,10 +57,14 @@ function uuidWords(id: string): number[] | undefined {
   return [0, 8, 16, 24].map((at) => Number.parseInt(hex.slice(at, at + 8), 16))
 }
 
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'))
+const hex16 = (half: number) => HEX[half >>> 8]! + HEX[half & 255]!
+const hex32 = (word: number) => hex16(word >>> 16) + hex16(word & 0xffff)
+
+/** The UUID text of four words (every cached request rebuilds two: kept to table lookups). */
 function uuidText(words: Uint32Array, at: number): string {
-  let hex = ''
-  for (let i = 0; i < 4; i++) hex += words[at + i]!.toString(16).padStart(8, '0')
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+  const [a, b, c, d] = [words[at]!, words[at + 1]!, words[at + 2]!, words[at + 3]!]
+  return `${hex32(a)}-${hex16(b >>> 16)}-${hex16(b & 0xffff)}-${hex16(c >>> 16)}-${hex16(c & 0xffff)}${hex32(d)}`
 }
 
 /** What one entry says beside its principal, for the authenticator's liveness check. */
