@@ -36,11 +36,17 @@ const { values, positionals } = parseArgs({
 })
 const file = positionals[0]
 if (!file) throw new Error('usage: bun scripts/profile-stalls.ts FILE.cpuprofile [--gap-ms 3] [--min-ms 20]')
-const gapMs = Number(values['gap-ms'])
-const minMs = Number(values['min-ms'])
-const top = Number(values.top)
-const fromMs = Number(values.from) * 1000
-const toMs = Number(values.to) * 1000
+/** A numeric option, refused unless it is a number of at least 0. */
+function numberOption(name: keyof typeof values): number {
+  const value = Number(values[name])
+  if (!(value >= 0)) throw new Error(`--${name} must be a number of at least 0, not ${values[name]}`)
+  return value
+}
+const gapMs = numberOption('gap-ms')
+const minMs = numberOption('min-ms')
+const top = numberOption('top')
+const fromMs = numberOption('from') * 1000
+const toMs = numberOption('to') * 1000
 
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile
 const byId = new Map(profile.nodes.map((node) => [node.id, node]))
@@ -95,10 +101,13 @@ const stalls = stretches.filter((s) => s.end - s.start >= minMs)
 const lengths = stalls.map((s) => s.end - s.start).sort((a, b) => b - a)
 console.log(
   `${(t / 1000).toFixed(1)} s profiled, ${(busy / 1000).toFixed(1)} s in busy stretches of the part kept; ` +
-    `${stalls.length} stretches of ${minMs} ms or more (longest ${lengths
-      .slice(0, 5)
-      .map((ms) => `${ms.toFixed(0)} ms`)
-      .join(', ')})`,
+    `${stalls.length} stretches of ${minMs} ms or more` +
+    (lengths.length > 0
+      ? ` (longest ${lengths
+          .slice(0, 5)
+          .map((ms) => `${ms.toFixed(0)} ms`)
+          .join(', ')})`
+      : ''),
 )
 
 function tally(name: string, key: (id: number) => string | undefined) {

@@ -7,6 +7,7 @@ import type { ArtifactsStore, UploadIntentRow } from './store.ts'
 
 const NOT_FOUND = 'Resource not found'
 
+/** Where a client PUTs an artifact for a direct upload. */
 export type DirectUploadLink = { id: string; uri: string; expire: string; method: string }
 
 /**

@@ -77,8 +77,6 @@ function toRow(tenantId: string, id: string, meta: ArtifactMeta, description: st
 export type ArtifactPage = { artifacts: ApiArtifact[]; total: number; paging: Paging }
 /** A page of artifacts without a total; `hasNext` when more follow (v2). */
 export type ArtifactPageV2 = { artifacts: ApiArtifact[]; hasNext: boolean; paging: Paging }
-/** Where a client PUTs an artifact for a direct upload. */
-
 /** Artifacts: uploading (streamed, checked), generating, listing, editing and deleting them; their files. */
 export interface ArtifactsService {
   /**

@@ -27,6 +27,7 @@ export type ClientCommand = 'check-update' | 'send-inventory'
 /** How often idle sessions are looked for and buffered recordings written. */
 const SWEEP_MS = 10_000
 const RETENTION_SWEEP_MS = 60 * 60_000
+/** Websocket close codes for a device connection replaced by a newer one, or whose token is gone. */
 const CLOSE_REPLACED = 1000
 const CLOSE_POLICY = 1008
 
